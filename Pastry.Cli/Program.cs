@@ -1,0 +1,8 @@
+namespace Pastry.Cli;
+
+/// <summary>The <c>pastry</c> executable.</summary>
+public static class Program
+{
+    /// <summary>Runs the command line; see <see cref="PastryCommandLine.Usage"/>.</summary>
+    public static Task<int> Main(string[] args) => PastryCommandLine.RunAsync(args);
+}

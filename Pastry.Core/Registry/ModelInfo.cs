@@ -1,0 +1,411 @@
+using System.Collections.Concurrent;
+using System.ComponentModel.DataAnnotations;
+using System.Reflection;
+using System.Runtime.CompilerServices;
+using Pastry.Wire;
+
+namespace Pastry;
+
+/// <summary>
+/// Everything Pastry knows about one model class, found once by reflection and cached: its name, stable class id,
+/// fields in declaration order and <c>[Distributed]</c> methods.
+/// </summary>
+public sealed class ModelInfo
+{
+    private static readonly ConcurrentDictionary<Type, ModelInfo> Cache = new();
+
+    private readonly Dictionary<string, FieldDescriptor> fieldsByName = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, MethodDescriptor> methodsByName = new(StringComparer.Ordinal);
+    private FieldDescriptor[] fields = Array.Empty<FieldDescriptor>();
+    private MethodDescriptor[] methods = Array.Empty<MethodDescriptor>();
+    private Func<DistributedObject> factory = null!;
+
+    private ModelInfo(Type type)
+    {
+        ClrType = type;
+        Name = type.Name;
+        ClassId = StableClassId(type.Name);
+    }
+
+    /// <summary>The model's name: its class name. Class names of models must be unique.</summary>
+    public string Name { get; }
+
+    /// <summary>The model's CLR type.</summary>
+    public Type ClrType { get; }
+
+    /// <summary>
+    /// The class id on the wire: a 32-bit FNV-1a hash of <see cref="Name"/>, so it is the same in every process and
+    /// does not move when other models are added. The registry rejects the (unlikely) collision.
+    /// </summary>
+    public uint ClassId { get; }
+
+    /// <summary>The fields, in declaration order (base class first). A field's position is its index.</summary>
+    public IReadOnlyList<FieldDescriptor> Fields => fields;
+
+    /// <summary>The <c>[Distributed]</c> methods, in declaration order.</summary>
+    public IReadOnlyList<MethodDescriptor> Methods => methods;
+
+    /// <summary>Whether any field is persisted (<c>[Db]</c>).</summary>
+    public bool HasDbFields { get; private set; }
+
+    /// <summary>The model info of <paramref name="type"/>, built on first use and cached.</summary>
+    /// <exception cref="ModelDeclarationException">The model is declared wrongly; the message says how to fix it.</exception>
+    public static ModelInfo For(Type type)
+    {
+        if (Cache.TryGetValue(type, out var info))
+        {
+            return info;
+        }
+
+        var problems = new List<string>();
+        var built = Build(type, problems);
+        if (problems.Count > 0 || built is null)
+        {
+            throw new ModelDeclarationException(problems);
+        }
+
+        return Cache.GetOrAdd(type, built);
+    }
+
+    /// <summary>The model info of <typeparamref name="T"/>.</summary>
+    public static ModelInfo For<T>()
+        where T : DistributedObject<T> => For(typeof(T));
+
+    /// <summary>The field named <paramref name="name"/>.</summary>
+    public FieldDescriptor GetField(string name) =>
+        fieldsByName.TryGetValue(name, out var field)
+            ? field
+            : throw new KeyNotFoundException($"{Name} has no field named '{name}'. Fields: {string.Join(", ", fields.Select(f => f.Name))}.");
+
+    /// <summary>Finds the field named <paramref name="name"/>.</summary>
+    public bool TryGetField(string name, out FieldDescriptor field) => fieldsByName.TryGetValue(name, out field!);
+
+    /// <summary>The method named <paramref name="name"/>.</summary>
+    public MethodDescriptor GetMethod(string name) =>
+        methodsByName.TryGetValue(name, out var method)
+            ? method
+            : throw new KeyNotFoundException($"{Name} has no [Distributed] method named '{name}'.");
+
+    /// <summary>Creates a new standalone instance with every field at its default.</summary>
+    public DistributedObject CreateInstance() => factory();
+
+    /// <inheritdoc />
+    public override string ToString() => Name;
+
+    /// <summary>The typed field named <paramref name="name"/>; used by the property accessors.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal FieldDescriptor<TValue> GetField<TValue>(string name)
+    {
+        if (fieldsByName.TryGetValue(name, out var field) && field is FieldDescriptor<TValue> typed)
+        {
+            return typed;
+        }
+
+        throw WrongAccess(name, typeof(TValue));
+    }
+
+    internal FieldSlot[] CreateSlots()
+    {
+        var slots = new FieldSlot[fields.Length];
+        for (int i = 0; i < fields.Length; i++)
+        {
+            slots[i] = fields[i].CreateSlot();
+        }
+
+        return slots;
+    }
+
+    internal static uint StableClassId(string name)
+    {
+        uint hash = 2166136261;
+        foreach (char c in name)
+        {
+            hash = (hash ^ c) * 16777619;
+        }
+
+        return hash;
+    }
+
+    private Exception WrongAccess(string name, Type requested)
+    {
+        if (fieldsByName.TryGetValue(name, out var field))
+        {
+            return new InvalidOperationException($"{Name}.{name} is a {field.ClrType.Name} field, but it was accessed as {requested.Name}. Use Get<{field.ClrType.Name}>() / Set(value) with the property's own type.");
+        }
+
+        return new InvalidOperationException($"{Name}.{name} is not a field. Get<T>() and Set(value) may only be called from the getter and setter of a public read-write property of the model (not marked [NotDistributed]).");
+    }
+
+    private static ModelInfo? Build(Type type, List<string> problems)
+    {
+        string where = type.FullName ?? type.Name;
+        if (!IsModelType(type, out var modelBase))
+        {
+            problems.Add($"{where} is not a model: declare it as 'class {type.Name} : DistributedObject<{type.Name}>'.");
+            return null;
+        }
+
+        if (modelBase != type)
+        {
+            problems.Add($"{where} derives from DistributedObject<{modelBase.Name}>; the type argument must be the class itself: 'class {type.Name} : DistributedObject<{type.Name}>'.");
+            return null;
+        }
+
+        if (type.IsAbstract || type.IsGenericTypeDefinition)
+        {
+            problems.Add($"{where} is abstract or generic; models must be concrete classes.");
+            return null;
+        }
+
+        var constructor = type.GetConstructor(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic, binder: null, Type.EmptyTypes, modifiers: null);
+        if (constructor is null)
+        {
+            problems.Add($"{where} has no parameterless constructor; add one (it may be private) so that repositories can create instances.");
+        }
+
+        var info = new ModelInfo(type);
+        var hierarchy = new List<Type>();
+        for (var t = type; t is not null && !(t.IsGenericType && t.GetGenericTypeDefinition() == typeof(DistributedObject<>)); t = t.BaseType)
+        {
+            hierarchy.Insert(0, t);
+        }
+
+        var fieldList = new List<FieldDescriptor>();
+        var methodList = new List<MethodDescriptor>();
+        foreach (var declaring in hierarchy)
+        {
+            var properties = declaring.GetProperties(BindingFlags.Instance | BindingFlags.Public | BindingFlags.DeclaredOnly)
+                .OrderBy(p => p.MetadataToken);
+            foreach (var property in properties)
+            {
+                var field = BuildField(info, type, property, fieldList.Count, problems);
+                if (field is not null)
+                {
+                    fieldList.Add(field);
+                }
+            }
+
+            var declaredMethods = declaring.GetMethods(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.DeclaredOnly)
+                .Where(m => m.IsDefined(typeof(DistributedAttribute), inherit: true))
+                .OrderBy(m => m.MetadataToken);
+            foreach (var method in declaredMethods)
+            {
+                var descriptor = BuildMethod(info, type, method, methodList.Count, problems);
+                if (descriptor is not null)
+                {
+                    if (methodList.Any(m => m.Name == descriptor.Name))
+                    {
+                        problems.Add($"{type.Name}.{method.Name}: [Distributed] methods cannot be overloaded; give each one its own name.");
+                        continue;
+                    }
+
+                    methodList.Add(descriptor);
+                }
+            }
+        }
+
+        if (fieldList.Count > ushort.MaxValue || methodList.Count > ushort.MaxValue)
+        {
+            problems.Add($"{type.Name} has more than {ushort.MaxValue} fields or methods.");
+        }
+
+        if (problems.Count > 0)
+        {
+            return null;
+        }
+
+        info.fields = fieldList.ToArray();
+        info.methods = methodList.ToArray();
+        foreach (var field in info.fields)
+        {
+            info.fieldsByName[field.Name] = field;
+        }
+
+        foreach (var method in info.methods)
+        {
+            info.methodsByName[method.Name] = method;
+        }
+
+        info.HasDbFields = info.fields.Any(f => f.IsDb);
+        info.factory = CompiledAccessors.Factory(constructor!);
+        return info;
+    }
+
+    internal static bool IsModelType(Type type, out Type modelArgument)
+    {
+        for (var t = type.BaseType; t is not null; t = t.BaseType)
+        {
+            if (t.IsGenericType && t.GetGenericTypeDefinition() == typeof(DistributedObject<>))
+            {
+                modelArgument = t.GetGenericArguments()[0];
+                return true;
+            }
+        }
+
+        modelArgument = null!;
+        return false;
+    }
+
+    private static FieldDescriptor? BuildField(ModelInfo info, Type type, PropertyInfo property, int index, List<string> problems)
+    {
+        if (property.GetIndexParameters().Length > 0 || property.IsDefined(typeof(NotDistributedAttribute), inherit: true))
+        {
+            return null;
+        }
+
+        if (property.GetMethod is not { IsPublic: true } || property.SetMethod is not { IsPublic: true })
+        {
+            if (HasAnyKeyword(property))
+            {
+                problems.Add($"{type.Name}.{property.Name} has field keywords but no public getter and setter; write it as '{{ get => Get<{property.PropertyType.Name}>(); set => Set(value); }}'.");
+            }
+
+            return null;
+        }
+
+        string name = $"{type.Name}.{property.Name}";
+        if (!ValueCodecs.TryGet(property.PropertyType, out var codec))
+        {
+            problems.Add($"{name} has type {property.PropertyType.Name}, which is not a field type. Supported: {ValueCodecs.SupportedTypeList}. Mark the property [NotDistributed] if it is not meant to be synchronised.");
+            return null;
+        }
+
+        var keywords = FieldKeywords.None;
+        if (property.IsDefined(typeof(RequiredAttribute), inherit: true))
+        {
+            keywords |= FieldKeywords.Required;
+        }
+
+        keywords |= KeywordsOf(property);
+        CheckKeywords(name, keywords, problems);
+
+        var validators = property.GetCustomAttributes<ValidationAttribute>(inherit: true).ToList();
+        MethodInfo? clean = FindClean(type, property, problems);
+        return FieldDescriptor.Create(info, property, index, keywords, validators, clean, codec);
+    }
+
+    private static MethodDescriptor? BuildMethod(ModelInfo info, Type type, MethodInfo method, int index, List<string> problems)
+    {
+        string name = $"{type.Name}.{method.Name}";
+        bool ok = true;
+        if (method.ReturnType != typeof(void))
+        {
+            problems.Add($"{name} is [Distributed] but returns {method.ReturnType.Name}; RPCs are one-way messages, so they must return void. Send the answer back with another call or a field.");
+            ok = false;
+        }
+
+        if (method.IsGenericMethodDefinition)
+        {
+            problems.Add($"{name} is [Distributed] and generic; RPCs must have concrete parameter types.");
+            ok = false;
+        }
+
+        var parameters = new List<ParameterDescriptor>();
+        foreach (var parameter in method.GetParameters())
+        {
+            if (parameter.ParameterType.IsByRef || !ValueCodecs.TryGet(parameter.ParameterType, out var codec))
+            {
+                problems.Add($"{name} parameter '{parameter.Name}' has type {parameter.ParameterType.Name}, which cannot be sent. Supported: {ValueCodecs.SupportedTypeList}.");
+                ok = false;
+                continue;
+            }
+
+            parameters.Add(new ParameterDescriptor(parameter, codec));
+        }
+
+        var keywords = KeywordsOf(method);
+        if (method.IsDefined(typeof(AnonymousAttribute), inherit: true))
+        {
+            keywords |= FieldKeywords.Anonymous;
+        }
+
+        CheckKeywords(name, keywords, problems);
+        return ok ? new MethodDescriptor(info, method, index, keywords, parameters.ToArray()) : null;
+    }
+
+    private static FieldKeywords KeywordsOf(MemberInfo member)
+    {
+        var keywords = FieldKeywords.None;
+        if (member.IsDefined(typeof(RamAttribute), inherit: true))
+        {
+            keywords |= FieldKeywords.Ram;
+        }
+
+        if (member.IsDefined(typeof(DbAttribute), inherit: true))
+        {
+            keywords |= FieldKeywords.Db;
+        }
+
+        if (member.IsDefined(typeof(BroadcastAttribute), inherit: true))
+        {
+            keywords |= FieldKeywords.Broadcast;
+        }
+
+        if (member.IsDefined(typeof(ClSendAttribute), inherit: true))
+        {
+            keywords |= FieldKeywords.ClSend;
+        }
+
+        if (member.IsDefined(typeof(OwnSendAttribute), inherit: true))
+        {
+            keywords |= FieldKeywords.OwnSend;
+        }
+
+        if (member.IsDefined(typeof(AiAttribute), inherit: true))
+        {
+            keywords |= FieldKeywords.Ai;
+        }
+
+        return keywords;
+    }
+
+    private static bool HasAnyKeyword(PropertyInfo property) =>
+        KeywordsOf(property) != FieldKeywords.None || property.IsDefined(typeof(RequiredAttribute), inherit: true);
+
+    private static void CheckKeywords(string name, FieldKeywords keywords, List<string> problems)
+    {
+        if ((keywords & FieldKeywords.Ai) != 0 && (keywords & FieldKeywords.ClSend) != 0)
+        {
+            problems.Add($"{name} is both [Ai] (only the AI may send it) and [ClSend] (any client may send it); remove one of them.");
+        }
+
+        if ((keywords & FieldKeywords.Ai) != 0 && (keywords & FieldKeywords.OwnSend) != 0)
+        {
+            problems.Add($"{name} is both [Ai] (only the AI may send it) and [OwnSend] (the owning client may send it); remove one of them.");
+        }
+
+        if ((keywords & FieldKeywords.ClSend) != 0 && (keywords & FieldKeywords.OwnSend) != 0)
+        {
+            problems.Add($"{name} is both [ClSend] and [OwnSend]; [ClSend] already lets the owner send it, so keep only the one you mean.");
+        }
+    }
+
+    private static MethodInfo? FindClean(Type type, PropertyInfo property, List<string> problems)
+    {
+        string cleanName = "Clean" + property.Name;
+        MethodInfo[] candidates = type.GetMethods(BindingFlags.Instance | BindingFlags.Static | BindingFlags.Public | BindingFlags.NonPublic)
+            .Where(m => m.Name == cleanName)
+            .ToArray();
+        if (candidates.Length == 0)
+        {
+            return null;
+        }
+
+        string expected = $"'{property.PropertyType.Name} {cleanName}({property.PropertyType.Name} value)'";
+        if (candidates.Length > 1)
+        {
+            problems.Add($"{type.Name} has {candidates.Length} methods named {cleanName}; keep one, declared as {expected}.");
+            return null;
+        }
+
+        var method = candidates[0];
+        var parameters = method.GetParameters();
+        if (method.IsStatic || method.ReturnType != property.PropertyType || parameters.Length != 1 || parameters[0].ParameterType != property.PropertyType || method.IsGenericMethodDefinition)
+        {
+            problems.Add($"{type.Name}.{cleanName} has the wrong signature; declare it as the instance method {expected}: it receives the new value and returns the cleaned value (throw ValidationException to reject).");
+            return null;
+        }
+
+        return method;
+    }
+}

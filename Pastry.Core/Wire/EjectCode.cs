@@ -1,0 +1,62 @@
+namespace Pastry.Wire;
+
+/// <summary>
+/// Why the server disconnected a client. The numbers are Astron's client eject codes, so that anyone who knows OTP
+/// knows ours. The reason text sent with a code is never empty.
+/// </summary>
+public enum EjectCode : ushort
+{
+    /// <summary>The frame is larger than the configured maximum.</summary>
+    OversizedFrame = 106,
+
+    /// <summary>The first message was not Hello.</summary>
+    NoHello = 107,
+
+    /// <summary>The message type is unknown.</summary>
+    UnknownMessageType = 108,
+
+    /// <summary>The frame ended before its contents did, or could not be decoded.</summary>
+    TruncatedFrame = 109,
+
+    /// <summary>An anonymous session sent something only logged-in sessions may send.</summary>
+    AnonymousViolation = 113,
+
+    /// <summary>The interest policy refused the requested parent or zones.</summary>
+    ForbiddenInterest = 115,
+
+    /// <summary>The object is not in the session's view.</summary>
+    UnknownObject = 117,
+
+    /// <summary>The session may not set that field or call that method.</summary>
+    ForbiddenField = 118,
+
+    /// <summary>The session may not move that object.</summary>
+    ForbiddenRelocate = 119,
+
+    /// <summary>The client's app version differs from the server's.</summary>
+    BadVersion = 124,
+
+    /// <summary>The client's schema hash differs from the server's.</summary>
+    BadSchemaHash = 125,
+
+    /// <summary>A value failed the field's clean method or validators.</summary>
+    FieldConstraintViolated = 127,
+
+    /// <summary>The object the session depended on (for example its avatar) was lost.</summary>
+    SessionObjectLost = 153,
+
+    /// <summary>The session sent nothing within the heartbeat timeout.</summary>
+    HeartbeatTimeout = 345,
+
+    /// <summary>The session's outgoing queue stayed full: it reads too slowly (Pastry's own code).</summary>
+    SlowConsumer = 346,
+
+    /// <summary>The session sent more messages per second than allowed (Pastry's own code).</summary>
+    RateLimited = 347,
+
+    /// <summary>The session asked for more interests than allowed (Pastry's own code).</summary>
+    TooManyInterests = 348,
+
+    /// <summary>The server is shutting down.</summary>
+    ServerShutdown = 154,
+}
