@@ -9,7 +9,7 @@ internal static class SchemaCommand
     {
         options.AllowOnly("json", "app");
         var registry = PastryCommandLine.LoadRegistry(options, appAssemblies);
-        if (registry.Models.Count == 0)
+        if (registry.Models.Count <= ModelRegistry.BuiltInModels.Count)
         {
             Console.Error.WriteLine("pastry: no models found. Pass the game's assembly with --app <path to dll>.");
             return PastryCommandLine.ExitUsage;

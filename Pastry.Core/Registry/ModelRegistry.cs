@@ -18,6 +18,9 @@ public sealed class ModelRegistry
     private readonly Dictionary<uint, ModelInfo> byClassId = new();
     private readonly Dictionary<string, ModelInfo> byName = new(StringComparer.Ordinal);
 
+    /// <summary>The models that Pastry itself defines (UberDOGs); every registry includes them.</summary>
+    public static IReadOnlyList<Type> BuiltInModels { get; } = new[] { typeof(LoginManager) };
+
     private ModelRegistry(IEnumerable<ModelInfo> infos)
     {
         models = infos.OrderBy(m => m.Name, StringComparer.Ordinal).ToArray();
@@ -107,7 +110,9 @@ public sealed class ModelRegistry
     {
         var infos = new List<ModelInfo>();
         var problems = new List<string>();
-        foreach (var type in types.Distinct())
+
+        // Pastry's own UberDOG models are part of every schema, so that every client can log in.
+        foreach (var type in BuiltInModels.Concat(types).Distinct())
         {
             try
             {

@@ -1,0 +1,172 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Pastry.Otp.MessageDirector;
+using Pastry.Otp.UberDogs;
+
+namespace Pastry.Otp.ClientAgent;
+
+/// <summary>
+/// The Client Agent: a TCP listener whose connections become <see cref="ClientSession"/>s (read through
+/// System.IO.Pipelines, written in batches). It enforces who may set what, interests, heartbeats and limits
+/// (ARCHITECTURE 4).
+/// </summary>
+public sealed class ClientAgent : IAsyncDisposable
+{
+    private readonly ConcurrentDictionary<ClientSession, Task> sessions = new();
+    private readonly CancellationTokenSource stop = new();
+    private Socket? listener;
+    private Task? acceptLoop;
+    private Task? heartbeatLoop;
+
+    /// <summary>Creates the agent; call <see cref="Start"/> to listen.</summary>
+    public ClientAgent(ClientAgentOptions options, IMessageRouter router, ModelRegistry registry, UberDogHost uberDogs, IInterestPolicy interestPolicy, TimeProvider time, OtpMetrics metrics, ILogger logger)
+    {
+        options.Validate();
+        Options = options;
+        Router = router;
+        Registry = registry;
+        UberDogs = uberDogs;
+        InterestPolicy = interestPolicy;
+        Time = time;
+        Metrics = metrics;
+        Logger = logger;
+        Flusher = new OutboxFlusher(options.FlushInterval);
+    }
+
+    /// <summary>The endpoint the agent listens on (with the real port when 0 was asked for).</summary>
+    public IPEndPoint? LocalEndPoint => listener?.LocalEndPoint as IPEndPoint;
+
+    /// <summary>Connected sessions now.</summary>
+    public int SessionCount => sessions.Count;
+
+    internal ClientAgentOptions Options { get; }
+
+    internal IMessageRouter Router { get; }
+
+    internal ModelRegistry Registry { get; }
+
+    internal UberDogHost UberDogs { get; }
+
+    internal IInterestPolicy InterestPolicy { get; }
+
+    internal TimeProvider Time { get; }
+
+    internal OtpMetrics Metrics { get; }
+
+    internal ILogger Logger { get; }
+
+    internal OutboxFlusher Flusher { get; }
+
+    /// <summary>Binds the listener and starts accepting clients.</summary>
+    /// <exception cref="SocketException">The address is in use or cannot be bound.</exception>
+    public void Start()
+    {
+        var address = Options.Host == "localhost" ? IPAddress.Loopback : IPAddress.Parse(Options.Host);
+        listener = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(address, Options.Port));
+        listener.Listen(512);
+        acceptLoop = Task.Run(AcceptAsync);
+        heartbeatLoop = Task.Run(HeartbeatAsync);
+        Logger.LogInformation("Client Agent listening on {Endpoint}", LocalEndPoint);
+    }
+
+    /// <summary>Stops accepting, ejects every session with 154 and waits for them to close.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        stop.Cancel();
+        listener?.Dispose();
+        foreach (var session in sessions.Keys)
+        {
+            session.Shutdown();
+        }
+
+        try
+        {
+            await Task.WhenAll(sessions.Values).WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            Logger.LogWarning("{Count} session(s) did not close within 5 s of shutdown", sessions.Count);
+        }
+
+        foreach (var task in new[] { acceptLoop, heartbeatLoop })
+        {
+            if (task is not null)
+            {
+                try
+                {
+                    await task.ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                }
+            }
+        }
+
+        await Flusher.DisposeAsync().ConfigureAwait(false);
+        stop.Dispose();
+    }
+
+    internal void OnSessionClosed(ClientSession session)
+    {
+        sessions.TryRemove(session, out _);
+        Metrics.SessionClosed();
+        Logger.LogDebug("{Session} closed", session.Name);
+    }
+
+    private async Task AcceptAsync()
+    {
+        while (!stop.IsCancellationRequested)
+        {
+            Socket socket;
+            try
+            {
+                socket = await listener!.AcceptAsync(stop.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
+            {
+                return;
+            }
+            catch (SocketException ex)
+            {
+                Logger.LogWarning("Client Agent accept failed: {Message}", ex.Message);
+                continue;
+            }
+
+            socket.NoDelay = true;
+            var session = new ClientSession(this, socket);
+            Metrics.SessionOpened();
+            var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            sessions[session] = started.Task;
+            _ = RunSessionAsync(session, started);
+        }
+    }
+
+    private static async Task RunSessionAsync(ClientSession session, TaskCompletionSource done)
+    {
+        try
+        {
+            await session.RunAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            done.TrySetResult();
+        }
+    }
+
+    private async Task HeartbeatAsync()
+    {
+        var period = TimeSpan.FromMilliseconds(Math.Clamp(Options.HeartbeatTimeout.TotalMilliseconds / 4, 50, 1000));
+        using var timer = new PeriodicTimer(period);
+        while (await timer.WaitForNextTickAsync(stop.Token).ConfigureAwait(false))
+        {
+            long now = Environment.TickCount64;
+            foreach (var session in sessions.Keys)
+            {
+                session.CheckHeartbeat(now);
+            }
+        }
+    }
+}

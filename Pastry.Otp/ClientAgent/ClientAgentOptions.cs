@@ -1,0 +1,72 @@
+namespace Pastry.Otp.ClientAgent;
+
+/// <summary>Settings of the Client Agent, bound from the <c>ClientAgent</c> section of <c>pastry.json</c>.</summary>
+public sealed class ClientAgentOptions
+{
+    /// <summary>The address to listen on. Default: 127.0.0.1.</summary>
+    public string Host { get; set; } = "127.0.0.1";
+
+    /// <summary>The TCP port; 0 lets the OS choose (the chosen port is logged). Default: 7199.</summary>
+    public int Port { get; set; } = 7199;
+
+    /// <summary>The app version clients must send in Hello; a different one is ejected with 124.</summary>
+    public string AppVersion { get; set; } = "1.0.0";
+
+    /// <summary>The largest frame a client may send, in bytes (106 above it). Default: 64 KiB.</summary>
+    public int MaxFrameBytes { get; set; } = 64 * 1024;
+
+    /// <summary>A session that sends nothing for this long is ejected with 345. Default: 30 s.</summary>
+    public TimeSpan HeartbeatTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The most interests one session may hold at once. Default: 64.</summary>
+    public int MaxInterests { get; set; } = 64;
+
+    /// <summary>The most zones one interest may name. Default: 1024.</summary>
+    public int MaxZonesPerInterest { get; set; } = 1024;
+
+    /// <summary>The sustained messages per second one session may send (token bucket with a burst of twice that). Default: 200.</summary>
+    public int MaxMessagesPerSecond { get; set; } = 200;
+
+    /// <summary>The most bytes waiting to be sent to one session; a session that falls further behind is dropped. Default: 1 MiB.</summary>
+    public int MaxOutgoingBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>How often queued output is flushed to the sockets; 0 flushes at once. Batching bounds the latency it adds. Default: 2 ms.</summary>
+    public TimeSpan FlushInterval { get; set; } = TimeSpan.FromMilliseconds(2);
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first setting that is out of range.</summary>
+    public void Validate()
+    {
+        Require(!string.IsNullOrWhiteSpace(Host), "ClientAgent:Host", "must be an IP address or host name");
+        Require(Port is >= 0 and <= 65535, "ClientAgent:Port", "must be between 0 and 65535");
+        Require(!string.IsNullOrWhiteSpace(AppVersion), "ClientAgent:AppVersion", "must not be empty");
+        Require(MaxFrameBytes is >= 256 and <= 16 * 1024 * 1024, "ClientAgent:MaxFrameBytes", "must be between 256 and 16777216");
+        Require(HeartbeatTimeout > TimeSpan.Zero, "ClientAgent:HeartbeatTimeout", "must be positive (for example \"00:00:30\")");
+        Require(MaxInterests >= 1, "ClientAgent:MaxInterests", "must be at least 1");
+        Require(MaxZonesPerInterest >= 1, "ClientAgent:MaxZonesPerInterest", "must be at least 1");
+        Require(MaxMessagesPerSecond >= 1, "ClientAgent:MaxMessagesPerSecond", "must be at least 1");
+        Require(MaxOutgoingBytes >= 4096, "ClientAgent:MaxOutgoingBytes", "must be at least 4096");
+        Require(FlushInterval >= TimeSpan.Zero && FlushInterval <= TimeSpan.FromSeconds(1), "ClientAgent:FlushInterval", "must be between 0 and 1 second");
+    }
+
+    private static void Require(bool condition, string key, string rule)
+    {
+        if (!condition)
+        {
+            throw new ArgumentException($"{key} {rule}.", key);
+        }
+    }
+}
+
+/// <summary>Decides which parents and zones a session may open; a refused interest ejects with 115.</summary>
+public interface IInterestPolicy
+{
+    /// <summary>Whether the session logged in as <paramref name="account"/> may see <paramref name="zones"/> of <paramref name="parent"/>.</summary>
+    bool IsAllowed(DoId account, DoId parent, IReadOnlyList<uint> zones);
+}
+
+/// <summary>The default policy: any logged-in session may open any zone.</summary>
+public sealed class AllowAllInterestPolicy : IInterestPolicy
+{
+    /// <inheritdoc />
+    public bool IsAllowed(DoId account, DoId parent, IReadOnlyList<uint> zones) => true;
+}

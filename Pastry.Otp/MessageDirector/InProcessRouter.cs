@@ -1,0 +1,220 @@
+using System.Collections.Concurrent;
+
+namespace Pastry.Otp.MessageDirector;
+
+/// <summary>
+/// The in-process Message Director: subscribers of a channel are kept in copy-on-write arrays, so publishing takes
+/// no lock and allocates nothing; subscription changes lock. The same envelope instance reaches every subscriber.
+/// </summary>
+public sealed class InProcessRouter : IMessageRouter
+{
+    private readonly ConcurrentDictionary<Channel, IParticipant[]> channels = new();
+    private readonly ConcurrentDictionary<DoId, ZoneRange[]> ranges = new();
+    private readonly ConcurrentDictionary<IParticipant, HashSet<Channel>> byParticipant = new(ReferenceEqualityComparer.Instance);
+    private readonly object gate = new();
+
+    [ThreadStatic]
+    private static HashSet<IParticipant>? deliveredScratch;
+
+    /// <summary>How many channels have at least one subscriber (for metrics and tests).</summary>
+    public int ChannelCount => channels.Count;
+
+    /// <inheritdoc />
+    public void Subscribe(IParticipant participant, Channel channel)
+    {
+        lock (gate)
+        {
+            var current = channels.TryGetValue(channel, out var list) ? list : Array.Empty<IParticipant>();
+            if (Array.IndexOf(current, participant) >= 0)
+            {
+                return;
+            }
+
+            var next = new IParticipant[current.Length + 1];
+            current.CopyTo(next, 0);
+            next[current.Length] = participant;
+            channels[channel] = next;
+            byParticipant.GetOrAdd(participant, _ => new HashSet<Channel>()).Add(channel);
+        }
+    }
+
+    /// <inheritdoc />
+    public void Unsubscribe(IParticipant participant, Channel channel)
+    {
+        lock (gate)
+        {
+            RemoveLocked(participant, channel);
+            if (byParticipant.TryGetValue(participant, out var set))
+            {
+                set.Remove(channel);
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public void SubscribeRange(IParticipant participant, DoId parent, uint low, uint high)
+    {
+        if (low > high)
+        {
+            throw new ArgumentException($"Zone range [{low}, {high}] is empty: low must not exceed high.", nameof(low));
+        }
+
+        lock (gate)
+        {
+            var current = ranges.TryGetValue(parent, out var list) ? list : Array.Empty<ZoneRange>();
+            var next = new ZoneRange[current.Length + 1];
+            current.CopyTo(next, 0);
+            next[current.Length] = new ZoneRange(low, high, participant);
+            ranges[parent] = next;
+        }
+    }
+
+    /// <inheritdoc />
+    public void UnsubscribeRange(IParticipant participant, DoId parent, uint low, uint high)
+    {
+        lock (gate)
+        {
+            if (!ranges.TryGetValue(parent, out var current))
+            {
+                return;
+            }
+
+            int index = Array.FindIndex(current, r => r.Low == low && r.High == high && ReferenceEquals(r.Participant, participant));
+            if (index < 0)
+            {
+                return;
+            }
+
+            if (current.Length == 1)
+            {
+                ranges.TryRemove(parent, out _);
+                return;
+            }
+
+            var next = new ZoneRange[current.Length - 1];
+            Array.Copy(current, 0, next, 0, index);
+            Array.Copy(current, index + 1, next, index, current.Length - index - 1);
+            ranges[parent] = next;
+        }
+    }
+
+    /// <inheritdoc />
+    public void UnsubscribeAll(IParticipant participant)
+    {
+        lock (gate)
+        {
+            if (byParticipant.TryRemove(participant, out var set))
+            {
+                foreach (var channel in set)
+                {
+                    RemoveLocked(participant, channel);
+                }
+            }
+
+            foreach (var pair in ranges)
+            {
+                foreach (var range in pair.Value)
+                {
+                    if (ReferenceEquals(range.Participant, participant))
+                    {
+                        UnsubscribeRange(participant, pair.Key, range.Low, range.High);
+                    }
+                }
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public void Publish(Envelope envelope, Channel target)
+    {
+        if (channels.TryGetValue(target, out var subscribers))
+        {
+            for (int i = 0; i < subscribers.Length; i++)
+            {
+                subscribers[i].Deliver(envelope);
+            }
+        }
+
+        if (target.Kind == ChannelKind.Location && !ranges.IsEmpty && ranges.TryGetValue(target.Id, out var zoneRanges))
+        {
+            foreach (var range in zoneRanges)
+            {
+                if (target.Zone >= range.Low && target.Zone <= range.High && (subscribers is null || Array.IndexOf(subscribers, range.Participant) < 0))
+                {
+                    range.Participant.Deliver(envelope);
+                }
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public void Publish(Envelope envelope, ReadOnlySpan<Channel> targets)
+    {
+        if (targets.Length == 1)
+        {
+            Publish(envelope, targets[0]);
+            return;
+        }
+
+        // A participant subscribed to several of the targets gets the message once (as Astron's MD does).
+        var delivered = deliveredScratch ??= new HashSet<IParticipant>(ReferenceEqualityComparer.Instance);
+        try
+        {
+            foreach (var target in targets)
+            {
+                if (channels.TryGetValue(target, out var subscribers))
+                {
+                    foreach (var subscriber in subscribers)
+                    {
+                        if (delivered.Add(subscriber))
+                        {
+                            subscriber.Deliver(envelope);
+                        }
+                    }
+                }
+
+                if (target.Kind == ChannelKind.Location && !ranges.IsEmpty && ranges.TryGetValue(target.Id, out var zoneRanges))
+                {
+                    foreach (var range in zoneRanges)
+                    {
+                        if (target.Zone >= range.Low && target.Zone <= range.High && delivered.Add(range.Participant))
+                        {
+                            range.Participant.Deliver(envelope);
+                        }
+                    }
+                }
+            }
+        }
+        finally
+        {
+            delivered.Clear();
+        }
+    }
+
+    private void RemoveLocked(IParticipant participant, Channel channel)
+    {
+        if (!channels.TryGetValue(channel, out var current))
+        {
+            return;
+        }
+
+        int index = Array.IndexOf(current, participant);
+        if (index < 0)
+        {
+            return;
+        }
+
+        if (current.Length == 1)
+        {
+            channels.TryRemove(channel, out _);
+            return;
+        }
+
+        var next = new IParticipant[current.Length - 1];
+        Array.Copy(current, 0, next, 0, index);
+        Array.Copy(current, index + 1, next, index, current.Length - index - 1);
+        channels[channel] = next;
+    }
+
+    private readonly record struct ZoneRange(uint Low, uint High, IParticipant Participant);
+}

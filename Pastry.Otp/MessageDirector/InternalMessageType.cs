@@ -1,0 +1,89 @@
+namespace Pastry.Otp.MessageDirector;
+
+/// <summary>
+/// The types of internal messages between the server roles. Payload layouts are given per member; all values use
+/// the wire codec of ARCHITECTURE 3. Numbers are grouped by the role that handles them, as in Astron.
+/// </summary>
+public enum InternalMessageType : ushort
+{
+    /// <summary>To the MD itself: subscribe the sending link to <c>channel</c>.</summary>
+    AddChannel = 9000,
+
+    /// <summary>To the MD itself: unsubscribe the sending link from <c>channel</c>.</summary>
+    RemoveChannel = 9001,
+
+    /// <summary>To the MD itself: subscribe to a zone range <c>parent, low: uint32, high: uint32</c>.</summary>
+    AddRange = 9002,
+
+    /// <summary>To the MD itself: unsubscribe from a zone range.</summary>
+    RemoveRange = 9003,
+
+    /// <summary>To the MD itself: <c>targets, frame</c> — a message the MD routes when this link drops.</summary>
+    AddPostRemove = 9010,
+
+    /// <summary>To the MD itself: forget every post-remove message of this link.</summary>
+    ClearPostRemoves = 9011,
+
+    /// <summary>
+    /// To the State Server: <c>classId: uint32, parent, zone: uint32, owner, ai: channel, count: uint16,
+    /// (field: uint16, value)*</c>; <see cref="Envelope.Subject"/> is the new DoId. Missing Required fields are refused.
+    /// </summary>
+    CreateObject = 2000,
+
+    /// <summary>To the State Server from the AI: <c>field: uint16, value</c> (also from Client Agents, already checked).</summary>
+    SetField = 2020,
+
+    /// <summary>To the State Server: <c>count: uint16, (field: uint16, value)*</c>, applied together.</summary>
+    SetFields = 2021,
+
+    /// <summary>To the State Server: <c>method: uint16, arguments</c>: an RPC on an object, relayed by its keywords.</summary>
+    CallMethod = 2022,
+
+    /// <summary>To the State Server: <c>parent, zone: uint32</c>.</summary>
+    SetLocation = 2040,
+
+    /// <summary>To the State Server: <c>owner</c>.</summary>
+    SetOwner = 2041,
+
+    /// <summary>To the State Server: delete the object and, recursively, its children.</summary>
+    DeleteObject = 2050,
+
+    /// <summary>To the State Server: <c>ai: channel</c>: delete every object created by that AI (post-remove cleanup).</summary>
+    DeleteAiObjects = 2051,
+
+    /// <summary>To the State Server: <c>context: uint32, parent, count, zones: uint32*</c>; answered with entries and a done.</summary>
+    QueryZones = 2100,
+
+    /// <summary>From the State Server: an object now visible at its location; payload an object entry (<c>ObjectEntry</c>).</summary>
+    EnterLocation = 2200,
+
+    /// <summary>From the State Server to a querying session: one object of a zone query; payload an object entry (<c>ObjectEntry</c>) after <c>context: uint32</c>.</summary>
+    QueryEntry = 2201,
+
+    /// <summary>From the State Server to a querying session: <c>context: uint32</c>.</summary>
+    QueryDone = 2202,
+
+    /// <summary>From the State Server: <c>oldParent, oldZone, entry</c>: the object moved (entry is its new location and values).</summary>
+    ChangingLocation = 2203,
+
+    /// <summary>From the State Server: <c>clientFrame</c> relaying a field update (or RPC) that everyone at the location may see.</summary>
+    RelayBroadcast = 2204,
+
+    /// <summary>From the State Server to the AI and owner: <c>clientFrame</c> relaying a non-broadcast update.</summary>
+    RelayPrivate = 2205,
+
+    /// <summary>From the State Server: the object was deleted; payload is the client LeaveObject(Deleted) frame.</summary>
+    ObjectDeleted = 2206,
+
+    /// <summary>From the State Server: <c>newOwner, entry</c>: the owner changed.</summary>
+    ChangingOwner = 2207,
+
+    /// <summary>From the State Server to the creating AI: <c>field: uint16, value</c> sent by a client.</summary>
+    ClientSetField = 2300,
+
+    /// <summary>From the State Server to the object's AI: <c>account, method: uint16, arguments</c> called by a client.</summary>
+    ClientCallMethod = 2301,
+
+    /// <summary>From the State Server to the sender: <c>reason: string</c>; a request was refused (for example a create without Required fields).</summary>
+    Error = 2900,
+}

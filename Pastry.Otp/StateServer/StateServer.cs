@@ -1,0 +1,492 @@
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Pastry.Otp.MessageDirector;
+using Pastry.Wire;
+
+namespace Pastry.Otp.StateServer;
+
+/// <summary>
+/// Keeps objects in RAM (Required and Ram values, location, owner, AI) and relays their changes (ARCHITECTURE 4).
+/// It is one participant with one queue, handled by one task, so every object changes in the order its messages
+/// arrived and no lock is needed; relays are encoded once and published to the location, AI and owner channels.
+/// </summary>
+public sealed class StateServer : IParticipant, IAsyncDisposable
+{
+    private readonly IMessageRouter router;
+    private readonly ModelRegistry registry;
+    private readonly ILogger logger;
+    private readonly Channel<Envelope> inbox = System.Threading.Channels.Channel.CreateUnbounded<Envelope>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Dictionary<DoId, StateObject> objects = new();
+    private readonly ZoneGraph graph = new();
+    private readonly PooledBufferWriter scratch = new(1024);
+    private Task? loop;
+
+    /// <summary>Creates the State Server; call <see cref="Start"/> to subscribe it and start handling messages.</summary>
+    public StateServer(IMessageRouter router, ModelRegistry registry, ILogger logger)
+    {
+        this.router = router;
+        this.registry = registry;
+        this.logger = logger;
+    }
+
+    /// <inheritdoc />
+    public string Name => "state-server";
+
+    /// <summary>How many objects are in RAM (read from the State Server's own task, or for approximate metrics).</summary>
+    public int ObjectCount => objects.Count;
+
+    /// <summary>Subscribes to the State Server channel and starts the message loop.</summary>
+    public void Start()
+    {
+        router.Subscribe(this, MessageDirector.Channel.StateServer);
+        loop = Task.Run(RunAsync);
+    }
+
+    /// <inheritdoc />
+    public void Deliver(Envelope envelope) => inbox.Writer.TryWrite(envelope);
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        router.UnsubscribeAll(this);
+        inbox.Writer.TryComplete();
+        if (loop is not null)
+        {
+            await loop.ConfigureAwait(false);
+        }
+
+        scratch.Dispose();
+    }
+
+    private async Task RunAsync()
+    {
+        var reader = inbox.Reader;
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            while (reader.TryRead(out var envelope))
+            {
+                try
+                {
+                    Handle(envelope);
+                }
+                catch (WireFormatException ex)
+                {
+                    Refuse(envelope, $"malformed {envelope.Type}: {ex.Message}");
+                }
+                catch (Exception ex)
+                {
+                    // A bug in one message must not stop the State Server: log it with context and go on.
+                    logger.LogError(ex, "State Server failed on {Envelope}", envelope);
+                    Refuse(envelope, $"internal error handling {envelope.Type}");
+                }
+            }
+        }
+    }
+
+    private void Handle(Envelope envelope)
+    {
+        switch (envelope.Type)
+        {
+            case InternalMessageType.CreateObject:
+                Create(envelope);
+                break;
+            case InternalMessageType.SetField:
+            case InternalMessageType.SetFields:
+                SetFields(envelope, envelope.Payload, fromClient: false, DoId.Empty);
+                break;
+            case InternalMessageType.ClientSetField:
+                {
+                    var reader = new WireReader(envelope.Payload.Span);
+                    var account = reader.ReadDoId();
+                    SetFields(envelope, envelope.Payload.Slice(reader.Position), fromClient: true, account);
+                    break;
+                }
+
+            case InternalMessageType.CallMethod:
+                CallMethod(envelope, envelope.Payload, fromClient: false);
+                break;
+            case InternalMessageType.ClientCallMethod:
+                CallMethod(envelope, envelope.Payload.Slice(DoId.Size), fromClient: true);
+                break;
+            case InternalMessageType.SetLocation:
+                SetLocation(envelope);
+                break;
+            case InternalMessageType.SetOwner:
+                SetOwner(envelope);
+                break;
+            case InternalMessageType.DeleteObject:
+                Delete(envelope.Subject, envelope);
+                break;
+            case InternalMessageType.DeleteAiObjects:
+                DeleteAiObjects(envelope);
+                break;
+            case InternalMessageType.QueryZones:
+                QueryZones(envelope);
+                break;
+            default:
+                Refuse(envelope, $"the State Server does not handle {envelope.Type}");
+                break;
+        }
+    }
+
+    private void Create(Envelope envelope)
+    {
+        var reader = new WireReader(envelope.Payload.Span);
+        uint classId = reader.ReadUInt32();
+        var parent = reader.ReadDoId();
+        uint zone = reader.ReadUInt32();
+        var owner = reader.ReadDoId();
+        var ai = MessageDirector.Channel.Read(ref reader);
+        if (!registry.TryGetModel(classId, out var model))
+        {
+            Refuse(envelope, $"create {envelope.Subject}: unknown class id {classId}; are both sides built from the same models?");
+            return;
+        }
+
+        if (envelope.Subject.IsEmpty || objects.ContainsKey(envelope.Subject))
+        {
+            Refuse(envelope, $"create {model.Name}: DoId {envelope.Subject} is empty or already exists");
+            return;
+        }
+
+        if (!parent.IsEmpty && !objects.ContainsKey(parent))
+        {
+            Refuse(envelope, $"create {model.Name} {envelope.Subject}: parent {parent} does not exist");
+            return;
+        }
+
+        var obj = new StateObject(envelope.Subject, model, ai) { Owner = owner };
+        int count = reader.ReadUInt16();
+        for (int i = 0; i < count; i++)
+        {
+            var field = ReadFieldIndex(ref reader, model);
+            var value = ReadValue(ref reader, field);
+            if (field.IsStored)
+            {
+                obj.Values[field.Index] = value.ToArray();
+            }
+        }
+
+        reader.EnsureAtEnd();
+        var missing = model.Fields.Where(f => f.IsRequired && obj.Values[f.Index] is null).Select(f => f.Name).ToList();
+        if (missing.Count > 0)
+        {
+            Refuse(envelope, $"create {model.Name} {envelope.Subject}: missing Required field(s) {string.Join(", ", missing)}");
+            return;
+        }
+
+        objects.Add(obj.Id, obj);
+        obj.Location = new Location(parent, zone);
+        graph.Place(obj.Id, parent, zone);
+        logger.LogDebug("Created {Model} {DoId} at {Location} for {Ai}", model.Name, obj.Id, obj.Location, ai);
+        var enter = new Envelope(InternalMessageType.EnterLocation, MessageDirector.Channel.StateServer, obj.Id, obj.Entry);
+        router.Publish(enter, MessageDirector.Channel.ForLocation(parent, zone));
+    }
+
+    private void SetFields(Envelope envelope, ReadOnlyMemory<byte> payload, bool fromClient, DoId account)
+    {
+        if (!objects.TryGetValue(envelope.Subject, out var obj))
+        {
+            Refuse(envelope, $"{envelope.Type}: no object {envelope.Subject}");
+            return;
+        }
+
+        var span = payload.Span;
+        var reader = new WireReader(span);
+        bool many = envelope.Type is InternalMessageType.SetFields or InternalMessageType.ClientSetField;
+        int count = many ? reader.ReadUInt16() : 1;
+
+        // Check every value before applying any, so that a set of several fields is all-or-nothing.
+        Span<(int Field, int Start, int Length)> parsed = count <= 32 ? stackalloc (int, int, int)[count] : new (int, int, int)[count];
+        bool anyBroadcast = false, anyPrivate = false;
+        for (int i = 0; i < count; i++)
+        {
+            var field = ReadFieldIndex(ref reader, obj.Model);
+            int start = reader.Position;
+            ReadValue(ref reader, field);
+            parsed[i] = (field.Index, start, reader.Position - start);
+            anyBroadcast |= field.IsBroadcast;
+            anyPrivate |= !field.IsBroadcast;
+        }
+
+        reader.EnsureAtEnd();
+        bool changedStored = false;
+        foreach (var (index, start, length) in parsed)
+        {
+            if (obj.Model.Fields[index].IsStored)
+            {
+                obj.Values[index] = span.Slice(start, length).ToArray();
+                changedStored = true;
+            }
+        }
+
+        if (changedStored)
+        {
+            obj.Invalidate();
+        }
+
+        var sender = envelope.Sender;
+        if (fromClient)
+        {
+            // The AI hears every field a client sends (already checked by the Client Agent).
+            router.Publish(new Envelope(InternalMessageType.ClientSetField, sender, obj.Id, envelope.Payload), obj.Ai);
+        }
+
+        if (anyBroadcast)
+        {
+            var frame = BuildSetFrame(obj.Id, span, parsed, broadcast: true);
+            router.Publish(new Envelope(InternalMessageType.RelayBroadcast, sender, obj.Id, frame), MessageDirector.Channel.ForLocation(obj.Location.Parent, obj.Location.Zone));
+        }
+
+        if (anyPrivate && !obj.Owner.IsEmpty)
+        {
+            var frame = BuildSetFrame(obj.Id, span, parsed, broadcast: false);
+            router.Publish(new Envelope(InternalMessageType.RelayPrivate, sender, obj.Id, frame), MessageDirector.Channel.ForAccount(obj.Owner));
+        }
+
+        _ = account;
+    }
+
+    private byte[] BuildSetFrame(DoId id, ReadOnlySpan<byte> payload, ReadOnlySpan<(int Field, int Start, int Length)> parsed, bool broadcast)
+    {
+        int matching = 0;
+        foreach (var (index, _, _) in parsed)
+        {
+            if (Matches(index))
+            {
+                matching++;
+            }
+        }
+
+        scratch.Reset();
+        int frame = scratch.BeginFrame(matching == 1 ? MessageType.SetField : MessageType.SetFields);
+        scratch.WriteDoId(id);
+        if (matching != 1)
+        {
+            scratch.WriteUInt16((ushort)matching);
+        }
+
+        foreach (var (index, start, length) in parsed)
+        {
+            if (Matches(index))
+            {
+                scratch.WriteUInt16((ushort)index);
+                scratch.WriteRaw(payload.Slice(start, length));
+            }
+        }
+
+        scratch.EndFrame(frame);
+        return scratch.WrittenSpan.ToArray();
+
+        bool Matches(int index)
+        {
+            // The owner also receives broadcast fields through the location; private relays carry the rest.
+            return broadcast == objects[id].Model.Fields[index].IsBroadcast;
+        }
+    }
+
+    private void CallMethod(Envelope envelope, ReadOnlyMemory<byte> call, bool fromClient)
+    {
+        if (!objects.TryGetValue(envelope.Subject, out var obj))
+        {
+            Refuse(envelope, $"{envelope.Type}: no object {envelope.Subject}");
+            return;
+        }
+
+        var reader = new WireReader(call.Span);
+        int index = reader.ReadUInt16();
+        if (index >= obj.Model.Methods.Count)
+        {
+            Refuse(envelope, $"{obj.Model.Name} has no method {index}");
+            return;
+        }
+
+        var method = obj.Model.Methods[index];
+        foreach (var parameter in method.Parameters)
+        {
+            parameter.Codec.Skip(ref reader);
+        }
+
+        reader.EnsureAtEnd();
+        if (fromClient)
+        {
+            router.Publish(new Envelope(InternalMessageType.ClientCallMethod, envelope.Sender, obj.Id, envelope.Payload), obj.Ai);
+            return;
+        }
+
+        scratch.Reset();
+        int frame = scratch.BeginFrame(MessageType.CallMethod);
+        scratch.WriteDoId(obj.Id);
+        scratch.WriteRaw(call.Span);
+        scratch.EndFrame(frame);
+        var bytes = scratch.WrittenSpan.ToArray();
+        if (method.IsBroadcast)
+        {
+            router.Publish(new Envelope(InternalMessageType.RelayBroadcast, envelope.Sender, obj.Id, bytes), MessageDirector.Channel.ForLocation(obj.Location.Parent, obj.Location.Zone));
+        }
+        else if (!obj.Owner.IsEmpty)
+        {
+            router.Publish(new Envelope(InternalMessageType.RelayPrivate, envelope.Sender, obj.Id, bytes), MessageDirector.Channel.ForAccount(obj.Owner));
+        }
+    }
+
+    private void SetLocation(Envelope envelope)
+    {
+        if (!objects.TryGetValue(envelope.Subject, out var obj))
+        {
+            Refuse(envelope, $"set location: no object {envelope.Subject}");
+            return;
+        }
+
+        var reader = new WireReader(envelope.Payload.Span);
+        var parent = reader.ReadDoId();
+        uint zone = reader.ReadUInt32();
+        reader.EnsureAtEnd();
+        if (!parent.IsEmpty && !objects.ContainsKey(parent))
+        {
+            Refuse(envelope, $"set location of {obj.Id}: parent {parent} does not exist");
+            return;
+        }
+
+        var old = obj.Location;
+        try
+        {
+            graph.Place(obj.Id, parent, zone);
+        }
+        catch (ArgumentException ex)
+        {
+            Refuse(envelope, ex.Message);
+            return;
+        }
+
+        obj.Location = new Location(parent, zone);
+        obj.Invalidate();
+        scratch.Reset();
+        scratch.WriteDoId(old.Parent);
+        scratch.WriteUInt32(old.Zone);
+        scratch.WriteRaw(obj.Entry);
+        var message = new Envelope(InternalMessageType.ChangingLocation, envelope.Sender, obj.Id, scratch.WrittenSpan.ToArray());
+        Span<MessageDirector.Channel> targets = stackalloc MessageDirector.Channel[2];
+        targets[0] = MessageDirector.Channel.ForLocation(old.Parent, old.Zone);
+        targets[1] = MessageDirector.Channel.ForLocation(parent, zone);
+        router.Publish(message, targets);
+    }
+
+    private void SetOwner(Envelope envelope)
+    {
+        if (!objects.TryGetValue(envelope.Subject, out var obj))
+        {
+            Refuse(envelope, $"set owner: no object {envelope.Subject}");
+            return;
+        }
+
+        var reader = new WireReader(envelope.Payload.Span);
+        var owner = reader.ReadDoId();
+        reader.EnsureAtEnd();
+        obj.Owner = owner;
+        obj.Invalidate();
+        router.Publish(new Envelope(InternalMessageType.ChangingOwner, envelope.Sender, obj.Id, obj.Entry), MessageDirector.Channel.ForLocation(obj.Location.Parent, obj.Location.Zone));
+    }
+
+    private void Delete(DoId id, Envelope cause)
+    {
+        if (!objects.ContainsKey(id))
+        {
+            Refuse(cause, $"delete: no object {id}");
+            return;
+        }
+
+        // Deleting a parent deletes its children, deepest first.
+        Span<MessageDirector.Channel> targets = stackalloc MessageDirector.Channel[3];
+        foreach (var removed in graph.RemoveTree(id))
+        {
+            if (!objects.Remove(removed, out var obj))
+            {
+                continue;
+            }
+
+            scratch.Reset();
+            ClientFrames.WriteLeaveObject(scratch, obj.Id, LeaveReason.Deleted);
+            var message = new Envelope(InternalMessageType.ObjectDeleted, cause.Sender, obj.Id, scratch.WrittenSpan.ToArray());
+            targets[0] = MessageDirector.Channel.ForLocation(obj.Location.Parent, obj.Location.Zone);
+            targets[1] = obj.Ai;
+            targets[2] = obj.Owner.IsEmpty ? MessageDirector.Channel.ForLocation(obj.Location.Parent, obj.Location.Zone) : MessageDirector.Channel.ForAccount(obj.Owner);
+            router.Publish(message, targets);
+            logger.LogDebug("Deleted {Model} {DoId}", obj.Model.Name, obj.Id);
+        }
+    }
+
+    private void DeleteAiObjects(Envelope envelope)
+    {
+        var reader = new WireReader(envelope.Payload.Span);
+        var ai = MessageDirector.Channel.Read(ref reader);
+        var owned = objects.Values.Where(o => o.Ai == ai).Select(o => o.Id).ToList();
+        logger.LogInformation("Cleaning up {Count} object(s) of {Ai}, whose link dropped", owned.Count, ai);
+        foreach (var id in owned)
+        {
+            if (objects.ContainsKey(id))
+            {
+                Delete(id, envelope);
+            }
+        }
+    }
+
+    private void QueryZones(Envelope envelope)
+    {
+        var reader = new WireReader(envelope.Payload.Span);
+        uint context = reader.ReadUInt32();
+        var parent = reader.ReadDoId();
+        int count = reader.ReadCount(4);
+        var zones = new uint[count];
+        for (int i = 0; i < count; i++)
+        {
+            zones[i] = reader.ReadUInt32();
+        }
+
+        reader.EnsureAtEnd();
+        foreach (var id in graph.ObjectsIn(parent, zones))
+        {
+            var obj = objects[id];
+            scratch.Reset();
+            scratch.WriteUInt32(context);
+            scratch.WriteRaw(obj.Entry);
+            router.Publish(new Envelope(InternalMessageType.QueryEntry, MessageDirector.Channel.StateServer, id, scratch.WrittenSpan.ToArray()), envelope.Sender);
+        }
+
+        scratch.Reset();
+        scratch.WriteUInt32(context);
+        router.Publish(new Envelope(InternalMessageType.QueryDone, MessageDirector.Channel.StateServer, DoId.Empty, scratch.WrittenSpan.ToArray()), envelope.Sender);
+    }
+
+    private static FieldDescriptor ReadFieldIndex(ref WireReader reader, ModelInfo model)
+    {
+        int index = reader.ReadUInt16();
+        if (index >= model.Fields.Count)
+        {
+            throw new WireFormatException(WireError.UnknownMember, $"{model.Name} has no field {index}");
+        }
+
+        return model.Fields[index];
+    }
+
+    private static ReadOnlySpan<byte> ReadValue(ref WireReader reader, FieldDescriptor field)
+    {
+        var copy = reader;
+        int start = reader.Position;
+        field.Codec.Skip(ref reader);
+        return copy.ReadRaw(reader.Position - start);
+    }
+
+    private void Refuse(Envelope envelope, string reason)
+    {
+        logger.LogWarning("State Server refused {Type} from {Sender}: {Reason}", envelope.Type, envelope.Sender, reason);
+        if (envelope.Sender.Kind is ChannelKind.None or ChannelKind.Location)
+        {
+            return;
+        }
+
+        scratch.Reset();
+        scratch.WriteString(reason);
+        router.Publish(new Envelope(InternalMessageType.Error, MessageDirector.Channel.StateServer, envelope.Subject, scratch.WrittenSpan.ToArray()), envelope.Sender);
+    }
+}

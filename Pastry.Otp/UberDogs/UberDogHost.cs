@@ -1,0 +1,75 @@
+using Microsoft.Extensions.Logging;
+using Pastry.Otp.ClientAgent;
+
+namespace Pastry.Otp.UberDogs;
+
+/// <summary>
+/// Hosts the UberDOGs: stateless global objects at well-known DoIds that clients call without interest
+/// (ARCHITECTURE 4). The login UberDOG checks accounts and makes sessions established.
+/// </summary>
+public sealed class UberDogHost
+{
+    private readonly Dictionary<DoId, ModelInfo> models = new();
+    private readonly AccountService accounts;
+    private readonly ILogger logger;
+    private readonly MethodDescriptor createAccountResult;
+    private readonly MethodDescriptor loginResult;
+
+    /// <summary>Creates the host with the login UberDOG backed by <paramref name="accounts"/>.</summary>
+    public UberDogHost(ModelRegistry registry, AccountService accounts, ILogger logger)
+    {
+        this.accounts = accounts;
+        this.logger = logger;
+        var login = registry.GetModel<LoginManager>();
+        models[LoginManager.WellKnownId] = login;
+        createAccountResult = login.GetMethod(nameof(LoginManager.CreateAccountResult));
+        loginResult = login.GetMethod(nameof(LoginManager.LoginResult));
+    }
+
+    /// <summary>Finds the UberDOG at <paramref name="id"/>.</summary>
+    public bool TryGetModel(DoId id, out ModelInfo model) => models.TryGetValue(id, out model!);
+
+    /// <summary>Runs a client's call on an UberDOG; its answer goes back to the session. Never throws.</summary>
+    internal void Dispatch(ClientSession session, DoId id, MethodDescriptor method, object?[] arguments)
+    {
+        _ = RunAsync(session, id, method, arguments);
+    }
+
+    private async Task RunAsync(ClientSession session, DoId id, MethodDescriptor method, object?[] arguments)
+    {
+        try
+        {
+            switch (method.Name)
+            {
+                case nameof(LoginManager.CreateAccount):
+                    {
+                        var result = await accounts.CreateAccountAsync((string)arguments[0]!, (string)arguments[1]!, CancellationToken.None).ConfigureAwait(false);
+                        logger.LogInformation("{Session}: create account '{User}': {Status}", session.Name, arguments[0], result.Status);
+                        session.SendCall(id, createAccountResult, (int)result.Status, result.AccountId, result.Message);
+                        break;
+                    }
+
+                case nameof(LoginManager.Login):
+                    {
+                        var result = await accounts.LoginAsync((string)arguments[0]!, (string)arguments[1]!, CancellationToken.None).ConfigureAwait(false);
+                        logger.LogInformation("{Session}: login '{User}': {Status}", session.Name, arguments[0], result.Status);
+                        if (result.Status == AccountStatus.Ok)
+                        {
+                            session.Establish(result.AccountId);
+                        }
+
+                        session.SendCall(id, loginResult, (int)result.Status, result.AccountId, result.Message);
+                        break;
+                    }
+
+                default:
+                    logger.LogWarning("{Session}: UberDOG method {Method} has no handler", session.Name, method);
+                    break;
+            }
+        }
+        catch (Exception ex)
+        {
+            logger.LogError(ex, "{Session}: UberDOG call {Method} failed", session.Name, method);
+        }
+    }
+}
