@@ -4,7 +4,7 @@ namespace Pastry.Otp.UberDogs;
 
 /// <summary>
 /// Hashes and verifies account passwords with PBKDF2-HMAC-SHA256 and a per-account random salt. The algorithm name
-/// and iteration count are stored with each hash (see <c>AccountRecord</c>), so the cost can be raised later
+/// and iteration count are stored with each hash (see <see cref="AccountRecord"/>), so the cost can be raised later
 /// without breaking existing accounts.
 /// </summary>
 public static class PasswordHasher
