@@ -78,6 +78,15 @@ public sealed class PooledBufferWriter : IBufferWriter<byte>, IDisposable
         return start;
     }
 
+    /// <summary>Starts a frame whose body writes its own message type first: reserves only the length. Returns the start offset.</summary>
+    public int BeginFrameRaw()
+    {
+        int start = written;
+        Ensure(Frame.LengthSize);
+        written += Frame.LengthSize;
+        return start;
+    }
+
     /// <summary>Ends the frame started at <paramref name="start"/> by writing its length.</summary>
     public void EndFrame(int start)
     {

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
+using Pastry.Messaging;
 using Pastry.Otp.MessageDirector;
 using Pastry.Otp.StateServer;
 using Pastry.Wire;
@@ -13,6 +14,7 @@ namespace Pastry.Otp.ClientAgent;
 /// objects in view, and the checks on every field set and RPC a client sends (ARCHITECTURE 3-4). Client messages
 /// and routed messages are handled under one lock per session, so the session's view never tears.
 /// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "Everything it owns is disposed when RunAsync ends; the session lives exactly as long as that call.")]
 internal sealed class ClientSession : IParticipant
 {
     private readonly ClientAgent agent;
@@ -45,7 +47,7 @@ internal sealed class ClientSession : IParticipant
         outbox = new SessionOutbox(agent.Options.MaxOutgoingBytes, agent.Flusher);
         logger = agent.Logger;
         Id = DoId.NewId();
-        Channel = MessageDirector.Channel.ForSession(Id);
+        Channel = Messaging.Channel.ForSession(Id);
         Remote = socket.RemoteEndPoint?.ToString() ?? "?";
         lastReceivedMs = tokensRefilledMs = Environment.TickCount64;
         tokens = agent.Options.MaxMessagesPerSecond * 2.0;
@@ -110,8 +112,14 @@ internal sealed class ClientSession : IParticipant
             abort.Cancel();
             socket.Dispose();
             await stream.DisposeAsync().ConfigureAwait(false);
-            outbox.Dispose();
-            scratch.Dispose();
+            lock (sync)
+            {
+                outbox.Dispose();
+                scratch.Dispose();
+            }
+
+            stopReading.Dispose();
+            abort.Dispose();
             agent.OnSessionClosed(this);
         }
     }
@@ -190,12 +198,12 @@ internal sealed class ClientSession : IParticipant
 
             if (!account.IsEmpty && account != accountId)
             {
-                agent.Router.Unsubscribe(this, MessageDirector.Channel.ForAccount(account));
+                agent.Router.Unsubscribe(this, Messaging.Channel.ForAccount(account));
             }
 
             account = accountId;
             stage = SessionStage.Established;
-            agent.Router.Subscribe(this, MessageDirector.Channel.ForAccount(accountId));
+            agent.Router.Subscribe(this, Messaging.Channel.ForAccount(accountId));
             logger.LogInformation("{Session} logged in as account {Account}", Name, accountId);
         }
     }
@@ -411,7 +419,7 @@ internal sealed class ClientSession : IParticipant
         var (added, removed) = interests.Set(context, parent, zones);
         foreach (var location in added)
         {
-            agent.Router.Subscribe(this, MessageDirector.Channel.ForLocation(location.Parent, location.Zone));
+            agent.Router.Subscribe(this, Messaging.Channel.ForLocation(location.Parent, location.Zone));
         }
 
         if (!Unsee(removed))
@@ -437,7 +445,7 @@ internal sealed class ClientSession : IParticipant
             scratch.WriteUInt32(location.Zone);
         }
 
-        agent.Router.Publish(new Envelope(InternalMessageType.QueryZones, Channel, DoId.Empty, scratch.WrittenSpan.ToArray()), MessageDirector.Channel.StateServer);
+        agent.Router.Publish(new Envelope(InternalMessageType.QueryZones, Channel, DoId.Empty, scratch.WrittenSpan.ToArray()), Messaging.Channel.StateServer);
         return true;
     }
 
@@ -469,7 +477,7 @@ internal sealed class ClientSession : IParticipant
 
         foreach (var location in removed)
         {
-            agent.Router.Unsubscribe(this, MessageDirector.Channel.ForLocation(location.Parent, location.Zone));
+            agent.Router.Unsubscribe(this, Messaging.Channel.ForLocation(location.Parent, location.Zone));
         }
 
         List<DoId>? leaving = null;
@@ -538,7 +546,7 @@ internal sealed class ClientSession : IParticipant
         }
 
         reader.EnsureAtEnd();
-        agent.Router.Publish(new Envelope(InternalMessageType.ClientSetField, Channel, id, scratch.WrittenSpan.ToArray()), MessageDirector.Channel.StateServer);
+        agent.Router.Publish(new Envelope(InternalMessageType.ClientSetField, Channel, id, scratch.WrittenSpan.ToArray()), Messaging.Channel.StateServer);
         return true;
     }
 
@@ -614,7 +622,7 @@ internal sealed class ClientSession : IParticipant
         scratch.WriteDoId(account);
         scratch.WriteUInt16((ushort)index);
         scratch.WriteRaw(argumentsReader.ReadRaw(reader.Position - argumentsStart));
-        agent.Router.Publish(new Envelope(InternalMessageType.ClientCallMethod, Channel, id, scratch.WrittenSpan.ToArray()), MessageDirector.Channel.StateServer);
+        agent.Router.Publish(new Envelope(InternalMessageType.ClientCallMethod, Channel, id, scratch.WrittenSpan.ToArray()), Messaging.Channel.StateServer);
         return true;
     }
 

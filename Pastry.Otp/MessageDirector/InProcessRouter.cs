@@ -1,3 +1,4 @@
+using Pastry.Messaging;
 using System.Collections.Concurrent;
 
 namespace Pastry.Otp.MessageDirector;
@@ -15,6 +16,21 @@ public sealed class InProcessRouter : IMessageRouter
 
     [ThreadStatic]
     private static HashSet<IParticipant>? deliveredScratch;
+
+    [ThreadStatic]
+    private static Channel[]? currentTargets;
+
+    [ThreadStatic]
+    private static int currentTargetCount;
+
+    [ThreadStatic]
+    private static int publishDepth;
+
+    /// <summary>
+    /// The targets of the publish being delivered on this thread, so that a link to another process can forward
+    /// them and the far side can pick its own subscribers.
+    /// </summary>
+    internal static ReadOnlySpan<Channel> CurrentTargets => currentTargets is null ? default : currentTargets.AsSpan(0, currentTargetCount);
 
     /// <summary>How many channels have at least one subscriber (for metrics and tests).</summary>
     public int ChannelCount => channels.Count;
@@ -127,6 +143,19 @@ public sealed class InProcessRouter : IMessageRouter
     /// <inheritdoc />
     public void Publish(Envelope envelope, Channel target)
     {
+        var saved = EnterPublish(new ReadOnlySpan<Channel>(in target));
+        try
+        {
+            DeliverTo(envelope, target);
+        }
+        finally
+        {
+            ExitPublish(saved);
+        }
+    }
+
+    private void DeliverTo(Envelope envelope, Channel target)
+    {
         if (channels.TryGetValue(target, out var subscribers))
         {
             for (int i = 0; i < subscribers.Length; i++)
@@ -150,14 +179,24 @@ public sealed class InProcessRouter : IMessageRouter
     /// <inheritdoc />
     public void Publish(Envelope envelope, ReadOnlySpan<Channel> targets)
     {
+        var saved = EnterPublish(targets);
         if (targets.Length == 1)
         {
-            Publish(envelope, targets[0]);
+            try
+            {
+                DeliverTo(envelope, targets[0]);
+            }
+            finally
+            {
+                ExitPublish(saved);
+            }
+
             return;
         }
 
         // A participant subscribed to several of the targets gets the message once (as Astron's MD does).
-        var delivered = deliveredScratch ??= new HashSet<IParticipant>(ReferenceEqualityComparer.Instance);
+        // A nested publish (from inside a Deliver) needs its own set.
+        var delivered = saved.Depth == 0 ? deliveredScratch ??= new HashSet<IParticipant>(ReferenceEqualityComparer.Instance) : new HashSet<IParticipant>(ReferenceEqualityComparer.Instance);
         try
         {
             foreach (var target in targets)
@@ -188,6 +227,32 @@ public sealed class InProcessRouter : IMessageRouter
         finally
         {
             delivered.Clear();
+            ExitPublish(saved);
+        }
+    }
+
+    private static (Channel[]? Targets, int Count, int Depth) EnterPublish(ReadOnlySpan<Channel> targets)
+    {
+        var saved = (currentTargets, currentTargetCount, publishDepth);
+        if (publishDepth > 0 || currentTargets is null || currentTargets.Length < targets.Length)
+        {
+            // A nested publish must not overwrite the targets the outer one is still delivering.
+            currentTargets = new Channel[Math.Max(4, targets.Length)];
+        }
+
+        targets.CopyTo(currentTargets);
+        currentTargetCount = targets.Length;
+        publishDepth++;
+        return saved;
+    }
+
+    private static void ExitPublish((Channel[]? Targets, int Count, int Depth) saved)
+    {
+        publishDepth = saved.Depth;
+        if (saved.Targets is not null)
+        {
+            currentTargets = saved.Targets;
+            currentTargetCount = saved.Count;
         }
     }
 

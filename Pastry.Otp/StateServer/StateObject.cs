@@ -1,3 +1,4 @@
+using Pastry.Messaging;
 using Pastry.Otp.MessageDirector;
 using Pastry.Wire;
 

@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
+using Pastry.Messaging;
 using Pastry.Otp.MessageDirector;
 using Pastry.Wire;
 
@@ -38,7 +39,7 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
     /// <summary>Subscribes to the State Server channel and starts the message loop.</summary>
     public void Start()
     {
-        router.Subscribe(this, MessageDirector.Channel.StateServer);
+        router.Subscribe(this, Messaging.Channel.StateServer);
         loop = Task.Run(RunAsync);
     }
 
@@ -136,7 +137,7 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
         var parent = reader.ReadDoId();
         uint zone = reader.ReadUInt32();
         var owner = reader.ReadDoId();
-        var ai = MessageDirector.Channel.Read(ref reader);
+        var ai = Messaging.Channel.Read(ref reader);
         if (!registry.TryGetModel(classId, out var model))
         {
             Refuse(envelope, $"create {envelope.Subject}: unknown class id {classId}; are both sides built from the same models?");
@@ -179,8 +180,8 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
         obj.Location = new Location(parent, zone);
         graph.Place(obj.Id, parent, zone);
         logger.LogDebug("Created {Model} {DoId} at {Location} for {Ai}", model.Name, obj.Id, obj.Location, ai);
-        var enter = new Envelope(InternalMessageType.EnterLocation, MessageDirector.Channel.StateServer, obj.Id, obj.Entry);
-        router.Publish(enter, MessageDirector.Channel.ForLocation(parent, zone));
+        var enter = new Envelope(InternalMessageType.EnterLocation, Messaging.Channel.StateServer, obj.Id, obj.Entry);
+        router.Publish(enter, Messaging.Channel.ForLocation(parent, zone));
     }
 
     private void SetFields(Envelope envelope, ReadOnlyMemory<byte> payload, bool fromClient, DoId account)
@@ -235,13 +236,13 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
         if (anyBroadcast)
         {
             var frame = BuildSetFrame(obj.Id, span, parsed, broadcast: true);
-            router.Publish(new Envelope(InternalMessageType.RelayBroadcast, sender, obj.Id, frame), MessageDirector.Channel.ForLocation(obj.Location.Parent, obj.Location.Zone));
+            router.Publish(new Envelope(InternalMessageType.RelayBroadcast, sender, obj.Id, frame), Messaging.Channel.ForLocation(obj.Location.Parent, obj.Location.Zone));
         }
 
         if (anyPrivate && !obj.Owner.IsEmpty)
         {
             var frame = BuildSetFrame(obj.Id, span, parsed, broadcast: false);
-            router.Publish(new Envelope(InternalMessageType.RelayPrivate, sender, obj.Id, frame), MessageDirector.Channel.ForAccount(obj.Owner));
+            router.Publish(new Envelope(InternalMessageType.RelayPrivate, sender, obj.Id, frame), Messaging.Channel.ForAccount(obj.Owner));
         }
 
         _ = account;
@@ -322,11 +323,11 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
         var bytes = scratch.WrittenSpan.ToArray();
         if (method.IsBroadcast)
         {
-            router.Publish(new Envelope(InternalMessageType.RelayBroadcast, envelope.Sender, obj.Id, bytes), MessageDirector.Channel.ForLocation(obj.Location.Parent, obj.Location.Zone));
+            router.Publish(new Envelope(InternalMessageType.RelayBroadcast, envelope.Sender, obj.Id, bytes), Messaging.Channel.ForLocation(obj.Location.Parent, obj.Location.Zone));
         }
         else if (!obj.Owner.IsEmpty)
         {
-            router.Publish(new Envelope(InternalMessageType.RelayPrivate, envelope.Sender, obj.Id, bytes), MessageDirector.Channel.ForAccount(obj.Owner));
+            router.Publish(new Envelope(InternalMessageType.RelayPrivate, envelope.Sender, obj.Id, bytes), Messaging.Channel.ForAccount(obj.Owner));
         }
     }
 
@@ -366,9 +367,9 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
         scratch.WriteUInt32(old.Zone);
         scratch.WriteRaw(obj.Entry);
         var message = new Envelope(InternalMessageType.ChangingLocation, envelope.Sender, obj.Id, scratch.WrittenSpan.ToArray());
-        Span<MessageDirector.Channel> targets = stackalloc MessageDirector.Channel[2];
-        targets[0] = MessageDirector.Channel.ForLocation(old.Parent, old.Zone);
-        targets[1] = MessageDirector.Channel.ForLocation(parent, zone);
+        Span<Messaging.Channel> targets = stackalloc Messaging.Channel[2];
+        targets[0] = Messaging.Channel.ForLocation(old.Parent, old.Zone);
+        targets[1] = Messaging.Channel.ForLocation(parent, zone);
         router.Publish(message, targets);
     }
 
@@ -385,7 +386,7 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
         reader.EnsureAtEnd();
         obj.Owner = owner;
         obj.Invalidate();
-        router.Publish(new Envelope(InternalMessageType.ChangingOwner, envelope.Sender, obj.Id, obj.Entry), MessageDirector.Channel.ForLocation(obj.Location.Parent, obj.Location.Zone));
+        router.Publish(new Envelope(InternalMessageType.ChangingOwner, envelope.Sender, obj.Id, obj.Entry), Messaging.Channel.ForLocation(obj.Location.Parent, obj.Location.Zone));
     }
 
     private void Delete(DoId id, Envelope cause)
@@ -397,7 +398,7 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
         }
 
         // Deleting a parent deletes its children, deepest first.
-        Span<MessageDirector.Channel> targets = stackalloc MessageDirector.Channel[3];
+        Span<Messaging.Channel> targets = stackalloc Messaging.Channel[3];
         foreach (var removed in graph.RemoveTree(id))
         {
             if (!objects.Remove(removed, out var obj))
@@ -408,9 +409,9 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
             scratch.Reset();
             ClientFrames.WriteLeaveObject(scratch, obj.Id, LeaveReason.Deleted);
             var message = new Envelope(InternalMessageType.ObjectDeleted, cause.Sender, obj.Id, scratch.WrittenSpan.ToArray());
-            targets[0] = MessageDirector.Channel.ForLocation(obj.Location.Parent, obj.Location.Zone);
+            targets[0] = Messaging.Channel.ForLocation(obj.Location.Parent, obj.Location.Zone);
             targets[1] = obj.Ai;
-            targets[2] = obj.Owner.IsEmpty ? MessageDirector.Channel.ForLocation(obj.Location.Parent, obj.Location.Zone) : MessageDirector.Channel.ForAccount(obj.Owner);
+            targets[2] = obj.Owner.IsEmpty ? Messaging.Channel.ForLocation(obj.Location.Parent, obj.Location.Zone) : Messaging.Channel.ForAccount(obj.Owner);
             router.Publish(message, targets);
             logger.LogDebug("Deleted {Model} {DoId}", obj.Model.Name, obj.Id);
         }
@@ -419,7 +420,7 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
     private void DeleteAiObjects(Envelope envelope)
     {
         var reader = new WireReader(envelope.Payload.Span);
-        var ai = MessageDirector.Channel.Read(ref reader);
+        var ai = Messaging.Channel.Read(ref reader);
         var owned = objects.Values.Where(o => o.Ai == ai).Select(o => o.Id).ToList();
         logger.LogInformation("Cleaning up {Count} object(s) of {Ai}, whose link dropped", owned.Count, ai);
         foreach (var id in owned)
@@ -450,12 +451,12 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
             scratch.Reset();
             scratch.WriteUInt32(context);
             scratch.WriteRaw(obj.Entry);
-            router.Publish(new Envelope(InternalMessageType.QueryEntry, MessageDirector.Channel.StateServer, id, scratch.WrittenSpan.ToArray()), envelope.Sender);
+            router.Publish(new Envelope(InternalMessageType.QueryEntry, Messaging.Channel.StateServer, id, scratch.WrittenSpan.ToArray()), envelope.Sender);
         }
 
         scratch.Reset();
         scratch.WriteUInt32(context);
-        router.Publish(new Envelope(InternalMessageType.QueryDone, MessageDirector.Channel.StateServer, DoId.Empty, scratch.WrittenSpan.ToArray()), envelope.Sender);
+        router.Publish(new Envelope(InternalMessageType.QueryDone, Messaging.Channel.StateServer, DoId.Empty, scratch.WrittenSpan.ToArray()), envelope.Sender);
     }
 
     private static FieldDescriptor ReadFieldIndex(ref WireReader reader, ModelInfo model)
@@ -487,6 +488,6 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
 
         scratch.Reset();
         scratch.WriteString(reason);
-        router.Publish(new Envelope(InternalMessageType.Error, MessageDirector.Channel.StateServer, envelope.Subject, scratch.WrittenSpan.ToArray()), envelope.Sender);
+        router.Publish(new Envelope(InternalMessageType.Error, Messaging.Channel.StateServer, envelope.Subject, scratch.WrittenSpan.ToArray()), envelope.Sender);
     }
 }

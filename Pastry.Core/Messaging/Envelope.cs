@@ -1,7 +1,7 @@
 using System.Buffers;
 using Pastry.Wire;
 
-namespace Pastry.Otp.MessageDirector;
+namespace Pastry.Messaging;
 
 /// <summary>
 /// One internal message routed by the Message Director: its type, the channel of its sender, the object it is about,
@@ -36,6 +36,12 @@ public sealed class Envelope
     public void Write(IBufferWriter<byte> writer, ReadOnlySpan<Channel> targets)
     {
         writer.WriteUInt16((ushort)Type);
+        WriteBody(writer, targets);
+    }
+
+    /// <summary>Writes <c>sender, subject, targets, payload</c>: the frame body after its message type.</summary>
+    public void WriteBody(IBufferWriter<byte> writer, ReadOnlySpan<Channel> targets)
+    {
         Sender.Write(writer);
         writer.WriteDoId(Subject);
         writer.WriteVarUInt32((uint)targets.Length);
@@ -47,11 +53,14 @@ public sealed class Envelope
         writer.WriteRaw(Payload.Span);
     }
 
-    /// <summary>Reads an envelope and its targets from one MD frame body; the payload is copied out of the buffer.</summary>
-    public static Envelope Read(ReadOnlySpan<byte> body, List<Channel> targets)
+    /// <summary>
+    /// Reads an envelope and its targets from one MD frame (its type, then the rest of the body as written by
+    /// <see cref="Write"/>); the payload is copied out of the buffer.
+    /// </summary>
+    public static Envelope Read(ushort frameType, ReadOnlySpan<byte> body, List<Channel> targets)
     {
         var reader = new WireReader(body);
-        var type = (InternalMessageType)reader.ReadUInt16();
+        var type = (InternalMessageType)frameType;
         var sender = Channel.Read(ref reader);
         var subject = reader.ReadDoId();
         int count = reader.ReadCount(Channel.EncodedSize);

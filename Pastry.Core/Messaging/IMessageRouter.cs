@@ -1,4 +1,4 @@
-namespace Pastry.Otp.MessageDirector;
+namespace Pastry.Messaging;
 
 /// <summary>Something that receives routed messages: a role, a client session, or a link to a remote process.</summary>
 public interface IParticipant

@@ -1,4 +1,4 @@
-namespace Pastry.Otp.MessageDirector;
+namespace Pastry.Messaging;
 
 /// <summary>
 /// The types of internal messages between the server roles. Payload layouts are given per member; all values use

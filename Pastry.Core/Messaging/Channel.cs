@@ -1,7 +1,7 @@
 using System.Buffers;
 using Pastry.Wire;
 
-namespace Pastry.Otp.MessageDirector;
+namespace Pastry.Messaging;
 
 /// <summary>What a <see cref="Channel"/> names.</summary>
 public enum ChannelKind : byte
