@@ -266,7 +266,7 @@ public sealed class ModelInfo
         string name = $"{type.Name}.{property.Name}";
         if (!ValueCodecs.TryGet(property.PropertyType, out var codec))
         {
-            problems.Add($"{name} has type {property.PropertyType.Name}, which is not a field type. Supported: {ValueCodecs.SupportedTypeList}. Mark the property [NotDistributed] if it is not meant to be synchronised.");
+            problems.Add($"{name} has type {CSharpName(property.PropertyType)}, which is not a field type. Supported: {ValueCodecs.SupportedTypeList}. Mark the property [NotDistributed] if it is not meant to be synchronised.");
             return null;
         }
 
@@ -305,7 +305,7 @@ public sealed class ModelInfo
         {
             if (parameter.ParameterType.IsByRef || !ValueCodecs.TryGet(parameter.ParameterType, out var codec))
             {
-                problems.Add($"{name} parameter '{parameter.Name}' has type {parameter.ParameterType.Name}, which cannot be sent. Supported: {ValueCodecs.SupportedTypeList}.");
+                problems.Add($"{name} parameter '{parameter.Name}' has type {CSharpName(parameter.ParameterType)}, which cannot be sent. Supported: {ValueCodecs.SupportedTypeList}.");
                 ok = false;
                 continue;
             }
@@ -357,6 +357,56 @@ public sealed class ModelInfo
         }
 
         return keywords;
+    }
+
+    /// <summary>A type as C# code spells it (<c>List&lt;int&gt;</c>, not <c>List`1</c>), so that messages name it recognisably.</summary>
+    private static string CSharpName(Type type)
+    {
+        if (type.IsByRef)
+        {
+            return "ref " + CSharpName(type.GetElementType()!);
+        }
+
+        if (type.IsArray)
+        {
+            return CSharpName(type.GetElementType()!) + "[" + new string(',', type.GetArrayRank() - 1) + "]";
+        }
+
+        if (Nullable.GetUnderlyingType(type) is { } underlying)
+        {
+            return CSharpName(underlying) + "?";
+        }
+
+        if (type.IsGenericType)
+        {
+            string name = type.Name;
+            int tick = name.IndexOf('`');
+            return (tick < 0 ? name : name.Substring(0, tick)) + "<" + string.Join(", ", type.GetGenericArguments().Select(CSharpName)) + ">";
+        }
+
+        if (type.IsEnum)
+        {
+            return type.Name;
+        }
+
+        return Type.GetTypeCode(type) switch
+        {
+            TypeCode.Boolean => "bool",
+            TypeCode.Byte => "byte",
+            TypeCode.SByte => "sbyte",
+            TypeCode.Char => "char",
+            TypeCode.Int16 => "short",
+            TypeCode.UInt16 => "ushort",
+            TypeCode.Int32 => "int",
+            TypeCode.UInt32 => "uint",
+            TypeCode.Int64 => "long",
+            TypeCode.UInt64 => "ulong",
+            TypeCode.Single => "float",
+            TypeCode.Double => "double",
+            TypeCode.Decimal => "decimal",
+            TypeCode.String => "string",
+            _ => type == typeof(object) ? "object" : type.Name,
+        };
     }
 
     private static bool HasAnyKeyword(PropertyInfo property) =>

@@ -271,7 +271,9 @@ internal sealed class DateTimeCodec : ValueCodec<DateTime>
 
     public override DateTime Read(ref WireReader reader) => reader.ReadDateTime();
 
-    public override bool ValueEquals(DateTime left, DateTime right) => left.Ticks == right.Ticks;
+    // Kind counts: a Local and a UTC value with the same ticks are different instants, and array normalisation
+    // relies on this to notice a Local element that it converted (on a UTC machine the ticks do not move).
+    public override bool ValueEquals(DateTime left, DateTime right) => left.Ticks == right.Ticks && left.Kind == right.Kind;
 
     // DateTime fields are always UTC: Local values are converted, Unspecified ones are rejected because
     // their meaning is a guess (see README "Field types").
