@@ -33,9 +33,9 @@ public sealed class RegistryTests
     }
 
     [TestMethod]
-    public void FromTypes_RegistersExactlyTheGivenModels()
+    public void FromTypes_RegistersExactlyTheGivenModels_PlusTheBuiltInUberDogs()
     {
-        CollectionAssert.AreEqual(new[] { "Gatekeeper", "Goblin", "Strongbox" }, Registry.Models.Select(m => m.Name).ToArray());
+        CollectionAssert.AreEqual(new[] { "Gatekeeper", "Goblin", "LoginManager", "Strongbox" }, Registry.Models.Select(m => m.Name).ToArray());
     }
 
     [TestMethod]

@@ -94,7 +94,7 @@ public sealed class SchemaTests
 
         Assert.AreEqual(1, (int)schema["format"]!);
         var classes = (JArray)schema["classes"]!;
-        CollectionAssert.AreEqual(new[] { "Gatekeeper", "Goblin" }, classes.Select(c => (string)c["name"]!).ToArray());
+        CollectionAssert.AreEqual(new[] { "Gatekeeper", "Goblin", "LoginManager" }, classes.Select(c => (string)c["name"]!).ToArray());
         var goblin = classes[1];
         Assert.AreEqual(ModelInfo.For<Goblin>().ClassId, (uint)goblin["id"]!);
         var gold = goblin["fields"]![2]!;
@@ -114,7 +114,7 @@ public sealed class SchemaTests
     {
         var registry = ModelRegistry.FromTypes(new[] { typeof(Goblin) });
 
-        StringAssert.StartsWith(registry.ToText(), $"schema {registry.SchemaHashText} (1 models)");
+        StringAssert.StartsWith(registry.ToText(), $"schema {registry.SchemaHashText} (2 models)");
         StringAssert.Contains(registry.ToText(), "2 Gold : int32 db ai @Range");
         Assert.AreEqual(registry.SchemaHashText, (string)JObject.Parse(registry.ToIndentedJson())["hash"]!);
     }
