@@ -18,20 +18,21 @@ public static class PastryCommandLine
     public const int ExitUsage = 2;
 
     /// <summary>Runs one command. <paramref name="appAssemblies"/> are searched for models in addition to <c>--app</c>.</summary>
-    public static Task<int> RunAsync(string[] args, params Assembly[] appAssemblies)
+    public static async Task<int> RunAsync(string[] args, params Assembly[] appAssemblies)
     {
         if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
         {
             Console.Out.WriteLine(Usage);
-            return Task.FromResult(args.Length == 0 ? ExitUsage : ExitOk);
+            return args.Length == 0 ? ExitUsage : ExitOk;
         }
 
+        var rest = args.Skip(1).ToArray();
         try
         {
-            var options = CommandOptions.Parse(args.Skip(1).ToArray());
             return args[0] switch
             {
-                "schema" => Task.FromResult(SchemaCommand.Run(options, appAssemblies)),
+                "schema" => SchemaCommand.Run(CommandOptions.Parse(rest), appAssemblies),
+                "serve" => await ServeCommand.RunAsync(rest, appAssemblies).ConfigureAwait(false),
                 _ => throw new UsageException($"Unknown command '{args[0]}'."),
             };
         }
@@ -39,12 +40,17 @@ public static class PastryCommandLine
         {
             Console.Error.WriteLine($"pastry: {ex.Message}");
             Console.Error.WriteLine(Usage);
-            return Task.FromResult(ExitUsage);
+            return ExitUsage;
+        }
+        catch (ConfigurationException ex)
+        {
+            Console.Error.WriteLine($"pastry: configuration error: {ex.Message}");
+            return ExitUsage;
         }
         catch (ModelDeclarationException ex)
         {
             Console.Error.WriteLine($"pastry: {ex.Message}");
-            return Task.FromResult(ExitUsage);
+            return ExitUsage;
         }
     }
 

@@ -1,0 +1,196 @@
+using System.Net.Sockets;
+using System.Reflection;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using NLog.Extensions.Logging;
+using Pastry.Otp;
+
+namespace Pastry.Cli;
+
+/// <summary>
+/// <c>pastry serve --role otp|ai|all [--config pastry.json] [--app &lt;assembly&gt;] [--Section:Key value ...]</c>:
+/// runs the roles on the generic host. Configuration comes from <c>pastry.json</c>, then environment variables
+/// (<c>PASTRY_ClientAgent__Port=7200</c>), then <c>--Section:Key value</c> flags. Ctrl+C and SIGTERM stop it gracefully.
+/// </summary>
+internal static class ServeCommand
+{
+    private static readonly string[] Roles = { "otp", "ai", "all" };
+
+    public static async Task<int> RunAsync(string[] args, IEnumerable<Assembly> appAssemblies)
+    {
+        var (role, configPath, apps, overrides) = SplitArguments(args);
+        if (!Roles.Contains(role, StringComparer.Ordinal))
+        {
+            throw new UsageException($"--role must be one of {string.Join(", ", Roles)}; got '{role}'.");
+        }
+
+        var configuration = LoadConfiguration(configPath, overrides);
+        var options = new OtpOptions();
+        try
+        {
+            configuration.GetSection("MessageDirector").Bind(options.MessageDirector);
+            configuration.GetSection("ClientAgent").Bind(options.ClientAgent);
+            configuration.GetSection("Accounts").Bind(options.Accounts);
+            options.Validate();
+        }
+        catch (InvalidOperationException ex)
+        {
+            // The binder's message names the key, for example "...value at 'ClientAgent:Port' to type 'System.Int32'".
+            throw new ConfigurationException(ex.Message);
+        }
+        catch (ArgumentException ex)
+        {
+            throw new ConfigurationException(ex.ParamName is null ? ex.Message : ex.Message.Replace($" (Parameter '{ex.ParamName}')", string.Empty, StringComparison.Ordinal));
+        }
+
+        var registryOptions = CommandOptions.Parse(apps.SelectMany(a => new[] { "--app", a }).ToArray());
+        var registry = PastryCommandLine.LoadRegistry(registryOptions, appAssemblies);
+        if (role == "ai")
+        {
+            throw new UsageException("--role ai needs Pastry.Ai, which this build does not include yet; use --role otp or all.");
+        }
+
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true, Configuration = new ConfigurationManager() });
+        builder.Configuration.AddConfiguration(configuration);
+        builder.Logging.ClearProviders();
+        builder.Logging.AddNLog(ConsoleLogging.Create(ParseLevel(configuration["Logging:Level"])));
+        builder.Services.AddSingleton(registry);
+        builder.Services.AddSingleton(options);
+        builder.Services.AddHostedService<OtpHostedService>();
+        using var host = builder.Build();
+        var logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Pastry.Cli");
+        logger.LogInformation("pastry serve --role {Role}: {Count} app model(s) loaded", role, registry.Models.Count - ModelRegistry.BuiltInModels.Count);
+        try
+        {
+            await host.RunAsync().ConfigureAwait(false);
+            return PastryCommandLine.ExitOk;
+        }
+        catch (SocketException ex)
+        {
+            logger.LogCritical("Could not listen: {Message}. Is another server using the port? Change ClientAgent:Port or MessageDirector:Port.", ex.Message);
+            return PastryCommandLine.ExitRuntimeError;
+        }
+        finally
+        {
+            NLog.LogManager.Shutdown();
+        }
+    }
+
+    private static (string Role, string? Config, List<string> Apps, List<string> Overrides) SplitArguments(string[] args)
+    {
+        string role = "all";
+        string? config = null;
+        var apps = new List<string>();
+        var overrides = new List<string>();
+        for (int i = 0; i < args.Length; i++)
+        {
+            string arg = args[i];
+            string? Next() => i + 1 < args.Length ? args[++i] : throw new UsageException($"{arg} needs a value.");
+            switch (arg)
+            {
+                case "--role":
+                    role = Next()!;
+                    break;
+                case "--config":
+                    config = Next();
+                    break;
+                case "--app":
+                    apps.Add(Next()!);
+                    break;
+                default:
+                    if (!arg.StartsWith("--", StringComparison.Ordinal) || !arg.Contains(':', StringComparison.Ordinal))
+                    {
+                        throw new UsageException($"Unexpected argument '{arg}'. serve takes --role, --config, --app and setting overrides such as --ClientAgent:Port 7200.");
+                    }
+
+                    overrides.Add(arg);
+                    if (!arg.Contains('=', StringComparison.Ordinal))
+                    {
+                        overrides.Add(Next()!);
+                    }
+
+                    break;
+            }
+        }
+
+        return (role, config, apps, overrides);
+    }
+
+    private static IConfiguration LoadConfiguration(string? path, List<string> overrides)
+    {
+        var builder = new ConfigurationBuilder();
+        string file = Path.GetFullPath(path ?? "pastry.json");
+        if (path is not null && !File.Exists(file))
+        {
+            throw new ConfigurationException($"--config: the file '{file}' does not exist.");
+        }
+
+        if (File.Exists(file))
+        {
+            builder.AddJsonFile(file, optional: false, reloadOnChange: false);
+        }
+
+        builder.AddEnvironmentVariables("PASTRY_");
+        builder.AddCommandLine(overrides.ToArray());
+        try
+        {
+            return builder.Build();
+        }
+        catch (Exception ex) when (ex is FormatException or InvalidDataException)
+        {
+            throw new ConfigurationException($"{file} is not valid JSON: {ex.Message}");
+        }
+    }
+
+    private static NLog.LogLevel ParseLevel(string? text)
+    {
+        if (text is null)
+        {
+            return NLog.LogLevel.Info;
+        }
+
+        try
+        {
+            return NLog.LogLevel.FromString(text);
+        }
+        catch (ArgumentException)
+        {
+            throw new ConfigurationException($"Logging:Level must be one of Trace, Debug, Info, Warn, Error, Fatal, Off; got '{text}'.");
+        }
+    }
+}
+
+/// <summary>A bad configuration value; reported with exit code 2. The message names the key.</summary>
+internal sealed class ConfigurationException(string message) : Exception(message);
+
+/// <summary>Runs an <see cref="OtpServer"/> as a hosted service.</summary>
+internal sealed class OtpHostedService(ModelRegistry registry, OtpOptions options, ILoggerFactory loggerFactory) : IHostedService, IAsyncDisposable
+{
+    private OtpServer? server;
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        server = new OtpServer(registry, options, loggerFactory);
+        server.Start();
+        return Task.CompletedTask;
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (server is not null)
+        {
+            await server.DisposeAsync().ConfigureAwait(false);
+            server = null;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (server is not null)
+        {
+            await server.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+}

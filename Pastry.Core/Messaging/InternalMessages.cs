@@ -1,0 +1,91 @@
+using Pastry.Wire;
+
+namespace Pastry.Messaging;
+
+/// <summary>
+/// Builds the internal messages an AI sends to the State Server (see <see cref="InternalMessageType"/> for the
+/// layouts), encoding values straight from an object's typed fields.
+/// </summary>
+public static class InternalMessages
+{
+    /// <summary>
+    /// <c>CreateObject</c> for <paramref name="obj"/>: its class, location, owner, creating AI, and every assigned
+    /// Required or Ram field. The State Server refuses it when a Required field was never assigned.
+    /// </summary>
+    public static Envelope CreateObject(DistributedObject obj, DoId parent, uint zone, DoId owner, Channel ai)
+    {
+        using var writer = new PooledBufferWriter(256);
+        writer.WriteUInt32(obj.Model.ClassId);
+        writer.WriteDoId(parent);
+        writer.WriteUInt32(zone);
+        writer.WriteDoId(owner);
+        ai.Write(writer);
+        int count = 0;
+        foreach (var field in obj.Model.Fields)
+        {
+            if (field.IsStored && obj.IsAssigned(field))
+            {
+                count++;
+            }
+        }
+
+        writer.WriteUInt16((ushort)count);
+        foreach (var field in obj.Model.Fields)
+        {
+            if (field.IsStored && obj.IsAssigned(field))
+            {
+                writer.WriteUInt16((ushort)field.Index);
+                field.Encode(obj, writer);
+            }
+        }
+
+        return new Envelope(InternalMessageType.CreateObject, ai, obj.DoId, writer.WrittenSpan.ToArray());
+    }
+
+    /// <summary><c>SetField</c> with the current value of <paramref name="field"/> of <paramref name="obj"/>.</summary>
+    public static Envelope SetField(DistributedObject obj, FieldDescriptor field, Channel sender)
+    {
+        using var writer = new PooledBufferWriter(64);
+        writer.WriteUInt16((ushort)field.Index);
+        field.Encode(obj, writer);
+        return new Envelope(InternalMessageType.SetField, sender, obj.DoId, writer.WrittenSpan.ToArray());
+    }
+
+    /// <summary><c>CallMethod</c>: an RPC from the AI, relayed to clients by the method's keywords.</summary>
+    public static Envelope CallMethod(DoId target, MethodDescriptor method, object?[] arguments, Channel sender)
+    {
+        using var writer = new PooledBufferWriter(64);
+        writer.WriteUInt16((ushort)method.Index);
+        method.EncodeArguments(writer, arguments);
+        return new Envelope(InternalMessageType.CallMethod, sender, target, writer.WrittenSpan.ToArray());
+    }
+
+    /// <summary><c>SetLocation</c>: moves an object to <c>(parent, zone)</c>.</summary>
+    public static Envelope SetLocation(DoId target, DoId parent, uint zone, Channel sender)
+    {
+        using var writer = new PooledBufferWriter(32);
+        writer.WriteDoId(parent);
+        writer.WriteUInt32(zone);
+        return new Envelope(InternalMessageType.SetLocation, sender, target, writer.WrittenSpan.ToArray());
+    }
+
+    /// <summary><c>SetOwner</c>.</summary>
+    public static Envelope SetOwner(DoId target, DoId owner, Channel sender)
+    {
+        using var writer = new PooledBufferWriter(32);
+        writer.WriteDoId(owner);
+        return new Envelope(InternalMessageType.SetOwner, sender, target, writer.WrittenSpan.ToArray());
+    }
+
+    /// <summary><c>DeleteObject</c>: deletes the object and its children.</summary>
+    public static Envelope DeleteObject(DoId target, Channel sender) =>
+        new(InternalMessageType.DeleteObject, sender, target, Array.Empty<byte>());
+
+    /// <summary><c>DeleteAiObjects</c>: deletes every object <paramref name="ai"/> created (a post-remove cleanup).</summary>
+    public static Envelope DeleteAiObjects(Channel ai)
+    {
+        using var writer = new PooledBufferWriter(32);
+        ai.Write(writer);
+        return new Envelope(InternalMessageType.DeleteAiObjects, ai, DoId.Empty, writer.WrittenSpan.ToArray());
+    }
+}

@@ -1,0 +1,121 @@
+using System.Net;
+using Microsoft.Extensions.Logging;
+using Pastry.Messaging;
+using Pastry.Otp.ClientAgent;
+using Pastry.Otp.MessageDirector;
+using Pastry.Otp.UberDogs;
+
+namespace Pastry.Otp;
+
+/// <summary>All settings of the OTP roles, as bound from <c>pastry.json</c> (one section per role).</summary>
+public sealed class OtpOptions
+{
+    /// <summary>The <c>MessageDirector</c> section.</summary>
+    public MessageDirectorOptions MessageDirector { get; set; } = new();
+
+    /// <summary>The <c>ClientAgent</c> section.</summary>
+    public ClientAgentOptions ClientAgent { get; set; } = new();
+
+    /// <summary>The <c>Accounts</c> section (login UberDOG).</summary>
+    public AccountOptions Accounts { get; set; } = new();
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first setting that is out of range.</summary>
+    public void Validate()
+    {
+        MessageDirector.Validate();
+        ClientAgent.Validate();
+    }
+}
+
+/// <summary>
+/// One OTP process: Message Director (in-process router plus its TCP endpoint), State Server, Client Agent and the
+/// UberDOGs, wired together (ARCHITECTURE 4). <c>pastry serve --role otp</c> runs one of these; tests may run one
+/// in-process on OS-assigned loopback ports.
+/// </summary>
+public sealed class OtpServer : IAsyncDisposable
+{
+    private readonly InProcessRouter router = new();
+    private readonly OtpMetrics metrics = new();
+    private readonly ILoggerFactory loggerFactory;
+    private readonly ILogger logger;
+    private bool started;
+
+    /// <summary>Creates the server. Nothing listens until <see cref="Start"/>.</summary>
+    /// <param name="registry">The app's models.</param>
+    /// <param name="options">Settings; validated here.</param>
+    /// <param name="loggerFactory">Where logs go.</param>
+    /// <param name="time">The clock (tests inject one); defaults to the system clock.</param>
+    /// <param name="accountStore">Where accounts live; defaults to memory (the Database role replaces it).</param>
+    /// <param name="interestPolicy">Which zones sessions may open; defaults to all.</param>
+    public OtpServer(ModelRegistry registry, OtpOptions options, ILoggerFactory loggerFactory, TimeProvider? time = null, IAccountStore? accountStore = null, IInterestPolicy? interestPolicy = null)
+    {
+        options.Validate();
+        Registry = registry;
+        Options = options;
+        this.loggerFactory = loggerFactory;
+        logger = loggerFactory.CreateLogger("Pastry.Otp");
+        time ??= TimeProvider.System;
+        StateServer = new StateServer.StateServer(router, registry, loggerFactory.CreateLogger("Pastry.Otp.StateServer"));
+        var accounts = new AccountService(accountStore ?? new InMemoryAccountStore(), options.Accounts, time);
+        UberDogs = new UberDogHost(registry, accounts, loggerFactory.CreateLogger("Pastry.Otp.UberDogs"));
+        ClientAgent = new ClientAgent.ClientAgent(options.ClientAgent, router, registry, UberDogs, interestPolicy ?? new AllowAllInterestPolicy(), time, metrics, loggerFactory.CreateLogger("Pastry.Otp.ClientAgent"));
+        MessageDirector = new MessageDirectorServer(options.MessageDirector, router, loggerFactory.CreateLogger("Pastry.Otp.MessageDirector"));
+    }
+
+    /// <summary>The app's models.</summary>
+    public ModelRegistry Registry { get; }
+
+    /// <summary>The settings in use.</summary>
+    public OtpOptions Options { get; }
+
+    /// <summary>The in-process Message Director; an in-process AI publishes and subscribes here.</summary>
+    public IMessageRouter Router => router;
+
+    /// <summary>The State Server.</summary>
+    public StateServer.StateServer StateServer { get; }
+
+    /// <summary>The Client Agent.</summary>
+    public ClientAgent.ClientAgent ClientAgent { get; }
+
+    /// <summary>The UberDOG host (login).</summary>
+    public UberDogHost UberDogs { get; }
+
+    /// <summary>The Message Director's TCP endpoint for AI processes.</summary>
+    public MessageDirectorServer MessageDirector { get; }
+
+    /// <summary>The metrics on the <c>Pastry</c> meter.</summary>
+    public OtpMetrics Metrics => metrics;
+
+    /// <summary>Where clients connect (with the real port once started).</summary>
+    public IPEndPoint ClientEndPoint => ClientAgent.LocalEndPoint ?? throw new InvalidOperationException("The server is not started.");
+
+    /// <summary>Where AI processes connect (with the real port once started).</summary>
+    public IPEndPoint MessageDirectorEndPoint => MessageDirector.LocalEndPoint ?? throw new InvalidOperationException("The server is not started.");
+
+    /// <summary>Starts every role and binds the listeners.</summary>
+    /// <exception cref="System.Net.Sockets.SocketException">A port is in use or cannot be bound.</exception>
+    public void Start()
+    {
+        if (started)
+        {
+            throw new InvalidOperationException("The server is already started.");
+        }
+
+        started = true;
+        StateServer.Start();
+        MessageDirector.Start();
+        ClientAgent.Start();
+        logger.LogInformation("OTP ready: {Models} model(s), schema {Hash}, app version {Version}", Registry.Models.Count, Registry.SchemaHashText, Options.ClientAgent.AppVersion);
+    }
+
+    /// <summary>Stops accepting, ejects sessions, drops links and stops the State Server.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await ClientAgent.DisposeAsync().ConfigureAwait(false);
+        await MessageDirector.DisposeAsync().ConfigureAwait(false);
+        await StateServer.DisposeAsync().ConfigureAwait(false);
+        metrics.Dispose();
+        logger.LogInformation("OTP stopped");
+        _ = loggerFactory;
+    }
+}
