@@ -1,0 +1,22 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Pastry.Otp;
+
+namespace Pastry.Tests.EndToEnd;
+
+/// <summary>An OTP server in the test process, on OS-assigned loopback ports, with the test models.</summary>
+public static class InProcessOtp
+{
+    public static ModelRegistry Registry { get; } = ModelRegistry.FromTypes(new[] { typeof(Realm), typeof(Knight) });
+
+    public static OtpServer Start(Action<OtpOptions>? configure = null)
+    {
+        var options = new OtpOptions();
+        options.ClientAgent.Port = 0;
+        options.MessageDirector.Port = 0;
+        options.Accounts.Pbkdf2Iterations = 1_000;
+        configure?.Invoke(options);
+        var server = new OtpServer(Registry, options, NullLoggerFactory.Instance);
+        server.Start();
+        return server;
+    }
+}

@@ -1,0 +1,70 @@
+using Pastry.Otp;
+using Pastry.Wire;
+
+namespace Pastry.Tests.EndToEnd;
+
+/// <summary>An in-process OTP with an AI and a realm, plus helpers that log clients in and give them interest.</summary>
+public sealed class OtpWorld : IAsyncDisposable
+{
+    private readonly List<RawClient> clients = new();
+    private int userNumber;
+
+    private OtpWorld(OtpServer server)
+    {
+        Server = server;
+        Ai = new TestAi(server.Router);
+        Realm = Ai.Create(new Realm { Title = "Test realm" }, DoId.Empty, 0);
+    }
+
+    public OtpServer Server { get; }
+
+    public TestAi Ai { get; }
+
+    public Realm Realm { get; }
+
+    public ModelRegistry Registry => Server.Registry;
+
+    public static OtpWorld Start(Action<OtpOptions>? configure = null) => new(InProcessOtp.Start(configure));
+
+    public Knight SpawnKnight(uint zone, string name = "Galahad", DoId owner = default, int x = 5) =>
+        Ai.Create(new Knight { Name = name, X = x, Mood = 3, Gold = 10 }, Realm.DoId, zone, owner);
+
+    public async Task<RawClient> ClientAsync()
+    {
+        var client = await RawClient.LoggedInAsync(Server.ClientEndPoint, Registry, $"player{Interlocked.Increment(ref userNumber)}");
+        clients.Add(client);
+        return client;
+    }
+
+    /// <summary>Adds interest and returns the objects that entered before InterestDone.</summary>
+    public static async Task<List<EnterInfo>> InterestAsync(RawClient client, ModelRegistry registry, uint context, DoId parent, params uint[] zones)
+    {
+        await client.AddInterestAsync(context, parent, zones);
+        var entered = new List<EnterInfo>();
+        while (true)
+        {
+            var frame = await client.NextAsync();
+            if (frame.Type == MessageType.InterestDone)
+            {
+                Assert.AreEqual(context, frame.Reader().ReadUInt32());
+                return entered;
+            }
+
+            Assert.IsTrue(frame.Type is MessageType.EnterObject or MessageType.EnterOwnedObject, $"Expected an enter or InterestDone, got {frame.Type}");
+            entered.Add(RawClient.ReadEnter(frame, registry));
+        }
+    }
+
+    public Task<List<EnterInfo>> InterestAsync(RawClient client, uint context, params uint[] zones) =>
+        InterestAsync(client, Registry, context, Realm.DoId, zones);
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var client in clients)
+        {
+            await client.DisposeAsync();
+        }
+
+        await Server.DisposeAsync();
+    }
+}

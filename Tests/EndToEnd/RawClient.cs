@@ -1,0 +1,239 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Sockets;
+using System.Threading.Channels;
+using Pastry.Wire;
+
+namespace Pastry.Tests.EndToEnd;
+
+/// <summary>One frame received from the server.</summary>
+public sealed record ReceivedFrame(MessageType Type, byte[] Payload)
+{
+    public WireReader Reader() => new(Payload);
+}
+
+/// <summary>
+/// A raw protocol client for end-to-end tests: real TCP, frames written by <see cref="ClientFrames"/>, and every
+/// received frame queued so that tests await them with timeouts (no sleeps).
+/// </summary>
+public sealed class RawClient : IAsyncDisposable
+{
+    public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
+
+    private readonly TcpClient tcp;
+    private readonly NetworkStream stream;
+    private readonly Channel<ReceivedFrame> received = System.Threading.Channels.Channel.CreateUnbounded<ReceivedFrame>();
+    private readonly Task readLoop;
+    private readonly PooledBufferWriter writer = new(256);
+
+    private RawClient(TcpClient tcp)
+    {
+        this.tcp = tcp;
+        stream = tcp.GetStream();
+        readLoop = Task.Run(ReadAsync);
+    }
+
+    /// <summary>Completes when the server closes the connection.</summary>
+    public TaskCompletionSource Closed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public DoId AccountId { get; private set; }
+
+    public static async Task<RawClient> ConnectAsync(IPEndPoint endpoint)
+    {
+        var tcp = new TcpClient { NoDelay = true };
+        await tcp.ConnectAsync(endpoint.Address, endpoint.Port);
+        return new RawClient(tcp);
+    }
+
+    /// <summary>Connects, says hello, creates an account and logs in.</summary>
+    public static async Task<RawClient> LoggedInAsync(IPEndPoint endpoint, ModelRegistry registry, string user, string version = "1.0.0")
+    {
+        var client = await ConnectAsync(endpoint);
+        await client.HelloAsync(registry.SchemaHash, version);
+        await client.ExpectAsync(MessageType.HelloResp);
+        await client.CallLoginAsync(registry, nameof(LoginManager.CreateAccount), user, "correct horse battery");
+        var created = await client.ExpectCallAsync(registry);
+        Assert.AreEqual(0, (int)created.Arguments[0]!, (string)created.Arguments[2]!);
+        await client.CallLoginAsync(registry, nameof(LoginManager.Login), user, "correct horse battery");
+        var login = await client.ExpectCallAsync(registry);
+        Assert.AreEqual(0, (int)login.Arguments[0]!, (string)login.Arguments[2]!);
+        client.AccountId = (DoId)login.Arguments[1]!;
+        return client;
+    }
+
+    public Task HelloAsync(ulong hash, string version = "1.0.0") => SendAsync(w => ClientFrames.WriteHello(w, hash, version));
+
+    public Task CallLoginAsync(ModelRegistry registry, string method, params object?[] arguments) =>
+        SendAsync(w => ClientFrames.WriteCallMethod(w, LoginManager.WellKnownId, registry.GetModel<LoginManager>().GetMethod(method), arguments));
+
+    public Task AddInterestAsync(uint context, DoId parent, params uint[] zones) => SendAsync(w => ClientFrames.WriteAddInterest(w, context, parent, zones));
+
+    public Task RemoveInterestAsync(uint context) => SendAsync(w => ClientFrames.WriteContext(w, MessageType.RemoveInterest, context));
+
+    public Task SetFieldAsync<TValue>(DoId target, FieldDescriptor<TValue> field, TValue value) => SendAsync(w => ClientFrames.WriteSetField(w, target, field, value));
+
+    public Task CallAsync(DoId target, MethodDescriptor method, params object?[] arguments) => SendAsync(w => ClientFrames.WriteCallMethod(w, target, method, arguments));
+
+    public async Task SendAsync(Action<PooledBufferWriter> write)
+    {
+        writer.Reset();
+        write(writer);
+        await stream.WriteAsync(writer.WrittenMemory);
+    }
+
+    public async Task SendRawAsync(byte[] bytes) => await stream.WriteAsync(bytes);
+
+    /// <summary>The next frame of any type.</summary>
+    public async Task<ReceivedFrame> NextAsync(TimeSpan? timeout = null)
+    {
+        using var cancel = new CancellationTokenSource(timeout ?? Timeout);
+        try
+        {
+            return await received.Reader.ReadAsync(cancel.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            throw new AssertFailedException($"No frame within {(timeout ?? Timeout).TotalSeconds} s.");
+        }
+        catch (ChannelClosedException)
+        {
+            throw new AssertFailedException("The server closed the connection before sending the expected frame.");
+        }
+    }
+
+    /// <summary>The next frame, which must be of <paramref name="type"/>.</summary>
+    public async Task<ReceivedFrame> ExpectAsync(MessageType type)
+    {
+        var frame = await NextAsync();
+        if (frame.Type != type)
+        {
+            Assert.Fail($"Expected {type}, got {frame.Type}{Describe(frame)}");
+        }
+
+        return frame;
+    }
+
+    /// <summary>The next frame must be an eject with <paramref name="code"/>; returns its reason, and the connection must then close.</summary>
+    public async Task<string> ExpectEjectAsync(EjectCode code)
+    {
+        var frame = await ExpectAsync(MessageType.Eject);
+        var reader = frame.Reader();
+        var actual = (EjectCode)reader.ReadUInt16();
+        string reason = reader.ReadString();
+        Assert.AreEqual(code, actual, reason);
+        Assert.IsFalse(string.IsNullOrWhiteSpace(reason), "An eject reason is never empty.");
+        await Closed.Task.WaitAsync(Timeout);
+        return reason;
+    }
+
+    /// <summary>The next frame must be a CallMethod; returns the target, method and decoded arguments.</summary>
+    public async Task<(DoId Target, MethodDescriptor Method, object?[] Arguments)> ExpectCallAsync(ModelRegistry registry)
+    {
+        var frame = await ExpectAsync(MessageType.CallMethod);
+        var reader = frame.Reader();
+        var target = reader.ReadDoId();
+        int index = reader.ReadUInt16();
+        var model = target == LoginManager.WellKnownId ? registry.GetModel<LoginManager>() : null;
+        if (model is null)
+        {
+            throw new AssertFailedException("ExpectCallAsync decodes UberDOG calls only; decode object RPCs with ReadCall.");
+        }
+
+        var method = model.Methods[index];
+        return (target, method, method.DecodeArguments(ref reader));
+    }
+
+    /// <summary>Asserts that nothing arrives for a short while (used only after a later frame proved ordering).</summary>
+    public bool TryTakeNow(out ReceivedFrame? frame) => received.Reader.TryRead(out frame);
+
+    public async ValueTask DisposeAsync()
+    {
+        tcp.Dispose();
+        try
+        {
+            await readLoop;
+        }
+        catch
+        {
+        }
+
+        writer.Dispose();
+    }
+
+    public static EnterInfo ReadEnter(ReceivedFrame frame, ModelRegistry registry)
+    {
+        var reader = frame.Reader();
+        var id = reader.ReadDoId();
+        uint classId = reader.ReadUInt32();
+        var parent = reader.ReadDoId();
+        uint zone = reader.ReadUInt32();
+        var owner = reader.ReadDoId();
+        Assert.IsTrue(registry.TryGetModel(classId, out var model));
+        int count = reader.ReadUInt16();
+        var values = new Dictionary<string, object?>();
+        for (int i = 0; i < count; i++)
+        {
+            var field = model.Fields[reader.ReadUInt16()];
+            values[field.Name] = field.Codec.ReadBoxed(ref reader);
+        }
+
+        reader.EnsureAtEnd();
+        return new EnterInfo(id, model, parent, zone, owner, values, frame.Type == MessageType.EnterOwnedObject);
+    }
+
+    public static (DoId Id, string Field, object? Value) ReadSetField(ReceivedFrame frame, ModelInfo model)
+    {
+        Assert.AreEqual(MessageType.SetField, frame.Type);
+        var reader = frame.Reader();
+        var id = reader.ReadDoId();
+        var field = model.Fields[reader.ReadUInt16()];
+        var value = field.Codec.ReadBoxed(ref reader);
+        reader.EnsureAtEnd();
+        return (id, field.Name, value);
+    }
+
+    public static (DoId Id, LeaveReason Reason) ReadLeave(ReceivedFrame frame)
+    {
+        Assert.AreEqual(MessageType.LeaveObject, frame.Type);
+        var reader = frame.Reader();
+        return (reader.ReadDoId(), (LeaveReason)reader.ReadByte());
+    }
+
+    private static string Describe(ReceivedFrame frame)
+    {
+        if (frame.Type != MessageType.Eject)
+        {
+            return string.Empty;
+        }
+
+        var reader = frame.Reader();
+        return $" (eject {reader.ReadUInt16()}: {reader.ReadString()})";
+    }
+
+    private async Task ReadAsync()
+    {
+        var header = new byte[Frame.HeaderSize];
+        try
+        {
+            while (true)
+            {
+                await stream.ReadExactlyAsync(header);
+                uint length = BinaryPrimitives.ReadUInt32LittleEndian(header);
+                var type = (MessageType)BinaryPrimitives.ReadUInt16LittleEndian(header.AsSpan(4));
+                var payload = new byte[length - 2];
+                await stream.ReadExactlyAsync(payload);
+                received.Writer.TryWrite(new ReceivedFrame(type, payload));
+            }
+        }
+        catch (Exception ex) when (ex is IOException or EndOfStreamException or ObjectDisposedException or SocketException)
+        {
+        }
+        finally
+        {
+            received.Writer.TryComplete();
+            Closed.TrySetResult();
+        }
+    }
+}
+
+public sealed record EnterInfo(DoId Id, ModelInfo Model, DoId Parent, uint Zone, DoId Owner, Dictionary<string, object?> Values, bool Owned);

@@ -1,0 +1,68 @@
+using System.Threading.Channels;
+using Pastry.Messaging;
+
+namespace Pastry.Tests.EndToEnd;
+
+/// <summary>
+/// A minimal AI for end-to-end tests: a participant on its own channel that sends State Server requests through
+/// any <see cref="IMessageRouter"/> (in-process, or <see cref="Pastry.Ai.RemoteMessageRouter"/> over TCP) and records
+/// what it receives.
+/// </summary>
+public sealed class TestAi : IParticipant
+{
+    private readonly IMessageRouter router;
+    private readonly Channel<Envelope> received = System.Threading.Channels.Channel.CreateUnbounded<Envelope>();
+
+    public TestAi(IMessageRouter router)
+    {
+        this.router = router;
+        Channel = Pastry.Messaging.Channel.ForParticipant(DoId.NewId());
+        router.Subscribe(this, Channel);
+    }
+
+    public Pastry.Messaging.Channel Channel { get; }
+
+    public string Name => "test-ai";
+
+    public void Deliver(Envelope envelope) => received.Writer.TryWrite(envelope);
+
+    public T Create<T>(T obj, DoId parent, uint zone, DoId owner = default)
+        where T : DistributedObject
+    {
+        router.Publish(InternalMessages.CreateObject(obj, parent, zone, owner, Channel), Pastry.Messaging.Channel.StateServer);
+        return obj;
+    }
+
+    public void Set(DistributedObject obj, string field) =>
+        router.Publish(InternalMessages.SetField(obj, obj.Model.GetField(field), Channel), Pastry.Messaging.Channel.StateServer);
+
+    public void Move(DoId id, DoId parent, uint zone) =>
+        router.Publish(InternalMessages.SetLocation(id, parent, zone, Channel), Pastry.Messaging.Channel.StateServer);
+
+    public void Delete(DoId id) => router.Publish(InternalMessages.DeleteObject(id, Channel), Pastry.Messaging.Channel.StateServer);
+
+    public void Call(DistributedObject obj, string method, params object?[] arguments) =>
+        router.Publish(InternalMessages.CallMethod(obj.DoId, obj.Model.GetMethod(method), arguments, Channel), Pastry.Messaging.Channel.StateServer);
+
+    public async Task<Envelope> ExpectAsync(InternalMessageType type)
+    {
+        using var cancel = new CancellationTokenSource(RawClient.Timeout);
+        while (true)
+        {
+            Envelope envelope;
+            try
+            {
+                envelope = await received.Reader.ReadAsync(cancel.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                throw new AssertFailedException($"The AI received no {type} within {RawClient.Timeout.TotalSeconds} s.");
+            }
+
+            if (envelope.Type == type)
+            {
+                return envelope;
+            }
+        }
+    }
+}
