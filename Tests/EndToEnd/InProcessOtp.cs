@@ -8,14 +8,14 @@ public static class InProcessOtp
 {
     public static ModelRegistry Registry { get; } = ModelRegistry.FromTypes(new[] { typeof(Realm), typeof(Knight) });
 
-    public static OtpServer Start(Action<OtpOptions>? configure = null)
+    public static OtpServer Start(Action<OtpOptions>? configure = null, Pastry.Otp.ClientAgent.IInterestPolicy? policy = null)
     {
         var options = new OtpOptions();
         options.ClientAgent.Port = 0;
         options.MessageDirector.Port = 0;
         options.Accounts.Pbkdf2Iterations = 1_000;
         configure?.Invoke(options);
-        var server = new OtpServer(Registry, options, NullLoggerFactory.Instance);
+        var server = new OtpServer(Registry, options, NullLoggerFactory.Instance, interestPolicy: policy);
         server.Start();
         return server;
     }

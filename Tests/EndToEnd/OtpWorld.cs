@@ -24,14 +24,14 @@ public sealed class OtpWorld : IAsyncDisposable
 
     public ModelRegistry Registry => Server.Registry;
 
-    public static OtpWorld Start(Action<OtpOptions>? configure = null) => new(InProcessOtp.Start(configure));
+    public static OtpWorld Start(Action<OtpOptions>? configure = null, Pastry.Otp.ClientAgent.IInterestPolicy? policy = null) => new(InProcessOtp.Start(configure, policy));
 
     public Knight SpawnKnight(uint zone, string name = "Galahad", DoId owner = default, int x = 5) =>
         Ai.Create(new Knight { Name = name, X = x, Mood = 3, Gold = 10 }, Realm.DoId, zone, owner);
 
-    public async Task<RawClient> ClientAsync()
+    public async Task<RawClient> ClientAsync(int? receiveBufferBytes = null)
     {
-        var client = await RawClient.LoggedInAsync(Server.ClientEndPoint, Registry, $"player{Interlocked.Increment(ref userNumber)}");
+        var client = await RawClient.LoggedInAsync(Server.ClientEndPoint, Registry, $"player{Interlocked.Increment(ref userNumber)}", receiveBufferBytes: receiveBufferBytes);
         clients.Add(client);
         return client;
     }

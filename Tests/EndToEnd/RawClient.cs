@@ -26,6 +26,8 @@ public sealed class RawClient : IAsyncDisposable
     private readonly Task readLoop;
     private readonly PooledBufferWriter writer = new(256);
 
+    private volatile TaskCompletionSource? paused;
+
     private RawClient(TcpClient tcp)
     {
         this.tcp = tcp;
@@ -38,17 +40,22 @@ public sealed class RawClient : IAsyncDisposable
 
     public DoId AccountId { get; private set; }
 
-    public static async Task<RawClient> ConnectAsync(IPEndPoint endpoint)
+    public static async Task<RawClient> ConnectAsync(IPEndPoint endpoint, int? receiveBufferBytes = null)
     {
         var tcp = new TcpClient { NoDelay = true };
+        if (receiveBufferBytes is int size)
+        {
+            tcp.ReceiveBufferSize = size;
+        }
+
         await tcp.ConnectAsync(endpoint.Address, endpoint.Port);
         return new RawClient(tcp);
     }
 
     /// <summary>Connects, says hello, creates an account and logs in.</summary>
-    public static async Task<RawClient> LoggedInAsync(IPEndPoint endpoint, ModelRegistry registry, string user, string version = "1.0.0")
+    public static async Task<RawClient> LoggedInAsync(IPEndPoint endpoint, ModelRegistry registry, string user, string version = "1.0.0", int? receiveBufferBytes = null)
     {
-        var client = await ConnectAsync(endpoint);
+        var client = await ConnectAsync(endpoint, receiveBufferBytes);
         await client.HelloAsync(registry.SchemaHash, version);
         await client.ExpectAsync(MessageType.HelloResp);
         await client.CallLoginAsync(registry, nameof(LoginManager.CreateAccount), user, "correct horse battery");
@@ -82,6 +89,20 @@ public sealed class RawClient : IAsyncDisposable
     }
 
     public async Task SendRawAsync(byte[] bytes) => await stream.WriteAsync(bytes);
+
+    /// <summary>Closes the sending half, as a client that sent all it had would (the server then sees end of stream).</summary>
+    public void ShutdownSend() => tcp.Client.Shutdown(SocketShutdown.Send);
+
+    /// <summary>Stops reading from the socket (after the frame in progress), as a client that hangs would.</summary>
+    public void PauseReading() => paused = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Reads again.</summary>
+    public void ResumeReading()
+    {
+        var gate = paused;
+        paused = null;
+        gate?.TrySetResult();
+    }
 
     /// <summary>The next frame of any type.</summary>
     public async Task<ReceivedFrame> NextAsync(TimeSpan? timeout = null)
@@ -217,6 +238,11 @@ public sealed class RawClient : IAsyncDisposable
         {
             while (true)
             {
+                if (paused is { } gate)
+                {
+                    await gate.Task;
+                }
+
                 await stream.ReadExactlyAsync(header);
                 uint length = BinaryPrimitives.ReadUInt32LittleEndian(header);
                 var type = (MessageType)BinaryPrimitives.ReadUInt16LittleEndian(header.AsSpan(4));

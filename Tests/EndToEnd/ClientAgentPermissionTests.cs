@@ -1,0 +1,176 @@
+using Pastry.Wire;
+
+namespace Pastry.Tests.EndToEnd;
+
+[TestClass]
+public sealed class ClientAgentPermissionTests
+{
+    [TestMethod]
+    public async Task SettingAnAiField_Ejects118_AndNobodySeesTheValue()
+    {
+        await using var world = OtpWorld.Start();
+        var knight = world.SpawnKnight(1);
+        var cheater = await world.ClientAsync();
+        var watcher = await world.ClientAsync();
+        await world.InterestAsync(cheater, 1, 1);
+        await world.InterestAsync(watcher, 1, 1);
+
+        await cheater.SetFieldAsync(knight.DoId, (FieldDescriptor<int>)knight.Model.GetField(nameof(Knight.Gold)), 1_000_000);
+
+        StringAssert.Contains(await cheater.ExpectEjectAsync(EjectCode.ForbiddenField), "[Ai]");
+        knight.X = 6;
+        world.Ai.Set(knight, nameof(Knight.X));
+        Assert.AreEqual("X", RawClient.ReadSetField(await watcher.NextAsync(), knight.Model).Field, "The forbidden value was never relayed.");
+        var late = await world.ClientAsync();
+        Assert.AreEqual(10, (await world.InterestAsync(late, 1, 1)).Single(e => e.Id == knight.DoId).Values["Gold"], "Nor stored.");
+    }
+
+    [TestMethod]
+    public async Task SettingAnOwnSendField_OfSomeoneElsesObject_Ejects118()
+    {
+        await using var world = OtpWorld.Start();
+        var owner = await world.ClientAsync();
+        var knight = world.SpawnKnight(1, owner: owner.AccountId);
+        var stranger = await world.ClientAsync();
+        await world.InterestAsync(stranger, 1, 1);
+
+        await stranger.SetFieldAsync(knight.DoId, (FieldDescriptor<int>)knight.Model.GetField(nameof(Knight.Mood)), 9);
+
+        StringAssert.Contains(await stranger.ExpectEjectAsync(EjectCode.ForbiddenField), "[OwnSend]");
+    }
+
+    [TestMethod]
+    public async Task SettingAnOwnSendField_OfYourOwnObject_ReachesTheAi()
+    {
+        await using var world = OtpWorld.Start();
+        var owner = await world.ClientAsync();
+        var knight = world.SpawnKnight(1, owner: owner.AccountId);
+        await world.InterestAsync(owner, 1, 1);
+
+        await owner.SetFieldAsync(knight.DoId, (FieldDescriptor<int>)knight.Model.GetField(nameof(Knight.Mood)), 9);
+
+        var heard = await world.Ai.ExpectAsync(Pastry.Messaging.InternalMessageType.ClientSetField);
+        Assert.AreEqual(knight.DoId, heard.Subject);
+    }
+
+    [TestMethod]
+    public async Task AnInvalidValue_Ejects127_WithTheValidatorsMessage()
+    {
+        await using var world = OtpWorld.Start();
+        var knight = world.SpawnKnight(1);
+        var client = await world.ClientAsync();
+        var watcher = await world.ClientAsync();
+        await world.InterestAsync(client, 1, 1);
+        await world.InterestAsync(watcher, 1, 1);
+
+        await client.SetFieldAsync(knight.DoId, (FieldDescriptor<int>)knight.Model.GetField(nameof(Knight.X)), 1000);
+
+        string reason = await client.ExpectEjectAsync(EjectCode.FieldConstraintViolated);
+        StringAssert.Contains(reason, "Knight.X");
+        StringAssert.Contains(reason, "between 0 and 100");
+        knight.Gold = 2;
+        world.Ai.Set(knight, nameof(Knight.Gold));
+        Assert.AreEqual("Gold", RawClient.ReadSetField(await watcher.NextAsync(), knight.Model).Field, "The invalid value was never relayed.");
+    }
+
+    [TestMethod]
+    public async Task AnInvalidRpcArgument_Ejects127()
+    {
+        await using var world = OtpWorld.Start();
+        var knight = world.SpawnKnight(1);
+        var client = await world.ClientAsync();
+        await world.InterestAsync(client, 1, 1);
+
+        await client.CallAsync(knight.DoId, knight.Model.GetMethod(nameof(Knight.Wave)), new string('w', 33));
+
+        StringAssert.Contains(await client.ExpectEjectAsync(EjectCode.FieldConstraintViolated), "text");
+    }
+
+    [TestMethod]
+    public async Task CallingAnAiOnlyRpc_Ejects118()
+    {
+        await using var world = OtpWorld.Start();
+        var knight = world.SpawnKnight(1);
+        var client = await world.ClientAsync();
+        await world.InterestAsync(client, 1, 1);
+
+        await client.CallAsync(knight.DoId, knight.Model.GetMethod(nameof(Knight.Shout)), "hi");
+
+        await client.ExpectEjectAsync(EjectCode.ForbiddenField);
+    }
+
+    [TestMethod]
+    public async Task SettingAFieldOfAnObjectNotInView_Ejects117()
+    {
+        await using var world = OtpWorld.Start();
+        var knight = world.SpawnKnight(1);
+        var client = await world.ClientAsync();
+        await world.InterestAsync(client, 1, 2);
+
+        await client.SetFieldAsync(knight.DoId, (FieldDescriptor<int>)knight.Model.GetField(nameof(Knight.X)), 1);
+
+        await client.ExpectEjectAsync(EjectCode.UnknownObject);
+    }
+
+    [TestMethod]
+    public async Task AForbiddenInterest_Ejects115()
+    {
+        await using var world = OtpWorld.Start(o => o.ClientAgent.MaxZonesPerInterest = 4);
+        var client = await world.ClientAsync();
+
+        await client.AddInterestAsync(1, world.Realm.DoId, 1, 2, 3, 4, 5);
+
+        await client.ExpectEjectAsync(EjectCode.ForbiddenInterest);
+    }
+
+    [TestMethod]
+    public async Task TheInterestPolicy_CanRefuseAParent_With115()
+    {
+        var server = InProcessOtpWithPolicy(new OnlyZonesBelow(10));
+        await using var world = server;
+        var client = await world.ClientAsync();
+        Assert.AreEqual(0, (await world.InterestAsync(client, 1, 9)).Count);
+
+        await client.AddInterestAsync(2, world.Realm.DoId, 10);
+
+        StringAssert.Contains(await client.ExpectEjectAsync(EjectCode.ForbiddenInterest), "not allowed");
+    }
+
+    [TestMethod]
+    public async Task TooManyInterests_Ejects348()
+    {
+        await using var world = OtpWorld.Start(o => o.ClientAgent.MaxInterests = 2);
+        var client = await world.ClientAsync();
+        await world.InterestAsync(client, 1, 1);
+        await world.InterestAsync(client, 2, 2);
+
+        await client.AddInterestAsync(3, world.Realm.DoId, 3);
+
+        await client.ExpectEjectAsync(EjectCode.TooManyInterests);
+    }
+
+    [TestMethod]
+    public async Task MoreMessagesThanTheRateLimit_Ejects347()
+    {
+        await using var world = OtpWorld.Start(o => o.ClientAgent.MaxMessagesPerSecond = 5);
+        await using var client = await RawClient.ConnectAsync(world.Server.ClientEndPoint);
+        await client.HelloAsync(world.Registry.SchemaHash);
+        await client.ExpectAsync(MessageType.HelloResp);
+        using var burst = new PooledBufferWriter();
+        for (int i = 0; i < 50; i++)
+        {
+            ClientFrames.WriteEmpty(burst, MessageType.Heartbeat);
+        }
+
+        await client.SendRawAsync(burst.WrittenSpan.ToArray());
+
+        await client.ExpectEjectAsync(EjectCode.RateLimited);
+    }
+
+    private static OtpWorld InProcessOtpWithPolicy(Pastry.Otp.ClientAgent.IInterestPolicy policy) => OtpWorld.Start(policy: policy);
+
+    private sealed class OnlyZonesBelow(uint limit) : Pastry.Otp.ClientAgent.IInterestPolicy
+    {
+        public bool IsAllowed(DoId account, DoId parent, IReadOnlyList<uint> zones) => zones.All(z => z < limit);
+    }
+}
