@@ -1,0 +1,161 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text.RegularExpressions;
+
+namespace Pastry.Tests.EndToEnd;
+
+/// <summary>
+/// A real <c>pastry</c> process (the CLI built next to the tests), with its output captured line by line so that
+/// tests can await log lines such as the listening endpoints.
+/// </summary>
+public sealed partial class PastryProcess : IAsyncDisposable
+{
+    private readonly Process process;
+    private readonly List<string> lines = new();
+    private readonly object gate = new();
+    private readonly List<(Regex Pattern, TaskCompletionSource<Match> Found)> waiters = new();
+
+    private PastryProcess(Process process)
+    {
+        this.process = process;
+    }
+
+    public int Id => process.Id;
+
+    public string Output
+    {
+        get
+        {
+            lock (gate)
+            {
+                return string.Join(Environment.NewLine, lines);
+            }
+        }
+    }
+
+    public static string PastryDll => Path.Combine(AppContext.BaseDirectory, "pastry.dll");
+
+    public static PastryProcess Start(params string[] arguments)
+    {
+        var info = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = AppContext.BaseDirectory,
+        };
+        info.ArgumentList.Add(PastryDll);
+        foreach (string argument in arguments)
+        {
+            info.ArgumentList.Add(argument);
+        }
+
+        var process = new Process { StartInfo = info, EnableRaisingEvents = true };
+        var wrapper = new PastryProcess(process);
+        process.OutputDataReceived += (_, e) => wrapper.OnLine(e.Data);
+        process.ErrorDataReceived += (_, e) => wrapper.OnLine(e.Data);
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return wrapper;
+    }
+
+    /// <summary>Starts <c>pastry serve --role otp</c> on OS-assigned ports with the test models, and waits until both listeners are up.</summary>
+    public static async Task<(PastryProcess Process, IPEndPoint Clients, IPEndPoint MessageDirector)> StartOtpAsync(params string[] extra)
+    {
+        var arguments = new List<string>
+        {
+            "serve", "--role", "otp", "--app", typeof(Knight).Assembly.Location,
+            "--ClientAgent:Port", "0", "--MessageDirector:Port", "0", "--Accounts:Pbkdf2Iterations", "1000",
+        };
+        arguments.AddRange(extra);
+        var process = Start(arguments.ToArray());
+        var clients = await process.WaitForLineAsync(ListeningPattern("Client Agent"));
+        var director = await process.WaitForLineAsync(ListeningPattern("Message Director"));
+        return (process, IPEndPoint.Parse(clients.Groups[1].Value), IPEndPoint.Parse(director.Groups[1].Value));
+    }
+
+    public async Task<Match> WaitForLineAsync(Regex pattern, TimeSpan? timeout = null)
+    {
+        var found = new TaskCompletionSource<Match>(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (gate)
+        {
+            foreach (string line in lines)
+            {
+                var match = pattern.Match(line);
+                if (match.Success)
+                {
+                    return match;
+                }
+            }
+
+            waiters.Add((pattern, found));
+        }
+
+        try
+        {
+            return await found.Task.WaitAsync(timeout ?? TimeSpan.FromSeconds(30));
+        }
+        catch (TimeoutException)
+        {
+            throw new AssertFailedException($"pastry never printed a line matching /{pattern}/. Output so far:{Environment.NewLine}{Output}");
+        }
+    }
+
+    public async Task<int> WaitForExitAsync(TimeSpan? timeout = null)
+    {
+        using var cancel = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(30));
+        await process.WaitForExitAsync(cancel.Token);
+        process.WaitForExit(); // drains the output events
+        return process.ExitCode;
+    }
+
+    /// <summary>Sends SIGTERM, as a process supervisor would.</summary>
+    public void Terminate() => Assert.AreEqual(0, Posix.Kill(process.Id, Posix.SigTerm), "kill(SIGTERM) failed");
+
+    /// <summary>Kills the process at once (SIGKILL).</summary>
+    public void KillHard() => process.Kill(entireProcessTree: true);
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!process.HasExited)
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+        }
+
+        process.Dispose();
+    }
+
+    private static Regex ListeningPattern(string role) => new($"{role} listening on (\\S+:\\d+)");
+
+    private void OnLine(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (gate)
+        {
+            lines.Add(line);
+            for (int i = waiters.Count - 1; i >= 0; i--)
+            {
+                var match = waiters[i].Pattern.Match(line);
+                if (match.Success)
+                {
+                    waiters[i].Found.TrySetResult(match);
+                    waiters.RemoveAt(i);
+                }
+            }
+        }
+    }
+
+    private static partial class Posix
+    {
+        public const int SigTerm = 15;
+
+        [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "kill")]
+        public static partial int Kill(int pid, int signal);
+    }
+}
