@@ -166,14 +166,33 @@ public sealed class InProcessRouter : IMessageRouter
 
         if (target.Kind == ChannelKind.Location && !ranges.IsEmpty && ranges.TryGetValue(target.Id, out var zoneRanges))
         {
-            foreach (var range in zoneRanges)
+            for (int i = 0; i < zoneRanges.Length; i++)
             {
-                if (target.Zone >= range.Low && target.Zone <= range.High && (subscribers is null || Array.IndexOf(subscribers, range.Participant) < 0))
+                var range = zoneRanges[i];
+                if (range.Contains(target.Zone) && (subscribers is null || Array.IndexOf(subscribers, range.Participant) < 0) && !MatchedEarlier(zoneRanges, i, target.Zone))
                 {
                     range.Participant.Deliver(envelope);
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// Whether a range before <paramref name="index"/> of the same participant also holds <paramref name="zone"/>:
+    /// a participant whose ranges overlap gets the message once, from its first matching range.
+    /// </summary>
+    private static bool MatchedEarlier(ZoneRange[] zoneRanges, int index, uint zone)
+    {
+        var participant = zoneRanges[index].Participant;
+        for (int i = 0; i < index; i++)
+        {
+            if (ReferenceEquals(zoneRanges[i].Participant, participant) && zoneRanges[i].Contains(zone))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <inheritdoc />
@@ -281,5 +300,8 @@ public sealed class InProcessRouter : IMessageRouter
         channels[channel] = next;
     }
 
-    private readonly record struct ZoneRange(uint Low, uint High, IParticipant Participant);
+    private readonly record struct ZoneRange(uint Low, uint High, IParticipant Participant)
+    {
+        public bool Contains(uint zone) => zone >= Low && zone <= High;
+    }
 }
