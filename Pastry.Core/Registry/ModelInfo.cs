@@ -20,6 +20,10 @@ public sealed class ModelInfo
     private MethodDescriptor[] methods = Array.Empty<MethodDescriptor>();
     private Func<DistributedObject> factory = null!;
 
+    // Open-addressing table keyed by the identity of interned field names, for the property accessors (see GetField<TValue>).
+    private string?[] accessorNames = new string?[1];
+    private FieldDescriptor[] accessorFields = new FieldDescriptor[1];
+
     private ModelInfo(Type type)
     {
         ClrType = type;
@@ -93,15 +97,39 @@ public sealed class ModelInfo
     public override string ToString() => Name;
 
     /// <summary>The typed field named <paramref name="name"/>; used by the property accessors.</summary>
+    /// <remarks>
+    /// The accessors pass their own name as a <c>[CallerMemberName]</c> literal, which the runtime interns, so the
+    /// field is found by the string's identity without hashing its characters. Any other string (same text, another
+    /// instance) misses and falls back to the dictionary, with the same result.
+    /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal FieldDescriptor<TValue> GetField<TValue>(string name)
     {
-        if (fieldsByName.TryGetValue(name, out var field) && field is FieldDescriptor<TValue> typed)
+        var names = accessorNames;
+        int mask = names.Length - 1;
+        int slot = RuntimeHelpers.GetHashCode(name) & mask;
+        while (true)
         {
-            return typed;
+            var candidate = names[slot];
+            if (ReferenceEquals(candidate, name))
+            {
+                if (accessorFields[slot] is FieldDescriptor<TValue> typed)
+                {
+                    return typed;
+                }
+
+                break;
+            }
+
+            if (candidate is null)
+            {
+                break;
+            }
+
+            slot = (slot + 1) & mask;
         }
 
-        throw WrongAccess(name, typeof(TValue));
+        return GetFieldByText<TValue>(name);
     }
 
     internal FieldSlot[] CreateSlots()
@@ -124,6 +152,45 @@ public sealed class ModelInfo
         }
 
         return hash;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private FieldDescriptor<TValue> GetFieldByText<TValue>(string name)
+    {
+        if (fieldsByName.TryGetValue(name, out var field) && field is FieldDescriptor<TValue> typed)
+        {
+            return typed;
+        }
+
+        throw WrongAccess(name, typeof(TValue));
+    }
+
+    /// <summary>Fills the identity table of <see cref="GetField{TValue}"/>: a power of two at least twice the field count, so a probe always meets an empty slot.</summary>
+    private void BuildAccessorTable()
+    {
+        int size = 4;
+        while (size < fields.Length * 2)
+        {
+            size <<= 1;
+        }
+
+        var names = new string?[size];
+        var byName = new FieldDescriptor[size];
+        foreach (var field in fields)
+        {
+            string interned = string.Intern(field.Name);
+            int slot = RuntimeHelpers.GetHashCode(interned) & (size - 1);
+            while (names[slot] is not null)
+            {
+                slot = (slot + 1) & (size - 1);
+            }
+
+            names[slot] = interned;
+            byName[slot] = field;
+        }
+
+        accessorNames = names;
+        accessorFields = byName;
     }
 
     private Exception WrongAccess(string name, Type requested)
@@ -225,6 +292,8 @@ public sealed class ModelInfo
         {
             info.methodsByName[method.Name] = method;
         }
+
+        info.BuildAccessorTable();
 
         info.HasDbFields = info.fields.Any(f => f.IsDb);
         info.factory = CompiledAccessors.Factory(constructor!);
