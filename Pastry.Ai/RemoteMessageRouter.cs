@@ -23,6 +23,9 @@ public sealed class RemoteMessageRouter : IMessageRouter, IAsyncDisposable
     private PooledBufferWriter sending = new(4096);
     private NetworkStream? stream;
     private bool signalled;
+    private int disposed;
+    private Task receiving = Task.CompletedTask;
+    private Task sending = Task.CompletedTask;
 
     private RemoteMessageRouter(TcpClient client)
     {
@@ -49,8 +52,8 @@ public sealed class RemoteMessageRouter : IMessageRouter, IAsyncDisposable
 
         var router = new RemoteMessageRouter(client);
         router.stream = client.GetStream();
-        _ = router.ReceiveAsync();
-        _ = router.SendAsync();
+        router.receiving = router.ReceiveAsync();
+        router.sending = router.SendAsync();
         return router;
     }
 
@@ -188,9 +191,14 @@ public sealed class RemoteMessageRouter : IMessageRouter, IAsyncDisposable
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref disposed, 1) == 1)
+        {
+            return;
+        }
+
         stop.Cancel();
         client.Dispose();
-        await closed.Task.ConfigureAwait(false);
+        await Task.WhenAll(receiving, sending).ConfigureAwait(false);
         lock (gate)
         {
             pending.Dispose();
