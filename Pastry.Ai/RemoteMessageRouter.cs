@@ -24,8 +24,8 @@ public sealed class RemoteMessageRouter : IMessageRouter, IAsyncDisposable
     private NetworkStream? stream;
     private bool signalled;
     private int disposed;
-    private Task receiving = Task.CompletedTask;
-    private Task sending = Task.CompletedTask;
+    private Task receiveLoop = Task.CompletedTask;
+    private Task sendLoop = Task.CompletedTask;
 
     private RemoteMessageRouter(TcpClient client)
     {
@@ -52,8 +52,8 @@ public sealed class RemoteMessageRouter : IMessageRouter, IAsyncDisposable
 
         var router = new RemoteMessageRouter(client);
         router.stream = client.GetStream();
-        router.receiving = router.ReceiveAsync();
-        router.sending = router.SendAsync();
+        router.receiveLoop = router.ReceiveAsync();
+        router.sendLoop = router.SendAsync();
         return router;
     }
 
@@ -198,7 +198,7 @@ public sealed class RemoteMessageRouter : IMessageRouter, IAsyncDisposable
 
         stop.Cancel();
         client.Dispose();
-        await Task.WhenAll(receiving, sending).ConfigureAwait(false);
+        await Task.WhenAll(receiveLoop, sendLoop).ConfigureAwait(false);
         lock (gate)
         {
             pending.Dispose();
