@@ -67,7 +67,11 @@ public static class PastryCommandLine
         """;
 
     /// <summary>Loads the registry from the given assemblies plus every <c>--app</c> path.</summary>
-    internal static ModelRegistry LoadRegistry(CommandOptions options, IEnumerable<Assembly> appAssemblies)
+    internal static ModelRegistry LoadRegistry(CommandOptions options, IEnumerable<Assembly> appAssemblies) =>
+        ModelRegistry.FromAssemblies(LoadAssemblies(options, appAssemblies));
+
+    /// <summary>The given assemblies plus every <c>--app</c> path, loaded.</summary>
+    internal static List<Assembly> LoadAssemblies(CommandOptions options, IEnumerable<Assembly> appAssemblies)
     {
         var assemblies = new List<Assembly>(appAssemblies);
         foreach (string path in options.GetAll("app"))
@@ -88,7 +92,7 @@ public static class PastryCommandLine
             }
         }
 
-        return ModelRegistry.FromAssemblies(assemblies);
+        return assemblies;
     }
 }
 

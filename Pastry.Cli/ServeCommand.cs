@@ -46,11 +46,15 @@ internal static class ServeCommand
         }
 
         var registryOptions = CommandOptions.Parse(apps.SelectMany(a => new[] { "--app", a }).ToArray());
-        var registry = PastryCommandLine.LoadRegistry(registryOptions, appAssemblies);
-        if (role == "ai")
+        var loaded = PastryCommandLine.LoadAssemblies(registryOptions, appAssemblies);
+        var registry = ModelRegistry.FromAssemblies(loaded);
+        var aiApplication = role == "otp" ? null : AiHostedService.FindApplication(loaded);
+        if (role == "ai" && aiApplication is null)
         {
-            throw new UsageException("--role ai needs Pastry.Ai, which this build does not include yet; use --role otp or all.");
+            throw new UsageException("--role ai found no class implementing Pastry.Ai.IAiApplication in the --app assemblies.");
         }
+
+        var aiEndpoint = role == "ai" ? ParseEndpoint(configuration["Ai:MessageDirector"] ?? "127.0.0.1:7198", "Ai:MessageDirector") : default;
 
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true, Configuration = new ConfigurationManager() });
         builder.Configuration.AddConfiguration(configuration);
@@ -58,10 +62,25 @@ internal static class ServeCommand
         builder.Logging.AddNLog(ConsoleLogging.Create(ParseLevel(configuration["Logging:Level"])));
         builder.Services.AddSingleton(registry);
         builder.Services.AddSingleton(options);
-        builder.Services.AddHostedService<OtpHostedService>();
+        if (role != "ai")
+        {
+            builder.Services.AddSingleton(sp => new OtpServer(registry, options, sp.GetRequiredService<ILoggerFactory>()));
+            builder.Services.AddHostedService<OtpHostedService>();
+        }
+
+        if (aiApplication is not null)
+        {
+            builder.Services.AddHostedService(sp => new AiHostedService(
+                aiApplication,
+                registry,
+                role == "ai" ? null : sp.GetRequiredService<OtpServer>(),
+                aiEndpoint,
+                sp.GetRequiredService<ILoggerFactory>()));
+        }
+
         using var host = builder.Build();
         var logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Pastry.Cli");
-        logger.LogInformation("pastry serve --role {Role}: {Count} app model(s) loaded", role, registry.Models.Count - ModelRegistry.BuiltInModels.Count);
+        logger.LogInformation("pastry serve --role {Role}: {Count} app model(s) loaded, AI: {Ai}", role, registry.Models.Count - ModelRegistry.BuiltInModels.Count, aiApplication?.FullName ?? "none");
         try
         {
             await host.RunAsync().ConfigureAwait(false);
@@ -69,7 +88,7 @@ internal static class ServeCommand
         }
         catch (SocketException ex)
         {
-            logger.LogCritical("Could not listen: {Message}. Is another server using the port? Change ClientAgent:Port or MessageDirector:Port.", ex.Message);
+            logger.LogCritical("Network error: {Message}. For the OTP: is another server using the port (ClientAgent:Port, MessageDirector:Port)? For an AI: is the OTP running at Ai:MessageDirector?", ex.Message);
             return PastryCommandLine.ExitRuntimeError;
         }
         finally
@@ -144,6 +163,17 @@ internal static class ServeCommand
         }
     }
 
+    private static (string Host, int Port) ParseEndpoint(string text, string key)
+    {
+        int colon = text.LastIndexOf(':');
+        if (colon <= 0 || !int.TryParse(text.AsSpan(colon + 1), out int port) || port is < 1 or > 65535)
+        {
+            throw new ConfigurationException($"{key} must be host:port, for example 127.0.0.1:7198; got '{text}'.");
+        }
+
+        return (text.Substring(0, colon), port);
+    }
+
     private static NLog.LogLevel ParseLevel(string? text)
     {
         if (text is null)
@@ -166,31 +196,13 @@ internal static class ServeCommand
 internal sealed class ConfigurationException(string message) : Exception(message);
 
 /// <summary>Runs an <see cref="OtpServer"/> as a hosted service.</summary>
-internal sealed class OtpHostedService(ModelRegistry registry, OtpOptions options, ILoggerFactory loggerFactory) : IHostedService, IAsyncDisposable
+internal sealed class OtpHostedService(OtpServer server) : IHostedService
 {
-    private OtpServer? server;
-
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        server = new OtpServer(registry, options, loggerFactory);
         server.Start();
         return Task.CompletedTask;
     }
 
-    public async Task StopAsync(CancellationToken cancellationToken)
-    {
-        if (server is not null)
-        {
-            await server.DisposeAsync().ConfigureAwait(false);
-            server = null;
-        }
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        if (server is not null)
-        {
-            await server.DisposeAsync().ConfigureAwait(false);
-        }
-    }
+    public async Task StopAsync(CancellationToken cancellationToken) => await server.DisposeAsync().ConfigureAwait(false);
 }

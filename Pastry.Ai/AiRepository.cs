@@ -1,0 +1,506 @@
+using System.Linq.Expressions;
+using System.Reactive.Subjects;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Pastry.Messaging;
+using Pastry.Wire;
+using Channel = Pastry.Messaging.Channel;
+
+namespace Pastry.Ai;
+
+/// <summary>Settings of an <see cref="AiRepository"/>.</summary>
+public sealed class AiOptions
+{
+    /// <summary>The AI's id (its channel); a new one by default.</summary>
+    public DoId AiId { get; set; } = DoId.NewId();
+
+    /// <summary>The clock for timers and <see cref="AiRepository.ServerTime"/>. Defaults to the system clock.</summary>
+    public TimeProvider Time { get; set; } = TimeProvider.System;
+
+    /// <summary>The longest wait between reconnect attempts after the link to the Message Director drops.</summary>
+    public TimeSpan MaxReconnectDelay { get; set; } = TimeSpan.FromSeconds(5);
+}
+
+/// <summary>
+/// Game logic's side of Pastry (ARCHITECTURE 5): an AI creates objects with owners, sets any field, moves and deletes
+/// objects, calls RPCs on clients, and hears what clients send (already checked by the Client Agent and re-validated
+/// here). All callbacks — client sets, client RPCs, timers — run one at a time on the AI's own logic loop, so game
+/// code needs no locks. Connect it in-process (<see cref="AiRepository(IMessageRouter, ModelRegistry, AiOptions?, ILogger?)"/>)
+/// or over TCP with reconnect (<see cref="ConnectAsync"/>).
+/// </summary>
+public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposable
+{
+    private readonly object gate = new();
+    private readonly ModelRegistry registry;
+    private readonly AiOptions options;
+    private readonly ILogger logger;
+    private readonly Dictionary<DoId, DistributedObject> objects = new();
+    private readonly Dictionary<ModelInfo, AiStreams> streams = new();
+    private readonly Channel<Action> logic = System.Threading.Channels.Channel.CreateUnbounded<Action>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly CancellationTokenSource stop = new();
+    private readonly Task logicLoop;
+    private readonly (string Host, int Port)? remote;
+    private volatile IMessageRouter router;
+    private Task reconnectLoop = Task.CompletedTask;
+    private int disposed;
+
+    /// <summary>Creates an AI on a router in this process (the embedded <c>--role all</c> mode, or tests).</summary>
+    public AiRepository(IMessageRouter router, ModelRegistry registry, AiOptions? options = null, ILogger? logger = null)
+    {
+        this.router = router;
+        this.registry = registry;
+        this.options = options ?? new AiOptions();
+        this.logger = logger ?? NullLogger.Instance;
+        Channel = Channel.ForParticipant(this.options.AiId);
+        router.Subscribe(this, Channel);
+        logicLoop = Task.Run(RunLogicAsync);
+    }
+
+    private AiRepository(RemoteMessageRouter router, (string Host, int Port) remote, ModelRegistry registry, AiOptions options, ILogger logger)
+        : this(router, registry, options, logger)
+    {
+        this.remote = remote;
+        RegisterCleanup(router);
+        reconnectLoop = Task.Run(() => KeepConnectedAsync(router));
+    }
+
+    /// <summary>The AI's channel; objects it creates name it as their AI.</summary>
+    public Channel Channel { get; }
+
+    /// <summary>A name for logs.</summary>
+    public string Name => $"ai {Channel.Id}";
+
+    /// <summary>The server's time (the AI runs beside the server, so it is the AI's clock).</summary>
+    public DateTime ServerTime => options.Time.GetUtcNow().UtcDateTime;
+
+    /// <summary>During a client's set or RPC on the logic loop: the caller's account; otherwise <see cref="DoId.Empty"/>.</summary>
+    public DoId CurrentSender { get; private set; }
+
+    /// <summary>The objects this AI created that still exist.</summary>
+    public IReadOnlyCollection<DistributedObject> Objects
+    {
+        get
+        {
+            lock (gate)
+            {
+                return objects.Values.ToList();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Connects to the Message Director of <c>pastry serve --role otp</c> over TCP. If the link drops, the AI
+    /// reconnects with back-off and creates its live objects again (the server deleted them when the link dropped).
+    /// </summary>
+    public static async Task<AiRepository> ConnectAsync(string host, int port, ModelRegistry registry, AiOptions? options = null, ILogger? logger = null, CancellationToken cancellation = default)
+    {
+        var router = await RemoteMessageRouter.ConnectAsync(host, port, cancellation).ConfigureAwait(false);
+        return new AiRepository(router, (host, port), registry, options ?? new AiOptions(), logger ?? NullLogger.Instance);
+    }
+
+    /// <summary>
+    /// Creates <paramref name="obj"/> on the server at <c>(parent, zone)</c>, owned by <paramref name="owner"/> (an
+    /// account; empty means this AI). It runs <see cref="DistributedObject.FullClean"/> first, so an object with a
+    /// missing Required field or a bad value is refused here, with every problem listed.
+    /// </summary>
+    public T Create<T>(T obj, DoId parent, uint zone, DoId owner = default)
+        where T : DistributedObject
+    {
+        obj.FullClean();
+        obj.Owner = owner;
+        obj.Parent = parent;
+        obj.Zone = zone;
+        lock (gate)
+        {
+            objects[obj.DoId] = obj;
+        }
+
+        obj.Binding = this;
+        obj.SetState(ObjectState.Live);
+        router.Publish(InternalMessages.CreateObject(obj, parent, zone, owner, Channel), Channel.StateServer);
+        var model = StreamsOf(obj.Model);
+        obj.Changes.Subscribe(model.Updated.OnNext);
+        model.Created.OnNext(obj);
+        return obj;
+    }
+
+    /// <summary>Moves an object to <c>(parent, zone)</c>; clients get a Location, a leave or an enter, as each sees it.</summary>
+    public void Move(DistributedObject obj, DoId parent, uint zone)
+    {
+        obj.EnsureUsable();
+        obj.Parent = parent;
+        obj.Zone = zone;
+        router.Publish(InternalMessages.SetLocation(obj.DoId, parent, zone, Channel), Channel.StateServer);
+    }
+
+    /// <summary>Gives an object to another owner (an account), who may then send its <c>[OwnSend]</c> fields.</summary>
+    public void SetOwner(DistributedObject obj, DoId owner)
+    {
+        obj.EnsureUsable();
+        obj.Owner = owner;
+        router.Publish(InternalMessages.SetOwner(obj.DoId, owner, Channel), Channel.StateServer);
+    }
+
+    /// <summary>Deletes an object and its children on the server; clients see LeaveObject(Deleted).</summary>
+    public void Delete(DistributedObject obj)
+    {
+        obj.EnsureUsable();
+        router.Publish(InternalMessages.DeleteObject(obj.DoId, Channel), Channel.StateServer);
+        Forget(obj.DoId, ObjectState.Deleted);
+    }
+
+    /// <summary>
+    /// Calls a <c>[Distributed]</c> method on the clients, for example <c>ai.Call(npc, n =&gt; n.Say("Welcome!"))</c>:
+    /// a <c>[Broadcast]</c> method reaches every client with interest, any other only the owner.
+    /// </summary>
+    public void Call<T>(T target, Expression<Action<T>> call)
+        where T : DistributedObject<T>
+    {
+        var (method, arguments) = RpcCall.Parse(call);
+        Call(target, method, arguments);
+    }
+
+    /// <summary>Calls a <c>[Distributed]</c> method on the clients by descriptor.</summary>
+    public void Call(DistributedObject target, MethodDescriptor method, params object?[] arguments)
+    {
+        target.EnsureUsable();
+        var problems = method.ValidateArguments(target, arguments);
+        if (problems is not null)
+        {
+            throw new ModelValidationException(target.Model.Name, problems);
+        }
+
+        router.Publish(InternalMessages.CallMethod(target.DoId, method, arguments, Channel), Channel.StateServer);
+    }
+
+    /// <summary>The streams of model <typeparamref name="T"/> on this AI.</summary>
+    public AiClassEvents<T> Of<T>()
+        where T : DistributedObject<T> => new(StreamsOf(registry.GetModel<T>()));
+
+    /// <summary>Runs <paramref name="action"/> on the logic loop after <paramref name="delay"/>. Dispose the result to cancel.</summary>
+    public IDisposable Schedule(TimeSpan delay, Action action) =>
+        options.Time.CreateTimer(_ => Post(action), null, delay, Timeout.InfiniteTimeSpan);
+
+    /// <summary>Runs <paramref name="action"/> on the logic loop every <paramref name="period"/>. Dispose the result to stop.</summary>
+    public IDisposable Every(TimeSpan period, Action action) =>
+        options.Time.CreateTimer(_ => Post(action), null, period, period);
+
+    /// <summary>Runs <paramref name="action"/> on the logic loop, after everything queued before it.</summary>
+    public void Post(Action action) => logic.Writer.TryWrite(action);
+
+    /// <summary>Runs <paramref name="action"/> on the logic loop and waits for it.</summary>
+    public Task InvokeAsync(Action action)
+    {
+        var done = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Post(() =>
+        {
+            try
+            {
+                action();
+                done.TrySetResult(true);
+            }
+            catch (Exception ex)
+            {
+                done.TrySetException(ex);
+            }
+        });
+        return done.Task;
+    }
+
+    /// <inheritdoc />
+    public void Deliver(Envelope envelope) => Post(() => Handle(envelope));
+
+    /// <summary>Stops the logic loop and, over TCP, closes the link (the server then deletes this AI's objects).</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref disposed, 1) == 1)
+        {
+            return;
+        }
+
+        stop.Cancel();
+        logic.Writer.TryComplete();
+        router.UnsubscribeAll(this);
+        if (router is RemoteMessageRouter link)
+        {
+            await link.DisposeAsync().ConfigureAwait(false);
+        }
+
+        try
+        {
+            await Task.WhenAll(logicLoop, reconnectLoop).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        lock (gate)
+        {
+            foreach (var stream in streams.Values)
+            {
+                stream.Complete();
+            }
+        }
+
+        stop.Dispose();
+    }
+
+    /// <inheritdoc />
+    void IObjectBinding.CheckLocalSet(DistributedObject target, FieldDescriptor field)
+    {
+    }
+
+    /// <inheritdoc />
+    void IObjectBinding.OnLocalSet(DistributedObject target, FieldDescriptor field) =>
+        router.Publish(InternalMessages.SetField(target, field, Channel), Channel.StateServer);
+
+    private void Handle(Envelope envelope)
+    {
+        switch (envelope.Type)
+        {
+            case InternalMessageType.ClientSetField:
+                OnClientSet(envelope);
+                break;
+            case InternalMessageType.ClientCallMethod:
+                OnClientCall(envelope);
+                break;
+            case InternalMessageType.ObjectDeleted:
+                Forget(envelope.Subject, ObjectState.Deleted);
+                break;
+            case InternalMessageType.Error:
+                logger.LogWarning("The server refused a request of {Ai} about {DoId}: {Reason}", Name, envelope.Subject, new WireReader(envelope.Payload.Span).ReadString());
+                break;
+        }
+    }
+
+    private void OnClientSet(Envelope envelope)
+    {
+        var reader = new WireReader(envelope.Payload.Span);
+        var account = reader.ReadDoId();
+        int count = reader.ReadUInt16();
+        if (!TryGetObject(envelope.Subject, out var obj))
+        {
+            return;
+        }
+
+        CurrentSender = account;
+        try
+        {
+            for (int i = 0; i < count; i++)
+            {
+                var field = obj.Model.Fields[reader.ReadUInt16()];
+                field.DecodeAndApply(obj, ref reader, ChangeOrigin.Remote, validate: true);
+            }
+        }
+        catch (ModelValidationException ex)
+        {
+            // The Client Agent checked this value with the same model; a difference means the two sides disagree.
+            logger.LogWarning("{Ai}: a value from account {Account} passed the Client Agent but fails here: {Message}", Name, account, ex.Message);
+        }
+        finally
+        {
+            CurrentSender = DoId.Empty;
+        }
+    }
+
+    private void OnClientCall(Envelope envelope)
+    {
+        var reader = new WireReader(envelope.Payload.Span);
+        var account = reader.ReadDoId();
+        int index = reader.ReadUInt16();
+        if (!TryGetObject(envelope.Subject, out var obj) || index >= obj.Model.Methods.Count)
+        {
+            return;
+        }
+
+        var method = obj.Model.Methods[index];
+        var arguments = method.DecodeArguments(ref reader);
+        var problems = method.ValidateArguments(obj, arguments);
+        if (problems is not null)
+        {
+            logger.LogWarning("{Ai}: RPC {Method} from account {Account} fails validation here: {Problems}", Name, method, account, string.Join("; ", problems.Select(p => p.Key + ": " + string.Join(", ", p.Value))));
+            return;
+        }
+
+        CurrentSender = account;
+        try
+        {
+            method.Invoke(obj, arguments);
+            StreamsOf(obj.Model).Calls.OnNext(new RpcCall(obj, method, arguments, account));
+        }
+        finally
+        {
+            CurrentSender = DoId.Empty;
+        }
+    }
+
+    private bool TryGetObject(DoId id, out DistributedObject obj)
+    {
+        lock (gate)
+        {
+            return objects.TryGetValue(id, out obj!);
+        }
+    }
+
+    private void Forget(DoId id, ObjectState state)
+    {
+        DistributedObject? obj;
+        lock (gate)
+        {
+            if (!objects.Remove(id, out obj))
+            {
+                return;
+            }
+        }
+
+        obj.SetState(state);
+        StreamsOf(obj.Model).Deleted.OnNext(obj);
+    }
+
+    private AiStreams StreamsOf(ModelInfo model)
+    {
+        lock (gate)
+        {
+            if (!streams.TryGetValue(model, out var found))
+            {
+                streams[model] = found = new AiStreams();
+            }
+
+            return found;
+        }
+    }
+
+    private async Task RunLogicAsync()
+    {
+        var reader = logic.Reader;
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            while (reader.TryRead(out var action))
+            {
+                try
+                {
+                    action();
+                }
+                catch (Exception ex)
+                {
+                    // Game code that throws must not stop the AI: log it with context and go on.
+                    logger.LogError(ex, "{Ai}: game logic threw", Name);
+                }
+            }
+        }
+    }
+
+    private void RegisterCleanup(RemoteMessageRouter link) =>
+        link.AddPostRemove(InternalMessages.DeleteAiObjects(Channel), Channel.StateServer);
+
+    private async Task KeepConnectedAsync(RemoteMessageRouter link)
+    {
+        while (!stop.IsCancellationRequested)
+        {
+            await link.Closed.ConfigureAwait(false);
+            if (stop.IsCancellationRequested)
+            {
+                return;
+            }
+
+            logger.LogWarning("{Ai}: the link to the Message Director dropped; reconnecting", Name);
+            var delay = TimeSpan.FromMilliseconds(100);
+            while (!stop.IsCancellationRequested)
+            {
+                try
+                {
+                    link = await RemoteMessageRouter.ConnectAsync(remote!.Value.Host, remote.Value.Port, stop.Token).ConfigureAwait(false);
+                    break;
+                }
+                catch (Exception ex) when (ex is System.Net.Sockets.SocketException or IOException)
+                {
+                    try
+                    {
+                        await Task.Delay(delay, stop.Token).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        return;
+                    }
+
+                    delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, options.MaxReconnectDelay.Ticks));
+                }
+            }
+
+            if (stop.IsCancellationRequested)
+            {
+                await link.DisposeAsync().ConfigureAwait(false);
+                return;
+            }
+
+            router = link;
+            link.Subscribe(this, Channel);
+            RegisterCleanup(link);
+
+            // The server deleted this AI's objects when the link dropped; create the live ones again.
+            foreach (var obj in Objects)
+            {
+                link.Publish(InternalMessages.CreateObject(obj, obj.Parent, obj.Zone, obj.Owner, Channel), Channel.StateServer);
+            }
+
+            logger.LogInformation("{Ai}: reconnected; {Count} object(s) created again", Name, objects.Count);
+        }
+    }
+}
+
+/// <summary>The streams of one model class on an AI.</summary>
+/// <typeparam name="T">The model.</typeparam>
+public sealed class AiClassEvents<T>
+    where T : DistributedObject<T>
+{
+    internal AiClassEvents(AiStreams streams)
+    {
+        Created = System.Reactive.Linq.Observable.OfType<T>(streams.Created);
+        Updated = streams.Updated;
+        Deleted = System.Reactive.Linq.Observable.OfType<T>(streams.Deleted);
+        Calls = streams.Calls;
+    }
+
+    /// <summary>This AI created an object of this class.</summary>
+    public IObservable<T> Created { get; }
+
+    /// <summary>A field changed: set by this AI (origin local) or sent by a client (origin remote; see <see cref="AiRepository.CurrentSender"/>).</summary>
+    public IObservable<FieldChange> Updated { get; }
+
+    /// <summary>An object of this class was deleted (by this AI, or with its parent).</summary>
+    public IObservable<T> Deleted { get; }
+
+    /// <summary>RPCs that clients called on objects of this class; their bodies have already run on the logic loop.</summary>
+    public IObservable<RpcCall> Calls { get; }
+}
+
+/// <summary>The subjects behind <see cref="AiClassEvents{T}"/>.</summary>
+internal sealed class AiStreams
+{
+    public Subject<DistributedObject> Created { get; } = new();
+
+    public Subject<FieldChange> Updated { get; } = new();
+
+    public Subject<DistributedObject> Deleted { get; } = new();
+
+    public Subject<RpcCall> Calls { get; } = new();
+
+    public void Complete()
+    {
+        Created.OnCompleted();
+        Updated.OnCompleted();
+        Deleted.OnCompleted();
+        Calls.OnCompleted();
+    }
+}
+
+/// <summary>
+/// A game's AI entry point: <c>pastry serve --role ai|all --app Game.dll</c> finds the class that implements it
+/// (it needs a public parameterless constructor) and starts it with a connected <see cref="AiRepository"/>.
+/// </summary>
+public interface IAiApplication
+{
+    /// <summary>Spawns the world and wires the game logic. Called once, after the AI is connected.</summary>
+    Task StartAsync(AiRepository ai, CancellationToken cancellation);
+}

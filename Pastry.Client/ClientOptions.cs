@@ -1,0 +1,63 @@
+namespace Pastry.Client;
+
+/// <summary>Settings of a <see cref="PastryClient"/>.</summary>
+public sealed class ClientOptions
+{
+    /// <summary>The app version sent in Hello; it must equal the server's <c>ClientAgent:AppVersion</c>.</summary>
+    public string AppVersion { get; set; } = "1.0.0";
+
+    /// <summary>How often a heartbeat is sent; keep it well under the server's timeout (30 s by default).</summary>
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long hello, login and interest requests may take before they fail with <see cref="TimeoutException"/>.</summary>
+    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>How often the clock is re-synchronised after the first samples.</summary>
+    public TimeSpan ClockSyncInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How many recent clock samples are kept; the one with the shortest round trip wins.</summary>
+    public int ClockSamples { get; set; } = 8;
+
+    /// <summary>The local clock (inject one in tests). Defaults to the system clock.</summary>
+    public TimeProvider Time { get; set; } = TimeProvider.System;
+
+    /// <summary>The largest frame accepted from the server.</summary>
+    public int MaxFrameBytes { get; set; } = 16 * 1024 * 1024;
+}
+
+/// <summary>Thrown when the server ejects the client; carries the eject code and reason.</summary>
+public sealed class ClientEjectedException : Exception
+{
+    /// <summary>Creates the exception.</summary>
+    public ClientEjectedException(int code, string reason)
+        : base($"Ejected by the server with {code}: {reason}")
+    {
+        Code = code;
+        Reason = reason;
+    }
+
+    /// <summary>The eject code (see <c>Pastry.Wire.EjectCode</c>).</summary>
+    public int Code { get; }
+
+    /// <summary>The server's reason.</summary>
+    public string Reason { get; }
+}
+
+/// <summary>Thrown when a login or account creation is refused.</summary>
+public sealed class LoginFailedException : Exception
+{
+    /// <summary>Creates the exception.</summary>
+    public LoginFailedException(int status, string message)
+        : base(message)
+    {
+        Status = status;
+    }
+
+    /// <summary>The server's status code (0 is success; see the login UberDOG's AccountStatus).</summary>
+    public int Status { get; }
+}
+
+/// <summary>Why the connection ended.</summary>
+/// <param name="EjectCode">The eject code, or null when the connection closed without an eject.</param>
+/// <param name="Reason">A readable reason, never empty.</param>
+public sealed record DisconnectReason(int? EjectCode, string Reason);

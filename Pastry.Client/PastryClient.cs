@@ -1,0 +1,745 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Linq.Expressions;
+using System.Net.Sockets;
+using System.Reactive.Subjects;
+using Pastry.Wire;
+
+namespace Pastry.Client;
+
+/// <summary>
+/// The player side of Pastry: connects with Hello, logs in through the login UberDOG, keeps a synchronised clock,
+/// opens interests, and keeps a local table of the objects in view with Rx streams per class (ARCHITECTURE 5).
+/// Setting a <c>[ClSend]</c> or <c>[OwnSend]</c> field of an object in view validates it locally, applies it at once
+/// and sends it; the server never echoes it back.
+/// </summary>
+public sealed class PastryClient : IAsyncDisposable, IObjectBinding
+{
+    private readonly object gate = new();
+    private readonly TcpClient tcp;
+    private readonly NetworkStream stream;
+    private readonly ModelRegistry registry;
+    private readonly ClientOptions options;
+    private readonly FrameSender sender = new();
+    private readonly CancellationTokenSource stop = new();
+    private readonly Dictionary<DoId, DistributedObject> objects = new();
+    private readonly Dictionary<ModelInfo, ClassStreams> streams = new();
+    private readonly Dictionary<uint, (Interest Interest, TaskCompletionSource<Interest> Done)> pendingInterests = new();
+    private readonly Dictionary<uint, Interest> interests = new();
+    private readonly Queue<TaskCompletionSource<object?[]>> pendingLogins = new();
+    private readonly TaskCompletionSource<DoId> helloDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<DisconnectReason> closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Subject<DisconnectReason> ejected = new();
+    private readonly ModelInfo loginModel;
+    private Task readLoop = Task.CompletedTask;
+    private Task sendLoop = Task.CompletedTask;
+    private Task timerLoop = Task.CompletedTask;
+    private uint nextContext;
+    private int disposed;
+
+    private PastryClient(TcpClient tcp, ModelRegistry registry, ClientOptions options)
+    {
+        this.tcp = tcp;
+        stream = tcp.GetStream();
+        this.registry = registry;
+        this.options = options;
+        Clock = new ClientClock(options.Time, options.ClockSamples);
+        loginModel = registry.GetModel<LoginManager>();
+    }
+
+    /// <summary>The session id the server gave this connection.</summary>
+    public DoId SessionId { get; private set; }
+
+    /// <summary>The logged-in account, or <see cref="DoId.Empty"/> before login.</summary>
+    public DoId AccountId { get; private set; }
+
+    /// <summary>The synchronised clock.</summary>
+    public ClientClock Clock { get; }
+
+    /// <summary>The estimated server time (UTC); it never goes backwards.</summary>
+    public DateTime ServerTime => Clock.ServerTime;
+
+    /// <summary>The models this client knows.</summary>
+    public ModelRegistry Registry => registry;
+
+    /// <summary>Completes when the connection ends, with the reason (eject code and text, or the socket error).</summary>
+    public Task<DisconnectReason> Closed => closed.Task;
+
+    /// <summary>Fires once if the server ejects this client (code and reason), before <see cref="Closed"/> completes.</summary>
+    public IObservable<DisconnectReason> Ejected => ejected;
+
+    /// <summary>The objects in view now.</summary>
+    public IReadOnlyCollection<DistributedObject> Objects
+    {
+        get
+        {
+            lock (gate)
+            {
+                return objects.Values.ToList();
+            }
+        }
+    }
+
+    /// <summary>Connects, says Hello (schema hash and app version) and starts heartbeats and clock sync.</summary>
+    /// <exception cref="ClientEjectedException">The server refused the hello (124 bad version, 125 bad schema hash).</exception>
+    public static async Task<PastryClient> ConnectAsync(string host, int port, ModelRegistry registry, ClientOptions? options = null, CancellationToken cancellation = default)
+    {
+        options ??= new ClientOptions();
+        var tcp = new TcpClient { NoDelay = true };
+        try
+        {
+            await tcp.ConnectAsync(host, port).ConfigureAwait(false);
+        }
+        catch
+        {
+            tcp.Dispose();
+            throw;
+        }
+
+        var client = new PastryClient(tcp, registry, options);
+        client.Start();
+        client.sender.Append((registry.SchemaHash, options.AppVersion), static (w, s) => ClientFrames.WriteHello(w, s.SchemaHash, s.AppVersion));
+        try
+        {
+            client.SessionId = await WithTimeout(client.helloDone.Task, options.RequestTimeout, "the server did not answer Hello", cancellation).ConfigureAwait(false);
+        }
+        catch
+        {
+            await client.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        client.SyncClock();
+        return client;
+    }
+
+    /// <summary>Creates an account through the login UberDOG and returns its id.</summary>
+    /// <exception cref="LoginFailedException">The name is taken or the password does not meet the rules.</exception>
+    public Task<DoId> CreateAccountAsync(string username, string password, CancellationToken cancellation = default) =>
+        LoginCallAsync(nameof(LoginManager.CreateAccount), username, password, cancellation);
+
+    /// <summary>Logs in through the login UberDOG; the session becomes established and may open interests.</summary>
+    /// <exception cref="LoginFailedException">Wrong name or password.</exception>
+    public async Task<DoId> LoginAsync(string username, string password, CancellationToken cancellation = default)
+    {
+        var account = await LoginCallAsync(nameof(LoginManager.Login), username, password, cancellation).ConfigureAwait(false);
+        AccountId = account;
+        return account;
+    }
+
+    /// <summary>
+    /// Opens interest in <paramref name="zones"/> of <paramref name="parent"/>. It completes when the server sends
+    /// InterestDone, by which time every object in those zones is in <see cref="Objects"/>.
+    /// </summary>
+    /// <exception cref="TimeoutException">InterestDone did not arrive within <see cref="ClientOptions.RequestTimeout"/>.</exception>
+    public Task<Interest> AddInterestAsync(DoId parent, params uint[] zones) => AddInterestAsync(parent, zones, CancellationToken.None);
+
+    /// <summary>Opens interest in <paramref name="zones"/> of <paramref name="parent"/>; see <see cref="AddInterestAsync(DoId, uint[])"/>.</summary>
+    public async Task<Interest> AddInterestAsync(DoId parent, IReadOnlyList<uint> zones, CancellationToken cancellation)
+    {
+        var done = new TaskCompletionSource<Interest>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Interest interest;
+        lock (gate)
+        {
+            interest = new Interest(++nextContext, parent, zones.ToArray());
+            pendingInterests[interest.Context] = (interest, done);
+        }
+
+        sender.Append(interest, static (w, i) => ClientFrames.WriteAddInterest(w, i.Context, i.Parent, i.Zones.ToArray()));
+        return await WithTimeout(done.Task, options.RequestTimeout, $"InterestDone for interest {interest.Context} (parent {parent}) did not arrive", cancellation).ConfigureAwait(false);
+    }
+
+    /// <summary>Changes an open interest to other zones (for example the 3x3 cells around a walking avatar).</summary>
+    public async Task<Interest> AlterInterestAsync(Interest interest, IReadOnlyList<uint> zones, CancellationToken cancellation = default)
+    {
+        var changed = interest with { Zones = zones.ToArray() };
+        var done = new TaskCompletionSource<Interest>(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (gate)
+        {
+            pendingInterests[changed.Context] = (changed, done);
+        }
+
+        sender.Append(changed, static (w, i) => ClientFrames.WriteAddInterest(w, i.Context, i.Parent, i.Zones.ToArray()));
+        return await WithTimeout(done.Task, options.RequestTimeout, $"InterestDone for interest {interest.Context} did not arrive", cancellation).ConfigureAwait(false);
+    }
+
+    /// <summary>Closes an interest; objects no longer in any interest are disabled.</summary>
+    public Task RemoveInterestAsync(Interest interest)
+    {
+        lock (gate)
+        {
+            interests.Remove(interest.Context);
+        }
+
+        sender.Append(interest.Context, static (w, c) => ClientFrames.WriteContext(w, MessageType.RemoveInterest, c));
+        return Task.CompletedTask;
+    }
+
+    /// <summary>The object <paramref name="id"/> if it is in view.</summary>
+    public bool TryGet<T>(DoId id, out T obj)
+        where T : DistributedObject<T>
+    {
+        lock (gate)
+        {
+            if (objects.TryGetValue(id, out var found) && found is T typed)
+            {
+                obj = typed;
+                return true;
+            }
+        }
+
+        obj = null!;
+        return false;
+    }
+
+    /// <summary>The streams of model <typeparamref name="T"/>.</summary>
+    public ClassEvents<T> Of<T>()
+        where T : DistributedObject<T> => new(StreamsOf(registry.GetModel<T>()));
+
+    /// <summary>Calls a <c>[Distributed]</c> method on an object in view, for example <c>client.Call(knight, k =&gt; k.Wave("hi"))</c>; it runs on the AI.</summary>
+    /// <exception cref="InvalidOperationException">The method is not <c>[ClSend]</c> (or <c>[OwnSend]</c> on an object this client owns).</exception>
+    public void Call<T>(T target, Expression<Action<T>> call)
+        where T : DistributedObject<T>
+    {
+        var (method, arguments) = RpcCall.Parse(call);
+        Call(target, method, arguments);
+    }
+
+    /// <summary>Calls a <c>[Distributed]</c> method by descriptor, after checking its keywords and argument validators locally.</summary>
+    public void Call(DistributedObject target, MethodDescriptor method, params object?[] arguments)
+    {
+        target.EnsureUsable();
+        if (!method.IsClSend && !(method.IsOwnSend && target.Owner == AccountId))
+        {
+            throw new InvalidOperationException($"{method} cannot be called by this client: {Refusal(method.Keywords, target)}.");
+        }
+
+        var problems = method.ValidateArguments(target, arguments);
+        if (problems is not null)
+        {
+            throw new ModelValidationException(target.Model.Name, problems);
+        }
+
+        sender.Append((target.DoId, method, arguments), static (w, s) => ClientFrames.WriteCallMethod(w, s.DoId, s.method, s.arguments));
+    }
+
+    /// <summary>Sends Disconnect and closes the connection.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref disposed, 1) == 1)
+        {
+            return;
+        }
+
+        try
+        {
+            sender.Append(static w => ClientFrames.WriteEmpty(w, MessageType.Disconnect));
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+
+        stop.CancelAfter(TimeSpan.FromSeconds(1));
+        try
+        {
+            await sendLoop.ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException or ObjectDisposedException)
+        {
+        }
+
+        Close(new DisconnectReason(null, "the client closed the connection"));
+        try
+        {
+            await Task.WhenAll(readLoop, timerLoop).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        sender.Dispose();
+        stop.Dispose();
+    }
+
+    /// <inheritdoc />
+    void IObjectBinding.CheckLocalSet(DistributedObject target, FieldDescriptor field)
+    {
+        if (!field.IsClSend && !(field.IsOwnSend && target.Owner == AccountId && !AccountId.IsEmpty))
+        {
+            throw new InvalidOperationException($"{field} cannot be set by this client: {Refusal(field.Keywords, target)}.");
+        }
+    }
+
+    /// <inheritdoc />
+    void IObjectBinding.OnLocalSet(DistributedObject target, FieldDescriptor field) =>
+        sender.Append((target, field), static (w, s) =>
+        {
+            int start = w.BeginFrame(MessageType.SetField);
+            w.WriteDoId(s.target.DoId);
+            w.WriteUInt16((ushort)s.field.Index);
+            s.field.Encode(s.target, w);
+            w.EndFrame(start);
+        });
+
+    private static string Refusal(FieldKeywords keywords, DistributedObject target)
+    {
+        if ((keywords & FieldKeywords.Ai) != 0)
+        {
+            return "it is [Ai], so only the AI may send it";
+        }
+
+        if ((keywords & FieldKeywords.OwnSend) != 0)
+        {
+            return $"it is [OwnSend] and this client does not own {target.Model.Name} {target.DoId}";
+        }
+
+        return "it has neither [ClSend] nor [OwnSend]";
+    }
+
+    private static async Task<T> WithTimeout<T>(Task<T> task, TimeSpan timeout, string what, CancellationToken cancellation)
+    {
+        using var delay = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        var finished = await Task.WhenAny(task, Task.Delay(timeout, delay.Token)).ConfigureAwait(false);
+        if (finished != task)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            throw new TimeoutException($"{what} within {timeout.TotalSeconds:0.#} s.");
+        }
+
+        delay.Cancel();
+        return await task.ConfigureAwait(false);
+    }
+
+    private async Task<DoId> LoginCallAsync(string methodName, string username, string password, CancellationToken cancellation)
+    {
+        var answer = new TaskCompletionSource<object?[]>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var method = loginModel.GetMethod(methodName);
+        lock (gate)
+        {
+            pendingLogins.Enqueue(answer);
+        }
+
+        sender.Append((method, username, password), static (w, s) => ClientFrames.WriteCallMethod(w, LoginManager.WellKnownId, s.method, new object?[] { s.username, s.password }));
+        var result = await WithTimeout(answer.Task, options.RequestTimeout, $"the login UberDOG did not answer {methodName}", cancellation).ConfigureAwait(false);
+        int status = (int)result[0]!;
+        if (status != 0)
+        {
+            throw new LoginFailedException(status, (string)result[2]!);
+        }
+
+        return (DoId)result[1]!;
+    }
+
+    private void Start()
+    {
+        readLoop = Task.Run(ReadAsync);
+        sendLoop = sender.RunAsync(stream, stop.Token);
+        timerLoop = Task.Run(TimersAsync);
+    }
+
+    private void SyncClock() =>
+        sender.Append(Clock.LocalTicks, static (w, t) => ClientFrames.WriteClockSync(w, t));
+
+    private async Task TimersAsync()
+    {
+        // A few quick clock samples first, then a steady rhythm of heartbeats and re-syncs.
+        var nextHeartbeat = options.HeartbeatInterval;
+        var sinceSync = TimeSpan.Zero;
+        int quickSamples = 3;
+        var tick = TimeSpan.FromMilliseconds(Math.Min(250, options.HeartbeatInterval.TotalMilliseconds));
+        while (!stop.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(tick, stop.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            nextHeartbeat -= tick;
+            sinceSync += tick;
+            try
+            {
+                if (nextHeartbeat <= TimeSpan.Zero)
+                {
+                    nextHeartbeat = options.HeartbeatInterval;
+                    sender.Append(static w => ClientFrames.WriteEmpty(w, MessageType.Heartbeat));
+                }
+
+                if (quickSamples > 0 || sinceSync >= options.ClockSyncInterval)
+                {
+                    quickSamples = Math.Max(0, quickSamples - 1);
+                    sinceSync = TimeSpan.Zero;
+                    SyncClock();
+                }
+            }
+            catch (ObjectDisposedException)
+            {
+                return;
+            }
+        }
+    }
+
+    private async Task ReadAsync()
+    {
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
+        int filled = 0;
+        string reason = "the server closed the connection";
+        try
+        {
+            while (true)
+            {
+                if (filled == buffer.Length)
+                {
+                    var bigger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
+                    Buffer.BlockCopy(buffer, 0, bigger, 0, filled);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = bigger;
+                }
+
+                int read = await stream.ReadAsync(buffer.AsMemory(filled), stop.Token).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    break;
+                }
+
+                filled += read;
+                int offset = 0;
+                while (filled - offset >= Frame.HeaderSize)
+                {
+                    uint length = BinaryPrimitives.ReadUInt32LittleEndian(buffer.AsSpan(offset));
+                    if (length < 2 || length > (uint)options.MaxFrameBytes)
+                    {
+                        throw new InvalidDataException($"The server sent a frame of {length} bytes.");
+                    }
+
+                    if (filled - offset < Frame.LengthSize + length)
+                    {
+                        if (Frame.LengthSize + length > buffer.Length)
+                        {
+                            var bigger = ArrayPool<byte>.Shared.Rent((int)length + Frame.LengthSize);
+                            Buffer.BlockCopy(buffer, offset, bigger, 0, filled - offset);
+                            ArrayPool<byte>.Shared.Return(buffer);
+                            buffer = bigger;
+                            filled -= offset;
+                            offset = 0;
+                        }
+
+                        break;
+                    }
+
+                    var type = (MessageType)BinaryPrimitives.ReadUInt16LittleEndian(buffer.AsSpan(offset + Frame.LengthSize));
+                    var payload = new ReadOnlyMemory<byte>(buffer, offset + Frame.HeaderSize, (int)length - 2);
+                    offset += Frame.LengthSize + (int)length;
+                    Dispatch(type, payload);
+                }
+
+                if (offset > 0)
+                {
+                    Buffer.BlockCopy(buffer, offset, buffer, 0, filled - offset);
+                    filled -= offset;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            reason = "the client closed the connection";
+        }
+        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or InvalidDataException or WireFormatException)
+        {
+            reason = $"connection lost: {ex.Message}";
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            Close(new DisconnectReason(null, reason));
+        }
+    }
+
+    private void Dispatch(MessageType type, ReadOnlyMemory<byte> payload)
+    {
+        var reader = new WireReader(payload.Span);
+        switch (type)
+        {
+            case MessageType.HelloResp:
+                reader.ReadInt64();
+                helloDone.TrySetResult(reader.ReadDoId());
+                break;
+            case MessageType.Eject:
+                {
+                    int code = reader.ReadUInt16();
+                    string reason = reader.ReadString();
+                    var disconnect = new DisconnectReason(code, reason);
+                    ejected.OnNext(disconnect);
+                    ejected.OnCompleted();
+                    Close(disconnect);
+                    break;
+                }
+
+            case MessageType.ClockSync:
+                {
+                    long sent = reader.ReadInt64();
+                    long server = reader.ReadInt64();
+                    Clock.AddSample(sent, server, Clock.LocalTicks);
+                    break;
+                }
+
+            case MessageType.InterestDone:
+                {
+                    uint context = reader.ReadUInt32();
+                    (Interest Interest, TaskCompletionSource<Interest> Done) pending;
+                    lock (gate)
+                    {
+                        if (!pendingInterests.TryGetValue(context, out pending))
+                        {
+                            break;
+                        }
+
+                        pendingInterests.Remove(context);
+                        interests[context] = pending.Interest;
+                    }
+
+                    pending.Done.TrySetResult(pending.Interest);
+                    break;
+                }
+
+            case MessageType.EnterObject:
+            case MessageType.EnterOwnedObject:
+                OnEnter(ref reader);
+                break;
+            case MessageType.SetField:
+            case MessageType.SetFields:
+                OnSetFields(ref reader, type == MessageType.SetFields);
+                break;
+            case MessageType.LeaveObject:
+                {
+                    var id = reader.ReadDoId();
+                    var leave = (LeaveReason)reader.ReadByte();
+                    OnLeave(id, leave == LeaveReason.Deleted ? ObjectState.Deleted : ObjectState.Disabled);
+                    break;
+                }
+
+            case MessageType.Location:
+                {
+                    var id = reader.ReadDoId();
+                    var parent = reader.ReadDoId();
+                    uint zone = reader.ReadUInt32();
+                    DistributedObject? moved;
+                    lock (gate)
+                    {
+                        objects.TryGetValue(id, out moved);
+                    }
+
+                    if (moved is not null)
+                    {
+                        moved.Parent = parent;
+                        moved.Zone = zone;
+                        StreamsOf(moved.Model).Moved.OnNext(moved);
+                    }
+
+                    break;
+                }
+
+            case MessageType.CallMethod:
+                OnCall(ref reader);
+                break;
+        }
+    }
+
+    private void OnEnter(ref WireReader reader)
+    {
+        var id = reader.ReadDoId();
+        uint classId = reader.ReadUInt32();
+        var parent = reader.ReadDoId();
+        uint zone = reader.ReadUInt32();
+        var owner = reader.ReadDoId();
+        if (!registry.TryGetModel(classId, out var model))
+        {
+            throw new WireFormatException(WireError.UnknownMember, $"unknown class id {classId}");
+        }
+
+        bool isNew;
+        DistributedObject? obj;
+        lock (gate)
+        {
+            isNew = !objects.TryGetValue(id, out obj);
+            if (isNew)
+            {
+                obj = model.CreateInstance();
+                obj.DoId = id;
+            }
+        }
+
+        obj!.Owner = owner;
+        obj.Parent = parent;
+        obj.Zone = zone;
+        int count = reader.ReadUInt16();
+        for (int i = 0; i < count; i++)
+        {
+            int index = reader.ReadUInt16();
+            if (index >= model.Fields.Count)
+            {
+                throw new WireFormatException(WireError.UnknownMember, $"{model.Name} has no field {index}");
+            }
+
+            model.Fields[index].DecodeAndApply(obj, ref reader, ChangeOrigin.Remote, validate: false);
+        }
+
+        if (isNew)
+        {
+            obj.Binding = this;
+            obj.SetState(ObjectState.Live);
+            var streams = StreamsOf(model);
+            obj.Changes.Subscribe(streams.Updated.OnNext);
+            lock (gate)
+            {
+                objects[id] = obj;
+            }
+
+            streams.Created.OnNext(obj);
+        }
+    }
+
+    private void OnSetFields(ref WireReader reader, bool many)
+    {
+        var id = reader.ReadDoId();
+        DistributedObject? obj;
+        lock (gate)
+        {
+            objects.TryGetValue(id, out obj);
+        }
+
+        if (obj is null)
+        {
+            return;
+        }
+
+        int count = many ? reader.ReadUInt16() : 1;
+        for (int i = 0; i < count; i++)
+        {
+            int index = reader.ReadUInt16();
+            if (index >= obj.Model.Fields.Count)
+            {
+                throw new WireFormatException(WireError.UnknownMember, $"{obj.Model.Name} has no field {index}");
+            }
+
+            obj.Model.Fields[index].DecodeAndApply(obj, ref reader, ChangeOrigin.Remote, validate: false);
+        }
+    }
+
+    private void OnLeave(DoId id, ObjectState state)
+    {
+        DistributedObject? obj;
+        lock (gate)
+        {
+            if (!objects.TryGetValue(id, out obj))
+            {
+                return;
+            }
+
+            objects.Remove(id);
+        }
+
+        obj.SetState(state);
+        var streams = StreamsOf(obj.Model);
+        (state == ObjectState.Deleted ? streams.Deleted : streams.Disabled).OnNext(obj);
+    }
+
+    private void OnCall(ref WireReader reader)
+    {
+        var id = reader.ReadDoId();
+        int index = reader.ReadUInt16();
+        if (id == LoginManager.WellKnownId)
+        {
+            var arguments = loginModel.Methods[index].DecodeArguments(ref reader);
+            TaskCompletionSource<object?[]>? pending = null;
+            lock (gate)
+            {
+                if (pendingLogins.Count > 0)
+                {
+                    pending = pendingLogins.Dequeue();
+                }
+            }
+
+            pending?.TrySetResult(arguments);
+            return;
+        }
+
+        DistributedObject? target;
+        lock (gate)
+        {
+            objects.TryGetValue(id, out target);
+        }
+
+        if (target is null || index >= target.Model.Methods.Count)
+        {
+            return;
+        }
+
+        var method = target.Model.Methods[index];
+        var args = method.DecodeArguments(ref reader);
+        method.Invoke(target, args);
+        StreamsOf(target.Model).Calls.OnNext(new RpcCall(target, method, args, DoId.Empty));
+    }
+
+    private ClassStreams StreamsOf(ModelInfo model)
+    {
+        lock (gate)
+        {
+            if (!streams.TryGetValue(model, out var found))
+            {
+                streams[model] = found = new ClassStreams();
+            }
+
+            return found;
+        }
+    }
+
+    private void Close(DisconnectReason reason)
+    {
+        if (!closed.TrySetResult(reason))
+        {
+            return;
+        }
+
+        stop.Cancel();
+        tcp.Dispose();
+        var failure = reason.EjectCode is int code ? new ClientEjectedException(code, reason.Reason) : (Exception)new IOException($"Disconnected: {reason.Reason}");
+        helloDone.TrySetException(failure);
+        List<DistributedObject> stale;
+        List<TaskCompletionSource<Interest>> interestsWaiting;
+        List<TaskCompletionSource<object?[]>> loginsWaiting;
+        lock (gate)
+        {
+            stale = objects.Values.ToList();
+            objects.Clear();
+            interestsWaiting = pendingInterests.Values.Select(p => p.Done).ToList();
+            pendingInterests.Clear();
+            loginsWaiting = pendingLogins.ToList();
+            pendingLogins.Clear();
+        }
+
+        foreach (var waiting in interestsWaiting)
+        {
+            waiting.TrySetException(failure);
+        }
+
+        foreach (var waiting in loginsWaiting)
+        {
+            waiting.TrySetException(failure);
+        }
+
+        // Objects of a closed connection are disabled: the server may still have them.
+        foreach (var obj in stale)
+        {
+            obj.SetState(ObjectState.Disabled);
+        }
+
+        if (reason.EjectCode is null)
+        {
+            ejected.OnCompleted();
+        }
+    }
+}
