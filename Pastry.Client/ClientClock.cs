@@ -32,6 +32,18 @@ public sealed class ClientClock
         }
     }
 
+    /// <summary>How many samples are kept now (at most the configured number).</summary>
+    public int SampleCount
+    {
+        get
+        {
+            lock (gate)
+            {
+                return samples.Count;
+            }
+        }
+    }
+
     /// <summary>The estimated server clock minus the local clock.</summary>
     public TimeSpan Offset { get; private set; }
 

@@ -22,19 +22,35 @@ public abstract class DistributedObject
     private readonly FieldSlot[] slots;
     private Subject<FieldChange>? changes;
     private volatile ObjectState state;
+    private DoId doId;
 
     private protected DistributedObject(ModelInfo model)
     {
         Model = model;
         slots = model.CreateSlots();
-        DoId = DoId.NewId();
+        doId = DoId.NewId();
     }
 
     /// <summary>The model (class) this object is an instance of.</summary>
     public ModelInfo Model { get; }
 
-    /// <summary>The object's id. A standalone object gets a fresh one; a repository assigns the real one.</summary>
-    public DoId DoId { get; internal set; }
+    /// <summary>
+    /// The object's id. A new object gets a fresh time-ordered id; assign another before the object is created on
+    /// the server to give it a well-known id (a world root, say). Once the object is live the id cannot change.
+    /// </summary>
+    public DoId DoId
+    {
+        get => doId;
+        set
+        {
+            if (state != ObjectState.Standalone)
+            {
+                throw new InvalidOperationException($"{Model.Name} {doId} is already {state.ToString().ToLowerInvariant()}; its DoId can only be set before it is created.");
+            }
+
+            doId = value;
+        }
+    }
 
     /// <summary>Who owns the object: <see cref="DoId.Empty"/> means the AI that created it (the default).</summary>
     public DoId Owner { get; internal set; }

@@ -7,6 +7,18 @@ public sealed class Realm : DistributedObject<Realm>
 {
     [Required, Ram, Broadcast]
     public string Title { get => Get<string>(); set => Set(value); }
+
+    /// <summary>Asks the AI for an avatar owned by the caller.</summary>
+    [Distributed, ClSend]
+    public void Summon([MaxLength(16)] string name)
+    {
+    }
+
+    /// <summary>Asks the AI to delete a knight.</summary>
+    [Distributed, ClSend]
+    public void Dismiss(DoId knight)
+    {
+    }
 }
 
 /// <summary>The end-to-end test model: one field per rule the Client Agent enforces.</summary>
