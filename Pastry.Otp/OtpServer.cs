@@ -39,6 +39,7 @@ public sealed class OtpServer : IAsyncDisposable
     private readonly ILoggerFactory loggerFactory;
     private readonly ILogger logger;
     private bool started;
+    private int disposed;
 
     /// <summary>Creates the server. Nothing listens until <see cref="Start"/>.</summary>
     /// <param name="registry">The app's models.</param>
@@ -111,6 +112,11 @@ public sealed class OtpServer : IAsyncDisposable
     /// <summary>Stops accepting, ejects sessions, drops links and stops the State Server.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref disposed, 1) == 1)
+        {
+            return;
+        }
+
         await ClientAgent.DisposeAsync().ConfigureAwait(false);
         await MessageDirector.DisposeAsync().ConfigureAwait(false);
         await StateServer.DisposeAsync().ConfigureAwait(false);
