@@ -17,8 +17,11 @@ internal sealed class AiHostedService(Type application, ModelRegistry registry, 
     private readonly CancellationTokenSource stopping = new();
     private AiRepository? ai;
 
-    /// <summary>The one class in <paramref name="assemblies"/> that implements <see cref="IAiApplication"/>, or null.</summary>
-    public static Type? FindApplication(IEnumerable<Assembly> assemblies)
+    /// <summary>
+    /// The class in <paramref name="assemblies"/> that implements <see cref="IAiApplication"/>: the one named by
+    /// <paramref name="name"/> (full or short name, from <c>Ai:Application</c>), or the only one; null when there is none.
+    /// </summary>
+    public static Type? FindApplication(IEnumerable<Assembly> assemblies, string? name)
     {
         var found = new List<Type>();
         foreach (var assembly in assemblies)
@@ -36,11 +39,17 @@ internal sealed class AiHostedService(Type application, ModelRegistry registry, 
             found.AddRange(types.Where(t => t is { IsClass: true, IsAbstract: false } && typeof(IAiApplication).IsAssignableFrom(t) && t.GetConstructor(Type.EmptyTypes) is not null)!);
         }
 
+        if (name is not null)
+        {
+            return found.FirstOrDefault(t => t.FullName == name || t.Name == name)
+                ?? throw new ConfigurationException($"Ai:Application '{name}' is not a class implementing IAiApplication in the --app assemblies. Found: {(found.Count == 0 ? "none" : string.Join(", ", found.Select(t => t.FullName)))}.");
+        }
+
         return found.Count switch
         {
             0 => null,
             1 => found[0],
-            _ => throw new UsageException($"Several classes implement IAiApplication ({string.Join(", ", found.Select(t => t.FullName))}); keep one per app."),
+            _ => throw new ConfigurationException($"Several classes implement IAiApplication ({string.Join(", ", found.Select(t => t.FullName))}); choose one with Ai:Application."),
         };
     }
 

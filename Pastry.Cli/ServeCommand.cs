@@ -48,7 +48,7 @@ internal static class ServeCommand
         var registryOptions = CommandOptions.Parse(apps.SelectMany(a => new[] { "--app", a }).ToArray());
         var loaded = PastryCommandLine.LoadAssemblies(registryOptions, appAssemblies);
         var registry = ModelRegistry.FromAssemblies(loaded);
-        var aiApplication = role == "otp" ? null : AiHostedService.FindApplication(loaded);
+        var aiApplication = role == "otp" ? null : AiHostedService.FindApplication(loaded, configuration["Ai:Application"]);
         if (role == "ai" && aiApplication is null)
         {
             throw new UsageException("--role ai found no class implementing Pastry.Ai.IAiApplication in the --app assemblies.");

@@ -28,14 +28,14 @@ public sealed class Deployment : IAsyncDisposable
         {
             var all = PastryProcess.Start(
                 "serve", "--role", "all", "--app", typeof(Knight).Assembly.Location,
-                "--ClientAgent:Port", "0", "--MessageDirector:Port", "0", "--Accounts:Pbkdf2Iterations", "1000");
+                "--ClientAgent:Port", "0", "--MessageDirector:Port", "0", "--Accounts:Pbkdf2Iterations", "1000", "--Ai:Application", nameof(KnightAiApp));
             var endpoint = await all.WaitForLineAsync(new Regex("Client Agent listening on (\\S+:\\d+)"));
             await all.WaitForLineAsync(new Regex("AI application KnightAiApp started"));
             return new Deployment(all, null, IPEndPoint.Parse(endpoint.Groups[1].Value));
         }
 
         var (otp, clients, director) = await PastryProcess.StartOtpAsync();
-        var ai = PastryProcess.Start("serve", "--role", "ai", "--app", typeof(Knight).Assembly.Location, "--Ai:MessageDirector", director.ToString());
+        var ai = PastryProcess.Start("serve", "--role", "ai", "--app", typeof(Knight).Assembly.Location, "--Ai:MessageDirector", director.ToString(), "--Ai:Application", nameof(KnightAiApp));
         await ai.WaitForLineAsync(new Regex("AI application KnightAiApp started"));
         return new Deployment(otp, ai, clients);
     }

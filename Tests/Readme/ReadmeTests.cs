@@ -30,6 +30,48 @@ public sealed class ReadmeTests
     }
 
     [TestMethod]
+    public void Readme_ShowsTheQuickStartBlocks_Verbatim()
+    {
+        string readme = Normalize(File.ReadAllText(Path.Combine(RepositoryRoot(), "README.md")));
+        var lines = File.ReadAllLines(Path.Combine(RepositoryRoot(), "Tests", "Readme", "ReadmeQuickStart.cs"));
+        int blocks = 0;
+        for (int i = 0; i < lines.Length; i++)
+        {
+            if (!lines[i].Trim().StartsWith("// README: begin", StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            int end = Array.FindIndex(lines, i, l => l.Trim() == "// README: end");
+            var block = lines.Skip(i + 1).Take(end - i - 1).ToArray();
+            int indent = block.Where(l => l.Trim().Length > 0).Min(l => l.Length - l.TrimStart().Length);
+            string text = string.Join("\n", block.Select(l => l.Length >= indent ? l.Substring(indent) : l));
+            StringAssert.Contains(readme, Normalize(text), $"README must show the quick start block at line {i + 1} verbatim.");
+            blocks++;
+        }
+
+        Assert.AreEqual(2, blocks);
+    }
+
+    [TestMethod]
+    public async Task ReadmeQuickStart_Runs_AgainstARealServer()
+    {
+        var registry = ModelRegistry.FromAssemblies(typeof(Avatar).Assembly);
+        var options = new Pastry.Otp.OtpOptions();
+        options.ClientAgent.Port = 0;
+        options.MessageDirector.Port = 0;
+        options.Accounts.Pbkdf2Iterations = 1000;
+        await using var server = new Pastry.Otp.OtpServer(registry, options, Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance);
+        server.Start();
+        await using var ai = new Pastry.Ai.AiRepository(server.Router, registry);
+        await new ArenaAi().StartAsync(ai, CancellationToken.None);
+
+        string answer = await ReadmeClient.RunAsync(server.ClientEndPoint.Port).WaitAsync(TimeSpan.FromSeconds(15));
+
+        Assert.AreEqual("The guard heard: hello", answer);
+    }
+
+    [TestMethod]
     public void ReadmeModel_WorksStandalone_AsTheReadmeDescribes()
     {
         var avatar = new Avatar { Name = "  Ann  ", Gold = 10 };
