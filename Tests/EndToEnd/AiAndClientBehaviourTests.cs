@@ -1,0 +1,104 @@
+using System.Reactive.Linq;
+using System.Reactive.Threading.Tasks;
+using Pastry.Ai;
+using Pastry.Client;
+
+namespace Pastry.Tests.EndToEnd;
+
+/// <summary>Behaviour of the AI and client libraries against an in-process OTP on loopback.</summary>
+[TestClass]
+public sealed class AiAndClientBehaviourTests
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(15);
+
+    [TestMethod]
+    public async Task AnEject_IsSurfacedToTheApp_AsAnEventAndTheDisconnectReason()
+    {
+        await using var server = InProcessOtp.Start(o => o.ClientAgent.HeartbeatTimeout = TimeSpan.FromMilliseconds(300));
+        await using var client = await PastryClient.ConnectAsync("127.0.0.1", server.ClientEndPoint.Port, server.Registry, new ClientOptions { HeartbeatInterval = TimeSpan.FromMinutes(1) });
+        var ejected = client.Ejected.FirstAsync().ToTask();
+
+        var reason = await client.Closed.WaitAsync(Timeout);
+
+        Assert.AreEqual(345, reason.EjectCode);
+        StringAssert.Contains(reason.Reason, "heartbeat");
+        Assert.AreEqual(345, (await ejected.WaitAsync(Timeout)).EjectCode);
+    }
+
+    [TestMethod]
+    public async Task ClientHeartbeats_KeepTheSessionAlive()
+    {
+        await using var server = InProcessOtp.Start(o => o.ClientAgent.HeartbeatTimeout = TimeSpan.FromMilliseconds(600));
+        await using var client = await PastryClient.ConnectAsync("127.0.0.1", server.ClientEndPoint.Port, server.Registry, new ClientOptions { HeartbeatInterval = TimeSpan.FromMilliseconds(100) });
+
+        // Three heartbeat timeouts later the session is still there: an account can still be created.
+        var later = Observable.Timer(TimeSpan.FromMilliseconds(1800)).ToTask();
+        await later;
+        Assert.IsFalse(client.Closed.IsCompleted);
+        await client.CreateAccountAsync("erin", "a fine password");
+    }
+
+    [TestMethod]
+    public async Task AiTimers_RunOnTheLogicLoop_AndStopWhenDisposed()
+    {
+        await using var server = InProcessOtp.Start();
+        await using var ai = new AiRepository(server.Router, server.Registry);
+        var once = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var threeTimes = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        int ticks = 0;
+        int concurrent = 0;
+        bool overlapped = false;
+
+        using var single = ai.Schedule(TimeSpan.FromMilliseconds(20), () => once.TrySetResult(Environment.CurrentManagedThreadId));
+        var every = ai.Every(TimeSpan.FromMilliseconds(10), () =>
+        {
+            overlapped |= Interlocked.Increment(ref concurrent) > 1;
+            if (Interlocked.Increment(ref ticks) == 3)
+            {
+                threeTimes.TrySetResult();
+            }
+
+            Interlocked.Decrement(ref concurrent);
+        });
+
+        await once.Task.WaitAsync(Timeout);
+        await threeTimes.Task.WaitAsync(Timeout);
+        every.Dispose();
+        await ai.InvokeAsync(() => { });
+        int stopped = ticks;
+        await ai.InvokeAsync(() => { });
+        Assert.IsFalse(overlapped, "Timer callbacks never run at the same time: they share the logic loop.");
+        Assert.IsTrue(stopped >= 3);
+    }
+
+    [TestMethod]
+    public async Task AiCreate_RunsFullClean_AndRefusesAnObjectMissingARequiredField()
+    {
+        await using var server = InProcessOtp.Start();
+        await using var ai = new AiRepository(server.Router, server.Registry);
+
+        var error = Assert.ThrowsExactly<ModelValidationException>(() => ai.Create(new Knight { X = 1 }, DoId.Empty, 0));
+
+        Assert.IsTrue(error.Errors.ContainsKey(nameof(Knight.Name)));
+        Assert.AreEqual(0, ai.Objects.Count);
+    }
+
+    [TestMethod]
+    public async Task AiSeesWhoSentAClientSet_ThroughCurrentSender()
+    {
+        await using var server = InProcessOtp.Start();
+        await using var ai = new AiRepository(server.Router, server.Registry);
+        var realm = ai.Create(new Realm { Title = "R" }, DoId.Empty, 0);
+        var knight = ai.Create(new Knight { Name = "Bors" }, realm.DoId, 1);
+        await using var client = await PastryClient.ConnectAsync("127.0.0.1", server.ClientEndPoint.Port, server.Registry);
+        await client.CreateAccountAsync("fred", "a fine password");
+        var account = await client.LoginAsync("fred", "a fine password");
+        await client.AddInterestAsync(realm.DoId, 1);
+        var sender = ai.Of<Knight>().Updated.Where(c => c.Origin == ChangeOrigin.Remote).Select(_ => ai.CurrentSender).FirstAsync().ToTask();
+
+        client.Objects.OfType<Knight>().Single().X = 9;
+
+        Assert.AreEqual(account, await sender.WaitAsync(Timeout));
+        Assert.AreEqual(9, knight.X, "The AI's own copy has the client's value.");
+    }
+}
