@@ -17,8 +17,7 @@ public sealed class ClientAgent : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<ClientSession, Task> sessions = new();
     private readonly CancellationTokenSource stop = new();
-    private Socket? listener;
-    private Task? acceptLoop;
+    private TcpAcceptor? acceptor;
     private Task? heartbeatLoop;
 
     /// <summary>Creates the agent; call <see cref="Start"/> to listen.</summary>
@@ -37,7 +36,7 @@ public sealed class ClientAgent : IAsyncDisposable
     }
 
     /// <summary>The endpoint the agent listens on (with the real port when 0 was asked for).</summary>
-    public IPEndPoint? LocalEndPoint => listener?.LocalEndPoint as IPEndPoint;
+    public IPEndPoint? LocalEndPoint => acceptor?.LocalEndPoint;
 
     /// <summary>Connected sessions now.</summary>
     public int SessionCount => sessions.Count;
@@ -64,20 +63,19 @@ public sealed class ClientAgent : IAsyncDisposable
     /// <exception cref="SocketException">The address is in use or cannot be bound.</exception>
     public void Start()
     {
-        var address = Options.Host == "localhost" ? IPAddress.Loopback : IPAddress.Parse(Options.Host);
-        listener = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(address, Options.Port));
-        listener.Listen(512);
-        acceptLoop = Task.Run(AcceptAsync);
+        acceptor = new TcpAcceptor(Options.Host, Options.Port, 512, "Client Agent", Logger, OnAccepted);
         heartbeatLoop = Task.Run(HeartbeatAsync);
-        Logger.LogInformation("Client Agent listening on {Endpoint}", LocalEndPoint);
     }
 
     /// <summary>Stops accepting, ejects every session with 154 and waits for them to close.</summary>
     public async ValueTask DisposeAsync()
     {
         stop.Cancel();
-        listener?.Dispose();
+        if (acceptor is not null)
+        {
+            await acceptor.DisposeAsync().ConfigureAwait(false);
+        }
+
         foreach (var session in sessions.Keys)
         {
             session.Shutdown();
@@ -92,17 +90,14 @@ public sealed class ClientAgent : IAsyncDisposable
             Logger.LogWarning("{Count} session(s) did not close within 5 s of shutdown", sessions.Count);
         }
 
-        foreach (var task in new[] { acceptLoop, heartbeatLoop })
+        if (heartbeatLoop is not null)
         {
-            if (task is not null)
+            try
             {
-                try
-                {
-                    await task.ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                }
+                await heartbeatLoop.ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
             }
         }
 
@@ -117,32 +112,13 @@ public sealed class ClientAgent : IAsyncDisposable
         Logger.LogDebug("{Session} closed", session.Name);
     }
 
-    private async Task AcceptAsync()
+    private void OnAccepted(Socket socket)
     {
-        while (!stop.IsCancellationRequested)
-        {
-            Socket socket;
-            try
-            {
-                socket = await listener!.AcceptAsync(stop.Token).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
-            {
-                return;
-            }
-            catch (SocketException ex)
-            {
-                Logger.LogWarning("Client Agent accept failed: {Message}", ex.Message);
-                continue;
-            }
-
-            socket.NoDelay = true;
-            var session = new ClientSession(this, socket);
-            Metrics.SessionOpened();
-            var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            sessions[session] = started.Task;
-            _ = RunSessionAsync(session, started);
-        }
+        var session = new ClientSession(this, socket);
+        Metrics.SessionOpened();
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        sessions[session] = done.Task;
+        _ = RunSessionAsync(session, done);
     }
 
     private static async Task RunSessionAsync(ClientSession session, TaskCompletionSource done)

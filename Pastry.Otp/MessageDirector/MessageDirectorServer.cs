@@ -20,10 +20,8 @@ public sealed class MessageDirectorServer : IAsyncDisposable
     private readonly IMessageRouter router;
     private readonly ILogger logger;
     private readonly ConcurrentDictionary<RemoteLink, Task> links = new();
-    private readonly CancellationTokenSource stop = new();
     private readonly OutboxFlusher flusher = new(TimeSpan.Zero);
-    private Socket? listener;
-    private Task? acceptLoop;
+    private TcpAcceptor? acceptor;
 
     /// <summary>Creates the endpoint; call <see cref="Start"/> to listen.</summary>
     public MessageDirectorServer(MessageDirectorOptions options, IMessageRouter router, ILogger logger)
@@ -35,27 +33,22 @@ public sealed class MessageDirectorServer : IAsyncDisposable
     }
 
     /// <summary>The endpoint it listens on.</summary>
-    public IPEndPoint? LocalEndPoint => listener?.LocalEndPoint as IPEndPoint;
+    public IPEndPoint? LocalEndPoint => acceptor?.LocalEndPoint;
 
     /// <summary>Connected links now.</summary>
     public int LinkCount => links.Count;
 
     /// <summary>Binds and starts accepting links.</summary>
-    public void Start()
-    {
-        var address = options.Host == "localhost" ? IPAddress.Loopback : IPAddress.Parse(options.Host);
-        listener = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(address, options.Port));
-        listener.Listen(64);
-        acceptLoop = Task.Run(AcceptAsync);
-        logger.LogInformation("Message Director listening on {Endpoint}", LocalEndPoint);
-    }
+    public void Start() => acceptor = new TcpAcceptor(options.Host, options.Port, 64, "Message Director", logger, OnAccepted);
 
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
-        stop.Cancel();
-        listener?.Dispose();
+        if (acceptor is not null)
+        {
+            await acceptor.DisposeAsync().ConfigureAwait(false);
+        }
+
         foreach (var link in links.Keys)
         {
             link.Close();
@@ -69,40 +62,15 @@ public sealed class MessageDirectorServer : IAsyncDisposable
         {
         }
 
-        if (acceptLoop is not null)
-        {
-            await acceptLoop.ConfigureAwait(false);
-        }
-
         await flusher.DisposeAsync().ConfigureAwait(false);
-        stop.Dispose();
     }
 
-    private async Task AcceptAsync()
+    private void OnAccepted(Socket socket)
     {
-        while (!stop.IsCancellationRequested)
-        {
-            Socket socket;
-            try
-            {
-                socket = await listener!.AcceptAsync(stop.Token).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
-            {
-                return;
-            }
-            catch (SocketException ex)
-            {
-                logger.LogWarning("Message Director accept failed: {Message}", ex.Message);
-                continue;
-            }
-
-            socket.NoDelay = true;
-            var link = new RemoteLink(this, socket);
-            var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            links[link] = done.Task;
-            _ = RunLinkAsync(link, done);
-        }
+        var link = new RemoteLink(this, socket);
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        links[link] = done.Task;
+        _ = RunLinkAsync(link, done);
     }
 
     private async Task RunLinkAsync(RemoteLink link, TaskCompletionSource done)
