@@ -6,6 +6,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using NLog.Extensions.Logging;
 using Pastry.Otp;
+using Pastry.Otp.Database;
 
 namespace Pastry.Cli;
 
@@ -33,6 +34,7 @@ internal static class ServeCommand
             configuration.GetSection("MessageDirector").Bind(options.MessageDirector);
             configuration.GetSection("ClientAgent").Bind(options.ClientAgent);
             configuration.GetSection("Accounts").Bind(options.Accounts);
+            configuration.GetSection("Database").Bind(options.Database);
             options.Validate();
         }
         catch (InvalidOperationException ex)
@@ -58,12 +60,26 @@ internal static class ServeCommand
         builder.Logging.AddNLog(ConsoleLogging.Create(ParseLevel(configuration["Logging:Level"])));
         builder.Services.AddSingleton(registry);
         builder.Services.AddSingleton(options);
+        var holder = new OtpServerHolder();
+        builder.Services.AddSingleton(holder);
         builder.Services.AddHostedService<OtpHostedService>();
         using var host = builder.Build();
-        var logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Pastry.Cli");
+        var loggerFactory = host.Services.GetRequiredService<ILoggerFactory>();
+        var logger = loggerFactory.CreateLogger("Pastry.Cli");
         logger.LogInformation("pastry serve --role {Role}: {Count} app model(s) loaded", role, registry.Models.Count - ModelRegistry.BuiltInModels.Count);
         try
         {
+            // Built before the host starts, so that a database problem is one clear line, not a hosting stack trace.
+            try
+            {
+                holder.Server = new OtpServer(registry, options, loggerFactory);
+            }
+            catch (DatabaseException ex)
+            {
+                logger.LogCritical("{Message}", ex.Message);
+                return ex.Error == DatabaseError.Mapping ? PastryCommandLine.ExitUsage : PastryCommandLine.ExitRuntimeError;
+            }
+
             await host.RunAsync().ConfigureAwait(false);
             return PastryCommandLine.ExitOk;
         }
@@ -165,14 +181,21 @@ internal static class ServeCommand
 /// <summary>A bad configuration value; reported with exit code 2. The message names the key.</summary>
 internal sealed class ConfigurationException(string message) : Exception(message);
 
+/// <summary>The server that <c>serve</c> builds before the host starts (an instance, so the container never disposes it).</summary>
+internal sealed class OtpServerHolder
+{
+    public OtpServer? Server { get; set; }
+}
+
 /// <summary>Runs an <see cref="OtpServer"/> as a hosted service.</summary>
-internal sealed class OtpHostedService(ModelRegistry registry, OtpOptions options, ILoggerFactory loggerFactory) : IHostedService, IAsyncDisposable
+internal sealed class OtpHostedService(OtpServerHolder holder) : IHostedService, IAsyncDisposable
 {
     private OtpServer? server;
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        server = new OtpServer(registry, options, loggerFactory);
+        server = holder.Server ?? throw new InvalidOperationException("The OTP server was not built.");
+        holder.Server = null;
         server.Start();
         return Task.CompletedTask;
     }
@@ -191,6 +214,7 @@ internal sealed class OtpHostedService(ModelRegistry registry, OtpOptions option
         if (server is not null)
         {
             await server.DisposeAsync().ConfigureAwait(false);
+            server = null;
         }
     }
 }
