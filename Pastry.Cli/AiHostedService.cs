@@ -11,7 +11,7 @@ namespace Pastry.Cli;
 /// or connected over TCP to the Message Director of a separate OTP (<c>--role ai</c>).
 /// </summary>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "Both are disposed in StopAsync, which the host always calls.")]
-internal sealed class AiHostedService(Type application, ModelRegistry registry, OtpServer? localServer, (string Host, int Port) remote, ILoggerFactory loggerFactory) : IHostedService
+internal sealed class AiHostedService(Type application, ModelRegistry registry, OtpServerHolder? localServer, (string Host, int Port) remote, ILoggerFactory loggerFactory) : IHostedService
 {
     private readonly ILogger logger = loggerFactory.CreateLogger("Pastry.Ai");
     private readonly CancellationTokenSource stopping = new();
@@ -57,7 +57,8 @@ internal sealed class AiHostedService(Type application, ModelRegistry registry, 
     {
         if (localServer is not null)
         {
-            ai = new AiRepository(localServer.Router, registry, logger: logger);
+            var server = localServer.Server ?? throw new InvalidOperationException("The OTP server was not built.");
+            ai = new AiRepository(server.Router, registry, logger: logger);
             logger.LogInformation("AI {Ai} runs in the OTP process", ai.Channel.Id);
         }
         else

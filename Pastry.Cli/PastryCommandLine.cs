@@ -33,6 +33,7 @@ public static class PastryCommandLine
             {
                 "schema" => SchemaCommand.Run(CommandOptions.Parse(rest), appAssemblies),
                 "serve" => await ServeCommand.RunAsync(rest, appAssemblies).ConfigureAwait(false),
+                "migrate" => MigrateCommand.Run(CommandOptions.Parse(rest), appAssemblies),
                 _ => throw new UsageException($"Unknown command '{args[0]}'."),
             };
         }
@@ -59,7 +60,7 @@ public static class PastryCommandLine
         usage: pastry <command> [options]
 
           serve   --role otp|ai|all [--config pastry.json] [--app <assembly>]   run the server roles
-          migrate [--plan] [--db <path>] [--allow-data-loss]                    create or alter the SQLite schema
+          migrate [--plan] [--db <path>] [--allow-data-loss] [--app <assembly>] create or alter the SQLite schema
           schema  [--json] [--app <assembly>]                                    print the models and the schema hash
           bench   [...] [--json]                                                 load generator over real sockets
 

@@ -6,6 +6,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using NLog.Extensions.Logging;
 using Pastry.Otp;
+using Pastry.Otp.Database;
 
 namespace Pastry.Cli;
 
@@ -33,6 +34,7 @@ internal static class ServeCommand
             configuration.GetSection("MessageDirector").Bind(options.MessageDirector);
             configuration.GetSection("ClientAgent").Bind(options.ClientAgent);
             configuration.GetSection("Accounts").Bind(options.Accounts);
+            configuration.GetSection("Database").Bind(options.Database);
             options.Validate();
         }
         catch (InvalidOperationException ex)
@@ -62,9 +64,10 @@ internal static class ServeCommand
         builder.Logging.AddNLog(ConsoleLogging.Create(ParseLevel(configuration["Logging:Level"])));
         builder.Services.AddSingleton(registry);
         builder.Services.AddSingleton(options);
+        var holder = new OtpServerHolder();
         if (role != "ai")
         {
-            builder.Services.AddSingleton(sp => new OtpServer(registry, options, sp.GetRequiredService<ILoggerFactory>()));
+            builder.Services.AddSingleton(holder);
             builder.Services.AddHostedService<OtpHostedService>();
         }
 
@@ -73,16 +76,31 @@ internal static class ServeCommand
             builder.Services.AddHostedService(sp => new AiHostedService(
                 aiApplication,
                 registry,
-                role == "ai" ? null : sp.GetRequiredService<OtpServer>(),
+                role == "ai" ? null : holder,
                 aiEndpoint,
                 sp.GetRequiredService<ILoggerFactory>()));
         }
 
         using var host = builder.Build();
-        var logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Pastry.Cli");
+        var loggerFactory = host.Services.GetRequiredService<ILoggerFactory>();
+        var logger = loggerFactory.CreateLogger("Pastry.Cli");
         logger.LogInformation("pastry serve --role {Role}: {Count} app model(s) loaded, AI: {Ai}", role, registry.Models.Count - ModelRegistry.BuiltInModels.Count, aiApplication?.FullName ?? "none");
         try
         {
+            // Built before the host starts, so that a database problem is one clear line, not a hosting stack trace.
+            if (role != "ai")
+            {
+                try
+                {
+                    holder.Server = new OtpServer(registry, options, loggerFactory);
+                }
+                catch (DatabaseException ex)
+                {
+                    logger.LogCritical("{Message}", ex.Message);
+                    return ex.Error == DatabaseError.Mapping ? PastryCommandLine.ExitUsage : PastryCommandLine.ExitRuntimeError;
+                }
+            }
+
             await host.RunAsync().ConfigureAwait(false);
             return PastryCommandLine.ExitOk;
         }
@@ -195,14 +213,26 @@ internal static class ServeCommand
 /// <summary>A bad configuration value; reported with exit code 2. The message names the key.</summary>
 internal sealed class ConfigurationException(string message) : Exception(message);
 
-/// <summary>Runs an <see cref="OtpServer"/> as a hosted service.</summary>
-internal sealed class OtpHostedService(OtpServer server) : IHostedService
+/// <summary>The server that <c>serve</c> builds before the host starts (an instance, so the container never disposes it).</summary>
+internal sealed class OtpServerHolder
+{
+    public OtpServer? Server { get; set; }
+}
+
+/// <summary>Runs the <see cref="OtpServer"/> built by <c>serve</c> as a hosted service; it disposes the server when the host stops.</summary>
+internal sealed class OtpHostedService(OtpServerHolder holder) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        server.Start();
+        (holder.Server ?? throw new InvalidOperationException("The OTP server was not built.")).Start();
         return Task.CompletedTask;
     }
 
-    public async Task StopAsync(CancellationToken cancellationToken) => await server.DisposeAsync().ConfigureAwait(false);
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (holder.Server is not null)
+        {
+            await holder.Server.DisposeAsync().ConfigureAwait(false);
+        }
+    }
 }

@@ -2,6 +2,7 @@ using System.Net;
 using Microsoft.Extensions.Logging;
 using Pastry.Messaging;
 using Pastry.Otp.ClientAgent;
+using Pastry.Otp.Database;
 using Pastry.Otp.MessageDirector;
 using Pastry.Otp.UberDogs;
 
@@ -19,17 +20,21 @@ public sealed class OtpOptions
     /// <summary>The <c>Accounts</c> section (login UberDOG).</summary>
     public AccountOptions Accounts { get; set; } = new();
 
+    /// <summary>The <c>Database</c> section; an empty <see cref="DatabaseOptions.Path"/> keeps everything in memory.</summary>
+    public DatabaseOptions Database { get; set; } = new();
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first setting that is out of range.</summary>
     public void Validate()
     {
         MessageDirector.Validate();
         ClientAgent.Validate();
+        Database.Validate();
     }
 }
 
 /// <summary>
-/// One OTP process: Message Director (in-process router plus its TCP endpoint), State Server, Client Agent and the
-/// UberDOGs, wired together (ARCHITECTURE 4). <c>pastry serve --role otp</c> runs one of these; tests may run one
+/// One OTP process: Message Director (in-process router plus its TCP endpoint), State Server, Database (unless
+/// <see cref="DatabaseOptions.Path"/> is empty), Client Agent and the UberDOGs, wired together (ARCHITECTURE 4). <c>pastry serve --role otp</c> runs one of these; tests may run one
 /// in-process on OS-assigned loopback ports.
 /// </summary>
 public sealed class OtpServer : IAsyncDisposable
@@ -38,6 +43,7 @@ public sealed class OtpServer : IAsyncDisposable
     private readonly OtpMetrics metrics = new();
     private readonly ILoggerFactory loggerFactory;
     private readonly ILogger logger;
+    private readonly SqliteAccountStore? ownedAccounts;
     private bool started;
     private int disposed;
 
@@ -46,8 +52,9 @@ public sealed class OtpServer : IAsyncDisposable
     /// <param name="options">Settings; validated here.</param>
     /// <param name="loggerFactory">Where logs go.</param>
     /// <param name="time">The clock (tests inject one); defaults to the system clock.</param>
-    /// <param name="accountStore">Where accounts live; defaults to memory (the Database role replaces it).</param>
+    /// <param name="accountStore">Where accounts live; defaults to the database's <c>pastry_accounts</c> table, or to memory when the Database role is off.</param>
     /// <param name="interestPolicy">Which zones sessions may open; defaults to all.</param>
+    /// <exception cref="DatabaseException">The database is missing, damaged or not migrated; the message says what to run.</exception>
     public OtpServer(ModelRegistry registry, OtpOptions options, ILoggerFactory loggerFactory, TimeProvider? time = null, IAccountStore? accountStore = null, IInterestPolicy? interestPolicy = null)
     {
         options.Validate();
@@ -56,7 +63,16 @@ public sealed class OtpServer : IAsyncDisposable
         this.loggerFactory = loggerFactory;
         logger = loggerFactory.CreateLogger("Pastry.Otp");
         time ??= TimeProvider.System;
-        StateServer = new StateServer.StateServer(router, registry, loggerFactory.CreateLogger("Pastry.Otp.StateServer"));
+        if (options.Database.Enabled)
+        {
+            Database = new DatabaseServer(router, registry, options.Database, loggerFactory.CreateLogger("Pastry.Otp.Database"));
+            if (accountStore is null)
+            {
+                accountStore = ownedAccounts = new SqliteAccountStore(options.Database.Path);
+            }
+        }
+
+        StateServer = new StateServer.StateServer(router, registry, loggerFactory.CreateLogger("Pastry.Otp.StateServer"), Database is not null);
         var accounts = new AccountService(accountStore ?? new InMemoryAccountStore(), options.Accounts, time);
         UberDogs = new UberDogHost(registry, accounts, loggerFactory.CreateLogger("Pastry.Otp.UberDogs"));
         ClientAgent = new ClientAgent.ClientAgent(options.ClientAgent, router, registry, UberDogs, interestPolicy ?? new AllowAllInterestPolicy(), time, metrics, loggerFactory.CreateLogger("Pastry.Otp.ClientAgent"));
@@ -74,6 +90,9 @@ public sealed class OtpServer : IAsyncDisposable
 
     /// <summary>The State Server.</summary>
     public StateServer.StateServer StateServer { get; }
+
+    /// <summary>The Database role, or null when <see cref="DatabaseOptions.Path"/> is empty.</summary>
+    public DatabaseServer? Database { get; }
 
     /// <summary>The Client Agent.</summary>
     public ClientAgent.ClientAgent ClientAgent { get; }
@@ -103,6 +122,7 @@ public sealed class OtpServer : IAsyncDisposable
         }
 
         started = true;
+        Database?.Start();
         StateServer.Start();
         MessageDirector.Start();
         ClientAgent.Start();
@@ -120,6 +140,14 @@ public sealed class OtpServer : IAsyncDisposable
         await ClientAgent.DisposeAsync().ConfigureAwait(false);
         await MessageDirector.DisposeAsync().ConfigureAwait(false);
         await StateServer.DisposeAsync().ConfigureAwait(false);
+
+        // After the State Server, whose last write-throughs the Database role still commits before it closes.
+        if (Database is not null)
+        {
+            await Database.DisposeAsync().ConfigureAwait(false);
+        }
+
+        ownedAccounts?.Dispose();
         metrics.Dispose();
         logger.LogInformation("OTP stopped");
         _ = loggerFactory;

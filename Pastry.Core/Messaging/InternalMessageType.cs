@@ -45,11 +45,28 @@ public enum InternalMessageType : ushort
     /// <summary>To the State Server: <c>owner</c>.</summary>
     SetOwner = 2041,
 
-    /// <summary>To the State Server: delete the object and, recursively, its children.</summary>
+    /// <summary>To the State Server: delete the object and, recursively, its children (an activated object is only unloaded from RAM; its stored row stays, see <see cref="DbDeleteObject"/>).</summary>
     DeleteObject = 2050,
 
     /// <summary>To the State Server: <c>ai: channel</c>: delete every object created by that AI (post-remove cleanup).</summary>
     DeleteAiObjects = 2051,
+
+    /// <summary>
+    /// To the State Server: <c>context: uint32, classId: uint32, parent, zone: uint32, owner, ai: channel, count: uint16,
+    /// (field: uint16, value)*</c>; <see cref="Envelope.Subject"/> is the DoId. Loads the object's Db fields from the
+    /// Database role, adds the given values (Required or Ram fields that are not Db), creates the object in RAM and
+    /// publishes <see cref="EnterLocation"/>. From then on it behaves like any RAM object, and its Db fields are
+    /// written through. Answered with <see cref="ActivateObjectResp"/>.
+    /// </summary>
+    ActivateObject = 2060,
+
+    /// <summary>
+    /// From the State Server to the sender of <see cref="ActivateObject"/>: <c>context: uint32, status: uint8, reason:
+    /// string, count: uint16, (field: uint16, value)*</c>. Status is a <c>DatabaseStatus</c> (0 ok; 2 no stored object
+    /// with that DoId; 3 already active; 4 invalid; 5 bad stored data, the reason names the DoId and field); on 0 the
+    /// values are every stored field of the now active object.
+    /// </summary>
+    ActivateObjectResp = 2061,
 
     /// <summary>To the State Server: <c>context: uint32, parent, count, zones: uint32*</c>; answered with entries and a done.</summary>
     QueryZones = 2100,
@@ -83,6 +100,58 @@ public enum InternalMessageType : ushort
 
     /// <summary>From the State Server to the object's AI: <c>account, method: uint16, arguments</c> called by a client.</summary>
     ClientCallMethod = 2301,
+
+    /// <summary>
+    /// To the Database role: <c>context: uint32, classId: uint32, count: uint16, (field: uint16, value)*</c>;
+    /// <see cref="Envelope.Subject"/> is the new DoId. Stores a new row: the given Db fields (cleaned and validated),
+    /// every other Db field at its type's default; a Required Db field must be given. Answered with
+    /// <see cref="DbCreateObjectResp"/> after the commit.
+    /// </summary>
+    DbCreateObject = 3000,
+
+    /// <summary>From the Database role: <c>context: uint32, status: uint8, reason: string</c> (status 0 = committed).</summary>
+    DbCreateObjectResp = 3001,
+
+    /// <summary>To the Database role: <c>context: uint32, classId: uint32</c>; reads every Db field of the object <see cref="Envelope.Subject"/>.</summary>
+    DbGetAll = 3010,
+
+    /// <summary>
+    /// From the Database role: <c>context: uint32, status: uint8, reason: string, count: uint16, (field: uint16,
+    /// value)*</c>. On status 0 the values are every Db field. A stored value that fails its type or validators
+    /// answers status 5 (bad data) with a reason naming the DoId and field, and nothing is changed.
+    /// </summary>
+    DbGetAllResp = 3011,
+
+    /// <summary>
+    /// To the Database role: <c>context: uint32, classId: uint32, count: uint16, (field: uint16, value)*</c>: writes
+    /// Db fields of <see cref="Envelope.Subject"/>, batched with other writes in one transaction. With a context
+    /// other than 0 it is answered with <see cref="DbSetFieldsAck"/> after the commit; context 0 (the State Server's
+    /// write-through) is not answered, and its failures are logged.
+    /// </summary>
+    DbSetFields = 3020,
+
+    /// <summary>From the Database role: <c>context: uint32, status: uint8, reason: string</c>; status 0 means committed (durable).</summary>
+    DbSetFieldsAck = 3021,
+
+    /// <summary>
+    /// To the Database role: <c>context: uint32, classId: uint32, count: uint16, (field: uint16, expected, new)*</c>:
+    /// compare and swap. The new values are written only if every field holds its expected value, in one statement,
+    /// so two spenders can never both spend the same gold. Answered with <see cref="DbSetFieldsIfEqualsResp"/>.
+    /// </summary>
+    DbSetFieldsIfEquals = 3022,
+
+    /// <summary>
+    /// From the Database role: <c>context: uint32, status: uint8, reason: string, count: uint16, (field: uint16,
+    /// value)*</c>. Status 0: swapped and committed; 1: a value differed and nothing was written. For both the values
+    /// are the current values of the request's fields, so the requester can retry without another read.
+    /// </summary>
+    DbSetFieldsIfEqualsResp = 3023,
+
+    /// <summary>To the Database role: <c>context: uint32, classId: uint32</c>; deletes the stored object <see cref="Envelope.Subject"/> (not the RAM copy).</summary>
+    DbDeleteObject = 3030,
+
+    /// <summary>From the Database role: <c>context: uint32, status: uint8, reason: string</c> (status 0 = deleted and committed).</summary>
+    DbDeleteObjectResp = 3031,
 
     /// <summary>From the State Server to the sender: <c>reason: string</c>; a request was refused (for example a create without Required fields).</summary>
     Error = 2900,

@@ -31,7 +31,13 @@ internal sealed class StateObject
 
     public DoId Owner { get; set; }
 
-    /// <summary>Encoded value per field index; null for fields never set or not stored.</summary>
+    /// <summary>Whether the object was activated from the database: its Db fields are then kept and written through.</summary>
+    public bool DbBacked { get; init; }
+
+    /// <summary>Whether the State Server keeps <paramref name="field"/>'s value: Required or Ram, and Db when DB-backed.</summary>
+    public bool Stores(FieldDescriptor field) => field.IsStored || (DbBacked && field.IsDb);
+
+    /// <summary>Encoded value per field index; null for fields never set or not stored (see <see cref="Stores"/>).</summary>
     public byte[]?[] Values { get; }
 
     /// <summary>Forgets the cached entry after a change of values, location or owner.</summary>

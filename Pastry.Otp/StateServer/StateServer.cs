@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Pastry.Messaging;
+using Pastry.Otp.Database;
 using Pastry.Otp.MessageDirector;
 using Pastry.Wire;
 
@@ -10,6 +11,8 @@ namespace Pastry.Otp.StateServer;
 /// Keeps objects in RAM (Required and Ram values, location, owner, AI) and relays their changes (ARCHITECTURE 4).
 /// It is one participant with one queue, handled by one task, so every object changes in the order its messages
 /// arrived and no lock is needed; relays are encoded once and published to the location, AI and owner channels.
+/// Objects activated from the Database role (<see cref="InternalMessageType.ActivateObject"/>) also keep their Db
+/// fields, and every set of a Db field is written through to the Database role, in order, unacknowledged.
 /// </summary>
 public sealed class StateServer : IParticipant, IAsyncDisposable
 {
@@ -20,14 +23,23 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
     private readonly Dictionary<DoId, StateObject> objects = new();
     private readonly ZoneGraph graph = new();
     private readonly PooledBufferWriter scratch = new(1024);
+    private readonly Dictionary<uint, PendingActivation> activations = new();
+    private readonly HashSet<DoId> activating = new();
+    private readonly bool databaseEnabled;
+    private uint nextActivation;
     private Task? loop;
 
     /// <summary>Creates the State Server; call <see cref="Start"/> to subscribe it and start handling messages.</summary>
-    public StateServer(IMessageRouter router, ModelRegistry registry, ILogger logger)
+    /// <param name="router">The Message Director.</param>
+    /// <param name="registry">The app's models.</param>
+    /// <param name="logger">Where logs go.</param>
+    /// <param name="databaseEnabled">Whether a Database role runs, so that objects can be activated from it.</param>
+    public StateServer(IMessageRouter router, ModelRegistry registry, ILogger logger, bool databaseEnabled = false)
     {
         this.router = router;
         this.registry = registry;
         this.logger = logger;
+        this.databaseEnabled = databaseEnabled;
     }
 
     /// <inheritdoc />
@@ -124,6 +136,12 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
             case InternalMessageType.QueryZones:
                 QueryZones(envelope);
                 break;
+            case InternalMessageType.ActivateObject:
+                Activate(envelope);
+                break;
+            case InternalMessageType.DbGetAllResp:
+                FinishActivation(envelope);
+                break;
             default:
                 Refuse(envelope, $"the State Server does not handle {envelope.Type}");
                 break;
@@ -212,12 +230,19 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
 
         reader.EnsureAtEnd();
         bool changedStored = false;
+        int dbFields = 0;
         foreach (var (index, start, length) in parsed)
         {
-            if (obj.Model.Fields[index].IsStored)
+            var field = obj.Model.Fields[index];
+            if (obj.Stores(field))
             {
                 obj.Values[index] = span.Slice(start, length).ToArray();
                 changedStored = true;
+            }
+
+            if (obj.DbBacked && field.IsDb)
+            {
+                dbFields++;
             }
         }
 
@@ -245,7 +270,164 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
             router.Publish(new Envelope(InternalMessageType.RelayPrivate, sender, obj.Id, frame), Messaging.Channel.ForAccount(obj.Owner));
         }
 
+        if (dbFields > 0)
+        {
+            WriteThrough(obj, sender, span, parsed, dbFields);
+        }
+
         _ = account;
+    }
+
+    /// <summary>
+    /// Sends the Db fields of an applied set to the Database role as one <c>DbSetFields</c> with context 0 (no ack):
+    /// the role batches it with other writes, and because one queue feeds it, a later activation reads it back.
+    /// </summary>
+    private void WriteThrough(StateObject obj, Messaging.Channel sender, ReadOnlySpan<byte> payload, ReadOnlySpan<(int Field, int Start, int Length)> parsed, int count)
+    {
+        scratch.Reset();
+        scratch.WriteUInt32(0);
+        scratch.WriteUInt32(obj.Model.ClassId);
+        scratch.WriteUInt16((ushort)count);
+        foreach (var (index, start, length) in parsed)
+        {
+            if (obj.Model.Fields[index].IsDb)
+            {
+                scratch.WriteUInt16((ushort)index);
+                scratch.WriteRaw(payload.Slice(start, length));
+            }
+        }
+
+        router.Publish(new Envelope(InternalMessageType.DbSetFields, sender, obj.Id, scratch.WrittenSpan.ToArray()), Messaging.Channel.Database);
+    }
+
+    private void Activate(Envelope envelope)
+    {
+        var reader = new WireReader(envelope.Payload.Span);
+        uint context = reader.ReadUInt32();
+        uint classId = reader.ReadUInt32();
+        var parent = reader.ReadDoId();
+        uint zone = reader.ReadUInt32();
+        var owner = reader.ReadDoId();
+        var ai = Messaging.Channel.Read(ref reader);
+        if (!registry.TryGetModel(classId, out var model) || !model.HasDbFields)
+        {
+            ReplyActivation(envelope.Sender, envelope.Subject, context, DatabaseStatus.Invalid, $"activate {envelope.Subject}: class id {classId} is unknown or has no Db fields");
+            return;
+        }
+
+        var others = new byte[]?[model.Fields.Count];
+        int count = reader.ReadUInt16();
+        for (int i = 0; i < count; i++)
+        {
+            var field = ReadFieldIndex(ref reader, model);
+            var value = ReadValue(ref reader, field);
+            if (field.IsDb || !field.IsStored)
+            {
+                ReplyActivation(envelope.Sender, envelope.Subject, context, DatabaseStatus.Invalid, $"activate {model.Name} {envelope.Subject}: {field.Name} is {(field.IsDb ? "a Db field, loaded from the database" : "not stored")}; give only Required or Ram fields that are not Db");
+                return;
+            }
+
+            others[field.Index] = value.ToArray();
+        }
+
+        reader.EnsureAtEnd();
+        string? problem = !databaseEnabled ? "the Database role is off (Database:Path is empty)"
+            : envelope.Subject.IsEmpty ? "the DoId is empty"
+            : objects.ContainsKey(envelope.Subject) || activating.Contains(envelope.Subject) ? "it is already active"
+            : !parent.IsEmpty && !objects.ContainsKey(parent) ? $"parent {parent} does not exist"
+            : null;
+        if (problem is not null)
+        {
+            var status = problem == "it is already active" ? DatabaseStatus.AlreadyExists : DatabaseStatus.Invalid;
+            ReplyActivation(envelope.Sender, envelope.Subject, context, status, $"activate {model.Name} {envelope.Subject}: {problem}");
+            return;
+        }
+
+        uint request = ++nextActivation;
+        activations[request] = new PendingActivation(envelope.Subject, envelope.Sender, context, model, new Location(parent, zone), owner, ai, others);
+        activating.Add(envelope.Subject);
+        router.Publish(DatabaseMessages.GetAll(request, model, envelope.Subject, Messaging.Channel.StateServer), Messaging.Channel.Database);
+    }
+
+    private void FinishActivation(Envelope envelope)
+    {
+        var reader = new WireReader(envelope.Payload.Span);
+        uint request = reader.ReadUInt32();
+        if (!activations.Remove(request, out var pending))
+        {
+            logger.LogWarning("State Server got a {Type} for no pending activation ({Request})", envelope.Type, request);
+            return;
+        }
+
+        activating.Remove(pending.Id);
+        var status = (DatabaseStatus)reader.ReadByte();
+        string reason = reader.ReadString();
+        string what = $"activate {pending.Model.Name} {pending.Id}";
+        if (status != DatabaseStatus.Ok)
+        {
+            ReplyActivation(pending.Requester, pending.Id, pending.Context, status, $"{what}: {reason}");
+            return;
+        }
+
+        var obj = new StateObject(pending.Id, pending.Model, pending.Ai) { Owner = pending.Owner, DbBacked = true };
+        Array.Copy(pending.Values, obj.Values, obj.Values.Length);
+        int count = reader.ReadUInt16();
+        for (int i = 0; i < count; i++)
+        {
+            var field = ReadFieldIndex(ref reader, pending.Model);
+            obj.Values[field.Index] = ReadValue(ref reader, field).ToArray();
+        }
+
+        reader.EnsureAtEnd();
+        var missing = pending.Model.Fields.Where(f => f.IsRequired && obj.Values[f.Index] is null).Select(f => f.Name).ToList();
+        string? problem = missing.Count > 0 ? $"missing Required field(s) {string.Join(", ", missing)} (give the ones that are not Db in the request)"
+            : objects.ContainsKey(obj.Id) ? "it was created meanwhile"
+            : !pending.Location.Parent.IsEmpty && !objects.ContainsKey(pending.Location.Parent) ? $"parent {pending.Location.Parent} was deleted meanwhile"
+            : null;
+        if (problem is not null)
+        {
+            ReplyActivation(pending.Requester, pending.Id, pending.Context, DatabaseStatus.Invalid, $"{what}: {problem}");
+            return;
+        }
+
+        objects.Add(obj.Id, obj);
+        obj.Location = pending.Location;
+        graph.Place(obj.Id, pending.Location.Parent, pending.Location.Zone);
+        logger.LogDebug("Activated {Model} {DoId} at {Location} for {Ai}", obj.Model.Name, obj.Id, obj.Location, obj.Ai);
+        router.Publish(new Envelope(InternalMessageType.EnterLocation, Messaging.Channel.StateServer, obj.Id, obj.Entry), Messaging.Channel.ForLocation(obj.Location.Parent, obj.Location.Zone));
+        ReplyActivation(pending.Requester, obj.Id, pending.Context, DatabaseStatus.Ok, string.Empty, obj);
+    }
+
+    private void ReplyActivation(Messaging.Channel target, DoId id, uint context, DatabaseStatus status, string reason, StateObject? obj = null)
+    {
+        if (status != DatabaseStatus.Ok)
+        {
+            logger.LogWarning("State Server refused ActivateObject from {Sender}: {Reason}", target, reason);
+        }
+
+        if (target.Kind is ChannelKind.None or ChannelKind.Location)
+        {
+            return;
+        }
+
+        scratch.Reset();
+        scratch.WriteUInt32(context);
+        scratch.WriteByte((byte)status);
+        scratch.WriteString(reason);
+        if (obj is not null)
+        {
+            scratch.WriteUInt16((ushort)obj.Values.Count(v => v is not null));
+            for (int i = 0; i < obj.Values.Length; i++)
+            {
+                if (obj.Values[i] is { } value)
+                {
+                    scratch.WriteUInt16((ushort)i);
+                    scratch.WriteRaw(value);
+                }
+            }
+        }
+
+        router.Publish(new Envelope(InternalMessageType.ActivateObjectResp, Messaging.Channel.StateServer, id, scratch.WrittenSpan.ToArray()), target);
     }
 
     private byte[] BuildSetFrame(DoId id, ReadOnlySpan<byte> payload, ReadOnlySpan<(int Field, int Start, int Length)> parsed, bool broadcast)
@@ -490,4 +672,7 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
         scratch.WriteString(reason);
         router.Publish(new Envelope(InternalMessageType.Error, Messaging.Channel.StateServer, envelope.Subject, scratch.WrittenSpan.ToArray()), envelope.Sender);
     }
+
+    /// <summary>An activation waiting for the Database role's answer.</summary>
+    private sealed record PendingActivation(DoId Id, Messaging.Channel Requester, uint Context, ModelInfo Model, Location Location, DoId Owner, Messaging.Channel Ai, byte[]?[] Values);
 }

@@ -60,7 +60,10 @@ public sealed partial class PastryProcess : IAsyncDisposable
         return wrapper;
     }
 
-    /// <summary>Starts <c>pastry serve --role otp</c> on OS-assigned ports with the test models, and waits until both listeners are up.</summary>
+    /// <summary>
+    /// Starts <c>pastry serve --role otp</c> on OS-assigned ports with the test models, and waits until both listeners
+    /// are up. Without a database (empty <c>Database:Path</c>) unless <paramref name="extra"/> gives one.
+    /// </summary>
     public static async Task<(PastryProcess Process, IPEndPoint Clients, IPEndPoint MessageDirector)> StartOtpAsync(params string[] extra)
     {
         var arguments = new List<string>
@@ -68,6 +71,11 @@ public sealed partial class PastryProcess : IAsyncDisposable
             "serve", "--role", "otp", "--app", typeof(Knight).Assembly.Location,
             "--ClientAgent:Port", "0", "--MessageDirector:Port", "0", "--Accounts:Pbkdf2Iterations", "1000",
         };
+        if (!extra.Contains("--Database:Path"))
+        {
+            arguments.AddRange(new[] { "--Database:Path", string.Empty });
+        }
+
         arguments.AddRange(extra);
         var process = Start(arguments.ToArray());
         var clients = await process.WaitForLineAsync(ListeningPattern("Client Agent"));

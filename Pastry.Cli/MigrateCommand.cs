@@ -1,0 +1,88 @@
+using System.Reflection;
+using Microsoft.Data.Sqlite;
+using Pastry.Otp.Database;
+
+namespace Pastry.Cli;
+
+/// <summary>
+/// <c>pastry migrate [--plan] [--db &lt;path&gt;] [--allow-data-loss] [--app &lt;assembly&gt;]</c>: brings the SQLite schema
+/// to the models' Db fields, as Django's <c>migrate</c> does: it compares the mapping recorded in
+/// <c>pastry_migrations</c> with the models, then creates tables and adds columns in one transaction. A change that
+/// would lose data is refused unless <c>--allow-data-loss</c> is given, and then the data is first copied to a
+/// <c>pastry_backup_*</c> table. <c>--plan</c> prints the SQL and changes nothing. Running it twice changes nothing the
+/// second time. Exit codes: 0 done (or nothing to do), 2 refused or usage, 1 a runtime failure (rolled back).
+/// </summary>
+internal static class MigrateCommand
+{
+    public static int Run(CommandOptions options, IEnumerable<Assembly> appAssemblies)
+    {
+        options.AllowOnly("plan", "db", "allow-data-loss", "app");
+        string path = options.Get("db") ?? "pastry.db";
+        if (string.IsNullOrWhiteSpace(path))
+        {
+            throw new UsageException("--db needs a file path.");
+        }
+
+        var registry = PastryCommandLine.LoadRegistry(options, appAssemblies);
+        bool plan = options.Has("plan");
+        bool allowDataLoss = options.Has("allow-data-loss");
+        try
+        {
+            var mapping = DbMapping.FromRegistry(registry);
+            if (mapping.Tables.Count == 0)
+            {
+                Console.Error.WriteLine("pastry: note: no model has [Db] fields (pass the game's assembly with --app <path to dll>); only Pastry's own tables are managed.");
+            }
+
+            bool exists = File.Exists(Path.GetFullPath(path));
+            if (plan && !exists)
+            {
+                // Planning must not create the file: plan against an empty database in memory instead.
+                using var empty = new SqliteConnection("Data Source=:memory:");
+                empty.Open();
+                return Report(MigrationPlanner.Plan(empty, mapping, DateTime.UtcNow), path, plan: true, allowDataLoss);
+            }
+
+            using var connection = SqliteDatabase.Open(path, create: !plan);
+            var migration = MigrationPlanner.Plan(connection, mapping, DateTime.UtcNow);
+            if (plan || migration.IsEmpty || (migration.LosesData && !allowDataLoss))
+            {
+                return Report(migration, path, plan, allowDataLoss);
+            }
+
+            var statements = Migrator.Apply(connection, migration, allowDataLoss);
+            Console.Out.Write(migration.ToSqlText());
+            Console.Out.WriteLine($"Migrated {Path.GetFullPath(path)}: {migration.Steps.Count} step(s), {statements.Count} statement(s), one transaction.");
+            return PastryCommandLine.ExitOk;
+        }
+        catch (DatabaseException ex)
+        {
+            Console.Error.WriteLine($"pastry: {ex.Message}");
+            return ex.Error is DatabaseError.DataLossRefused or DatabaseError.Mapping ? PastryCommandLine.ExitUsage : PastryCommandLine.ExitRuntimeError;
+        }
+        catch (SqliteException ex)
+        {
+            Console.Error.WriteLine($"pastry: {SqliteDatabase.Translate(ex, Path.GetFullPath(path)).Message}");
+            return PastryCommandLine.ExitRuntimeError;
+        }
+    }
+
+    private static int Report(MigrationPlan migration, string path, bool plan, bool allowDataLoss)
+    {
+        if (migration.IsEmpty)
+        {
+            Console.Out.WriteLine($"Nothing to migrate: {Path.GetFullPath(path)} matches the models.");
+            return PastryCommandLine.ExitOk;
+        }
+
+        Console.Out.Write(migration.ToSqlText());
+        if (migration.LosesData && !allowDataLoss)
+        {
+            Console.Error.WriteLine($"pastry: {migration.DataLossMessage}");
+            return PastryCommandLine.ExitUsage;
+        }
+
+        Console.Out.WriteLine($"Plan only (--plan): {migration.Steps.Count} step(s); nothing was changed.");
+        return PastryCommandLine.ExitOk;
+    }
+}

@@ -1,0 +1,49 @@
+namespace Pastry.Otp.Database;
+
+/// <summary>
+/// Settings of the Database role, bound from the <c>Database</c> section of <c>pastry.json</c> (ARCHITECTURE 4).
+/// An empty <see cref="Path"/> turns the role off: objects live only in RAM and accounts in memory.
+/// </summary>
+public sealed class DatabaseOptions
+{
+    /// <summary>The SQLite file. Empty disables the Database role. Default: <c>pastry.db</c> in the working directory.</summary>
+    public string Path { get; set; } = "pastry.db";
+
+    /// <summary>The most requests applied in one transaction before it commits. Default: 4096.</summary>
+    public int BatchMaxWrites { get; set; } = 4096;
+
+    /// <summary>
+    /// How long a batch may wait for more requests after its first one, when the queue is empty, before it commits.
+    /// Zero (the default) commits as soon as the queue is drained: requests that arrive during a commit form the next
+    /// batch anyway, so a busy server batches without adding latency to a quiet one.
+    /// </summary>
+    public TimeSpan BatchMaxDelay { get; set; } = TimeSpan.Zero;
+
+    /// <summary>
+    /// Whether <c>serve</c> applies pending migrations itself (never one that would lose data). Default: false, so a
+    /// server on an unmigrated database refuses to start and asks for <c>pastry migrate</c>.
+    /// </summary>
+    public bool AutoMigrate { get; set; }
+
+    /// <summary>Whether the role is on (<see cref="Path"/> is not empty).</summary>
+    public bool Enabled => !string.IsNullOrWhiteSpace(Path);
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first setting that is out of range.</summary>
+    public void Validate()
+    {
+        if (BatchMaxWrites is < 1 or > 1_000_000)
+        {
+            throw new ArgumentException("Database:BatchMaxWrites must be between 1 and 1000000.", "Database:BatchMaxWrites");
+        }
+
+        if (BatchMaxDelay < TimeSpan.Zero || BatchMaxDelay > TimeSpan.FromSeconds(1))
+        {
+            throw new ArgumentException("Database:BatchMaxDelay must be between 00:00:00 and 00:00:01.", "Database:BatchMaxDelay");
+        }
+
+        if (Enabled && Path.IndexOfAny(System.IO.Path.GetInvalidPathChars()) >= 0)
+        {
+            throw new ArgumentException("Database:Path contains characters that are not allowed in a path.", "Database:Path");
+        }
+    }
+}

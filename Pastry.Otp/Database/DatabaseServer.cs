@@ -1,0 +1,448 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
+using Pastry.Messaging;
+using Pastry.Wire;
+
+namespace Pastry.Otp.Database;
+
+/// <summary>
+/// The Database role (ARCHITECTURE 4): stores objects' Db fields in SQLite, one table per model. It is one participant
+/// on <see cref="Messaging.Channel.Database"/> with one queue and one task, which works in batches: it drains the queue
+/// (up to <see cref="DatabaseOptions.BatchMaxWrites"/> requests), applies them in one transaction, commits, and only
+/// then sends the replies, so an acknowledged write is durable (see <see cref="SqliteDatabase"/> for the pragmas).
+/// </summary>
+public sealed class DatabaseServer : IParticipant, IAsyncDisposable
+{
+    private readonly IMessageRouter router;
+    private readonly DatabaseOptions options;
+    private readonly ILogger logger;
+    private readonly SqliteConnection connection;
+    private readonly ObjectStore store;
+    private readonly Channel<Envelope> inbox = System.Threading.Channels.Channel.CreateUnbounded<Envelope>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly List<Envelope> batch = new();
+    private readonly List<(Envelope Reply, Messaging.Channel Target)> replies = new();
+    private readonly PooledBufferWriter scratch = new(256);
+    private readonly string path;
+    private Task? loop;
+    private long committedWrites;
+    private long batches;
+
+    /// <summary>
+    /// Opens the database and checks that it is migrated for <paramref name="registry"/>'s models (applying a safe
+    /// migration when <see cref="DatabaseOptions.AutoMigrate"/> is on). Call <see cref="Start"/> to handle messages.
+    /// </summary>
+    /// <exception cref="DatabaseException">The file is missing, damaged, or not migrated; the message says what to run.</exception>
+    public DatabaseServer(IMessageRouter router, ModelRegistry registry, DatabaseOptions options, ILogger logger)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        this.router = router;
+        this.options = options;
+        this.logger = logger;
+        path = options.Path;
+        var mapping = DbMapping.FromRegistry(registry);
+        connection = SqliteDatabase.Open(path, create: options.AutoMigrate);
+        try
+        {
+            SqliteDatabase.EnsureMigrated(connection, mapping, path, options.AutoMigrate);
+        }
+        catch (SqliteException ex)
+        {
+            connection.Dispose();
+            throw SqliteDatabase.Translate(ex, Path.GetFullPath(path));
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+
+        store = new ObjectStore(connection, registry);
+    }
+
+    /// <inheritdoc />
+    public string Name => "database";
+
+    /// <summary>Db field writes committed so far (creates count one per Db field).</summary>
+    public long CommittedWrites => Interlocked.Read(ref committedWrites);
+
+    /// <summary>Transactions committed so far.</summary>
+    public long Batches => Interlocked.Read(ref batches);
+
+    /// <summary>Subscribes to the Database channel and starts the batch loop.</summary>
+    public void Start()
+    {
+        router.Subscribe(this, Messaging.Channel.Database);
+        loop = Task.Run(RunAsync);
+        logger.LogInformation("Database ready: {Path} (WAL, synchronous=FULL, batches of up to {Max})", Path.GetFullPath(path), options.BatchMaxWrites);
+    }
+
+    /// <inheritdoc />
+    public void Deliver(Envelope envelope) => inbox.Writer.TryWrite(envelope);
+
+    /// <summary>Stops taking requests, commits every queued one, and closes the file.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        router.UnsubscribeAll(this);
+        inbox.Writer.TryComplete();
+        if (loop is not null)
+        {
+            await loop.ConfigureAwait(false);
+        }
+
+        store.Dispose();
+        connection.Dispose();
+        scratch.Dispose();
+    }
+
+    private async Task RunAsync()
+    {
+        var reader = inbox.Reader;
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            batch.Clear();
+            while (batch.Count < options.BatchMaxWrites && reader.TryRead(out var envelope))
+            {
+                batch.Add(envelope);
+            }
+
+            if (batch.Count < options.BatchMaxWrites && options.BatchMaxDelay > TimeSpan.Zero)
+            {
+                await GatherMoreAsync(reader).ConfigureAwait(false);
+            }
+
+            RunBatch();
+        }
+    }
+
+    private async Task GatherMoreAsync(ChannelReader<Envelope> reader)
+    {
+        using var timeout = new CancellationTokenSource(options.BatchMaxDelay);
+        try
+        {
+            while (batch.Count < options.BatchMaxWrites && await reader.WaitToReadAsync(timeout.Token).ConfigureAwait(false))
+            {
+                while (batch.Count < options.BatchMaxWrites && reader.TryRead(out var envelope))
+                {
+                    batch.Add(envelope);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // The delay is over: commit what we have.
+        }
+    }
+
+    private void RunBatch()
+    {
+        replies.Clear();
+        long writes = 0;
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            using (var transaction = connection.BeginTransaction())
+            {
+                store.Transaction = transaction;
+                foreach (var envelope in batch)
+                {
+                    writes += Handle(envelope);
+                }
+
+                transaction.Commit();
+            }
+
+            store.Transaction = null;
+        }
+        catch (Exception ex)
+        {
+            // The commit (or the transaction itself) failed: nothing in this batch is durable, so no request may be
+            // answered as done. Tell every requester that it failed.
+            store.Transaction = null;
+            logger.LogError(ex, "Database batch of {Count} request(s) failed and was rolled back", batch.Count);
+            replies.Clear();
+            foreach (var envelope in batch)
+            {
+                if (TryReadContext(envelope, out uint context) && (envelope.Type != InternalMessageType.DbSetFields || context != 0))
+                {
+                    Reply(envelope, context, DatabaseStatus.Failed, $"the database failed: {ex.Message}");
+                }
+            }
+
+            writes = 0;
+        }
+
+        Interlocked.Add(ref committedWrites, writes);
+        Interlocked.Increment(ref batches);
+        foreach (var (reply, target) in replies)
+        {
+            router.Publish(reply, target);
+        }
+
+        if (logger.IsEnabled(LogLevel.Trace))
+        {
+            logger.LogTrace("Committed {Count} request(s) in {Elapsed} ms", batch.Count, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        }
+    }
+
+    /// <summary>Handles one request inside the batch's transaction; returns the Db field writes it made.</summary>
+    private int Handle(Envelope envelope)
+    {
+        uint context = 0;
+        try
+        {
+            var reader = new WireReader(envelope.Payload.Span);
+            context = reader.ReadUInt32();
+            uint classId = reader.ReadUInt32();
+            var table = store.TableOf(classId);
+            if (table is null)
+            {
+                Reply(envelope, context, DatabaseStatus.Invalid, $"{envelope.Type}: class id {classId} is unknown or has no Db fields");
+                return 0;
+            }
+
+            switch (envelope.Type)
+            {
+                case InternalMessageType.DbCreateObject:
+                    {
+                        var values = ReadValues(ref reader, table, envelope, out string? problem);
+                        if (values is null)
+                        {
+                            Reply(envelope, context, DatabaseStatus.Invalid, problem!);
+                            return 0;
+                        }
+
+                        var (status, reason) = envelope.Subject.IsEmpty
+                            ? (DatabaseStatus.Invalid, $"create {table.Model.Name}: the DoId is empty")
+                            : store.Create(table, envelope.Subject, values);
+                        Reply(envelope, context, status, reason);
+                        return status == DatabaseStatus.Ok ? table.DbFields.Length : 0;
+                    }
+
+                case InternalMessageType.DbGetAll:
+                    {
+                        reader.EnsureAtEnd();
+                        var (status, reason, values) = store.GetAll(table, envelope.Subject);
+                        if (status == DatabaseStatus.BadData)
+                        {
+                            logger.LogError("Bad data: {Reason}", reason);
+                        }
+
+                        Reply(envelope, context, status, reason, values);
+                        return 0;
+                    }
+
+                case InternalMessageType.DbSetFields:
+                    {
+                        var values = ReadValues(ref reader, table, envelope, out string? problem);
+                        var (status, reason) = values is null ? (DatabaseStatus.Invalid, problem!) : store.SetFields(table, envelope.Subject, values);
+                        if (context != 0)
+                        {
+                            Reply(envelope, context, status, reason);
+                        }
+                        else if (status != DatabaseStatus.Ok)
+                        {
+                            logger.LogWarning("Write-through from {Sender} not stored: {Reason}", envelope.Sender, reason);
+                        }
+
+                        return status == DatabaseStatus.Ok ? values!.Count : 0;
+                    }
+
+                case InternalMessageType.DbSetFieldsIfEquals:
+                    return SetFieldsIfEquals(envelope, context, ref reader, table);
+
+                case InternalMessageType.DbDeleteObject:
+                    {
+                        reader.EnsureAtEnd();
+                        var (status, reason) = store.Delete(table, envelope.Subject);
+                        Reply(envelope, context, status, reason);
+                        return 0;
+                    }
+
+                default:
+                    Reply(envelope, context, DatabaseStatus.Invalid, $"the Database role does not handle {envelope.Type}");
+                    return 0;
+            }
+        }
+        catch (WireFormatException ex)
+        {
+            Reply(envelope, context, DatabaseStatus.Invalid, $"malformed {envelope.Type}: {ex.Message}");
+            return 0;
+        }
+        catch (SqliteException ex)
+        {
+            // One statement failed; SQLite undid that statement only, so the rest of the batch still commits.
+            logger.LogError(ex, "Database failed on {Envelope}", envelope);
+            Reply(envelope, context, DatabaseStatus.Failed, $"the database failed: {ex.Message}");
+            return 0;
+        }
+    }
+
+    private int SetFieldsIfEquals(Envelope envelope, uint context, ref WireReader reader, ObjectStore.Table table)
+    {
+        int count = reader.ReadUInt16();
+        var expected = new List<ObjectStore.FieldValue>(count);
+        var updates = new List<ObjectStore.FieldValue>(count);
+        for (int i = 0; i < count; i++)
+        {
+            var field = ReadDbField(ref reader, table);
+            if (field is null)
+            {
+                Reply(envelope, context, DatabaseStatus.Invalid, $"{table.Model.Name} field {i} of the request is not a Db field");
+                return 0;
+            }
+
+            object? old = field.Codec.ReadBoxed(ref reader);
+            expected.Add(new ObjectStore.FieldValue(field, Array.Empty<byte>(), ColumnValues.ToSql(field.Codec.SchemaName, old)));
+            var value = CheckValue(ref reader, table, field, out string? problem);
+            if (value is null)
+            {
+                Reply(envelope, context, DatabaseStatus.Invalid, problem!);
+                return 0;
+            }
+
+            updates.Add(value.Value);
+        }
+
+        reader.EnsureAtEnd();
+        var status = store.SetFieldsIfEquals(table, envelope.Subject, expected, updates);
+        var fields = updates.Select(u => u.Field).ToList();
+        var (readStatus, reason, current) = store.GetAll(table, envelope.Subject, fields);
+        if (readStatus != DatabaseStatus.Ok)
+        {
+            Reply(envelope, context, readStatus, reason);
+            return 0;
+        }
+
+        Reply(envelope, context, status, string.Empty, current);
+        return status == DatabaseStatus.Ok ? updates.Count : 0;
+    }
+
+    private List<ObjectStore.FieldValue>? ReadValues(ref WireReader reader, ObjectStore.Table table, Envelope envelope, out string? problem)
+    {
+        int count = reader.ReadUInt16();
+        var values = new List<ObjectStore.FieldValue>(count);
+        for (int i = 0; i < count; i++)
+        {
+            var field = ReadDbField(ref reader, table);
+            if (field is null)
+            {
+                problem = $"{envelope.Type} {table.Model.Name} {envelope.Subject}: value {i} is not for a Db field";
+                return null;
+            }
+
+            var value = CheckValue(ref reader, table, field, out problem);
+            if (value is null)
+            {
+                return null;
+            }
+
+            if (values.Exists(v => v.Field == field))
+            {
+                problem = $"{envelope.Type} {table.Model.Name} {envelope.Subject}: field {field.Name} is given twice";
+                return null;
+            }
+
+            values.Add(value.Value);
+        }
+
+        reader.EnsureAtEnd();
+        problem = null;
+        return values;
+    }
+
+    private static FieldDescriptor? ReadDbField(ref WireReader reader, ObjectStore.Table table)
+    {
+        int index = reader.ReadUInt16();
+        if (index >= table.Model.Fields.Count)
+        {
+            throw new WireFormatException(WireError.UnknownMember, $"{table.Model.Name} has no field {index}");
+        }
+
+        var field = table.Model.Fields[index];
+        return field.IsDb ? field : null;
+    }
+
+    /// <summary>Decodes, cleans and validates one value; returns it ready to bind, or null with the problem.</summary>
+    private ObjectStore.FieldValue? CheckValue(ref WireReader reader, ObjectStore.Table table, FieldDescriptor field, out string? problem)
+    {
+        scratch.Reset();
+        var problems = field.DecodeAndValidate(ref reader, table.Context, scratch);
+        if (problems is not null)
+        {
+            problem = $"{table.Model.Name}.{field.Name}: {string.Join(" ", problems)}";
+            return null;
+        }
+
+        byte[] encoded = scratch.WrittenSpan.ToArray();
+        var cleaned = new WireReader(encoded);
+        object? value = field.Codec.ReadBoxed(ref cleaned);
+        object sql = ColumnValues.ToSql(field.Codec.SchemaName, value);
+        if (sql is double d && double.IsNaN(d))
+        {
+            problem = $"{table.Model.Name}.{field.Name}: NaN cannot be stored (SQLite stores it as NULL)";
+            return null;
+        }
+
+        problem = null;
+        return new ObjectStore.FieldValue(field, encoded, sql);
+    }
+
+    private void Reply(Envelope request, uint context, DatabaseStatus status, string reason, List<(FieldDescriptor Field, byte[] Value)>? values = null)
+    {
+        if (status != DatabaseStatus.Ok && status != DatabaseStatus.NotEqual)
+        {
+            logger.LogDebug("Database answered {Type} from {Sender} with {Status}: {Reason}", request.Type, request.Sender, status, reason);
+        }
+
+        if (request.Sender.Kind is ChannelKind.None or ChannelKind.Location)
+        {
+            return;
+        }
+
+        var type = request.Type switch
+        {
+            InternalMessageType.DbCreateObject => InternalMessageType.DbCreateObjectResp,
+            InternalMessageType.DbGetAll => InternalMessageType.DbGetAllResp,
+            InternalMessageType.DbSetFields => InternalMessageType.DbSetFieldsAck,
+            InternalMessageType.DbSetFieldsIfEquals => InternalMessageType.DbSetFieldsIfEqualsResp,
+            InternalMessageType.DbDeleteObject => InternalMessageType.DbDeleteObjectResp,
+            _ => InternalMessageType.Error,
+        };
+        scratch.Reset();
+        if (type == InternalMessageType.Error)
+        {
+            scratch.WriteString(reason);
+        }
+        else
+        {
+            scratch.WriteUInt32(context);
+            scratch.WriteByte((byte)status);
+            scratch.WriteString(reason);
+            if (values is not null)
+            {
+                scratch.WriteUInt16((ushort)values.Count);
+                foreach (var (field, value) in values)
+                {
+                    scratch.WriteUInt16((ushort)field.Index);
+                    scratch.WriteRaw(value);
+                }
+            }
+        }
+
+        replies.Add((new Envelope(type, Messaging.Channel.Database, request.Subject, scratch.WrittenSpan.ToArray()), request.Sender));
+    }
+
+    private static bool TryReadContext(Envelope envelope, out uint context)
+    {
+        context = 0;
+        if (envelope.Payload.Length < 4)
+        {
+            return false;
+        }
+
+        context = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(envelope.Payload.Span);
+        return true;
+    }
+}

@@ -1,0 +1,29 @@
+namespace Pastry.Otp.Database;
+
+/// <summary>
+/// The status byte of every Database role reply (see the <c>Db*</c> members of
+/// <see cref="Messaging.InternalMessageType"/>). It lives here until the AI library needs it, then it moves to Core.
+/// </summary>
+public enum DatabaseStatus : byte
+{
+    /// <summary>Done (and, for a write, committed).</summary>
+    Ok = 0,
+
+    /// <summary>Set-if-equals: a stored value differed from the expected one; nothing was written, the reply carries the current values.</summary>
+    NotEqual = 1,
+
+    /// <summary>No stored object of that class has that DoId.</summary>
+    NotFound = 2,
+
+    /// <summary>Create: an object with that DoId is already stored.</summary>
+    AlreadyExists = 3,
+
+    /// <summary>The request is invalid: unknown class, a field that is not Db, a value that fails validation, a missing Required field.</summary>
+    Invalid = 4,
+
+    /// <summary>A stored value fails its field's type or validators; the reason names the DoId and the field. Nothing was changed.</summary>
+    BadData = 5,
+
+    /// <summary>The database failed (for example the disk is full); the write was not committed.</summary>
+    Failed = 6,
+}

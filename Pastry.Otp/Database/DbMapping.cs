@@ -1,0 +1,100 @@
+using Newtonsoft.Json;
+
+namespace Pastry.Otp.Database;
+
+/// <summary>
+/// How the models' Db fields map to SQLite: one table per model that has Db fields, named after the model, with the
+/// key column <c>doid</c> and one column per Db field, named after the field. Its JSON form is recorded with every
+/// migration in <c>pastry_migrations.mapping</c>; <see cref="MigrationPlanner"/> compares the last recorded mapping
+/// with the current one, as Django compares its migration state with the models.
+/// </summary>
+internal sealed class DbMapping
+{
+    /// <summary>The name of the key column of every object table.</summary>
+    public const string KeyColumn = "doid";
+
+    /// <summary>Tables whose names start with this prefix belong to Pastry (history, accounts, backups).</summary>
+    public const string ReservedPrefix = "pastry_";
+
+    /// <summary>The tables, ordered by name.</summary>
+    public List<TableMapping> Tables { get; set; } = new();
+
+    /// <summary>The mapping of every model in <paramref name="registry"/> that has Db fields.</summary>
+    /// <exception cref="DatabaseException">A model or field name cannot be used as a table or column name.</exception>
+    public static DbMapping FromRegistry(ModelRegistry registry)
+    {
+        var mapping = new DbMapping();
+        var tableNames = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var model in registry.Models.Where(m => m.HasDbFields).OrderBy(m => m.Name, StringComparer.Ordinal))
+        {
+            if (model.Name.StartsWith(ReservedPrefix, StringComparison.OrdinalIgnoreCase))
+            {
+                throw new DatabaseException(DatabaseError.Mapping, $"Model {model.Name} has Db fields, but table names starting with '{ReservedPrefix}' are reserved for Pastry; rename the model.");
+            }
+
+            if (!tableNames.Add(model.Name))
+            {
+                throw new DatabaseException(DatabaseError.Mapping, $"Models {model.Name} and {tableNames.First(n => string.Equals(n, model.Name, StringComparison.OrdinalIgnoreCase))} differ only in case; SQLite table names ignore case, so rename one.");
+            }
+
+            var table = new TableMapping { Name = model.Name };
+            foreach (var field in model.Fields.Where(f => f.IsDb))
+            {
+                if (string.Equals(field.Name, KeyColumn, StringComparison.OrdinalIgnoreCase))
+                {
+                    throw new DatabaseException(DatabaseError.Mapping, $"{model.Name}.{field.Name} is a Db field named like the key column '{KeyColumn}'; rename the field.");
+                }
+
+                table.Columns.Add(new ColumnMapping { Name = field.Name, Type = field.Codec.SchemaName });
+            }
+
+            mapping.Tables.Add(table);
+        }
+
+        return mapping;
+    }
+
+    /// <summary>Reads a mapping recorded by <see cref="ToJson"/>.</summary>
+    public static DbMapping FromJson(string json) =>
+        JsonConvert.DeserializeObject<DbMapping>(json) ?? new DbMapping();
+
+    /// <summary>The stable JSON form (tables by name, columns in field order).</summary>
+    public string ToJson() => JsonConvert.SerializeObject(this, Formatting.None);
+
+    /// <summary>The table named <paramref name="name"/>, or null.</summary>
+    public TableMapping? Find(string name) => Tables.Find(t => string.Equals(t.Name, name, StringComparison.Ordinal));
+
+    /// <summary>Quotes an identifier for SQL.</summary>
+    public static string Quote(string identifier) => "\"" + identifier.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
+}
+
+/// <summary>One model's table: its name and its columns (besides the key <c>doid</c>).</summary>
+internal sealed class TableMapping
+{
+    /// <summary>The table name (the model name).</summary>
+    public string Name { get; set; } = string.Empty;
+
+    /// <summary>The columns, in field declaration order.</summary>
+    public List<ColumnMapping> Columns { get; set; } = new();
+
+    /// <summary>The column named <paramref name="name"/>, or null.</summary>
+    public ColumnMapping? Find(string name) => Columns.Find(c => string.Equals(c.Name, name, StringComparison.Ordinal));
+}
+
+/// <summary>One Db field's column: its name (the field name) and the field's schema type.</summary>
+internal sealed class ColumnMapping
+{
+    /// <summary>The column name (the field name).</summary>
+    public string Name { get; set; } = string.Empty;
+
+    /// <summary>The field's schema type (<see cref="Wire.ValueCodec.SchemaName"/>), for example <c>int32</c>.</summary>
+    public string Type { get; set; } = string.Empty;
+
+    /// <summary>The SQLite column type.</summary>
+    [JsonIgnore]
+    public string SqlType => ColumnValues.SqlType(Type);
+
+    /// <summary>The column definition for CREATE TABLE and ADD COLUMN, with the type's default.</summary>
+    [JsonIgnore]
+    public string Definition => $"{DbMapping.Quote(Name)} {SqlType} NOT NULL DEFAULT {ColumnValues.DefaultLiteral(Type)}";
+}

@@ -1,0 +1,132 @@
+using System.Globalization;
+using Microsoft.Data.Sqlite;
+
+namespace Pastry.Otp.Database;
+
+/// <summary>
+/// Plans a migration by comparing the mapping recorded by the last migration with the models' current mapping
+/// (as Django compares its migration state with the models): new models become tables, new Db fields become columns
+/// with the field type's default; removed models and fields and changed types lose data and carry a backup step.
+/// Widening an <c>int32</c> to <c>int64</c> or a <c>float32</c> to <c>float64</c> keeps every value, so it only updates
+/// the recorded mapping. A renamed field is seen as a removed field plus a new one.
+/// </summary>
+internal static class MigrationPlanner
+{
+    /// <summary>Plans against the database's recorded history.</summary>
+    public static MigrationPlan Plan(SqliteConnection connection, DbMapping target, DateTime utcNow)
+    {
+        var previous = SqliteDatabase.LastMapping(connection);
+        bool historyExists = previous is not null || SqliteDatabase.TableExists(connection, SqliteDatabase.HistoryTable);
+        return Plan(previous, historyExists, target, utcNow, name => SqliteDatabase.TableExists(connection, name));
+    }
+
+    /// <summary>Plans from <paramref name="previous"/> (null: nothing recorded) to <paramref name="target"/>.</summary>
+    /// <param name="previous">The recorded mapping, or null.</param>
+    /// <param name="historyExists">Whether the history table exists (the first migration creates it and the accounts table).</param>
+    /// <param name="target">The models' mapping.</param>
+    /// <param name="utcNow">The time used in backup table names.</param>
+    /// <param name="tableExists">Whether a table exists, so that backup names never collide.</param>
+    public static MigrationPlan Plan(DbMapping? previous, bool historyExists, DbMapping target, DateTime utcNow, Func<string, bool> tableExists)
+    {
+        var steps = new List<MigrationStep>();
+        var taken = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        string stamp = utcNow.ToString("yyyyMMddHHmmss", CultureInfo.InvariantCulture);
+        if (!historyExists)
+        {
+            steps.Add(new MigrationStep(
+                "create Pastry's tables (migration history, accounts)",
+                new[]
+                {
+                    $"CREATE TABLE {SqliteDatabase.HistoryTable} (id INTEGER PRIMARY KEY, applied_utc TEXT NOT NULL, description TEXT NOT NULL, sql TEXT NOT NULL, mapping TEXT NOT NULL)",
+                    $"CREATE TABLE {SqliteDatabase.AccountsTable} (account_id BLOB PRIMARY KEY NOT NULL, username TEXT NOT NULL, username_key TEXT NOT NULL UNIQUE, salt BLOB NOT NULL, password_hash BLOB NOT NULL, iterations INTEGER NOT NULL, algorithm TEXT NOT NULL, created_utc TEXT NOT NULL)",
+                }));
+        }
+
+        previous ??= new DbMapping();
+        foreach (var table in target.Tables)
+        {
+            var old = previous.Find(table.Name);
+            string quoted = DbMapping.Quote(table.Name);
+            if (old is null)
+            {
+                string columns = string.Concat(table.Columns.Select(c => ", " + c.Definition));
+                steps.Add(new MigrationStep(
+                    $"create table {table.Name} for model {table.Name} ({string.Join(", ", table.Columns.Select(c => c.Name))})",
+                    new[] { $"CREATE TABLE {quoted} ({DbMapping.KeyColumn} BLOB PRIMARY KEY NOT NULL{columns})" }));
+                continue;
+            }
+
+            foreach (var column in table.Columns)
+            {
+                var before = old.Find(column.Name);
+                if (before is null)
+                {
+                    steps.Add(new MigrationStep(
+                        $"add column {table.Name}.{column.Name} ({column.Type}, default {ColumnValues.DefaultLiteral(column.Type)})",
+                        new[] { $"ALTER TABLE {quoted} ADD COLUMN {column.Definition}" }));
+                }
+                else if (before.Type != column.Type)
+                {
+                    if (IsWidening(before.Type, column.Type))
+                    {
+                        steps.Add(new MigrationStep($"widen {table.Name}.{column.Name} from {before.Type} to {column.Type} (values kept)", Array.Empty<string>()));
+                        continue;
+                    }
+
+                    string backup = BackupName(table.Name + "_" + column.Name);
+                    steps.Add(new MigrationStep(
+                        $"change the type of {table.Name}.{column.Name} from {before.Type} to {column.Type} (values reset to the default)",
+                        new[]
+                        {
+                            $"ALTER TABLE {quoted} DROP COLUMN {DbMapping.Quote(column.Name)}",
+                            $"ALTER TABLE {quoted} ADD COLUMN {column.Definition}",
+                        },
+                        $"field {table.Name}.{column.Name} changes type from {before.Type} to {column.Type}, which drops its values",
+                        new[] { $"CREATE TABLE {DbMapping.Quote(backup)} AS SELECT {DbMapping.KeyColumn}, {DbMapping.Quote(column.Name)} FROM {quoted}" }));
+                }
+            }
+
+            foreach (var column in old.Columns.Where(c => table.Find(c.Name) is null))
+            {
+                string backup = BackupName(table.Name + "_" + column.Name);
+                steps.Add(new MigrationStep(
+                    $"drop column {table.Name}.{column.Name} (the field is gone or no longer [Db])",
+                    new[] { $"ALTER TABLE {quoted} DROP COLUMN {DbMapping.Quote(column.Name)}" },
+                    $"field {table.Name}.{column.Name} was removed (or lost [Db]), which drops its column and values",
+                    new[] { $"CREATE TABLE {DbMapping.Quote(backup)} AS SELECT {DbMapping.KeyColumn}, {DbMapping.Quote(column.Name)} FROM {quoted}" }));
+            }
+        }
+
+        foreach (var table in previous.Tables.Where(t => target.Find(t.Name) is null))
+        {
+            string backup = BackupName(table.Name);
+            string quoted = DbMapping.Quote(table.Name);
+            steps.Add(new MigrationStep(
+                $"drop table {table.Name} (the model is gone or has no Db fields)",
+                new[] { $"DROP TABLE {quoted}" },
+                $"model {table.Name} was removed (or has no Db fields left), which drops its table and rows",
+                new[] { $"CREATE TABLE {DbMapping.Quote(backup)} AS SELECT * FROM {quoted}" }));
+        }
+
+        return new MigrationPlan(steps, target);
+
+        string BackupName(string what)
+        {
+            string name = $"{DbMapping.ReservedPrefix}backup_{what}_{stamp}";
+            string candidate = name;
+            for (int i = 2; taken.Contains(candidate) || tableExists(candidate); i++)
+            {
+                candidate = $"{name}_{i}";
+            }
+
+            taken.Add(candidate);
+            return candidate;
+        }
+    }
+
+    private static bool IsWidening(string from, string to) => (from, to) switch
+    {
+        ("int32", "int64") or ("float32", "float64") or ("int32[]", "int64[]") or ("float32[]", "float64[]") => true,
+        _ => false,
+    };
+}

@@ -1,0 +1,58 @@
+using System.Globalization;
+using Dapper;
+using Microsoft.Data.Sqlite;
+
+namespace Pastry.Otp.Database;
+
+/// <summary>
+/// Applies a <see cref="MigrationPlan"/> in one transaction: every step, then one row in <c>pastry_migrations</c>
+/// with its SQL and the resulting mapping. If any statement fails, nothing is changed (SQLite DDL is transactional).
+/// </summary>
+internal static class Migrator
+{
+    /// <summary>Applies <paramref name="plan"/>; returns the statements run. An empty plan changes nothing.</summary>
+    /// <exception cref="DatabaseException">The plan loses data and <paramref name="allowDataLoss"/> is false, or a statement failed (rolled back).</exception>
+    public static IReadOnlyList<string> Apply(SqliteConnection connection, MigrationPlan plan, bool allowDataLoss)
+    {
+        if (plan.IsEmpty)
+        {
+            return Array.Empty<string>();
+        }
+
+        if (plan.LosesData && !allowDataLoss)
+        {
+            throw new DatabaseException(DatabaseError.DataLossRefused, plan.DataLossMessage);
+        }
+
+        var statements = plan.AllStatements.ToList();
+        using var transaction = connection.BeginTransaction();
+        foreach (var step in plan.Steps)
+        {
+            foreach (string statement in step.AllStatements)
+            {
+                try
+                {
+                    connection.Execute(statement, transaction: transaction);
+                }
+                catch (SqliteException ex)
+                {
+                    transaction.Rollback();
+                    throw new DatabaseException(DatabaseError.MigrationFailed, $"Migration step \"{step.Description}\" failed, so the whole migration was rolled back and nothing changed. The statement was: {statement}. SQLite said: {ex.Message}", ex);
+                }
+            }
+        }
+
+        connection.Execute(
+            $"INSERT INTO {SqliteDatabase.HistoryTable} (applied_utc, description, sql, mapping) VALUES (@applied, @description, @sql, @mapping)",
+            new
+            {
+                applied = DateTime.UtcNow.ToString(ColumnValues.DateTimeFormat, CultureInfo.InvariantCulture),
+                description = plan.Description,
+                sql = string.Join(";\n", statements),
+                mapping = plan.Target.ToJson(),
+            },
+            transaction);
+        transaction.Commit();
+        return statements;
+    }
+}
