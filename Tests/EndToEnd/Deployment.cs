@@ -28,7 +28,7 @@ public sealed class Deployment : IAsyncDisposable
         {
             var all = PastryProcess.Start(
                 "serve", "--role", "all", "--app", typeof(Knight).Assembly.Location,
-                "--ClientAgent:Port", "0", "--MessageDirector:Port", "0", "--Accounts:Pbkdf2Iterations", "1000", "--Ai:Application", nameof(KnightAiApp));
+                "--ClientAgent:Port", "0", "--MessageDirector:Port", "0", "--Accounts:Pbkdf2Iterations", "1000", "--Ai:Application", nameof(KnightAiApp), "--Database:Path", string.Empty);
             var endpoint = await all.WaitForLineAsync(new Regex("Client Agent listening on (\\S+:\\d+)"));
             await all.WaitForLineAsync(new Regex("AI application KnightAiApp started"));
             return new Deployment(all, null, IPEndPoint.Parse(endpoint.Groups[1].Value));

@@ -61,6 +61,7 @@ public sealed class ReadmeTests
         options.ClientAgent.Port = 0;
         options.MessageDirector.Port = 0;
         options.Accounts.Pbkdf2Iterations = 1000;
+        options.Database.Path = string.Empty;
         await using var server = new Pastry.Otp.OtpServer(registry, options, Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance);
         server.Start();
         await using var ai = new Pastry.Ai.AiRepository(server.Router, registry);
