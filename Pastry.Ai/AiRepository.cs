@@ -41,6 +41,9 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
     private readonly CancellationTokenSource stop = new();
     private readonly Task logicLoop;
     private readonly (string Host, int Port)? remote;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<uint, TaskCompletionSource<Envelope>> pendingRequests = new();
+    private readonly LogicContext logicContext;
+    private int nextContext;
     private volatile IMessageRouter router;
     private Task reconnectLoop = Task.CompletedTask;
     private int disposed;
@@ -53,6 +56,7 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
         this.options = options ?? new AiOptions();
         this.logger = logger ?? NullLogger.Instance;
         Channel = Channel.ForParticipant(this.options.AiId);
+        logicContext = new LogicContext(this);
         router.Subscribe(this, Channel);
         logicLoop = Task.Run(RunLogicAsync);
     }
@@ -208,8 +212,146 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
         return done.Task;
     }
 
+    /// <summary>
+    /// Stores a new object in the database (its assigned Db fields; the rest get their defaults) and waits for the
+    /// commit. It is not in RAM yet: <see cref="ActivateAsync{T}"/> brings it into the world.
+    /// </summary>
+    /// <exception cref="DatabaseRequestException">The database refused it (for example the DoId exists) or failed.</exception>
+    public async Task<T> CreateInDatabaseAsync<T>(T obj, CancellationToken cancellation = default)
+        where T : DistributedObject
+    {
+        obj.FullClean();
+        await RequestAsync(context => DatabaseMessages.CreateObject(context, obj, Channel), Channel.Database, obj.Model, cancellation).ConfigureAwait(false);
+        return obj;
+    }
+
+    /// <summary>
+    /// Activates a stored object: the State Server loads its Db fields and places it at <c>(parent, zone)</c>, where it
+    /// behaves like any object this AI created; its Db fields are written through to the database on every change.
+    /// Returns this AI's live copy, or null when no object of that class is stored under <paramref name="id"/>.
+    /// </summary>
+    /// <exception cref="DatabaseRequestException">The stored data is bad (the reason names the field), or the object is already active.</exception>
+    public async Task<T?> ActivateAsync<T>(DoId id, DoId parent, uint zone, DoId owner = default, CancellationToken cancellation = default)
+        where T : DistributedObject<T>
+    {
+        var model = registry.GetModel<T>();
+        var reply = await RequestAsync(context => DatabaseMessages.ActivateObject(context, model, id, parent, zone, owner, Channel), Channel.StateServer, model, cancellation, DatabaseStatus.NotFound).ConfigureAwait(false);
+        if (reply.Status == DatabaseStatus.NotFound)
+        {
+            return null;
+        }
+
+        var obj = (T)model.CreateInstance();
+        obj.DoId = id;
+        obj.Owner = owner;
+        obj.Parent = parent;
+        obj.Zone = zone;
+        foreach (var pair in reply.Values)
+        {
+            model.GetField(pair.Key).SetBoxed(obj, pair.Value);
+        }
+
+        lock (gate)
+        {
+            objects[id] = obj;
+        }
+
+        obj.Binding = this;
+        obj.SetState(ObjectState.Live);
+        var model2 = StreamsOf(model);
+        obj.Changes.Subscribe(model2.Updated.OnNext);
+        model2.Created.OnNext(obj);
+        return obj;
+    }
+
+    /// <summary>
+    /// Compare and swap in the database, then in the world: writes <paramref name="value"/> to the field only if the
+    /// stored value is still <paramref name="expected"/> (for example spending gold without a race). On success the
+    /// live object gets the new value too; on failure it gets the stored value, and the method returns false.
+    /// </summary>
+    public async Task<bool> SetIfEqualsAsync<T, TValue>(T obj, System.Linq.Expressions.Expression<Func<T, TValue>> property, TValue expected, TValue value, CancellationToken cancellation = default)
+        where T : DistributedObject<T>
+    {
+        if (property.Body is not System.Linq.Expressions.MemberExpression { Member: var member })
+        {
+            throw new ArgumentException("Pass a property of the model, for example p => p.Gold.", nameof(property));
+        }
+
+        var field = (FieldDescriptor<TValue>)obj.Model.GetField(member.Name);
+        if (!field.IsDb)
+        {
+            throw new ArgumentException($"{field} is not [Db]; set-if-equals compares stored values.", nameof(property));
+        }
+
+        var reply = await RequestAsync(context => DatabaseMessages.SetFieldsIfEquals(context, obj.Model, obj.DoId, Channel, (field, expected, value)), Channel.Database, obj.Model, cancellation, DatabaseStatus.NotEqual).ConfigureAwait(false);
+        if (reply.Status == DatabaseStatus.Ok)
+        {
+            // The database has it; now the State Server's copy and every client (its write-through writes the same value).
+            field.SetValue(obj, value);
+            return true;
+        }
+
+        if (reply.Values.TryGetValue(field.Name, out var current) && current is TValue stored && obj.State == ObjectState.Live)
+        {
+            // Only this AI's copy was stale: the State Server already has the stored value.
+            lock (obj.Sync)
+            {
+                field.Apply(obj, stored, ChangeOrigin.Remote);
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Deletes a stored object from the database (an active copy stays in RAM until <see cref="Delete"/>).</summary>
+    public Task DeleteFromDatabaseAsync(DistributedObject obj, CancellationToken cancellation = default) =>
+        RequestAsync(context => DatabaseMessages.DeleteObject(context, obj.Model, obj.DoId, Channel), Channel.Database, obj.Model, cancellation);
+
     /// <inheritdoc />
-    public void Deliver(Envelope envelope) => Post(() => Handle(envelope));
+    public void Deliver(Envelope envelope)
+    {
+        switch (envelope.Type)
+        {
+            case InternalMessageType.DbCreateObjectResp:
+            case InternalMessageType.DbGetAllResp:
+            case InternalMessageType.DbSetFieldsAck:
+            case InternalMessageType.DbSetFieldsIfEqualsResp:
+            case InternalMessageType.DbDeleteObjectResp:
+            case InternalMessageType.ActivateObjectResp:
+                if (envelope.Payload.Length >= 4 && pendingRequests.TryRemove(System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(envelope.Payload.Span), out var pending))
+                {
+                    pending.TrySetResult(envelope);
+                }
+
+                return;
+            default:
+                Post(() => Handle(envelope));
+                return;
+        }
+    }
+
+    private async Task<DatabaseReply> RequestAsync(Func<uint, Envelope> build, Channel target, ModelInfo model, CancellationToken cancellation, DatabaseStatus alsoAccepted = DatabaseStatus.Ok)
+    {
+        uint context = (uint)Interlocked.Increment(ref nextContext);
+        var answer = new TaskCompletionSource<Envelope>(TaskCreationOptions.RunContinuationsAsynchronously);
+        pendingRequests[context] = answer;
+        try
+        {
+            router.Publish(build(context), target);
+            using var registration = cancellation.Register(() => answer.TrySetCanceled(cancellation));
+            var reply = DatabaseMessages.ReadReply(await answer.Task.ConfigureAwait(true), model);
+            if (reply.Status != DatabaseStatus.Ok && reply.Status != alsoAccepted)
+            {
+                throw new DatabaseRequestException(reply.Status, reply.Reason);
+            }
+
+            return reply;
+        }
+        finally
+        {
+            pendingRequests.TryRemove(context, out _);
+        }
+    }
 
     /// <summary>Stops the logic loop and, over TCP, closes the link (the server then deletes this AI's objects).</summary>
     public async ValueTask DisposeAsync()
@@ -378,6 +520,8 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
         {
             while (reader.TryRead(out var action))
             {
+                var previous = SynchronizationContext.Current;
+                SynchronizationContext.SetSynchronizationContext(logicContext);
                 try
                 {
                     action();
@@ -386,6 +530,10 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
                 {
                     // Game code that throws must not stop the AI: log it with context and go on.
                     logger.LogError(ex, "{Ai}: game logic threw", Name);
+                }
+                finally
+                {
+                    SynchronizationContext.SetSynchronizationContext(previous);
                 }
             }
         }
@@ -447,6 +595,34 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
             logger.LogInformation("{Ai}: reconnected; {Count} object(s) created again", Name, objects.Count);
         }
     }
+}
+
+/// <summary>Lets <c>await</c> in game code resume on the AI's logic loop, so that async handlers keep the one-at-a-time rule.</summary>
+internal sealed class LogicContext(AiRepository ai) : SynchronizationContext
+{
+    public override void Post(SendOrPostCallback d, object? state) => ai.Post(() => d(state));
+
+    public override void Send(SendOrPostCallback d, object? state) => throw new NotSupportedException("The AI logic loop does not run work synchronously for other threads; use Post.");
+
+    public override SynchronizationContext CreateCopy() => this;
+}
+
+/// <summary>A database request of an AI was refused or failed.</summary>
+public sealed class DatabaseRequestException : Exception
+{
+    /// <summary>Creates the exception.</summary>
+    public DatabaseRequestException(DatabaseStatus status, string reason)
+        : base($"The database answered {status}: {reason}")
+    {
+        Status = status;
+        Reason = reason;
+    }
+
+    /// <summary>The database's status.</summary>
+    public DatabaseStatus Status { get; }
+
+    /// <summary>The database's reason.</summary>
+    public string Reason { get; }
 }
 
 /// <summary>The streams of one model class on an AI.</summary>

@@ -1,3 +1,4 @@
+using Pastry.Messaging;
 using System.Buffers;
 using Dapper;
 using Microsoft.Data.Sqlite;

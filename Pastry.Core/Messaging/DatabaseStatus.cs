@@ -1,8 +1,8 @@
-namespace Pastry.Otp.Database;
+namespace Pastry.Messaging;
 
 /// <summary>
 /// The status byte of every Database role reply (see the <c>Db*</c> members of
-/// <see cref="Messaging.InternalMessageType"/>). It lives here until the AI library needs it, then it moves to Core.
+/// <see cref="InternalMessageType"/>). It is in Core because AIs read it too.
 /// </summary>
 public enum DatabaseStatus : byte
 {

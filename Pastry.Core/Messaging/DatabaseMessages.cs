@@ -1,7 +1,7 @@
 using Pastry.Messaging;
 using Pastry.Wire;
 
-namespace Pastry.Otp.Database;
+namespace Pastry.Messaging;
 
 /// <summary>
 /// Builds the requests of the Database role and of activation (layouts on the <c>Db*</c> and
