@@ -78,6 +78,14 @@ public enum InternalMessageType : ushort
     /// <summary>From the State Server: <c>newOwner, entry</c>: the owner changed.</summary>
     ChangingOwner = 2207,
 
+    /// <summary>
+    /// From the State Server: <c>clientFrame*</c>, several <see cref="RelayBroadcast"/> frames in a row for one location
+    /// and one sender, each about the object whose DoId starts its payload; <see cref="Envelope.Subject"/> is empty.
+    /// The State Server coalesces relays it has queued, so that a busy location costs each session one delivery per
+    /// batch rather than one per update (PERFORMANCE: batching decides everything).
+    /// </summary>
+    RelayBroadcastBatch = 2208,
+
     /// <summary>From the State Server to the creating AI: <c>field: uint16, value</c> sent by a client.</summary>
     ClientSetField = 2300,
 
