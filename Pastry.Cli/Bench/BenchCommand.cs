@@ -22,7 +22,7 @@ internal static class BenchCommand
                     --clients N      clients (default 100)
                     --objects M      objects in the zone (default 100)
                     --rate R         updates per second in total; 0 = as fast as the server drains (default 0)
-                    --window W       most updates in flight (sent, not yet received by the average client) (default 256)
+                    --window W       most updates in flight (sent, not yet received by the average client) (default 1024)
                     --seconds S      measured seconds (default 5)
                     --warmup W       seconds of load before measuring (default 1)
           idle    N logged-in clients with no interest; reports the server's resident memory per idle session.

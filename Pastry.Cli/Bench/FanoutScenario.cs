@@ -208,7 +208,7 @@ internal static class FanoutScenario
                 BenchCommand.Int(options, "clients", 100, 1),
                 BenchCommand.Int(options, "objects", 100, 1),
                 BenchCommand.Number(options, "rate", 0, 0),
-                BenchCommand.Int(options, "window", 256, 1),
+                BenchCommand.Int(options, "window", 1024, 1),
                 BenchCommand.Number(options, "seconds", 5, 0.1),
                 BenchCommand.Number(options, "warmup", 1, 0));
         }
