@@ -19,6 +19,7 @@ internal sealed class BenchAi : IParticipant, IAsyncDisposable
     private Envelope[] updates = Array.Empty<Envelope>();
     private byte[][] payloads = Array.Empty<byte[]>();
     private TaskCompletionSource? allEntered;
+    private TaskCompletionSource<ServerMemory>? memory;
     private int expectedEnters;
     private int enters;
     private int errors;
@@ -104,6 +105,24 @@ internal sealed class BenchAi : IParticipant, IAsyncDisposable
         return world;
     }
 
+    /// <summary>
+    /// Asks the server for its memory (<see cref="InternalMessageType.MemoryQuery"/>), after a full collection when
+    /// <paramref name="collect"/>; null when it does not answer within 30 s (a server without the diagnostics role).
+    /// </summary>
+    public async Task<ServerMemory?> QueryMemoryAsync(bool collect, CancellationToken cancellation)
+    {
+        memory = new TaskCompletionSource<ServerMemory>(TaskCreationOptions.RunContinuationsAsynchronously);
+        link.Publish(InternalMessages.MemoryQuery(collect, Channel), Channel.Diagnostics);
+        try
+        {
+            return await memory.Task.WaitAsync(TimeSpan.FromSeconds(30), cancellation).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>Sends <see cref="BenchEntity.SentTicks"/> = <paramref name="ticks"/> for entity <paramref name="index"/>. Allocates nothing.</summary>
     public void SendUpdate(int index, long ticks)
     {
@@ -124,6 +143,13 @@ internal sealed class BenchAi : IParticipant, IAsyncDisposable
                 }
 
                 break;
+            case InternalMessageType.MemoryReport:
+                {
+                    var reader = new Wire.WireReader(envelope.Payload.Span);
+                    memory?.TrySetResult(new ServerMemory(reader.ReadInt64(), reader.ReadInt64(), reader.ReadInt64()));
+                    break;
+                }
+
             case InternalMessageType.Error:
                 if (Interlocked.Increment(ref errors) <= 5)
                 {
@@ -162,3 +188,6 @@ internal sealed class BenchAi : IParticipant, IAsyncDisposable
         }
     }
 }
+
+/// <summary>An OTP process's memory as its diagnostics role reports it.</summary>
+internal readonly record struct ServerMemory(long ManagedHeapBytes, long GcCommittedBytes, long WorkingSetBytes);

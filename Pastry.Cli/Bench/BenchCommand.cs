@@ -25,7 +25,9 @@ internal static class BenchCommand
                     --window W       most updates in flight (sent, not yet received by the average client) (default 1024)
                     --seconds S      measured seconds (default 5)
                     --warmup W       seconds of load before measuring (default 1)
-          idle    N logged-in clients with no interest; reports the server's resident memory per idle session.
+          idle    N logged-in clients with no interest; reports the server's resident memory (RSS) per idle session:
+                  as found, and after the server ran a full garbage collection (asked over the Message Director),
+                  with the managed heap per session. 20 warm-up sessions connect before the first reading.
                     --clients N      clients (default 1000)
                     --settle S       seconds to wait before each memory reading (default 3)
 
@@ -33,8 +35,8 @@ internal static class BenchCommand
           --json                     print one JSON object on standard output instead of a table
           --target HOST:PORT         use a running server's Client Agent instead of starting one; it must have been
           --md HOST:PORT             started with --app <path to pastry.dll> so that it knows the bench models, and
-                                     --md names its Message Director (fanout)
-          --pid PID                  the running server's process id, to read its memory and CPU (needed for idle)
+                                     --md names its Message Director (needed for fanout; idle uses it for the GC)
+          --pid PID                  the running server's process id, to read its RSS and CPU (needed for idle)
           --Section:Key value        a setting passed to the child server, e.g. --ClientAgent:FlushInterval 00:00:00.005
 
         The child server is `pastry serve --role otp --app pastry.dll` on OS-assigned ports, with 1000 PBKDF2

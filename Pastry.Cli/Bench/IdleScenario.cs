@@ -27,17 +27,19 @@ internal static class IdleScenario
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
         var all = new List<BenchClient>();
         var receiving = new List<Task>();
+        await using var ai = server.DirectorEndPoint.Port != 0 ? await BenchAi.ConnectAsync(server.DirectorEndPoint, cancellation).ConfigureAwait(false) : null;
         try
         {
             var warm = await BenchCommand.ConnectClientsAsync(server, registry, WarmUpSessions, prefix + "w", 1024, null, cancellation).ConfigureAwait(false);
             Watch(warm);
-            long before = await SettledRssAsync(server, settings.Settle, cancellation).ConfigureAwait(false);
-            BenchCommand.Progress($"server RSS with {WarmUpSessions} warm-up sessions: {before / 1048576.0:0.0} MB");
+            var before = await ReadMemoryAsync(server, ai, settings.Settle, cancellation).ConfigureAwait(false);
+            BenchCommand.Progress($"with {WarmUpSessions} warm-up sessions: {before}");
 
             var idle = await BenchCommand.ConnectClientsAsync(server, registry, settings.Clients, prefix, 1024, null, cancellation).ConfigureAwait(false);
             Watch(idle);
             var heartbeats = BenchCommand.HeartbeatAsync(all, stop.Token);
-            long after = await SettledRssAsync(server, settings.Settle, cancellation).ConfigureAwait(false);
+            var after = await ReadMemoryAsync(server, ai, settings.Settle, cancellation).ConfigureAwait(false);
+            BenchCommand.Progress($"with {settings.Clients} more sessions: {after}");
             server.EnsureAlive();
             int ejects = all.Count(c => c.ClosedByServer || c.Ejects > 0);
 
@@ -46,15 +48,16 @@ internal static class IdleScenario
             await Task.WhenAll(receiving).WaitAsync(TimeSpan.FromSeconds(10), CancellationToken.None).ConfigureAwait(false);
             await heartbeats.ConfigureAwait(false);
 
-            double perSession = (after - before) / 1024.0 / settings.Clients;
             return new BenchReport("idle")
                 .Add("server", "server", server.IsChild ? "child" : "target")
                 .Add("clients", "idle sessions measured", settings.Clients)
                 .Add("warmup_sessions", "warm-up sessions (before)", WarmUpSessions)
-                .Add("server_rss_before_mb", "server RSS before", Math.Round(before / 1048576.0, 1), "MB")
-                .Add("server_rss_after_mb", "server RSS after", Math.Round(after / 1048576.0, 1), "MB")
-                .Add("server_rss_mb", "server RSS", Math.Round(after / 1048576.0, 1), "MB")
-                .Add("kib_per_session", "RSS per idle session", Math.Round(perSession, 2), "KiB")
+                .Add("server_rss_before_mb", "server RSS before", Megabytes(before.Rss), "MB")
+                .Add("server_rss_after_mb", "server RSS after", Megabytes(after.Rss), "MB")
+                .Add("server_rss_mb", "server RSS", Megabytes(after.Rss), "MB")
+                .Add("kib_per_session_without_gc", "RSS per idle session, as found", PerSession(before.Rss, after.Rss, settings.Clients), "KiB")
+                .Add("kib_per_session", "RSS per idle session, after a full GC", PerSession(before.RssAfterGc, after.RssAfterGc, settings.Clients), "KiB")
+                .Add("managed_kib_per_session", "managed heap per idle session", PerSession(before.Managed, after.Managed, settings.Clients), "KiB")
                 .Add("goal_kib_per_session", "goal", 16, "KiB")
                 .Add("errors", "errors", all.Sum(c => c.ProtocolErrors))
                 .Add("ejects", "ejects and disconnects", ejects)
@@ -80,6 +83,26 @@ internal static class IdleScenario
         "--ClientAgent:HeartbeatTimeout", "00:05:00",
     };
 
+    private static double? Megabytes(long? bytes) => bytes is long b ? Math.Round(b / 1048576.0, 1) : null;
+
+    private static double? PerSession(long? before, long? after, int sessions) =>
+        before is long b && after is long a ? Math.Round((a - b) / 1024.0 / sessions, 2) : null;
+
+    /// <summary>
+    /// The server's memory once settled: RSS as found, then (when the AI link is there) RSS and managed heap after the
+    /// server ran a full, compacting collection that returns free memory to the OS (<see cref="Messaging.InternalMessageType.MemoryQuery"/>).
+    /// </summary>
+    private static async Task<MemoryReading> ReadMemoryAsync(BenchServer server, BenchAi? ai, double settle, CancellationToken cancellation)
+    {
+        long rss = await SettledRssAsync(server, settle, cancellation).ConfigureAwait(false);
+        if (ai is null || await ai.QueryMemoryAsync(collect: true, cancellation).ConfigureAwait(false) is not ServerMemory memory)
+        {
+            return new MemoryReading(rss, null, null);
+        }
+
+        return new MemoryReading(rss, server.ReadRssBytes(), memory.ManagedHeapBytes);
+    }
+
     /// <summary>
     /// Waits <paramref name="settle"/> seconds, then reads RSS every half second until two readings a second apart
     /// differ by less than 1% (or <see cref="StableWithin"/> has passed), and returns the last reading.
@@ -102,17 +125,19 @@ internal static class IdleScenario
         }
     }
 
+    /// <summary>One reading of the server's memory.</summary>
+    private readonly record struct MemoryReading(long Rss, long? RssAfterGc, long? Managed)
+    {
+        public override string ToString() =>
+            $"RSS {Rss / 1048576.0:0.0} MB" + (RssAfterGc is long gc ? $", after a full GC {gc / 1048576.0:0.0} MB" : string.Empty) + (Managed is long m ? $", managed heap {m / 1048576.0:0.0} MB" : string.Empty);
+    }
+
     /// <summary>The options of <c>pastry bench idle</c>.</summary>
     public sealed record Settings(CommandOptions Options, int Clients, double Settle)
     {
         public static Settings From(CommandOptions options)
         {
             BenchCommand.AllowOnly(options, "settle");
-            if (options.Has("md"))
-            {
-                throw new UsageException("bench idle does not use the Message Director; drop --md.");
-            }
-
             return new Settings(options, BenchCommand.Int(options, "clients", 1000, 1), BenchCommand.Number(options, "settle", 3, 0));
         }
     }

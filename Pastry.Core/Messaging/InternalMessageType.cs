@@ -25,6 +25,19 @@ public enum InternalMessageType : ushort
     ClearPostRemoves = 9011,
 
     /// <summary>
+    /// To the diagnostics role (<see cref="Channel.Diagnostics"/>): <c>collect: bool</c>. When true, a full blocking,
+    /// compacting garbage collection that returns free memory to the OS runs first. Answered with
+    /// <see cref="MemoryReport"/> to the sender. Tools such as <c>pastry bench idle</c> use it to measure memory per session.
+    /// </summary>
+    MemoryQuery = 9100,
+
+    /// <summary>
+    /// From the diagnostics role: <c>managedHeapBytes: int64, gcCommittedBytes: int64, workingSetBytes: int64,
+    /// gen0Collections: int32, gen1Collections: int32, gen2Collections: int32</c>.
+    /// </summary>
+    MemoryReport = 9101,
+
+    /// <summary>
     /// To the State Server: <c>classId: uint32, parent, zone: uint32, owner, ai: channel, count: uint16,
     /// (field: uint16, value)*</c>; <see cref="Envelope.Subject"/> is the new DoId. Missing Required fields are refused.
     /// </summary>
