@@ -77,7 +77,8 @@ internal sealed class ClientSession : IParticipant
         var sending = outbox.RunAsync(stream, abort.Token);
         try
         {
-            var reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 4096, minimumReadSize: 512, leaveOpen: true));
+            // Zero-byte reads: an idle session waits for data without holding a 4 KiB receive buffer (bench idle).
+            var reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 4096, minimumReadSize: 512, leaveOpen: true, useZeroByteReads: true));
             await ReceiveAsync(reader).ConfigureAwait(false);
             await reader.CompleteAsync().ConfigureAwait(false);
         }
