@@ -83,6 +83,12 @@ internal static class BenchCommand
             Console.Error.WriteLine("pastry bench: interrupted");
             return PastryCommandLine.ExitRuntimeError;
         }
+        catch (Exception ex) when (ex is not UsageException and not ConfigurationException)
+        {
+            // A bench that breaks must say where; the child server is killed on the way out.
+            Console.Error.WriteLine($"pastry bench {args[0]}: failed: {ex}");
+            return PastryCommandLine.ExitRuntimeError;
+        }
         finally
         {
             Console.CancelKeyPress -= onCancel;

@@ -81,7 +81,7 @@ internal sealed partial class BenchServer : IAsyncDisposable
         process.ErrorDataReceived += (_, e) => server.OnLine(e.Data);
         process.Exited += (_, _) =>
         {
-            var exited = new InvalidOperationException($"the server exited early with code {SafeExitCode(process)}. Its last lines:{Environment.NewLine}{server.LastLines()}");
+            var exited = new BenchException($"the server exited early with code {SafeExitCode(process)}. Its last lines:{Environment.NewLine}{server.LastLines()}");
             server.clientEndPoint.TrySetException(exited);
             server.directorEndPoint.TrySetException(exited);
         };
@@ -99,7 +99,7 @@ internal sealed partial class BenchServer : IAsyncDisposable
         catch (OperationCanceledException) when (!cancellation.IsCancellationRequested)
         {
             await server.DisposeAsync().ConfigureAwait(false);
-            throw new InvalidOperationException($"the server did not print its listening lines within {StartTimeout.TotalSeconds:0} s. Its last lines:{Environment.NewLine}{server.LastLines()}");
+            throw new BenchException($"the server did not print its listening lines within {StartTimeout.TotalSeconds:0} s. Its last lines:{Environment.NewLine}{server.LastLines()}");
         }
         catch
         {
@@ -167,7 +167,7 @@ internal sealed partial class BenchServer : IAsyncDisposable
     {
         if (child is not null && child.HasExited)
         {
-            throw new InvalidOperationException($"the server exited with code {SafeExitCode(child)} during the run. Its last lines:{Environment.NewLine}{LastLines()}");
+            throw new BenchException($"the server exited with code {SafeExitCode(child)} during the run. Its last lines:{Environment.NewLine}{LastLines()}");
         }
     }
 

@@ -5,8 +5,10 @@ namespace Pastry.Cli.Bench;
 /// <summary>
 /// <c>pastry bench idle</c>: the server's resident memory per logged-in session that does nothing (no interest).
 /// A few warm-up sessions connect first, so that code paths, pools and the JIT are warm before the first reading;
-/// the result is the growth of RSS while N more sessions connect, divided by N. It includes the account each session
-/// created (the in-memory account store; a database holds those in production).
+/// the result is the growth of RSS while N more sessions connect, divided by N: from the baseline after a full GC to
+/// the RSS as found once settled, and to the RSS after another full GC (what stays; the difference is garbage and heap
+/// the GC has not returned yet). It includes the account each session created (the in-memory account store; a
+/// database holds those in production).
 /// </summary>
 internal static class IdleScenario
 {
@@ -52,10 +54,11 @@ internal static class IdleScenario
                 .Add("server", "server", server.IsChild ? "child" : "target")
                 .Add("clients", "idle sessions measured", settings.Clients)
                 .Add("warmup_sessions", "warm-up sessions (before)", WarmUpSessions)
-                .Add("server_rss_before_mb", "server RSS before", Megabytes(before.Rss), "MB")
-                .Add("server_rss_after_mb", "server RSS after", Megabytes(after.Rss), "MB")
+                .Add("server_rss_before_mb", "server RSS before", Megabytes(before.Baseline), "MB")
+                .Add("server_rss_after_mb", "server RSS after, as found", Megabytes(after.Rss), "MB")
+                .Add("server_rss_after_gc_mb", "server RSS after, after a full GC", Megabytes(after.RssAfterGc), "MB")
                 .Add("server_rss_mb", "server RSS", Megabytes(after.Rss), "MB")
-                .Add("kib_per_session_without_gc", "RSS per idle session, as found", PerSession(before.Rss, after.Rss, settings.Clients), "KiB")
+                .Add("kib_per_session_without_gc", "RSS per idle session, as found", PerSession(before.Baseline, after.Rss, settings.Clients), "KiB")
                 .Add("kib_per_session", "RSS per idle session, after a full GC", PerSession(before.RssAfterGc, after.RssAfterGc, settings.Clients), "KiB")
                 .Add("managed_kib_per_session", "managed heap per idle session", PerSession(before.Managed, after.Managed, settings.Clients), "KiB")
                 .Add("goal_kib_per_session", "goal", 16, "KiB")
@@ -128,6 +131,9 @@ internal static class IdleScenario
     /// <summary>One reading of the server's memory.</summary>
     private readonly record struct MemoryReading(long Rss, long? RssAfterGc, long? Managed)
     {
+        /// <summary>The cleanest reading: after the full GC when there was one (it clears what earlier runs left behind).</summary>
+        public long Baseline => RssAfterGc ?? Rss;
+
         public override string ToString() =>
             $"RSS {Rss / 1048576.0:0.0} MB" + (RssAfterGc is long gc ? $", after a full GC {gc / 1048576.0:0.0} MB" : string.Empty) + (Managed is long m ? $", managed heap {m / 1048576.0:0.0} MB" : string.Empty);
     }
