@@ -47,6 +47,9 @@ internal sealed class CommandOptions
         return options;
     }
 
+    /// <summary>The names of every option given.</summary>
+    public IEnumerable<string> Names => values.Keys;
+
     /// <summary>Whether <c>--name</c> was given (with or without a value).</summary>
     public bool Has(string name) => values.ContainsKey(name);
 

@@ -34,6 +34,7 @@ public static class PastryCommandLine
                 "schema" => SchemaCommand.Run(CommandOptions.Parse(rest), appAssemblies),
                 "serve" => await ServeCommand.RunAsync(rest, appAssemblies).ConfigureAwait(false),
                 "migrate" => MigrateCommand.Run(CommandOptions.Parse(rest), appAssemblies),
+                "bench" => await Bench.BenchCommand.RunAsync(rest).ConfigureAwait(false),
                 _ => throw new UsageException($"Unknown command '{args[0]}'."),
             };
         }
@@ -62,7 +63,7 @@ public static class PastryCommandLine
           serve   --role otp|ai|all [--config pastry.json] [--app <assembly>]   run the server roles
           migrate [--plan] [--db <path>] [--allow-data-loss] [--app <assembly>] create or alter the SQLite schema
           schema  [--json] [--app <assembly>]                                    print the models and the schema hash
-          bench   [...] [--json]                                                 load generator over real sockets
+          bench   fanout|idle [options] [--json]                                 load generator over real sockets (pastry bench --help)
 
         exit codes: 0 ok, 1 runtime error, 2 usage or configuration error
         """;

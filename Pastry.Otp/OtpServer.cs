@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Pastry.Messaging;
 using Pastry.Otp.ClientAgent;
 using Pastry.Otp.Database;
+using Pastry.Otp.Diagnostics;
 using Pastry.Otp.MessageDirector;
 using Pastry.Otp.UberDogs;
 
@@ -77,6 +78,7 @@ public sealed class OtpServer : IAsyncDisposable
         UberDogs = new UberDogHost(registry, accounts, loggerFactory.CreateLogger("Pastry.Otp.UberDogs"));
         ClientAgent = new ClientAgent.ClientAgent(options.ClientAgent, router, registry, UberDogs, interestPolicy ?? new AllowAllInterestPolicy(), time, metrics, loggerFactory.CreateLogger("Pastry.Otp.ClientAgent"));
         MessageDirector = new MessageDirectorServer(options.MessageDirector, router, loggerFactory.CreateLogger("Pastry.Otp.MessageDirector"));
+        Diagnostics = new DiagnosticsRole(router, loggerFactory.CreateLogger("Pastry.Otp.Diagnostics"));
     }
 
     /// <summary>The app's models.</summary>
@@ -103,6 +105,9 @@ public sealed class OtpServer : IAsyncDisposable
     /// <summary>The Message Director's TCP endpoint for AI processes.</summary>
     public MessageDirectorServer MessageDirector { get; }
 
+    /// <summary>The diagnostics role (memory reports for tools on the Message Director).</summary>
+    public DiagnosticsRole Diagnostics { get; }
+
     /// <summary>The metrics on the <c>Pastry</c> meter.</summary>
     public OtpMetrics Metrics => metrics;
 
@@ -124,6 +129,7 @@ public sealed class OtpServer : IAsyncDisposable
         started = true;
         Database?.Start();
         StateServer.Start();
+        Diagnostics.Start();
         MessageDirector.Start();
         ClientAgent.Start();
         logger.LogInformation("OTP ready: {Models} model(s), schema {Hash}, app version {Version}", Registry.Models.Count, Registry.SchemaHashText, Options.ClientAgent.AppVersion);
@@ -139,6 +145,7 @@ public sealed class OtpServer : IAsyncDisposable
 
         await ClientAgent.DisposeAsync().ConfigureAwait(false);
         await MessageDirector.DisposeAsync().ConfigureAwait(false);
+        Diagnostics.Stop();
         await StateServer.DisposeAsync().ConfigureAwait(false);
 
         // After the State Server, whose last write-throughs the Database role still commits before it closes.

@@ -25,6 +25,19 @@ public enum InternalMessageType : ushort
     ClearPostRemoves = 9011,
 
     /// <summary>
+    /// To the diagnostics role (<see cref="Channel.Diagnostics"/>): <c>collect: bool</c>. When true, a full blocking,
+    /// compacting garbage collection that returns free memory to the OS runs first. Answered with
+    /// <see cref="MemoryReport"/> to the sender. Tools such as <c>pastry bench idle</c> use it to measure memory per session.
+    /// </summary>
+    MemoryQuery = 9100,
+
+    /// <summary>
+    /// From the diagnostics role: <c>managedHeapBytes: int64, gcCommittedBytes: int64, workingSetBytes: int64,
+    /// gen0Collections: int32, gen1Collections: int32, gen2Collections: int32</c>.
+    /// </summary>
+    MemoryReport = 9101,
+
+    /// <summary>
     /// To the State Server: <c>classId: uint32, parent, zone: uint32, owner, ai: channel, count: uint16,
     /// (field: uint16, value)*</c>; <see cref="Envelope.Subject"/> is the new DoId. Missing Required fields are refused.
     /// </summary>
@@ -94,6 +107,14 @@ public enum InternalMessageType : ushort
 
     /// <summary>From the State Server: <c>newOwner, entry</c>: the owner changed.</summary>
     ChangingOwner = 2207,
+
+    /// <summary>
+    /// From the State Server: <c>clientFrame*</c>, several <see cref="RelayBroadcast"/> frames in a row for one location
+    /// and one sender, each about the object whose DoId starts its payload; <see cref="Envelope.Subject"/> is empty.
+    /// The State Server coalesces relays it has queued, so that a busy location costs each session one delivery per
+    /// batch rather than one per update (PERFORMANCE: batching decides everything).
+    /// </summary>
+    RelayBroadcastBatch = 2208,
 
     /// <summary>From the State Server to the creating AI: <c>field: uint16, value</c> sent by a client.</summary>
     ClientSetField = 2300,

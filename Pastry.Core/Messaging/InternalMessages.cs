@@ -81,6 +81,10 @@ public static class InternalMessages
     public static Envelope DeleteObject(DoId target, Channel sender) =>
         new(InternalMessageType.DeleteObject, sender, target, Array.Empty<byte>());
 
+    /// <summary><c>MemoryQuery</c> to <see cref="Channel.Diagnostics"/>: asks an OTP process for its memory, after a full collection when <paramref name="collect"/>.</summary>
+    public static Envelope MemoryQuery(bool collect, Channel sender) =>
+        new(InternalMessageType.MemoryQuery, sender, DoId.Empty, new[] { collect ? (byte)1 : (byte)0 });
+
     /// <summary><c>DeleteAiObjects</c>: deletes every object <paramref name="ai"/> created (a post-remove cleanup).</summary>
     public static Envelope DeleteAiObjects(Channel ai)
     {

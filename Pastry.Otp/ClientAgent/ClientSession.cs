@@ -77,7 +77,8 @@ internal sealed class ClientSession : IParticipant
         var sending = outbox.RunAsync(stream, abort.Token);
         try
         {
-            var reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 4096, minimumReadSize: 512, leaveOpen: true));
+            // Zero-byte reads: an idle session waits for data without holding a 4 KiB receive buffer (bench idle).
+            var reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 4096, minimumReadSize: 512, leaveOpen: true, useZeroByteReads: true));
             await ReceiveAsync(reader).ConfigureAwait(false);
             await reader.CompleteAsync().ConfigureAwait(false);
         }
@@ -749,6 +750,13 @@ internal sealed class ClientSession : IParticipant
                 }
 
                 break;
+            case InternalMessageType.RelayBroadcastBatch:
+                if (envelope.Sender != Channel)
+                {
+                    AppendVisibleFrames(envelope.Payload.Span);
+                }
+
+                break;
             case InternalMessageType.ObjectDeleted:
                 if (visible.Remove(envelope.Subject))
                 {
@@ -781,6 +789,38 @@ internal sealed class ClientSession : IParticipant
 
         visible[id] = new VisibleObject(id, model, entry.Location, entry.Owner);
         Append((IsOwner(entry.Owner) ? entry.OwnerFrame : entry.OtherFrame).Span);
+    }
+
+    /// <summary>
+    /// Appends the frames of a relay batch that are about objects in view, in runs: a session that sees every object
+    /// of the batch copies it in one append.
+    /// </summary>
+    private void AppendVisibleFrames(ReadOnlySpan<byte> frames)
+    {
+        int runStart = 0;
+        int position = 0;
+        while (position + Frame.HeaderSize + DoId.Size <= frames.Length)
+        {
+            int length = Frame.LengthSize + (int)System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(frames.Slice(position));
+
+            // Every relayed frame (SetField, SetFields, CallMethod) starts its payload with the object's DoId.
+            if (!visible.ContainsKey(DoId.Read(frames.Slice(position + Frame.HeaderSize, DoId.Size))))
+            {
+                if (position > runStart && !Append(frames[runStart..position]))
+                {
+                    return;
+                }
+
+                runStart = position + length;
+            }
+
+            position += length;
+        }
+
+        if (position > runStart)
+        {
+            Append(frames[runStart..position]);
+        }
     }
 
     private bool IsOwner(DoId owner) => !account.IsEmpty && owner == account;

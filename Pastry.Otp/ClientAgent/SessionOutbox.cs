@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Threading.Tasks.Sources;
 using Pastry.Wire;
 
 namespace Pastry.Otp.ClientAgent;
@@ -14,7 +15,7 @@ internal sealed class SessionOutbox : IDisposable
     private readonly object gate = new();
     private readonly int maxBytes;
     private readonly OutboxFlusher flusher;
-    private readonly SemaphoreSlim ready = new(0, 1);
+    private readonly WakeSignal ready = new();
     private PooledBufferWriter pending = new(256);
     private PooledBufferWriter sending = new(256);
     private bool signalled;
@@ -81,28 +82,18 @@ internal sealed class SessionOutbox : IDisposable
         }
     }
 
-    /// <summary>Wakes the send loop (called by the flusher on its tick).</summary>
-    public void Wake()
-    {
-        try
-        {
-            ready.Release();
-        }
-        catch (SemaphoreFullException)
-        {
-            // Already awake: the batch it sends will include everything queued so far.
-        }
-        catch (ObjectDisposedException)
-        {
-        }
-    }
+    /// <summary>Wakes the send loop (called by the flusher on its tick). Waking an awake loop does nothing.</summary>
+    public void Wake() => ready.Set();
 
     /// <summary>Sends batches until <see cref="Complete"/> (or an eject) and the queue is empty.</summary>
     public async Task RunAsync(Stream stream, CancellationToken cancellation)
     {
+        // One registration for the whole loop: waiting for the next batch allocates nothing.
+        using var wakeOnCancel = cancellation.UnsafeRegister(static state => ((WakeSignal)state!).Set(), ready);
         while (true)
         {
-            await ready.WaitAsync(cancellation).ConfigureAwait(false);
+            await ready.WaitAsync().ConfigureAwait(false);
+            cancellation.ThrowIfCancellationRequested();
             bool last;
             lock (gate)
             {
@@ -140,8 +131,6 @@ internal sealed class SessionOutbox : IDisposable
             pending.Dispose();
             sending.Dispose();
         }
-
-        ready.Dispose();
     }
 
     private void ScheduleLocked()
@@ -161,6 +150,74 @@ internal sealed class SessionOutbox : IDisposable
             flusher.Schedule(this);
         }
     }
+}
+
+/// <summary>
+/// An auto-reset event for one waiter (a send loop) and any number of wakers, awaited without allocating: a wake
+/// while the loop is busy is remembered, and several wakes before the next wait count as one.
+/// </summary>
+internal sealed class WakeSignal : IValueTaskSource
+{
+    private const int Idle = 0;
+    private const int Signalled = 1;
+    private const int Waiting = 2;
+
+    private ManualResetValueTaskSourceCore<bool> core = new() { RunContinuationsAsynchronously = true };
+    private int state;
+
+    /// <summary>Completes at the next <see cref="Set"/>, or at once when one happened since the last wait. One waiter at a time.</summary>
+    public ValueTask WaitAsync()
+    {
+        if (Interlocked.CompareExchange(ref state, Idle, Signalled) == Signalled)
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        core.Reset();
+        if (Interlocked.CompareExchange(ref state, Waiting, Idle) == Idle)
+        {
+            return new ValueTask(this, core.Version);
+        }
+
+        // Set between the two steps: consume it.
+        Volatile.Write(ref state, Idle);
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Wakes the waiter, or remembers the wake for its next wait.</summary>
+    public void Set()
+    {
+        while (true)
+        {
+            switch (Volatile.Read(ref state))
+            {
+                case Signalled:
+                    return;
+                case Idle:
+                    if (Interlocked.CompareExchange(ref state, Signalled, Idle) == Idle)
+                    {
+                        return;
+                    }
+
+                    break;
+                default:
+                    if (Interlocked.CompareExchange(ref state, Idle, Waiting) == Waiting)
+                    {
+                        core.SetResult(true);
+                        return;
+                    }
+
+                    break;
+            }
+        }
+    }
+
+    void IValueTaskSource.GetResult(short token) => core.GetResult(token);
+
+    ValueTaskSourceStatus IValueTaskSource.GetStatus(short token) => core.GetStatus(token);
+
+    void IValueTaskSource.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        core.OnCompleted(continuation, state, token, flags);
 }
 
 /// <summary>

@@ -13,6 +13,9 @@ namespace Pastry.Otp.StateServer;
 /// arrived and no lock is needed; relays are encoded once and published to the location, AI and owner channels.
 /// Objects activated from the Database role (<see cref="InternalMessageType.ActivateObject"/>) also keep their Db
 /// fields, and every set of a Db field is written through to the Database role, in order, unacknowledged.
+/// Broadcast relays that follow one another for the same location and sender are coalesced while more messages
+/// are queued, and published as one <see cref="InternalMessageType.RelayBroadcastBatch"/> before anything else is
+/// published and whenever the queue runs empty: an idle server relays at once, a busy one in batches.
 /// </summary>
 public sealed class StateServer : IParticipant, IAsyncDisposable
 {
@@ -27,7 +30,15 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
     private readonly HashSet<DoId> activating = new();
     private readonly bool databaseEnabled;
     private uint nextActivation;
+    private readonly PooledBufferWriter batch = new(MaxBatchBytes);
+    private Messaging.Channel batchLocation;
+    private Messaging.Channel batchSender;
+    private DoId batchSubject;
+    private int batchFrames;
     private Task? loop;
+
+    /// <summary>The most bytes of client frames one <see cref="InternalMessageType.RelayBroadcastBatch"/> carries.</summary>
+    private const int MaxBatchBytes = 16 * 1024;
 
     /// <summary>Creates the State Server; call <see cref="Start"/> to subscribe it and start handling messages.</summary>
     /// <param name="router">The Message Director.</param>
@@ -69,6 +80,7 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
         }
 
         scratch.Dispose();
+        batch.Dispose();
     }
 
     private async Task RunAsync()
@@ -93,7 +105,60 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
                     Refuse(envelope, $"internal error handling {envelope.Type}");
                 }
             }
+
+            // The queue is empty for now: what was coalesced goes out before the loop waits.
+            FlushBroadcasts();
         }
+    }
+
+    /// <summary>Publishes a message after any coalesced broadcast relays, so that every subscriber sees the State Server's order.</summary>
+    private void Publish(Envelope envelope, Messaging.Channel target)
+    {
+        FlushBroadcasts();
+        router.Publish(envelope, target);
+    }
+
+    /// <inheritdoc cref="Publish(Envelope, Messaging.Channel)"/>
+    private void Publish(Envelope envelope, ReadOnlySpan<Messaging.Channel> targets)
+    {
+        FlushBroadcasts();
+        router.Publish(envelope, targets);
+    }
+
+    /// <summary>Queues a broadcast relay of <paramref name="frame"/> (a client frame about <paramref name="subject"/>) to a location.</summary>
+    private void PublishBroadcast(Messaging.Channel sender, DoId subject, Location location, ReadOnlySpan<byte> frame)
+    {
+        var target = Messaging.Channel.ForLocation(location.Parent, location.Zone);
+        if (batchFrames > 0 && (batchLocation != target || batchSender != sender || batch.WrittenCount + frame.Length > MaxBatchBytes))
+        {
+            FlushBroadcasts();
+        }
+
+        if (batchFrames == 0)
+        {
+            batchLocation = target;
+            batchSender = sender;
+            batchSubject = subject;
+        }
+
+        batch.WriteRaw(frame);
+        batchFrames++;
+    }
+
+    /// <summary>Publishes the coalesced relays: one frame as a plain <see cref="InternalMessageType.RelayBroadcast"/>, more as a batch.</summary>
+    private void FlushBroadcasts()
+    {
+        if (batchFrames == 0)
+        {
+            return;
+        }
+
+        var envelope = batchFrames == 1
+            ? new Envelope(InternalMessageType.RelayBroadcast, batchSender, batchSubject, batch.WrittenSpan.ToArray())
+            : new Envelope(InternalMessageType.RelayBroadcastBatch, batchSender, DoId.Empty, batch.WrittenSpan.ToArray());
+        batchFrames = 0;
+        batch.Reset();
+        router.Publish(envelope, batchLocation);
     }
 
     private void Handle(Envelope envelope)
@@ -199,7 +264,7 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
         graph.Place(obj.Id, parent, zone);
         logger.LogDebug("Created {Model} {DoId} at {Location} for {Ai}", model.Name, obj.Id, obj.Location, ai);
         var enter = new Envelope(InternalMessageType.EnterLocation, Messaging.Channel.StateServer, obj.Id, obj.Entry);
-        router.Publish(enter, Messaging.Channel.ForLocation(parent, zone));
+        Publish(enter, Messaging.Channel.ForLocation(parent, zone));
     }
 
     private void SetFields(Envelope envelope, ReadOnlyMemory<byte> payload, bool fromClient, DoId account)
@@ -255,19 +320,18 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
         if (fromClient)
         {
             // The AI hears every field a client sends (already checked by the Client Agent).
-            router.Publish(new Envelope(InternalMessageType.ClientSetField, sender, obj.Id, envelope.Payload), obj.Ai);
+            Publish(new Envelope(InternalMessageType.ClientSetField, sender, obj.Id, envelope.Payload), obj.Ai);
         }
 
         if (anyBroadcast)
         {
-            var frame = BuildSetFrame(obj.Id, span, parsed, broadcast: true);
-            router.Publish(new Envelope(InternalMessageType.RelayBroadcast, sender, obj.Id, frame), Messaging.Channel.ForLocation(obj.Location.Parent, obj.Location.Zone));
+            PublishBroadcast(sender, obj.Id, obj.Location, BuildSetFrame(obj, span, parsed, broadcast: true));
         }
 
         if (anyPrivate && !obj.Owner.IsEmpty)
         {
-            var frame = BuildSetFrame(obj.Id, span, parsed, broadcast: false);
-            router.Publish(new Envelope(InternalMessageType.RelayPrivate, sender, obj.Id, frame), Messaging.Channel.ForAccount(obj.Owner));
+            var frame = BuildSetFrame(obj, span, parsed, broadcast: false).ToArray();
+            Publish(new Envelope(InternalMessageType.RelayPrivate, sender, obj.Id, frame), Messaging.Channel.ForAccount(obj.Owner));
         }
 
         if (dbFields > 0)
@@ -297,7 +361,7 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
             }
         }
 
-        router.Publish(new Envelope(InternalMessageType.DbSetFields, sender, obj.Id, scratch.WrittenSpan.ToArray()), Messaging.Channel.Database);
+        Publish(new Envelope(InternalMessageType.DbSetFields, sender, obj.Id, scratch.WrittenSpan.ToArray()), Messaging.Channel.Database);
     }
 
     private void Activate(Envelope envelope)
@@ -346,7 +410,7 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
         uint request = ++nextActivation;
         activations[request] = new PendingActivation(envelope.Subject, envelope.Sender, context, model, new Location(parent, zone), owner, ai, others);
         activating.Add(envelope.Subject);
-        router.Publish(DatabaseMessages.GetAll(request, model, envelope.Subject, Messaging.Channel.StateServer), Messaging.Channel.Database);
+        Publish(DatabaseMessages.GetAll(request, model, envelope.Subject, Messaging.Channel.StateServer), Messaging.Channel.Database);
     }
 
     private void FinishActivation(Envelope envelope)
@@ -394,7 +458,7 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
         obj.Location = pending.Location;
         graph.Place(obj.Id, pending.Location.Parent, pending.Location.Zone);
         logger.LogDebug("Activated {Model} {DoId} at {Location} for {Ai}", obj.Model.Name, obj.Id, obj.Location, obj.Ai);
-        router.Publish(new Envelope(InternalMessageType.EnterLocation, Messaging.Channel.StateServer, obj.Id, obj.Entry), Messaging.Channel.ForLocation(obj.Location.Parent, obj.Location.Zone));
+        Publish(new Envelope(InternalMessageType.EnterLocation, Messaging.Channel.StateServer, obj.Id, obj.Entry), Messaging.Channel.ForLocation(obj.Location.Parent, obj.Location.Zone));
         ReplyActivation(pending.Requester, obj.Id, pending.Context, DatabaseStatus.Ok, string.Empty, obj);
     }
 
@@ -427,10 +491,11 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
             }
         }
 
-        router.Publish(new Envelope(InternalMessageType.ActivateObjectResp, Messaging.Channel.StateServer, id, scratch.WrittenSpan.ToArray()), target);
+        Publish(new Envelope(InternalMessageType.ActivateObjectResp, Messaging.Channel.StateServer, id, scratch.WrittenSpan.ToArray()), target);
     }
 
-    private byte[] BuildSetFrame(DoId id, ReadOnlySpan<byte> payload, ReadOnlySpan<(int Field, int Start, int Length)> parsed, bool broadcast)
+    /// <summary>Encodes the client SetField(s) frame of the broadcast (or the other) fields into <see cref="scratch"/>.</summary>
+    private ReadOnlySpan<byte> BuildSetFrame(StateObject obj, ReadOnlySpan<byte> payload, ReadOnlySpan<(int Field, int Start, int Length)> parsed, bool broadcast)
     {
         int matching = 0;
         foreach (var (index, _, _) in parsed)
@@ -443,7 +508,7 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
 
         scratch.Reset();
         int frame = scratch.BeginFrame(matching == 1 ? MessageType.SetField : MessageType.SetFields);
-        scratch.WriteDoId(id);
+        scratch.WriteDoId(obj.Id);
         if (matching != 1)
         {
             scratch.WriteUInt16((ushort)matching);
@@ -459,12 +524,12 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
         }
 
         scratch.EndFrame(frame);
-        return scratch.WrittenSpan.ToArray();
+        return scratch.WrittenSpan;
 
         bool Matches(int index)
         {
             // The owner also receives broadcast fields through the location; private relays carry the rest.
-            return broadcast == objects[id].Model.Fields[index].IsBroadcast;
+            return broadcast == obj.Model.Fields[index].IsBroadcast;
         }
     }
 
@@ -493,7 +558,7 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
         reader.EnsureAtEnd();
         if (fromClient)
         {
-            router.Publish(new Envelope(InternalMessageType.ClientCallMethod, envelope.Sender, obj.Id, envelope.Payload), obj.Ai);
+            Publish(new Envelope(InternalMessageType.ClientCallMethod, envelope.Sender, obj.Id, envelope.Payload), obj.Ai);
             return;
         }
 
@@ -502,14 +567,13 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
         scratch.WriteDoId(obj.Id);
         scratch.WriteRaw(call.Span);
         scratch.EndFrame(frame);
-        var bytes = scratch.WrittenSpan.ToArray();
         if (method.IsBroadcast)
         {
-            router.Publish(new Envelope(InternalMessageType.RelayBroadcast, envelope.Sender, obj.Id, bytes), Messaging.Channel.ForLocation(obj.Location.Parent, obj.Location.Zone));
+            PublishBroadcast(envelope.Sender, obj.Id, obj.Location, scratch.WrittenSpan);
         }
         else if (!obj.Owner.IsEmpty)
         {
-            router.Publish(new Envelope(InternalMessageType.RelayPrivate, envelope.Sender, obj.Id, bytes), Messaging.Channel.ForAccount(obj.Owner));
+            Publish(new Envelope(InternalMessageType.RelayPrivate, envelope.Sender, obj.Id, scratch.WrittenSpan.ToArray()), Messaging.Channel.ForAccount(obj.Owner));
         }
     }
 
@@ -552,7 +616,7 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
         Span<Messaging.Channel> targets = stackalloc Messaging.Channel[2];
         targets[0] = Messaging.Channel.ForLocation(old.Parent, old.Zone);
         targets[1] = Messaging.Channel.ForLocation(parent, zone);
-        router.Publish(message, targets);
+        Publish(message, targets);
     }
 
     private void SetOwner(Envelope envelope)
@@ -568,7 +632,7 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
         reader.EnsureAtEnd();
         obj.Owner = owner;
         obj.Invalidate();
-        router.Publish(new Envelope(InternalMessageType.ChangingOwner, envelope.Sender, obj.Id, obj.Entry), Messaging.Channel.ForLocation(obj.Location.Parent, obj.Location.Zone));
+        Publish(new Envelope(InternalMessageType.ChangingOwner, envelope.Sender, obj.Id, obj.Entry), Messaging.Channel.ForLocation(obj.Location.Parent, obj.Location.Zone));
     }
 
     private void Delete(DoId id, Envelope cause)
@@ -594,7 +658,7 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
             targets[0] = Messaging.Channel.ForLocation(obj.Location.Parent, obj.Location.Zone);
             targets[1] = obj.Ai;
             targets[2] = obj.Owner.IsEmpty ? Messaging.Channel.ForLocation(obj.Location.Parent, obj.Location.Zone) : Messaging.Channel.ForAccount(obj.Owner);
-            router.Publish(message, targets);
+            Publish(message, targets);
             logger.LogDebug("Deleted {Model} {DoId}", obj.Model.Name, obj.Id);
         }
     }
@@ -633,12 +697,12 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
             scratch.Reset();
             scratch.WriteUInt32(context);
             scratch.WriteRaw(obj.Entry);
-            router.Publish(new Envelope(InternalMessageType.QueryEntry, Messaging.Channel.StateServer, id, scratch.WrittenSpan.ToArray()), envelope.Sender);
+            Publish(new Envelope(InternalMessageType.QueryEntry, Messaging.Channel.StateServer, id, scratch.WrittenSpan.ToArray()), envelope.Sender);
         }
 
         scratch.Reset();
         scratch.WriteUInt32(context);
-        router.Publish(new Envelope(InternalMessageType.QueryDone, Messaging.Channel.StateServer, DoId.Empty, scratch.WrittenSpan.ToArray()), envelope.Sender);
+        Publish(new Envelope(InternalMessageType.QueryDone, Messaging.Channel.StateServer, DoId.Empty, scratch.WrittenSpan.ToArray()), envelope.Sender);
     }
 
     private static FieldDescriptor ReadFieldIndex(ref WireReader reader, ModelInfo model)
@@ -670,7 +734,7 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
 
         scratch.Reset();
         scratch.WriteString(reason);
-        router.Publish(new Envelope(InternalMessageType.Error, Messaging.Channel.StateServer, envelope.Subject, scratch.WrittenSpan.ToArray()), envelope.Sender);
+        Publish(new Envelope(InternalMessageType.Error, Messaging.Channel.StateServer, envelope.Subject, scratch.WrittenSpan.ToArray()), envelope.Sender);
     }
 
     /// <summary>An activation waiting for the Database role's answer.</summary>

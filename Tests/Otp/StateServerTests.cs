@@ -121,6 +121,64 @@ public sealed class StateServerTests
     }
 
     [TestMethod]
+    public async Task SetField_BroadcastsQueuedTogether_AreRelayedAsOneBatch_InOrder()
+    {
+        var location = Listen(Channel.ForLocation(Street, 3));
+        var north = await CreateAsync("north", Street, 3, location);
+        var south = await CreateAsync("south", Street, 3, location);
+        var x = north.Model.GetField(nameof(StreetLamp.X));
+        var frames = new List<byte[]>();
+        await using (var hold = await HoldStateServerAsync())
+        {
+            foreach (var (lamp, value) in new[] { (north, 1), (south, 2), (north, 3) })
+            {
+                lamp.X = value;
+                frames.Add(SetFieldFrame(lamp, x));
+                Send(InternalMessages.SetField(lamp, x, Ai));
+            }
+        }
+
+        var relay = await location.NextAsync(TestContext);
+        Assert.AreEqual(InternalMessageType.RelayBroadcastBatch, relay.Type);
+        Assert.AreEqual(Ai, relay.Sender);
+        Assert.AreEqual(DoId.Empty, relay.Subject, "a batch is about several objects");
+        CollectionAssert.AreEqual(frames.SelectMany(f => f).ToArray(), relay.Payload.ToArray(), "every frame, in the order the sets arrived");
+        await BarrierAsync();
+        Assert.AreEqual(0, location.Unread);
+    }
+
+    [TestMethod]
+    public async Task SetField_Batching_NeverReordersRelaysAroundOtherMessages()
+    {
+        var location = Listen(Channel.ForLocation(Street, 3));
+        var north = await CreateAsync("north", Street, 3, location);
+        var south = await CreateAsync("south", Street, 3, location);
+        var x = north.Model.GetField(nameof(StreetLamp.X));
+        await using (var hold = await HoldStateServerAsync())
+        {
+            north.X = 1;
+            Send(InternalMessages.SetField(north, x, Ai));
+            south.X = 2;
+            Send(InternalMessages.SetField(south, x, Ai));
+            Send(InternalMessages.SetLocation(south.DoId, Street, 4, Ai));
+            north.X = 3;
+            Send(InternalMessages.SetField(north, x, Ai));
+        }
+
+        var first = await location.NextAsync(TestContext);
+        Assert.AreEqual(InternalMessageType.RelayBroadcastBatch, first.Type);
+        north.X = 1;
+        south.X = 2;
+        CollectionAssert.AreEqual(SetFieldFrame(north, x).Concat(SetFieldFrame(south, x)).ToArray(), first.Payload.ToArray());
+        Assert.AreEqual(InternalMessageType.ChangingLocation, (await location.NextAsync(TestContext)).Type);
+        var last = await location.NextAsync(TestContext);
+        Assert.AreEqual(InternalMessageType.RelayBroadcast, last.Type, "one relay alone is a plain RelayBroadcast");
+        Assert.AreEqual(north.DoId, last.Subject);
+        north.X = 3;
+        CollectionAssert.AreEqual(SetFieldFrame(north, x), last.Payload.ToArray());
+    }
+
+    [TestMethod]
     public async Task SetField_NotBroadcast_PublishesRelayPrivate_ToTheOwnerAccountOnly()
     {
         var location = Listen(Channel.ForLocation(Street, 3));
@@ -306,6 +364,20 @@ public sealed class StateServerTests
         return lamp;
     }
 
+    /// <summary>
+    /// Blocks the State Server's task inside a delivery until the returned handle is disposed, so that messages sent
+    /// meanwhile are queued and handled back to back.
+    /// </summary>
+    private async Task<IAsyncDisposable> HoldStateServerAsync()
+    {
+        var hold = new Hold();
+        var channel = Channel.ForSession(new DoId(0x401D, ++nextContext));
+        router.Subscribe(hold, channel);
+        Send(QueryZones(channel, nextContext, new DoId(0x401D, 0), 0));
+        Assert.IsTrue(await Task.Run(() => hold.Holding.Wait(Timeout)), "the State Server never answered the query");
+        return hold;
+    }
+
     private Recorder Listen(Channel channel)
     {
         var recorder = new Recorder(channel.ToString());
@@ -367,6 +439,31 @@ public sealed class StateServerTests
     }
 
     private static string ReadString(ReadOnlyMemory<byte> payload) => new WireReader(payload.Span).ReadString();
+
+    /// <summary>A participant that blocks the State Server's task in its first delivery until disposed.</summary>
+    private sealed class Hold : IParticipant, IAsyncDisposable
+    {
+        private readonly ManualResetEventSlim released = new();
+
+        public ManualResetEventSlim Holding { get; } = new();
+
+        public string Name => "hold";
+
+        public void Deliver(Envelope envelope)
+        {
+            if (!Holding.IsSet)
+            {
+                Holding.Set();
+                released.Wait(Timeout);
+            }
+        }
+
+        public ValueTask DisposeAsync()
+        {
+            released.Set();
+            return ValueTask.CompletedTask;
+        }
+    }
 
     /// <summary>Records deliveries (on the State Server's task) and lets a test await them one by one.</summary>
     private sealed class Recorder : IParticipant

@@ -1,0 +1,306 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Text.RegularExpressions;
+
+namespace Pastry.Cli.Bench;
+
+/// <summary>
+/// The server a bench runs against: either a child <c>pastry serve --role otp --app pastry.dll</c> that the bench
+/// starts on OS-assigned ports and kills at the end, or a running server given by <c>--target</c> and <c>--md</c>
+/// (its memory and CPU are read only when <c>--pid</c> names its process).
+/// </summary>
+internal sealed partial class BenchServer : IAsyncDisposable
+{
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
+
+    private readonly Process? child;
+    private readonly object gate = new();
+    private readonly Queue<string> lastLines = new();
+    private readonly TaskCompletionSource<IPEndPoint> clientEndPoint = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<IPEndPoint> directorEndPoint = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int warnings;
+
+    private BenchServer(Process? child, int? pid)
+    {
+        this.child = child;
+        ProcessId = pid;
+    }
+
+    /// <summary>Where clients connect.</summary>
+    public IPEndPoint ClientEndPoint { get; private set; } = new(IPAddress.Loopback, 0);
+
+    /// <summary>Where the AI connects.</summary>
+    public IPEndPoint DirectorEndPoint { get; private set; } = new(IPAddress.Loopback, 0);
+
+    /// <summary>The server's process id, when known (always for a child).</summary>
+    public int? ProcessId { get; }
+
+    /// <summary>Whether the bench started the server itself.</summary>
+    public bool IsChild => child is not null;
+
+    /// <summary>Warning and error lines the child logged (slow-consumer drops, refusals); 0 for a target server.</summary>
+    public int Warnings => Volatile.Read(ref warnings);
+
+    /// <summary>
+    /// Starts a child server with the bench models and <paramref name="settings"/> (<c>--Section:Key value</c> pairs)
+    /// and waits for its two listening lines. The child logs at Info because those lines are Info; the bench reads its
+    /// output and keeps only the last lines (for errors) and a count of warnings.
+    /// </summary>
+    public static async Task<BenchServer> StartChildAsync(IEnumerable<string> settings, CancellationToken cancellation)
+    {
+        string dll = typeof(BenchServer).Assembly.Location;
+        string host = Environment.ProcessPath ?? "dotnet";
+        var info = new ProcessStartInfo
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = Path.GetDirectoryName(dll)!,
+        };
+        if (Path.GetFileNameWithoutExtension(host).Equals("dotnet", StringComparison.OrdinalIgnoreCase))
+        {
+            info.FileName = host;
+            info.ArgumentList.Add(dll);
+        }
+        else
+        {
+            // Started through the apphost (./pastry): start the child the same way.
+            info.FileName = host;
+        }
+
+        foreach (string argument in new[] { "serve", "--role", "otp", "--app", dll, "--ClientAgent:Port", "0", "--MessageDirector:Port", "0", "--Logging:Level", "Info", "--Database:Path", string.Empty }.Concat(settings))
+        {
+            info.ArgumentList.Add(argument);
+        }
+
+        var process = new Process { StartInfo = info, EnableRaisingEvents = true };
+        process.Start();
+        var server = new BenchServer(process, process.Id);
+        process.OutputDataReceived += (_, e) => server.OnLine(e.Data);
+        process.ErrorDataReceived += (_, e) => server.OnLine(e.Data);
+        process.Exited += (_, _) =>
+        {
+            var exited = new BenchException($"the server exited early with code {SafeExitCode(process)}. Its last lines:{Environment.NewLine}{server.LastLines()}");
+            server.clientEndPoint.TrySetException(exited);
+            server.directorEndPoint.TrySetException(exited);
+        };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        ChildProcesses.Track(process);
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+            timeout.CancelAfter(StartTimeout);
+            server.ClientEndPoint = await server.clientEndPoint.Task.WaitAsync(timeout.Token).ConfigureAwait(false);
+            server.DirectorEndPoint = await server.directorEndPoint.Task.WaitAsync(timeout.Token).ConfigureAwait(false);
+            return server;
+        }
+        catch (OperationCanceledException) when (!cancellation.IsCancellationRequested)
+        {
+            await server.DisposeAsync().ConfigureAwait(false);
+            throw new BenchException($"the server did not print its listening lines within {StartTimeout.TotalSeconds:0} s. Its last lines:{Environment.NewLine}{server.LastLines()}");
+        }
+        catch
+        {
+            await server.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>A server that is already running.</summary>
+    public static BenchServer Attach(IPEndPoint clients, IPEndPoint director, int? pid) =>
+        new(null, pid) { ClientEndPoint = clients, DirectorEndPoint = director };
+
+    /// <summary>Resident memory of the server in bytes (VmRSS), or null when unknown.</summary>
+    public long? ReadRssBytes()
+    {
+        if (ProcessId is not int pid)
+        {
+            return null;
+        }
+
+        try
+        {
+            foreach (string line in File.ReadLines($"/proc/{pid}/status"))
+            {
+                if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+                {
+                    var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                    return long.Parse(parts[1], CultureInfo.InvariantCulture) * 1024;
+                }
+            }
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+
+        return null;
+    }
+
+    /// <summary>CPU time the server has used (user + system), or null when unknown.</summary>
+    public TimeSpan? ReadCpuTime() => ProcessId is int pid ? ReadCpuTime(pid) : null;
+
+    /// <summary>CPU time of process <paramref name="pid"/> from <c>/proc/pid/stat</c> (utime + stime), or null.</summary>
+    public static TimeSpan? ReadCpuTime(int pid)
+    {
+        // Linux reports utime and stime in clock ticks of USER_HZ, which is 100 on every architecture .NET runs on.
+        const double TicksPerSecond = 100.0;
+        try
+        {
+            string stat = File.ReadAllText($"/proc/{pid}/stat");
+            var fields = stat.Substring(stat.LastIndexOf(')') + 2).Split(' ');
+            long ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+            return TimeSpan.FromSeconds(ticks / TicksPerSecond);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Throws when the child server has died (a bench must not report numbers from a dead server).</summary>
+    public void EnsureAlive()
+    {
+        if (child is not null && child.HasExited)
+        {
+            throw new BenchException($"the server exited with code {SafeExitCode(child)} during the run. Its last lines:{Environment.NewLine}{LastLines()}");
+        }
+    }
+
+    /// <summary>Kills the child server (if the bench started one).</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (child is null)
+        {
+            return;
+        }
+
+        try
+        {
+            if (!child.HasExited)
+            {
+                child.Kill(entireProcessTree: true);
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+                await child.WaitForExitAsync(timeout.Token).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or OperationCanceledException or System.ComponentModel.Win32Exception)
+        {
+            Console.Error.WriteLine($"bench: could not stop the server process {child.Id}: {ex.Message}");
+        }
+        finally
+        {
+            ChildProcesses.Untrack(child);
+            child.Dispose();
+        }
+    }
+
+    /// <summary>The last lines the child printed.</summary>
+    public string LastLines()
+    {
+        lock (gate)
+        {
+            return string.Join(Environment.NewLine, lastLines);
+        }
+    }
+
+    [GeneratedRegex(@"(Client Agent|Message Director) listening on (\S+:\d+)")]
+    private static partial Regex ListeningPattern();
+
+    private static string SafeExitCode(Process process)
+    {
+        try
+        {
+            return process.ExitCode.ToString(CultureInfo.InvariantCulture);
+        }
+        catch (InvalidOperationException)
+        {
+            return "?";
+        }
+    }
+
+    private void OnLine(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        if (!directorEndPoint.Task.IsCompleted || !clientEndPoint.Task.IsCompleted)
+        {
+            var match = ListeningPattern().Match(line);
+            if (match.Success)
+            {
+                var endpoint = IPEndPoint.Parse(match.Groups[2].Value);
+                (match.Groups[1].Value == "Client Agent" ? clientEndPoint : directorEndPoint).TrySetResult(endpoint);
+            }
+        }
+
+        if (line.Contains(" WARN ", StringComparison.Ordinal) || line.Contains(" ERROR ", StringComparison.Ordinal) || line.Contains(" FATAL ", StringComparison.Ordinal))
+        {
+            Interlocked.Increment(ref warnings);
+        }
+
+        lock (gate)
+        {
+            lastLines.Enqueue(line);
+            while (lastLines.Count > 20)
+            {
+                lastLines.Dequeue();
+            }
+        }
+    }
+}
+
+/// <summary>Child servers still running, killed if the bench process exits or is interrupted first.</summary>
+internal static class ChildProcesses
+{
+    private static readonly HashSet<Process> Running = new();
+    private static int hooked;
+
+    public static void Track(Process process)
+    {
+        if (Interlocked.Exchange(ref hooked, 1) == 0)
+        {
+            AppDomain.CurrentDomain.ProcessExit += (_, _) => KillAll();
+            Console.CancelKeyPress += (_, _) => KillAll();
+        }
+
+        lock (Running)
+        {
+            Running.Add(process);
+        }
+    }
+
+    public static void Untrack(Process process)
+    {
+        lock (Running)
+        {
+            Running.Remove(process);
+        }
+    }
+
+    private static void KillAll()
+    {
+        lock (Running)
+        {
+            foreach (var process in Running)
+            {
+                try
+                {
+                    process.Kill(entireProcessTree: true);
+                }
+                catch (Exception ex) when (ex is InvalidOperationException or System.ComponentModel.Win32Exception)
+                {
+                    // Already gone.
+                }
+            }
+
+            Running.Clear();
+        }
+    }
+}

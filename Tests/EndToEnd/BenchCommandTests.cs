@@ -1,0 +1,69 @@
+using System.Text.Json;
+
+namespace Pastry.Tests.EndToEnd;
+
+/// <summary>
+/// <c>pastry bench</c> end to end: the bench process starts its own server, runs a short load and prints one JSON
+/// object. Only the shape and sanity of the report are checked, never timings (this machine is shared).
+/// </summary>
+[TestClass]
+public sealed class BenchCommandTests
+{
+    [TestMethod]
+    public async Task BenchFanout_WithAChildServer_DeliversUpdates_AndReportsJson()
+    {
+        await using var bench = PastryProcess.Start("bench", "fanout", "--clients", "3", "--objects", "2", "--seconds", "1", "--warmup", "0", "--json");
+        Assert.AreEqual(0, await bench.WaitForExitAsync(TimeSpan.FromSeconds(90)), bench.Output);
+
+        using var report = ReadReport(bench);
+        var root = report.RootElement;
+        Assert.AreEqual("fanout", root.GetProperty("scenario").GetString());
+        Assert.AreEqual(3, root.GetProperty("clients").GetInt32());
+        Assert.AreEqual(2, root.GetProperty("objects").GetInt32());
+        Assert.IsTrue(root.GetProperty("deliveries_per_sec").GetDouble() > 0, bench.Output);
+        Assert.IsTrue(root.GetProperty("sets_per_sec").GetDouble() > 0, bench.Output);
+        Assert.AreEqual(0, root.GetProperty("errors").GetInt32(), bench.Output);
+        Assert.AreEqual(0, root.GetProperty("ejects").GetInt32(), bench.Output);
+        foreach (string percentile in new[] { "p50", "p95", "p99", "max" })
+        {
+            Assert.IsTrue(root.GetProperty("latency_ms").GetProperty(percentile).GetDouble() >= 0);
+        }
+
+        Assert.IsTrue(root.GetProperty("server_rss_mb").GetDouble() > 0);
+        Assert.AreEqual(JsonValueKind.Number, root.GetProperty("server_cpu_percent").ValueKind);
+        Assert.IsTrue(root.GetProperty("bytes_out_per_sec").GetDouble() > 0);
+    }
+
+    [TestMethod]
+    public async Task BenchIdle_WithAChildServer_ReportsMemoryPerSession()
+    {
+        await using var bench = PastryProcess.Start("bench", "idle", "--clients", "3", "--settle", "0", "--json");
+        Assert.AreEqual(0, await bench.WaitForExitAsync(TimeSpan.FromSeconds(90)), bench.Output);
+
+        using var report = ReadReport(bench);
+        var root = report.RootElement;
+        Assert.AreEqual("idle", root.GetProperty("scenario").GetString());
+        Assert.AreEqual(3, root.GetProperty("clients").GetInt32());
+        Assert.IsTrue(root.GetProperty("server_rss_after_mb").GetDouble() > 0);
+        Assert.AreEqual(JsonValueKind.Number, root.GetProperty("kib_per_session").ValueKind, "the child server answers the memory query, so the after-GC figure is known");
+        Assert.AreEqual(JsonValueKind.Number, root.GetProperty("managed_kib_per_session").ValueKind);
+        Assert.AreEqual(0, root.GetProperty("errors").GetInt32(), bench.Output);
+        Assert.AreEqual(0, root.GetProperty("ejects").GetInt32(), bench.Output);
+    }
+
+    [TestMethod]
+    public async Task Bench_WithAnUnknownScenario_Exits2()
+    {
+        await using var bench = PastryProcess.Start("bench", "nope");
+        Assert.AreEqual(2, await bench.WaitForExitAsync());
+        StringAssert.Contains(bench.Output, "Unknown bench scenario 'nope'");
+    }
+
+    private static JsonDocument ReadReport(PastryProcess bench)
+    {
+        // Progress lines go to standard error; the report is the one line that is a JSON object.
+        var lines = bench.Output.Split(Environment.NewLine).Where(l => l.StartsWith('{')).ToList();
+        Assert.AreEqual(1, lines.Count, bench.Output);
+        return JsonDocument.Parse(lines[0]);
+    }
+}
