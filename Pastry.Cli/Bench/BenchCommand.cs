@@ -31,6 +31,15 @@ internal static class BenchCommand
                     --clients N      clients (default 1000)
                     --settle S       seconds to wait before each memory reading (default 3)
 
+          relay   N clients (the real client library) share one object; they take turns setting its [ClSend] field
+                  and every other client sees the change. Reports latency client set -> other client (p50/p99).
+                    --clients N      clients (default 100)
+                    --rate R         sets per second in total (default 200)
+                    --seconds S      measured seconds (default 5)
+                    --warmup W       seconds before measuring (default 1)
+          clientmem  one client (the real client library) with M objects in view; reports its managed memory per object.
+                    --objects M      objects (default 1000)
+
         common options:
           --json                     print one JSON object on standard output instead of a table
           --target HOST:PORT         use a running server's Client Agent instead of starting one; it must have been
@@ -67,7 +76,9 @@ internal static class BenchCommand
             {
                 "fanout" => await FanoutScenario.RunAsync(FanoutScenario.Settings.From(options), cancel.Token).ConfigureAwait(false),
                 "idle" => await IdleScenario.RunAsync(IdleScenario.Settings.From(options), cancel.Token).ConfigureAwait(false),
-                _ => throw new UsageException($"Unknown bench scenario '{args[0]}'. Scenarios: fanout, idle (see pastry bench --help)."),
+                "relay" => await ClientScenarios.RelayAsync(options, cancel.Token).ConfigureAwait(false),
+                "clientmem" => await ClientScenarios.ClientMemoryAsync(options, cancel.Token).ConfigureAwait(false),
+                _ => throw new UsageException($"Unknown bench scenario '{args[0]}'. Scenarios: fanout, idle, relay, clientmem (see pastry bench --help)."),
             };
 
             Console.Out.Write(options.Has("json") ? report.ToJson() + Environment.NewLine : report.ToTable());
