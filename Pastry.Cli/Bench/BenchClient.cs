@@ -184,7 +184,7 @@ internal sealed class BenchClient : IDisposable
         {
             return;
         }
-        catch (SocketException) when (run.Stopping)
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException && run.Stopping)
         {
             return;
         }
