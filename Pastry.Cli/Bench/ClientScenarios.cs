@@ -97,7 +97,7 @@ internal static class ClientScenarios
         long end = measureFrom + (long)(seconds * Stopwatch.Frequency);
         long measuredSets = 0, receivedAtStart = 0;
         var cpuStart = TimeSpan.Zero;
-        for (long n = 0; ; n++)
+        for (long n = 0; ;)
         {
             long due = start + (long)(n * interval.TotalSeconds * Stopwatch.Frequency);
             long now = Stopwatch.GetTimestamp();
@@ -121,6 +121,7 @@ internal static class ClientScenarios
 
             var sender = tokens[n % count];
             sender.Stamp = Stopwatch.GetTimestamp();
+            n++;
             sets++;
             if (measuring)
             {

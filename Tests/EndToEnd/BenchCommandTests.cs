@@ -52,6 +52,31 @@ public sealed class BenchCommandTests
     }
 
     [TestMethod]
+    public async Task BenchRelay_MeasuresClientToClientLatency_WithTheClientLibrary()
+    {
+        await using var bench = PastryProcess.Start("bench", "relay", "--clients", "3", "--rate", "50", "--seconds", "1", "--warmup", "0", "--json");
+        Assert.AreEqual(0, await bench.WaitForExitAsync(TimeSpan.FromSeconds(90)), bench.Output);
+
+        using var report = ReadReport(bench);
+        var root = report.RootElement;
+        Assert.AreEqual("relay", root.GetProperty("scenario").GetString());
+        Assert.IsTrue(root.GetProperty("deliveries_per_sec").GetDouble() > 0, bench.Output);
+        Assert.IsTrue(root.GetProperty("latency_ms").GetProperty("p99").GetDouble() >= 0);
+        Assert.AreEqual(0, root.GetProperty("ejects").GetInt32());
+    }
+
+    [TestMethod]
+    public async Task BenchClientMem_ReportsBytesPerObjectInView()
+    {
+        await using var bench = PastryProcess.Start("bench", "clientmem", "--objects", "20", "--json");
+        Assert.AreEqual(0, await bench.WaitForExitAsync(TimeSpan.FromSeconds(90)), bench.Output);
+
+        using var report = ReadReport(bench);
+        Assert.AreEqual(20, report.RootElement.GetProperty("objects").GetInt32());
+        Assert.AreEqual(JsonValueKind.Number, report.RootElement.GetProperty("bytes_per_object").ValueKind);
+    }
+
+    [TestMethod]
     public async Task Bench_WithAnUnknownScenario_Exits2()
     {
         await using var bench = PastryProcess.Start("bench", "nope");
