@@ -44,6 +44,7 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
     private readonly System.Collections.Concurrent.ConcurrentDictionary<uint, TaskCompletionSource<Envelope>> pendingRequests = new();
     private readonly LogicContext logicContext;
     private int nextContext;
+    private readonly Subject<DoId> sessionsClosed = new();
     private volatile IMessageRouter router;
     private Task reconnectLoop = Task.CompletedTask;
     private int disposed;
@@ -58,6 +59,7 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
         Channel = Channel.ForParticipant(this.options.AiId);
         logicContext = new LogicContext(this);
         router.Subscribe(this, Channel);
+        router.Subscribe(this, Channel.SessionEvents);
         logicLoop = Task.Run(RunLogicAsync);
     }
 
@@ -80,6 +82,12 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
 
     /// <summary>During a client's set or RPC on the logic loop: the caller's account; otherwise <see cref="DoId.Empty"/>.</summary>
     public DoId CurrentSender { get; private set; }
+
+    /// <summary>
+    /// The accounts whose logged-in session just closed (logout, disconnect, eject, timeout), on the logic loop: the
+    /// place to save and unload a player.
+    /// </summary>
+    public IObservable<DoId> SessionsClosed => sessionsClosed;
 
     /// <summary>The objects this AI created that still exist.</summary>
     public IReadOnlyCollection<DistributedObject> Objects
@@ -385,6 +393,9 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
             }
         }
 
+        sessionsClosed.OnCompleted();
+        sessionsClosed.Dispose();
+
         stop.Dispose();
     }
 
@@ -409,6 +420,9 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
                 break;
             case InternalMessageType.ObjectDeleted:
                 Forget(envelope.Subject, ObjectState.Deleted);
+                break;
+            case InternalMessageType.SessionClosed:
+                sessionsClosed.OnNext(envelope.Subject);
                 break;
             case InternalMessageType.Error:
                 logger.LogWarning("The server refused a request of {Ai} about {DoId}: {Reason}", Name, envelope.Subject, new WireReader(envelope.Payload.Span).ReadString());
@@ -584,6 +598,7 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
 
             router = link;
             link.Subscribe(this, Channel);
+            link.Subscribe(this, Channel.SessionEvents);
             RegisterCleanup(link);
 
             // The server deleted this AI's objects when the link dropped; create the live ones again.

@@ -46,6 +46,9 @@ public readonly record struct Channel(ChannelKind Kind, DoId Id, uint Zone)
     /// <summary>The diagnostics role of an OTP process (memory reports, see <see cref="InternalMessageType.MemoryQuery"/>).</summary>
     public static readonly Channel Diagnostics = new(ChannelKind.Role, new DoId(0, 3), 0);
 
+    /// <summary>Session events (a logged-in session closed), for AIs that keep per-player state.</summary>
+    public static readonly Channel SessionEvents = new(ChannelKind.Role, new DoId(0, 4), 0);
+
     /// <summary>The channel of an object.</summary>
     public static Channel ForObject(DoId id) => new(ChannelKind.Object, id, 0);
 
@@ -85,7 +88,7 @@ public readonly record struct Channel(ChannelKind Kind, DoId Id, uint Zone)
     public override string ToString() => Kind switch
     {
         ChannelKind.Location => $"location({Id}, {Zone})",
-        ChannelKind.Role => Id.Low switch { 1 => "state-server", 2 => "database", 3 => "diagnostics", _ => $"role({Id.Low})" },
+        ChannelKind.Role => Id.Low switch { 1 => "state-server", 2 => "database", 3 => "diagnostics", 4 => "session-events", _ => $"role({Id.Low})" },
         _ => $"{Kind.ToString().ToLowerInvariant()}({Id})",
     };
 }

@@ -174,6 +174,12 @@ public enum InternalMessageType : ushort
     /// <summary>From the Database role: <c>context: uint32, status: uint8, reason: string</c> (status 0 = deleted and committed).</summary>
     DbDeleteObjectResp = 3031,
 
+    /// <summary>
+    /// From the Client Agent to <see cref="Channel.SessionEvents"/>: a logged-in session closed (logout, disconnect,
+    /// eject or timeout); <see cref="Envelope.Subject"/> is its account. AIs use it to save and unload a player.
+    /// </summary>
+    SessionClosed = 2400,
+
     /// <summary>From the State Server to the sender: <c>reason: string</c>; a request was refused (for example a create without Required fields).</summary>
     Error = 2900,
 }

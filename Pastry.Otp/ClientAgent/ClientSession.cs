@@ -101,6 +101,11 @@ internal sealed class ClientSession : IParticipant
             }
 
             agent.Router.UnsubscribeAll(this);
+            if (!account.IsEmpty)
+            {
+                agent.Router.Publish(new Envelope(InternalMessageType.SessionClosed, Channel, account, Array.Empty<byte>()), Messaging.Channel.SessionEvents);
+            }
+
             outbox.Complete();
             try
             {

@@ -101,4 +101,19 @@ public sealed class AiAndClientBehaviourTests
         Assert.AreEqual(account, await sender.WaitAsync(Timeout));
         Assert.AreEqual(9, knight.X, "The AI's own copy has the client's value.");
     }
+
+    [TestMethod]
+    public async Task WhenALoggedInSessionCloses_TheAiHearsItsAccount()
+    {
+        await using var server = InProcessOtp.Start();
+        await using var ai = new AiRepository(server.Router, server.Registry);
+        var closed = ai.SessionsClosed.FirstAsync().ToTask();
+        var client = await PastryClient.ConnectAsync("127.0.0.1", server.ClientEndPoint.Port, server.Registry);
+        await client.CreateAccountAsync("gwen", "a fine password");
+        var account = await client.LoginAsync("gwen", "a fine password");
+
+        await client.DisposeAsync();
+
+        Assert.AreEqual(account, await closed.WaitAsync(Timeout));
+    }
 }
