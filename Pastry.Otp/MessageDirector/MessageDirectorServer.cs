@@ -99,6 +99,7 @@ public sealed class MessageDirectorServer : IAsyncDisposable
         private readonly CancellationTokenSource abort = new();
         private readonly object writeGate = new();
         private readonly PooledBufferWriter frame = new(512);
+        private bool closed;
 
         public RemoteLink(MessageDirectorServer server, Socket socket)
         {
@@ -115,6 +116,13 @@ public sealed class MessageDirectorServer : IAsyncDisposable
         {
             lock (writeGate)
             {
+                // A publisher may still hold this link in its subscriber list while the link closes: drop quietly,
+                // never throw into the publisher.
+                if (closed)
+                {
+                    return;
+                }
+
                 frame.Reset();
                 int start = frame.BeginFrameRaw();
                 envelope.Write(frame, InProcessRouter.CurrentTargets);
@@ -122,12 +130,22 @@ public sealed class MessageDirectorServer : IAsyncDisposable
                 if (!outbox.TryAppend(frame.WrittenSpan))
                 {
                     server.logger.LogError("{Link}: dropped: more than {Bytes} bytes waiting to be sent (the participant reads too slowly)", Name, server.options.MaxOutgoingBytes);
+                    closed = true;
                     abort.Cancel();
                 }
             }
         }
 
-        public void Close() => abort.Cancel();
+        public void Close()
+        {
+            lock (writeGate)
+            {
+                if (!closed)
+                {
+                    abort.Cancel();
+                }
+            }
+        }
 
         public async Task RunAsync()
         {
@@ -191,13 +209,14 @@ public sealed class MessageDirectorServer : IAsyncDisposable
 
                 socket.Dispose();
                 await stream.DisposeAsync().ConfigureAwait(false);
-                outbox.Dispose();
                 lock (writeGate)
                 {
+                    closed = true;
+                    outbox.Dispose();
                     frame.Dispose();
+                    abort.Dispose();
                 }
 
-                abort.Dispose();
                 server.logger.LogInformation("{Link} disconnected", Name);
             }
         }
