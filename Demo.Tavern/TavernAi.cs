@@ -160,9 +160,9 @@ public sealed class TavernAi : IAiApplication
         if (players.Remove(account, out var player) && player.State == ObjectState.Live)
         {
             player.LastSeen = ai.ServerTime;
+            Console.Out.WriteLine($"tavern: {player.Name} left the world with {player.Gold} gold");
             ai.Delete(player);
             memoryOnly.Remove(account);
-            Console.Out.WriteLine($"tavern: {player.Name} left the world");
         }
     }
 
@@ -240,9 +240,10 @@ public sealed class TavernAi : IAiApplication
             if (position[1] < 0)
             {
                 // Out through the door, onto the street south of the tavern.
+                // The position first, then the move: the owner has it before it hears the Location and steps on.
                 var door = TavernWorld.StartPosition;
-                ai.Move(player, TavernWorld.DistrictId, TavernWorld.ZoneAt(door[0], door[1]));
                 player.Position = (float[])door.Clone();
+                ai.Move(player, TavernWorld.DistrictId, TavernWorld.ZoneAt(door[0], door[1]));
                 return;
             }
 
@@ -260,8 +261,8 @@ public sealed class TavernAi : IAiApplication
         uint zone = TavernWorld.ZoneAt(clamped[0], clamped[1]);
         if (zone == TavernWorld.TavernZone)
         {
-            ai.Move(player, TavernWorld.TavernId, TavernWorld.BarRoom);
             player.Position = new[] { TavernWorld.RoomSize / 2, 0.5f };
+            ai.Move(player, TavernWorld.TavernId, TavernWorld.BarRoom);
             Greet($"Welcome to the Prancing Pastry, {player.Name}!");
             return;
         }
