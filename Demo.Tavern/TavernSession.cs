@@ -77,8 +77,14 @@ public sealed class TavernSession : IAsyncDisposable
 
             var account = client.AccountId;
             var mine = client.Of<Player>().Created.Where(p => p.Owner == account).FirstAsync().ToTask(cancellation);
+            var placed = client.Of<Player>().Updated.Where(c => c.Target.Owner == account && c.Field.Name == nameof(Player.Position)).FirstAsync().ToTask(cancellation);
             client.Call(district, d => d.EnterWorld(playerName ?? user));
             var player = client.Objects.OfType<Player>().FirstOrDefault(p => p.Owner == account) ?? await mine.WaitAsync(Timeout, cancellation);
+            if (player.Position.Length != 2)
+            {
+                // A player that was just activated gets its position from the AI right after it enters the view.
+                await placed.WaitAsync(Timeout, cancellation);
+            }
             return new TavernSession(client, street, player, user);
         }
         catch

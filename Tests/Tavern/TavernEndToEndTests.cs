@@ -23,6 +23,7 @@ public sealed class TavernEndToEndTests
                 await using var bob = await JoinAsync(server, "bob");
                 Assert.AreEqual(TavernWorld.StartingGold, ann.Player.Gold, "A new player starts with the starting gold.");
                 Assert.AreEqual(ann.Client.AccountId, ann.Player.DoId, "The player is stored under its account's id.");
+                CollectionAssert.AreEqual(TavernWorld.StartPosition, ann.Player.Position, "Players start on the street south of the tavern's door.");
 
                 // They meet in the bar: each sees the other there.
                 await ann.EnterTavernAsync();
