@@ -174,9 +174,9 @@ public sealed class TavernAi : IAiApplication
             return;
         }
 
-        if (buyer.Parent != TavernWorld.TavernId)
+        if (buyer.Parent != TavernWorld.TavernId || buyer.Zone != TavernWorld.BarRoom)
         {
-            Greet($"Come inside first, {buyer.Name}.");
+            Greet($"Come up to the bar first, {buyer.Name}.");
             return;
         }
 
@@ -235,8 +235,32 @@ public sealed class TavernAi : IAiApplication
             return;
         }
 
+        if (player.Parent == TavernWorld.TavernId && player.Zone == TavernWorld.Cellar)
+        {
+            if (position[1] < 0)
+            {
+                // Up the stairs, to the bar's north wall.
+                player.Position = new[] { Math.Clamp(position[0], 0, TavernWorld.RoomSize), TavernWorld.RoomSize - 0.5f };
+                ai.Move(player, TavernWorld.TavernId, TavernWorld.BarRoom);
+            }
+            else if (position[0] < 0 || position[0] > TavernWorld.RoomSize || position[1] > TavernWorld.RoomSize)
+            {
+                player.Position = new[] { Math.Clamp(position[0], 0, TavernWorld.RoomSize), Math.Min(position[1], TavernWorld.RoomSize) };
+            }
+
+            return;
+        }
+
         if (player.Parent == TavernWorld.TavernId)
         {
+            if (position[1] > TavernWorld.RoomSize)
+            {
+                // Down the stairs behind the bar, to the cellar's south end.
+                player.Position = new[] { Math.Clamp(position[0], 0, TavernWorld.RoomSize), 0.5f };
+                ai.Move(player, TavernWorld.TavernId, TavernWorld.Cellar);
+                return;
+            }
+
             if (position[1] < 0)
             {
                 // Out through the door, onto the street south of the tavern.

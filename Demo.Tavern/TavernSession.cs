@@ -118,14 +118,13 @@ public sealed class TavernSession : IAsyncDisposable
     /// <summary>Walks out of the tavern's door and waits until the player is on the street.</summary>
     public async Task LeaveTavernAsync(CancellationToken cancellation = default)
     {
-        if (!InTavern)
+        // From the cellar it takes two moves: up the stairs to the bar, then out of the door.
+        while (InTavern)
         {
-            return;
+            var moved = Client.Of<Player>().Moved.FirstAsync(p => p.DoId == Player.DoId).ToTask(cancellation);
+            Player.Position = new[] { Position[0], -1f };
+            await moved.WaitAsync(Timeout, cancellation);
         }
-
-        var outside = Client.Of<Player>().Moved.FirstAsync(p => p.DoId == Player.DoId && p.Parent == TavernWorld.DistrictId).ToTask(cancellation);
-        Player.Position = new[] { Position[0], -1f };
-        await outside.WaitAsync(Timeout, cancellation);
     }
 
     /// <summary>Says something to everyone nearby.</summary>
@@ -146,7 +145,7 @@ public sealed class TavernSession : IAsyncDisposable
     /// <summary>Where the player is, and who else is in the same place.</summary>
     public string Describe()
     {
-        string place = InTavern ? "in the bar of the Prancing Pastry" : TavernWorld.Grid.TryGetCell(Player.Zone, out int x, out int y) ? $"on the street at cell ({x},{y})" : "somewhere";
+        string place = InTavern ? (Player.Zone == TavernWorld.Cellar ? "in the cellar of the Prancing Pastry" : "in the bar of the Prancing Pastry") : TavernWorld.Grid.TryGetCell(Player.Zone, out int x, out int y) ? $"on the street at cell ({x},{y})" : "somewhere";
         var here = Client.Objects.OfType<Player>().Where(p => p != Player && p.State == ObjectState.Live && p.Parent == Player.Parent && p.Zone == Player.Zone).Select(p => p.Name);
         var npcs = Client.Objects.OfType<Wanderer>().Where(w => w.State == ObjectState.Live).Select(w => $"{w.Name} (nearby)");
         if (InTavern)

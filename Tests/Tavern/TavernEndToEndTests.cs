@@ -53,10 +53,15 @@ public sealed class TavernEndToEndTests
                 await pinned.WaitAsync(Timeout);
                 Assert.AreEqual("bob: Ann buys the next round", ann.Board().Notices[^1]);
 
-                // Bob walks out and down the street; two cells from the door he leaves Ann's view (disabled, not deleted).
+                // Bob goes down to the cellar (the tavern's zone 2), then out of the door and down the street; two
+                // cells from the door he leaves Ann's view (disabled, not deleted).
+                var downstairs = bob.Client.Of<Player>().Moved.FirstAsync(p => p == bob.Player && p.Zone == TavernWorld.Cellar).ToTask();
+                bob.Step(0, TavernWorld.RoomSize + 1);
+                await downstairs.WaitAsync(Timeout);
                 var bobsCopy = ann.Client.Objects.OfType<Player>().Single(p => p.Name == "bob");
                 var gone = ann.Client.Of<Player>().Disabled.FirstAsync(p => p == bobsCopy).ToTask();
                 await bob.LeaveTavernAsync();
+                Assert.AreEqual(TavernWorld.DistrictId, bob.Player.Parent);
                 for (int cell = TavernWorld.TavernCell.X - 1; cell >= TavernWorld.TavernCell.X - 2; cell--)
                 {
                     uint zone = TavernWorld.Grid.ZoneOf(cell, TavernWorld.TavernCell.Y - 1);
