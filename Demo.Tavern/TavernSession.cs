@@ -85,6 +85,12 @@ public sealed class TavernSession : IAsyncDisposable
                 // A player that was just activated gets its position from the AI right after it enters the view.
                 await placed.WaitAsync(Timeout, cancellation);
             }
+            if (player.Appearance.Length == 0)
+            {
+                // [OwnSend]: only this owner may choose its looks; the server writes them through to the database.
+                player.Appearance = System.Security.Cryptography.RandomNumberGenerator.GetBytes(4);
+            }
+
             return new TavernSession(client, street, player, user);
         }
         catch

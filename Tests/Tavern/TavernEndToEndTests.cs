@@ -15,6 +15,7 @@ public sealed class TavernEndToEndTests
     public async Task TwoPlayers_MeetInTheTavern_Chat_BuyADrink_PostANotice_WalkOut_AndTheGoldSurvivesARestart()
     {
         string database = Path.Combine(Path.GetTempPath(), $"tavern-{Guid.NewGuid():N}.db");
+        byte[] looks;
         try
         {
             await using (var server = await TavernProcess.StartAsync(database))
@@ -24,6 +25,8 @@ public sealed class TavernEndToEndTests
                 Assert.AreEqual(TavernWorld.StartingGold, ann.Player.Gold, "A new player starts with the starting gold.");
                 Assert.AreEqual(ann.Client.AccountId, ann.Player.DoId, "The player is stored under its account's id.");
                 CollectionAssert.AreEqual(TavernWorld.StartPosition, ann.Player.Position, "Players start on the street south of the tavern's door.");
+                looks = ann.Player.Appearance;
+                Assert.AreEqual(4, looks.Length, "A new player picks its looks ([OwnSend]).");
 
                 // They meet in the bar: each sees the other there.
                 await ann.EnterTavernAsync();
@@ -84,6 +87,7 @@ public sealed class TavernEndToEndTests
             await using var annAgain = await JoinAsync(again, "ann");
             Assert.AreEqual(TavernWorld.StartingGold - TavernWorld.DrinkPrice, annAgain.Player.Gold);
             Assert.AreEqual("ann", annAgain.Player.Name);
+            CollectionAssert.AreEqual(looks, annAgain.Player.Appearance, "The looks were written through to the database too.");
         }
         finally
         {
