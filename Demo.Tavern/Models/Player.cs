@@ -3,28 +3,43 @@ using Pastry;
 
 namespace Demo.Tavern.Models;
 
-/// <summary>A player's avatar: saved in the database, seen by everyone nearby, walked around by its owner.</summary>
+/// <summary>
+/// A player's avatar: saved in the database under its account's id, seen by everyone nearby, walked around by its
+/// owner. Outdoors it lives in a district grid zone; inside, in a room of the tavern.
+/// </summary>
 public sealed class Player : DistributedObject<Player>
 {
     /// <summary>The name everyone sees.</summary>
-    [Required, Ram, Db, Broadcast, MaxLength(24)]
+    [Required, Ram, Db, Broadcast, MaxLength(24), NoControlCharacters]
     public string Name { get => Get<string>(); set => Set(value); }
 
-    /// <summary>Gold coins; only the AI may change them (for example the bartender when selling a drink).</summary>
-    [Db, Ai, Range(0, 1_000_000)]
+    /// <summary>Gold coins; only the AI may change them (the bartender when selling a drink). The owner sees them, others do not.</summary>
+    [Ram, Db, Ai, Range(0, 1_000_000)]
     public int Gold { get => Get<int>(); set => Set(value); }
 
     /// <summary>Looks, chosen by the owner; only the owner may send it.</summary>
     [Db, Ram, OwnSend, MaxLength(64)]
     public byte[] Appearance { get => Get<byte[]>(); set => Set(value); }
 
-    /// <summary>When the player last logged out.</summary>
+    /// <summary>When the player last entered or left the world.</summary>
     [Db, Ai]
     public DateTime LastSeen { get => Get<DateTime>(); set => Set(value); }
 
-    /// <summary>Position in the current zone (x, y); any client in view may send it, and everyone nearby sees it.</summary>
-    [Ram, Broadcast, ClSend, MaxLength(3)]
+    /// <summary>Position in the current place (x, y); any client in view may send it, and everyone nearby sees it.</summary>
+    [Ram, Broadcast, ClSend, MaxLength(2)]
     public float[] Position { get => Get<float[]>(); set => Set(value); }
+
+    /// <summary>The owner speaks; the AI checks it and repeats it to everyone nearby with <see cref="Said"/>.</summary>
+    [Distributed, OwnSend]
+    public void Say([Required, MaxLength(120), NoControlCharacters] string text)
+    {
+    }
+
+    /// <summary>A line of chat, from the AI to everyone who sees this player.</summary>
+    [Distributed, Broadcast, Ai]
+    public void Said(string name, string text)
+    {
+    }
 
     private string CleanName(string value) => value.Trim();
 }

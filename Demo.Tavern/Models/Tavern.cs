@@ -1,0 +1,12 @@
+using System.ComponentModel.DataAnnotations;
+using Pastry;
+
+namespace Demo.Tavern.Models;
+
+/// <summary>The tavern: an object in one cell of the district, whose zones are its rooms (<see cref="TavernWorld.BarRoom"/>, <see cref="TavernWorld.Cellar"/>).</summary>
+public sealed class Tavern : DistributedObject<Tavern>
+{
+    /// <summary>The sign over the door.</summary>
+    [Required, Ram, Broadcast, MaxLength(40)]
+    public string Name { get => Get<string>(); set => Set(value); }
+}

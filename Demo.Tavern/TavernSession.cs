@@ -1,0 +1,217 @@
+using System.Reactive.Linq;
+using System.Reactive.Threading.Tasks;
+using Demo.Tavern.Models;
+using Pastry;
+using Pastry.Client;
+
+namespace Demo.Tavern;
+
+/// <summary>
+/// One player's connection to the Tavern, shared by the console client, the bots and the tests: it logs in (creating
+/// the account the first time), opens interest in the street around the player and in the tavern's rooms, enters
+/// the world and keeps the street interest on the 3x3 cells around the player as it walks.
+/// </summary>
+public sealed class TavernSession : IAsyncDisposable
+{
+    /// <summary>The Tavern's models, as clients register them.</summary>
+    public static readonly ModelRegistry Models = ModelRegistry.FromAssemblies(typeof(Player).Assembly);
+
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(15);
+
+    private readonly SemaphoreSlim interestGate = new(1, 1);
+    private readonly IDisposable following;
+    private Interest street;
+
+    private TavernSession(PastryClient client, Interest street, Player player, string user)
+    {
+        Client = client;
+        this.street = street;
+        Player = player;
+        User = user;
+        following = client.Of<Player>().Moved.Where(p => p.DoId == player.DoId).Subscribe(moved => _ = FollowAsync());
+    }
+
+    /// <summary>The connection.</summary>
+    public PastryClient Client { get; }
+
+    /// <summary>This session's player (owned by the account).</summary>
+    public Player Player { get; }
+
+    /// <summary>The account name.</summary>
+    public string User { get; }
+
+    /// <summary>The player's position, or the start position until the AI has sent one.</summary>
+    public float[] Position => Player.Position.Length == 2 ? Player.Position : TavernWorld.StartPosition;
+
+    /// <summary>True while the player is inside the tavern.</summary>
+    public bool InTavern => Player.Parent == TavernWorld.TavernId;
+
+    /// <summary>The district (always in view).</summary>
+    public District District => Client.TryGet<District>(TavernWorld.DistrictId, out var district) ? district : throw new InvalidOperationException("The district is not in view.");
+
+    /// <summary>Connects, logs in as <paramref name="user"/> (creating the account if it is new), and enters the world as <paramref name="playerName"/> (the user name by default).</summary>
+    /// <exception cref="LoginFailedException">The account exists with another password.</exception>
+    public static async Task<TavernSession> JoinAsync(string host, int port, string user, string password, string? playerName = null, CancellationToken cancellation = default)
+    {
+        var client = await PastryClient.ConnectAsync(host, port, Models, cancellation: cancellation);
+        try
+        {
+            try
+            {
+                await client.CreateAccountAsync(user, password, cancellation);
+            }
+            catch (LoginFailedException)
+            {
+                // Taken: it is ours if the password matches, which the login below checks.
+            }
+
+            await client.LoginAsync(user, password, cancellation);
+            await client.AddInterestAsync(DoId.Empty, new uint[] { 0 }, cancellation);
+            uint start = TavernWorld.ZoneAt(TavernWorld.StartPosition[0], TavernWorld.StartPosition[1]);
+            var street = await client.AddInterestAsync(TavernWorld.DistrictId, TavernWorld.Neighbourhood(start), cancellation);
+            await client.AddInterestAsync(TavernWorld.TavernId, new[] { TavernWorld.BarRoom, TavernWorld.Cellar }, cancellation);
+            if (!client.TryGet<District>(TavernWorld.DistrictId, out var district))
+            {
+                throw new InvalidOperationException("The district is not there: is the Tavern's AI running?");
+            }
+
+            var account = client.AccountId;
+            var mine = client.Of<Player>().Created.Where(p => p.Owner == account).FirstAsync().ToTask(cancellation);
+            var placed = client.Of<Player>().Updated.Where(c => c.Target.Owner == account && c.Field.Name == nameof(Player.Position)).FirstAsync().ToTask(cancellation);
+            client.Call(district, d => d.EnterWorld(playerName ?? user));
+            var player = client.Objects.OfType<Player>().FirstOrDefault(p => p.Owner == account) ?? await mine.WaitAsync(Timeout, cancellation);
+            if (player.Position.Length != 2)
+            {
+                // A player that was just activated gets its position from the AI right after it enters the view.
+                await placed.WaitAsync(Timeout, cancellation);
+            }
+            if (player.Appearance.Length == 0)
+            {
+                // [OwnSend]: only this owner may choose its looks; the server writes them through to the database.
+                player.Appearance = System.Security.Cryptography.RandomNumberGenerator.GetBytes(4);
+            }
+
+            return new TavernSession(client, street, player, user);
+        }
+        catch
+        {
+            await client.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Takes a step of <paramref name="dx"/>, <paramref name="dy"/> world units; the AI moves the player between cells and rooms.</summary>
+    public void Step(float dx, float dy)
+    {
+        var position = Position;
+        Player.Position = new[] { position[0] + dx, position[1] + dy };
+    }
+
+    /// <summary>Walks into the tavern (onto its cell) and waits until the AI has moved the player into the bar room.</summary>
+    public async Task EnterTavernAsync(CancellationToken cancellation = default)
+    {
+        if (InTavern)
+        {
+            return;
+        }
+
+        var inside = Client.Of<Player>().Moved.FirstAsync(p => p.DoId == Player.DoId && p.Parent == TavernWorld.TavernId).ToTask(cancellation);
+        var (x, y) = TavernWorld.TavernCell;
+        Player.Position = new[] { (x * TavernWorld.CellSize) + 5f, (y * TavernWorld.CellSize) + 1f };
+        await inside.WaitAsync(Timeout, cancellation);
+    }
+
+    /// <summary>Walks out of the tavern's door and waits until the player is on the street.</summary>
+    public async Task LeaveTavernAsync(CancellationToken cancellation = default)
+    {
+        // From the cellar it takes two moves: up the stairs to the bar, then out of the door.
+        while (InTavern)
+        {
+            var moved = Client.Of<Player>().Moved.FirstAsync(p => p.DoId == Player.DoId).ToTask(cancellation);
+            Player.Position = new[] { Position[0], -1f };
+            await moved.WaitAsync(Timeout, cancellation);
+        }
+    }
+
+    /// <summary>Says something to everyone nearby.</summary>
+    public void Say(string text) => Client.Call(Player, p => p.Say(text));
+
+    /// <summary>Orders a drink from the bartender (who must be in view: inside the tavern).</summary>
+    public void Buy(string drink) => Client.Call(Bartender(), b => b.BuyDrink(drink));
+
+    /// <summary>Pins a notice on the board in the bar room.</summary>
+    public void Post(string text) => Client.Call(Board(), b => b.Post(text));
+
+    /// <summary>The bartender, when in view.</summary>
+    public Bartender Bartender() => Client.Objects.OfType<Bartender>().FirstOrDefault() ?? throw new InvalidOperationException("No bartender in view.");
+
+    /// <summary>The notice board, when in view.</summary>
+    public NoticeBoard Board() => Client.Objects.OfType<NoticeBoard>().FirstOrDefault() ?? throw new InvalidOperationException("No notice board in view.");
+
+    /// <summary>Where the player is, and who else is in the same place.</summary>
+    public string Describe()
+    {
+        string place = InTavern ? (Player.Zone == TavernWorld.Cellar ? "in the cellar of the Prancing Pastry" : "in the bar of the Prancing Pastry") : TavernWorld.Grid.TryGetCell(Player.Zone, out int x, out int y) ? $"on the street at cell ({x},{y})" : "somewhere";
+        var here = Client.Objects.OfType<Player>().Where(p => p != Player && p.State == ObjectState.Live && p.Parent == Player.Parent && p.Zone == Player.Zone).Select(p => p.Name);
+        var npcs = Client.Objects.OfType<Wanderer>().Where(w => w.State == ObjectState.Live).Select(w => $"{w.Name} (nearby)");
+        if (InTavern)
+        {
+            npcs = npcs.Concat(Client.Objects.OfType<Bartender>().Select(b => $"{b.Name} (behind the bar)"));
+        }
+
+        var position = Player.Position.Length == 2 ? $"({Player.Position[0]:0.#}, {Player.Position[1]:0.#})" : "(?)";
+        return $"{Player.Name} is {place} at {position} with {Player.Gold} gold. Here: {string.Join(", ", here.Concat(npcs).DefaultIfEmpty("nobody"))}.";
+    }
+
+    /// <summary>Leaves the world cleanly (the AI saves the player) and closes the connection.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        following.Dispose();
+        try
+        {
+            if (Client.TryGet<District>(TavernWorld.DistrictId, out var district) && district.State == ObjectState.Live)
+            {
+                Client.Call(district, d => d.LeaveWorld());
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            // The connection is already gone; nothing to say goodbye on.
+        }
+
+        await Client.DisposeAsync();
+        interestGate.Dispose();
+    }
+
+    /// <summary>Keeps the street interest on the 3x3 cells around the player (around the door while inside the tavern).</summary>
+    private async Task FollowAsync()
+    {
+        try
+        {
+            await interestGate.WaitAsync();
+        }
+        catch (ObjectDisposedException)
+        {
+            return;
+        }
+
+        try
+        {
+            var door = TavernWorld.StartPosition;
+            uint zone = Player.Parent == TavernWorld.DistrictId ? Player.Zone : TavernWorld.ZoneAt(door[0], door[1]);
+            var wanted = TavernWorld.Neighbourhood(zone);
+            if (!wanted.SequenceEqual(street.Zones))
+            {
+                street = await Client.AlterInterestAsync(street, wanted);
+            }
+        }
+        catch (Exception ex) when (ex is TimeoutException or ObjectDisposedException or InvalidOperationException)
+        {
+            // The connection is closing; the next move (if any) retries.
+        }
+        finally
+        {
+            interestGate.Release();
+        }
+    }
+}

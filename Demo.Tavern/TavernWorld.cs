@@ -1,0 +1,53 @@
+using Pastry;
+using Pastry.Otp.StateServer;
+
+namespace Demo.Tavern;
+
+/// <summary>The Tavern's fixed layout, shared by the AI, the clients and the bots.</summary>
+public static class TavernWorld
+{
+    /// <summary>The district's well-known id: clients open interest under it without asking anyone.</summary>
+    public static readonly DoId DistrictId = DoId.Parse("00000000-0000-0000-0000-0000000d1577");
+
+    /// <summary>The tavern's well-known id.</summary>
+    public static readonly DoId TavernId = DoId.Parse("00000000-0000-0000-0000-00000007a7e2");
+
+    /// <summary>The district's outdoor grid: 10x10 cells, zone = 1 + y*10 + x.</summary>
+    public static readonly ZoneGrid Grid = new(10, 10);
+
+    /// <summary>World units per grid cell.</summary>
+    public const float CellSize = 10f;
+
+    /// <summary>The tavern's cell (x, y) in the district.</summary>
+    public static readonly (int X, int Y) TavernCell = (6, 5);
+
+    /// <summary>The tavern's zone in the district.</summary>
+    public static uint TavernZone => Grid.ZoneOf(TavernCell.X, TavernCell.Y);
+
+    /// <summary>The tavern's bar room (a zone of the tavern).</summary>
+    public const uint BarRoom = 1;
+
+    /// <summary>The tavern's cellar (a zone of the tavern).</summary>
+    public const uint Cellar = 2;
+
+    /// <summary>Size of a room, in world units (x and y from 0 to this).</summary>
+    public const float RoomSize = 10f;
+
+    /// <summary>Where new players start: the cell south of the tavern's door, in world units.</summary>
+    public static readonly float[] StartPosition = { (TavernCell.X * CellSize) + 5f, ((TavernCell.Y - 1) * CellSize) + 5f };
+
+    /// <summary>Gold a new player starts with.</summary>
+    public const int StartingGold = 20;
+
+    /// <summary>What a drink costs.</summary>
+    public const int DrinkPrice = 3;
+
+    /// <summary>How many notices the board keeps.</summary>
+    public const int MaxNotices = 10;
+
+    /// <summary>The district zone of a world position (clamped to the grid).</summary>
+    public static uint ZoneAt(float x, float y) => Grid.ZoneAt(x, y, CellSize);
+
+    /// <summary>The zones a client opens in the district around an outdoor zone (its 3x3 neighbourhood).</summary>
+    public static IReadOnlyList<uint> Neighbourhood(uint zone) => Grid.Neighbourhood(zone);
+}

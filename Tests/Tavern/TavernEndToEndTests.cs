@@ -1,0 +1,115 @@
+using System.Reactive.Linq;
+using System.Reactive.Threading.Tasks;
+using Demo.Tavern;
+using Demo.Tavern.Models;
+
+namespace Pastry.Tests.Tavern;
+
+/// <summary>A scripted evening at the Tavern over a real server process with a SQLite file: the walkthrough as a spec.</summary>
+[TestClass]
+public sealed class TavernEndToEndTests
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(15);
+
+    [TestMethod]
+    public async Task TwoPlayers_MeetInTheTavern_Chat_BuyADrink_PostANotice_WalkOut_AndTheGoldSurvivesARestart()
+    {
+        string database = Path.Combine(Path.GetTempPath(), $"tavern-{Guid.NewGuid():N}.db");
+        byte[] looks;
+        try
+        {
+            await using (var server = await TavernProcess.StartAsync(database))
+            {
+                await using var ann = await JoinAsync(server, "ann");
+                await using var bob = await JoinAsync(server, "bob");
+                Assert.AreEqual(TavernWorld.StartingGold, ann.Player.Gold, "A new player starts with the starting gold.");
+                Assert.AreEqual(ann.Client.AccountId, ann.Player.DoId, "The player is stored under its account's id.");
+                CollectionAssert.AreEqual(TavernWorld.StartPosition, ann.Player.Position, "Players start on the street south of the tavern's door.");
+                looks = ann.Player.Appearance;
+                Assert.AreEqual(4, looks.Length, "A new player picks its looks ([OwnSend]).");
+
+                // They meet in the bar: each sees the other there.
+                await ann.EnterTavernAsync();
+                await bob.EnterTavernAsync();
+                await EventuallyAsync(() => ann.Client.Objects.OfType<Player>().Any(p => p.Name == "bob" && p.State == ObjectState.Live && p.Parent == TavernWorld.TavernId), "Ann sees Bob in the bar");
+                Assert.AreEqual("Barliman", ann.Bartender().Name);
+
+                // Chat: Ann's Say goes to the AI, which repeats it to everyone nearby.
+                var bobHears = bob.Client.Of<Player>().Calls.FirstAsync(c => c.Method.Name == nameof(Player.Said)).ToTask();
+                ann.Say("Evening, Bob!");
+                var heard = await bobHears.WaitAsync(Timeout);
+                CollectionAssert.AreEqual(new object[] { "ann", "Evening, Bob!" }, heard.Arguments.ToArray());
+                Assert.ThrowsExactly<ModelValidationException>(() => ann.Say("ring\u0007"), "Control characters are refused before anything is sent.");
+                Assert.ThrowsExactly<ModelValidationException>(() => ann.Say(new string('x', 121)), "Chat lines are at most 120 characters.");
+
+                // A drink: the bartender takes the price with set-if-equals; Ann's purse shrinks and both hear him.
+                var served = bob.Client.Of<Bartender>().Calls.FirstAsync(c => ((string)c.Arguments[0]!).StartsWith("Here's your ale, ann", StringComparison.Ordinal)).ToTask();
+                var paid = ann.Client.Of<Player>().Updated.FirstAsync(c => c.Target == ann.Player && c.Field.Name == nameof(Player.Gold)).ToTask();
+                ann.Buy("ale");
+                Assert.AreEqual(TavernWorld.StartingGold - TavernWorld.DrinkPrice, (await paid.WaitAsync(Timeout)).NewValue);
+                await served.WaitAsync(Timeout);
+                Assert.AreEqual(0, bob.Client.Objects.OfType<Player>().Single(p => p.Name == "ann").Gold, "Gold is not broadcast: only its owner sees it.");
+
+                // The notice board keeps what Bob pins.
+                var pinned = ann.Client.Of<NoticeBoard>().Updated.FirstAsync().ToTask();
+                bob.Post("Ann buys the next round");
+                await pinned.WaitAsync(Timeout);
+                Assert.AreEqual("bob: Ann buys the next round", ann.Board().Notices[^1]);
+
+                // Bob goes down to the cellar (the tavern's zone 2), then out of the door and down the street; two
+                // cells from the door he leaves Ann's view (disabled, not deleted).
+                var downstairs = bob.Client.Of<Player>().Moved.FirstAsync(p => p == bob.Player && p.Zone == TavernWorld.Cellar).ToTask();
+                bob.Step(0, TavernWorld.RoomSize + 1);
+                await downstairs.WaitAsync(Timeout);
+                var bobsCopy = ann.Client.Objects.OfType<Player>().Single(p => p.Name == "bob");
+                var gone = ann.Client.Of<Player>().Disabled.FirstAsync(p => p == bobsCopy).ToTask();
+                await bob.LeaveTavernAsync();
+                Assert.AreEqual(TavernWorld.DistrictId, bob.Player.Parent);
+                for (int cell = TavernWorld.TavernCell.X - 1; cell >= TavernWorld.TavernCell.X - 2; cell--)
+                {
+                    uint zone = TavernWorld.Grid.ZoneOf(cell, TavernWorld.TavernCell.Y - 1);
+                    var moved = bob.Client.Of<Player>().Moved.FirstAsync(p => p == bob.Player && p.Zone == zone).ToTask();
+                    bob.Step(-TavernWorld.CellSize, 0);
+                    await moved.WaitAsync(Timeout);
+                }
+
+                Assert.AreSame(bobsCopy, await gone.WaitAsync(Timeout));
+                Assert.AreEqual(ObjectState.Disabled, bobsCopy.State);
+
+                // NPCs come and go: the wanderer goes home (deleted) after its steps, wherever it is on the grid.
+                var despawned = ann.Client.Of<Wanderer>().Deleted.FirstAsync().ToTask();
+                await ann.Client.AddInterestAsync(TavernWorld.DistrictId, Enumerable.Range(1, 100).Select(z => (uint)z).ToArray());
+                Assert.AreEqual(ObjectState.Deleted, (await despawned.WaitAsync(Timeout)).State);
+            }
+
+            // The gold was spent in the database: after a restart on the same file, Ann still has 17.
+            await using var again = await TavernProcess.StartAsync(database);
+            await using var annAgain = await JoinAsync(again, "ann");
+            Assert.AreEqual(TavernWorld.StartingGold - TavernWorld.DrinkPrice, annAgain.Player.Gold);
+            Assert.AreEqual("ann", annAgain.Player.Name);
+            CollectionAssert.AreEqual(looks, annAgain.Player.Appearance, "The looks were written through to the database too.");
+        }
+        finally
+        {
+            foreach (string file in new[] { database, database + "-wal", database + "-shm" })
+            {
+                File.Delete(file);
+            }
+        }
+    }
+
+    private static Task<TavernSession> JoinAsync(TavernProcess server, string user) =>
+        TavernSession.JoinAsync(server.Clients.Address.ToString(), server.Clients.Port, user, $"{user} likes the tavern").WaitAsync(Timeout);
+
+    private static async Task EventuallyAsync(Func<bool> condition, string what)
+    {
+        try
+        {
+            await Observable.Interval(TimeSpan.FromMilliseconds(20)).StartWith(0).Select(_ => condition()).FirstAsync(ok => ok).ToTask().WaitAsync(Timeout);
+        }
+        catch (TimeoutException)
+        {
+            Assert.Fail($"Timed out waiting until {what}.");
+        }
+    }
+}
