@@ -56,6 +56,8 @@ public sealed class TavernAi : IAiApplication
                     break;
             }
         });
+        // Save on logout: a session that closes without LeaveWorld (a crash, a dropped connection) leaves the world too.
+        ai.SessionsClosed.Subscribe(LeaveWorld);
         ai.Of<Player>().Calls.Subscribe(call =>
         {
             if (call.Method.Name == nameof(Player.Say))

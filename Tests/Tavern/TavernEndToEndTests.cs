@@ -98,6 +98,24 @@ public sealed class TavernEndToEndTests
         }
     }
 
+    [TestMethod]
+    public async Task APlayerWhoseConnectionDrops_LeavesTheWorld_AndIsSaved()
+    {
+        string directory = Directory.CreateTempSubdirectory("tavern-drop").FullName;
+        await using var server = await TavernProcess.StartAsync(Path.Combine(directory, "tavern.db"));
+        await using var ann = await JoinAsync(server, "ann");
+        var carl = await JoinAsync(server, "carl");
+        await EventuallyAsync(() => ann.Client.Objects.OfType<Player>().Any(p => p.Name == "carl"), "Ann sees Carl on the street");
+        var carlId = carl.Player.DoId;
+        var carlGone = ann.Client.Of<Player>().Deleted.FirstAsync(p => p.DoId == carlId).ToTask();
+
+        // Carl's connection drops without LeaveWorld: the Client Agent tells the AI, which saves him and unloads him.
+        await carl.Client.DisposeAsync();
+
+        await server.WaitForLineAsync(new System.Text.RegularExpressions.Regex("carl left the world with \\d+ gold"));
+        Assert.AreEqual(carlId, (await carlGone.WaitAsync(Timeout)).DoId, "Ann sees Carl leave the world.");
+    }
+
     private static Task<TavernSession> JoinAsync(TavernProcess server, string user) =>
         TavernSession.JoinAsync(server.Clients.Address.ToString(), server.Clients.Port, user, $"{user} likes the tavern").WaitAsync(Timeout);
 
