@@ -35,7 +35,10 @@ public sealed partial class PastryProcess : IAsyncDisposable
 
     public static string PastryDll => Path.Combine(AppContext.BaseDirectory, "pastry.dll");
 
-    public static PastryProcess Start(params string[] arguments)
+    public static PastryProcess Start(params string[] arguments) => StartDll(PastryDll, null, arguments);
+
+    /// <summary>Starts <c>dotnet &lt;dll&gt; arguments</c> (a program built next to the tests), with extra environment variables.</summary>
+    public static PastryProcess StartDll(string dll, IReadOnlyDictionary<string, string>? environment, params string[] arguments)
     {
         var info = new ProcessStartInfo("dotnet")
         {
@@ -44,10 +47,15 @@ public sealed partial class PastryProcess : IAsyncDisposable
             UseShellExecute = false,
             WorkingDirectory = AppContext.BaseDirectory,
         };
-        info.ArgumentList.Add(PastryDll);
+        info.ArgumentList.Add(dll);
         foreach (string argument in arguments)
         {
             info.ArgumentList.Add(argument);
+        }
+
+        foreach (var pair in environment ?? new Dictionary<string, string>())
+        {
+            info.Environment[pair.Key] = pair.Value;
         }
 
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };

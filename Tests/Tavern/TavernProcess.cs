@@ -1,6 +1,6 @@
-using System.Diagnostics;
 using System.Net;
 using System.Text.RegularExpressions;
+using Pastry.Tests.EndToEnd;
 
 namespace Pastry.Tests.Tavern;
 
@@ -10,130 +10,42 @@ namespace Pastry.Tests.Tavern;
 /// </summary>
 public sealed class TavernProcess : IAsyncDisposable
 {
-    private readonly Process process;
-    private readonly List<string> lines = new();
-    private readonly object gate = new();
-    private readonly List<(Regex Pattern, TaskCompletionSource<Match> Found)> waiters = new();
+    private readonly PastryProcess process;
 
-    private TavernProcess(Process process)
+    private TavernProcess(PastryProcess process, IPEndPoint clients)
     {
         this.process = process;
+        Clients = clients;
     }
 
     /// <summary>Where clients connect.</summary>
-    public IPEndPoint Clients { get; private set; } = null!;
+    public IPEndPoint Clients { get; }
 
-    public string Output
-    {
-        get
-        {
-            lock (gate)
-            {
-                return string.Join(Environment.NewLine, lines);
-            }
-        }
-    }
+    public string Output => process.Output;
 
     /// <summary>Starts the server with the Tavern's AI on <paramref name="database"/>; the wanderer steps every 100 ms and lives 5 steps.</summary>
     public static async Task<TavernProcess> StartAsync(string database)
     {
-        var info = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = AppContext.BaseDirectory,
-        };
-        foreach (string argument in new[]
-        {
-            Path.Combine(AppContext.BaseDirectory, "Demo.Tavern.dll"), "serve", "--role", "all",
+        var process = PastryProcess.StartDll(
+            Path.Combine(AppContext.BaseDirectory, "Demo.Tavern.dll"),
+            new Dictionary<string, string> { ["TAVERN_WANDER_MS"] = "100", ["TAVERN_WANDER_STEPS"] = "5" },
+            "serve", "--role", "all",
             "--Database:Path", database, "--Database:AutoMigrate", "true",
-            "--ClientAgent:Port", "0", "--MessageDirector:Port", "0", "--Accounts:Pbkdf2Iterations", "1000",
-        })
-        {
-            info.ArgumentList.Add(argument);
-        }
-
-        info.Environment["TAVERN_WANDER_MS"] = "100";
-        info.Environment["TAVERN_WANDER_STEPS"] = "5";
-        var process = new Process { StartInfo = info, EnableRaisingEvents = true };
-        var wrapper = new TavernProcess(process);
-        process.OutputDataReceived += (_, e) => wrapper.OnLine(e.Data);
-        process.ErrorDataReceived += (_, e) => wrapper.OnLine(e.Data);
-        process.Start();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
+            "--ClientAgent:Port", "0", "--MessageDirector:Port", "0", "--Accounts:Pbkdf2Iterations", "1000");
         try
         {
-            var endpoint = await wrapper.WaitForLineAsync(new Regex("Client Agent listening on (\\S+:\\d+)"));
-            await wrapper.WaitForLineAsync(new Regex("AI application TavernAi started"));
-            wrapper.Clients = IPEndPoint.Parse(endpoint.Groups[1].Value);
-            return wrapper;
+            var endpoint = await process.WaitForLineAsync(new Regex("Client Agent listening on (\\S+:\\d+)"));
+            await process.WaitForLineAsync(new Regex("AI application TavernAi started"));
+            return new TavernProcess(process, IPEndPoint.Parse(endpoint.Groups[1].Value));
         }
         catch
         {
-            await wrapper.DisposeAsync();
+            await process.DisposeAsync();
             throw;
         }
     }
 
-    public async Task<Match> WaitForLineAsync(Regex pattern, TimeSpan? timeout = null)
-    {
-        var found = new TaskCompletionSource<Match>(TaskCreationOptions.RunContinuationsAsynchronously);
-        lock (gate)
-        {
-            foreach (string line in lines)
-            {
-                var match = pattern.Match(line);
-                if (match.Success)
-                {
-                    return match;
-                }
-            }
+    public Task<Match> WaitForLineAsync(Regex pattern, TimeSpan? timeout = null) => process.WaitForLineAsync(pattern, timeout);
 
-            waiters.Add((pattern, found));
-        }
-
-        try
-        {
-            return await found.Task.WaitAsync(timeout ?? TimeSpan.FromSeconds(30));
-        }
-        catch (TimeoutException)
-        {
-            throw new AssertFailedException($"The Tavern never printed a line matching /{pattern}/. Output so far:{Environment.NewLine}{Output}");
-        }
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        if (!process.HasExited)
-        {
-            process.Kill(entireProcessTree: true);
-            await process.WaitForExitAsync();
-        }
-
-        process.Dispose();
-    }
-
-    private void OnLine(string? line)
-    {
-        if (line is null)
-        {
-            return;
-        }
-
-        lock (gate)
-        {
-            lines.Add(line);
-            for (int i = waiters.Count - 1; i >= 0; i--)
-            {
-                var match = waiters[i].Pattern.Match(line);
-                if (match.Success)
-                {
-                    waiters[i].Found.TrySetResult(match);
-                    waiters.RemoveAt(i);
-                }
-            }
-        }
-    }
+    public ValueTask DisposeAsync() => process.DisposeAsync();
 }
