@@ -40,6 +40,17 @@ internal static class BenchCommand
           clientmem  one client (the real client library) with M objects in view; reports its managed memory per object.
                     --objects M      objects (default 1000)
 
+          churn   W workers in a loop: connect, create an account, log in, sync an interest of M objects, leave.
+                  Reports sessions per second and time from AddInterest to InterestDone.
+                    --workers W      concurrent workers (default 16)
+                    --objects M      objects in the synced zone (default 20)
+                    --seconds S      how long (default 5)
+          db      a stream of acknowledged Db field writes to the Database role (SQLite, synchronous=FULL) over the
+                  MD link; reports committed writes per second. The child server gets a temporary database.
+                    --objects M      records written round-robin (default 100)
+                    --window W       writes in flight (default 1024)
+                    --seconds S      how long (default 5)
+
         common options:
           --json                     print one JSON object on standard output instead of a table
           --target HOST:PORT         use a running server's Client Agent instead of starting one; it must have been
@@ -78,7 +89,9 @@ internal static class BenchCommand
                 "idle" => await IdleScenario.RunAsync(IdleScenario.Settings.From(options), cancel.Token).ConfigureAwait(false),
                 "relay" => await ClientScenarios.RelayAsync(options, cancel.Token).ConfigureAwait(false),
                 "clientmem" => await ClientScenarios.ClientMemoryAsync(options, cancel.Token).ConfigureAwait(false),
-                _ => throw new UsageException($"Unknown bench scenario '{args[0]}'. Scenarios: fanout, idle, relay, clientmem (see pastry bench --help)."),
+                "churn" => await ChurnAndDbScenarios.ChurnAsync(options, cancel.Token).ConfigureAwait(false),
+                "db" => await ChurnAndDbScenarios.DbAsync(options, cancel.Token).ConfigureAwait(false),
+                _ => throw new UsageException($"Unknown bench scenario '{args[0]}'. Scenarios: fanout, idle, relay, clientmem, churn, db (see pastry bench --help)."),
             };
 
             Console.Out.Write(options.Has("json") ? report.ToJson() + Environment.NewLine : report.ToTable());

@@ -77,6 +77,28 @@ public sealed class BenchCommandTests
     }
 
     [TestMethod]
+    public async Task BenchChurn_CountsSessions()
+    {
+        await using var bench = PastryProcess.Start("bench", "churn", "--workers", "2", "--objects", "3", "--seconds", "1", "--json");
+        Assert.AreEqual(0, await bench.WaitForExitAsync(TimeSpan.FromSeconds(90)), bench.Output);
+
+        using var report = ReadReport(bench);
+        Assert.IsTrue(report.RootElement.GetProperty("sessions").GetInt32() > 0, bench.Output);
+        Assert.AreEqual(0, report.RootElement.GetProperty("errors").GetInt32(), bench.Output);
+    }
+
+    [TestMethod]
+    public async Task BenchDb_CountsCommittedWrites()
+    {
+        await using var bench = PastryProcess.Start("bench", "db", "--objects", "5", "--window", "16", "--seconds", "1", "--json");
+        Assert.AreEqual(0, await bench.WaitForExitAsync(TimeSpan.FromSeconds(90)), bench.Output);
+
+        using var report = ReadReport(bench);
+        Assert.IsTrue(report.RootElement.GetProperty("committed_writes_per_sec").GetDouble() > 0, bench.Output);
+        Assert.AreEqual(0, report.RootElement.GetProperty("errors").GetInt32(), bench.Output);
+    }
+
+    [TestMethod]
     public async Task Bench_WithAnUnknownScenario_Exits2()
     {
         await using var bench = PastryProcess.Start("bench", "nope");

@@ -1,0 +1,233 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using Pastry.Ai;
+using Pastry.Client;
+using Pastry.Messaging;
+
+namespace Pastry.Cli.Bench;
+
+/// <summary>A stored record for <c>pastry bench db</c>: two Db fields written in a stream.</summary>
+internal sealed class BenchRecord : DistributedObject<BenchRecord>
+{
+    /// <summary>A counter the writer increments.</summary>
+    [Db]
+    public long Counter { get => Get<long>(); set => Set(value); }
+
+    /// <summary>A label.</summary>
+    [Db]
+    public string Label { get => Get<string>(); set => Set(value); }
+}
+
+/// <summary>
+/// <c>pastry bench churn</c> (clients connect, log in, sync an interest and leave) and <c>pastry bench db</c> (a
+/// stream of acknowledged Db field writes).
+/// </summary>
+internal static class ChurnAndDbScenarios
+{
+    private static readonly string[] ChildSettings =
+    {
+        "--Accounts:Pbkdf2Iterations", "1000",
+        "--ClientAgent:HeartbeatTimeout", "00:05:00",
+        "--ClientAgent:MaxMessagesPerSecond", "100000",
+    };
+
+    /// <summary><c>pastry bench churn</c>.</summary>
+    public static async Task<BenchReport> ChurnAsync(CommandOptions options, CancellationToken cancellation)
+    {
+        BenchCommand.AllowOnly(options, "objects", "seconds", "workers");
+        int objects = BenchCommand.Int(options, "objects", 20, 0);
+        int workers = BenchCommand.Int(options, "workers", 16, 1);
+        double seconds = BenchCommand.Number(options, "seconds", 5, 0.1);
+        var registry = ModelRegistry.FromAssemblies(typeof(BenchRecord).Assembly);
+        await using var server = await BenchCommand.StartServerAsync(options, needsDirector: true, ChildSettings, cancellation).ConfigureAwait(false);
+        await using var ai = await AiRepository.ConnectAsync(server.DirectorEndPoint.Address.ToString(), server.DirectorEndPoint.Port, registry, cancellation: cancellation).ConfigureAwait(false);
+        var zone = ai.Create(new BenchZone { Name = "churn" }, DoId.Empty, 0);
+        for (int i = 0; i < objects; i++)
+        {
+            ai.Create(new BenchEntity { Value = i }, zone.DoId, 1);
+        }
+
+        string prefix = BenchCommand.NewRunPrefix();
+        var sync = new LatencyHistogram[workers];
+        int sessions = 0, errors = 0, ejects = 0;
+        var cpuStart = server.ReadCpuTime();
+        long end = Stopwatch.GetTimestamp() + (long)(seconds * Stopwatch.Frequency);
+        var start = Stopwatch.GetTimestamp();
+        BenchCommand.Progress($"churn: {workers} workers connect, log in, sync {objects} objects and leave, for {seconds} s");
+        await Task.WhenAll(Enumerable.Range(0, workers).Select(async worker =>
+        {
+            var histogram = sync[worker] = new LatencyHistogram();
+            for (int n = 0; Stopwatch.GetTimestamp() < end && !cancellation.IsCancellationRequested; n++)
+            {
+                try
+                {
+                    await using var client = await PastryClient.ConnectAsync(server.ClientEndPoint.Address.ToString(), server.ClientEndPoint.Port, registry, cancellation: cancellation).ConfigureAwait(false);
+                    string user = $"{prefix}c{worker}n{n}";
+                    await client.CreateAccountAsync(user, "bench password", cancellation).ConfigureAwait(false);
+                    await client.LoginAsync(user, "bench password", cancellation).ConfigureAwait(false);
+                    long asked = Stopwatch.GetTimestamp();
+                    await client.AddInterestAsync(zone.DoId, new[] { 1u }, cancellation).ConfigureAwait(false);
+                    histogram.Record((Stopwatch.GetTimestamp() - asked) * 1_000_000 / Stopwatch.Frequency);
+                    Interlocked.Increment(ref sessions);
+                    if (client.Closed.IsCompleted)
+                    {
+                        Interlocked.Increment(ref ejects);
+                    }
+                }
+                catch (Exception ex) when (ex is IOException or TimeoutException or ClientEjectedException or LoginFailedException or System.Net.Sockets.SocketException)
+                {
+                    Interlocked.Increment(ref errors);
+                }
+            }
+        })).ConfigureAwait(false);
+
+        double elapsed = (Stopwatch.GetTimestamp() - start) / (double)Stopwatch.Frequency;
+        var cpuEnd = server.ReadCpuTime();
+        var latency = new LatencyHistogram();
+        foreach (var histogram in sync)
+        {
+            latency.Add(histogram);
+        }
+
+        return new BenchReport("churn")
+            .Add("clients", "concurrent workers", workers)
+            .Add("objects", "objects per interest", objects)
+            .Add("seconds", "measured", Math.Round(elapsed, 2), "s")
+            .Add("sessions", "sessions (connect, login, sync, leave)", sessions)
+            .Add("sessions_per_sec", "sessions per second", sessions / elapsed)
+            .AddGroup("latency_ms", "AddInterest -> InterestDone", "ms", ("p50", Millis(latency.Percentile(50))), ("p95", Millis(latency.Percentile(95))), ("p99", Millis(latency.Percentile(99))), ("max", Millis(latency.MaxMicroseconds)))
+            .Add("server_rss_mb", "server RSS", server.ReadRssBytes() is long bytes ? Math.Round(bytes / 1048576.0, 1) : null, "MB")
+            .Add("server_cpu_percent", "server CPU (100 = one core)", cpuEnd is TimeSpan e && cpuStart is TimeSpan s ? Math.Round((e - s).TotalSeconds * 100 / elapsed, 1) : null, "%")
+            .Add("errors", "errors", errors)
+            .Add("ejects", "ejects and disconnects", ejects);
+    }
+
+    /// <summary><c>pastry bench db</c>.</summary>
+    public static async Task<BenchReport> DbAsync(CommandOptions options, CancellationToken cancellation)
+    {
+        BenchCommand.AllowOnly(options, "objects", "seconds", "window");
+        int objects = BenchCommand.Int(options, "objects", 100, 1);
+        int window = BenchCommand.Int(options, "window", 1024, 1);
+        double seconds = BenchCommand.Number(options, "seconds", 5, 0.1);
+        var registry = ModelRegistry.FromAssemblies(typeof(BenchRecord).Assembly);
+        string directory = Directory.CreateTempSubdirectory("pastry-bench-db").FullName;
+        try
+        {
+            var settings = ChildSettings.Concat(new[] { "--Database:Path", Path.Combine(directory, "bench.db"), "--Database:AutoMigrate", "true" });
+            await using var server = await BenchCommand.StartServerAsync(options, needsDirector: true, settings, cancellation).ConfigureAwait(false);
+            await using var link = await RemoteMessageRouter.ConnectAsync(server.DirectorEndPoint.Address.ToString(), server.DirectorEndPoint.Port, cancellation).ConfigureAwait(false);
+            var writer = new AckCounter(DoId.NewId());
+            link.Subscribe(writer, writer.Channel);
+            var model = registry.GetModel<BenchRecord>();
+            var counter = model.GetField(nameof(BenchRecord.Counter));
+            var records = new BenchRecord[objects];
+            for (int i = 0; i < objects; i++)
+            {
+                records[i] = new BenchRecord { Counter = 0, Label = $"record {i}" };
+                link.Publish(DatabaseMessages.CreateObject(writer.Next(), records[i], writer.Channel), Channel.Database);
+            }
+
+            await writer.WaitForAllAsync(TimeSpan.FromSeconds(60), cancellation).ConfigureAwait(false);
+            BenchCommand.Progress($"db: {objects} records stored; streaming acknowledged writes with {window} in flight for {seconds} s");
+            long writes = 0;
+            long ackedBefore = writer.Acked;
+            var start = Stopwatch.GetTimestamp();
+            long end = start + (long)(seconds * Stopwatch.Frequency);
+            while (Stopwatch.GetTimestamp() < end && !cancellation.IsCancellationRequested)
+            {
+                if (writes - (writer.Acked - ackedBefore) >= window)
+                {
+                    await writer.WaitForProgressAsync(cancellation).ConfigureAwait(false);
+                    continue;
+                }
+
+                var record = records[writes % objects];
+                link.Publish(DatabaseMessages.SetFields(writer.Next(), model, record.DoId, writer.Channel, (counter, (object?)writes)), Channel.Database);
+                writes++;
+            }
+
+            await writer.WaitForAllAsync(TimeSpan.FromSeconds(60), cancellation).ConfigureAwait(false);
+            double elapsed = (Stopwatch.GetTimestamp() - start) / (double)Stopwatch.Frequency;
+            long committed = writer.Acked - ackedBefore;
+            return new BenchReport("db")
+                .Add("objects", "records", objects)
+                .Add("window", "writes in flight", window)
+                .Add("seconds", "measured (until the last ack)", Math.Round(elapsed, 2), "s")
+                .Add("sets_per_sec", "writes sent per second", writes / elapsed)
+                .Add("committed_writes_per_sec", "committed (acknowledged) Db field writes per second", committed / elapsed)
+                .Add("server_rss_mb", "server RSS", server.ReadRssBytes() is long bytes ? Math.Round(bytes / 1048576.0, 1) : null, "MB")
+                .Add("errors", "errors (refused writes)", writer.Failures)
+                .Add("ejects", "ejects and disconnects", 0);
+        }
+        finally
+        {
+            try
+            {
+                Directory.Delete(directory, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
+        }
+    }
+
+    private static double Millis(long microseconds) => Math.Round(microseconds / 1000.0, 3);
+
+    /// <summary>Counts the Database role's acknowledgements of this writer's requests.</summary>
+    private sealed class AckCounter(DoId id) : IParticipant
+    {
+        private long sent;
+        private long acked;
+        private int failures;
+        private TaskCompletionSource progress = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Channel Channel { get; } = Channel.ForParticipant(id);
+
+        public string Name => "bench-db-writer";
+
+        public long Acked => Interlocked.Read(ref acked);
+
+        public int Failures => Volatile.Read(ref failures);
+
+        public uint Next() => (uint)Interlocked.Increment(ref sent);
+
+        public void Deliver(Envelope envelope)
+        {
+            if (envelope.Type is not (InternalMessageType.DbSetFieldsAck or InternalMessageType.DbCreateObjectResp) || envelope.Payload.Length < 5)
+            {
+                return;
+            }
+
+            if (envelope.Payload.Span[4] != (byte)DatabaseStatus.Ok)
+            {
+                Interlocked.Increment(ref failures);
+            }
+
+            Interlocked.Increment(ref acked);
+            Interlocked.Exchange(ref progress, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+            _ = BinaryPrimitives.ReadUInt32LittleEndian(envelope.Payload.Span);
+        }
+
+        public Task WaitForProgressAsync(CancellationToken cancellation) => Volatile.Read(ref progress).Task.WaitAsync(TimeSpan.FromSeconds(30), cancellation);
+
+        public async Task WaitForAllAsync(TimeSpan timeout, CancellationToken cancellation)
+        {
+            long deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+            while (Acked < Interlocked.Read(ref sent))
+            {
+                if (Stopwatch.GetTimestamp() > deadline)
+                {
+                    throw new BenchException($"the Database role acknowledged {Acked} of {Interlocked.Read(ref sent)} requests within {timeout.TotalSeconds:0} s");
+                }
+
+                try
+                {
+                    await WaitForProgressAsync(cancellation).ConfigureAwait(false);
+                }
+                catch (TimeoutException)
+                {
+                }
+            }
+        }
+    }
+}
