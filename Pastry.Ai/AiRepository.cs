@@ -123,17 +123,9 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
         obj.Owner = owner;
         obj.Parent = parent;
         obj.Zone = zone;
-        lock (gate)
-        {
-            objects[obj.DoId] = obj;
-        }
-
-        obj.Binding = this;
-        obj.SetState(ObjectState.Live);
+        var streams = Adopt(obj);
         router.Publish(InternalMessages.CreateObject(obj, parent, zone, owner, Channel), Channel.StateServer);
-        var model = StreamsOf(obj.Model);
-        obj.Changes.Subscribe(model.Updated.OnNext);
-        model.Created.OnNext(obj);
+        streams.Created.OnNext(obj);
         return obj;
     }
 
@@ -259,16 +251,7 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
             model.GetField(pair.Key).SetBoxed(obj, pair.Value);
         }
 
-        lock (gate)
-        {
-            objects[id] = obj;
-        }
-
-        obj.Binding = this;
-        obj.SetState(ObjectState.Live);
-        var model2 = StreamsOf(model);
-        obj.Changes.Subscribe(model2.Updated.OnNext);
-        model2.Created.OnNext(obj);
+        Adopt(obj).Created.OnNext(obj);
         return obj;
     }
 
@@ -489,6 +472,21 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
         {
             CurrentSender = DoId.Empty;
         }
+    }
+
+    /// <summary>Makes <paramref name="obj"/> one of this AI's live objects: tracked, bound (its sets are sent) and streamed.</summary>
+    private AiStreams Adopt(DistributedObject obj)
+    {
+        lock (gate)
+        {
+            objects[obj.DoId] = obj;
+        }
+
+        obj.Binding = this;
+        obj.SetState(ObjectState.Live);
+        var streams = StreamsOf(obj.Model);
+        obj.Changes.Subscribe(streams.Updated.OnNext);
+        return streams;
     }
 
     private bool TryGetObject(DoId id, out DistributedObject obj)
