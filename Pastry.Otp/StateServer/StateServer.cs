@@ -170,13 +170,14 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
                 break;
             case InternalMessageType.SetField:
             case InternalMessageType.SetFields:
-                SetFields(envelope, envelope.Payload, fromClient: false, DoId.Empty);
+                SetFields(envelope, envelope.Payload, fromClient: false);
                 break;
             case InternalMessageType.ClientSetField:
                 {
+                    // The sender's account leads the payload, for the AI; the State Server only skips it.
                     var reader = new WireReader(envelope.Payload.Span);
-                    var account = reader.ReadDoId();
-                    SetFields(envelope, envelope.Payload.Slice(reader.Position), fromClient: true, account);
+                    reader.ReadDoId();
+                    SetFields(envelope, envelope.Payload.Slice(reader.Position), fromClient: true);
                     break;
                 }
 
@@ -267,7 +268,7 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
         Publish(enter, Messaging.Channel.ForLocation(parent, zone));
     }
 
-    private void SetFields(Envelope envelope, ReadOnlyMemory<byte> payload, bool fromClient, DoId account)
+    private void SetFields(Envelope envelope, ReadOnlyMemory<byte> payload, bool fromClient)
     {
         if (!objects.TryGetValue(envelope.Subject, out var obj))
         {
@@ -339,7 +340,6 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
             WriteThrough(obj, sender, span, parsed, dbFields);
         }
 
-        _ = account;
     }
 
     /// <summary>
