@@ -107,10 +107,7 @@ public sealed class InProcessRouter : IMessageRouter
                 return;
             }
 
-            var next = new ZoneRange[current.Length - 1];
-            Array.Copy(current, 0, next, 0, index);
-            Array.Copy(current, index + 1, next, index, current.Length - index - 1);
-            ranges[parent] = next;
+            ranges[parent] = Without(current, index);
         }
     }
 
@@ -294,10 +291,16 @@ public sealed class InProcessRouter : IMessageRouter
             return;
         }
 
-        var next = new IParticipant[current.Length - 1];
+        channels[channel] = Without(current, index);
+    }
+
+    /// <summary>A copy of a copy-on-write subscriber array without the item at <paramref name="index"/>.</summary>
+    private static T[] Without<T>(T[] current, int index)
+    {
+        var next = new T[current.Length - 1];
         Array.Copy(current, 0, next, 0, index);
         Array.Copy(current, index + 1, next, index, current.Length - index - 1);
-        channels[channel] = next;
+        return next;
     }
 
     private readonly record struct ZoneRange(uint Low, uint High, IParticipant Participant)
