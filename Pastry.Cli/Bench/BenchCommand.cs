@@ -120,6 +120,21 @@ internal static class BenchCommand
     }
 
     /// <summary>Writes a progress line to standard error (standard output carries only the report).</summary>
+    /// <summary>
+    /// Child-server settings for scenarios with many clients: cheap logins, no heartbeat ejects during long setups,
+    /// and per-session limits raised above what the load sends.
+    /// </summary>
+    public static readonly string[] LoadSettings =
+    {
+        "--Accounts:Pbkdf2Iterations", "1000",
+        "--ClientAgent:HeartbeatTimeout", "00:05:00",
+        "--ClientAgent:MaxMessagesPerSecond", "100000",
+        "--ClientAgent:MaxOutgoingBytes", (16 * 1024 * 1024).ToString(CultureInfo.InvariantCulture),
+    };
+
+    /// <summary>Microseconds as milliseconds with three decimals, for reports.</summary>
+    public static double Millis(long microseconds) => Math.Round(microseconds / 1000.0, 3);
+
     public static void Progress(string message) => Console.Error.WriteLine($"bench: {message}");
 
     /// <summary>The settings passed through to a child server: every <c>--Section:Key value</c> option.</summary>

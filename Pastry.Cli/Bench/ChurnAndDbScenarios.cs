@@ -24,12 +24,6 @@ internal sealed class BenchRecord : DistributedObject<BenchRecord>
 /// </summary>
 internal static class ChurnAndDbScenarios
 {
-    private static readonly string[] ChildSettings =
-    {
-        "--Accounts:Pbkdf2Iterations", "1000",
-        "--ClientAgent:HeartbeatTimeout", "00:05:00",
-        "--ClientAgent:MaxMessagesPerSecond", "100000",
-    };
 
     /// <summary><c>pastry bench churn</c>.</summary>
     public static async Task<BenchReport> ChurnAsync(CommandOptions options, CancellationToken cancellation)
@@ -39,7 +33,7 @@ internal static class ChurnAndDbScenarios
         int workers = BenchCommand.Int(options, "workers", 16, 1);
         double seconds = BenchCommand.Number(options, "seconds", 5, 0.1);
         var registry = ModelRegistry.FromAssemblies(typeof(BenchRecord).Assembly);
-        await using var server = await BenchCommand.StartServerAsync(options, needsDirector: true, ChildSettings, cancellation).ConfigureAwait(false);
+        await using var server = await BenchCommand.StartServerAsync(options, needsDirector: true, BenchCommand.LoadSettings, cancellation).ConfigureAwait(false);
         await using var ai = await AiRepository.ConnectAsync(server.DirectorEndPoint.Address.ToString(), server.DirectorEndPoint.Port, registry, cancellation: cancellation).ConfigureAwait(false);
         var zone = ai.Create(new BenchZone { Name = "churn" }, DoId.Empty, 0);
         for (int i = 0; i < objects; i++)
@@ -95,7 +89,7 @@ internal static class ChurnAndDbScenarios
             .Add("seconds", "measured", Math.Round(elapsed, 2), "s")
             .Add("sessions", "sessions (connect, login, sync, leave)", sessions)
             .Add("sessions_per_sec", "sessions per second", sessions / elapsed)
-            .AddGroup("latency_ms", "AddInterest -> InterestDone", "ms", ("p50", Millis(latency.Percentile(50))), ("p95", Millis(latency.Percentile(95))), ("p99", Millis(latency.Percentile(99))), ("max", Millis(latency.MaxMicroseconds)))
+            .AddGroup("latency_ms", "AddInterest -> InterestDone", "ms", ("p50", BenchCommand.Millis(latency.Percentile(50))), ("p95", BenchCommand.Millis(latency.Percentile(95))), ("p99", BenchCommand.Millis(latency.Percentile(99))), ("max", BenchCommand.Millis(latency.MaxMicroseconds)))
             .Add("server_rss_mb", "server RSS", server.ReadRssBytes() is long bytes ? Math.Round(bytes / 1048576.0, 1) : null, "MB")
             .Add("server_cpu_percent", "server CPU (100 = one core)", cpuEnd is TimeSpan e && cpuStart is TimeSpan s ? Math.Round((e - s).TotalSeconds * 100 / elapsed, 1) : null, "%")
             .Add("errors", "errors", errors)
@@ -113,7 +107,7 @@ internal static class ChurnAndDbScenarios
         string directory = Directory.CreateTempSubdirectory("pastry-bench-db").FullName;
         try
         {
-            var settings = ChildSettings.Concat(new[] { "--Database:Path", Path.Combine(directory, "bench.db"), "--Database:AutoMigrate", "true" });
+            var settings = BenchCommand.LoadSettings.Concat(new[] { "--Database:Path", Path.Combine(directory, "bench.db"), "--Database:AutoMigrate", "true" });
             await using var server = await BenchCommand.StartServerAsync(options, needsDirector: true, settings, cancellation).ConfigureAwait(false);
             await using var link = await RemoteMessageRouter.ConnectAsync(server.DirectorEndPoint.Address.ToString(), server.DirectorEndPoint.Port, cancellation).ConfigureAwait(false);
             var writer = new AckCounter(DoId.NewId());
@@ -171,7 +165,6 @@ internal static class ChurnAndDbScenarios
         }
     }
 
-    private static double Millis(long microseconds) => Math.Round(microseconds / 1000.0, 3);
 
     /// <summary>Counts the Database role's acknowledgements of this writer's requests.</summary>
     private sealed class AckCounter(DoId id) : IParticipant

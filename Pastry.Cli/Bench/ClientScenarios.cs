@@ -29,13 +29,6 @@ internal static class ClientScenarios
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
 
-    private static readonly string[] ChildSettings =
-    {
-        "--Accounts:Pbkdf2Iterations", "1000",
-        "--ClientAgent:HeartbeatTimeout", "00:05:00",
-        "--ClientAgent:MaxMessagesPerSecond", "100000",
-        "--ClientAgent:MaxOutgoingBytes", "16777216",
-    };
 
     /// <summary><c>pastry bench relay</c>.</summary>
     public static async Task<BenchReport> RelayAsync(CommandOptions options, CancellationToken cancellation)
@@ -46,7 +39,7 @@ internal static class ClientScenarios
         double seconds = BenchCommand.Number(options, "seconds", 5, 0.1);
         double warmup = BenchCommand.Number(options, "warmup", 1, 0);
         var registry = ModelRegistry.FromAssemblies(typeof(BenchToken).Assembly);
-        await using var server = await BenchCommand.StartServerAsync(options, needsDirector: true, ChildSettings, cancellation).ConfigureAwait(false);
+        await using var server = await BenchCommand.StartServerAsync(options, needsDirector: true, BenchCommand.LoadSettings, cancellation).ConfigureAwait(false);
         await using var ai = await AiRepository.ConnectAsync(server.DirectorEndPoint.Address.ToString(), server.DirectorEndPoint.Port, registry, cancellation: cancellation).ConfigureAwait(false);
         var zone = ai.Create(new BenchZone { Name = "relay" }, DoId.Empty, 0);
         var token = ai.Create(new BenchToken { Label = "token" }, zone.DoId, 1);
@@ -154,7 +147,7 @@ internal static class ClientScenarios
             .Add("seconds", "measured", seconds, "s")
             .Add("sets_per_sec", "client sets per second", measuredSets / seconds)
             .Add("deliveries_per_sec", "deliveries per second", deliveries / seconds)
-            .AddGroup("latency_ms", "latency client set -> other client sees it", "ms", ("p50", Millis(latency.Percentile(50))), ("p95", Millis(latency.Percentile(95))), ("p99", Millis(latency.Percentile(99))), ("max", Millis(latency.MaxMicroseconds)))
+            .AddGroup("latency_ms", "latency client set -> other client sees it", "ms", ("p50", BenchCommand.Millis(latency.Percentile(50))), ("p95", BenchCommand.Millis(latency.Percentile(95))), ("p99", BenchCommand.Millis(latency.Percentile(99))), ("max", BenchCommand.Millis(latency.MaxMicroseconds)))
             .Add("latency_samples", "latency samples", latency.Count)
             .Add("server_rss_mb", "server RSS", rss is long bytes ? Math.Round(bytes / 1048576.0, 1) : null, "MB")
             .Add("server_cpu_percent", "server CPU (100 = one core)", cpuEnd is TimeSpan e ? Math.Round((e - cpuStart).TotalSeconds * 100 / seconds, 1) : null, "%")
@@ -168,7 +161,7 @@ internal static class ClientScenarios
         BenchCommand.AllowOnly(options, "objects");
         int objects = BenchCommand.Int(options, "objects", 1000, 1);
         var registry = ModelRegistry.FromAssemblies(typeof(BenchToken).Assembly);
-        await using var server = await BenchCommand.StartServerAsync(options, needsDirector: true, ChildSettings, cancellation).ConfigureAwait(false);
+        await using var server = await BenchCommand.StartServerAsync(options, needsDirector: true, BenchCommand.LoadSettings, cancellation).ConfigureAwait(false);
         await using var ai = await AiRepository.ConnectAsync(server.DirectorEndPoint.Address.ToString(), server.DirectorEndPoint.Port, registry, cancellation: cancellation).ConfigureAwait(false);
         var zone = ai.Create(new BenchZone { Name = "memory" }, DoId.Empty, 0);
         for (int i = 0; i < objects; i++)
@@ -200,5 +193,4 @@ internal static class ClientScenarios
             .Add("ejects", "ejects and disconnects", client.Closed.IsCompleted ? 1 : 0);
     }
 
-    private static double Millis(long microseconds) => Math.Round(microseconds / 1000.0, 3);
 }

@@ -16,7 +16,7 @@ internal static class FanoutScenario
     public static async Task<BenchReport> RunAsync(Settings settings, CancellationToken cancellation)
     {
         var registry = ModelRegistry.FromAssemblies(typeof(BenchEntity).Assembly);
-        await using var server = await BenchCommand.StartServerAsync(settings.Options, needsDirector: true, ChildSettings(settings), cancellation).ConfigureAwait(false);
+        await using var server = await BenchCommand.StartServerAsync(settings.Options, needsDirector: true, BenchCommand.LoadSettings, cancellation).ConfigureAwait(false);
         await using var ai = await BenchAi.ConnectAsync(server.DirectorEndPoint, cancellation).ConfigureAwait(false);
         var world = await ai.CreateWorldAsync(registry, settings.Objects, Zone, cancellation).ConfigureAwait(false);
         BenchCommand.Progress($"created {settings.Objects} objects in zone {Zone} of {world.DoId}");
@@ -40,13 +40,6 @@ internal static class FanoutScenario
         }
     }
 
-    private static IEnumerable<string> ChildSettings(Settings settings) => new[]
-    {
-        "--Accounts:Pbkdf2Iterations", "1000",
-        "--ClientAgent:HeartbeatTimeout", "00:05:00",
-        "--ClientAgent:MaxMessagesPerSecond", "100000",
-        "--ClientAgent:MaxOutgoingBytes", (16 * 1024 * 1024).ToString(System.Globalization.CultureInfo.InvariantCulture),
-    };
 
     private static async Task<BenchReport> MeasureAsync(Settings settings, ModelRegistry registry, BenchServer server, BenchAi ai, BenchClient[] clients, CancellationToken cancellation)
     {
@@ -107,7 +100,7 @@ internal static class FanoutScenario
             .Add("sets_per_sec", "updates sent per second", sets / seconds)
             .Add("deliveries", "deliveries", deliveries)
             .Add("deliveries_per_sec", "deliveries per second", deliveries / seconds)
-            .AddGroup("latency_ms", "latency AI -> client", "ms", ("p50", Millis(latency.Percentile(50))), ("p95", Millis(latency.Percentile(95))), ("p99", Millis(latency.Percentile(99))), ("max", Millis(latency.MaxMicroseconds)))
+            .AddGroup("latency_ms", "latency AI -> client", "ms", ("p50", BenchCommand.Millis(latency.Percentile(50))), ("p95", BenchCommand.Millis(latency.Percentile(95))), ("p99", BenchCommand.Millis(latency.Percentile(99))), ("max", BenchCommand.Millis(latency.MaxMicroseconds)))
             .Add("latency_samples", "latency samples", latency.Count)
             .Add("bytes_out_per_sec", "bytes to clients per second", (after.Bytes - before.Bytes) / seconds)
             .Add("server_rss_mb", "server RSS", rss is long bytes ? Math.Round(bytes / 1048576.0, 1) : null, "MB")
@@ -119,7 +112,6 @@ internal static class FanoutScenario
             .Add("server_warnings", "server warnings logged", server.Warnings);
     }
 
-    private static double Millis(long microseconds) => Math.Round(microseconds / 1000.0, 3);
 
     /// <summary>
     /// The AI's send loop, on its own thread: round-robin over the entities, at most <c>window</c> updates ahead of
