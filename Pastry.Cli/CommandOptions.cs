@@ -60,6 +60,24 @@ internal sealed class CommandOptions
     public IEnumerable<string> GetAll(string name) =>
         values.TryGetValue(name, out var list) ? list.Where(v => v is not null).Select(v => v!) : Enumerable.Empty<string>();
 
+    /// <summary>A copy of these options where <c>--name</c> has the one value <paramref name="value"/> (null: not given).</summary>
+    public CommandOptions With(string name, string? value)
+    {
+        var copy = new CommandOptions();
+        foreach (var (key, list) in values)
+        {
+            copy.values[key] = new List<string?>(list);
+        }
+
+        copy.values.Remove(name);
+        if (value is not null)
+        {
+            copy.values[name] = new List<string?> { value };
+        }
+
+        return copy;
+    }
+
     /// <summary>Throws a usage error for any option not in <paramref name="known"/>.</summary>
     public void AllowOnly(params string[] known)
     {

@@ -53,6 +53,12 @@ internal static class BenchCommand
 
         common options:
           --json                     print one JSON object on standard output instead of a table
+          --sweep NAME=V1,V2,...     run the scenario once per value of option NAME (each with its own child server),
+                                     e.g. --sweep clients=10,100,1000,5000, and report how cost grows: CPU per
+                                     delivery, memory per session and per object (one table, or one JSON object with
+                                     the runs)
+          --live / --plain           progress as a live view (Spectre.Console) or as plain lines on standard error;
+                                     the default is live on a terminal and plain when standard error is redirected
           --target HOST:PORT         use a running server's Client Agent instead of starting one; it must have been
           --md HOST:PORT             started with --app <path to pastry.dll> so that it knows the bench models, and
                                      --md names its Message Director (needed for fanout; idle uses it for the GC)
@@ -63,7 +69,7 @@ internal static class BenchCommand
         iterations, a 5-minute heartbeat timeout and raised per-session limits; it is killed at the end.
         """;
 
-    private static readonly string[] CommonOptions = { "json", "target", "md", "pid", "clients" };
+    private static readonly string[] CommonOptions = { "json", "target", "md", "pid", "clients", "sweep", "live", "plain" };
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -74,6 +80,12 @@ internal static class BenchCommand
         }
 
         var options = CommandOptions.Parse(args.Skip(1).ToArray());
+        if (options.Has("live") && options.Has("plain"))
+        {
+            throw new UsageException("--live and --plain exclude each other.");
+        }
+
+        bool live = options.Has("live") || (!options.Has("plain") && !Console.IsErrorRedirected);
         using var cancel = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) =>
         {
@@ -81,20 +93,23 @@ internal static class BenchCommand
             cancel.Cancel();
         };
         Console.CancelKeyPress += onCancel;
+        var progress = BenchProgress.Start(args[0], live);
         try
         {
-            BenchReport report = args[0] switch
+            var scenario = Scenario(args[0]);
+            if (options.Has("sweep"))
             {
-                "fanout" => await FanoutScenario.RunAsync(FanoutScenario.Settings.From(options), cancel.Token).ConfigureAwait(false),
-                "idle" => await IdleScenario.RunAsync(IdleScenario.Settings.From(options), cancel.Token).ConfigureAwait(false),
-                "relay" => await ClientScenarios.RelayAsync(options, cancel.Token).ConfigureAwait(false),
-                "clientmem" => await ClientScenarios.ClientMemoryAsync(options, cancel.Token).ConfigureAwait(false),
-                "churn" => await ChurnAndDbScenarios.ChurnAsync(options, cancel.Token).ConfigureAwait(false),
-                "db" => await ChurnAndDbScenarios.DbAsync(options, cancel.Token).ConfigureAwait(false),
-                _ => throw new UsageException($"Unknown bench scenario '{args[0]}'. Scenarios: fanout, idle, relay, clientmem, churn, db (see pastry bench --help)."),
-            };
+                var sweep = await BenchSweep.RunAsync(args[0], scenario, options, cancel.Token).ConfigureAwait(false);
+                await progress.DisposeAsync().ConfigureAwait(false);
+                WriteResult(options, live, sweep.ToJson, sweep.ToTable, sweep.ToSpectreTable);
+            }
+            else
+            {
+                var report = await scenario(options, cancel.Token).ConfigureAwait(false);
+                await progress.DisposeAsync().ConfigureAwait(false);
+                WriteResult(options, live, report.ToJson, report.ToTable, report.ToSpectreTable);
+            }
 
-            Console.Out.Write(options.Has("json") ? report.ToJson() + Environment.NewLine : report.ToTable());
             return PastryCommandLine.ExitOk;
         }
         catch (BenchException ex)
@@ -115,11 +130,43 @@ internal static class BenchCommand
         }
         finally
         {
+            await progress.DisposeAsync().ConfigureAwait(false);
             Console.CancelKeyPress -= onCancel;
         }
     }
 
-    /// <summary>Writes a progress line to standard error (standard output carries only the report).</summary>
+    /// <summary>The scenario named <paramref name="name"/>, as a function from options to its report.</summary>
+    private static Func<CommandOptions, CancellationToken, Task<BenchReport>> Scenario(string name) => name switch
+    {
+        "fanout" => (options, cancellation) => FanoutScenario.RunAsync(FanoutScenario.Settings.From(options), cancellation),
+        "idle" => (options, cancellation) => IdleScenario.RunAsync(IdleScenario.Settings.From(options), cancellation),
+        "relay" => ClientScenarios.RelayAsync,
+        "clientmem" => ClientScenarios.ClientMemoryAsync,
+        "churn" => ChurnAndDbScenarios.ChurnAsync,
+        "db" => ChurnAndDbScenarios.DbAsync,
+        _ => throw new UsageException($"Unknown bench scenario '{name}'. Scenarios: fanout, idle, relay, clientmem, churn, db (see pastry bench --help)."),
+    };
+
+    /// <summary>
+    /// Prints the result on standard output: JSON with <c>--json</c>, a Spectre.Console table after a live view, and the
+    /// plain two-column text otherwise (logs and pipes).
+    /// </summary>
+    private static void WriteResult(CommandOptions options, bool live, Func<string> json, Func<string> text, Func<Spectre.Console.Rendering.IRenderable> table)
+    {
+        if (options.Has("json"))
+        {
+            Console.Out.Write(json() + Environment.NewLine);
+        }
+        else if (live)
+        {
+            BenchProgress.CreateConsole(Console.Out).Write(table());
+        }
+        else
+        {
+            Console.Out.Write(text());
+        }
+    }
+
     /// <summary>
     /// Child-server settings for scenarios with many clients: cheap logins, no heartbeat ejects during long setups,
     /// and per-session limits raised above what the load sends.
@@ -135,7 +182,8 @@ internal static class BenchCommand
     /// <summary>Microseconds as milliseconds with three decimals, for reports.</summary>
     public static double Millis(long microseconds) => Math.Round(microseconds / 1000.0, 3);
 
-    public static void Progress(string message) => Console.Error.WriteLine($"bench: {message}");
+    /// <summary>Reports a phase of the run on the progress view (standard error; standard output carries only the report).</summary>
+    public static void Progress(string message) => BenchProgress.Current.Phase(message);
 
     /// <summary>The settings passed through to a child server: every <c>--Section:Key value</c> option.</summary>
     public static List<string> ServerOverrides(CommandOptions options)
@@ -201,7 +249,9 @@ internal static class BenchCommand
             }
 
             Progress("starting the server (pastry serve --role otp --app pastry.dll)");
-            return await BenchServer.StartChildAsync(childSettings.Concat(ServerOverrides(options)), cancellation).ConfigureAwait(false);
+            var child = await BenchServer.StartChildAsync(childSettings.Concat(ServerOverrides(options)), cancellation).ConfigureAwait(false);
+            child.ShowOn(BenchProgress.Current);
+            return child;
         }
 
         if (ServerOverrides(options).Count > 0)
@@ -216,7 +266,9 @@ internal static class BenchCommand
             throw new UsageException("--target needs --md HOST:PORT too: the bench AI connects to the Message Director.");
         }
 
-        return BenchServer.Attach(clients, director ?? new IPEndPoint(IPAddress.Loopback, 0), pid);
+        var target = BenchServer.Attach(clients, director ?? new IPEndPoint(IPAddress.Loopback, 0), pid);
+        target.ShowOn(BenchProgress.Current);
+        return target;
     }
 
     /// <summary>
@@ -240,7 +292,8 @@ internal static class BenchCommand
                 }
 
                 int connected = Interlocked.Increment(ref done);
-                if (connected % 250 == 0 && connected < count)
+                BenchProgress.Current.Step("clients connected and logged in", connected, count);
+                if (connected % 250 == 0 && connected < count && !BenchProgress.Current.IsLive)
                 {
                     Progress($"{connected} of {count} clients connected");
                 }

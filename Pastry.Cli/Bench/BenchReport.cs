@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using Spectre.Console;
+using Spectre.Console.Rendering;
 
 namespace Pastry.Cli.Bench;
 
@@ -35,35 +37,89 @@ internal sealed class BenchReport
         return this;
     }
 
+    /// <summary>
+    /// A value as a number: <paramref name="key"/> is a top-level key or <c>group.key</c> (for example
+    /// <c>latency_ms.p99</c>); null when the report has no such value or it is not a number.
+    /// </summary>
+    public double? Number(string key)
+    {
+        int dot = key.IndexOf('.', StringComparison.Ordinal);
+        string name = dot < 0 ? key : key.Substring(0, dot);
+        foreach (var entry in entries)
+        {
+            if (entry.Key != name)
+            {
+                continue;
+            }
+
+            if (dot < 0)
+            {
+                return AsNumber(entry.Value);
+            }
+
+            if (entry.Value is (string Key, object? Value)[] group)
+            {
+                foreach (var (inner, value) in group)
+                {
+                    if (inner == key.Substring(dot + 1))
+                    {
+                        return AsNumber(value);
+                    }
+                }
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>One JSON object on one line.</summary>
     public string ToJson()
     {
         using var stream = new MemoryStream();
         using (var json = new Utf8JsonWriter(stream))
         {
-            json.WriteStartObject();
-            foreach (var entry in entries)
-            {
-                if (entry.Value is (string Key, object? Value)[] group)
-                {
-                    json.WriteStartObject(entry.Key);
-                    foreach (var (key, value) in group)
-                    {
-                        WriteValue(json, key, value);
-                    }
-
-                    json.WriteEndObject();
-                }
-                else
-                {
-                    WriteValue(json, entry.Key, entry.Value);
-                }
-            }
-
-            json.WriteEndObject();
+            WriteTo(json);
         }
 
         return Encoding.UTF8.GetString(stream.ToArray());
+    }
+
+    /// <summary>Writes the report as one JSON object (also used for each run of a sweep).</summary>
+    public void WriteTo(Utf8JsonWriter json)
+    {
+        json.WriteStartObject();
+        foreach (var entry in entries)
+        {
+            if (entry.Value is (string Key, object? Value)[] group)
+            {
+                json.WriteStartObject(entry.Key);
+                foreach (var (key, value) in group)
+                {
+                    WriteValue(json, key, value);
+                }
+
+                json.WriteEndObject();
+            }
+            else
+            {
+                WriteValue(json, entry.Key, entry.Value);
+            }
+        }
+
+        json.WriteEndObject();
+    }
+
+    /// <summary>The same two columns as <see cref="ToTable"/>, as a Spectre.Console table for a terminal.</summary>
+    public IRenderable ToSpectreTable()
+    {
+        var table = new Table().Border(TableBorder.Rounded).Title($"pastry bench {Scenario}")
+            .AddColumn("measure").AddColumn(new TableColumn("value").RightAligned());
+        foreach (var entry in entries)
+        {
+            table.AddRow(Markup.Escape(entry.Label), Markup.Escape(FormatValue(entry)));
+        }
+
+        return table;
     }
 
     /// <summary>A two-column table, one line per value.</summary>
@@ -73,20 +129,38 @@ internal sealed class BenchReport
         var text = new StringBuilder();
         foreach (var entry in entries)
         {
-            string value = entry.Value is (string Key, object? Value)[] group
-                ? string.Join("  ", group.Select(g => $"{g.Key} {Format(g.Value)}"))
-                : Format(entry.Value);
-            text.Append(entry.Label.PadRight(width)).Append(value);
-            if (entry.Unit.Length > 0 && entry.Value is not null)
-            {
-                text.Append(' ').Append(entry.Unit);
-            }
-
-            text.AppendLine();
+            text.Append(entry.Label.PadRight(width)).Append(FormatValue(entry)).AppendLine();
         }
 
         return text.ToString();
     }
+
+    /// <summary>A number as the tables print it (thousands separated from 1,000 up, three decimals below).</summary>
+    public static string Format(object? value) => value switch
+    {
+        null => "n/a",
+        double d when Math.Abs(d) >= 1000 => d.ToString("#,0", CultureInfo.InvariantCulture),
+        double d => d.ToString("0.###", CultureInfo.InvariantCulture),
+        long l => l.ToString("#,0", CultureInfo.InvariantCulture),
+        int i => i.ToString("#,0", CultureInfo.InvariantCulture),
+        _ => Convert.ToString(value, CultureInfo.InvariantCulture) ?? string.Empty,
+    };
+
+    private static string FormatValue(Entry entry)
+    {
+        string value = entry.Value is (string Key, object? Value)[] group
+            ? string.Join("  ", group.Select(g => $"{g.Key} {Format(g.Value)}"))
+            : Format(entry.Value);
+        return entry.Unit.Length > 0 && entry.Value is not null ? value + " " + entry.Unit : value;
+    }
+
+    private static double? AsNumber(object? value) => value switch
+    {
+        int i => i,
+        long l => l,
+        double d => d,
+        _ => null,
+    };
 
     private static void WriteValue(Utf8JsonWriter json, string key, object? value)
     {
@@ -115,16 +189,6 @@ internal sealed class BenchReport
                 break;
         }
     }
-
-    private static string Format(object? value) => value switch
-    {
-        null => "n/a",
-        double d when Math.Abs(d) >= 1000 => d.ToString("#,0", CultureInfo.InvariantCulture),
-        double d => d.ToString("0.###", CultureInfo.InvariantCulture),
-        long l => l.ToString("#,0", CultureInfo.InvariantCulture),
-        int i => i.ToString("#,0", CultureInfo.InvariantCulture),
-        _ => Convert.ToString(value, CultureInfo.InvariantCulture) ?? string.Empty,
-    };
 
     private sealed record Entry(string Key, string Label, object? Value, string Unit);
 }

@@ -19,12 +19,38 @@ internal sealed partial class BenchServer : IAsyncDisposable
     private readonly Queue<string> lastLines = new();
     private readonly TaskCompletionSource<IPEndPoint> clientEndPoint = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource<IPEndPoint> directorEndPoint = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly List<IDisposable> figures = new();
     private int warnings;
 
     private BenchServer(Process? child, int? pid)
     {
         this.child = child;
         ProcessId = pid;
+    }
+
+    /// <summary>Shows the server's CPU (100 = one core, since the previous refresh) and RSS on the progress view while it runs.</summary>
+    public void ShowOn(BenchProgress progress)
+    {
+        if (ProcessId is null)
+        {
+            return;
+        }
+
+        long lastCpuTicks = 0, lastTimestamp = 0;
+        figures.Add(progress.Gauge("server CPU %", () =>
+        {
+            if (ReadCpuTime() is not TimeSpan cpu)
+            {
+                return null;
+            }
+
+            long now = Stopwatch.GetTimestamp();
+            string? percent = lastTimestamp == 0 ? null : ((cpu.Ticks - lastCpuTicks) / (double)TimeSpan.TicksPerSecond * 100 / ((now - lastTimestamp) / (double)Stopwatch.Frequency)).ToString("0", CultureInfo.InvariantCulture);
+            lastCpuTicks = cpu.Ticks;
+            lastTimestamp = now;
+            return percent;
+        }));
+        figures.Add(progress.Gauge("server RSS MB", () => ReadRssBytes() is long bytes ? (bytes / 1048576.0).ToString("0.0", CultureInfo.InvariantCulture) : null));
     }
 
     /// <summary>Where clients connect.</summary>
@@ -174,6 +200,12 @@ internal sealed partial class BenchServer : IAsyncDisposable
     /// <summary>Kills the child server (if the bench started one).</summary>
     public async ValueTask DisposeAsync()
     {
+        foreach (var figure in figures)
+        {
+            figure.Dispose();
+        }
+
+        figures.Clear();
         if (child is null)
         {
             return;

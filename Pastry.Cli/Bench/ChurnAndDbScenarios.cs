@@ -48,6 +48,7 @@ internal static class ChurnAndDbScenarios
         long end = Stopwatch.GetTimestamp() + (long)(seconds * Stopwatch.Frequency);
         var start = Stopwatch.GetTimestamp();
         BenchCommand.Progress($"churn: {workers} workers connect, log in, sync {objects} objects and leave, for {seconds} s");
+        using var sessionFigure = BenchProgress.Current.Counter("sessions", () => Volatile.Read(ref sessions));
         await Task.WhenAll(Enumerable.Range(0, workers).Select(async worker =>
         {
             var histogram = sync[worker] = new LatencyHistogram();
@@ -123,6 +124,7 @@ internal static class ChurnAndDbScenarios
 
             await writer.WaitForAllAsync(TimeSpan.FromSeconds(60), cancellation).ConfigureAwait(false);
             BenchCommand.Progress($"db: {objects} records stored; streaming acknowledged writes with {window} in flight for {seconds} s");
+            using var ackFigure = BenchProgress.Current.Counter("committed writes", () => writer.Acked);
             long writes = 0;
             long ackedBefore = writer.Acked;
             var start = Stopwatch.GetTimestamp();

@@ -84,6 +84,7 @@ internal static class ClientScenarios
         BenchCommand.Progress($"relay: {count} clients in view of one [ClSend] field; {rate}/s sets, each seen by {count - 1} others");
 
         long sets = 0;
+        using var setFigure = BenchProgress.Current.Counter("sets", () => Volatile.Read(ref sets));
         var interval = TimeSpan.FromSeconds(1 / rate);
         var start = Stopwatch.GetTimestamp();
         long measureFrom = start + (long)(warmup * Stopwatch.Frequency);

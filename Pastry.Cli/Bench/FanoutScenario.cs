@@ -20,6 +20,7 @@ internal static class FanoutScenario
         await using var ai = await BenchAi.ConnectAsync(server.DirectorEndPoint, cancellation).ConfigureAwait(false);
         var world = await ai.CreateWorldAsync(registry, settings.Objects, Zone, cancellation).ConfigureAwait(false);
         BenchCommand.Progress($"created {settings.Objects} objects in zone {Zone} of {world.DoId}");
+        long? baseline = server.ReadRssBytes();
 
         var clients = await BenchCommand.ConnectClientsAsync(server, registry, settings.Clients, BenchCommand.NewRunPrefix(), 64 * 1024, async (client, token) =>
         {
@@ -32,7 +33,7 @@ internal static class FanoutScenario
 
         try
         {
-            return await MeasureAsync(settings, registry, server, ai, clients, cancellation).ConfigureAwait(false);
+            return await MeasureAsync(settings, registry, server, ai, clients, baseline, cancellation).ConfigureAwait(false);
         }
         finally
         {
@@ -41,12 +42,18 @@ internal static class FanoutScenario
     }
 
 
-    private static async Task<BenchReport> MeasureAsync(Settings settings, ModelRegistry registry, BenchServer server, BenchAi ai, BenchClient[] clients, CancellationToken cancellation)
+    /// <summary>
+    /// Runs the load on connected clients and reports; <paramref name="baseline"/> is the server's RSS before the
+    /// clients connected, so that memory per session under load can be derived.
+    /// </summary>
+    private static async Task<BenchReport> MeasureAsync(Settings settings, ModelRegistry registry, BenchServer server, BenchAi ai, BenchClient[] clients, long? baseline, CancellationToken cancellation)
     {
         var run = new BenchRunState(registry.GetModel<BenchEntity>().GetField(nameof(BenchEntity.SentTicks)).Index);
         using var stopClients = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
         var receiving = clients.Select(c => Task.Run(() => c.ReceiveAsync(run, stopClients.Token), CancellationToken.None)).ToArray();
         var heartbeats = BenchCommand.HeartbeatAsync(clients, stopClients.Token);
+        using var sentFigure = BenchProgress.Current.Counter("updates sent", () => ai.Sent);
+        using var deliveredFigure = BenchProgress.Current.Counter("deliveries", () => clients.Sum(c => c.Deliveries));
 
         long loadEnds = Stopwatch.GetTimestamp() + (long)((settings.Warmup + settings.Seconds) * Stopwatch.Frequency);
         var sender = new Thread(() => SendLoop(ai, clients, settings, loadEnds, cancellation)) { IsBackground = true, Name = "bench-ai" };
@@ -104,6 +111,8 @@ internal static class FanoutScenario
             .Add("latency_samples", "latency samples", latency.Count)
             .Add("bytes_out_per_sec", "bytes to clients per second", (after.Bytes - before.Bytes) / seconds)
             .Add("server_rss_mb", "server RSS", rss is long bytes ? Math.Round(bytes / 1048576.0, 1) : null, "MB")
+            .Add("server_rss_baseline_mb", "server RSS before the clients", baseline is long b ? Math.Round(b / 1048576.0, 1) : null, "MB")
+            .Add("kib_per_session", "RSS growth per session under load", rss is long r && baseline is long b0 ? Math.Round((r - b0) / 1024.0 / settings.Clients, 1) : null, "KiB")
             .Add("server_cpu_percent", "server CPU (100 = one core)", serverCpu is double cpu ? Math.Round(cpu * 100 / seconds, 1) : null, "%")
             .Add("server_cpu_s_per_million", "server CPU-s per 1M deliveries", serverCpu is double c && deliveries > 0 ? Math.Round(c * 1e6 / deliveries, 4) : null, "s")
             .Add("bench_cpu_percent", "bench process CPU", Math.Round(benchCpu * 100 / seconds, 1), "%")

@@ -106,6 +106,49 @@ public sealed class BenchCommandTests
         StringAssert.Contains(bench.Output, "Unknown bench scenario 'nope'");
     }
 
+    [TestMethod]
+    public async Task BenchSweep_RunsTheScenarioOncePerValue_AndReportsEveryRun()
+    {
+        await using var bench = PastryProcess.Start("bench", "fanout", "--sweep", "clients=1,3", "--objects", "2", "--seconds", "0.5", "--warmup", "0", "--json");
+        Assert.AreEqual(0, await bench.WaitForExitAsync(TimeSpan.FromSeconds(120)), bench.Output);
+
+        using var report = ReadReport(bench);
+        var root = report.RootElement;
+        Assert.AreEqual("fanout", root.GetProperty("scenario").GetString());
+        Assert.AreEqual("clients", root.GetProperty("sweep").GetString());
+        var runs = root.GetProperty("runs").EnumerateArray().ToList();
+        CollectionAssert.AreEqual(new[] { 1, 3 }, runs.Select(r => r.GetProperty("clients").GetInt32()).ToArray());
+        foreach (var run in runs)
+        {
+            Assert.AreEqual("fanout", run.GetProperty("scenario").GetString());
+            Assert.IsTrue(run.GetProperty("deliveries_per_sec").GetDouble() > 0, bench.Output);
+            Assert.AreEqual(0, run.GetProperty("errors").GetInt32(), bench.Output);
+        }
+    }
+
+    [TestMethod]
+    public async Task BenchLive_DrawsTheSpectreView_OnStandardError_AndKeepsTheReportOnStandardOutput()
+    {
+        // --live forces the view although standard error is a pipe here; the report line stays plain JSON.
+        await using var bench = PastryProcess.Start("bench", "db", "--objects", "3", "--seconds", "1", "--live", "--json");
+        Assert.AreEqual(0, await bench.WaitForExitAsync(TimeSpan.FromSeconds(90)), bench.Output);
+
+        using var report = ReadReport(bench);
+        Assert.AreEqual("db", report.RootElement.GetProperty("scenario").GetString());
+        StringAssert.Contains(bench.Output, "\u001b[", "the live view draws with ANSI escapes");
+        StringAssert.Contains(bench.Output, "committed writes", "the scenario's live counter is on the view");
+        StringAssert.Contains(bench.Output, "server RSS MB", "the child server's gauges are on the view");
+        Assert.IsFalse(bench.Output.Contains("bench: starting the server", StringComparison.Ordinal), "a live run draws its phases instead of printing plain lines");
+    }
+
+    [TestMethod]
+    public async Task BenchSweep_WithoutValues_Exits2_AndSaysTheForm()
+    {
+        await using var bench = PastryProcess.Start("bench", "fanout", "--sweep", "clients");
+        Assert.AreEqual(2, await bench.WaitForExitAsync());
+        StringAssert.Contains(bench.Output, "--sweep takes NAME=V1,V2,...");
+    }
+
     private static JsonDocument ReadReport(PastryProcess bench)
     {
         // Progress lines go to standard error; the report is the one line that is a JSON object.

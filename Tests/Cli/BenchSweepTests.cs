@@ -1,0 +1,60 @@
+using System.Globalization;
+using System.Text.Json;
+using Pastry.Cli;
+using Pastry.Cli.Bench;
+
+namespace Pastry.Tests.Cli;
+
+/// <summary>The sweep's bookkeeping (<c>pastry bench --sweep</c>) on reports made up here; the real runs are in BenchCommandTests.</summary>
+[TestClass]
+public sealed class BenchSweepTests
+{
+    [TestMethod]
+    public async Task Sweep_PassesEachValueToItsRun_AndDerivesMemoryPerSessionFromTheBaseline()
+    {
+        var seen = new List<string?>();
+        var options = CommandOptions.Parse(new[] { "--sweep", "clients=10,100", "--objects", "5" });
+        var sweep = await BenchSweep.RunAsync("fanout", (run, _) =>
+        {
+            seen.Add(run.Get("clients"));
+            Assert.IsFalse(run.Has("sweep"), "a run does not sweep again");
+            Assert.AreEqual("5", run.Get("objects"), "the other options reach every run");
+            int clients = int.Parse(run.Get("clients")!, CultureInfo.InvariantCulture);
+            return Task.FromResult(new BenchReport("fanout")
+                .Add("clients", "clients", clients)
+                .Add("deliveries_per_sec", "deliveries per second", clients * 1000.0)
+                .Add("server_rss_baseline_mb", "baseline", 100.0)
+                .Add("server_rss_mb", "rss", 100.0 + (clients / 1024.0 * 8)));
+        }, options, CancellationToken.None);
+
+        CollectionAssert.AreEqual(new[] { "10", "100" }, seen);
+        string table = sweep.ToTable();
+        StringAssert.Contains(table, "KiB/session");
+        Assert.AreEqual(2, table.Split(Environment.NewLine).Count(l => l.TrimEnd().EndsWith(" 8", StringComparison.Ordinal)), table);
+        Assert.IsFalse(table.Contains("bytes/object", StringComparison.Ordinal), "a column no run reported is left out");
+
+        using var json = JsonDocument.Parse(sweep.ToJson());
+        Assert.AreEqual(2, json.RootElement.GetProperty("runs").GetArrayLength());
+        Assert.AreEqual(100_000, json.RootElement.GetProperty("runs")[1].GetProperty("deliveries_per_sec").GetDouble());
+    }
+
+    [TestMethod]
+    [DataRow(null)]
+    [DataRow("clients")]
+    [DataRow("=1,2")]
+    [DataRow("clients=1,,2")]
+    [DataRow("json=1,2")]
+    [DataRow("ClientAgent:FlushInterval=1,2")]
+    public void Parse_RefusesWhatIsNotNameEqualsValues(string? text)
+    {
+        Assert.ThrowsExactly<UsageException>(() => BenchSweep.Parse(text));
+    }
+
+    [TestMethod]
+    public void Parse_SplitsTheValues()
+    {
+        var (option, values) = BenchSweep.Parse("clients=10, 100,1000");
+        Assert.AreEqual("clients", option);
+        CollectionAssert.AreEqual(new[] { "10", "100", "1000" }, values);
+    }
+}
