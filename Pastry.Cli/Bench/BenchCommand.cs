@@ -114,24 +114,29 @@ internal static class BenchCommand
         }
         catch (BenchException ex)
         {
-            Console.Error.WriteLine($"pastry bench: {ex.Message}");
-            return PastryCommandLine.ExitRuntimeError;
+            return await FailAsync($"pastry bench: {ex.Message}").ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancel.IsCancellationRequested)
         {
-            Console.Error.WriteLine("pastry bench: interrupted");
-            return PastryCommandLine.ExitRuntimeError;
+            return await FailAsync("pastry bench: interrupted").ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not UsageException and not ConfigurationException)
         {
             // A bench that breaks must say where; the child server is killed on the way out.
-            Console.Error.WriteLine($"pastry bench {args[0]}: failed: {ex}");
-            return PastryCommandLine.ExitRuntimeError;
+            return await FailAsync($"pastry bench {args[0]}: failed: {ex}").ConfigureAwait(false);
         }
         finally
         {
             await progress.DisposeAsync().ConfigureAwait(false);
             Console.CancelKeyPress -= onCancel;
+        }
+
+        // The live view stops drawing before the error is printed, so that the message is not drawn over.
+        async Task<int> FailAsync(string message)
+        {
+            await progress.DisposeAsync().ConfigureAwait(false);
+            Console.Error.WriteLine(message);
+            return PastryCommandLine.ExitRuntimeError;
         }
     }
 
