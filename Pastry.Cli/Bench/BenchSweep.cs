@@ -27,6 +27,7 @@ internal sealed class BenchSweep
         ("server_cpu_s_per_million", "server CPU µs/delivery"),
         ("server_rss_mb", "server RSS MB"),
         ("kib_per_session", "KiB/session"),
+        ("managed_kib_per_session", "managed KiB/session"),
         ("bytes_per_object", "bytes/object"),
         ("errors", "errors"),
         ("ejects", "ejects"),
