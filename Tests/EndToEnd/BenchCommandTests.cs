@@ -45,7 +45,7 @@ public sealed class BenchCommandTests
         var root = report.RootElement;
         Assert.AreEqual("grid", root.GetProperty("scenario").GetString());
         Assert.AreEqual(6, root.GetProperty("clients").GetInt32());
-        Assert.AreEqual(2, root.GetProperty("grid").GetInt32());
+        Assert.AreEqual(3, root.GetProperty("grid").GetInt32());
         Assert.IsTrue(root.GetProperty("sets_per_sec").GetDouble() > 0, bench.Output);
         Assert.IsTrue(root.GetProperty("deliveries_per_sec").GetDouble() > 0, bench.Output);
         Assert.IsTrue(root.GetProperty("receivers_per_update").GetDouble() > 0, bench.Output);
