@@ -23,6 +23,7 @@ internal static class GridScenario
 
     public static async Task<BenchReport> RunAsync(Settings settings, CancellationToken cancellation)
     {
+        CheckFileDescriptors(settings.Clients);
         var registry = ModelRegistry.FromAssemblies(typeof(BenchAvatar).Assembly);
         var grid = new ZoneGrid(settings.Grid, settings.Grid);
         float worldSize = settings.Grid * settings.CellSize;
@@ -73,6 +74,33 @@ internal static class GridScenario
             {
                 walker?.Dispose();
             }
+        }
+    }
+
+    /// <summary>
+    /// Fails early, with the fix, when the bench process may not open a socket per client (the child server inherits
+    /// the same limit and needs one per session); otherwise the connect phase would fail half way with EMFILE.
+    /// </summary>
+    private static void CheckFileDescriptors(int clients)
+    {
+        const int Spare = 256;
+        try
+        {
+            foreach (string line in File.ReadLines("/proc/self/limits"))
+            {
+                if (line.StartsWith("Max open files", StringComparison.Ordinal))
+                {
+                    string soft = line.Substring("Max open files".Length).TrimStart().Split(' ')[0];
+                    if (long.TryParse(soft, NumberStyles.None, CultureInfo.InvariantCulture, out long limit) && limit < clients + Spare)
+                    {
+                        throw new BenchException($"{clients} clients need about {clients + Spare} file descriptors, but the limit is {limit}; raise it first (ulimit -n {clients + Spare})");
+                    }
+                }
+            }
+        }
+        catch (IOException)
+        {
+            // No /proc (not Linux): the connect phase reports the error if there is one.
         }
     }
 
