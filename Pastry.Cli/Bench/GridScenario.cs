@@ -133,7 +133,7 @@ internal static class GridScenario
         var latency = new LatencyHistogram();
         var interest = new LatencyHistogram();
         int ejects = 0, protocolErrors = 0;
-        long enters = 0, leaves = 0;
+        long enters = 0, leaves = 0, avatarLost = 0;
         string? lastEject = null;
         foreach (var client in clients)
         {
@@ -149,6 +149,7 @@ internal static class GridScenario
             protocolErrors += walker.Errors;
             enters += walker.Enters;
             leaves += walker.Leaves;
+            avatarLost += walker.AvatarLost;
         }
 
         if (lastEject is not null)
@@ -183,6 +184,9 @@ internal static class GridScenario
             .Add("interest_changes", "interest changes (AlterInterest -> InterestDone)", interest.Count)
             .Add("interest_changes_per_sec", "interest changes per second", interest.Count / seconds)
             .AddGroup("interest_change_ms", "AlterInterest -> InterestDone", "ms", ("p50", BenchCommand.Millis(interest.Percentile(50))), ("p99", BenchCommand.Millis(interest.Percentile(99))), ("max", BenchCommand.Millis(interest.MaxMicroseconds)))
+            .Add("positions_heard_per_sec", "positions the AI heard per second", (after.Heard - before.Heard) / seconds)
+            .Add("avatar_lost", "own avatar left view (whole run)", avatarLost)
+            .Add("paused_steps", "steps skipped while the own avatar was out of view", pacer.Paused)
             .Add("enters", "objects entered view (whole run)", enters)
             .Add("leaves", "objects left view (whole run)", leaves)
             .Add("bytes_out_per_sec", "bytes to clients per second", (after.Bytes - before.Bytes) / seconds)
@@ -198,7 +202,7 @@ internal static class GridScenario
     }
 
     /// <summary>The counters at one instant.</summary>
-    private readonly record struct Snapshot(long Timestamp, long Deliveries, long Bytes, long Sets, long Moves, TimeSpan? ServerCpu, TimeSpan BenchCpu)
+    private readonly record struct Snapshot(long Timestamp, long Deliveries, long Bytes, long Sets, long Moves, long Heard, TimeSpan? ServerCpu, TimeSpan BenchCpu)
     {
         public static Snapshot Take(BenchServer server, BenchAi ai, BenchClient[] clients, WalkPacer pacer)
         {
@@ -209,7 +213,7 @@ internal static class GridScenario
                 bytes += client.BytesReceived;
             }
 
-            return new Snapshot(Stopwatch.GetTimestamp(), deliveries, bytes, pacer.Sent, ai.Moves, server.ReadCpuTime(), BenchServer.ReadCpuTime(Environment.ProcessId) ?? TimeSpan.Zero);
+            return new Snapshot(Stopwatch.GetTimestamp(), deliveries, bytes, pacer.Sent, ai.Moves, ai.PositionsHeard, server.ReadCpuTime(), BenchServer.ReadCpuTime(Environment.ProcessId) ?? TimeSpan.Zero);
         }
     }
 
@@ -254,12 +258,16 @@ internal sealed class WalkPacer(GridWalker[] walkers, double hz)
 {
     private long sent;
     private long sendFailures;
+    private long paused;
 
     /// <summary>Positions sent (read from other threads).</summary>
     public long Sent => Volatile.Read(ref sent);
 
     /// <summary>Positions that could not be sent because the connection was gone.</summary>
     public long SendFailures => Volatile.Read(ref sendFailures);
+
+    /// <summary>Steps skipped because the walker's avatar was out of its client's view.</summary>
+    public long Paused => Volatile.Read(ref paused);
 
     public void Run(long endsAt, CancellationToken cancellation)
     {
@@ -289,17 +297,34 @@ internal sealed class WalkPacer(GridWalker[] walkers, double hz)
                     continue;
                 }
 
-                if (walker.Step(hz))
+                switch (walker.Step(hz))
                 {
-                    Volatile.Write(ref sent, sent + 1);
-                }
-                else
-                {
-                    Volatile.Write(ref sendFailures, sendFailures + 1);
+                    case StepResult.Sent:
+                        Volatile.Write(ref sent, sent + 1);
+                        break;
+                    case StepResult.Paused:
+                        Volatile.Write(ref paused, paused + 1);
+                        break;
+                    default:
+                        Volatile.Write(ref sendFailures, sendFailures + 1);
+                        break;
                 }
             }
         }
     }
+}
+
+/// <summary>What one step of a walker did.</summary>
+internal enum StepResult
+{
+    /// <summary>It walked and sent its position.</summary>
+    Sent,
+
+    /// <summary>Its avatar was out of view, so it stood still and sent nothing.</summary>
+    Paused,
+
+    /// <summary>The connection was gone.</summary>
+    Failed,
 }
 
 /// <summary>
@@ -315,6 +340,7 @@ internal sealed class GridWalker : IBenchFrameObserver, IDisposable
     private readonly DoId world;
     private readonly DoId avatar;
     private readonly ZoneGrid grid;
+    private readonly float cellSize;
     private readonly float worldSize;
     private readonly byte[] positionFrame;
     private readonly int xOffset;
@@ -326,6 +352,7 @@ internal sealed class GridWalker : IBenchFrameObserver, IDisposable
     private float vx;
     private float vy;
     private uint avatarZone;
+    private volatile bool avatarInView = true;
     private bool interestPending;
     private long interestSentAt;
 
@@ -336,6 +363,7 @@ internal sealed class GridWalker : IBenchFrameObserver, IDisposable
         this.world = world;
         this.avatar = avatar;
         this.grid = grid;
+        cellSize = settings.CellSize;
         worldSize = grid.Width * settings.CellSize;
         (x, y) = start;
         (vx, vy) = velocity;
@@ -376,19 +404,34 @@ internal sealed class GridWalker : IBenchFrameObserver, IDisposable
     /// <summary>Objects that left the client's view during the load.</summary>
     public long Leaves { get; private set; }
 
-    /// <summary>Things that must not happen: the client's own avatar left its view, or a frame it could not read.</summary>
+    /// <summary>Frames that must not come (none so far; kept so that a new frame type is noticed).</summary>
     public int Errors { get; private set; }
 
-    /// <summary>Takes one step (1/<paramref name="hz"/> s of walking, turning at the edges) and sends the position. Pacer thread only.</summary>
-    public bool Step(double hz)
+    /// <summary>
+    /// How often the client's own avatar left its view: the AI moved it out of the old 3x3 block before the
+    /// client's interest had followed (two cell crossings within one interest change, when the server lags).
+    /// </summary>
+    public int AvatarLost { get; private set; }
+
+    /// <summary>
+    /// Takes one step (1/<paramref name="hz"/> s of walking, turning at the edges) and sends the position. While the
+    /// avatar is out of view the client stands still and sends nothing: the Client Agent ejects a client that sets a
+    /// field of an object it does not see. Pacer thread only.
+    /// </summary>
+    public StepResult Step(double hz)
     {
+        if (!avatarInView)
+        {
+            return StepResult.Paused;
+        }
+
         x = Walk(x, ref vx, (float)(vx / hz));
         y = Walk(y, ref vy, (float)(vy / hz));
         var frame = positionFrame.AsSpan();
         BinaryPrimitives.WriteSingleLittleEndian(frame.Slice(xOffset), x);
         BinaryPrimitives.WriteSingleLittleEndian(frame.Slice(yOffset), y);
         BinaryPrimitives.WriteInt64LittleEndian(frame.Slice(ticksOffset), Stopwatch.GetTimestamp());
-        return Client.TrySend(frame);
+        return Client.TrySend(frame) ? StepResult.Sent : StepResult.Failed;
     }
 
     /// <inheritdoc />
@@ -400,10 +443,7 @@ internal sealed class GridWalker : IBenchFrameObserver, IDisposable
                 if (DoId.Read(payload) == avatar)
                 {
                     avatarZone = BinaryPrimitives.ReadUInt32LittleEndian(payload.Slice(DoId.Size * 2));
-                    if (!interestPending && avatarZone != InterestZone)
-                    {
-                        AlterInterest();
-                    }
+                    FollowAvatar();
                 }
 
                 break;
@@ -417,22 +457,32 @@ internal sealed class GridWalker : IBenchFrameObserver, IDisposable
                     }
 
                     // The avatar crossed again while the last change was syncing: follow it now.
-                    if (avatarZone != InterestZone)
-                    {
-                        AlterInterest();
-                    }
+                    FollowAvatar();
                 }
 
                 break;
             case MessageType.EnterObject:
             case MessageType.EnterOwnedObject:
                 Enters++;
+
+                // doid, class id, parent, zone: the avatar is back in view, in that zone.
+                if (payload.Length >= DoId.Size + 4 + DoId.Size + 4 && DoId.Read(payload) == avatar)
+                {
+                    avatarZone = BinaryPrimitives.ReadUInt32LittleEndian(payload.Slice(DoId.Size + 4 + DoId.Size));
+                    avatarInView = true;
+                    FollowAvatar();
+                }
+
                 break;
             case MessageType.LeaveObject:
                 Leaves++;
                 if (payload.Length >= DoId.Size && DoId.Read(payload) == avatar)
                 {
-                    Errors++;
+                    // Stand still at the last position sent; the AI will place the avatar in that cell, so look there.
+                    AvatarLost++;
+                    avatarInView = false;
+                    avatarZone = grid.ZoneAt(x, y, cellSize);
+                    FollowAvatar();
                 }
 
                 break;
@@ -460,6 +510,15 @@ internal sealed class GridWalker : IBenchFrameObserver, IDisposable
         }
 
         return next;
+    }
+
+    /// <summary>Alters the interest to the avatar's cell unless it is already there or a change is still syncing.</summary>
+    private void FollowAvatar()
+    {
+        if (!interestPending && avatarZone != InterestZone)
+        {
+            AlterInterest();
+        }
     }
 
     /// <summary>Replaces the interest with the 3x3 block around the avatar's cell (AddInterest with the same context).</summary>
