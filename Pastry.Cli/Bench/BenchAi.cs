@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Net;
 using Pastry.Ai;
 using Pastry.Messaging;
+using Pastry.Otp.StateServer;
 
 namespace Pastry.Cli.Bench;
 
@@ -24,6 +25,9 @@ internal sealed class BenchAi : IParticipant, IAsyncDisposable
     private int enters;
     private int errors;
     private long sent;
+    private WalkingAvatars? walking;
+    private long positions;
+    private long moves;
 
     private BenchAi(RemoteMessageRouter link)
     {
@@ -46,6 +50,12 @@ internal sealed class BenchAi : IParticipant, IAsyncDisposable
 
     /// <summary>Updates sent so far (read from other threads).</summary>
     public long Sent => Volatile.Read(ref sent);
+
+    /// <summary>Positions clients sent for grid avatars, as the AI heard them (read from other threads).</summary>
+    public long PositionsHeard => Volatile.Read(ref positions);
+
+    /// <summary>Avatars the AI moved to another cell (read from other threads).</summary>
+    public long Moves => Volatile.Read(ref moves);
 
     /// <summary>The entities, in creation order.</summary>
     public IReadOnlyList<BenchEntity> Entities { get; private set; } = Array.Empty<BenchEntity>();
@@ -106,6 +116,60 @@ internal sealed class BenchAi : IParticipant, IAsyncDisposable
     }
 
     /// <summary>
+    /// Creates a <see cref="BenchZone"/> at the root whose zones are the cells of <paramref name="grid"/>, and one
+    /// <see cref="BenchAvatar"/> per start position (no owner yet), each in the cell of its position, and waits until
+    /// the State Server has placed every one. From then on the AI plays the game's part: when a client's position
+    /// of an avatar lies in another cell, it moves the avatar there (clients cannot move objects; ARCHITECTURE 4).
+    /// </summary>
+    public async Task<(BenchZone World, DoId[] Avatars)> CreateGridAsync(ModelRegistry registry, ZoneGrid grid, float cellSize, IReadOnlyList<(float X, float Y)> starts, CancellationToken cancellation)
+    {
+        var world = new BenchZone { Name = "bench grid" };
+        var model = registry.GetModel<BenchAvatar>();
+        var avatars = new DoId[starts.Count];
+        var zones = new uint[starts.Count];
+        var index = new Dictionary<DoId, int>(starts.Count);
+        allEntered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Volatile.Write(ref expectedEnters, starts.Count);
+
+        // The AI watches the whole grid only while it waits, so that it does not receive every relay later.
+        link.SubscribeRange(this, world.DoId, grid.FirstZone, grid.LastZone);
+        link.Publish(InternalMessages.CreateObject(world, DoId.Empty, 0, DoId.Empty, Channel), Channel.StateServer);
+        for (int i = 0; i < starts.Count; i++)
+        {
+            var avatar = new BenchAvatar { X = starts[i].X, Y = starts[i].Y };
+            avatars[i] = avatar.DoId;
+            zones[i] = grid.ZoneAt(starts[i].X, starts[i].Y, cellSize);
+            index[avatar.DoId] = i;
+            link.Publish(InternalMessages.CreateObject(avatar, world.DoId, zones[i], DoId.Empty, Channel), Channel.StateServer);
+        }
+
+        walking = new WalkingAvatars(world.DoId, grid, cellSize, index, zones,
+            model.GetField(nameof(BenchAvatar.X)).Index, model.GetField(nameof(BenchAvatar.Y)).Index, model.GetField(nameof(BenchAvatar.SentTicks)).Index);
+        if (starts.Count == 0)
+        {
+            allEntered.TrySetResult();
+        }
+
+        try
+        {
+            await allEntered.Task.WaitAsync(CreateTimeout, cancellation).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            throw new BenchException($"the State Server placed {Volatile.Read(ref enters)} of {starts.Count} avatars within {CreateTimeout.TotalSeconds:0} s ({Errors} refusal(s))");
+        }
+        finally
+        {
+            link.UnsubscribeRange(this, world.DoId, grid.FirstZone, grid.LastZone);
+        }
+
+        return (world, avatars);
+    }
+
+    /// <summary>Makes <paramref name="owner"/> (an account) the owner of <paramref name="target"/>.</summary>
+    public void SetOwner(DoId target, DoId owner) => link.Publish(InternalMessages.SetOwner(target, owner, Channel), Channel.StateServer);
+
+    /// <summary>
     /// Asks the server for its memory (<see cref="InternalMessageType.MemoryQuery"/>), after a full collection when
     /// <paramref name="collect"/>; null when it does not answer within 30 s (a server without the diagnostics role).
     /// </summary>
@@ -143,6 +207,9 @@ internal sealed class BenchAi : IParticipant, IAsyncDisposable
                 }
 
                 break;
+            case InternalMessageType.ClientSetField:
+                OnClientPosition(envelope);
+                break;
             case InternalMessageType.MemoryReport:
                 {
                     var reader = new Wire.WireReader(envelope.Payload.Span);
@@ -175,6 +242,59 @@ internal sealed class BenchAi : IParticipant, IAsyncDisposable
         await link.DisposeAsync().ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// A client's SetFields of an avatar (<c>account, count, (field, value)*</c>, checked by the Client Agent): the
+    /// AI moves the avatar when its position lies in another cell. Runs on the link's receive loop only, so the
+    /// avatars' cells need no lock.
+    /// </summary>
+    private void OnClientPosition(Envelope envelope)
+    {
+        var avatars = walking;
+        if (avatars is null || !avatars.Index.TryGetValue(envelope.Subject, out int i))
+        {
+            return;
+        }
+
+        var reader = new Wire.WireReader(envelope.Payload.Span);
+        reader.ReadDoId();
+        int count = reader.ReadUInt16();
+        float x = float.NaN, y = float.NaN;
+        for (int n = 0; n < count; n++)
+        {
+            int field = reader.ReadUInt16();
+            if (field == avatars.XField)
+            {
+                x = reader.ReadSingle();
+            }
+            else if (field == avatars.YField)
+            {
+                y = reader.ReadSingle();
+            }
+            else if (field == avatars.SentTicksField)
+            {
+                reader.ReadInt64();
+            }
+            else
+            {
+                return;
+            }
+        }
+
+        Volatile.Write(ref positions, positions + 1);
+        if (float.IsNaN(x) || float.IsNaN(y))
+        {
+            return;
+        }
+
+        uint zone = avatars.Grid.ZoneAt(x, y, avatars.CellSize);
+        if (zone != avatars.Zones[i])
+        {
+            avatars.Zones[i] = zone;
+            link.Publish(InternalMessages.SetLocation(envelope.Subject, avatars.World, zone, Channel), stateServer);
+            Volatile.Write(ref moves, moves + 1);
+        }
+    }
+
     private static string DescribeError(ReadOnlySpan<byte> payload)
     {
         try
@@ -188,6 +308,9 @@ internal sealed class BenchAi : IParticipant, IAsyncDisposable
         }
     }
 }
+
+/// <summary>The grid avatars as the AI knows them: which cell each is in, and the avatar model's field indices.</summary>
+internal sealed record WalkingAvatars(DoId World, ZoneGrid Grid, float CellSize, Dictionary<DoId, int> Index, uint[] Zones, int XField, int YField, int SentTicksField);
 
 /// <summary>An OTP process's memory as its diagnostics role reports it.</summary>
 internal readonly record struct ServerMemory(long ManagedHeapBytes, long GcCommittedBytes, long WorkingSetBytes);

@@ -17,7 +17,7 @@ internal sealed class BenchRunState
         SentTicksFieldIndex = sentTicksFieldIndex;
     }
 
-    /// <summary>The field index of <see cref="BenchEntity.SentTicks"/>.</summary>
+    /// <summary>The field index of the send time (<see cref="BenchEntity.SentTicks"/> or <see cref="BenchAvatar.SentTicks"/>).</summary>
     public int SentTicksFieldIndex { get; }
 
     /// <summary>True during the measured window: clients record latencies.</summary>
@@ -36,6 +36,16 @@ internal sealed class BenchRunState
 }
 
 /// <summary>
+/// Sees the frames a <see cref="BenchClient"/>'s receive loop does not handle itself (Location, InterestDone, Enter
+/// and Leave), in its thread, in order. Scenarios in which clients react to the world (grid) implement it.
+/// </summary>
+internal interface IBenchFrameObserver
+{
+    /// <summary>One frame; <paramref name="now"/> is when its bytes arrived (Stopwatch ticks). Must not block.</summary>
+    void OnFrame(BenchClient client, MessageType type, ReadOnlySpan<byte> payload, long now);
+}
+
+/// <summary>
 /// One raw protocol client of <c>pastry bench</c> over real TCP. Setup (hello, account, login, interest) reads frames
 /// one by one and may allocate; the receive loop of a run parses frames in place in one buffer and only counts them
 /// and records latencies, so it allocates nothing per frame.
@@ -48,6 +58,7 @@ internal sealed class BenchClient : IDisposable
 
     private readonly Socket socket;
     private readonly PooledBufferWriter writer = new(256);
+    private readonly object sendGate = new();
     private byte[] buffer;
     private int start;
     private int end;
@@ -69,6 +80,12 @@ internal sealed class BenchClient : IDisposable
 
     /// <summary>Whether the server closed the connection or ejected the client.</summary>
     public bool ClosedByServer => Volatile.Read(ref closedByServer) != 0;
+
+    /// <summary>The account this client logged in as.</summary>
+    public DoId Account { get; private set; }
+
+    /// <summary>Sees the frames the receive loop does not handle itself; set before <see cref="ReceiveAsync"/>.</summary>
+    public IBenchFrameObserver? Observer { get; set; }
 
     /// <summary>Eject frames received.</summary>
     public int Ejects { get; private set; }
@@ -100,7 +117,7 @@ internal sealed class BenchClient : IDisposable
             var login = registry.GetModel<LoginManager>();
             const string Password = "bench-password";
             await client.CallLoginAsync(login.GetMethod(nameof(LoginManager.CreateAccount)), user, Password, timeout.Token).ConfigureAwait(false);
-            await client.CallLoginAsync(login.GetMethod(nameof(LoginManager.Login)), user, Password, timeout.Token).ConfigureAwait(false);
+            client.Account = await client.CallLoginAsync(login.GetMethod(nameof(LoginManager.Login)), user, Password, timeout.Token).ConfigureAwait(false);
             return client;
         }
         catch (OperationCanceledException) when (!cancellation.IsCancellationRequested)
@@ -116,18 +133,22 @@ internal sealed class BenchClient : IDisposable
     }
 
     /// <summary>Opens interest in <c>(parent, zone)</c> and waits for InterestDone; returns how many objects entered.</summary>
-    public async Task<int> AddInterestAsync(uint context, DoId parent, uint zone, CancellationToken cancellation)
+    public Task<int> AddInterestAsync(uint context, DoId parent, uint zone, CancellationToken cancellation) =>
+        AddInterestAsync(context, parent, new[] { zone }, cancellation);
+
+    /// <summary>Opens interest in <paramref name="zones"/> of <paramref name="parent"/> and waits for InterestDone; returns how many objects entered.</summary>
+    public async Task<int> AddInterestAsync(uint context, DoId parent, uint[] zones, CancellationToken cancellation)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
         timeout.CancelAfter(StepTimeout);
         writer.Reset();
-        ClientFrames.WriteAddInterest(writer, context, parent, new[] { zone });
+        ClientFrames.WriteAddInterest(writer, context, parent, zones);
         await SendAsync(timeout.Token).ConfigureAwait(false);
         int entered = 0;
         while (true)
         {
             var (type, payload) = await NextFrameAsync(timeout.Token).ConfigureAwait(false);
-            if (type == MessageType.EnterObject)
+            if (type is MessageType.EnterObject or MessageType.EnterOwnedObject)
             {
                 entered++;
             }
@@ -139,20 +160,42 @@ internal sealed class BenchClient : IDisposable
     }
 
     /// <summary>Sends a heartbeat so that the server's heartbeat timeout never ejects an idle client. Never throws.</summary>
-    public void SendHeartbeat()
+    public void SendHeartbeat() => TrySend(HeartbeatFrame);
+
+    /// <summary>
+    /// Sends whole frames from any thread (sends are serialised, so frames never interleave); false when the
+    /// connection is gone. Blocks only while the socket's send buffer is full. Allocates nothing.
+    /// </summary>
+    public bool TrySend(ReadOnlySpan<byte> frames)
     {
         try
         {
-            socket.Send(HeartbeatFrame, SocketFlags.None, out _);
+            lock (sendGate)
+            {
+                while (!frames.IsEmpty)
+                {
+                    int sent = socket.Send(frames, SocketFlags.None, out var error);
+                    if (error != SocketError.Success || sent <= 0)
+                    {
+                        return false;
+                    }
+
+                    frames = frames.Slice(sent);
+                }
+            }
+
+            return true;
         }
         catch (ObjectDisposedException)
         {
+            return false;
         }
     }
 
     /// <summary>
-    /// Reads until <paramref name="cancellation"/> or the server closes the connection, counting SetField frames and
-    /// recording the latency of those that carry <see cref="BenchEntity.SentTicks"/> while the run is measuring.
+    /// Reads until <paramref name="cancellation"/> or the server closes the connection, counting SetField(s) frames and
+    /// recording the latency of those whose last value is the run's send-time field while the run is measuring.
+    /// Location, InterestDone, Enter and Leave frames go to <see cref="Observer"/>.
     /// </summary>
     public async Task ReceiveAsync(BenchRunState run, CancellationToken cancellation)
     {
@@ -221,6 +264,7 @@ internal sealed class BenchClient : IDisposable
         bool keepGoing = true;
         bool measuring = run.Measuring;
         int latencyField = run.SentTicksFieldIndex;
+        var observer = Observer;
         while (data.Length - position >= Frame.HeaderSize)
         {
             uint length = BinaryPrimitives.ReadUInt32LittleEndian(data.Slice(position));
@@ -248,15 +292,24 @@ internal sealed class BenchClient : IDisposable
             switch (type)
             {
                 case MessageType.SetField:
+                case MessageType.SetFields:
                     setFields++;
 
-                    // doid (16), field index (2), int64 value (8): the only SetField that carries a send time.
-                    if (measuring && payload.Length == DoId.Size + 2 + 8 && BinaryPrimitives.ReadUInt16LittleEndian(payload.Slice(DoId.Size)) == latencyField)
+                    // The bench puts the send time last: field index (2) and int64 value (8) end the frame, after the
+                    // doid (16) and, in a SetFields, the count and the other values.
+                    if (measuring && payload.Length >= DoId.Size + 2 + 8 && BinaryPrimitives.ReadUInt16LittleEndian(payload.Slice(payload.Length - 10)) == latencyField)
                     {
-                        long sent = BinaryPrimitives.ReadInt64LittleEndian(payload.Slice(DoId.Size + 2));
+                        long sent = BinaryPrimitives.ReadInt64LittleEndian(payload.Slice(payload.Length - 8));
                         Latency.Record((now - sent) / TicksPerMicrosecond);
                     }
 
+                    break;
+                case MessageType.Location:
+                case MessageType.InterestDone:
+                case MessageType.EnterObject:
+                case MessageType.EnterOwnedObject:
+                case MessageType.LeaveObject:
+                    observer?.OnFrame(this, type, payload, now);
                     break;
                 case MessageType.Eject:
                     Ejects++;
@@ -314,7 +367,7 @@ internal sealed class BenchClient : IDisposable
         }
     }
 
-    private async Task CallLoginAsync(MethodDescriptor method, string user, string password, CancellationToken cancellation)
+    private async Task<DoId> CallLoginAsync(MethodDescriptor method, string user, string password, CancellationToken cancellation)
     {
         writer.Reset();
         ClientFrames.WriteCallMethod(writer, LoginManager.WellKnownId, method, new object?[] { user, password });
@@ -336,6 +389,7 @@ internal sealed class BenchClient : IDisposable
         }
 
         _ = type;
+        return answer[1] is DoId accountId ? accountId : DoId.Empty;
     }
 
     private async Task SendAsync(CancellationToken cancellation)

@@ -31,6 +31,20 @@ internal static class BenchCommand
                     --clients N      clients (default 1000)
                     --settle S       seconds to wait before each memory reading (default 3)
 
+          grid    N clients walk across a grid of zones (zone = cell) under one parent, each with interest in the 3x3
+                  cells around its avatar. Each sends its position (and the send time) at --hz; every other client
+                  with that cell in view receives it. The AI moves an avatar whose position lies in another cell,
+                  and its client then alters its interest to the new 3x3 block. Reports deliveries/s, latency client
+                  -> other clients, interest changes/s and AlterInterest -> InterestDone time, server memory and CPU.
+                    --clients N      clients, one avatar each (default 1000)
+                    --hz H           positions per client per second (default 5)
+                    --density D      clients per cell; the grid's side is ceil(sqrt(N / D)) (default 1)
+                    --grid W         cells per side instead of --density
+                    --cell C         cell size in world units (default 100)
+                    --speed V        walking speed in world units per second (default 25)
+                    --seconds S      measured seconds (default 5)
+                    --warmup W       seconds of load before measuring (default 1)
+
           relay   N clients (the real client library) share one object; they take turns setting its [ClSend] field
                   and every other client sees the change. Reports latency client set -> other client (p50/p99).
                     --clients N      clients (default 100)
@@ -61,7 +75,7 @@ internal static class BenchCommand
                                      the default is live on a terminal and plain when standard error is redirected
           --target HOST:PORT         use a running server's Client Agent instead of starting one; it must have been
           --md HOST:PORT             started with --app <path to pastry.dll> so that it knows the bench models, and
-                                     --md names its Message Director (needed for fanout; idle uses it for the GC)
+                                     --md names its Message Director (needed for fanout and grid; idle uses it for the GC)
           --pid PID                  the running server's process id, to read its RSS and CPU (needed for idle)
           --Section:Key value        a setting passed to the child server, e.g. --ClientAgent:FlushInterval 00:00:00.005
 
@@ -144,12 +158,13 @@ internal static class BenchCommand
     private static Func<CommandOptions, CancellationToken, Task<BenchReport>> Scenario(string name) => name switch
     {
         "fanout" => (options, cancellation) => FanoutScenario.RunAsync(FanoutScenario.Settings.From(options), cancellation),
+        "grid" => (options, cancellation) => GridScenario.RunAsync(GridScenario.Settings.From(options), cancellation),
         "idle" => (options, cancellation) => IdleScenario.RunAsync(IdleScenario.Settings.From(options), cancellation),
         "relay" => ClientScenarios.RelayAsync,
         "clientmem" => ClientScenarios.ClientMemoryAsync,
         "churn" => ChurnAndDbScenarios.ChurnAsync,
         "db" => ChurnAndDbScenarios.DbAsync,
-        _ => throw new UsageException($"Unknown bench scenario '{name}'. Scenarios: fanout, idle, relay, clientmem, churn, db (see pastry bench --help)."),
+        _ => throw new UsageException($"Unknown bench scenario '{name}'. Scenarios: fanout, grid, idle, relay, clientmem, churn, db (see pastry bench --help)."),
     };
 
     /// <summary>

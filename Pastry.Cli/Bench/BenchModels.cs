@@ -27,3 +27,23 @@ internal sealed class BenchEntity : DistributedObject<BenchEntity>
     [Ram, Broadcast]
     public long SentTicks { get => Get<long>(); set => Set(value); }
 }
+
+/// <summary>
+/// A walking avatar of <c>pastry bench grid</c>: the bench AI creates one per client in its cell, and the client
+/// sends its position with the send time in one SetFields at the walking rate. The AI sees each position and moves
+/// the avatar to the cell it is in; the send time is relayed, not stored.
+/// </summary>
+internal sealed class BenchAvatar : DistributedObject<BenchAvatar>
+{
+    /// <summary>World x, in the bench's world units.</summary>
+    [Required, Ram, Broadcast, ClSend]
+    public float X { get => Get<float>(); set => Set(value); }
+
+    /// <summary>World y, in the bench's world units.</summary>
+    [Required, Ram, Broadcast, ClSend]
+    public float Y { get => Get<float>(); set => Set(value); }
+
+    /// <summary>When the client sent this position, in Stopwatch ticks of the bench process (relayed, not stored).</summary>
+    [Broadcast, ClSend]
+    public long SentTicks { get => Get<long>(); set => Set(value); }
+}

@@ -35,6 +35,35 @@ public sealed class BenchCommandTests
     }
 
     [TestMethod]
+    public async Task BenchGrid_ClientsWalkAcrossCells_UpdatesAreDelivered_AndInterestFollows()
+    {
+        // Three cells per side and a fast walk, so that avatars cross cells (and interests change) within a second.
+        await using var bench = PastryProcess.Start("bench", "grid", "--clients", "6", "--grid", "3", "--speed", "200", "--hz", "10", "--seconds", "1", "--warmup", "0.5", "--json");
+        Assert.AreEqual(0, await bench.WaitForExitAsync(TimeSpan.FromSeconds(90)), bench.Output);
+
+        using var report = ReadReport(bench);
+        var root = report.RootElement;
+        Assert.AreEqual("grid", root.GetProperty("scenario").GetString());
+        Assert.AreEqual(6, root.GetProperty("clients").GetInt32());
+        Assert.AreEqual(3, root.GetProperty("grid").GetInt32());
+        Assert.IsTrue(root.GetProperty("sets_per_sec").GetDouble() > 0, bench.Output);
+        Assert.IsTrue(root.GetProperty("deliveries_per_sec").GetDouble() > 0, bench.Output);
+        Assert.IsTrue(root.GetProperty("receivers_per_update").GetDouble() > 0, bench.Output);
+        Assert.IsTrue(root.GetProperty("interest_changes").GetInt64() > 0, bench.Output);
+        Assert.IsTrue(root.GetProperty("moves_per_sec").GetDouble() > 0, bench.Output);
+        Assert.AreEqual(0, root.GetProperty("errors").GetInt32(), bench.Output);
+        Assert.AreEqual(0, root.GetProperty("ejects").GetInt32(), bench.Output);
+        foreach (string percentile in new[] { "p50", "p95", "p99", "max" })
+        {
+            Assert.IsTrue(root.GetProperty("latency_ms").GetProperty(percentile).GetDouble() >= 0);
+        }
+
+        Assert.IsTrue(root.GetProperty("interest_change_ms").GetProperty("p99").GetDouble() >= 0);
+        Assert.IsTrue(root.GetProperty("server_rss_baseline_mb").GetDouble() > 0);
+        Assert.AreEqual(JsonValueKind.Number, root.GetProperty("server_cpu_s_per_million").ValueKind);
+    }
+
+    [TestMethod]
     public async Task BenchIdle_WithAChildServer_ReportsMemoryPerSession()
     {
         await using var bench = PastryProcess.Start("bench", "idle", "--clients", "3", "--settle", "0", "--json");
