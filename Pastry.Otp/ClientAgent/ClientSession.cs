@@ -25,6 +25,7 @@ internal sealed class ClientSession : IParticipant
     private readonly PooledBufferWriter scratch = new(256);
     private readonly InterestSet interests = new();
     private readonly Dictionary<DoId, VisibleObject> visible = new();
+    private RecentlyLeftObjects? recentlyLeft;
     private readonly Dictionary<uint, uint> pendingQueries = new();
     private readonly Queue<Envelope> queuedDuringSync = new();
     private readonly Dictionary<ModelInfo, DistributedObject> cleanContexts = new();
@@ -503,7 +504,7 @@ internal sealed class ClientSession : IParticipant
         scratch.Reset();
         foreach (var id in leaving)
         {
-            visible.Remove(id);
+            Forget(id);
             ClientFrames.WriteLeaveObject(scratch, id, LeaveReason.Disabled);
         }
 
@@ -520,7 +521,7 @@ internal sealed class ClientSession : IParticipant
         var id = reader.ReadDoId();
         if (!visible.TryGetValue(id, out var target))
         {
-            return Eject(EjectCode.UnknownObject, $"object {id} is not in this session's view");
+            return IgnoreOrEjectUnknown(id, "a field set");
         }
 
         int count = many ? reader.ReadUInt16() : 1;
@@ -597,7 +598,7 @@ internal sealed class ClientSession : IParticipant
 
         if (!visible.TryGetValue(id, out var target))
         {
-            return Eject(EjectCode.UnknownObject, $"object {id} is not in this session's view");
+            return IgnoreOrEjectUnknown(id, "a call");
         }
 
         if (index >= target.Model.Methods.Count)
@@ -732,7 +733,7 @@ internal sealed class ClientSession : IParticipant
                         }
                         else
                         {
-                            visible.Remove(envelope.Subject);
+                            Forget(envelope.Subject);
                             scratch.Reset();
                             ClientFrames.WriteLeaveObject(scratch, envelope.Subject, LeaveReason.Disabled);
                             Append(scratch.WrittenSpan);
@@ -763,7 +764,7 @@ internal sealed class ClientSession : IParticipant
 
                 break;
             case InternalMessageType.ObjectDeleted:
-                if (visible.Remove(envelope.Subject))
+                if (Forget(envelope.Subject))
                 {
                     Append(envelope.Payload.Span);
                 }
@@ -793,6 +794,7 @@ internal sealed class ClientSession : IParticipant
         }
 
         visible[id] = new VisibleObject(id, model, entry.Location, entry.Owner);
+        recentlyLeft?.Remove(id);
         Append((IsOwner(entry.Owner) ? entry.OwnerFrame : entry.OtherFrame).Span);
     }
 
@@ -826,6 +828,33 @@ internal sealed class ClientSession : IParticipant
         {
             Append(frames[runStart..position]);
         }
+    }
+
+    /// <summary>Takes <paramref name="id"/> out of the view and remembers that it left; false when it was not in view.</summary>
+    private bool Forget(DoId id)
+    {
+        if (!visible.Remove(id))
+        {
+            return false;
+        }
+
+        (recentlyLeft ??= new RecentlyLeftObjects()).Add(id);
+        return true;
+    }
+
+    /// <summary>
+    /// A message about an object not in view: dropped when the object left the view lately (the client sent it before
+    /// it read the Leave), ejected with 117 otherwise.
+    /// </summary>
+    private bool IgnoreOrEjectUnknown(DoId id, string what)
+    {
+        if (recentlyLeft?.Contains(id) == true)
+        {
+            logger.LogDebug("{Session}: dropped {What} on {DoId}, which left this session's view lately", Name, what, id);
+            return true;
+        }
+
+        return Eject(EjectCode.UnknownObject, $"object {id} is not in this session's view");
     }
 
     private bool IsOwner(DoId owner) => !account.IsEmpty && owner == account;

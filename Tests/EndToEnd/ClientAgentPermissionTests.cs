@@ -113,6 +113,44 @@ public sealed class ClientAgentPermissionTests
     }
 
     [TestMethod]
+    public async Task ASetOnAnObjectThatJustLeftTheView_IsDropped_NotEjected()
+    {
+        // The client sent the set before it read the Leave: a race of every moving game, not misbehaviour.
+        await using var world = OtpWorld.Start();
+        var knight = world.SpawnKnight(1);
+        var walker = await world.ClientAsync();
+        await world.InterestAsync(walker, 1, 1);
+        world.Ai.Move(knight.DoId, world.Realm.DoId, 2);
+        Assert.AreEqual((knight.DoId, LeaveReason.Disabled), RawClient.ReadLeave(await walker.NextAsync()));
+
+        var x = (FieldDescriptor<int>)knight.Model.GetField(nameof(Knight.X));
+        await walker.SetFieldAsync(knight.DoId, x, 7);
+        await walker.CallAsync(knight.DoId, knight.Model.GetMethod(nameof(Knight.Wave)), "late");
+
+        var entered = await world.InterestAsync(walker, 2, 2);
+        Assert.AreEqual(5, entered.Single(e => e.Id == knight.DoId).Values["X"], "the session is alive, and the late set was not applied");
+        Assert.IsFalse(walker.Closed.Task.IsCompleted);
+    }
+
+    [TestMethod]
+    public async Task ASetOnAnObjectThatWasDeleted_IsDropped_NotEjected()
+    {
+        await using var world = OtpWorld.Start();
+        var knight = world.SpawnKnight(1);
+        var other = world.SpawnKnight(1, "Percival");
+        var client = await world.ClientAsync();
+        await world.InterestAsync(client, 1, 1);
+        world.Ai.Delete(knight.DoId);
+        Assert.AreEqual((knight.DoId, LeaveReason.Deleted), RawClient.ReadLeave(await client.NextAsync()));
+
+        await client.SetFieldAsync(knight.DoId, (FieldDescriptor<int>)knight.Model.GetField(nameof(Knight.X)), 7);
+        other.X = 9;
+        world.Ai.Set(other, nameof(Knight.X));
+
+        Assert.AreEqual((other.DoId, "X", (object?)9), RawClient.ReadSetField(await client.NextAsync(), other.Model), "still connected, still receiving");
+    }
+
+    [TestMethod]
     public async Task AForbiddenInterest_Ejects115()
     {
         await using var world = OtpWorld.Start(o => o.ClientAgent.MaxZonesPerInterest = 4);
