@@ -102,6 +102,10 @@ internal static class ChurnAndDbScenarios
         }
 
         var sync = new LatencyHistogram[workers];
+        int exceptions = 0;
+        EventHandler<System.Runtime.ExceptionServices.FirstChanceExceptionEventArgs> countException = (_, _) => Interlocked.Increment(ref exceptions);
+        AppDomain.CurrentDomain.FirstChanceException += countException;
+        long allocatedStart = GC.GetTotalAllocatedBytes(precise: false);
         var cpuStart = server.ReadCpuTime();
         var benchCpuStart = BenchServer.ReadCpuTime(Environment.ProcessId);
         var start = Stopwatch.GetTimestamp();
@@ -111,6 +115,8 @@ internal static class ChurnAndDbScenarios
         double elapsed = (Stopwatch.GetTimestamp() - start) / (double)Stopwatch.Frequency;
         var cpuEnd = server.ReadCpuTime();
         var benchCpuEnd = BenchServer.ReadCpuTime(Environment.ProcessId);
+        long allocated = GC.GetTotalAllocatedBytes(precise: false) - allocatedStart;
+        AppDomain.CurrentDomain.FirstChanceException -= countException;
         var latency = new LatencyHistogram();
         foreach (var histogram in sync)
         {
@@ -135,6 +141,8 @@ internal static class ChurnAndDbScenarios
             .Add("server_cpu_percent", "server CPU (100 = one core)", cpuEnd is TimeSpan e && cpuStart is TimeSpan s ? Math.Round((e - s).TotalSeconds * 100 / elapsed, 1) : null, "%")
             .Add("server_cpu_ms_per_session", "server CPU per session", PerSession(cpuStart, cpuEnd, sessions), "ms")
             .Add("bench_cpu_ms_per_session", "bench (client side) CPU per session", PerSession(benchCpuStart, benchCpuEnd, sessions), "ms")
+            .Add("bench_kib_allocated_per_session", "bench (client side) managed allocations per session", sessions > 0 ? Math.Round(allocated / 1024.0 / sessions, 1) : null, "KiB")
+            .Add("bench_exceptions_per_session", "bench (client side) exceptions thrown per session", sessions > 0 ? Math.Round((double)exceptions / sessions, 2) : null)
             .Add("pbkdf2_iterations", "PBKDF2 iterations of the child server", server.IsChild ? BenchCommand.LoadPbkdf2Iterations : null)
             .Add("login_hash_ms", $"one PBKDF2 login check here at {BenchCommand.LoadPbkdf2Iterations:N0} iterations", hashMsBench, "ms")
             .Add("login_hash_ms_default", $"the same at the default {PasswordHasher.DefaultIterations:N0} iterations", hashMsDefault, "ms")
