@@ -210,7 +210,7 @@ internal sealed class ClientSession : IParticipant
             account = accountId;
             stage = SessionStage.Established;
             agent.Router.Subscribe(this, Messaging.Channel.ForAccount(accountId));
-            logger.LogInformation("{Session} logged in as account {Account}", Name, accountId);
+            logger.LogDebug("{Session} logged in as account {Account}", Name, accountId);
         }
     }
 

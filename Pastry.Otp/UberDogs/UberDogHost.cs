@@ -52,7 +52,9 @@ public sealed class UberDogHost
                 case nameof(LoginManager.Login):
                     {
                         var result = await accounts.LoginAsync((string)arguments[0]!, (string)arguments[1]!, CancellationToken.None).ConfigureAwait(false);
-                        logger.LogInformation("{Session}: login '{User}': {Status}", session.Name, arguments[0], result.Status);
+                        // One line per login (the session's own "logged in" line is Debug): at thousands of logins a
+                        // second, every Info line is a measurable share of the login path.
+                        logger.LogInformation("{Session}: login '{User}': {Status} (account {Account})", session.Name, arguments[0], result.Status, result.AccountId);
                         if (result.Status == AccountStatus.Ok)
                         {
                             session.Establish(result.AccountId);
