@@ -71,6 +71,9 @@ internal sealed class ClientSession : IParticipant
 
     public DoId Account => account;
 
+    /// <summary>This session's UberDOG calls, chained so that they run in order; set under the session's lock.</summary>
+    public Task UberDogCalls { get; set; } = Task.CompletedTask;
+
     public async Task RunAsync()
     {
         agent.Router.Subscribe(this, Channel);

@@ -30,13 +30,19 @@ public sealed class UberDogHost
     public bool TryGetModel(DoId id, out ModelInfo model) => models.TryGetValue(id, out model!);
 
     /// <summary>Runs a client's call on an UberDOG; its answer goes back to the session. Never throws.</summary>
+    /// <remarks>
+    /// Called under the session's lock. The call runs on the thread pool, never inline: a login hashes a password for
+    /// tens of milliseconds at the default cost, which must not hold the session's receive loop and lock. One
+    /// session's calls still run one after another, because the client matches answers to calls in order.
+    /// </remarks>
     internal void Dispatch(ClientSession session, DoId id, MethodDescriptor method, object?[] arguments)
     {
-        _ = RunAsync(session, id, method, arguments);
+        session.UberDogCalls = RunAfterAsync(session.UberDogCalls, session, id, method, arguments);
     }
 
-    private async Task RunAsync(ClientSession session, DoId id, MethodDescriptor method, object?[] arguments)
+    private async Task RunAfterAsync(Task previous, ClientSession session, DoId id, MethodDescriptor method, object?[] arguments)
     {
+        await previous.ConfigureAwait(ConfigureAwaitOptions.ForceYielding | ConfigureAwaitOptions.SuppressThrowing);
         try
         {
             switch (method.Name)
