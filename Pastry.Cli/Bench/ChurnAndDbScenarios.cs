@@ -110,20 +110,27 @@ internal static class ChurnAndDbScenarios
         var benchCpuStart = BenchServer.ReadCpuTime(Environment.ProcessId);
         var start = Stopwatch.GetTimestamp();
         BenchCommand.Progress($"churn: {workers} workers connect, log in, sync {objects} objects and leave, for {seconds} s");
-        var (sessions, errors, ejects) = await RunSessionsAsync(start + (long)(seconds * Stopwatch.Frequency), sync).ConfigureAwait(false);
+        int sessions, errors, ejects;
+        try
+        {
+            (sessions, errors, ejects) = await RunSessionsAsync(start + (long)(seconds * Stopwatch.Frequency), sync).ConfigureAwait(false);
+        }
+        finally
+        {
+            AppDomain.CurrentDomain.FirstChanceException -= countException;
+        }
 
         double elapsed = (Stopwatch.GetTimestamp() - start) / (double)Stopwatch.Frequency;
         var cpuEnd = server.ReadCpuTime();
         var benchCpuEnd = BenchServer.ReadCpuTime(Environment.ProcessId);
         long allocated = GC.GetTotalAllocatedBytes(precise: false) - allocatedStart;
-        AppDomain.CurrentDomain.FirstChanceException -= countException;
         var latency = new LatencyHistogram();
         foreach (var histogram in sync)
         {
             latency.Add(histogram);
         }
 
-        // What one login's password check costs here, at the bench's iterations and at the production default:
+        // What one login's password check costs here, at the child's iterations and at the production default:
         // the default is a deliberate bound on logins per core that no other optimisation removes.
         int? iterations = server.IsChild ? ChildIterations(options) : null;
         int measuredIterations = iterations ?? BenchCommand.LoadPbkdf2Iterations;
