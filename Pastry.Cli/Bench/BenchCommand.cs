@@ -54,10 +54,12 @@ internal static class BenchCommand
           clientmem  one client (the real client library) with M objects in view; reports its managed memory per object.
                     --objects M      objects (default 1000)
 
-          churn   W workers in a loop: connect, create an account, log in, sync an interest of M objects, leave.
-                  Reports sessions per second and time from AddInterest to InterestDone.
+          churn   W workers in a loop: connect, log in, sync an interest of M objects, leave (accounts made first).
+                  Reports sessions per second, time from AddInterest to InterestDone, and CPU per session.
                     --workers W      concurrent workers (default 16)
                     --objects M      objects in the synced zone (default 20)
+                    --accounts A     accounts created before the timed run, used in turn (default 1024)
+                    --warmup W       untimed seconds of the same loop first (default 2)
                     --seconds S      how long (default 5)
           db      a stream of acknowledged Db field writes to the Database role (SQLite, synchronous=FULL) over the
                   MD link; reports committed writes per second. The child server gets a temporary database.
@@ -193,11 +195,14 @@ internal static class BenchCommand
     /// </summary>
     public static readonly string[] LoadSettings =
     {
-        "--Accounts:Pbkdf2Iterations", "1000",
+        "--Accounts:Pbkdf2Iterations", LoadPbkdf2Iterations.ToString(CultureInfo.InvariantCulture),
         "--ClientAgent:HeartbeatTimeout", "00:05:00",
         "--ClientAgent:MaxMessagesPerSecond", "100000",
         "--ClientAgent:MaxOutgoingBytes", (16 * 1024 * 1024).ToString(CultureInfo.InvariantCulture),
     };
+
+    /// <summary>PBKDF2 iterations of the child server: a hundredth of the default, so that logins do not dominate.</summary>
+    public const int LoadPbkdf2Iterations = 1000;
 
     /// <summary>Microseconds as milliseconds with three decimals, for reports.</summary>
     public static double Millis(long microseconds) => Math.Round(microseconds / 1000.0, 3);

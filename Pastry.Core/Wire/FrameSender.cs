@@ -11,6 +11,7 @@ public sealed class FrameSender : IDisposable
     private PooledBufferWriter pending = new(1024);
     private PooledBufferWriter sending = new(1024);
     private bool signalled;
+    private bool completed;
     private bool disposed;
 
     /// <summary>Appends frames written by <paramref name="write"/> (under the sender's lock, so frames never interleave).</summary>
@@ -18,7 +19,7 @@ public sealed class FrameSender : IDisposable
     {
         lock (gate)
         {
-            if (disposed)
+            if (disposed || completed)
             {
                 throw new ObjectDisposedException(nameof(FrameSender), "The connection is closed.");
             }
@@ -37,7 +38,7 @@ public sealed class FrameSender : IDisposable
     {
         lock (gate)
         {
-            if (disposed)
+            if (disposed || completed)
             {
                 throw new ObjectDisposedException(nameof(FrameSender), "The connection is closed.");
             }
@@ -51,16 +52,40 @@ public sealed class FrameSender : IDisposable
         }
     }
 
-    /// <summary>Writes batches to <paramref name="stream"/> until cancelled or the stream fails.</summary>
+    /// <summary>
+    /// Lets <see cref="RunAsync"/> end once everything appended so far is written; later appends throw. Ending this
+    /// way costs no exception, unlike cancelling the loop, which matters to a process that opens many connections.
+    /// </summary>
+    public void Complete()
+    {
+        lock (gate)
+        {
+            if (completed || disposed)
+            {
+                return;
+            }
+
+            completed = true;
+            if (!signalled)
+            {
+                signalled = true;
+                ready.Release();
+            }
+        }
+    }
+
+    /// <summary>Writes batches to <paramref name="stream"/> until <see cref="Complete"/>, cancellation or a stream failure.</summary>
     public async Task RunAsync(Stream stream, CancellationToken cancellation)
     {
         while (true)
         {
             await ready.WaitAsync(cancellation).ConfigureAwait(false);
+            bool last;
             lock (gate)
             {
                 (pending, sending) = (sending, pending);
                 signalled = false;
+                last = completed;
             }
 
             if (sending.WrittenCount > 0)
@@ -68,6 +93,11 @@ public sealed class FrameSender : IDisposable
                 await stream.WriteAsync(sending.WrittenMemory, cancellation).ConfigureAwait(false);
                 await stream.FlushAsync(cancellation).ConfigureAwait(false);
                 sending.Reset();
+            }
+
+            if (last)
+            {
+                return;
             }
         }
     }

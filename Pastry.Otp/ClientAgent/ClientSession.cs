@@ -72,6 +72,9 @@ internal sealed class ClientSession : IParticipant
 
     public DoId Account => account;
 
+    /// <summary>This session's UberDOG calls, chained so that they run in order; set under the session's lock.</summary>
+    public Task UberDogCalls { get; set; } = Task.CompletedTask;
+
     public async Task RunAsync()
     {
         agent.Router.Subscribe(this, Channel);
@@ -211,7 +214,7 @@ internal sealed class ClientSession : IParticipant
             account = accountId;
             stage = SessionStage.Established;
             agent.Router.Subscribe(this, Messaging.Channel.ForAccount(accountId));
-            logger.LogInformation("{Session} logged in as account {Account}", Name, accountId);
+            logger.LogDebug("{Session} logged in as account {Account}", Name, accountId);
         }
     }
 

@@ -17,4 +17,10 @@ public sealed class AccountOptions
 
     /// <summary>PBKDF2 iterations for new hashes. Existing accounts keep the count they were hashed with.</summary>
     public int Pbkdf2Iterations { get; set; } = PasswordHasher.DefaultIterations;
+
+    /// <summary>
+    /// Password hashes computed at once; further logins wait their turn. Half the cores by default, so that a burst of
+    /// logins (tens of milliseconds each at the default cost) leaves the rest of the server threads and CPU.
+    /// </summary>
+    public int MaxConcurrentHashes { get; set; } = Math.Max(1, Environment.ProcessorCount / 2);
 }

@@ -4,6 +4,7 @@ namespace Pastry.Otp.UberDogs;
 /// Creates login accounts and checks logins against an <see cref="IAccountStore"/>. Plain logic without sockets:
 /// the login UberDOG calls it and turns an <see cref="AccountStatus.Ok"/> into an established session.
 /// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "The semaphore's wait handle is never used, so it holds nothing that needs disposing.")]
 public sealed class AccountService
 {
     /// <summary>The one message a client sees for an unknown username or a wrong password.</summary>
@@ -17,6 +18,7 @@ public sealed class AccountService
     private readonly byte[] dummySalt = PasswordHasher.NewSalt();
     private readonly string invalidUsernameMessage;
     private readonly string invalidPasswordMessage;
+    private readonly SemaphoreSlim hashing;
 
     /// <summary>Creates the service.</summary>
     /// <exception cref="ArgumentException">A value in <paramref name="options"/> is out of range; the message names it.</exception>
@@ -41,7 +43,9 @@ public sealed class AccountService
             MinPasswordLength = options.MinPasswordLength,
             MaxPasswordLength = options.MaxPasswordLength,
             Pbkdf2Iterations = options.Pbkdf2Iterations,
+            MaxConcurrentHashes = options.MaxConcurrentHashes,
         };
+        hashing = new SemaphoreSlim(options.MaxConcurrentHashes, options.MaxConcurrentHashes);
         invalidUsernameMessage =
             $"Username must be {options.MinUsernameLength}-{options.MaxUsernameLength} characters: letters, digits, '_' or '-'.";
         invalidPasswordMessage = $"Password must be {options.MinPasswordLength}-{options.MaxPasswordLength} characters.";
@@ -73,7 +77,17 @@ public sealed class AccountService
         }
 
         byte[] salt = PasswordHasher.NewSalt();
-        byte[] hash = PasswordHasher.ComputeHash(password, salt, options.Pbkdf2Iterations);
+        byte[] hash;
+        await hashing.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            hash = PasswordHasher.ComputeHash(password, salt, options.Pbkdf2Iterations);
+        }
+        finally
+        {
+            hashing.Release();
+        }
+
         var record = new AccountRecord(
             DoId.NewId(),
             username,
@@ -109,15 +123,33 @@ public sealed class AccountService
         }
 
         var record = await store.FindByUsernameAsync(username, cancellationToken);
+        bool matches;
+        await hashing.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            // An unknown username spends one PBKDF2 computation against a dummy salt anyway, so that it answers as
+            // slowly as a wrong password and response timing does not reveal which usernames exist.
+            if (record is null)
+            {
+                _ = PasswordHasher.Verify(password, dummySalt, DummyHash, options.Pbkdf2Iterations);
+                matches = false;
+            }
+            else
+            {
+                matches = PasswordHasher.Verify(password, record.Salt, record.PasswordHash, record.Iterations, record.Algorithm);
+            }
+        }
+        finally
+        {
+            hashing.Release();
+        }
+
         if (record is null)
         {
-            // Spend one PBKDF2 computation against a dummy salt anyway, so that an unknown username answers as
-            // slowly as a wrong password and response timing does not reveal which usernames exist.
-            _ = PasswordHasher.Verify(password, dummySalt, DummyHash, options.Pbkdf2Iterations);
             return Fail(AccountStatus.UnknownAccount, LoginFailedMessage);
         }
 
-        if (!PasswordHasher.Verify(password, record.Salt, record.PasswordHash, record.Iterations, record.Algorithm))
+        if (!matches)
         {
             return Fail(AccountStatus.WrongPassword, LoginFailedMessage);
         }
@@ -153,7 +185,8 @@ public sealed class AccountService
         ?? BelowMinimum(options.MaxUsernameLength, options.MinUsernameLength, nameof(AccountOptions.MaxUsernameLength))
         ?? BelowMinimum(options.MinPasswordLength, 1, nameof(AccountOptions.MinPasswordLength))
         ?? BelowMinimum(options.MaxPasswordLength, options.MinPasswordLength, nameof(AccountOptions.MaxPasswordLength))
-        ?? BelowMinimum(options.Pbkdf2Iterations, 1, nameof(AccountOptions.Pbkdf2Iterations));
+        ?? BelowMinimum(options.Pbkdf2Iterations, 1, nameof(AccountOptions.Pbkdf2Iterations))
+        ?? BelowMinimum(options.MaxConcurrentHashes, 1, nameof(AccountOptions.MaxConcurrentHashes));
 
     private static string? BelowMinimum(int value, int minimum, string key) =>
         value < minimum ? $"AccountOptions.{key} must be at least {minimum} (was {value})." : null;

@@ -108,12 +108,18 @@ public sealed class BenchCommandTests
     [TestMethod]
     public async Task BenchChurn_CountsSessions()
     {
-        await using var bench = PastryProcess.Start("bench", "churn", "--workers", "2", "--objects", "3", "--seconds", "1", "--json");
+        await using var bench = PastryProcess.Start("bench", "churn", "--workers", "2", "--objects", "3", "--accounts", "4", "--warmup", "0.2", "--seconds", "1", "--json");
         Assert.AreEqual(0, await bench.WaitForExitAsync(TimeSpan.FromSeconds(90)), bench.Output);
 
         using var report = ReadReport(bench);
-        Assert.IsTrue(report.RootElement.GetProperty("sessions").GetInt32() > 0, bench.Output);
-        Assert.AreEqual(0, report.RootElement.GetProperty("errors").GetInt32(), bench.Output);
+        var root = report.RootElement;
+        Assert.AreEqual(4, root.GetProperty("accounts").GetInt32(), bench.Output);
+        Assert.IsTrue(root.GetProperty("sessions").GetInt32() > 0, bench.Output);
+        Assert.AreEqual(0, root.GetProperty("errors").GetInt32(), bench.Output);
+        Assert.AreEqual(1000, root.GetProperty("pbkdf2_iterations").GetInt32());
+        Assert.AreEqual(JsonValueKind.Number, root.GetProperty("server_cpu_ms_per_session").ValueKind, bench.Output);
+        Assert.AreEqual(JsonValueKind.Number, root.GetProperty("bench_cpu_ms_per_session").ValueKind, bench.Output);
+        Assert.IsTrue(root.GetProperty("login_hash_ms_default").GetDouble() > 0, bench.Output);
     }
 
     [TestMethod]

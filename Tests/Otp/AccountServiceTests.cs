@@ -261,6 +261,30 @@ public sealed class AccountServiceTests
         StringAssert.Contains(error.Message, "AccountOptions." + key);
     }
 
+    [TestMethod]
+    public void Constructor_NoConcurrentHashes_ThrowsNamingTheKey()
+    {
+        var options = new AccountOptions { MaxConcurrentHashes = 0 };
+
+        var error = Assert.ThrowsExactly<ArgumentException>(() => new AccountService(store, options, TimeProvider.System));
+        StringAssert.Contains(error.Message, "AccountOptions.MaxConcurrentHashes");
+    }
+
+    [TestMethod]
+    public async Task Login_ManyAtOnce_WithOneHashAtATime_AllSucceed()
+    {
+        var single = new AccountService(store, new AccountOptions { Pbkdf2Iterations = 1_000, MaxConcurrentHashes = 1 }, TimeProvider.System);
+        for (int i = 0; i < 8; i++)
+        {
+            Assert.AreEqual(AccountStatus.Ok, (await single.CreateAccountAsync($"user{i}", "hunter22", Token)).Status);
+        }
+
+        var logins = Enumerable.Range(0, 8).Select(i => Task.Run(async () => await single.LoginAsync($"user{i}", "hunter22", Token), Token)).ToArray();
+        var results = await Task.WhenAll(logins).WaitAsync(TimeSpan.FromSeconds(30), Token);
+
+        Assert.IsTrue(results.All(r => r.Status == AccountStatus.Ok));
+    }
+
     private static AccountRecord Record(string username) =>
         new(DoId.NewId(), username, PasswordHasher.NewSalt(), new byte[PasswordHasher.HashSize], 1, PasswordHasher.Algorithm, DateTime.UtcNow);
 
