@@ -25,6 +25,8 @@ internal static class BenchCommand
                     --window W       most updates in flight (sent, not yet received by the average client) (default 1024)
                     --seconds S      measured seconds (default 5)
                     --warmup W       seconds of load before measuring (default 1)
+                    --percent-of-peak P  first measure the peak (rate 0), then report a run at P% of its update rate
+                                     (same server and clients; the peak's figures are reported as peak_*)
           idle    N logged-in clients with no interest; reports the server's resident memory (RSS) per idle session:
                   as found, and after the server ran a full garbage collection (asked over the Message Director),
                   with the managed heap per session. 20 warm-up sessions connect before the first reading.

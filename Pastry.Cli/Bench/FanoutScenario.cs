@@ -7,7 +7,7 @@ namespace Pastry.Cli.Bench;
 /// every update (ARCHITECTURE 4: encode once, fan out to every interested session). With rate 0 the AI sends as fast
 /// as the server drains: it keeps at most <c>window</c> updates in flight (sent, not yet received by the average
 /// client), so the measured latency is mostly that queue (Little's law); give <c>--rate</c> to measure latency at a
-/// fixed load.
+/// fixed load, or <c>--percent-of-peak</c> to measure the peak first and then run at that share of it.
 /// </summary>
 internal static class FanoutScenario
 {
@@ -42,10 +42,6 @@ internal static class FanoutScenario
     }
 
 
-    /// <summary>
-    /// Runs the load on connected clients and reports; <paramref name="baseline"/> is the server's RSS before the
-    /// clients connected, so that memory per session under load can be derived.
-    /// </summary>
     private static async Task<BenchReport> MeasureAsync(Settings settings, ModelRegistry registry, BenchServer server, BenchAi ai, BenchClient[] clients, long? baseline, CancellationToken cancellation)
     {
         var run = new BenchRunState(registry.GetModel<BenchEntity>().GetField(nameof(BenchEntity.SentTicks)).Index);
@@ -55,32 +51,26 @@ internal static class FanoutScenario
         using var sentFigure = BenchProgress.Current.Counter("updates sent", () => ai.Sent);
         using var deliveredFigure = BenchProgress.Current.Counter("deliveries", () => clients.Sum(c => c.Deliveries));
 
-        long loadEnds = Stopwatch.GetTimestamp() + (long)((settings.Warmup + settings.Seconds) * Stopwatch.Frequency);
-        var sender = new Thread(() => SendLoop(ai, clients, settings, loadEnds, cancellation)) { IsBackground = true, Name = "bench-ai" };
-        BenchCommand.Progress($"load: {settings.Clients} clients, {settings.Objects} objects, rate {(settings.Rate > 0 ? settings.Rate.ToString(System.Globalization.CultureInfo.InvariantCulture) + "/s" : "max")}, window {settings.Window}; warm-up {settings.Warmup} s, measuring {settings.Seconds} s");
-        sender.Start();
+        Phase? peak = null;
+        double rate = settings.Rate;
+        if (settings.PercentOfPeak > 0)
+        {
+            // First find the peak (as fast as the server drains), then load the same server and clients at a share of it.
+            peak = await RunPhaseAsync(settings, 0, server, ai, clients, run, cancellation).ConfigureAwait(false);
+            rate = Math.Max(1, peak.Value.Sets / peak.Value.Seconds * settings.PercentOfPeak / 100);
+            BenchCommand.Progress($"peak: {peak.Value.Deliveries / peak.Value.Seconds:0} deliveries/s ({peak.Value.Sets / peak.Value.Seconds:0} updates/s); next: {settings.PercentOfPeak}% of it");
+        }
 
-        await Task.Delay(TimeSpan.FromSeconds(settings.Warmup), cancellation).ConfigureAwait(false);
-        var before = Snapshot.Take(server, ai, clients);
-        run.Measuring = true;
-        await Task.Delay(TimeSpan.FromSeconds(settings.Seconds), cancellation).ConfigureAwait(false);
-        run.Measuring = false;
-        var after = Snapshot.Take(server, ai, clients);
-        long? rss = server.ReadRssBytes();
-        server.EnsureAlive();
-
-        sender.Join(TimeSpan.FromSeconds(10));
+        var phase = await RunPhaseAsync(settings, rate, server, ai, clients, run, cancellation).ConfigureAwait(false);
         run.Stopping = true;
         await stopClients.CancelAsync().ConfigureAwait(false);
         await Task.WhenAll(receiving).WaitAsync(TimeSpan.FromSeconds(10), CancellationToken.None).ConfigureAwait(false);
         await heartbeats.ConfigureAwait(false);
 
-        var latency = new LatencyHistogram();
         int ejects = 0, protocolErrors = 0;
         string? lastEject = null;
         foreach (var client in clients)
         {
-            latency.Add(client.Latency);
             protocolErrors += client.ProtocolErrors;
             ejects += client.Ejects > 0 ? client.Ejects : client.ClosedByServer ? 1 : 0;
             lastEject ??= client.LastEject;
@@ -91,44 +81,96 @@ internal static class FanoutScenario
             BenchCommand.Progress($"a client was ejected: {lastEject}");
         }
 
-        double seconds = (after.Timestamp - before.Timestamp) / (double)Stopwatch.Frequency;
-        long deliveries = after.Deliveries - before.Deliveries;
-        long sets = after.Sets - before.Sets;
-        double? serverCpu = after.ServerCpu is TimeSpan end && before.ServerCpu is TimeSpan begin ? (end - begin).TotalSeconds : null;
-        double benchCpu = (after.BenchCpu - before.BenchCpu).TotalSeconds;
-        return new BenchReport("fanout")
+        var latency = phase.Latency;
+        double seconds = phase.Seconds;
+        long deliveries = phase.Deliveries;
+        var report = new BenchReport("fanout")
             .Add("server", "server", server.IsChild ? "child" : "target")
             .Add("clients", "clients", settings.Clients)
             .Add("objects", "objects", settings.Objects)
-            .Add("rate", "rate (0 = max)", settings.Rate, "updates/s")
-            .Add("window", "window", settings.Window, "updates in flight")
+            .Add("rate", "rate (0 = max)", Math.Round(rate, 1), "updates/s")
+            .Add("window", "window", settings.Window, "updates in flight");
+        if (peak is Phase p)
+        {
+            report
+                .Add("percent_of_peak", "percent of peak", settings.PercentOfPeak, "%")
+                .Add("peak_deliveries_per_sec", "peak: deliveries per second", p.Deliveries / p.Seconds)
+                .Add("peak_sets_per_sec", "peak: updates sent per second", p.Sets / p.Seconds)
+                .AddGroup("peak_latency_ms", "peak: latency AI -> client", "ms", ("p50", BenchCommand.Millis(p.Latency.Percentile(50))), ("p95", BenchCommand.Millis(p.Latency.Percentile(95))), ("p99", BenchCommand.Millis(p.Latency.Percentile(99))), ("max", BenchCommand.Millis(p.Latency.MaxMicroseconds)))
+                .Add("peak_server_cpu_s_per_million", "peak: server CPU-s per 1M deliveries", p.ServerCpu is double pc && p.Deliveries > 0 ? Math.Round(pc * 1e6 / p.Deliveries, 4) : null, "s");
+        }
+
+        return report
             .Add("seconds", "measured", Math.Round(seconds, 3), "s")
-            .Add("sets", "updates sent", sets)
-            .Add("sets_per_sec", "updates sent per second", sets / seconds)
+            .Add("sets", "updates sent", phase.Sets)
+            .Add("sets_per_sec", "updates sent per second", phase.Sets / seconds)
             .Add("deliveries", "deliveries", deliveries)
             .Add("deliveries_per_sec", "deliveries per second", deliveries / seconds)
             .AddGroup("latency_ms", "latency AI -> client", "ms", ("p50", BenchCommand.Millis(latency.Percentile(50))), ("p95", BenchCommand.Millis(latency.Percentile(95))), ("p99", BenchCommand.Millis(latency.Percentile(99))), ("max", BenchCommand.Millis(latency.MaxMicroseconds)))
             .Add("latency_samples", "latency samples", latency.Count)
-            .Add("bytes_out_per_sec", "bytes to clients per second", (after.Bytes - before.Bytes) / seconds)
-            .Add("server_rss_mb", "server RSS", rss is long bytes ? Math.Round(bytes / 1048576.0, 1) : null, "MB")
+            .Add("bytes_out_per_sec", "bytes to clients per second", phase.Bytes / seconds)
+            .Add("server_rss_mb", "server RSS", phase.Rss is long bytes ? Math.Round(bytes / 1048576.0, 1) : null, "MB")
             .Add("server_rss_baseline_mb", "server RSS before the clients", baseline is long b ? Math.Round(b / 1048576.0, 1) : null, "MB")
-            .Add("kib_per_session", "RSS growth per session under load", rss is long r && baseline is long b0 ? Math.Round((r - b0) / 1024.0 / settings.Clients, 1) : null, "KiB")
-            .Add("server_cpu_percent", "server CPU (100 = one core)", serverCpu is double cpu ? Math.Round(cpu * 100 / seconds, 1) : null, "%")
-            .Add("server_cpu_s_per_million", "server CPU-s per 1M deliveries", serverCpu is double c && deliveries > 0 ? Math.Round(c * 1e6 / deliveries, 4) : null, "s")
-            .Add("bench_cpu_percent", "bench process CPU", Math.Round(benchCpu * 100 / seconds, 1), "%")
+            .Add("kib_per_session", "RSS growth per session under load", phase.Rss is long r && baseline is long b0 ? Math.Round((r - b0) / 1024.0 / settings.Clients, 1) : null, "KiB")
+            .Add("server_cpu_percent", "server CPU (100 = one core)", phase.ServerCpu is double cpu ? Math.Round(cpu * 100 / seconds, 1) : null, "%")
+            .Add("server_cpu_s_per_million", "server CPU-s per 1M deliveries", phase.ServerCpu is double c && deliveries > 0 ? Math.Round(c * 1e6 / deliveries, 4) : null, "s")
+            .Add("bench_cpu_percent", "bench process CPU", Math.Round(phase.BenchCpu * 100 / seconds, 1), "%")
             .Add("errors", "errors", ai.Errors + protocolErrors)
             .Add("ejects", "ejects and disconnects", ejects)
             .Add("server_warnings", "server warnings logged", server.Warnings);
     }
 
+    /// <summary>
+    /// One load phase at <paramref name="rate"/> (0 = as fast as the server drains): warm-up, then the measured
+    /// window; returns its counters and the clients' latencies, which it clears for the next phase.
+    /// </summary>
+    private static async Task<Phase> RunPhaseAsync(Settings settings, double rate, BenchServer server, BenchAi ai, BenchClient[] clients, BenchRunState run, CancellationToken cancellation)
+    {
+        long loadEnds = Stopwatch.GetTimestamp() + (long)((settings.Warmup + settings.Seconds) * Stopwatch.Frequency);
+        var sender = new Thread(() => SendLoop(ai, clients, settings.Window, rate, loadEnds, cancellation)) { IsBackground = true, Name = "bench-ai" };
+        BenchCommand.Progress($"load: {settings.Clients} clients, {settings.Objects} objects, rate {(rate > 0 ? rate.ToString("0.#", System.Globalization.CultureInfo.InvariantCulture) + "/s" : "max")}, window {settings.Window}; warm-up {settings.Warmup} s, measuring {settings.Seconds} s");
+        sender.Start();
+
+        await Task.Delay(TimeSpan.FromSeconds(settings.Warmup), cancellation).ConfigureAwait(false);
+        var before = Snapshot.Take(server, ai, clients);
+        run.Measuring = true;
+        await Task.Delay(TimeSpan.FromSeconds(settings.Seconds), cancellation).ConfigureAwait(false);
+        run.Measuring = false;
+        var after = Snapshot.Take(server, ai, clients);
+        long? rss = server.ReadRssBytes();
+        server.EnsureAlive();
+        sender.Join(TimeSpan.FromSeconds(10));
+
+        var latency = new LatencyHistogram();
+        foreach (var client in clients)
+        {
+            latency.Add(client.Latency);
+            client.Latency.Clear();
+        }
+
+        return new Phase(
+            (after.Timestamp - before.Timestamp) / (double)Stopwatch.Frequency,
+            after.Deliveries - before.Deliveries,
+            after.Sets - before.Sets,
+            after.Bytes - before.Bytes,
+            after.ServerCpu is TimeSpan end && before.ServerCpu is TimeSpan begin ? (end - begin).TotalSeconds : null,
+            (after.BenchCpu - before.BenchCpu).TotalSeconds,
+            rss,
+            latency);
+    }
 
     /// <summary>
     /// The AI's send loop, on its own thread: round-robin over the entities, at most <c>window</c> updates ahead of
     /// the average live client, and no faster than <c>rate</c> when one is given. Ends at <paramref name="endsAt"/>.
     /// </summary>
-    private static void SendLoop(BenchAi ai, BenchClient[] clients, Settings settings, long endsAt, CancellationToken cancellation)
+    private static void SendLoop(BenchAi ai, BenchClient[] clients, int window, double rate, long endsAt, CancellationToken cancellation)
     {
         long started = Stopwatch.GetTimestamp();
+        long sentAtStart = ai.Sent;
+
+        // A paced sender that fell behind (the box was busy) catches up by at most 50 ms of updates, not in one burst
+        // of everything it owes: a burst would measure a different load than the one asked for.
+        long mostBehind = Math.Max(1, (long)(rate * 0.05));
         int next = 0;
         int count = ai.Entities.Count;
         if (count == 0)
@@ -161,10 +203,17 @@ internal static class FanoutScenario
             }
 
             long sent = ai.Sent;
-            long budget = settings.Window - (sent - (delivered / live));
-            if (settings.Rate > 0)
+            long budget = window - (sent - (delivered / live));
+            if (rate > 0)
             {
-                budget = Math.Min(budget, (long)((now - started) * settings.Rate / Stopwatch.Frequency) - sent);
+                long behind = (long)((now - started) * rate / Stopwatch.Frequency) - (sent - sentAtStart);
+                if (behind > mostBehind)
+                {
+                    started += (long)((behind - mostBehind) * Stopwatch.Frequency / rate);
+                    behind = mostBehind;
+                }
+
+                budget = Math.Min(budget, behind);
             }
 
             if (budget <= 0)
@@ -181,6 +230,9 @@ internal static class FanoutScenario
             }
         }
     }
+
+    /// <summary>What one load phase measured.</summary>
+    private readonly record struct Phase(double Seconds, long Deliveries, long Sets, long Bytes, double? ServerCpu, double BenchCpu, long? Rss, LatencyHistogram Latency);
 
     /// <summary>The counters at one instant.</summary>
     private readonly record struct Snapshot(long Timestamp, long Deliveries, long Bytes, long Sets, TimeSpan? ServerCpu, TimeSpan BenchCpu)
@@ -199,11 +251,22 @@ internal static class FanoutScenario
     }
 
     /// <summary>The options of <c>pastry bench fanout</c>.</summary>
-    public sealed record Settings(CommandOptions Options, int Clients, int Objects, double Rate, int Window, double Seconds, double Warmup)
+    public sealed record Settings(CommandOptions Options, int Clients, int Objects, double Rate, int Window, double Seconds, double Warmup, double PercentOfPeak)
     {
         public static Settings From(CommandOptions options)
         {
-            BenchCommand.AllowOnly(options, "objects", "rate", "window", "seconds", "warmup");
+            BenchCommand.AllowOnly(options, "objects", "rate", "window", "seconds", "warmup", "percent-of-peak");
+            double percent = BenchCommand.Number(options, "percent-of-peak", 0, 0);
+            if (percent > 100)
+            {
+                throw new UsageException("--percent-of-peak must be between 0 and 100.");
+            }
+
+            if (percent > 0 && options.Has("rate"))
+            {
+                throw new UsageException("--percent-of-peak sets the rate itself; give --rate or --percent-of-peak, not both.");
+            }
+
             return new Settings(
                 options,
                 BenchCommand.Int(options, "clients", 100, 1),
@@ -211,7 +274,8 @@ internal static class FanoutScenario
                 BenchCommand.Number(options, "rate", 0, 0),
                 BenchCommand.Int(options, "window", 1024, 1),
                 BenchCommand.Number(options, "seconds", 5, 0.1),
-                BenchCommand.Number(options, "warmup", 1, 0));
+                BenchCommand.Number(options, "warmup", 1, 0),
+                percent);
         }
     }
 }

@@ -41,6 +41,14 @@ internal sealed class LatencyHistogram
         }
     }
 
+    /// <summary>Forgets every sample (between two measured phases, while nothing records).</summary>
+    public void Clear()
+    {
+        Array.Clear(counts);
+        total = 0;
+        max = 0;
+    }
+
     /// <summary>Adds every count of <paramref name="other"/> to this one (after the run; not thread-safe).</summary>
     public void Add(LatencyHistogram other)
     {

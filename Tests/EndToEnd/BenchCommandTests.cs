@@ -64,6 +64,33 @@ public sealed class BenchCommandTests
     }
 
     [TestMethod]
+    public async Task BenchFanout_PercentOfPeak_MeasuresThePeakFirst_ThenRunsAtThatShareOfIt()
+    {
+        await using var bench = PastryProcess.Start("bench", "fanout", "--clients", "3", "--objects", "2", "--seconds", "1", "--warmup", "0", "--percent-of-peak", "50", "--json");
+        Assert.AreEqual(0, await bench.WaitForExitAsync(TimeSpan.FromSeconds(90)), bench.Output);
+
+        using var report = ReadReport(bench);
+        var root = report.RootElement;
+        Assert.AreEqual(50, root.GetProperty("percent_of_peak").GetDouble());
+        double peakSets = root.GetProperty("peak_sets_per_sec").GetDouble();
+        Assert.IsTrue(peakSets > 0, bench.Output);
+        Assert.IsTrue(root.GetProperty("peak_deliveries_per_sec").GetDouble() > 0, bench.Output);
+        Assert.AreEqual(Math.Max(1, peakSets / 2), root.GetProperty("rate").GetDouble(), 0.1, "the paced phase runs at half the peak's update rate");
+        Assert.IsTrue(root.GetProperty("deliveries_per_sec").GetDouble() > 0, bench.Output);
+        Assert.IsTrue(root.GetProperty("peak_latency_ms").GetProperty("p99").GetDouble() >= 0);
+        Assert.AreEqual(0, root.GetProperty("errors").GetInt32(), bench.Output);
+        Assert.AreEqual(0, root.GetProperty("ejects").GetInt32(), bench.Output);
+    }
+
+    [TestMethod]
+    public async Task BenchFanout_RateAndPercentOfPeakTogether_IsAUsageError()
+    {
+        await using var bench = PastryProcess.Start("bench", "fanout", "--rate", "100", "--percent-of-peak", "50");
+        Assert.AreEqual(2, await bench.WaitForExitAsync(TimeSpan.FromSeconds(90)));
+        StringAssert.Contains(bench.Output, "--percent-of-peak");
+    }
+
+    [TestMethod]
     public async Task BenchIdle_WithAChildServer_ReportsMemoryPerSession()
     {
         await using var bench = PastryProcess.Start("bench", "idle", "--clients", "3", "--settle", "0", "--json");
