@@ -30,6 +30,12 @@ internal static class BenchCommand
                   with the managed heap per session. 20 warm-up sessions connect before the first reading.
                     --clients N      clients (default 1000)
                     --settle S       seconds to wait before each memory reading (default 3)
+          objects an AI creates M idle objects (BenchEntity: an int and a long, both set) under one parent, spread
+                  over Z zones, with no clients; reports the server's memory per object: RSS as found, RSS after
+                  a full garbage collection, and the managed heap. 1000 warm-up objects come before the baseline.
+                    --objects M      objects (default 100000)
+                    --zones Z        zones of the parent (default 100)
+                    --settle S       seconds to wait before each memory reading (default 3)
 
           relay   N clients (the real client library) share one object; they take turns setting its [ClSend] field
                   and every other client sees the change. Reports latency client set -> other client (p50/p99).
@@ -55,8 +61,8 @@ internal static class BenchCommand
           --json                     print one JSON object on standard output instead of a table
           --target HOST:PORT         use a running server's Client Agent instead of starting one; it must have been
           --md HOST:PORT             started with --app <path to pastry.dll> so that it knows the bench models, and
-                                     --md names its Message Director (needed for fanout; idle uses it for the GC)
-          --pid PID                  the running server's process id, to read its RSS and CPU (needed for idle)
+                                     --md names its Message Director (needed for fanout and objects; idle uses it for the GC)
+          --pid PID                  the running server's process id, to read its RSS and CPU (needed for idle and objects)
           --Section:Key value        a setting passed to the child server, e.g. --ClientAgent:FlushInterval 00:00:00.005
 
         The child server is `pastry serve --role otp --app pastry.dll` on OS-assigned ports, with 1000 PBKDF2
@@ -87,11 +93,12 @@ internal static class BenchCommand
             {
                 "fanout" => await FanoutScenario.RunAsync(FanoutScenario.Settings.From(options), cancel.Token).ConfigureAwait(false),
                 "idle" => await IdleScenario.RunAsync(IdleScenario.Settings.From(options), cancel.Token).ConfigureAwait(false),
+                "objects" => await ObjectsScenario.RunAsync(ObjectsScenario.Settings.From(options), cancel.Token).ConfigureAwait(false),
                 "relay" => await ClientScenarios.RelayAsync(options, cancel.Token).ConfigureAwait(false),
                 "clientmem" => await ClientScenarios.ClientMemoryAsync(options, cancel.Token).ConfigureAwait(false),
                 "churn" => await ChurnAndDbScenarios.ChurnAsync(options, cancel.Token).ConfigureAwait(false),
                 "db" => await ChurnAndDbScenarios.DbAsync(options, cancel.Token).ConfigureAwait(false),
-                _ => throw new UsageException($"Unknown bench scenario '{args[0]}'. Scenarios: fanout, idle, relay, clientmem, churn, db (see pastry bench --help)."),
+                _ => throw new UsageException($"Unknown bench scenario '{args[0]}'. Scenarios: fanout, idle, objects, relay, clientmem, churn, db (see pastry bench --help)."),
             };
 
             Console.Out.Write(options.Has("json") ? report.ToJson() + Environment.NewLine : report.ToTable());
