@@ -26,6 +26,9 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
     private readonly Dictionary<DoId, StateObject> objects = new();
     private readonly ZoneGraph graph = new();
     private readonly PooledBufferWriter scratch = new(1024);
+    private readonly PooledBufferWriter entryFrame = new(256);
+    private readonly Dictionary<ModelInfo, StoredLayout> ramLayouts = new();
+    private readonly Dictionary<ModelInfo, StoredLayout> dbLayouts = new();
     private readonly Dictionary<uint, PendingActivation> activations = new();
     private readonly HashSet<DoId> activating = new();
     private readonly bool databaseEnabled;
@@ -80,6 +83,7 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
         }
 
         scratch.Dispose();
+        entryFrame.Dispose();
         batch.Dispose();
     }
 
@@ -240,23 +244,17 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
             return;
         }
 
-        var obj = new StateObject(envelope.Subject, model, ai) { Owner = owner };
+        var obj = new StateObject(envelope.Subject, LayoutOf(model, dbBacked: false), ai) { Owner = owner };
         int count = reader.ReadUInt16();
-        for (int i = 0; i < count; i++)
-        {
-            var field = ReadFieldIndex(ref reader, model);
-            var value = ReadValue(ref reader, field);
-            if (field.IsStored)
-            {
-                obj.Values[field.Index] = value.ToArray();
-            }
-        }
-
+        Span<(int Field, int Start, int Length)> parsed = count <= 32 ? stackalloc (int, int, int)[count] : new (int, int, int)[count];
+        ReadFields(ref reader, model, parsed);
         reader.EnsureAtEnd();
-        var missing = model.Fields.Where(f => f.IsRequired && obj.Values[f.Index] is null).Select(f => f.Name).ToList();
-        if (missing.Count > 0)
+
+        // Fields that are not stored are dropped here (the layout has no slot for them).
+        obj.SetValues(envelope.Payload.Span, parsed);
+        if (MissingRequired(obj) is string missing)
         {
-            Refuse(envelope, $"create {model.Name} {envelope.Subject}: missing Required field(s) {string.Join(", ", missing)}");
+            Refuse(envelope, $"create {model.Name} {envelope.Subject}: missing Required field(s) {missing}");
             return;
         }
 
@@ -264,7 +262,7 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
         obj.Location = new Location(parent, zone);
         graph.Place(obj.Id, parent, zone);
         logger.LogDebug("Created {Model} {DoId} at {Location} for {Ai}", model.Name, obj.Id, obj.Location, ai);
-        var enter = new Envelope(InternalMessageType.EnterLocation, Messaging.Channel.StateServer, obj.Id, obj.Entry);
+        var enter = new Envelope(InternalMessageType.EnterLocation, Messaging.Channel.StateServer, obj.Id, EntryOf(obj));
         Publish(enter, Messaging.Channel.ForLocation(parent, zone));
     }
 
@@ -283,39 +281,22 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
 
         // Check every value before applying any, so that a set of several fields is all-or-nothing.
         Span<(int Field, int Start, int Length)> parsed = count <= 32 ? stackalloc (int, int, int)[count] : new (int, int, int)[count];
-        bool anyBroadcast = false, anyPrivate = false;
-        for (int i = 0; i < count; i++)
-        {
-            var field = ReadFieldIndex(ref reader, obj.Model);
-            int start = reader.Position;
-            ReadValue(ref reader, field);
-            parsed[i] = (field.Index, start, reader.Position - start);
-            anyBroadcast |= field.IsBroadcast;
-            anyPrivate |= !field.IsBroadcast;
-        }
-
+        ReadFields(ref reader, obj.Model, parsed);
         reader.EnsureAtEnd();
-        bool changedStored = false;
+        bool anyBroadcast = false, anyPrivate = false;
         int dbFields = 0;
-        foreach (var (index, start, length) in parsed)
+        foreach (var (index, _, _) in parsed)
         {
             var field = obj.Model.Fields[index];
-            if (obj.Stores(field))
-            {
-                obj.Values[index] = span.Slice(start, length).ToArray();
-                changedStored = true;
-            }
-
+            anyBroadcast |= field.IsBroadcast;
+            anyPrivate |= !field.IsBroadcast;
             if (obj.DbBacked && field.IsDb)
             {
                 dbFields++;
             }
         }
 
-        if (changedStored)
-        {
-            obj.Invalidate();
-        }
+        obj.SetValues(span, parsed);
 
         var sender = envelope.Sender;
         if (fromClient)
@@ -379,22 +360,20 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
             return;
         }
 
-        var others = new byte[]?[model.Fields.Count];
         int count = reader.ReadUInt16();
-        for (int i = 0; i < count; i++)
+        Span<(int Field, int Start, int Length)> parsed = count <= 32 ? stackalloc (int, int, int)[count] : new (int, int, int)[count];
+        ReadFields(ref reader, model, parsed);
+        reader.EnsureAtEnd();
+        foreach (var (index, _, _) in parsed)
         {
-            var field = ReadFieldIndex(ref reader, model);
-            var value = ReadValue(ref reader, field);
+            var field = model.Fields[index];
             if (field.IsDb || !field.IsStored)
             {
                 ReplyActivation(envelope.Sender, envelope.Subject, context, DatabaseStatus.Invalid, $"activate {model.Name} {envelope.Subject}: {field.Name} is {(field.IsDb ? "a Db field, loaded from the database" : "not stored")}; give only Required or Ram fields that are not Db");
                 return;
             }
-
-            others[field.Index] = value.ToArray();
         }
 
-        reader.EnsureAtEnd();
         string? problem = !databaseEnabled ? "the Database role is off (Database:Path is empty)"
             : envelope.Subject.IsEmpty ? "the DoId is empty"
             : objects.ContainsKey(envelope.Subject) || activating.Contains(envelope.Subject) ? "it is already active"
@@ -408,7 +387,10 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
         }
 
         uint request = ++nextActivation;
-        activations[request] = new PendingActivation(envelope.Subject, envelope.Sender, context, model, new Location(parent, zone), owner, ai, others);
+        // The object waits here with the values of the request; the database's values join them when they arrive.
+        var obj = new StateObject(envelope.Subject, LayoutOf(model, dbBacked: true), ai) { Owner = owner };
+        obj.SetValues(envelope.Payload.Span, parsed);
+        activations[request] = new PendingActivation(envelope.Sender, context, new Location(parent, zone), obj);
         activating.Add(envelope.Subject);
         Publish(DatabaseMessages.GetAll(request, model, envelope.Subject, Messaging.Channel.StateServer), Messaging.Channel.Database);
     }
@@ -423,34 +405,29 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
             return;
         }
 
-        activating.Remove(pending.Id);
+        var obj = pending.Object;
+        activating.Remove(obj.Id);
         var status = (DatabaseStatus)reader.ReadByte();
         string reason = reader.ReadString();
-        string what = $"activate {pending.Model.Name} {pending.Id}";
+        string what = $"activate {obj.Model.Name} {obj.Id}";
         if (status != DatabaseStatus.Ok)
         {
-            ReplyActivation(pending.Requester, pending.Id, pending.Context, status, $"{what}: {reason}");
+            ReplyActivation(pending.Requester, obj.Id, pending.Context, status, $"{what}: {reason}");
             return;
         }
 
-        var obj = new StateObject(pending.Id, pending.Model, pending.Ai) { Owner = pending.Owner, DbBacked = true };
-        Array.Copy(pending.Values, obj.Values, obj.Values.Length);
         int count = reader.ReadUInt16();
-        for (int i = 0; i < count; i++)
-        {
-            var field = ReadFieldIndex(ref reader, pending.Model);
-            obj.Values[field.Index] = ReadValue(ref reader, field).ToArray();
-        }
-
+        Span<(int Field, int Start, int Length)> parsed = count <= 32 ? stackalloc (int, int, int)[count] : new (int, int, int)[count];
+        ReadFields(ref reader, obj.Model, parsed);
         reader.EnsureAtEnd();
-        var missing = pending.Model.Fields.Where(f => f.IsRequired && obj.Values[f.Index] is null).Select(f => f.Name).ToList();
-        string? problem = missing.Count > 0 ? $"missing Required field(s) {string.Join(", ", missing)} (give the ones that are not Db in the request)"
+        obj.SetValues(envelope.Payload.Span, parsed);
+        string? problem = MissingRequired(obj) is string missing ? $"missing Required field(s) {missing} (give the ones that are not Db in the request)"
             : objects.ContainsKey(obj.Id) ? "it was created meanwhile"
             : !pending.Location.Parent.IsEmpty && !objects.ContainsKey(pending.Location.Parent) ? $"parent {pending.Location.Parent} was deleted meanwhile"
             : null;
         if (problem is not null)
         {
-            ReplyActivation(pending.Requester, pending.Id, pending.Context, DatabaseStatus.Invalid, $"{what}: {problem}");
+            ReplyActivation(pending.Requester, obj.Id, pending.Context, DatabaseStatus.Invalid, $"{what}: {problem}");
             return;
         }
 
@@ -458,7 +435,7 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
         obj.Location = pending.Location;
         graph.Place(obj.Id, pending.Location.Parent, pending.Location.Zone);
         logger.LogDebug("Activated {Model} {DoId} at {Location} for {Ai}", obj.Model.Name, obj.Id, obj.Location, obj.Ai);
-        Publish(new Envelope(InternalMessageType.EnterLocation, Messaging.Channel.StateServer, obj.Id, obj.Entry), Messaging.Channel.ForLocation(obj.Location.Parent, obj.Location.Zone));
+        Publish(new Envelope(InternalMessageType.EnterLocation, Messaging.Channel.StateServer, obj.Id, EntryOf(obj)), Messaging.Channel.ForLocation(obj.Location.Parent, obj.Location.Zone));
         ReplyActivation(pending.Requester, obj.Id, pending.Context, DatabaseStatus.Ok, string.Empty, obj);
     }
 
@@ -480,12 +457,19 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
         scratch.WriteString(reason);
         if (obj is not null)
         {
-            scratch.WriteUInt16((ushort)obj.Values.Count(v => v is not null));
-            for (int i = 0; i < obj.Values.Length; i++)
+            int count = 0;
+            foreach (var field in obj.Layout.Fields)
             {
-                if (obj.Values[i] is { } value)
+                count += obj.HasValue(field.Index) ? 1 : 0;
+            }
+
+            scratch.WriteUInt16((ushort)count);
+            foreach (var field in obj.Layout.Fields)
+            {
+                var value = obj.Value(field.Index);
+                if (!value.IsEmpty)
                 {
-                    scratch.WriteUInt16((ushort)i);
+                    scratch.WriteUInt16((ushort)field.Index);
                     scratch.WriteRaw(value);
                 }
             }
@@ -607,11 +591,10 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
         }
 
         obj.Location = new Location(parent, zone);
-        obj.Invalidate();
         scratch.Reset();
         scratch.WriteDoId(old.Parent);
         scratch.WriteUInt32(old.Zone);
-        scratch.WriteRaw(obj.Entry);
+        ObjectEntry.Write(scratch, obj, entryFrame);
         var message = new Envelope(InternalMessageType.ChangingLocation, envelope.Sender, obj.Id, scratch.WrittenSpan.ToArray());
         Span<Messaging.Channel> targets = stackalloc Messaging.Channel[2];
         targets[0] = Messaging.Channel.ForLocation(old.Parent, old.Zone);
@@ -631,8 +614,7 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
         var owner = reader.ReadDoId();
         reader.EnsureAtEnd();
         obj.Owner = owner;
-        obj.Invalidate();
-        Publish(new Envelope(InternalMessageType.ChangingOwner, envelope.Sender, obj.Id, obj.Entry), Messaging.Channel.ForLocation(obj.Location.Parent, obj.Location.Zone));
+        Publish(new Envelope(InternalMessageType.ChangingOwner, envelope.Sender, obj.Id, EntryOf(obj)), Messaging.Channel.ForLocation(obj.Location.Parent, obj.Location.Zone));
     }
 
     private void Delete(DoId id, Envelope cause)
@@ -696,13 +678,60 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
             var obj = objects[id];
             scratch.Reset();
             scratch.WriteUInt32(context);
-            scratch.WriteRaw(obj.Entry);
+            ObjectEntry.Write(scratch, obj, entryFrame);
             Publish(new Envelope(InternalMessageType.QueryEntry, Messaging.Channel.StateServer, id, scratch.WrittenSpan.ToArray()), envelope.Sender);
         }
 
         scratch.Reset();
         scratch.WriteUInt32(context);
         Publish(new Envelope(InternalMessageType.QueryDone, Messaging.Channel.StateServer, DoId.Empty, scratch.WrittenSpan.ToArray()), envelope.Sender);
+    }
+
+    /// <summary>The layout of <paramref name="model"/>'s objects, made once per model and kind.</summary>
+    private StoredLayout LayoutOf(ModelInfo model, bool dbBacked)
+    {
+        var layouts = dbBacked ? dbLayouts : ramLayouts;
+        if (!layouts.TryGetValue(model, out var layout))
+        {
+            layouts[model] = layout = new StoredLayout(model, dbBacked);
+        }
+
+        return layout;
+    }
+
+    /// <summary>The object's entry (see <see cref="ObjectEntry"/>) as the payload of one message.</summary>
+    private byte[] EntryOf(StateObject obj)
+    {
+        scratch.Reset();
+        ObjectEntry.Write(scratch, obj, entryFrame);
+        return scratch.WrittenSpan.ToArray();
+    }
+
+    /// <summary>The names of the Required fields <paramref name="obj"/> has no value for, or null when it has them all.</summary>
+    private static string? MissingRequired(StateObject obj)
+    {
+        List<string>? missing = null;
+        foreach (var field in obj.Layout.Fields)
+        {
+            if (field.IsRequired && !obj.HasValue(field.Index))
+            {
+                (missing ??= new List<string>()).Add(field.Name);
+            }
+        }
+
+        return missing is null ? null : string.Join(", ", missing);
+    }
+
+    /// <summary>Reads <c>into.Length</c> (field index, value) pairs, checking each value, as (field index, start, length) of the reader's span.</summary>
+    private static void ReadFields(ref WireReader reader, ModelInfo model, scoped Span<(int Field, int Start, int Length)> into)
+    {
+        for (int i = 0; i < into.Length; i++)
+        {
+            var field = ReadFieldIndex(ref reader, model);
+            int start = reader.Position;
+            ReadValue(ref reader, field);
+            into[i] = (field.Index, start, reader.Position - start);
+        }
     }
 
     private static FieldDescriptor ReadFieldIndex(ref WireReader reader, ModelInfo model)
@@ -738,5 +767,5 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
     }
 
     /// <summary>An activation waiting for the Database role's answer.</summary>
-    private sealed record PendingActivation(DoId Id, Messaging.Channel Requester, uint Context, ModelInfo Model, Location Location, DoId Owner, Messaging.Channel Ai, byte[]?[] Values);
+    private sealed record PendingActivation(Messaging.Channel Requester, uint Context, Location Location, StateObject Object);
 }
