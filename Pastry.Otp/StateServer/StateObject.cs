@@ -5,13 +5,13 @@ using Pastry.Wire;
 namespace Pastry.Otp.StateServer;
 
 /// <summary>
-/// One object as the State Server keeps it: its layout (model and which fields it stores), location, owner, the AI
-/// that created it, and the encoded value of every stored field. Values stay encoded: the server never needs them as
+/// One object as the State Server keeps it: its layout (model and which fields it stores), owner, the AI that created
+/// it, its place in the <see cref="ZoneGraph"/> (id, location and zone links, inherited), and the encoded value of every stored field. Values stay encoded: the server never needs them as
 /// CLR objects, and an encoded value is copied into client frames as it is. All values live in one byte array (see
 /// <see cref="SetValues"/>), because an array per field and a cached entry cost several times the values themselves
 /// for the small objects a game has most of.
 /// </summary>
-internal sealed class StateObject
+internal sealed class StateObject : ZoneNode
 {
     /// <summary>
     /// The value block: an end offset per slot (relative to the data after this header; 2 bytes each while the block
@@ -21,14 +21,12 @@ internal sealed class StateObject
     private byte[] values;
 
     public StateObject(DoId id, StoredLayout layout, Channel ai)
+        : base(id)
     {
-        Id = id;
         Layout = layout;
         Ai = ai;
         values = layout.Fields.Length == 0 ? Array.Empty<byte>() : new byte[layout.Fields.Length * 2];
     }
-
-    public DoId Id { get; }
 
     /// <summary>The model and which of its fields this object keeps.</summary>
     public StoredLayout Layout { get; }
@@ -36,8 +34,6 @@ internal sealed class StateObject
     public ModelInfo Model => Layout.Model;
 
     public Channel Ai { get; }
-
-    public Location Location { get; set; }
 
     public DoId Owner { get; set; }
 

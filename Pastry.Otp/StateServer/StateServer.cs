@@ -23,7 +23,7 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
     private readonly ModelRegistry registry;
     private readonly ILogger logger;
     private readonly Channel<Envelope> inbox = System.Threading.Channels.Channel.CreateUnbounded<Envelope>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly Dictionary<DoId, StateObject> objects = new();
+    /// <summary>Every object and where it is; the graph's nodes are the <see cref="StateObject"/>s (one table, not two).</summary>
     private readonly ZoneGraph graph = new();
     private readonly PooledBufferWriter scratch = new(1024);
     private readonly PooledBufferWriter entryFrame = new(256);
@@ -60,7 +60,7 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
     public string Name => "state-server";
 
     /// <summary>How many objects are in RAM (read from the State Server's own task, or for approximate metrics).</summary>
-    public int ObjectCount => objects.Count;
+    public int ObjectCount => graph.Count;
 
     /// <summary>Subscribes to the State Server channel and starts the message loop.</summary>
     public void Start()
@@ -232,13 +232,13 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
             return;
         }
 
-        if (envelope.Subject.IsEmpty || objects.ContainsKey(envelope.Subject))
+        if (envelope.Subject.IsEmpty || graph.Contains(envelope.Subject))
         {
             Refuse(envelope, $"create {model.Name}: DoId {envelope.Subject} is empty or already exists");
             return;
         }
 
-        if (!parent.IsEmpty && !objects.ContainsKey(parent))
+        if (!parent.IsEmpty && !graph.Contains(parent))
         {
             Refuse(envelope, $"create {model.Name} {envelope.Subject}: parent {parent} does not exist");
             return;
@@ -258,9 +258,7 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
             return;
         }
 
-        objects.Add(obj.Id, obj);
-        obj.Location = new Location(parent, zone);
-        graph.Place(obj.Id, parent, zone);
+        graph.Place(obj, parent, zone);
         logger.LogDebug("Created {Model} {DoId} at {Location} for {Ai}", model.Name, obj.Id, obj.Location, ai);
         var enter = new Envelope(InternalMessageType.EnterLocation, Messaging.Channel.StateServer, obj.Id, EntryOf(obj));
         Publish(enter, Messaging.Channel.ForLocation(parent, zone));
@@ -268,7 +266,7 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
 
     private void SetFields(Envelope envelope, ReadOnlyMemory<byte> payload, bool fromClient)
     {
-        if (!objects.TryGetValue(envelope.Subject, out var obj))
+        if (!TryGetObject(envelope.Subject, out var obj))
         {
             Refuse(envelope, $"{envelope.Type}: no object {envelope.Subject}");
             return;
@@ -376,8 +374,8 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
 
         string? problem = !databaseEnabled ? "the Database role is off (Database:Path is empty)"
             : envelope.Subject.IsEmpty ? "the DoId is empty"
-            : objects.ContainsKey(envelope.Subject) || activating.Contains(envelope.Subject) ? "it is already active"
-            : !parent.IsEmpty && !objects.ContainsKey(parent) ? $"parent {parent} does not exist"
+            : graph.Contains(envelope.Subject) || activating.Contains(envelope.Subject) ? "it is already active"
+            : !parent.IsEmpty && !graph.Contains(parent) ? $"parent {parent} does not exist"
             : null;
         if (problem is not null)
         {
@@ -422,8 +420,8 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
         reader.EnsureAtEnd();
         obj.SetValues(envelope.Payload.Span, parsed);
         string? problem = MissingRequired(obj) is string missing ? $"missing Required field(s) {missing} (give the ones that are not Db in the request)"
-            : objects.ContainsKey(obj.Id) ? "it was created meanwhile"
-            : !pending.Location.Parent.IsEmpty && !objects.ContainsKey(pending.Location.Parent) ? $"parent {pending.Location.Parent} was deleted meanwhile"
+            : graph.Contains(obj.Id) ? "it was created meanwhile"
+            : !pending.Location.Parent.IsEmpty && !graph.Contains(pending.Location.Parent) ? $"parent {pending.Location.Parent} was deleted meanwhile"
             : null;
         if (problem is not null)
         {
@@ -431,9 +429,7 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
             return;
         }
 
-        objects.Add(obj.Id, obj);
-        obj.Location = pending.Location;
-        graph.Place(obj.Id, pending.Location.Parent, pending.Location.Zone);
+        graph.Place(obj, pending.Location.Parent, pending.Location.Zone);
         logger.LogDebug("Activated {Model} {DoId} at {Location} for {Ai}", obj.Model.Name, obj.Id, obj.Location, obj.Ai);
         Publish(new Envelope(InternalMessageType.EnterLocation, Messaging.Channel.StateServer, obj.Id, EntryOf(obj)), Messaging.Channel.ForLocation(obj.Location.Parent, obj.Location.Zone));
         ReplyActivation(pending.Requester, obj.Id, pending.Context, DatabaseStatus.Ok, string.Empty, obj);
@@ -519,7 +515,7 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
 
     private void CallMethod(Envelope envelope, ReadOnlyMemory<byte> call, bool fromClient)
     {
-        if (!objects.TryGetValue(envelope.Subject, out var obj))
+        if (!TryGetObject(envelope.Subject, out var obj))
         {
             Refuse(envelope, $"{envelope.Type}: no object {envelope.Subject}");
             return;
@@ -563,7 +559,7 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
 
     private void SetLocation(Envelope envelope)
     {
-        if (!objects.TryGetValue(envelope.Subject, out var obj))
+        if (!TryGetObject(envelope.Subject, out var obj))
         {
             Refuse(envelope, $"set location: no object {envelope.Subject}");
             return;
@@ -573,7 +569,7 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
         var parent = reader.ReadDoId();
         uint zone = reader.ReadUInt32();
         reader.EnsureAtEnd();
-        if (!parent.IsEmpty && !objects.ContainsKey(parent))
+        if (!parent.IsEmpty && !graph.Contains(parent))
         {
             Refuse(envelope, $"set location of {obj.Id}: parent {parent} does not exist");
             return;
@@ -582,7 +578,7 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
         var old = obj.Location;
         try
         {
-            graph.Place(obj.Id, parent, zone);
+            graph.Place(obj, parent, zone);
         }
         catch (ArgumentException ex)
         {
@@ -590,7 +586,6 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
             return;
         }
 
-        obj.Location = new Location(parent, zone);
         scratch.Reset();
         scratch.WriteDoId(old.Parent);
         scratch.WriteUInt32(old.Zone);
@@ -604,7 +599,7 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
 
     private void SetOwner(Envelope envelope)
     {
-        if (!objects.TryGetValue(envelope.Subject, out var obj))
+        if (!TryGetObject(envelope.Subject, out var obj))
         {
             Refuse(envelope, $"set owner: no object {envelope.Subject}");
             return;
@@ -619,7 +614,7 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
 
     private void Delete(DoId id, Envelope cause)
     {
-        if (!objects.ContainsKey(id))
+        if (!graph.Contains(id))
         {
             Refuse(cause, $"delete: no object {id}");
             return;
@@ -627,13 +622,9 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
 
         // Deleting a parent deletes its children, deepest first.
         Span<Messaging.Channel> targets = stackalloc Messaging.Channel[3];
-        foreach (var removed in graph.RemoveTree(id))
+        foreach (var removed in graph.RemoveNodes(id))
         {
-            if (!objects.Remove(removed, out var obj))
-            {
-                continue;
-            }
-
+            var obj = (StateObject)removed;
             scratch.Reset();
             ClientFrames.WriteLeaveObject(scratch, obj.Id, LeaveReason.Deleted);
             var message = new Envelope(InternalMessageType.ObjectDeleted, cause.Sender, obj.Id, scratch.WrittenSpan.ToArray());
@@ -649,11 +640,19 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
     {
         var reader = new WireReader(envelope.Payload.Span);
         var ai = Messaging.Channel.Read(ref reader);
-        var owned = objects.Values.Where(o => o.Ai == ai).Select(o => o.Id).ToList();
+        var owned = new List<DoId>();
+        foreach (var node in graph.Nodes)
+        {
+            if (((StateObject)node).Ai == ai)
+            {
+                owned.Add(node.Id);
+            }
+        }
+
         logger.LogInformation("Cleaning up {Count} object(s) of {Ai}, whose link dropped", owned.Count, ai);
         foreach (var id in owned)
         {
-            if (objects.ContainsKey(id))
+            if (graph.Contains(id))
             {
                 Delete(id, envelope);
             }
@@ -673,9 +672,10 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
         }
 
         reader.EnsureAtEnd();
-        foreach (var id in graph.ObjectsIn(parent, zones))
+        foreach (var node in graph.NodesIn(parent, zones))
         {
-            var obj = objects[id];
+            var obj = (StateObject)node;
+            var id = obj.Id;
             scratch.Reset();
             scratch.WriteUInt32(context);
             ObjectEntry.Write(scratch, obj, entryFrame);
@@ -685,6 +685,13 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
         scratch.Reset();
         scratch.WriteUInt32(context);
         Publish(new Envelope(InternalMessageType.QueryDone, Messaging.Channel.StateServer, DoId.Empty, scratch.WrittenSpan.ToArray()), envelope.Sender);
+    }
+
+    /// <summary>The object <paramref name="id"/>, if the State Server holds it.</summary>
+    private bool TryGetObject(DoId id, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out StateObject? obj)
+    {
+        obj = graph.TryGetNode(id, out var node) ? (StateObject)node : null;
+        return obj is not null;
     }
 
     /// <summary>The layout of <paramref name="model"/>'s objects, made once per model and kind.</summary>
