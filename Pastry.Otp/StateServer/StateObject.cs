@@ -186,18 +186,53 @@ internal sealed class StoredLayout
 /// </summary>
 internal static class ObjectEntry
 {
-    /// <summary>Appends the entry of <paramref name="obj"/> to <paramref name="writer"/>; <paramref name="frame"/> is a scratch buffer.</summary>
-    public static void Write(PooledBufferWriter writer, StateObject obj, PooledBufferWriter frame)
+    /// <summary>The bytes of an enter frame before its values: frame header, id, class id, parent, zone, owner, count.</summary>
+    private const int EnterFrameFixedBytes = Frame.HeaderSize + DoId.Size + 4 + DoId.Size + 4 + DoId.Size + 2;
+
+    /// <summary>The bytes of the entry before the first frame, apart from the varint: class id, parent, zone, owner.</summary>
+    private const int EntryHeaderBytes = 4 + DoId.Size + 4 + DoId.Size;
+
+    /// <summary>
+    /// Appends the entry of <paramref name="obj"/> to <paramref name="writer"/>. It is measured first and then written
+    /// into one span, because it is encoded for every object of every interest sync (no cached copy is kept).
+    /// </summary>
+    public static void Write(PooledBufferWriter writer, StateObject obj)
     {
-        frame.Reset();
-        WriteEnter(frame, obj, MessageType.EnterObject, ownerView: false);
-        writer.WriteUInt32(obj.Model.ClassId);
-        writer.WriteDoId(obj.Location.Parent);
-        writer.WriteUInt32(obj.Location.Zone);
-        writer.WriteDoId(obj.Owner);
-        writer.WriteVarUInt32((uint)frame.WrittenCount);
-        writer.WriteRaw(frame.WrittenSpan);
-        WriteEnter(writer, obj, MessageType.EnterOwnedObject, ownerView: true);
+        int otherValues = 0, otherCount = 0, ownerValues = 0, ownerCount = 0;
+        foreach (var field in obj.Layout.Fields)
+        {
+            int length = obj.Value(field.Index).Length;
+            if (length > 0)
+            {
+                ownerValues += 2 + length;
+                ownerCount++;
+                if (field.IsRequired || field.IsBroadcast)
+                {
+                    otherValues += 2 + length;
+                    otherCount++;
+                }
+            }
+        }
+
+        int otherLength = EnterFrameFixedBytes + otherValues;
+        int ownerLength = EnterFrameFixedBytes + ownerValues;
+        var span = writer.GetSpan(EntryHeaderBytes + 5 + otherLength + ownerLength);
+        BinaryPrimitives.WriteUInt32LittleEndian(span, obj.Model.ClassId);
+        obj.Location.Parent.Write(span.Slice(4));
+        BinaryPrimitives.WriteUInt32LittleEndian(span.Slice(4 + DoId.Size), obj.Location.Zone);
+        obj.Owner.Write(span.Slice(8 + DoId.Size));
+        int at = EntryHeaderBytes;
+        uint varint = (uint)otherLength;
+        while (varint >= 0x80)
+        {
+            span[at++] = (byte)(varint | 0x80);
+            varint >>= 7;
+        }
+
+        span[at++] = (byte)varint;
+        at = WriteEnter(span, at, obj, MessageType.EnterObject, otherLength, otherCount, ownerView: false);
+        at = WriteEnter(span, at, obj, MessageType.EnterOwnedObject, ownerLength, ownerCount, ownerView: true);
+        writer.Advance(at);
     }
 
     /// <summary>Reads an entry without copying; the frames are slices of <paramref name="payload"/>.</summary>
@@ -215,36 +250,33 @@ internal static class ObjectEntry
         return new Parsed(classId, new Location(parent, zone), owner, otherFrame, ownerFrame);
     }
 
-    private static void WriteEnter(PooledBufferWriter writer, StateObject obj, MessageType type, bool ownerView)
+    private static int WriteEnter(Span<byte> span, int at, StateObject obj, MessageType type, int frameLength, int count, bool ownerView)
     {
-        int start = writer.BeginFrame(type);
-        writer.WriteDoId(obj.Id);
-        writer.WriteUInt32(obj.Model.ClassId);
-        writer.WriteDoId(obj.Location.Parent);
-        writer.WriteUInt32(obj.Location.Zone);
-        writer.WriteDoId(obj.Owner);
-        var fields = obj.Layout.Fields;
-        int count = 0;
-        foreach (var field in fields)
-        {
-            if ((ownerView || field.IsRequired || field.IsBroadcast) && obj.HasValue(field.Index))
-            {
-                count++;
-            }
-        }
-
-        writer.WriteUInt16((ushort)count);
-        foreach (var field in fields)
+        BinaryPrimitives.WriteUInt32LittleEndian(span.Slice(at), (uint)(frameLength - Frame.LengthSize));
+        BinaryPrimitives.WriteUInt16LittleEndian(span.Slice(at + Frame.LengthSize), (ushort)type);
+        at += Frame.HeaderSize;
+        obj.Id.Write(span.Slice(at));
+        at += DoId.Size;
+        BinaryPrimitives.WriteUInt32LittleEndian(span.Slice(at), obj.Model.ClassId);
+        obj.Location.Parent.Write(span.Slice(at + 4));
+        at += 4 + DoId.Size;
+        BinaryPrimitives.WriteUInt32LittleEndian(span.Slice(at), obj.Location.Zone);
+        obj.Owner.Write(span.Slice(at + 4));
+        at += 4 + DoId.Size;
+        BinaryPrimitives.WriteUInt16LittleEndian(span.Slice(at), (ushort)count);
+        at += 2;
+        foreach (var field in obj.Layout.Fields)
         {
             var value = obj.Value(field.Index);
             if (!value.IsEmpty && (ownerView || field.IsRequired || field.IsBroadcast))
             {
-                writer.WriteUInt16((ushort)field.Index);
-                writer.WriteRaw(value);
+                BinaryPrimitives.WriteUInt16LittleEndian(span.Slice(at), (ushort)field.Index);
+                value.CopyTo(span.Slice(at + 2));
+                at += 2 + value.Length;
             }
         }
 
-        writer.EndFrame(start);
+        return at;
     }
 
     /// <summary>An entry read back by a session.</summary>

@@ -26,7 +26,6 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
     /// <summary>Every object and where it is; the graph's nodes are the <see cref="StateObject"/>s (one table, not two).</summary>
     private readonly ZoneGraph graph = new();
     private readonly PooledBufferWriter scratch = new(1024);
-    private readonly PooledBufferWriter entryFrame = new(256);
     private readonly Dictionary<ModelInfo, StoredLayout> ramLayouts = new();
     private readonly Dictionary<ModelInfo, StoredLayout> dbLayouts = new();
     private readonly Dictionary<uint, PendingActivation> activations = new();
@@ -83,7 +82,6 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
         }
 
         scratch.Dispose();
-        entryFrame.Dispose();
         batch.Dispose();
     }
 
@@ -589,7 +587,7 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
         scratch.Reset();
         scratch.WriteDoId(old.Parent);
         scratch.WriteUInt32(old.Zone);
-        ObjectEntry.Write(scratch, obj, entryFrame);
+        ObjectEntry.Write(scratch, obj);
         var message = new Envelope(InternalMessageType.ChangingLocation, envelope.Sender, obj.Id, scratch.WrittenSpan.ToArray());
         Span<Messaging.Channel> targets = stackalloc Messaging.Channel[2];
         targets[0] = Messaging.Channel.ForLocation(old.Parent, old.Zone);
@@ -678,7 +676,7 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
             var id = obj.Id;
             scratch.Reset();
             scratch.WriteUInt32(context);
-            ObjectEntry.Write(scratch, obj, entryFrame);
+            ObjectEntry.Write(scratch, obj);
             Publish(new Envelope(InternalMessageType.QueryEntry, Messaging.Channel.StateServer, id, scratch.WrittenSpan.ToArray()), envelope.Sender);
         }
 
@@ -710,7 +708,7 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
     private byte[] EntryOf(StateObject obj)
     {
         scratch.Reset();
-        ObjectEntry.Write(scratch, obj, entryFrame);
+        ObjectEntry.Write(scratch, obj);
         return scratch.WrittenSpan.ToArray();
     }
 

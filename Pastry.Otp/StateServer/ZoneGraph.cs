@@ -222,6 +222,7 @@ public sealed class ZoneGraph
                 zonesByParent.Add(location.Parent, lists = new List<ZoneList>());
             }
 
+            list.IndexInParent = lists.Count;
             lists.Add(list);
         }
 
@@ -265,8 +266,12 @@ public sealed class ZoneGraph
         if (list.First is null)
         {
             byLocation.Remove(location);
+            // Swap the last zone into this one's place: a grid parent has thousands of zones, emptied often.
             var lists = zonesByParent[location.Parent];
-            lists.Remove(list);
+            var last = lists[^1];
+            lists[list.IndexInParent] = last;
+            last.IndexInParent = list.IndexInParent;
+            lists.RemoveAt(lists.Count - 1);
             if (lists.Count == 0)
             {
                 zonesByParent.Remove(location.Parent);
@@ -282,6 +287,9 @@ public sealed class ZoneGraph
         public ZoneNode? First { get; set; }
 
         public ZoneNode? Last { get; set; }
+
+        /// <summary>Where this list is in its parent's list of zones in use.</summary>
+        public int IndexInParent { get; set; }
     }
 }
 
