@@ -57,6 +57,9 @@ internal sealed class BenchAi : IParticipant, IAsyncDisposable
     /// <summary>Avatars the AI moved to another cell (read from other threads).</summary>
     public long Moves => Volatile.Read(ref moves);
 
+    /// <summary>Objects the State Server has placed so far for this AI (read from other threads).</summary>
+    public int Placed => Volatile.Read(ref enters);
+
     /// <summary>The entities, in creation order.</summary>
     public IReadOnlyList<BenchEntity> Entities { get; private set; } = Array.Empty<BenchEntity>();
 
@@ -168,6 +171,61 @@ internal sealed class BenchAi : IParticipant, IAsyncDisposable
 
     /// <summary>Makes <paramref name="owner"/> (an account) the owner of <paramref name="target"/>.</summary>
     public void SetOwner(DoId target, DoId owner) => link.Publish(InternalMessages.SetOwner(target, owner, Channel), Channel.StateServer);
+
+    /// <summary>
+    /// Creates <paramref name="count"/> entities (both fields set) under <paramref name="parent"/>, entity i in zone
+    /// <c>i % zones</c>, at most <paramref name="window"/> at a time: each window waits until the State Server has
+    /// placed all of it, so that the server never holds a queue of creates (which would inflate the memory readings).
+    /// Nothing of the entities is kept on the bench side.
+    /// </summary>
+    public async Task CreateEntitiesAsync(DoId parent, int count, uint zones, int window, int firstValue, CancellationToken cancellation)
+    {
+        // The AI hears every placement while it creates (one range subscription, not one per zone), then stops.
+        link.SubscribeRange(this, parent, 0, zones - 1);
+        try
+        {
+            int created = 0;
+            while (created < count)
+            {
+                int chunk = Math.Min(window, count - created);
+                allEntered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                Volatile.Write(ref expectedEnters, Volatile.Read(ref enters) + chunk);
+                for (int i = created; i < created + chunk; i++)
+                {
+                    var entity = new BenchEntity { Value = firstValue + i, SentTicks = i };
+                    link.Publish(InternalMessages.CreateObject(entity, parent, (uint)(i % zones), DoId.Empty, Channel), stateServer);
+                }
+
+                if (Volatile.Read(ref enters) >= Volatile.Read(ref expectedEnters))
+                {
+                    allEntered.TrySetResult();
+                }
+
+                try
+                {
+                    await allEntered.Task.WaitAsync(CreateTimeout, cancellation).ConfigureAwait(false);
+                }
+                catch (TimeoutException)
+                {
+                    throw new BenchException($"the State Server placed {Volatile.Read(ref enters)} entities, short of {Volatile.Read(ref expectedEnters)}, within {CreateTimeout.TotalSeconds:0} s ({Errors} refusal(s))");
+                }
+
+                created += chunk;
+            }
+        }
+        finally
+        {
+            link.UnsubscribeRange(this, parent, 0, zones - 1);
+        }
+    }
+
+    /// <summary>Creates a <see cref="BenchZone"/> at the root, without waiting (the next create waits behind it on the same link).</summary>
+    public BenchZone CreateParent(string name)
+    {
+        var world = new BenchZone { Name = name };
+        link.Publish(InternalMessages.CreateObject(world, DoId.Empty, 0, DoId.Empty, Channel), stateServer);
+        return world;
+    }
 
     /// <summary>
     /// Asks the server for its memory (<see cref="InternalMessageType.MemoryQuery"/>), after a full collection when

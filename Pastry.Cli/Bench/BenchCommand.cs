@@ -32,6 +32,12 @@ internal static class BenchCommand
                   with the managed heap per session. 20 warm-up sessions connect before the first reading.
                     --clients N      clients (default 1000)
                     --settle S       seconds to wait before each memory reading (default 3)
+          objects an AI creates M idle objects (BenchEntity: an int and a long, both set) under one parent, spread
+                  over Z zones, with no clients; reports the server's memory per object: RSS as found, RSS after
+                  a full garbage collection, and the managed heap. 1000 warm-up objects come before the baseline.
+                    --objects M      objects (default 100000)
+                    --zones Z        zones of the parent (default 100)
+                    --settle S       seconds to wait before each memory reading (default 3)
 
           grid    N clients walk across a grid of zones (zone = cell) under one parent, each with interest in the 3x3
                   cells around its avatar. Each sends its position (and the send time) at --hz; every other client
@@ -79,8 +85,8 @@ internal static class BenchCommand
                                      the default is live on a terminal and plain when standard error is redirected
           --target HOST:PORT         use a running server's Client Agent instead of starting one; it must have been
           --md HOST:PORT             started with --app <path to pastry.dll> so that it knows the bench models, and
-                                     --md names its Message Director (needed for fanout and grid; idle uses it for the GC)
-          --pid PID                  the running server's process id, to read its RSS and CPU (needed for idle)
+                                     --md names its Message Director (needed for fanout, grid and objects; idle uses it for the GC)
+          --pid PID                  the running server's process id, to read its RSS and CPU (needed for idle and objects)
           --Section:Key value        a setting passed to the child server, e.g. --ClientAgent:FlushInterval 00:00:00.005
 
         The child server is `pastry serve --role otp --app pastry.dll` on OS-assigned ports, with 1000 PBKDF2
@@ -164,11 +170,12 @@ internal static class BenchCommand
         "fanout" => (options, cancellation) => FanoutScenario.RunAsync(FanoutScenario.Settings.From(options), cancellation),
         "grid" => (options, cancellation) => GridScenario.RunAsync(GridScenario.Settings.From(options), cancellation),
         "idle" => (options, cancellation) => IdleScenario.RunAsync(IdleScenario.Settings.From(options), cancellation),
+        "objects" => (options, cancellation) => ObjectsScenario.RunAsync(ObjectsScenario.Settings.From(options), cancellation),
         "relay" => ClientScenarios.RelayAsync,
         "clientmem" => ClientScenarios.ClientMemoryAsync,
         "churn" => ChurnAndDbScenarios.ChurnAsync,
         "db" => ChurnAndDbScenarios.DbAsync,
-        _ => throw new UsageException($"Unknown bench scenario '{name}'. Scenarios: fanout, grid, idle, relay, clientmem, churn, db (see pastry bench --help)."),
+        _ => throw new UsageException($"Unknown bench scenario '{name}'. Scenarios: fanout, grid, idle, objects, relay, clientmem, churn, db (see pastry bench --help)."),
     };
 
     /// <summary>

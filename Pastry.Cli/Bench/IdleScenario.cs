@@ -86,7 +86,7 @@ internal static class IdleScenario
         "--ClientAgent:HeartbeatTimeout", "00:05:00",
     };
 
-    private static double? Megabytes(long? bytes) => bytes is long b ? Math.Round(b / 1048576.0, 1) : null;
+    internal static double? Megabytes(long? bytes) => bytes is long b ? Math.Round(b / 1048576.0, 1) : null;
 
     private static double? PerSession(long? before, long? after, int sessions) =>
         before is long b && after is long a ? Math.Round((a - b) / 1024.0 / sessions, 2) : null;
@@ -95,7 +95,7 @@ internal static class IdleScenario
     /// The server's memory once settled: RSS as found, then (when the AI link is there) RSS and managed heap after the
     /// server ran a full, compacting collection that returns free memory to the OS (<see cref="Messaging.InternalMessageType.MemoryQuery"/>).
     /// </summary>
-    private static async Task<MemoryReading> ReadMemoryAsync(BenchServer server, BenchAi? ai, double settle, CancellationToken cancellation)
+    internal static async Task<MemoryReading> ReadMemoryAsync(BenchServer server, BenchAi? ai, double settle, CancellationToken cancellation)
     {
         long rss = await SettledRssAsync(server, settle, cancellation).ConfigureAwait(false);
         if (ai is null || await ai.QueryMemoryAsync(collect: true, cancellation).ConfigureAwait(false) is not ServerMemory memory)
@@ -129,7 +129,7 @@ internal static class IdleScenario
     }
 
     /// <summary>One reading of the server's memory.</summary>
-    private readonly record struct MemoryReading(long Rss, long? RssAfterGc, long? Managed)
+    internal readonly record struct MemoryReading(long Rss, long? RssAfterGc, long? Managed)
     {
         /// <summary>The cleanest reading: after the full GC when there was one (it clears what earlier runs left behind).</summary>
         public long Baseline => RssAfterGc ?? Rss;

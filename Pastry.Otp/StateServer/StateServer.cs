@@ -23,9 +23,11 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
     private readonly ModelRegistry registry;
     private readonly ILogger logger;
     private readonly Channel<Envelope> inbox = System.Threading.Channels.Channel.CreateUnbounded<Envelope>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly Dictionary<DoId, StateObject> objects = new();
+    /// <summary>Every object and where it is; the graph's nodes are the <see cref="StateObject"/>s (one table, not two).</summary>
     private readonly ZoneGraph graph = new();
     private readonly PooledBufferWriter scratch = new(1024);
+    private readonly Dictionary<ModelInfo, StoredLayout> ramLayouts = new();
+    private readonly Dictionary<ModelInfo, StoredLayout> dbLayouts = new();
     private readonly Dictionary<uint, PendingActivation> activations = new();
     private readonly HashSet<DoId> activating = new();
     private readonly bool databaseEnabled;
@@ -57,7 +59,7 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
     public string Name => "state-server";
 
     /// <summary>How many objects are in RAM (read from the State Server's own task, or for approximate metrics).</summary>
-    public int ObjectCount => objects.Count;
+    public int ObjectCount => graph.Count;
 
     /// <summary>Subscribes to the State Server channel and starts the message loop.</summary>
     public void Start()
@@ -228,49 +230,41 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
             return;
         }
 
-        if (envelope.Subject.IsEmpty || objects.ContainsKey(envelope.Subject))
+        if (envelope.Subject.IsEmpty || graph.Contains(envelope.Subject))
         {
             Refuse(envelope, $"create {model.Name}: DoId {envelope.Subject} is empty or already exists");
             return;
         }
 
-        if (!parent.IsEmpty && !objects.ContainsKey(parent))
+        if (!parent.IsEmpty && !graph.Contains(parent))
         {
             Refuse(envelope, $"create {model.Name} {envelope.Subject}: parent {parent} does not exist");
             return;
         }
 
-        var obj = new StateObject(envelope.Subject, model, ai) { Owner = owner };
+        var obj = new StateObject(envelope.Subject, LayoutOf(model, dbBacked: false), ai) { Owner = owner };
         int count = reader.ReadUInt16();
-        for (int i = 0; i < count; i++)
-        {
-            var field = ReadFieldIndex(ref reader, model);
-            var value = ReadValue(ref reader, field);
-            if (field.IsStored)
-            {
-                obj.Values[field.Index] = value.ToArray();
-            }
-        }
-
+        Span<(int Field, int Start, int Length)> parsed = count <= 32 ? stackalloc (int, int, int)[count] : new (int, int, int)[count];
+        ReadFields(ref reader, model, parsed);
         reader.EnsureAtEnd();
-        var missing = model.Fields.Where(f => f.IsRequired && obj.Values[f.Index] is null).Select(f => f.Name).ToList();
-        if (missing.Count > 0)
+
+        // Fields that are not stored are dropped here (the layout has no slot for them).
+        obj.SetValues(envelope.Payload.Span, parsed);
+        if (MissingRequired(obj) is string missing)
         {
-            Refuse(envelope, $"create {model.Name} {envelope.Subject}: missing Required field(s) {string.Join(", ", missing)}");
+            Refuse(envelope, $"create {model.Name} {envelope.Subject}: missing Required field(s) {missing}");
             return;
         }
 
-        objects.Add(obj.Id, obj);
-        obj.Location = new Location(parent, zone);
-        graph.Place(obj.Id, parent, zone);
+        graph.Place(obj, parent, zone);
         logger.LogDebug("Created {Model} {DoId} at {Location} for {Ai}", model.Name, obj.Id, obj.Location, ai);
-        var enter = new Envelope(InternalMessageType.EnterLocation, Messaging.Channel.StateServer, obj.Id, obj.Entry);
+        var enter = new Envelope(InternalMessageType.EnterLocation, Messaging.Channel.StateServer, obj.Id, EntryOf(obj));
         Publish(enter, Messaging.Channel.ForLocation(parent, zone));
     }
 
     private void SetFields(Envelope envelope, ReadOnlyMemory<byte> payload, bool fromClient)
     {
-        if (!objects.TryGetValue(envelope.Subject, out var obj))
+        if (!TryGetObject(envelope.Subject, out var obj))
         {
             Refuse(envelope, $"{envelope.Type}: no object {envelope.Subject}");
             return;
@@ -283,39 +277,22 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
 
         // Check every value before applying any, so that a set of several fields is all-or-nothing.
         Span<(int Field, int Start, int Length)> parsed = count <= 32 ? stackalloc (int, int, int)[count] : new (int, int, int)[count];
-        bool anyBroadcast = false, anyPrivate = false;
-        for (int i = 0; i < count; i++)
-        {
-            var field = ReadFieldIndex(ref reader, obj.Model);
-            int start = reader.Position;
-            ReadValue(ref reader, field);
-            parsed[i] = (field.Index, start, reader.Position - start);
-            anyBroadcast |= field.IsBroadcast;
-            anyPrivate |= !field.IsBroadcast;
-        }
-
+        ReadFields(ref reader, obj.Model, parsed);
         reader.EnsureAtEnd();
-        bool changedStored = false;
+        bool anyBroadcast = false, anyPrivate = false;
         int dbFields = 0;
-        foreach (var (index, start, length) in parsed)
+        foreach (var (index, _, _) in parsed)
         {
             var field = obj.Model.Fields[index];
-            if (obj.Stores(field))
-            {
-                obj.Values[index] = span.Slice(start, length).ToArray();
-                changedStored = true;
-            }
-
+            anyBroadcast |= field.IsBroadcast;
+            anyPrivate |= !field.IsBroadcast;
             if (obj.DbBacked && field.IsDb)
             {
                 dbFields++;
             }
         }
 
-        if (changedStored)
-        {
-            obj.Invalidate();
-        }
+        obj.SetValues(span, parsed);
 
         var sender = envelope.Sender;
         if (fromClient)
@@ -379,26 +356,24 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
             return;
         }
 
-        var others = new byte[]?[model.Fields.Count];
         int count = reader.ReadUInt16();
-        for (int i = 0; i < count; i++)
+        Span<(int Field, int Start, int Length)> parsed = count <= 32 ? stackalloc (int, int, int)[count] : new (int, int, int)[count];
+        ReadFields(ref reader, model, parsed);
+        reader.EnsureAtEnd();
+        foreach (var (index, _, _) in parsed)
         {
-            var field = ReadFieldIndex(ref reader, model);
-            var value = ReadValue(ref reader, field);
+            var field = model.Fields[index];
             if (field.IsDb || !field.IsStored)
             {
                 ReplyActivation(envelope.Sender, envelope.Subject, context, DatabaseStatus.Invalid, $"activate {model.Name} {envelope.Subject}: {field.Name} is {(field.IsDb ? "a Db field, loaded from the database" : "not stored")}; give only Required or Ram fields that are not Db");
                 return;
             }
-
-            others[field.Index] = value.ToArray();
         }
 
-        reader.EnsureAtEnd();
         string? problem = !databaseEnabled ? "the Database role is off (Database:Path is empty)"
             : envelope.Subject.IsEmpty ? "the DoId is empty"
-            : objects.ContainsKey(envelope.Subject) || activating.Contains(envelope.Subject) ? "it is already active"
-            : !parent.IsEmpty && !objects.ContainsKey(parent) ? $"parent {parent} does not exist"
+            : graph.Contains(envelope.Subject) || activating.Contains(envelope.Subject) ? "it is already active"
+            : !parent.IsEmpty && !graph.Contains(parent) ? $"parent {parent} does not exist"
             : null;
         if (problem is not null)
         {
@@ -408,7 +383,10 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
         }
 
         uint request = ++nextActivation;
-        activations[request] = new PendingActivation(envelope.Subject, envelope.Sender, context, model, new Location(parent, zone), owner, ai, others);
+        // The object waits here with the values of the request; the database's values join them when they arrive.
+        var obj = new StateObject(envelope.Subject, LayoutOf(model, dbBacked: true), ai) { Owner = owner };
+        obj.SetValues(envelope.Payload.Span, parsed);
+        activations[request] = new PendingActivation(envelope.Sender, context, new Location(parent, zone), obj);
         activating.Add(envelope.Subject);
         Publish(DatabaseMessages.GetAll(request, model, envelope.Subject, Messaging.Channel.StateServer), Messaging.Channel.Database);
     }
@@ -423,42 +401,35 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
             return;
         }
 
-        activating.Remove(pending.Id);
+        var obj = pending.Object;
+        activating.Remove(obj.Id);
         var status = (DatabaseStatus)reader.ReadByte();
         string reason = reader.ReadString();
-        string what = $"activate {pending.Model.Name} {pending.Id}";
+        string what = $"activate {obj.Model.Name} {obj.Id}";
         if (status != DatabaseStatus.Ok)
         {
-            ReplyActivation(pending.Requester, pending.Id, pending.Context, status, $"{what}: {reason}");
+            ReplyActivation(pending.Requester, obj.Id, pending.Context, status, $"{what}: {reason}");
             return;
         }
 
-        var obj = new StateObject(pending.Id, pending.Model, pending.Ai) { Owner = pending.Owner, DbBacked = true };
-        Array.Copy(pending.Values, obj.Values, obj.Values.Length);
         int count = reader.ReadUInt16();
-        for (int i = 0; i < count; i++)
-        {
-            var field = ReadFieldIndex(ref reader, pending.Model);
-            obj.Values[field.Index] = ReadValue(ref reader, field).ToArray();
-        }
-
+        Span<(int Field, int Start, int Length)> parsed = count <= 32 ? stackalloc (int, int, int)[count] : new (int, int, int)[count];
+        ReadFields(ref reader, obj.Model, parsed);
         reader.EnsureAtEnd();
-        var missing = pending.Model.Fields.Where(f => f.IsRequired && obj.Values[f.Index] is null).Select(f => f.Name).ToList();
-        string? problem = missing.Count > 0 ? $"missing Required field(s) {string.Join(", ", missing)} (give the ones that are not Db in the request)"
-            : objects.ContainsKey(obj.Id) ? "it was created meanwhile"
-            : !pending.Location.Parent.IsEmpty && !objects.ContainsKey(pending.Location.Parent) ? $"parent {pending.Location.Parent} was deleted meanwhile"
+        obj.SetValues(envelope.Payload.Span, parsed);
+        string? problem = MissingRequired(obj) is string missing ? $"missing Required field(s) {missing} (give the ones that are not Db in the request)"
+            : graph.Contains(obj.Id) ? "it was created meanwhile"
+            : !pending.Location.Parent.IsEmpty && !graph.Contains(pending.Location.Parent) ? $"parent {pending.Location.Parent} was deleted meanwhile"
             : null;
         if (problem is not null)
         {
-            ReplyActivation(pending.Requester, pending.Id, pending.Context, DatabaseStatus.Invalid, $"{what}: {problem}");
+            ReplyActivation(pending.Requester, obj.Id, pending.Context, DatabaseStatus.Invalid, $"{what}: {problem}");
             return;
         }
 
-        objects.Add(obj.Id, obj);
-        obj.Location = pending.Location;
-        graph.Place(obj.Id, pending.Location.Parent, pending.Location.Zone);
+        graph.Place(obj, pending.Location.Parent, pending.Location.Zone);
         logger.LogDebug("Activated {Model} {DoId} at {Location} for {Ai}", obj.Model.Name, obj.Id, obj.Location, obj.Ai);
-        Publish(new Envelope(InternalMessageType.EnterLocation, Messaging.Channel.StateServer, obj.Id, obj.Entry), Messaging.Channel.ForLocation(obj.Location.Parent, obj.Location.Zone));
+        Publish(new Envelope(InternalMessageType.EnterLocation, Messaging.Channel.StateServer, obj.Id, EntryOf(obj)), Messaging.Channel.ForLocation(obj.Location.Parent, obj.Location.Zone));
         ReplyActivation(pending.Requester, obj.Id, pending.Context, DatabaseStatus.Ok, string.Empty, obj);
     }
 
@@ -480,12 +451,19 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
         scratch.WriteString(reason);
         if (obj is not null)
         {
-            scratch.WriteUInt16((ushort)obj.Values.Count(v => v is not null));
-            for (int i = 0; i < obj.Values.Length; i++)
+            int count = 0;
+            foreach (var field in obj.Layout.Fields)
             {
-                if (obj.Values[i] is { } value)
+                count += obj.HasValue(field.Index) ? 1 : 0;
+            }
+
+            scratch.WriteUInt16((ushort)count);
+            foreach (var field in obj.Layout.Fields)
+            {
+                var value = obj.Value(field.Index);
+                if (!value.IsEmpty)
                 {
-                    scratch.WriteUInt16((ushort)i);
+                    scratch.WriteUInt16((ushort)field.Index);
                     scratch.WriteRaw(value);
                 }
             }
@@ -535,7 +513,7 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
 
     private void CallMethod(Envelope envelope, ReadOnlyMemory<byte> call, bool fromClient)
     {
-        if (!objects.TryGetValue(envelope.Subject, out var obj))
+        if (!TryGetObject(envelope.Subject, out var obj))
         {
             Refuse(envelope, $"{envelope.Type}: no object {envelope.Subject}");
             return;
@@ -579,7 +557,7 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
 
     private void SetLocation(Envelope envelope)
     {
-        if (!objects.TryGetValue(envelope.Subject, out var obj))
+        if (!TryGetObject(envelope.Subject, out var obj))
         {
             Refuse(envelope, $"set location: no object {envelope.Subject}");
             return;
@@ -589,7 +567,7 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
         var parent = reader.ReadDoId();
         uint zone = reader.ReadUInt32();
         reader.EnsureAtEnd();
-        if (!parent.IsEmpty && !objects.ContainsKey(parent))
+        if (!parent.IsEmpty && !graph.Contains(parent))
         {
             Refuse(envelope, $"set location of {obj.Id}: parent {parent} does not exist");
             return;
@@ -598,7 +576,7 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
         var old = obj.Location;
         try
         {
-            graph.Place(obj.Id, parent, zone);
+            graph.Place(obj, parent, zone);
         }
         catch (ArgumentException ex)
         {
@@ -606,12 +584,10 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
             return;
         }
 
-        obj.Location = new Location(parent, zone);
-        obj.Invalidate();
         scratch.Reset();
         scratch.WriteDoId(old.Parent);
         scratch.WriteUInt32(old.Zone);
-        scratch.WriteRaw(obj.Entry);
+        ObjectEntry.Write(scratch, obj);
         var message = new Envelope(InternalMessageType.ChangingLocation, envelope.Sender, obj.Id, scratch.WrittenSpan.ToArray());
         Span<Messaging.Channel> targets = stackalloc Messaging.Channel[2];
         targets[0] = Messaging.Channel.ForLocation(old.Parent, old.Zone);
@@ -621,7 +597,7 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
 
     private void SetOwner(Envelope envelope)
     {
-        if (!objects.TryGetValue(envelope.Subject, out var obj))
+        if (!TryGetObject(envelope.Subject, out var obj))
         {
             Refuse(envelope, $"set owner: no object {envelope.Subject}");
             return;
@@ -631,13 +607,12 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
         var owner = reader.ReadDoId();
         reader.EnsureAtEnd();
         obj.Owner = owner;
-        obj.Invalidate();
-        Publish(new Envelope(InternalMessageType.ChangingOwner, envelope.Sender, obj.Id, obj.Entry), Messaging.Channel.ForLocation(obj.Location.Parent, obj.Location.Zone));
+        Publish(new Envelope(InternalMessageType.ChangingOwner, envelope.Sender, obj.Id, EntryOf(obj)), Messaging.Channel.ForLocation(obj.Location.Parent, obj.Location.Zone));
     }
 
     private void Delete(DoId id, Envelope cause)
     {
-        if (!objects.ContainsKey(id))
+        if (!graph.Contains(id))
         {
             Refuse(cause, $"delete: no object {id}");
             return;
@@ -645,13 +620,9 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
 
         // Deleting a parent deletes its children, deepest first.
         Span<Messaging.Channel> targets = stackalloc Messaging.Channel[3];
-        foreach (var removed in graph.RemoveTree(id))
+        foreach (var removed in graph.RemoveNodes(id))
         {
-            if (!objects.Remove(removed, out var obj))
-            {
-                continue;
-            }
-
+            var obj = (StateObject)removed;
             scratch.Reset();
             ClientFrames.WriteLeaveObject(scratch, obj.Id, LeaveReason.Deleted);
             var message = new Envelope(InternalMessageType.ObjectDeleted, cause.Sender, obj.Id, scratch.WrittenSpan.ToArray());
@@ -667,11 +638,19 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
     {
         var reader = new WireReader(envelope.Payload.Span);
         var ai = Messaging.Channel.Read(ref reader);
-        var owned = objects.Values.Where(o => o.Ai == ai).Select(o => o.Id).ToList();
+        var owned = new List<DoId>();
+        foreach (var node in graph.Nodes)
+        {
+            if (((StateObject)node).Ai == ai)
+            {
+                owned.Add(node.Id);
+            }
+        }
+
         logger.LogInformation("Cleaning up {Count} object(s) of {Ai}, whose link dropped", owned.Count, ai);
         foreach (var id in owned)
         {
-            if (objects.ContainsKey(id))
+            if (graph.Contains(id))
             {
                 Delete(id, envelope);
             }
@@ -691,18 +670,73 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
         }
 
         reader.EnsureAtEnd();
-        foreach (var id in graph.ObjectsIn(parent, zones))
+        foreach (var node in graph.NodesIn(parent, zones))
         {
-            var obj = objects[id];
+            var obj = (StateObject)node;
+            var id = obj.Id;
             scratch.Reset();
             scratch.WriteUInt32(context);
-            scratch.WriteRaw(obj.Entry);
+            ObjectEntry.Write(scratch, obj);
             Publish(new Envelope(InternalMessageType.QueryEntry, Messaging.Channel.StateServer, id, scratch.WrittenSpan.ToArray()), envelope.Sender);
         }
 
         scratch.Reset();
         scratch.WriteUInt32(context);
         Publish(new Envelope(InternalMessageType.QueryDone, Messaging.Channel.StateServer, DoId.Empty, scratch.WrittenSpan.ToArray()), envelope.Sender);
+    }
+
+    /// <summary>The object <paramref name="id"/>, if the State Server holds it.</summary>
+    private bool TryGetObject(DoId id, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out StateObject? obj)
+    {
+        obj = graph.TryGetNode(id, out var node) ? (StateObject)node : null;
+        return obj is not null;
+    }
+
+    /// <summary>The layout of <paramref name="model"/>'s objects, made once per model and kind.</summary>
+    private StoredLayout LayoutOf(ModelInfo model, bool dbBacked)
+    {
+        var layouts = dbBacked ? dbLayouts : ramLayouts;
+        if (!layouts.TryGetValue(model, out var layout))
+        {
+            layouts[model] = layout = new StoredLayout(model, dbBacked);
+        }
+
+        return layout;
+    }
+
+    /// <summary>The object's entry (see <see cref="ObjectEntry"/>) as the payload of one message.</summary>
+    private byte[] EntryOf(StateObject obj)
+    {
+        scratch.Reset();
+        ObjectEntry.Write(scratch, obj);
+        return scratch.WrittenSpan.ToArray();
+    }
+
+    /// <summary>The names of the Required fields <paramref name="obj"/> has no value for, or null when it has them all.</summary>
+    private static string? MissingRequired(StateObject obj)
+    {
+        List<string>? missing = null;
+        foreach (var field in obj.Layout.Fields)
+        {
+            if (field.IsRequired && !obj.HasValue(field.Index))
+            {
+                (missing ??= new List<string>()).Add(field.Name);
+            }
+        }
+
+        return missing is null ? null : string.Join(", ", missing);
+    }
+
+    /// <summary>Reads <c>into.Length</c> (field index, value) pairs, checking each value, as (field index, start, length) of the reader's span.</summary>
+    private static void ReadFields(ref WireReader reader, ModelInfo model, scoped Span<(int Field, int Start, int Length)> into)
+    {
+        for (int i = 0; i < into.Length; i++)
+        {
+            var field = ReadFieldIndex(ref reader, model);
+            int start = reader.Position;
+            ReadValue(ref reader, field);
+            into[i] = (field.Index, start, reader.Position - start);
+        }
     }
 
     private static FieldDescriptor ReadFieldIndex(ref WireReader reader, ModelInfo model)
@@ -738,5 +772,5 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
     }
 
     /// <summary>An activation waiting for the Database role's answer.</summary>
-    private sealed record PendingActivation(DoId Id, Messaging.Channel Requester, uint Context, ModelInfo Model, Location Location, DoId Owner, Messaging.Channel Ai, byte[]?[] Values);
+    private sealed record PendingActivation(Messaging.Channel Requester, uint Context, Location Location, StateObject Object);
 }

@@ -1,3 +1,5 @@
+using System.Diagnostics.CodeAnalysis;
+
 namespace Pastry.Otp.StateServer;
 
 /// <summary>
@@ -5,18 +7,35 @@ namespace Pastry.Otp.StateServer;
 /// (a district holds a tavern, the tavern holds its rooms). A plain class with no I/O, so that the zone logic can be
 /// tested without sockets (ARCHITECTURE 4, STYLE "Keep I/O out of logic"). Not thread-safe: the State Server owns it.
 /// </summary>
+/// <remarks>
+/// Memory is the point of the layout: a server holds millions of objects, so each costs one dictionary entry (id to
+/// node) and two links in its zone's list, and nothing else. The State Server's objects are the nodes themselves
+/// (<see cref="StateObject"/>), so that this is also its table of objects. A parent's children are found through the
+/// zones in use under it, not through a set per parent.
+/// </remarks>
 public sealed class ZoneGraph
 {
-    private readonly Dictionary<DoId, Location> locations = new();
-    private readonly Dictionary<Location, HashSet<DoId>> byLocation = new();
-    private readonly Dictionary<DoId, HashSet<DoId>> childrenByParent = new();
+    private readonly Dictionary<DoId, ZoneNode> nodes = new();
+    private readonly Dictionary<Location, ZoneList> byLocation = new();
+    private readonly Dictionary<DoId, List<ZoneList>> zonesByParent = new();
 
     /// <summary>How many objects have a location.</summary>
-    public int Count => locations.Count;
+    public int Count => nodes.Count;
+
+    /// <summary>Every placed node, in no particular order.</summary>
+    internal IEnumerable<ZoneNode> Nodes => nodes.Values;
 
     /// <summary>Places a new object, or moves an existing one. Returns the previous location, if any.</summary>
-    public Location? Place(DoId id, DoId parent, uint zone)
+    public Location? Place(DoId id, DoId parent, uint zone) =>
+        Place(nodes.TryGetValue(id, out var node) ? node : new ZoneNode(id), parent, zone);
+
+    /// <summary>
+    /// Places <paramref name="node"/> (new, or already placed: then it moves) and sets its location. Returns the
+    /// previous location, if any.
+    /// </summary>
+    internal Location? Place(ZoneNode node, DoId parent, uint zone)
     {
+        var id = node.Id;
         if (id == parent)
         {
             throw new ArgumentException($"Object {id} cannot be its own parent.", nameof(parent));
@@ -28,32 +47,64 @@ public sealed class ZoneGraph
         }
 
         Location? previous = null;
-        if (locations.TryGetValue(id, out var old))
+        if (nodes.TryGetValue(id, out var placed))
         {
-            previous = old;
-            Detach(id, old);
+            if (!ReferenceEquals(placed, node))
+            {
+                throw new InvalidOperationException($"Another object with id {id} is already placed.");
+            }
+
+            previous = node.Location;
+            Detach(node);
+        }
+        else
+        {
+            nodes.Add(id, node);
         }
 
-        var location = new Location(parent, zone);
-        locations[id] = location;
-        Set(byLocation, location).Add(id);
-        Set(childrenByParent, parent).Add(id);
+        node.Location = new Location(parent, zone);
+        Attach(node);
         return previous;
     }
 
     /// <summary>The location of <paramref name="id"/>.</summary>
-    public bool TryGetLocation(DoId id, out Location location) => locations.TryGetValue(id, out location);
+    public bool TryGetLocation(DoId id, out Location location)
+    {
+        if (nodes.TryGetValue(id, out var node))
+        {
+            location = node.Location;
+            return true;
+        }
+
+        location = default;
+        return false;
+    }
+
+    /// <summary>Whether <paramref name="id"/> is placed.</summary>
+    internal bool Contains(DoId id) => nodes.ContainsKey(id);
+
+    /// <summary>The node of <paramref name="id"/>.</summary>
+    internal bool TryGetNode(DoId id, [NotNullWhen(true)] out ZoneNode? node) => nodes.TryGetValue(id, out node);
 
     /// <summary>The objects in zones <paramref name="zones"/> of <paramref name="parent"/>, in no particular order.</summary>
     public IEnumerable<DoId> ObjectsIn(DoId parent, IEnumerable<uint> zones)
     {
+        foreach (var node in NodesIn(parent, zones))
+        {
+            yield return node.Id;
+        }
+    }
+
+    /// <summary>The nodes in zones <paramref name="zones"/> of <paramref name="parent"/>, each zone in placement order.</summary>
+    internal IEnumerable<ZoneNode> NodesIn(DoId parent, IEnumerable<uint> zones)
+    {
         foreach (uint zone in zones)
         {
-            if (byLocation.TryGetValue(new Location(parent, zone), out var set))
+            if (byLocation.TryGetValue(new Location(parent, zone), out var list))
             {
-                foreach (var id in set)
+                for (var node = list.First; node is not null; node = node.Next)
                 {
-                    yield return id;
+                    yield return node;
                 }
             }
         }
@@ -62,63 +113,93 @@ public sealed class ZoneGraph
     /// <summary>The objects in zones <c>[low, high]</c> of <paramref name="parent"/>.</summary>
     public IEnumerable<DoId> ObjectsInRange(DoId parent, uint low, uint high)
     {
-        if (!childrenByParent.TryGetValue(parent, out var children))
+        if (!zonesByParent.TryGetValue(parent, out var lists))
         {
             yield break;
         }
 
-        foreach (var id in children)
+        foreach (var list in lists)
         {
-            uint zone = locations[id].Zone;
-            if (zone >= low && zone <= high)
+            if (list.Location.Zone >= low && list.Location.Zone <= high)
             {
-                yield return id;
+                for (var node = list.First; node is not null; node = node.Next)
+                {
+                    yield return node.Id;
+                }
             }
         }
     }
 
     /// <summary>The direct children of <paramref name="parent"/> in every zone.</summary>
-    public IReadOnlyCollection<DoId> ChildrenOf(DoId parent) =>
-        childrenByParent.TryGetValue(parent, out var set) ? set : (IReadOnlyCollection<DoId>)Array.Empty<DoId>();
+    public IReadOnlyCollection<DoId> ChildrenOf(DoId parent)
+    {
+        var children = new List<DoId>();
+        if (zonesByParent.TryGetValue(parent, out var lists))
+        {
+            foreach (var list in lists)
+            {
+                for (var node = list.First; node is not null; node = node.Next)
+                {
+                    children.Add(node.Id);
+                }
+            }
+        }
+
+        return children;
+    }
 
     /// <summary>
     /// Removes <paramref name="id"/> and everything beneath it. Returns the removed ids, deepest first, so that
-    /// children are reported deleted before their parent.
+    /// children are reported deleted before their parent (an id that is not placed comes back alone).
     /// </summary>
     public List<DoId> RemoveTree(DoId id)
     {
-        var removed = new List<DoId>();
-        Collect(id, removed);
-        foreach (var child in removed)
+        var removed = RemoveNodes(id).ConvertAll(n => n.Id);
+        if (removed.Count == 0)
         {
-            if (locations.TryGetValue(child, out var location))
-            {
-                Detach(child, location);
-                locations.Remove(child);
-            }
-
-            childrenByParent.Remove(child);
+            removed.Add(id);
         }
 
         return removed;
     }
 
-    private void Collect(DoId id, List<DoId> into)
+    /// <summary>Removes <paramref name="id"/> and everything beneath it; returns the removed nodes, deepest first.</summary>
+    internal List<ZoneNode> RemoveNodes(DoId id)
     {
-        if (childrenByParent.TryGetValue(id, out var children))
+        var removed = new List<ZoneNode>();
+        if (nodes.TryGetValue(id, out var root))
         {
-            foreach (var child in children.ToArray())
+            Collect(root, removed);
+        }
+
+        foreach (var node in removed)
+        {
+            Detach(node);
+            nodes.Remove(node.Id);
+        }
+
+        return removed;
+    }
+
+    private void Collect(ZoneNode parent, List<ZoneNode> into)
+    {
+        if (zonesByParent.TryGetValue(parent.Id, out var lists))
+        {
+            foreach (var list in lists)
             {
-                Collect(child, into);
+                for (var node = list.First; node is not null; node = node.Next)
+                {
+                    Collect(node, into);
+                }
             }
         }
 
-        into.Add(id);
+        into.Add(parent);
     }
 
     private bool IsAncestorOrSelf(DoId candidate, DoId of)
     {
-        for (var current = of; !current.IsEmpty; current = locations.TryGetValue(current, out var l) ? l.Parent : DoId.Empty)
+        for (var current = of; !current.IsEmpty; current = nodes.TryGetValue(current, out var node) ? node.Location.Parent : DoId.Empty)
         {
             if (current == candidate)
             {
@@ -129,29 +210,107 @@ public sealed class ZoneGraph
         return false;
     }
 
-    private void Detach(DoId id, Location location)
+    /// <summary>Appends the node to its location's list (placement order within a zone).</summary>
+    private void Attach(ZoneNode node)
     {
-        if (byLocation.TryGetValue(location, out var set) && set.Remove(id) && set.Count == 0)
+        var location = node.Location;
+        if (!byLocation.TryGetValue(location, out var list))
+        {
+            byLocation.Add(location, list = new ZoneList(location));
+            if (!zonesByParent.TryGetValue(location.Parent, out var lists))
+            {
+                zonesByParent.Add(location.Parent, lists = new List<ZoneList>());
+            }
+
+            list.IndexInParent = lists.Count;
+            lists.Add(list);
+        }
+
+        node.Previous = list.Last;
+        node.Next = null;
+        if (list.Last is null)
+        {
+            list.First = node;
+        }
+        else
+        {
+            list.Last.Next = node;
+        }
+
+        list.Last = node;
+    }
+
+    private void Detach(ZoneNode node)
+    {
+        var location = node.Location;
+        var list = byLocation[location];
+        if (node.Previous is null)
+        {
+            list.First = node.Next;
+        }
+        else
+        {
+            node.Previous.Next = node.Next;
+        }
+
+        if (node.Next is null)
+        {
+            list.Last = node.Previous;
+        }
+        else
+        {
+            node.Next.Previous = node.Previous;
+        }
+
+        node.Previous = node.Next = null;
+        if (list.First is null)
         {
             byLocation.Remove(location);
-        }
-
-        if (childrenByParent.TryGetValue(location.Parent, out var siblings) && siblings.Remove(id) && siblings.Count == 0)
-        {
-            childrenByParent.Remove(location.Parent);
+            // Swap the last zone into this one's place: a grid parent has thousands of zones, emptied often.
+            var lists = zonesByParent[location.Parent];
+            var last = lists[^1];
+            lists[list.IndexInParent] = last;
+            last.IndexInParent = list.IndexInParent;
+            lists.RemoveAt(lists.Count - 1);
+            if (lists.Count == 0)
+            {
+                zonesByParent.Remove(location.Parent);
+            }
         }
     }
 
-    private static HashSet<DoId> Set<TKey>(Dictionary<TKey, HashSet<DoId>> map, TKey key)
-        where TKey : notnull
+    /// <summary>The objects at one location, as a doubly linked list through the nodes.</summary>
+    private sealed class ZoneList(Location location)
     {
-        if (!map.TryGetValue(key, out var set))
-        {
-            map[key] = set = new HashSet<DoId>();
-        }
+        public Location Location { get; } = location;
 
-        return set;
+        public ZoneNode? First { get; set; }
+
+        public ZoneNode? Last { get; set; }
+
+        /// <summary>Where this list is in its parent's list of zones in use.</summary>
+        public int IndexInParent { get; set; }
     }
+}
+
+/// <summary>
+/// An object as the <see cref="ZoneGraph"/> places it: its id, its location and its links to the other objects at
+/// that location. The State Server's objects derive from it, so that placing one costs no separate record.
+/// </summary>
+public class ZoneNode
+{
+    /// <summary>Creates a node that is not placed yet.</summary>
+    public ZoneNode(DoId id) => Id = id;
+
+    /// <summary>The object's id.</summary>
+    public DoId Id { get; }
+
+    /// <summary>Where the object is; set by <see cref="ZoneGraph"/> when it is placed or moved.</summary>
+    public Location Location { get; internal set; }
+
+    internal ZoneNode? Previous { get; set; }
+
+    internal ZoneNode? Next { get; set; }
 }
 
 /// <summary>A location: a parent object and a zone under it.</summary>

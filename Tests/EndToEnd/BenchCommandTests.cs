@@ -108,6 +108,30 @@ public sealed class BenchCommandTests
     }
 
     [TestMethod]
+    public async Task BenchObjects_WithAChildServer_ReportsMemoryPerObject()
+    {
+        await using var bench = PastryProcess.Start("bench", "objects", "--objects", "50", "--zones", "3", "--settle", "0", "--json");
+        Assert.AreEqual(0, await bench.WaitForExitAsync(TimeSpan.FromSeconds(90)), bench.Output);
+
+        using var report = ReadReport(bench);
+        var root = report.RootElement;
+        Assert.AreEqual("objects", root.GetProperty("scenario").GetString());
+        Assert.AreEqual(50, root.GetProperty("objects").GetInt32());
+        Assert.AreEqual(3, root.GetProperty("zones").GetInt32());
+        Assert.IsTrue(root.GetProperty("server_rss_baseline_mb").GetDouble() > 0, bench.Output);
+        Assert.IsTrue(root.GetProperty("server_rss_mb").GetDouble() > 0, bench.Output);
+        foreach (string perObject in new[] { "bytes_per_object_without_gc", "bytes_per_object", "managed_bytes_per_object" })
+        {
+            Assert.AreEqual(JsonValueKind.Number, root.GetProperty(perObject).ValueKind, $"{perObject}: the child server answers the memory query");
+        }
+
+        Assert.IsTrue(root.GetProperty("managed_heap_after_mb").GetDouble() > 0, bench.Output);
+        Assert.AreEqual(1024, root.GetProperty("goal_bytes_per_object").GetInt32());
+        Assert.AreEqual(0, root.GetProperty("errors").GetInt32(), bench.Output);
+        Assert.AreEqual(0, root.GetProperty("server_warnings").GetInt32(), bench.Output);
+    }
+
+    [TestMethod]
     public async Task BenchRelay_MeasuresClientToClientLatency_WithTheClientLibrary()
     {
         await using var bench = PastryProcess.Start("bench", "relay", "--clients", "3", "--rate", "50", "--seconds", "1", "--warmup", "0", "--json");

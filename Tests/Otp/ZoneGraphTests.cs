@@ -80,6 +80,28 @@ public sealed class ZoneGraphTests
     }
 
     [TestMethod]
+    public void ZonesEmptiedInAnyOrder_LeaveTheOtherZonesOfTheParentFindable()
+    {
+        for (uint zone = 1; zone <= 5; zone++)
+        {
+            graph.Place(new DoId(2, zone), District, zone);
+        }
+
+        graph.Place(new DoId(2, 2), Market, 2);
+        graph.RemoveTree(new DoId(2, 4));
+        graph.Place(new DoId(2, 1), District, 3);
+
+        CollectionAssert.AreEquivalent(new[] { new DoId(2, 1), new DoId(2, 3), new DoId(2, 5) }, graph.ChildrenOf(District).ToList());
+        CollectionAssert.AreEquivalent(new[] { new DoId(2, 3), new DoId(2, 1) }, graph.ObjectsIn(District, new[] { 3u }).ToList());
+        CollectionAssert.AreEquivalent(new[] { new DoId(2, 1), new DoId(2, 3) }, graph.ObjectsInRange(District, 1, 4).ToList());
+        graph.RemoveTree(new DoId(2, 5));
+        graph.RemoveTree(new DoId(2, 3));
+        graph.RemoveTree(new DoId(2, 1));
+        Assert.IsEmpty(graph.ChildrenOf(District));
+        CollectionAssert.AreEquivalent(new[] { new DoId(2, 2) }, graph.ChildrenOf(Market).ToList());
+    }
+
+    [TestMethod]
     public void NestedParents_DistrictHoldsTavern_TavernHoldsRoom_RoomHoldsGuest()
     {
         PlaceDistrictTavernRoomGuest();
