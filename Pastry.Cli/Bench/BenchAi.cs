@@ -104,11 +104,7 @@ internal sealed class BenchAi : IParticipant, IAsyncDisposable
 
         try
         {
-            await allEntered.Task.WaitAsync(CreateTimeout, cancellation).ConfigureAwait(false);
-        }
-        catch (TimeoutException)
-        {
-            throw new BenchException($"the State Server placed {Volatile.Read(ref enters)} of {count} entities within {CreateTimeout.TotalSeconds:0} s ({Errors} refusal(s))");
+            await WaitUntilPlacedAsync("entities", cancellation).ConfigureAwait(false);
         }
         finally
         {
@@ -155,11 +151,7 @@ internal sealed class BenchAi : IParticipant, IAsyncDisposable
 
         try
         {
-            await allEntered.Task.WaitAsync(CreateTimeout, cancellation).ConfigureAwait(false);
-        }
-        catch (TimeoutException)
-        {
-            throw new BenchException($"the State Server placed {Volatile.Read(ref enters)} of {starts.Count} avatars within {CreateTimeout.TotalSeconds:0} s ({Errors} refusal(s))");
+            await WaitUntilPlacedAsync("avatars", cancellation).ConfigureAwait(false);
         }
         finally
         {
@@ -201,21 +193,27 @@ internal sealed class BenchAi : IParticipant, IAsyncDisposable
                     allEntered.TrySetResult();
                 }
 
-                try
-                {
-                    await allEntered.Task.WaitAsync(CreateTimeout, cancellation).ConfigureAwait(false);
-                }
-                catch (TimeoutException)
-                {
-                    throw new BenchException($"the State Server placed {Volatile.Read(ref enters)} entities, short of {Volatile.Read(ref expectedEnters)}, within {CreateTimeout.TotalSeconds:0} s ({Errors} refusal(s))");
-                }
-
+                await WaitUntilPlacedAsync("entities", cancellation).ConfigureAwait(false);
                 created += chunk;
             }
         }
         finally
         {
             link.UnsubscribeRange(this, parent, 0, zones - 1);
+        }
+    }
+
+    /// <summary>Waits until the State Server has placed the expected number of objects; a clear error after <see cref="CreateTimeout"/>.</summary>
+    private async Task WaitUntilPlacedAsync(string what, CancellationToken cancellation)
+    {
+        try
+        {
+            var placed = allEntered ?? throw new InvalidOperationException("no create is waiting to be placed");
+            await placed.Task.WaitAsync(CreateTimeout, cancellation).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            throw new BenchException($"the State Server placed {Volatile.Read(ref enters)} {what} of {Volatile.Read(ref expectedEnters)} expected within {CreateTimeout.TotalSeconds:0} s ({Errors} refusal(s))");
         }
     }
 
