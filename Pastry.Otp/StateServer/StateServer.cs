@@ -435,7 +435,12 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
 
     private void ReplyActivation(Messaging.Channel target, DoId id, uint context, DatabaseStatus status, string reason, StateObject? obj = null)
     {
-        if (status != DatabaseStatus.Ok)
+        if (status == DatabaseStatus.NotFound)
+        {
+            // An ordinary answer: "is this stored?" (ActivateAsync returns null), as on a player's first login.
+            logger.LogDebug("ActivateObject from {Sender}: {Reason}", target, reason);
+        }
+        else if (status != DatabaseStatus.Ok)
         {
             logger.LogWarning("State Server refused ActivateObject from {Sender}: {Reason}", target, reason);
         }
