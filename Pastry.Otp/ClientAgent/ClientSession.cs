@@ -493,7 +493,7 @@ internal sealed class ClientSession : IParticipant
         List<DoId>? leaving = null;
         foreach (var pair in visible)
         {
-            if (!interests.Sees(pair.Value.Location))
+            if (!Sees(pair.Value.Location, pair.Value.Owner))
             {
                 (leaving ??= new List<DoId>()).Add(pair.Key);
             }
@@ -713,7 +713,7 @@ internal sealed class ClientSession : IParticipant
             case InternalMessageType.EnterLocation:
                 {
                     var entry = ObjectEntry.Parse(envelope.Payload);
-                    if (!visible.ContainsKey(envelope.Subject) && interests.Sees(entry.Location))
+                    if (!visible.ContainsKey(envelope.Subject) && Sees(entry.Location, entry.Owner))
                     {
                         Enter(envelope.Subject, entry);
                     }
@@ -724,7 +724,7 @@ internal sealed class ClientSession : IParticipant
             case InternalMessageType.ChangingLocation:
                 {
                     var entry = ObjectEntry.Parse(envelope.Payload, DoId.Size + 4);
-                    bool seesNew = interests.Sees(entry.Location);
+                    bool seesNew = Sees(entry.Location, entry.Owner);
                     if (visible.TryGetValue(envelope.Subject, out var known))
                     {
                         if (seesNew)
@@ -751,8 +751,15 @@ internal sealed class ClientSession : IParticipant
                 }
 
             case InternalMessageType.RelayBroadcast:
+                // No echo: the sender already applied its own change (ARCHITECTURE 2). What this account owns comes
+                // through the account (RelayPrivate) instead, wherever it is.
+                if (envelope.Sender != Channel && visible.TryGetValue(envelope.Subject, out var seen) && !IsOwner(seen.Owner))
+                {
+                    Append(envelope.Payload.Span);
+                }
+
+                break;
             case InternalMessageType.RelayPrivate:
-                // No echo: the sender already applied its own change (ARCHITECTURE 2).
                 if (envelope.Sender != Channel && visible.ContainsKey(envelope.Subject))
                 {
                     Append(envelope.Payload.Span);
@@ -774,14 +781,33 @@ internal sealed class ClientSession : IParticipant
 
                 break;
             case InternalMessageType.ChangingOwner:
-                if (visible.TryGetValue(envelope.Subject, out var current))
                 {
                     var entry = ObjectEntry.Parse(envelope.Payload);
-                    visible[envelope.Subject] = current with { Owner = entry.Owner };
-                    Append((IsOwner(entry.Owner) ? entry.OwnerFrame : entry.OtherFrame).Span);
+                    if (!visible.TryGetValue(envelope.Subject, out var current))
+                    {
+                        // Gained an object outside this session's interest: the owner sees what it owns.
+                        if (Sees(entry.Location, entry.Owner))
+                        {
+                            Enter(envelope.Subject, entry);
+                        }
+                    }
+                    else if (Sees(current.Location, entry.Owner))
+                    {
+                        visible[envelope.Subject] = current with { Owner = entry.Owner };
+                        Append((IsOwner(entry.Owner) ? entry.OwnerFrame : entry.OtherFrame).Span);
+                    }
+                    else
+                    {
+                        // Lost an object it saw only as its owner.
+                        Forget(envelope.Subject);
+                        scratch.Reset();
+                        ClientFrames.WriteLeaveObject(scratch, envelope.Subject, LeaveReason.Disabled);
+                        Append(scratch.WrittenSpan);
+                    }
+
+                    break;
                 }
 
-                break;
             default:
                 logger.LogDebug("{Session}: ignoring {Envelope}", Name, envelope);
                 break;
@@ -813,8 +839,9 @@ internal sealed class ClientSession : IParticipant
         {
             int length = Frame.LengthSize + (int)System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(frames.Slice(position));
 
-            // Every relayed frame (SetField, SetFields, CallMethod) starts its payload with the object's DoId.
-            if (!visible.ContainsKey(DoId.Read(frames.Slice(position + Frame.HeaderSize, DoId.Size))))
+            // Every relayed frame (SetField, SetFields, CallMethod) starts its payload with the object's DoId. What
+            // this account owns comes through the account instead.
+            if (!visible.TryGetValue(DoId.Read(frames.Slice(position + Frame.HeaderSize, DoId.Size)), out var seen) || IsOwner(seen.Owner))
             {
                 if (position > runStart && !Append(frames[runStart..position]))
                 {
@@ -859,6 +886,9 @@ internal sealed class ClientSession : IParticipant
 
         return Eject(EjectCode.UnknownObject, $"object {id} is not in this session's view");
     }
+
+    /// <summary>Whether an object at <paramref name="location"/> owned by <paramref name="owner"/> is in this session's view: in its interest, or its own.</summary>
+    private bool Sees(Location location, DoId owner) => interests.Sees(location) || IsOwner(owner);
 
     private bool IsOwner(DoId owner) => !account.IsEmpty && owner == account;
 

@@ -127,6 +127,27 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
         router.Publish(envelope, targets);
     }
 
+    /// <summary>
+    /// Publishes to the object's location, its owner's account and <paramref name="otherAccount"/> (each participant
+    /// hears it once): an owner sees what it owns arrive, move and change hands wherever it is.
+    /// </summary>
+    private void PublishToLocationAndOwner(Envelope envelope, StateObject obj, DoId otherAccount)
+    {
+        Span<Messaging.Channel> targets = stackalloc Messaging.Channel[3];
+        targets[0] = Messaging.Channel.ForLocation(obj.Location.Parent, obj.Location.Zone);
+        targets[1] = obj.Owner.IsEmpty ? targets[0] : Messaging.Channel.ForAccount(obj.Owner);
+        targets[2] = otherAccount.IsEmpty ? targets[0] : Messaging.Channel.ForAccount(otherAccount);
+        Publish(envelope, targets);
+    }
+
+    /// <summary>
+    /// Relays a client frame about an owned object to its owner's account. It does not flush the location batch: the
+    /// owner's sessions take an owned object's relays only from here, so their order against other objects' relays
+    /// does not matter.
+    /// </summary>
+    private void RelayToOwner(StateObject obj, Messaging.Channel sender, ReadOnlySpan<byte> frame) =>
+        router.Publish(new Envelope(InternalMessageType.RelayPrivate, sender, obj.Id, frame.ToArray()), Messaging.Channel.ForAccount(obj.Owner));
+
     /// <summary>Queues a broadcast relay of <paramref name="frame"/> (a client frame about <paramref name="subject"/>) to a location.</summary>
     private void PublishBroadcast(Messaging.Channel sender, DoId subject, Location location, ReadOnlySpan<byte> frame)
     {
@@ -172,14 +193,14 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
                 break;
             case InternalMessageType.SetField:
             case InternalMessageType.SetFields:
-                SetFields(envelope, envelope.Payload, fromClient: false);
+                SetFields(envelope, envelope.Payload, DoId.Empty);
                 break;
             case InternalMessageType.ClientSetField:
                 {
-                    // The sender's account leads the payload, for the AI; the State Server only skips it.
+                    // The sender's account leads the payload (for the AI, and so that an owner's own set is not echoed to it).
                     var reader = new WireReader(envelope.Payload.Span);
-                    reader.ReadDoId();
-                    SetFields(envelope, envelope.Payload.Slice(reader.Position), fromClient: true);
+                    var account = reader.ReadDoId();
+                    SetFields(envelope, envelope.Payload.Slice(reader.Position), account);
                     break;
                 }
 
@@ -258,12 +279,18 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
 
         graph.Place(obj, parent, zone);
         logger.LogDebug("Created {Model} {DoId} at {Location} for {Ai}", model.Name, obj.Id, obj.Location, ai);
-        var enter = new Envelope(InternalMessageType.EnterLocation, Messaging.Channel.StateServer, obj.Id, EntryOf(obj));
-        Publish(enter, Messaging.Channel.ForLocation(parent, zone));
+        PublishToLocationAndOwner(new Envelope(InternalMessageType.EnterLocation, Messaging.Channel.StateServer, obj.Id, EntryOf(obj)), obj, obj.Owner);
     }
 
-    private void SetFields(Envelope envelope, ReadOnlyMemory<byte> payload, bool fromClient)
+    /// <summary>
+    /// Applies a set (all-or-nothing) and relays it: broadcast fields to the location, and to an owned object's owner
+    /// every field through its account (the owner's view does not depend on its interest; its sessions ignore the
+    /// location's copies of what they own). <paramref name="clientAccount"/> is the sending client's account, empty
+    /// for an AI.
+    /// </summary>
+    private void SetFields(Envelope envelope, ReadOnlyMemory<byte> payload, DoId clientAccount)
     {
+        bool fromClient = !clientAccount.IsEmpty;
         if (!TryGetObject(envelope.Subject, out var obj))
         {
             Refuse(envelope, $"{envelope.Type}: no object {envelope.Subject}");
@@ -306,10 +333,10 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
             PublishBroadcast(sender, obj.Id, obj.Location, BuildSetFrame(obj, span, parsed, broadcast: true));
         }
 
-        if (anyPrivate && !obj.Owner.IsEmpty)
+        // A client's own set is not echoed to its account (no echo, ARCHITECTURE 2).
+        if (!obj.Owner.IsEmpty && obj.Owner != clientAccount && (anyPrivate || anyBroadcast))
         {
-            var frame = BuildSetFrame(obj, span, parsed, broadcast: false).ToArray();
-            Publish(new Envelope(InternalMessageType.RelayPrivate, sender, obj.Id, frame), Messaging.Channel.ForAccount(obj.Owner));
+            RelayToOwner(obj, sender, BuildSetFrame(obj, span, parsed, broadcast: null));
         }
 
         if (dbFields > 0)
@@ -429,7 +456,7 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
 
         graph.Place(obj, pending.Location.Parent, pending.Location.Zone);
         logger.LogDebug("Activated {Model} {DoId} at {Location} for {Ai}", obj.Model.Name, obj.Id, obj.Location, obj.Ai);
-        Publish(new Envelope(InternalMessageType.EnterLocation, Messaging.Channel.StateServer, obj.Id, EntryOf(obj)), Messaging.Channel.ForLocation(obj.Location.Parent, obj.Location.Zone));
+        PublishToLocationAndOwner(new Envelope(InternalMessageType.EnterLocation, Messaging.Channel.StateServer, obj.Id, EntryOf(obj)), obj, obj.Owner);
         ReplyActivation(pending.Requester, obj.Id, pending.Context, DatabaseStatus.Ok, string.Empty, obj);
     }
 
@@ -478,7 +505,8 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
     }
 
     /// <summary>Encodes the client SetField(s) frame of the broadcast (or the other) fields into <see cref="scratch"/>.</summary>
-    private ReadOnlySpan<byte> BuildSetFrame(StateObject obj, ReadOnlySpan<byte> payload, ReadOnlySpan<(int Field, int Start, int Length)> parsed, bool broadcast)
+    /// <summary>A SetField(s) frame of the broadcast fields (true), the other fields (false) or all of them (null).</summary>
+    private ReadOnlySpan<byte> BuildSetFrame(StateObject obj, ReadOnlySpan<byte> payload, ReadOnlySpan<(int Field, int Start, int Length)> parsed, bool? broadcast)
     {
         int matching = 0;
         foreach (var (index, _, _) in parsed)
@@ -509,11 +537,7 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
         scratch.EndFrame(frame);
         return scratch.WrittenSpan;
 
-        bool Matches(int index)
-        {
-            // The owner also receives broadcast fields through the location; private relays carry the rest.
-            return broadcast == obj.Model.Fields[index].IsBroadcast;
-        }
+        bool Matches(int index) => broadcast is not bool only || only == obj.Model.Fields[index].IsBroadcast;
     }
 
     private void CallMethod(Envelope envelope, ReadOnlyMemory<byte> call, bool fromClient)
@@ -554,9 +578,10 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
         {
             PublishBroadcast(envelope.Sender, obj.Id, obj.Location, scratch.WrittenSpan);
         }
-        else if (!obj.Owner.IsEmpty)
+
+        if (!obj.Owner.IsEmpty)
         {
-            Publish(new Envelope(InternalMessageType.RelayPrivate, envelope.Sender, obj.Id, scratch.WrittenSpan.ToArray()), Messaging.Channel.ForAccount(obj.Owner));
+            RelayToOwner(obj, envelope.Sender, scratch.WrittenSpan);
         }
     }
 
@@ -594,9 +619,10 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
         scratch.WriteUInt32(old.Zone);
         ObjectEntry.Write(scratch, obj);
         var message = new Envelope(InternalMessageType.ChangingLocation, envelope.Sender, obj.Id, scratch.WrittenSpan.ToArray());
-        Span<Messaging.Channel> targets = stackalloc Messaging.Channel[2];
+        Span<Messaging.Channel> targets = stackalloc Messaging.Channel[3];
         targets[0] = Messaging.Channel.ForLocation(old.Parent, old.Zone);
         targets[1] = Messaging.Channel.ForLocation(parent, zone);
+        targets[2] = obj.Owner.IsEmpty ? targets[1] : Messaging.Channel.ForAccount(obj.Owner);
         Publish(message, targets);
     }
 
@@ -611,8 +637,11 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
         var reader = new WireReader(envelope.Payload.Span);
         var owner = reader.ReadDoId();
         reader.EnsureAtEnd();
+        var previous = obj.Owner;
         obj.Owner = owner;
-        Publish(new Envelope(InternalMessageType.ChangingOwner, envelope.Sender, obj.Id, EntryOf(obj)), Messaging.Channel.ForLocation(obj.Location.Parent, obj.Location.Zone));
+
+        // The old owner learns that it lost the object (and leaves it unless it sees the location), the new one gains it.
+        PublishToLocationAndOwner(new Envelope(InternalMessageType.ChangingOwner, envelope.Sender, obj.Id, EntryOf(obj)), obj, previous);
     }
 
     private void Delete(DoId id, Envelope cause)

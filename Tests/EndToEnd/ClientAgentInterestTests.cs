@@ -43,6 +43,48 @@ public sealed class ClientAgentInterestTests
     }
 
     [TestMethod]
+    public async Task AnOwnedObject_StaysInItsOwnersView_WhenItMovesOutOfTheOwnersInterest()
+    {
+        await using var world = OtpWorld.Start();
+        var owner = await world.ClientAsync();
+        var watcher = await world.ClientAsync();
+        var mine = world.SpawnKnight(1, "Mine", owner: owner.AccountId);
+        var entered = RawClient.ReadEnter(await owner.ExpectAsync(MessageType.EnterOwnedObject), world.Registry);
+        Assert.AreEqual(mine.DoId, entered.Id, "the owner sees what it owns arrive, before it has any interest");
+        await world.InterestAsync(owner, 1, 1);
+        await world.InterestAsync(watcher, 1, 1);
+
+        world.Ai.Move(mine.DoId, world.Realm.DoId, 2);
+
+        var moved = (await owner.ExpectAsync(MessageType.Location)).Reader();
+        Assert.AreEqual(mine.DoId, moved.ReadDoId(), "a Location, not a Leave: the owner still sees it");
+        Assert.AreEqual((mine.DoId, LeaveReason.Disabled), RawClient.ReadLeave(await watcher.NextAsync()));
+        mine.X = 42;
+        world.Ai.Set(mine, nameof(Knight.X));
+        Assert.AreEqual((mine.DoId, "X", (object?)42), RawClient.ReadSetField(await owner.NextAsync(), mine.Model), "its updates keep coming");
+
+        await owner.RemoveInterestAsync(1);
+        mine.X = 43;
+        world.Ai.Set(mine, nameof(Knight.X));
+        Assert.AreEqual((mine.DoId, "X", (object?)43), RawClient.ReadSetField(await owner.NextAsync(), mine.Model), "closing an interest does not take away what the session owns");
+    }
+
+    [TestMethod]
+    public async Task GivingAnObjectToAClient_EntersIt_AndTakingItAway_LeavesIt_OutsideItsInterest()
+    {
+        await using var world = OtpWorld.Start();
+        var knight = world.SpawnKnight(1);
+        var client = await world.ClientAsync();
+
+        world.Ai.SetOwner(knight.DoId, client.AccountId);
+        var entered = RawClient.ReadEnter(await client.ExpectAsync(MessageType.EnterOwnedObject), world.Registry);
+        Assert.AreEqual((knight.DoId, client.AccountId), (entered.Id, entered.Owner));
+
+        world.Ai.SetOwner(knight.DoId, DoId.Empty);
+        Assert.AreEqual((knight.DoId, LeaveReason.Disabled), RawClient.ReadLeave(await client.NextAsync()));
+    }
+
+    [TestMethod]
     public async Task OverlappingInterests_DoNotDuplicateObjects()
     {
         await using var world = OtpWorld.Start();

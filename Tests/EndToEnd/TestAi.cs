@@ -39,6 +39,9 @@ public sealed class TestAi : IParticipant
     public void Move(DoId id, DoId parent, uint zone) =>
         router.Publish(InternalMessages.SetLocation(id, parent, zone, Channel), Pastry.Messaging.Channel.StateServer);
 
+    public void SetOwner(DoId id, DoId owner) =>
+        router.Publish(InternalMessages.SetOwner(id, owner, Channel), Pastry.Messaging.Channel.StateServer);
+
     public void Delete(DoId id) => router.Publish(InternalMessages.DeleteObject(id, Channel), Pastry.Messaging.Channel.StateServer);
 
     public void Call(DistributedObject obj, string method, params object?[] arguments) =>

@@ -115,8 +115,11 @@ public sealed class StateServerTests
         Assert.AreEqual(lamp.DoId, relay.Subject);
         Assert.AreEqual(Ai, relay.Sender);
         CollectionAssert.AreEqual(SetFieldFrame(lamp, field), relay.Payload.ToArray());
+        Assert.AreEqual(InternalMessageType.EnterLocation, (await owner.NextAsync(TestContext)).Type, "the owner sees what it owns arrive");
+        var own = await owner.NextAsync(TestContext);
+        Assert.AreEqual(InternalMessageType.RelayPrivate, own.Type, "and gets its updates through its account, wherever it is");
+        CollectionAssert.AreEqual(SetFieldFrame(lamp, field), own.Payload.ToArray());
         await BarrierAsync();
-        Assert.IsEmpty(owner.Received, "a broadcast field reaches the owner through the location, not privately");
         Assert.IsEmpty(ai.Received);
     }
 
@@ -188,6 +191,7 @@ public sealed class StateServerTests
 
         Send(InternalMessages.SetField(lamp, field, Ai));
 
+        Assert.AreEqual(InternalMessageType.EnterLocation, (await owner.NextAsync(TestContext)).Type);
         var relay = await owner.NextAsync(TestContext);
         Assert.AreEqual(InternalMessageType.RelayPrivate, relay.Type);
         Assert.AreEqual(lamp.DoId, relay.Subject);
@@ -286,7 +290,8 @@ public sealed class StateServerTests
 
         await BarrierAsync();
         Assert.AreEqual(1, server.ObjectCount, "only the street");
-        Assert.HasCount(3, owner.Received, "the owner hears each deletion once");
+        Assert.HasCount(3, owner.Received.Where(e => e.Type == InternalMessageType.ObjectDeleted), "the owner hears each deletion once");
+        Assert.HasCount(3, owner.Received.Where(e => e.Type == InternalMessageType.EnterLocation), "and each arrival once");
     }
 
     [TestMethod]
