@@ -753,7 +753,7 @@ internal sealed class ClientSession : IParticipant
             case InternalMessageType.RelayBroadcast:
                 // No echo: the sender already applied its own change (ARCHITECTURE 2). What this account owns comes
                 // through the account (RelayPrivate) instead, wherever it is.
-                if (envelope.Sender != Channel && visible.TryGetValue(envelope.Subject, out var seen) && !IsOwner(seen.Owner))
+                if (envelope.Sender != Channel && TakesFromLocation(envelope.Subject))
                 {
                     Append(envelope.Payload.Span);
                 }
@@ -841,7 +841,7 @@ internal sealed class ClientSession : IParticipant
 
             // Every relayed frame (SetField, SetFields, CallMethod) starts its payload with the object's DoId. What
             // this account owns comes through the account instead.
-            if (!visible.TryGetValue(DoId.Read(frames.Slice(position + Frame.HeaderSize, DoId.Size)), out var seen) || IsOwner(seen.Owner))
+            if (!TakesFromLocation(DoId.Read(frames.Slice(position + Frame.HeaderSize, DoId.Size))))
             {
                 if (position > runStart && !Append(frames[runStart..position]))
                 {
@@ -889,6 +889,9 @@ internal sealed class ClientSession : IParticipant
 
     /// <summary>Whether an object at <paramref name="location"/> owned by <paramref name="owner"/> is in this session's view: in its interest, or its own.</summary>
     private bool Sees(Location location, DoId owner) => interests.Sees(location) || IsOwner(owner);
+
+    /// <summary>Whether this session relays a location's update of <paramref name="id"/>: it sees it, and does not own it (those come through the account).</summary>
+    private bool TakesFromLocation(DoId id) => visible.TryGetValue(id, out var seen) && !IsOwner(seen.Owner);
 
     private bool IsOwner(DoId owner) => !account.IsEmpty && owner == account;
 

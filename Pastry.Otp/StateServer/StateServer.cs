@@ -279,7 +279,7 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
 
         graph.Place(obj, parent, zone);
         logger.LogDebug("Created {Model} {DoId} at {Location} for {Ai}", model.Name, obj.Id, obj.Location, ai);
-        PublishToLocationAndOwner(new Envelope(InternalMessageType.EnterLocation, Messaging.Channel.StateServer, obj.Id, EntryOf(obj)), obj, obj.Owner);
+        PublishToLocationAndOwner(new Envelope(InternalMessageType.EnterLocation, Messaging.Channel.StateServer, obj.Id, EntryOf(obj)), obj, DoId.Empty);
     }
 
     /// <summary>
@@ -306,13 +306,12 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
         Span<(int Field, int Start, int Length)> parsed = count <= 32 ? stackalloc (int, int, int)[count] : new (int, int, int)[count];
         ReadFields(ref reader, obj.Model, parsed);
         reader.EnsureAtEnd();
-        bool anyBroadcast = false, anyPrivate = false;
+        bool anyBroadcast = false;
         int dbFields = 0;
         foreach (var (index, _, _) in parsed)
         {
             var field = obj.Model.Fields[index];
             anyBroadcast |= field.IsBroadcast;
-            anyPrivate |= !field.IsBroadcast;
             if (obj.DbBacked && field.IsDb)
             {
                 dbFields++;
@@ -334,7 +333,7 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
         }
 
         // A client's own set is not echoed to its account (no echo, ARCHITECTURE 2).
-        if (!obj.Owner.IsEmpty && obj.Owner != clientAccount && (anyPrivate || anyBroadcast))
+        if (!obj.Owner.IsEmpty && obj.Owner != clientAccount && parsed.Length > 0)
         {
             RelayToOwner(obj, sender, BuildSetFrame(obj, span, parsed, broadcast: null));
         }
@@ -456,7 +455,7 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
 
         graph.Place(obj, pending.Location.Parent, pending.Location.Zone);
         logger.LogDebug("Activated {Model} {DoId} at {Location} for {Ai}", obj.Model.Name, obj.Id, obj.Location, obj.Ai);
-        PublishToLocationAndOwner(new Envelope(InternalMessageType.EnterLocation, Messaging.Channel.StateServer, obj.Id, EntryOf(obj)), obj, obj.Owner);
+        PublishToLocationAndOwner(new Envelope(InternalMessageType.EnterLocation, Messaging.Channel.StateServer, obj.Id, EntryOf(obj)), obj, DoId.Empty);
         ReplyActivation(pending.Requester, obj.Id, pending.Context, DatabaseStatus.Ok, string.Empty, obj);
     }
 
@@ -504,8 +503,10 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
         Publish(new Envelope(InternalMessageType.ActivateObjectResp, Messaging.Channel.StateServer, id, scratch.WrittenSpan.ToArray()), target);
     }
 
-    /// <summary>Encodes the client SetField(s) frame of the broadcast (or the other) fields into <see cref="scratch"/>.</summary>
-    /// <summary>A SetField(s) frame of the broadcast fields (true), the other fields (false) or all of them (null).</summary>
+    /// <summary>
+    /// Encodes into <see cref="scratch"/> the client SetField(s) frame of the broadcast fields (true), the other fields
+    /// (false) or all of them (null).
+    /// </summary>
     private ReadOnlySpan<byte> BuildSetFrame(StateObject obj, ReadOnlySpan<byte> payload, ReadOnlySpan<(int Field, int Start, int Length)> parsed, bool? broadcast)
     {
         int matching = 0;
@@ -707,11 +708,10 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
         foreach (var node in graph.NodesIn(parent, zones))
         {
             var obj = (StateObject)node;
-            var id = obj.Id;
             scratch.Reset();
             scratch.WriteUInt32(context);
             ObjectEntry.Write(scratch, obj);
-            Publish(new Envelope(InternalMessageType.QueryEntry, Messaging.Channel.StateServer, id, scratch.WrittenSpan.ToArray()), envelope.Sender);
+            Publish(new Envelope(InternalMessageType.QueryEntry, Messaging.Channel.StateServer, obj.Id, scratch.WrittenSpan.ToArray()), envelope.Sender);
         }
 
         scratch.Reset();
