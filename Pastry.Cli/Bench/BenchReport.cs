@@ -37,6 +37,10 @@ internal sealed class BenchReport
         return this;
     }
 
+    /// <summary>Adds a latency group in milliseconds: <c>p50</c>, <c>p95</c>, <c>p99</c> and <c>max</c> of <paramref name="latency"/>.</summary>
+    public BenchReport AddLatency(string key, string label, LatencyHistogram latency) =>
+        AddGroup(key, label, "ms", ("p50", BenchCommand.Millis(latency.Percentile(50))), ("p95", BenchCommand.Millis(latency.Percentile(95))), ("p99", BenchCommand.Millis(latency.Percentile(99))), ("max", BenchCommand.Millis(latency.MaxMicroseconds)));
+
     /// <summary>
     /// A value as a number: <paramref name="key"/> is a top-level key or <c>group.key</c> (for example
     /// <c>latency_ms.p99</c>); null when the report has no such value or it is not a number.

@@ -150,7 +150,7 @@ internal static class ChurnAndDbScenarios
             .Add("seconds", "measured", Math.Round(elapsed, 2), "s")
             .Add("sessions", "sessions (connect, login, sync, leave)", sessions)
             .Add("sessions_per_sec", "sessions per second", sessions / elapsed)
-            .AddGroup("latency_ms", "AddInterest -> InterestDone", "ms", ("p50", BenchCommand.Millis(latency.Percentile(50))), ("p95", BenchCommand.Millis(latency.Percentile(95))), ("p99", BenchCommand.Millis(latency.Percentile(99))), ("max", BenchCommand.Millis(latency.MaxMicroseconds)))
+            .AddLatency("latency_ms", "AddInterest -> InterestDone", latency)
             .Add("server_rss_mb", "server RSS", server.ReadRssBytes() is long bytes ? Math.Round(bytes / 1048576.0, 1) : null, "MB")
             .Add("server_cpu_percent", "server CPU (100 = one core)", cpuEnd is TimeSpan e && cpuStart is TimeSpan s ? Math.Round((e - s).TotalSeconds * 100 / elapsed, 1) : null, "%")
             .Add("server_cpu_ms_per_session", "server CPU per session", PerSession(cpuStart, cpuEnd, sessions), "ms")

@@ -148,7 +148,7 @@ internal static class ClientScenarios
             .Add("seconds", "measured", seconds, "s")
             .Add("sets_per_sec", "client sets per second", measuredSets / seconds)
             .Add("deliveries_per_sec", "deliveries per second", deliveries / seconds)
-            .AddGroup("latency_ms", "latency client set -> other client sees it", "ms", ("p50", BenchCommand.Millis(latency.Percentile(50))), ("p95", BenchCommand.Millis(latency.Percentile(95))), ("p99", BenchCommand.Millis(latency.Percentile(99))), ("max", BenchCommand.Millis(latency.MaxMicroseconds)))
+            .AddLatency("latency_ms", "latency client set -> other client sees it", latency)
             .Add("latency_samples", "latency samples", latency.Count)
             .Add("server_rss_mb", "server RSS", rss is long bytes ? Math.Round(bytes / 1048576.0, 1) : null, "MB")
             .Add("server_cpu_percent", "server CPU (100 = one core)", cpuEnd is TimeSpan e ? Math.Round((e - cpuStart).TotalSeconds * 100 / seconds, 1) : null, "%")

@@ -96,7 +96,7 @@ internal static class FanoutScenario
                 .Add("percent_of_peak", "percent of peak", settings.PercentOfPeak, "%")
                 .Add("peak_deliveries_per_sec", "peak: deliveries per second", p.Deliveries / p.Seconds)
                 .Add("peak_sets_per_sec", "peak: updates sent per second", p.Sets / p.Seconds)
-                .AddGroup("peak_latency_ms", "peak: latency AI -> client", "ms", ("p50", BenchCommand.Millis(p.Latency.Percentile(50))), ("p95", BenchCommand.Millis(p.Latency.Percentile(95))), ("p99", BenchCommand.Millis(p.Latency.Percentile(99))), ("max", BenchCommand.Millis(p.Latency.MaxMicroseconds)))
+                .AddLatency("peak_latency_ms", "peak: latency AI -> client", p.Latency)
                 .Add("peak_server_cpu_s_per_million", "peak: server CPU-s per 1M deliveries", p.ServerCpu is double pc && p.Deliveries > 0 ? Math.Round(pc * 1e6 / p.Deliveries, 4) : null, "s");
         }
 
@@ -106,7 +106,7 @@ internal static class FanoutScenario
             .Add("sets_per_sec", "updates sent per second", phase.Sets / seconds)
             .Add("deliveries", "deliveries", deliveries)
             .Add("deliveries_per_sec", "deliveries per second", deliveries / seconds)
-            .AddGroup("latency_ms", "latency AI -> client", "ms", ("p50", BenchCommand.Millis(latency.Percentile(50))), ("p95", BenchCommand.Millis(latency.Percentile(95))), ("p99", BenchCommand.Millis(latency.Percentile(99))), ("max", BenchCommand.Millis(latency.MaxMicroseconds)))
+            .AddLatency("latency_ms", "latency AI -> client", latency)
             .Add("latency_samples", "latency samples", latency.Count)
             .Add("bytes_out_per_sec", "bytes to clients per second", phase.Bytes / seconds)
             .Add("server_rss_mb", "server RSS", phase.Rss is long bytes ? Math.Round(bytes / 1048576.0, 1) : null, "MB")
