@@ -1,8 +1,6 @@
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Pastry.Messaging;
-using Pastry.Otp.Database;
-using Pastry.Otp.MessageDirector;
 using Pastry.Wire;
 
 namespace Pastry.Otp.StateServer;
@@ -17,7 +15,7 @@ namespace Pastry.Otp.StateServer;
 /// are queued, and published as one <see cref="InternalMessageType.RelayBroadcastBatch"/> before anything else is
 /// published and whenever the queue runs empty: an idle server relays at once, a busy one in batches.
 /// </summary>
-public sealed class StateServer : IParticipant, IAsyncDisposable
+public sealed partial class StateServer : IParticipant, IAsyncDisposable
 {
     private readonly IMessageRouter router;
     private readonly ModelRegistry registry;
@@ -28,19 +26,8 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
     private readonly PooledBufferWriter scratch = new(1024);
     private readonly Dictionary<ModelInfo, StoredLayout> ramLayouts = new();
     private readonly Dictionary<ModelInfo, StoredLayout> dbLayouts = new();
-    private readonly Dictionary<uint, PendingActivation> activations = new();
-    private readonly HashSet<DoId> activating = new();
     private readonly bool databaseEnabled;
-    private uint nextActivation;
-    private readonly PooledBufferWriter batch = new(MaxBatchBytes);
-    private Messaging.Channel batchLocation;
-    private Messaging.Channel batchSender;
-    private DoId batchSubject;
-    private int batchFrames;
     private Task? loop;
-
-    /// <summary>The most bytes of client frames one <see cref="InternalMessageType.RelayBroadcastBatch"/> carries.</summary>
-    private const int MaxBatchBytes = 16 * 1024;
 
     /// <summary>Creates the State Server; call <see cref="Start"/> to subscribe it and start handling messages.</summary>
     /// <param name="router">The Message Director.</param>
@@ -111,77 +98,6 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
             // The queue is empty for now: what was coalesced goes out before the loop waits.
             FlushBroadcasts();
         }
-    }
-
-    /// <summary>Publishes a message after any coalesced broadcast relays, so that every subscriber sees the State Server's order.</summary>
-    private void Publish(Envelope envelope, Messaging.Channel target)
-    {
-        FlushBroadcasts();
-        router.Publish(envelope, target);
-    }
-
-    /// <inheritdoc cref="Publish(Envelope, Messaging.Channel)"/>
-    private void Publish(Envelope envelope, ReadOnlySpan<Messaging.Channel> targets)
-    {
-        FlushBroadcasts();
-        router.Publish(envelope, targets);
-    }
-
-    /// <summary>
-    /// Publishes to the object's location, its owner's account and <paramref name="otherAccount"/> (each participant
-    /// hears it once): an owner sees what it owns arrive, move and change hands wherever it is.
-    /// </summary>
-    private void PublishToLocationAndOwner(Envelope envelope, StateObject obj, DoId otherAccount)
-    {
-        Span<Messaging.Channel> targets = stackalloc Messaging.Channel[3];
-        targets[0] = Messaging.Channel.ForLocation(obj.Location.Parent, obj.Location.Zone);
-        targets[1] = obj.Owner.IsEmpty ? targets[0] : Messaging.Channel.ForAccount(obj.Owner);
-        targets[2] = otherAccount.IsEmpty ? targets[0] : Messaging.Channel.ForAccount(otherAccount);
-        Publish(envelope, targets);
-    }
-
-    /// <summary>
-    /// Relays a client frame about an owned object to its owner's account. It does not flush the location batch: the
-    /// owner's sessions take an owned object's relays only from here, so their order against other objects' relays
-    /// does not matter.
-    /// </summary>
-    private void RelayToOwner(StateObject obj, Messaging.Channel sender, ReadOnlySpan<byte> frame) =>
-        router.Publish(new Envelope(InternalMessageType.RelayPrivate, sender, obj.Id, frame.ToArray()), Messaging.Channel.ForAccount(obj.Owner));
-
-    /// <summary>Queues a broadcast relay of <paramref name="frame"/> (a client frame about <paramref name="subject"/>) to a location.</summary>
-    private void PublishBroadcast(Messaging.Channel sender, DoId subject, Location location, ReadOnlySpan<byte> frame)
-    {
-        var target = Messaging.Channel.ForLocation(location.Parent, location.Zone);
-        if (batchFrames > 0 && (batchLocation != target || batchSender != sender || batch.WrittenCount + frame.Length > MaxBatchBytes))
-        {
-            FlushBroadcasts();
-        }
-
-        if (batchFrames == 0)
-        {
-            batchLocation = target;
-            batchSender = sender;
-            batchSubject = subject;
-        }
-
-        batch.WriteRaw(frame);
-        batchFrames++;
-    }
-
-    /// <summary>Publishes the coalesced relays: one frame as a plain <see cref="InternalMessageType.RelayBroadcast"/>, more as a batch.</summary>
-    private void FlushBroadcasts()
-    {
-        if (batchFrames == 0)
-        {
-            return;
-        }
-
-        var envelope = batchFrames == 1
-            ? new Envelope(InternalMessageType.RelayBroadcast, batchSender, batchSubject, batch.WrittenSpan.ToArray())
-            : new Envelope(InternalMessageType.RelayBroadcastBatch, batchSender, DoId.Empty, batch.WrittenSpan.ToArray());
-        batchFrames = 0;
-        batch.Reset();
-        router.Publish(envelope, batchLocation);
     }
 
     private void Handle(Envelope envelope)
@@ -365,142 +281,6 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
         }
 
         Publish(new Envelope(InternalMessageType.DbSetFields, sender, obj.Id, scratch.WrittenSpan.ToArray()), Messaging.Channel.Database);
-    }
-
-    private void Activate(Envelope envelope)
-    {
-        var reader = new WireReader(envelope.Payload.Span);
-        uint context = reader.ReadUInt32();
-        uint classId = reader.ReadUInt32();
-        var parent = reader.ReadDoId();
-        uint zone = reader.ReadUInt32();
-        var owner = reader.ReadDoId();
-        var ai = Messaging.Channel.Read(ref reader);
-        if (!registry.TryGetModel(classId, out var model) || !model.HasDbFields)
-        {
-            ReplyActivation(envelope.Sender, envelope.Subject, context, DatabaseStatus.Invalid, $"activate {envelope.Subject}: class id {classId} is unknown or has no Db fields");
-            return;
-        }
-
-        int count = reader.ReadUInt16();
-        Span<(int Field, int Start, int Length)> parsed = count <= 32 ? stackalloc (int, int, int)[count] : new (int, int, int)[count];
-        ReadFields(ref reader, model, parsed);
-        reader.EnsureAtEnd();
-        foreach (var (index, _, _) in parsed)
-        {
-            var field = model.Fields[index];
-            if (field.IsDb || !field.IsStored)
-            {
-                ReplyActivation(envelope.Sender, envelope.Subject, context, DatabaseStatus.Invalid, $"activate {model.Name} {envelope.Subject}: {field.Name} is {(field.IsDb ? "a Db field, loaded from the database" : "not stored")}; give only Required or Ram fields that are not Db");
-                return;
-            }
-        }
-
-        string? problem = !databaseEnabled ? "the Database role is off (Database:Path is empty)"
-            : envelope.Subject.IsEmpty ? "the DoId is empty"
-            : graph.Contains(envelope.Subject) || activating.Contains(envelope.Subject) ? "it is already active"
-            : !parent.IsEmpty && !graph.Contains(parent) ? $"parent {parent} does not exist"
-            : null;
-        if (problem is not null)
-        {
-            var status = problem == "it is already active" ? DatabaseStatus.AlreadyExists : DatabaseStatus.Invalid;
-            ReplyActivation(envelope.Sender, envelope.Subject, context, status, $"activate {model.Name} {envelope.Subject}: {problem}");
-            return;
-        }
-
-        uint request = ++nextActivation;
-        // The object waits here with the values of the request; the database's values join them when they arrive.
-        var obj = new StateObject(envelope.Subject, LayoutOf(model, dbBacked: true), ai) { Owner = owner };
-        obj.SetValues(envelope.Payload.Span, parsed);
-        activations[request] = new PendingActivation(envelope.Sender, context, new Location(parent, zone), obj);
-        activating.Add(envelope.Subject);
-        Publish(DatabaseMessages.GetAll(request, model, envelope.Subject, Messaging.Channel.StateServer), Messaging.Channel.Database);
-    }
-
-    private void FinishActivation(Envelope envelope)
-    {
-        var reader = new WireReader(envelope.Payload.Span);
-        uint request = reader.ReadUInt32();
-        if (!activations.Remove(request, out var pending))
-        {
-            logger.LogWarning("State Server got a {Type} for no pending activation ({Request})", envelope.Type, request);
-            return;
-        }
-
-        var obj = pending.Object;
-        activating.Remove(obj.Id);
-        var status = (DatabaseStatus)reader.ReadByte();
-        string reason = reader.ReadString();
-        string what = $"activate {obj.Model.Name} {obj.Id}";
-        if (status != DatabaseStatus.Ok)
-        {
-            ReplyActivation(pending.Requester, obj.Id, pending.Context, status, $"{what}: {reason}");
-            return;
-        }
-
-        int count = reader.ReadUInt16();
-        Span<(int Field, int Start, int Length)> parsed = count <= 32 ? stackalloc (int, int, int)[count] : new (int, int, int)[count];
-        ReadFields(ref reader, obj.Model, parsed);
-        reader.EnsureAtEnd();
-        obj.SetValues(envelope.Payload.Span, parsed);
-        string? problem = MissingRequired(obj) is string missing ? $"missing Required field(s) {missing} (give the ones that are not Db in the request)"
-            : graph.Contains(obj.Id) ? "it was created meanwhile"
-            : !pending.Location.Parent.IsEmpty && !graph.Contains(pending.Location.Parent) ? $"parent {pending.Location.Parent} was deleted meanwhile"
-            : null;
-        if (problem is not null)
-        {
-            ReplyActivation(pending.Requester, obj.Id, pending.Context, DatabaseStatus.Invalid, $"{what}: {problem}");
-            return;
-        }
-
-        graph.Place(obj, pending.Location.Parent, pending.Location.Zone);
-        logger.LogDebug("Activated {Model} {DoId} at {Location} for {Ai}", obj.Model.Name, obj.Id, obj.Location, obj.Ai);
-        PublishToLocationAndOwner(new Envelope(InternalMessageType.EnterLocation, Messaging.Channel.StateServer, obj.Id, EntryOf(obj)), obj, DoId.Empty);
-        ReplyActivation(pending.Requester, obj.Id, pending.Context, DatabaseStatus.Ok, string.Empty, obj);
-    }
-
-    private void ReplyActivation(Messaging.Channel target, DoId id, uint context, DatabaseStatus status, string reason, StateObject? obj = null)
-    {
-        if (status == DatabaseStatus.NotFound)
-        {
-            // An ordinary answer: "is this stored?" (ActivateAsync returns null), as on a player's first login.
-            logger.LogDebug("ActivateObject from {Sender}: {Reason}", target, reason);
-        }
-        else if (status != DatabaseStatus.Ok)
-        {
-            logger.LogWarning("State Server refused ActivateObject from {Sender}: {Reason}", target, reason);
-        }
-
-        if (target.Kind is ChannelKind.None or ChannelKind.Location)
-        {
-            return;
-        }
-
-        scratch.Reset();
-        scratch.WriteUInt32(context);
-        scratch.WriteByte((byte)status);
-        scratch.WriteString(reason);
-        if (obj is not null)
-        {
-            int count = 0;
-            foreach (var field in obj.Layout.Fields)
-            {
-                count += obj.HasValue(field.Index) ? 1 : 0;
-            }
-
-            scratch.WriteUInt16((ushort)count);
-            foreach (var field in obj.Layout.Fields)
-            {
-                var value = obj.Value(field.Index);
-                if (!value.IsEmpty)
-                {
-                    scratch.WriteUInt16((ushort)field.Index);
-                    scratch.WriteRaw(value);
-                }
-            }
-        }
-
-        Publish(new Envelope(InternalMessageType.ActivateObjectResp, Messaging.Channel.StateServer, id, scratch.WrittenSpan.ToArray()), target);
     }
 
     /// <summary>
@@ -804,7 +584,4 @@ public sealed class StateServer : IParticipant, IAsyncDisposable
         scratch.WriteString(reason);
         Publish(new Envelope(InternalMessageType.Error, Messaging.Channel.StateServer, envelope.Subject, scratch.WrittenSpan.ToArray()), envelope.Sender);
     }
-
-    /// <summary>An activation waiting for the Database role's answer.</summary>
-    private sealed record PendingActivation(Messaging.Channel Requester, uint Context, Location Location, StateObject Object);
 }

@@ -1,0 +1,335 @@
+using System.ComponentModel.DataAnnotations;
+using System.Reflection;
+using Pastry.Wire;
+
+namespace Pastry;
+
+// The reflection builder: reads a model class once (properties, keywords, validators, clean methods, [Distributed]
+// methods) and reports every declaration problem at once, with the fix.
+public sealed partial class ModelInfo
+{
+    private static ModelInfo? Build(Type type, List<string> problems)
+    {
+        string where = type.FullName ?? type.Name;
+        if (!IsModelType(type, out var modelBase))
+        {
+            problems.Add($"{where} is not a model: declare it as 'class {type.Name} : DistributedObject<{type.Name}>'.");
+            return null;
+        }
+
+        if (modelBase != type)
+        {
+            problems.Add($"{where} derives from DistributedObject<{modelBase.Name}>; the type argument must be the class itself: 'class {type.Name} : DistributedObject<{type.Name}>'.");
+            return null;
+        }
+
+        if (type.IsAbstract || type.IsGenericTypeDefinition)
+        {
+            problems.Add($"{where} is abstract or generic; models must be concrete classes.");
+            return null;
+        }
+
+        var constructor = type.GetConstructor(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic, binder: null, Type.EmptyTypes, modifiers: null);
+        if (constructor is null)
+        {
+            problems.Add($"{where} has no parameterless constructor; add one (it may be private) so that repositories can create instances.");
+        }
+
+        var info = new ModelInfo(type);
+        var hierarchy = new List<Type>();
+        for (var t = type; t is not null && !(t.IsGenericType && t.GetGenericTypeDefinition() == typeof(DistributedObject<>)); t = t.BaseType)
+        {
+            hierarchy.Insert(0, t);
+        }
+
+        var fieldList = new List<FieldDescriptor>();
+        var methodList = new List<MethodDescriptor>();
+        foreach (var declaring in hierarchy)
+        {
+            var properties = declaring.GetProperties(BindingFlags.Instance | BindingFlags.Public | BindingFlags.DeclaredOnly)
+                .OrderBy(p => p.MetadataToken);
+            foreach (var property in properties)
+            {
+                var field = BuildField(info, type, property, fieldList.Count, problems);
+                if (field is not null)
+                {
+                    fieldList.Add(field);
+                }
+            }
+
+            var declaredMethods = declaring.GetMethods(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.DeclaredOnly)
+                .Where(m => m.IsDefined(typeof(DistributedAttribute), inherit: true))
+                .OrderBy(m => m.MetadataToken);
+            foreach (var method in declaredMethods)
+            {
+                var descriptor = BuildMethod(info, type, method, methodList.Count, problems);
+                if (descriptor is not null)
+                {
+                    if (methodList.Any(m => m.Name == descriptor.Name))
+                    {
+                        problems.Add($"{type.Name}.{method.Name}: [Distributed] methods cannot be overloaded; give each one its own name.");
+                        continue;
+                    }
+
+                    methodList.Add(descriptor);
+                }
+            }
+        }
+
+        if (fieldList.Count > ushort.MaxValue || methodList.Count > ushort.MaxValue)
+        {
+            problems.Add($"{type.Name} has more than {ushort.MaxValue} fields or methods.");
+        }
+
+        if (problems.Count > 0)
+        {
+            return null;
+        }
+
+        info.fields = fieldList.ToArray();
+        info.methods = methodList.ToArray();
+        foreach (var field in info.fields)
+        {
+            info.fieldsByName[field.Name] = field;
+        }
+
+        foreach (var method in info.methods)
+        {
+            info.methodsByName[method.Name] = method;
+        }
+
+        info.BuildAccessorTable();
+
+        info.HasDbFields = info.fields.Any(f => f.IsDb);
+        info.factory = CompiledAccessors.Factory(constructor!);
+        return info;
+    }
+
+    internal static bool IsModelType(Type type, out Type modelArgument)
+    {
+        for (var t = type.BaseType; t is not null; t = t.BaseType)
+        {
+            if (t.IsGenericType && t.GetGenericTypeDefinition() == typeof(DistributedObject<>))
+            {
+                modelArgument = t.GetGenericArguments()[0];
+                return true;
+            }
+        }
+
+        modelArgument = null!;
+        return false;
+    }
+
+    private static FieldDescriptor? BuildField(ModelInfo info, Type type, PropertyInfo property, int index, List<string> problems)
+    {
+        if (property.GetIndexParameters().Length > 0 || property.IsDefined(typeof(NotDistributedAttribute), inherit: true))
+        {
+            return null;
+        }
+
+        if (property.GetMethod is not { IsPublic: true } || property.SetMethod is not { IsPublic: true })
+        {
+            if (HasAnyKeyword(property))
+            {
+                problems.Add($"{type.Name}.{property.Name} has field keywords but no public getter and setter; write it as '{{ get => Get<{property.PropertyType.Name}>(); set => Set(value); }}'.");
+            }
+
+            return null;
+        }
+
+        string name = $"{type.Name}.{property.Name}";
+        if (!ValueCodecs.TryGet(property.PropertyType, out var codec))
+        {
+            problems.Add($"{name} has type {CSharpName(property.PropertyType)}, which is not a field type. Supported: {ValueCodecs.SupportedTypeList}. Mark the property [NotDistributed] if it is not meant to be synchronised.");
+            return null;
+        }
+
+        var keywords = FieldKeywords.None;
+        if (property.IsDefined(typeof(RequiredAttribute), inherit: true))
+        {
+            keywords |= FieldKeywords.Required;
+        }
+
+        keywords |= KeywordsOf(property);
+        CheckKeywords(name, keywords, problems);
+
+        var validators = property.GetCustomAttributes<ValidationAttribute>(inherit: true).ToList();
+        MethodInfo? clean = FindClean(type, property, problems);
+        return FieldDescriptor.Create(info, property, index, keywords, validators, clean, codec);
+    }
+
+    private static MethodDescriptor? BuildMethod(ModelInfo info, Type type, MethodInfo method, int index, List<string> problems)
+    {
+        string name = $"{type.Name}.{method.Name}";
+        bool ok = true;
+        if (method.ReturnType != typeof(void))
+        {
+            problems.Add($"{name} is [Distributed] but returns {method.ReturnType.Name}; RPCs are one-way messages, so they must return void. Send the answer back with another call or a field.");
+            ok = false;
+        }
+
+        if (method.IsGenericMethodDefinition)
+        {
+            problems.Add($"{name} is [Distributed] and generic; RPCs must have concrete parameter types.");
+            ok = false;
+        }
+
+        var parameters = new List<ParameterDescriptor>();
+        foreach (var parameter in method.GetParameters())
+        {
+            if (parameter.ParameterType.IsByRef || !ValueCodecs.TryGet(parameter.ParameterType, out var codec))
+            {
+                problems.Add($"{name} parameter '{parameter.Name}' has type {CSharpName(parameter.ParameterType)}, which cannot be sent. Supported: {ValueCodecs.SupportedTypeList}.");
+                ok = false;
+                continue;
+            }
+
+            parameters.Add(new ParameterDescriptor(parameter, codec));
+        }
+
+        var keywords = KeywordsOf(method);
+        if (method.IsDefined(typeof(AnonymousAttribute), inherit: true))
+        {
+            keywords |= FieldKeywords.Anonymous;
+        }
+
+        CheckKeywords(name, keywords, problems);
+        return ok ? new MethodDescriptor(info, method, index, keywords, parameters.ToArray()) : null;
+    }
+
+    private static FieldKeywords KeywordsOf(MemberInfo member)
+    {
+        var keywords = FieldKeywords.None;
+        if (member.IsDefined(typeof(RamAttribute), inherit: true))
+        {
+            keywords |= FieldKeywords.Ram;
+        }
+
+        if (member.IsDefined(typeof(DbAttribute), inherit: true))
+        {
+            keywords |= FieldKeywords.Db;
+        }
+
+        if (member.IsDefined(typeof(BroadcastAttribute), inherit: true))
+        {
+            keywords |= FieldKeywords.Broadcast;
+        }
+
+        if (member.IsDefined(typeof(ClSendAttribute), inherit: true))
+        {
+            keywords |= FieldKeywords.ClSend;
+        }
+
+        if (member.IsDefined(typeof(OwnSendAttribute), inherit: true))
+        {
+            keywords |= FieldKeywords.OwnSend;
+        }
+
+        if (member.IsDefined(typeof(AiAttribute), inherit: true))
+        {
+            keywords |= FieldKeywords.Ai;
+        }
+
+        return keywords;
+    }
+
+    /// <summary>A type as C# code spells it (<c>List&lt;int&gt;</c>, not <c>List`1</c>), so that messages name it recognisably.</summary>
+    private static string CSharpName(Type type)
+    {
+        if (type.IsByRef)
+        {
+            return "ref " + CSharpName(type.GetElementType()!);
+        }
+
+        if (type.IsArray)
+        {
+            return CSharpName(type.GetElementType()!) + "[" + new string(',', type.GetArrayRank() - 1) + "]";
+        }
+
+        if (Nullable.GetUnderlyingType(type) is { } underlying)
+        {
+            return CSharpName(underlying) + "?";
+        }
+
+        if (type.IsGenericType)
+        {
+            string name = type.Name;
+            int tick = name.IndexOf('`');
+            return (tick < 0 ? name : name.Substring(0, tick)) + "<" + string.Join(", ", type.GetGenericArguments().Select(CSharpName)) + ">";
+        }
+
+        if (type.IsEnum)
+        {
+            return type.Name;
+        }
+
+        return Type.GetTypeCode(type) switch
+        {
+            TypeCode.Boolean => "bool",
+            TypeCode.Byte => "byte",
+            TypeCode.SByte => "sbyte",
+            TypeCode.Char => "char",
+            TypeCode.Int16 => "short",
+            TypeCode.UInt16 => "ushort",
+            TypeCode.Int32 => "int",
+            TypeCode.UInt32 => "uint",
+            TypeCode.Int64 => "long",
+            TypeCode.UInt64 => "ulong",
+            TypeCode.Single => "float",
+            TypeCode.Double => "double",
+            TypeCode.Decimal => "decimal",
+            TypeCode.String => "string",
+            _ => type == typeof(object) ? "object" : type.Name,
+        };
+    }
+
+    private static bool HasAnyKeyword(PropertyInfo property) =>
+        KeywordsOf(property) != FieldKeywords.None || property.IsDefined(typeof(RequiredAttribute), inherit: true);
+
+    private static void CheckKeywords(string name, FieldKeywords keywords, List<string> problems)
+    {
+        if ((keywords & FieldKeywords.Ai) != 0 && (keywords & FieldKeywords.ClSend) != 0)
+        {
+            problems.Add($"{name} is both [Ai] (only the AI may send it) and [ClSend] (any client may send it); remove one of them.");
+        }
+
+        if ((keywords & FieldKeywords.Ai) != 0 && (keywords & FieldKeywords.OwnSend) != 0)
+        {
+            problems.Add($"{name} is both [Ai] (only the AI may send it) and [OwnSend] (the owning client may send it); remove one of them.");
+        }
+
+        if ((keywords & FieldKeywords.ClSend) != 0 && (keywords & FieldKeywords.OwnSend) != 0)
+        {
+            problems.Add($"{name} is both [ClSend] and [OwnSend]; [ClSend] already lets the owner send it, so keep only the one you mean.");
+        }
+    }
+
+    private static MethodInfo? FindClean(Type type, PropertyInfo property, List<string> problems)
+    {
+        string cleanName = "Clean" + property.Name;
+        MethodInfo[] candidates = type.GetMethods(BindingFlags.Instance | BindingFlags.Static | BindingFlags.Public | BindingFlags.NonPublic)
+            .Where(m => m.Name == cleanName)
+            .ToArray();
+        if (candidates.Length == 0)
+        {
+            return null;
+        }
+
+        string expected = $"'{property.PropertyType.Name} {cleanName}({property.PropertyType.Name} value)'";
+        if (candidates.Length > 1)
+        {
+            problems.Add($"{type.Name} has {candidates.Length} methods named {cleanName}; keep one, declared as {expected}.");
+            return null;
+        }
+
+        var method = candidates[0];
+        var parameters = method.GetParameters();
+        if (method.IsStatic || method.ReturnType != property.PropertyType || parameters.Length != 1 || parameters[0].ParameterType != property.PropertyType || method.IsGenericMethodDefinition)
+        {
+            problems.Add($"{type.Name}.{cleanName} has the wrong signature; declare it as the instance method {expected}: it receives the new value and returns the cleaned value (throw ValidationException to reject).");
+            return null;
+        }
+
+        return method;
+    }
+}

@@ -1,0 +1,444 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using Microsoft.Extensions.Logging;
+using Pastry.Messaging;
+using Pastry.Otp.StateServer;
+using Pastry.Wire;
+
+namespace Pastry.Otp.ClientAgent;
+
+// What a client sends: frames read off the socket, checked (stage, rate, rights, constraints) and acted on.
+internal sealed partial class ClientSession
+{
+    private async Task ReceiveAsync(PipeReader reader)
+    {
+        int maxFrame = agent.Options.MaxFrameBytes;
+        while (true)
+        {
+            var result = await reader.ReadAsync(stopReading.Token).ConfigureAwait(false);
+            var buffer = result.Buffer;
+            bool keepReading = true;
+            while (keepReading)
+            {
+                var status = Frame.TryRead(ref buffer, maxFrame, out ushort type, out var payload, out uint declared);
+                if (status == FrameStatus.Incomplete)
+                {
+                    break;
+                }
+
+                lock (sync)
+                {
+                    keepReading = status switch
+                    {
+                        FrameStatus.Oversized => Eject(EjectCode.OversizedFrame, $"frame of {declared} bytes is larger than the limit of {maxFrame}"),
+                        FrameStatus.Malformed => Eject(EjectCode.TruncatedFrame, $"frame length {declared} is too small to hold a message type"),
+                        _ => HandleFrame(type, payload),
+                    };
+                }
+            }
+
+            reader.AdvanceTo(buffer.Start, buffer.End);
+            if (!keepReading || result.IsCompleted)
+            {
+                if (result.IsCompleted && keepReading && buffer.Length > 0)
+                {
+                    lock (sync)
+                    {
+                        Eject(EjectCode.TruncatedFrame, $"connection closed in the middle of a frame ({buffer.Length} bytes left)");
+                    }
+                }
+
+                return;
+            }
+        }
+    }
+
+    private bool HandleFrame(ushort type, ReadOnlySequence<byte> payload)
+    {
+        if (stage == SessionStage.Closed)
+        {
+            return false;
+        }
+
+        Interlocked.Exchange(ref lastReceivedMs, Environment.TickCount64);
+        if (!TakeToken())
+        {
+            return Eject(EjectCode.RateLimited, $"more than {agent.Options.MaxMessagesPerSecond} messages per second");
+        }
+
+        byte[]? rented = null;
+        ReadOnlySpan<byte> span;
+        if (payload.IsSingleSegment)
+        {
+            span = payload.First.Span;
+        }
+        else
+        {
+            rented = ArrayPool<byte>.Shared.Rent((int)payload.Length);
+            payload.CopyTo(rented);
+            span = rented.AsSpan(0, (int)payload.Length);
+        }
+
+        try
+        {
+            return Dispatch((MessageType)type, span);
+        }
+        catch (WireFormatException ex)
+        {
+            return Eject(EjectCode.TruncatedFrame, $"malformed {(MessageType)type}: {ex.Message}");
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
+        }
+    }
+
+    private bool Dispatch(MessageType type, ReadOnlySpan<byte> payload)
+    {
+        var reader = new WireReader(payload);
+        if (stage == SessionStage.AwaitingHello && type != MessageType.Hello)
+        {
+            return Eject(EjectCode.NoHello, $"the first message must be Hello, not {Describe(type)}");
+        }
+
+        switch (type)
+        {
+            case MessageType.Hello:
+                return OnHello(ref reader);
+            case MessageType.Heartbeat:
+                reader.EnsureAtEnd();
+                return true;
+            case MessageType.Disconnect:
+                logger.LogDebug("{Session} disconnected", Name);
+                stage = SessionStage.Closed;
+                outbox.Complete();
+                return false;
+            case MessageType.ClockSync:
+                {
+                    long clientTicks = reader.ReadInt64();
+                    reader.EnsureAtEnd();
+                    scratch.Reset();
+                    ClientFrames.WriteClockSync(scratch, clientTicks, agent.Time.GetUtcNow().UtcTicks);
+                    return Append(scratch.WrittenSpan);
+                }
+
+            case MessageType.AddInterest:
+                return OnAddInterest(ref reader);
+            case MessageType.RemoveInterest:
+                return OnRemoveInterest(ref reader);
+            case MessageType.SetField:
+            case MessageType.SetFields:
+                return OnSetFields(ref reader, type == MessageType.SetFields);
+            case MessageType.CallMethod:
+                return OnCallMethod(ref reader);
+            default:
+                return Eject(EjectCode.UnknownMessageType, $"{Describe(type)} is not a message a client may send");
+        }
+    }
+
+    private bool OnHello(ref WireReader reader)
+    {
+        if (stage != SessionStage.AwaitingHello)
+        {
+            return Eject(EjectCode.UnknownMessageType, "Hello was already accepted; send it only once");
+        }
+
+        ulong hash = reader.ReadUInt64();
+        string version = reader.ReadString();
+        reader.EnsureAtEnd();
+        string serverVersion = agent.Options.AppVersion;
+        if (!string.Equals(version, serverVersion, StringComparison.Ordinal))
+        {
+            string direction = Version.TryParse(version, out var client) && Version.TryParse(serverVersion, out var server)
+                ? client < server ? "the client is out of date: update the client" : "the server is out of date: update the server"
+                : "client and server come from different releases";
+            return Eject(EjectCode.BadVersion, $"client app version '{version}' differs from the server's '{serverVersion}': {direction}");
+        }
+
+        ulong expected = agent.Registry.SchemaHash;
+        if (hash != expected)
+        {
+            return Eject(EjectCode.BadSchemaHash, $"client schema hash {hash:x16} differs from the server's {expected:x16} although the app version matches: one side was built from different models; rebuild it from the same code");
+        }
+
+        stage = SessionStage.Anonymous;
+        scratch.Reset();
+        ClientFrames.WriteHelloResp(scratch, agent.Time.GetUtcNow().UtcTicks, Id);
+        return Append(scratch.WrittenSpan);
+    }
+
+    private bool OnAddInterest(ref WireReader reader)
+    {
+        if (stage != SessionStage.Established)
+        {
+            return Eject(EjectCode.AnonymousViolation, "AddInterest needs a logged-in session; anonymous sessions may only call [Anonymous] UberDOG methods");
+        }
+
+        uint context = reader.ReadUInt32();
+        var parent = reader.ReadDoId();
+        int count = reader.ReadCount(4);
+        if (count > agent.Options.MaxZonesPerInterest)
+        {
+            return Eject(EjectCode.ForbiddenInterest, $"interest {context} names {count} zones; the limit is {agent.Options.MaxZonesPerInterest}");
+        }
+
+        var zones = new uint[count];
+        for (int i = 0; i < count; i++)
+        {
+            zones[i] = reader.ReadUInt32();
+        }
+
+        reader.EnsureAtEnd();
+        if (!interests.Contains(context) && interests.Count >= agent.Options.MaxInterests)
+        {
+            return Eject(EjectCode.TooManyInterests, $"a session may hold at most {agent.Options.MaxInterests} interests");
+        }
+
+        if (!agent.InterestPolicy.IsAllowed(account, parent, zones))
+        {
+            return Eject(EjectCode.ForbiddenInterest, $"interest in parent {parent} zones [{string.Join(", ", zones)}] is not allowed for this account");
+        }
+
+        var (added, removed) = interests.Set(context, parent, zones);
+        foreach (var location in added)
+        {
+            agent.Router.Subscribe(this, Messaging.Channel.ForLocation(location.Parent, location.Zone));
+        }
+
+        if (!Unsee(removed))
+        {
+            return false;
+        }
+
+        if (added.Count == 0)
+        {
+            scratch.Reset();
+            ClientFrames.WriteContext(scratch, MessageType.InterestDone, context);
+            return Append(scratch.WrittenSpan);
+        }
+
+        uint query = ++nextQuery;
+        pendingQueries[query] = context;
+        scratch.Reset();
+        scratch.WriteUInt32(query);
+        scratch.WriteDoId(parent);
+        scratch.WriteVarUInt32((uint)added.Count);
+        foreach (var location in added)
+        {
+            scratch.WriteUInt32(location.Zone);
+        }
+
+        agent.Router.Publish(new Envelope(InternalMessageType.QueryZones, Channel, DoId.Empty, scratch.WrittenSpan.ToArray()), Messaging.Channel.StateServer);
+        return true;
+    }
+
+    private bool OnRemoveInterest(ref WireReader reader)
+    {
+        if (stage != SessionStage.Established)
+        {
+            return Eject(EjectCode.AnonymousViolation, "RemoveInterest needs a logged-in session");
+        }
+
+        uint context = reader.ReadUInt32();
+        reader.EnsureAtEnd();
+        if (!interests.Contains(context))
+        {
+            logger.LogDebug("{Session}: RemoveInterest of unknown context {Context} ignored", Name, context);
+            return true;
+        }
+
+        return Unsee(interests.Remove(context));
+    }
+
+    /// <summary>Unsubscribes locations no interest covers and sends LeaveObject(Disabled) for the objects there.</summary>
+    private bool Unsee(List<Location> removed)
+    {
+        if (removed.Count == 0)
+        {
+            return true;
+        }
+
+        foreach (var location in removed)
+        {
+            agent.Router.Unsubscribe(this, Messaging.Channel.ForLocation(location.Parent, location.Zone));
+        }
+
+        List<DoId>? leaving = null;
+        foreach (var pair in visible)
+        {
+            if (!Sees(pair.Value.Location, pair.Value.Owner))
+            {
+                (leaving ??= new List<DoId>()).Add(pair.Key);
+            }
+        }
+
+        if (leaving is null)
+        {
+            return true;
+        }
+
+        scratch.Reset();
+        foreach (var id in leaving)
+        {
+            Forget(id);
+            ClientFrames.WriteLeaveObject(scratch, id, LeaveReason.Disabled);
+        }
+
+        return Append(scratch.WrittenSpan);
+    }
+
+    private bool OnSetFields(ref WireReader reader, bool many)
+    {
+        if (stage != SessionStage.Established)
+        {
+            return Eject(EjectCode.AnonymousViolation, "setting fields needs a logged-in session");
+        }
+
+        var id = reader.ReadDoId();
+        if (!visible.TryGetValue(id, out var target))
+        {
+            return IgnoreOrEjectUnknown(id, "a field set");
+        }
+
+        int count = many ? reader.ReadUInt16() : 1;
+        var context = CleanContext(target.Model);
+        scratch.Reset();
+        scratch.WriteDoId(account);
+        scratch.WriteUInt16((ushort)count);
+        for (int i = 0; i < count; i++)
+        {
+            int index = reader.ReadUInt16();
+            if (index >= target.Model.Fields.Count)
+            {
+                return Eject(EjectCode.ForbiddenField, $"{target.Model.Name} has no field {index}");
+            }
+
+            var field = target.Model.Fields[index];
+            string? refusal = SendRefusal(field.IsClSend, field.IsOwnSend, field.IsAi, target, field.ToString());
+            if (refusal is not null)
+            {
+                return Eject(EjectCode.ForbiddenField, refusal);
+            }
+
+            scratch.WriteUInt16((ushort)index);
+            var problems = field.DecodeAndValidate(ref reader, context, scratch);
+            if (problems is not null)
+            {
+                return Eject(EjectCode.FieldConstraintViolated, $"{field}: {string.Join("; ", problems)}");
+            }
+        }
+
+        reader.EnsureAtEnd();
+        agent.Router.Publish(new Envelope(InternalMessageType.ClientSetField, Channel, id, scratch.WrittenSpan.ToArray()), Messaging.Channel.StateServer);
+        return true;
+    }
+
+    private bool OnCallMethod(ref WireReader reader)
+    {
+        var id = reader.ReadDoId();
+        int index = reader.ReadUInt16();
+        if (agent.UberDogs.TryGetModel(id, out var uberDogModel))
+        {
+            if (index >= uberDogModel.Methods.Count)
+            {
+                return Eject(EjectCode.ForbiddenField, $"{uberDogModel.Name} has no method {index}");
+            }
+
+            var uberDogMethod = uberDogModel.Methods[index];
+            if (stage != SessionStage.Established && !uberDogMethod.IsAnonymous)
+            {
+                return Eject(EjectCode.AnonymousViolation, $"{uberDogMethod} is not [Anonymous]; log in first");
+            }
+
+            if (!uberDogMethod.IsClSend)
+            {
+                return Eject(EjectCode.ForbiddenField, $"{uberDogMethod} may not be called by clients (it is not [ClSend])");
+            }
+
+            var uberDogArguments = uberDogMethod.DecodeArguments(ref reader);
+            reader.EnsureAtEnd();
+            var invalid = uberDogMethod.ValidateArguments(CleanContext(uberDogModel), uberDogArguments);
+            if (invalid is not null)
+            {
+                return Eject(EjectCode.FieldConstraintViolated, $"{uberDogMethod}: {string.Join("; ", invalid.Select(p => p.Key + ": " + string.Join(", ", p.Value)))}");
+            }
+
+            agent.UberDogs.Dispatch(this, id, uberDogMethod, uberDogArguments);
+            return true;
+        }
+
+        if (stage != SessionStage.Established)
+        {
+            return Eject(EjectCode.AnonymousViolation, "anonymous sessions may only call [Anonymous] UberDOG methods; log in first");
+        }
+
+        if (!visible.TryGetValue(id, out var target))
+        {
+            return IgnoreOrEjectUnknown(id, "a call");
+        }
+
+        if (index >= target.Model.Methods.Count)
+        {
+            return Eject(EjectCode.ForbiddenField, $"{target.Model.Name} has no method {index}");
+        }
+
+        var method = target.Model.Methods[index];
+        bool isAi = (method.Keywords & FieldKeywords.Ai) != 0;
+        string? refusal = SendRefusal(method.IsClSend, method.IsOwnSend, isAi, target, method.ToString());
+        if (refusal is not null)
+        {
+            return Eject(EjectCode.ForbiddenField, refusal);
+        }
+
+        var argumentsReader = reader;
+        int argumentsStart = reader.Position;
+        var arguments = method.DecodeArguments(ref reader);
+        reader.EnsureAtEnd();
+        var problems = method.ValidateArguments(CleanContext(target.Model), arguments);
+        if (problems is not null)
+        {
+            return Eject(EjectCode.FieldConstraintViolated, $"{method}: {string.Join("; ", problems.Select(p => p.Key + ": " + string.Join(", ", p.Value)))}");
+        }
+
+        // Forward the arguments exactly as received (they were checked): account, method, arguments.
+        scratch.Reset();
+        scratch.WriteDoId(account);
+        scratch.WriteUInt16((ushort)index);
+        scratch.WriteRaw(argumentsReader.ReadRaw(reader.Position - argumentsStart));
+        agent.Router.Publish(new Envelope(InternalMessageType.ClientCallMethod, Channel, id, scratch.WrittenSpan.ToArray()), Messaging.Channel.StateServer);
+        return true;
+    }
+
+    private string? SendRefusal(bool clSend, bool ownSend, bool ai, VisibleObject target, string member)
+    {
+        if (clSend)
+        {
+            return null;
+        }
+
+        if (ownSend)
+        {
+            return target.Owner == account ? null : $"{member} is [OwnSend] and this session does not own {target.Id}";
+        }
+
+        return ai
+            ? $"{member} is [Ai]: only the AI may send it"
+            : $"{member} has neither [ClSend] nor [OwnSend], so clients may not send it";
+    }
+
+    private DistributedObject CleanContext(ModelInfo model)
+    {
+        if (!cleanContexts.TryGetValue(model, out var instance))
+        {
+            cleanContexts[model] = instance = model.CreateInstance();
+        }
+
+        return instance;
+    }
+
+    private static string Describe(MessageType type) =>
+        Enum.IsDefined(type) ? $"{type} ({(ushort)type})" : $"message type {(ushort)type}";
+}

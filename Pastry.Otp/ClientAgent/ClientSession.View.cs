@@ -1,0 +1,244 @@
+using Microsoft.Extensions.Logging;
+using Pastry.Messaging;
+using Pastry.Otp.StateServer;
+using Pastry.Wire;
+
+namespace Pastry.Otp.ClientAgent;
+
+// What the session sees: interest syncs, routed object messages, and which of them reach the client.
+internal sealed partial class ClientSession
+{
+    private void OnQueryEntry(Envelope envelope)
+    {
+        uint query = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(envelope.Payload.Span);
+        if (!pendingQueries.ContainsKey(query))
+        {
+            return;
+        }
+
+        var entry = ObjectEntry.Parse(envelope.Payload, 4);
+        if (!visible.ContainsKey(envelope.Subject) && interests.Sees(entry.Location))
+        {
+            Enter(envelope.Subject, entry);
+        }
+    }
+
+    private void OnQueryDone(Envelope envelope)
+    {
+        uint query = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(envelope.Payload.Span);
+        if (!pendingQueries.Remove(query, out uint context))
+        {
+            return;
+        }
+
+        if (interests.Contains(context))
+        {
+            scratch.Reset();
+            ClientFrames.WriteContext(scratch, MessageType.InterestDone, context);
+            if (!Append(scratch.WrittenSpan))
+            {
+                return;
+            }
+        }
+
+        if (pendingQueries.Count == 0)
+        {
+            queuedBytes = 0;
+            while (queuedDuringSync.Count > 0 && stage != SessionStage.Closed)
+            {
+                Process(queuedDuringSync.Dequeue());
+            }
+        }
+    }
+
+    private void Process(Envelope envelope)
+    {
+        switch (envelope.Type)
+        {
+            case InternalMessageType.EnterLocation:
+                {
+                    var entry = ObjectEntry.Parse(envelope.Payload);
+                    if (!visible.ContainsKey(envelope.Subject) && Sees(entry.Location, entry.Owner))
+                    {
+                        Enter(envelope.Subject, entry);
+                    }
+
+                    break;
+                }
+
+            case InternalMessageType.ChangingLocation:
+                {
+                    var entry = ObjectEntry.Parse(envelope.Payload, DoId.Size + 4);
+                    bool seesNew = Sees(entry.Location, entry.Owner);
+                    if (visible.TryGetValue(envelope.Subject, out var known))
+                    {
+                        if (seesNew)
+                        {
+                            visible[envelope.Subject] = known with { Location = entry.Location };
+                            scratch.Reset();
+                            ClientFrames.WriteLocation(scratch, envelope.Subject, entry.Location.Parent, entry.Location.Zone);
+                            Append(scratch.WrittenSpan);
+                        }
+                        else
+                        {
+                            Forget(envelope.Subject);
+                            scratch.Reset();
+                            ClientFrames.WriteLeaveObject(scratch, envelope.Subject, LeaveReason.Disabled);
+                            Append(scratch.WrittenSpan);
+                        }
+                    }
+                    else if (seesNew)
+                    {
+                        Enter(envelope.Subject, entry);
+                    }
+
+                    break;
+                }
+
+            case InternalMessageType.RelayBroadcast:
+                // No echo: the sender already applied its own change (ARCHITECTURE 2). What this account owns comes
+                // through the account (RelayPrivate) instead, wherever it is.
+                if (envelope.Sender != Channel && TakesFromLocation(envelope.Subject))
+                {
+                    Append(envelope.Payload.Span);
+                }
+
+                break;
+            case InternalMessageType.RelayPrivate:
+                if (envelope.Sender != Channel && visible.ContainsKey(envelope.Subject))
+                {
+                    Append(envelope.Payload.Span);
+                }
+
+                break;
+            case InternalMessageType.RelayBroadcastBatch:
+                if (envelope.Sender != Channel)
+                {
+                    AppendVisibleFrames(envelope.Payload.Span);
+                }
+
+                break;
+            case InternalMessageType.ObjectDeleted:
+                if (Forget(envelope.Subject))
+                {
+                    Append(envelope.Payload.Span);
+                }
+
+                break;
+            case InternalMessageType.ChangingOwner:
+                {
+                    var entry = ObjectEntry.Parse(envelope.Payload);
+                    if (!visible.TryGetValue(envelope.Subject, out var current))
+                    {
+                        // Gained an object outside this session's interest: the owner sees what it owns.
+                        if (Sees(entry.Location, entry.Owner))
+                        {
+                            Enter(envelope.Subject, entry);
+                        }
+                    }
+                    else if (Sees(current.Location, entry.Owner))
+                    {
+                        visible[envelope.Subject] = current with { Owner = entry.Owner };
+                        Append((IsOwner(entry.Owner) ? entry.OwnerFrame : entry.OtherFrame).Span);
+                    }
+                    else
+                    {
+                        // Lost an object it saw only as its owner.
+                        Forget(envelope.Subject);
+                        scratch.Reset();
+                        ClientFrames.WriteLeaveObject(scratch, envelope.Subject, LeaveReason.Disabled);
+                        Append(scratch.WrittenSpan);
+                    }
+
+                    break;
+                }
+
+            default:
+                logger.LogDebug("{Session}: ignoring {Envelope}", Name, envelope);
+                break;
+        }
+    }
+
+    private void Enter(DoId id, ObjectEntry.Parsed entry)
+    {
+        if (!agent.Registry.TryGetModel(entry.ClassId, out var model))
+        {
+            logger.LogWarning("{Session}: object {DoId} has unknown class id {ClassId}; not sent", Name, id, entry.ClassId);
+            return;
+        }
+
+        visible[id] = new VisibleObject(id, model, entry.Location, entry.Owner);
+        recentlyLeft?.Remove(id);
+        Append((IsOwner(entry.Owner) ? entry.OwnerFrame : entry.OtherFrame).Span);
+    }
+
+    /// <summary>
+    /// Appends the frames of a relay batch that are about objects in view, in runs: a session that sees every object
+    /// of the batch copies it in one append.
+    /// </summary>
+    private void AppendVisibleFrames(ReadOnlySpan<byte> frames)
+    {
+        int runStart = 0;
+        int position = 0;
+        while (position + Frame.HeaderSize + DoId.Size <= frames.Length)
+        {
+            int length = Frame.LengthSize + (int)System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(frames.Slice(position));
+
+            // Every relayed frame (SetField, SetFields, CallMethod) starts its payload with the object's DoId. What
+            // this account owns comes through the account instead.
+            if (!TakesFromLocation(DoId.Read(frames.Slice(position + Frame.HeaderSize, DoId.Size))))
+            {
+                if (position > runStart && !Append(frames[runStart..position]))
+                {
+                    return;
+                }
+
+                runStart = position + length;
+            }
+
+            position += length;
+        }
+
+        if (position > runStart)
+        {
+            Append(frames[runStart..position]);
+        }
+    }
+
+    /// <summary>Takes <paramref name="id"/> out of the view and remembers that it left; false when it was not in view.</summary>
+    private bool Forget(DoId id)
+    {
+        if (!visible.Remove(id))
+        {
+            return false;
+        }
+
+        (recentlyLeft ??= new RecentlyLeftObjects()).Add(id);
+        return true;
+    }
+
+    /// <summary>
+    /// A message about an object not in view: dropped when the object left the view lately (the client sent it before
+    /// it read the Leave), ejected with 117 otherwise.
+    /// </summary>
+    private bool IgnoreOrEjectUnknown(DoId id, string what)
+    {
+        if (recentlyLeft?.Contains(id) == true)
+        {
+            logger.LogDebug("{Session}: dropped {What} on {DoId}, which left this session's view lately", Name, what, id);
+            return true;
+        }
+
+        return Eject(EjectCode.UnknownObject, $"object {id} is not in this session's view");
+    }
+
+    /// <summary>Whether an object at <paramref name="location"/> owned by <paramref name="owner"/> is in this session's view: in its interest, or its own.</summary>
+    private bool Sees(Location location, DoId owner) => interests.Sees(location) || IsOwner(owner);
+
+    /// <summary>Whether this session relays a location's update of <paramref name="id"/>: it sees it, and does not own it (those come through the account).</summary>
+    private bool TakesFromLocation(DoId id) => visible.TryGetValue(id, out var seen) && !IsOwner(seen.Owner);
+
+    private bool IsOwner(DoId owner) => !account.IsEmpty && owner == account;
+
+    private readonly record struct VisibleObject(DoId Id, ModelInfo Model, Location Location, DoId Owner);
+}
