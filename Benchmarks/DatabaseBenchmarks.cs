@@ -141,7 +141,7 @@ public class DatabaseBenchmarks
             }
         }
 
-        public void Deliver(Envelope envelope)
+        public void Deliver(Envelope envelope, ReadOnlySpan<Channel> targets)
         {
             if (envelope.Type is InternalMessageType.ObjectDeleted or InternalMessageType.EnterLocation)
             {

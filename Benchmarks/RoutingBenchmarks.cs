@@ -59,6 +59,6 @@ public class RoutingBenchmarks
 
         public string Name => "counter";
 
-        public void Deliver(Envelope envelope) => count++;
+        public void Deliver(Envelope envelope, ReadOnlySpan<Channel> targets) => count++;
     }
 }

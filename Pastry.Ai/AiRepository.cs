@@ -299,7 +299,7 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
         RequestAsync(context => DatabaseMessages.DeleteObject(context, obj.Model, obj.DoId, Channel), Channel.Database, obj.Model, cancellation);
 
     /// <inheritdoc />
-    public void Deliver(Envelope envelope)
+    public void Deliver(Envelope envelope, ReadOnlySpan<Pastry.Messaging.Channel> targets)
     {
         switch (envelope.Type)
         {

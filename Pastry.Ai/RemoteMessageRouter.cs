@@ -324,7 +324,7 @@ public sealed class RemoteMessageRouter : IMessageRouter, IAsyncDisposable
 
         foreach (var participant in recipients)
         {
-            participant.Deliver(envelope);
+            participant.Deliver(envelope, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(targets));
         }
     }
 }

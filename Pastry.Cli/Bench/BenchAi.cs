@@ -252,7 +252,7 @@ internal sealed class BenchAi : IParticipant, IAsyncDisposable
     }
 
     /// <inheritdoc />
-    public void Deliver(Envelope envelope)
+    public void Deliver(Envelope envelope, ReadOnlySpan<Channel> targets)
     {
         switch (envelope.Type)
         {

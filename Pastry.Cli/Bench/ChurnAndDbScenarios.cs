@@ -291,7 +291,7 @@ internal static class ChurnAndDbScenarios
 
         public uint Next() => (uint)Interlocked.Increment(ref sent);
 
-        public void Deliver(Envelope envelope)
+        public void Deliver(Envelope envelope, ReadOnlySpan<Channel> targets)
         {
             if (envelope.Type is not (InternalMessageType.DbSetFieldsAck or InternalMessageType.DbCreateObjectResp) || envelope.Payload.Length < 5)
             {

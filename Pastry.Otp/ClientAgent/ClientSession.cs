@@ -154,7 +154,7 @@ internal sealed partial class ClientSession : IParticipant
     }
 
     /// <inheritdoc />
-    public void Deliver(Envelope envelope)
+    public void Deliver(Envelope envelope, ReadOnlySpan<Channel> targets)
     {
         lock (sync)
         {

@@ -79,7 +79,7 @@ public sealed class DatabaseServer : IParticipant, IAsyncDisposable
     }
 
     /// <inheritdoc />
-    public void Deliver(Envelope envelope) => inbox.Writer.TryWrite(envelope);
+    public void Deliver(Envelope envelope, ReadOnlySpan<Pastry.Messaging.Channel> targets) => inbox.Writer.TryWrite(envelope);
 
     /// <summary>Stops taking requests, commits every queued one, and closes the file.</summary>
     public async ValueTask DisposeAsync()

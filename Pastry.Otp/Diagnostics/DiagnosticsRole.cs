@@ -32,7 +32,7 @@ public sealed class DiagnosticsRole : IParticipant
     public void Stop() => router.UnsubscribeAll(this);
 
     /// <inheritdoc />
-    public void Deliver(Envelope envelope)
+    public void Deliver(Envelope envelope, ReadOnlySpan<Channel> targets)
     {
         if (envelope.Type != InternalMessageType.MemoryQuery)
         {

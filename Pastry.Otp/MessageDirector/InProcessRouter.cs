@@ -18,19 +18,7 @@ public sealed class InProcessRouter : IMessageRouter
     private static HashSet<IParticipant>? deliveredScratch;
 
     [ThreadStatic]
-    private static Channel[]? currentTargets;
-
-    [ThreadStatic]
-    private static int currentTargetCount;
-
-    [ThreadStatic]
     private static int publishDepth;
-
-    /// <summary>
-    /// The targets of the publish being delivered on this thread, so that a link to another process can forward
-    /// them and the far side can pick its own subscribers.
-    /// </summary>
-    internal static ReadOnlySpan<Channel> CurrentTargets => currentTargets is null ? default : currentTargets.AsSpan(0, currentTargetCount);
 
     /// <summary>How many channels have at least one subscriber (for metrics and tests).</summary>
     public int ChannelCount => channels.Count;
@@ -138,26 +126,15 @@ public sealed class InProcessRouter : IMessageRouter
     }
 
     /// <inheritdoc />
-    public void Publish(Envelope envelope, Channel target)
-    {
-        var saved = EnterPublish(new ReadOnlySpan<Channel>(in target));
-        try
-        {
-            DeliverTo(envelope, target);
-        }
-        finally
-        {
-            ExitPublish(saved);
-        }
-    }
+    public void Publish(Envelope envelope, Channel target) => DeliverTo(envelope, target, new ReadOnlySpan<Channel>(in target));
 
-    private void DeliverTo(Envelope envelope, Channel target)
+    private void DeliverTo(Envelope envelope, Channel target, ReadOnlySpan<Channel> targets)
     {
         if (channels.TryGetValue(target, out var subscribers))
         {
             for (int i = 0; i < subscribers.Length; i++)
             {
-                subscribers[i].Deliver(envelope);
+                subscribers[i].Deliver(envelope, targets);
             }
         }
 
@@ -168,7 +145,7 @@ public sealed class InProcessRouter : IMessageRouter
                 var range = zoneRanges[i];
                 if (range.Contains(target.Zone) && (subscribers is null || Array.IndexOf(subscribers, range.Participant) < 0) && !MatchedEarlier(zoneRanges, i, target.Zone))
                 {
-                    range.Participant.Deliver(envelope);
+                    range.Participant.Deliver(envelope, targets);
                 }
             }
         }
@@ -195,24 +172,16 @@ public sealed class InProcessRouter : IMessageRouter
     /// <inheritdoc />
     public void Publish(Envelope envelope, ReadOnlySpan<Channel> targets)
     {
-        var saved = EnterPublish(targets);
         if (targets.Length == 1)
         {
-            try
-            {
-                DeliverTo(envelope, targets[0]);
-            }
-            finally
-            {
-                ExitPublish(saved);
-            }
-
+            DeliverTo(envelope, targets[0], targets);
             return;
         }
 
         // A participant subscribed to several of the targets gets the message once (as Astron's MD does).
         // A nested publish (from inside a Deliver) needs its own set.
-        var delivered = saved.Depth == 0 ? deliveredScratch ??= new HashSet<IParticipant>(ReferenceEqualityComparer.Instance) : new HashSet<IParticipant>(ReferenceEqualityComparer.Instance);
+        int depth = publishDepth++;
+        var delivered = depth == 0 ? deliveredScratch ??= new HashSet<IParticipant>(ReferenceEqualityComparer.Instance) : new HashSet<IParticipant>(ReferenceEqualityComparer.Instance);
         try
         {
             foreach (var target in targets)
@@ -223,7 +192,7 @@ public sealed class InProcessRouter : IMessageRouter
                     {
                         if (delivered.Add(subscriber))
                         {
-                            subscriber.Deliver(envelope);
+                            subscriber.Deliver(envelope, targets);
                         }
                     }
                 }
@@ -234,7 +203,7 @@ public sealed class InProcessRouter : IMessageRouter
                     {
                         if (target.Zone >= range.Low && target.Zone <= range.High && delivered.Add(range.Participant))
                         {
-                            range.Participant.Deliver(envelope);
+                            range.Participant.Deliver(envelope, targets);
                         }
                     }
                 }
@@ -243,32 +212,7 @@ public sealed class InProcessRouter : IMessageRouter
         finally
         {
             delivered.Clear();
-            ExitPublish(saved);
-        }
-    }
-
-    private static (Channel[]? Targets, int Count, int Depth) EnterPublish(ReadOnlySpan<Channel> targets)
-    {
-        var saved = (currentTargets, currentTargetCount, publishDepth);
-        if (publishDepth > 0 || currentTargets is null || currentTargets.Length < targets.Length)
-        {
-            // A nested publish must not overwrite the targets the outer one is still delivering.
-            currentTargets = new Channel[Math.Max(4, targets.Length)];
-        }
-
-        targets.CopyTo(currentTargets);
-        currentTargetCount = targets.Length;
-        publishDepth++;
-        return saved;
-    }
-
-    private static void ExitPublish((Channel[]? Targets, int Count, int Depth) saved)
-    {
-        publishDepth = saved.Depth;
-        if (saved.Targets is not null)
-        {
-            currentTargets = saved.Targets;
-            currentTargetCount = saved.Count;
+            publishDepth = depth;
         }
     }
 

@@ -112,7 +112,7 @@ public sealed class MessageDirectorServer : IAsyncDisposable
 
         public string Name { get; }
 
-        public void Deliver(Envelope envelope)
+        public void Deliver(Envelope envelope, ReadOnlySpan<Channel> targets)
         {
             lock (writeGate)
             {
@@ -125,7 +125,7 @@ public sealed class MessageDirectorServer : IAsyncDisposable
 
                 frame.Reset();
                 int start = frame.BeginFrameRaw();
-                envelope.Write(frame, InProcessRouter.CurrentTargets);
+                envelope.Write(frame, targets);
                 frame.EndFrame(start);
                 if (!outbox.TryAppend(frame.WrittenSpan))
                 {

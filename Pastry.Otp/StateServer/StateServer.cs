@@ -56,7 +56,7 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
     }
 
     /// <inheritdoc />
-    public void Deliver(Envelope envelope) => inbox.Writer.TryWrite(envelope);
+    public void Deliver(Envelope envelope, ReadOnlySpan<Pastry.Messaging.Channel> targets) => inbox.Writer.TryWrite(envelope);
 
     /// <inheritdoc />
     public async ValueTask DisposeAsync()

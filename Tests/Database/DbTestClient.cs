@@ -29,7 +29,7 @@ public sealed class DbTestClient : IParticipant
 
     public uint NextContext() => (uint)Interlocked.Increment(ref nextContext);
 
-    public void Deliver(Envelope envelope)
+    public void Deliver(Envelope envelope, ReadOnlySpan<Pastry.Messaging.Channel> targets)
     {
         if (envelope.Type is InternalMessageType.DbCreateObjectResp or InternalMessageType.DbGetAllResp or InternalMessageType.DbSetFieldsAck
                 or InternalMessageType.DbSetFieldsIfEqualsResp or InternalMessageType.DbDeleteObjectResp or InternalMessageType.ActivateObjectResp

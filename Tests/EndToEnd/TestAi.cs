@@ -24,7 +24,7 @@ public sealed class TestAi : IParticipant
 
     public string Name => "test-ai";
 
-    public void Deliver(Envelope envelope) => received.Writer.TryWrite(envelope);
+    public void Deliver(Envelope envelope, ReadOnlySpan<Pastry.Messaging.Channel> targets) => received.Writer.TryWrite(envelope);
 
     public T Create<T>(T obj, DoId parent, uint zone, DoId owner = default)
         where T : DistributedObject

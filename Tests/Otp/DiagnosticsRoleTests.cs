@@ -45,6 +45,6 @@ public sealed class DiagnosticsRoleTests
 
         public string Name => "tool";
 
-        public void Deliver(Envelope envelope) => Received.Writer.TryWrite(envelope);
+        public void Deliver(Envelope envelope, ReadOnlySpan<Pastry.Messaging.Channel> targets) => Received.Writer.TryWrite(envelope);
     }
 }

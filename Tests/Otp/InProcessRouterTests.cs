@@ -261,7 +261,7 @@ public sealed class InProcessRouterTests
     }
 
     [TestMethod]
-    public void CurrentTargets_DuringDelivery_AreTheTargetsOfThatPublish()
+    public void Deliver_IsPassedTheTargetsOfThatPublish()
     {
         var recorder = new Recorder("r");
         router.Subscribe(recorder, Beta);
@@ -278,18 +278,18 @@ public sealed class InProcessRouterTests
     }
 
     [TestMethod]
-    public void NestedPublish_FromInsideDeliver_KeepsCurrentTargetsOfTheOuterDelivery()
+    public void NestedPublish_FromInsideDeliver_LeavesTheOuterDeliveryItsTargets()
     {
         var outerTargets = new[] { Alpha, Beta };
         var inner = new Recorder("inner");
         var after = new Recorder("after");
         var republisher = new Recorder("republisher");
-        republisher.OnDeliver = envelope =>
+        republisher.OnDeliver = (envelope, targets) =>
         {
-            republisher.Note("before nested", InProcessRouter.CurrentTargets.ToArray());
+            republisher.Note("before nested", targets.ToArray());
             router.Publish(NewEnvelope(), new[] { Gamma, Channel.ForLocation(Town, 1) });
             router.Publish(NewEnvelope(), Gamma);
-            republisher.Note("after nested", InProcessRouter.CurrentTargets.ToArray());
+            republisher.Note("after nested", targets.ToArray());
         };
         router.Subscribe(republisher, Alpha);
         router.Subscribe(after, Beta);
@@ -311,7 +311,7 @@ public sealed class InProcessRouterTests
         // The outer publish dedupes with a set; a nested one must not clear it halfway through.
         var both = new Recorder("both");
         var republisher = new Recorder("republisher");
-        republisher.OnDeliver = _ => router.Publish(NewEnvelope(), new[] { Gamma, Channel.ForLocation(Town, 1) });
+        republisher.OnDeliver = (_, _) => router.Publish(NewEnvelope(), new[] { Gamma, Channel.ForLocation(Town, 1) });
         router.Subscribe(both, Alpha);
         router.Subscribe(republisher, Alpha);
         router.Subscribe(both, Beta);
@@ -383,7 +383,9 @@ public sealed class InProcessRouterTests
 
     private static uint ZoneOf(Envelope envelope) => BitConverter.ToUInt32(envelope.Payload.Span);
 
-    /// <summary>Records what it receives and the router's current targets at that moment; thread-safe.</summary>
+    private delegate void DeliverHandler(Envelope envelope, ReadOnlySpan<Channel> targets);
+
+    /// <summary>Records what it receives and the targets it was given; thread-safe.</summary>
     private sealed class Recorder : IParticipant
     {
         private readonly object gate = new();
@@ -394,7 +396,7 @@ public sealed class InProcessRouterTests
 
         public string Name { get; }
 
-        public Action<Envelope>? OnDeliver { get; set; }
+        public DeliverHandler? OnDeliver { get; set; }
 
         public Dictionary<string, Channel[]> Notes { get; } = new();
 
@@ -420,15 +422,15 @@ public sealed class InProcessRouterTests
             }
         }
 
-        public void Deliver(Envelope envelope)
+        public void Deliver(Envelope envelope, ReadOnlySpan<Channel> targets)
         {
             lock (gate)
             {
                 received.Add(envelope);
-                targetsSeen.Add(InProcessRouter.CurrentTargets.ToArray());
+                targetsSeen.Add(targets.ToArray());
             }
 
-            OnDeliver?.Invoke(envelope);
+            OnDeliver?.Invoke(envelope, targets);
         }
 
         public void Note(string key, Channel[] targets) => Notes[key] = targets;
@@ -447,6 +449,6 @@ public sealed class InProcessRouterTests
 
         public int Count => Volatile.Read(ref count);
 
-        public void Deliver(Envelope envelope) => Interlocked.Increment(ref count);
+        public void Deliver(Envelope envelope, ReadOnlySpan<Channel> targets) => Interlocked.Increment(ref count);
     }
 }

@@ -107,7 +107,7 @@ public sealed class MessageDirectorLinkTests
 
         public string Name => "recorder";
 
-        public void Deliver(Envelope envelope) => received.Writer.TryWrite(envelope);
+        public void Deliver(Envelope envelope, ReadOnlySpan<Pastry.Messaging.Channel> targets) => received.Writer.TryWrite(envelope);
 
         public bool TryNext(out Envelope? envelope) => received.Reader.TryRead(out envelope);
 

@@ -454,7 +454,7 @@ public sealed class StateServerTests
 
         public string Name => "hold";
 
-        public void Deliver(Envelope envelope)
+        public void Deliver(Envelope envelope, ReadOnlySpan<Pastry.Messaging.Channel> targets)
         {
             if (!Holding.IsSet)
             {
@@ -495,7 +495,7 @@ public sealed class StateServerTests
         /// <summary>How many deliveries <see cref="NextAsync"/> has not taken yet.</summary>
         public int Unread => queue.Reader.Count;
 
-        public void Deliver(Envelope envelope)
+        public void Deliver(Envelope envelope, ReadOnlySpan<Pastry.Messaging.Channel> targets)
         {
             lock (received)
             {
