@@ -23,6 +23,27 @@ public sealed class ClientOptions
 
     /// <summary>The largest frame accepted from the server.</summary>
     public int MaxFrameBytes { get; set; } = 16 * 1024 * 1024;
+
+    /// <summary>
+    /// Where the client's events run, for engines whose objects belong to one thread (Unity, Godot): when set, every
+    /// object change, stream event (<see cref="PastryClient.Of{T}"/>, <see cref="PastryClient.Ejected"/>) and the
+    /// completion of <see cref="PastryClient.Closed"/> is posted to this context, in arrival order. Unity:
+    /// <c>SynchronizationContext.Current</c> read on the main thread. Null (the default) runs them on the socket thread.
+    /// </summary>
+    public SynchronizationContext? SynchronizationContext { get; set; }
+
+    /// <summary>
+    /// When true, events wait in a queue until the game calls <see cref="PastryClient.DispatchPending"/> (for example
+    /// once a frame from Godot's <c>_Process</c>), and run on the thread that calls it. Not together with
+    /// <see cref="SynchronizationContext"/>.
+    /// </summary>
+    public bool ManualDispatch { get; set; }
+
+    /// <summary>
+    /// With <see cref="SynchronizationContext"/> or <see cref="ManualDispatch"/>: how many bytes of received messages may
+    /// wait for the game's thread before the client stops reading the socket until the game catches up.
+    /// </summary>
+    public long MaxPendingEventBytes { get; set; } = 64 * 1024 * 1024;
 }
 
 /// <summary>Thrown when the server ejects the client; carries the eject code and reason.</summary>

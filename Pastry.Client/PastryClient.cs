@@ -11,7 +11,8 @@ namespace Pastry.Client;
 /// The player side of Pastry: connects with Hello, logs in through the login UberDOG, keeps a synchronised clock,
 /// opens interests, and keeps a local table of the objects in view with Rx streams per class (ARCHITECTURE 5).
 /// Setting a <c>[ClSend]</c> or <c>[OwnSend]</c> field of an object in view validates it locally, applies it at once
-/// and sends it; the server never echoes it back.
+/// and sends it; the server never echoes it back. Events run on the socket thread unless the game picks its own
+/// thread with <see cref="ClientOptions.SynchronizationContext"/> or <see cref="ClientOptions.ManualDispatch"/>.
 /// </summary>
 public sealed class PastryClient : IAsyncDisposable, IObjectBinding
 {
@@ -31,12 +32,14 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
     private readonly TaskCompletionSource<DisconnectReason> closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Subject<DisconnectReason> ejected = new();
     private readonly ModelInfo loginModel;
+    private readonly EventDispatcher events;
     private Task readLoop = Task.CompletedTask;
     private Task sendLoop = Task.CompletedTask;
     private Task timerLoop = Task.CompletedTask;
     private PeriodicTimer? timer;
     private uint nextContext;
     private int disposed;
+    private int closing;
 
     private PastryClient(TcpClient tcp, ModelRegistry registry, ClientOptions options)
     {
@@ -46,6 +49,7 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
         this.options = options;
         Clock = new ClientClock(options.Time, options.ClockSamples);
         loginModel = registry.GetModel<LoginManager>();
+        events = new EventDispatcher(options);
     }
 
     /// <summary>The session id the server gave this connection.</summary>
@@ -63,7 +67,10 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
     /// <summary>The models this client knows.</summary>
     public ModelRegistry Registry => registry;
 
-    /// <summary>Completes when the connection ends, with the reason (eject code and text, or the socket error).</summary>
+    /// <summary>
+    /// Completes when the connection ends, with the reason (eject code and text, or the socket error), after every
+    /// event that arrived before; with <see cref="ClientOptions.ManualDispatch"/> that is in a <see cref="DispatchPending"/> call.
+    /// </summary>
     public Task<DisconnectReason> Closed => closed.Task;
 
     /// <summary>Fires once if the server ejects this client (code and reason), before <see cref="Closed"/> completes.</summary>
@@ -83,9 +90,11 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
 
     /// <summary>Connects, says Hello (schema hash and app version) and starts heartbeats and clock sync.</summary>
     /// <exception cref="ClientEjectedException">The server refused the hello (124 bad version, 125 bad schema hash).</exception>
+    /// <exception cref="ArgumentException">Both <see cref="ClientOptions.SynchronizationContext"/> and <see cref="ClientOptions.ManualDispatch"/> are set.</exception>
     public static async Task<PastryClient> ConnectAsync(string host, int port, ModelRegistry registry, ClientOptions? options = null, CancellationToken cancellation = default)
     {
         options ??= new ClientOptions();
+        _ = new EventDispatcher(options); // checks the options before a socket exists
         var tcp = new TcpClient { NoDelay = true };
         try
         {
@@ -223,6 +232,16 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
 
         sender.Append((target.DoId, method, arguments), static (w, s) => ClientFrames.WriteCallMethod(w, s.DoId, s.method, s.arguments));
     }
+
+    /// <summary>
+    /// Runs the events that arrived since the last call, on the calling thread, when the client was connected with
+    /// <see cref="ClientOptions.ManualDispatch"/>: call it once a frame from the game's main loop. Events that arrive
+    /// while it runs wait for the next call. An exception from the game's own handler leaves this call; the events
+    /// after it run in the next one.
+    /// </summary>
+    /// <returns>How many received messages ran.</returns>
+    /// <exception cref="InvalidOperationException">The client was not connected with <see cref="ClientOptions.ManualDispatch"/>.</exception>
+    public int DispatchPending() => events.DispatchPending();
 
     /// <summary>Sends Disconnect and closes the connection.</summary>
     public async ValueTask DisposeAsync()
@@ -438,7 +457,7 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
                     var type = (MessageType)BinaryPrimitives.ReadUInt16LittleEndian(buffer.AsSpan(offset + Frame.LengthSize));
                     var payload = new ReadOnlyMemory<byte>(buffer, offset + Frame.HeaderSize, (int)length - 2);
                     offset += Frame.LengthSize + (int)length;
-                    Dispatch(type, payload);
+                    Receive(type, payload);
                 }
 
                 if (offset > 0)
@@ -446,6 +465,8 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
                     Buffer.BlockCopy(buffer, offset, buffer, 0, filled - offset);
                     filled -= offset;
                 }
+
+                await events.WaitForRoomAsync(stop.Token).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException)
@@ -463,24 +484,24 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
         }
     }
 
-    private void Dispatch(MessageType type, ReadOnlyMemory<byte> payload)
+    private void Receive(MessageType type, ReadOnlyMemory<byte> payload)
     {
+        // The connection's own messages are handled on the socket thread in every mode: ConnectAsync must not wait
+        // for a game loop, a clock sample is only good when taken on arrival, and an eject must win over the socket
+        // closing behind it. Everything that touches objects or raises events goes through the dispatcher.
         var reader = new WireReader(payload.Span);
         switch (type)
         {
             case MessageType.HelloResp:
                 reader.ReadInt64();
                 helloDone.TrySetResult(reader.ReadDoId());
-                break;
+                return;
             case MessageType.Eject:
                 {
                     int code = reader.ReadUInt16();
                     string reason = reader.ReadString();
-                    var disconnect = new DisconnectReason(code, reason);
-                    ejected.OnNext(disconnect);
-                    ejected.OnCompleted();
-                    Close(disconnect);
-                    break;
+                    Close(new DisconnectReason(code, reason));
+                    return;
                 }
 
             case MessageType.ClockSync:
@@ -488,8 +509,27 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
                     long sent = reader.ReadInt64();
                     long server = reader.ReadInt64();
                     Clock.AddSample(sent, server, Clock.LocalTicks);
-                    break;
+                    return;
                 }
+        }
+
+        if (events.IsInline)
+        {
+            Apply(type, payload.Span);
+            return;
+        }
+
+        // The read buffer is reused at once, so the message waits for the game's thread in a pooled copy.
+        byte[] copy = ArrayPool<byte>.Shared.Rent(payload.Length);
+        payload.CopyTo(copy);
+        events.Run(static state => ((ReceivedMessage)state!).Apply(), new ReceivedMessage(this, type, copy, payload.Length), payload.Length);
+    }
+
+    private void Apply(MessageType type, ReadOnlySpan<byte> payload)
+    {
+        var reader = new WireReader(payload);
+        switch (type)
+        {
 
             case MessageType.InterestDone:
                 {
@@ -704,7 +744,9 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
 
     private void Close(DisconnectReason reason)
     {
-        if (!closed.TrySetResult(reason))
+        // The socket and the requests end at once, on any thread; the objects and the events end in the dispatcher,
+        // after the messages that arrived before.
+        if (Interlocked.Exchange(ref closing, 1) == 1)
         {
             return;
         }
@@ -714,13 +756,10 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
         tcp.Dispose();
         var failure = reason.EjectCode is int code ? new ClientEjectedException(code, reason.Reason) : (Exception)new IOException($"Disconnected: {reason.Reason}");
         helloDone.TrySetException(failure);
-        List<DistributedObject> stale;
         List<TaskCompletionSource<Interest>> interestsWaiting;
         List<TaskCompletionSource<object?[]>> loginsWaiting;
         lock (gate)
         {
-            stale = objects.Values.ToList();
-            objects.Clear();
             interestsWaiting = pendingInterests.Values.Select(p => p.Done).ToList();
             pendingInterests.Clear();
             loginsWaiting = pendingLogins.ToList();
@@ -737,15 +776,50 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
             waiting.TrySetException(failure);
         }
 
+        events.Run(static state => { var (self, why) = ((PastryClient, DisconnectReason))state!; self.Finish(why); }, (this, reason));
+    }
+
+    private void Finish(DisconnectReason reason)
+    {
+        List<DistributedObject> stale;
+        lock (gate)
+        {
+            stale = objects.Values.ToList();
+            objects.Clear();
+        }
+
         // Objects of a closed connection are disabled: the server may still have them.
         foreach (var obj in stale)
         {
             obj.SetState(ObjectState.Disabled);
         }
 
-        if (reason.EjectCode is null)
+        if (reason.EjectCode is not null)
         {
-            ejected.OnCompleted();
+            ejected.OnNext(reason);
+        }
+
+        ejected.OnCompleted();
+        closed.TrySetResult(reason);
+    }
+
+    /// <summary>A received message waiting for the game's thread, in a pooled copy of its payload.</summary>
+    private sealed class ReceivedMessage(PastryClient client, MessageType type, byte[] payload, int length)
+    {
+        public void Apply()
+        {
+            try
+            {
+                client.Apply(type, payload.AsSpan(0, length));
+            }
+            catch (Exception ex) when (ex is WireFormatException or InvalidDataException)
+            {
+                client.Close(new DisconnectReason(null, $"connection lost: {ex.Message}"));
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(payload);
+            }
         }
     }
 }
