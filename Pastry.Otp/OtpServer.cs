@@ -5,6 +5,7 @@ using Pastry.Otp.ClientAgent;
 using Pastry.Otp.Database;
 using Pastry.Otp.Diagnostics;
 using Pastry.Otp.MessageDirector;
+using Pastry.Otp.StateServer;
 using Pastry.Otp.UberDogs;
 
 namespace Pastry.Otp;
@@ -21,6 +22,9 @@ public sealed class OtpOptions
     /// <summary>The <c>Accounts</c> section (login UberDOG).</summary>
     public AccountOptions Accounts { get; set; } = new();
 
+    /// <summary>The <c>StateServer</c> section.</summary>
+    public StateServerOptions StateServer { get; set; } = new();
+
     /// <summary>The <c>Database</c> section; an empty <see cref="DatabaseOptions.Path"/> keeps everything in memory.</summary>
     public DatabaseOptions Database { get; set; } = new();
 
@@ -29,6 +33,7 @@ public sealed class OtpOptions
     {
         MessageDirector.Validate();
         ClientAgent.Validate();
+        StateServer.Validate();
         Database.Validate();
     }
 }
@@ -73,7 +78,7 @@ public sealed class OtpServer : IAsyncDisposable
             }
         }
 
-        StateServer = new StateServer.StateServer(router, registry, loggerFactory.CreateLogger("Pastry.Otp.StateServer"), Database is not null);
+        StateServer = new StateServer.StateServer(router, registry, loggerFactory.CreateLogger("Pastry.Otp.StateServer"), Database is not null, options.StateServer);
         var accounts = new AccountService(accountStore ?? new InMemoryAccountStore(), options.Accounts, time);
         UberDogs = new UberDogHost(registry, accounts, loggerFactory.CreateLogger("Pastry.Otp.UberDogs"));
         ClientAgent = new ClientAgent.ClientAgent(options.ClientAgent, router, registry, UberDogs, interestPolicy ?? new AllowAllInterestPolicy(), time, metrics, loggerFactory.CreateLogger("Pastry.Otp.ClientAgent"));

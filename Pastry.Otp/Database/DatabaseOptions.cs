@@ -20,6 +20,12 @@ public sealed class DatabaseOptions
     public TimeSpan BatchMaxDelay { get; set; } = TimeSpan.Zero;
 
     /// <summary>
+    /// The most requests waiting in the role's inbox. When it is full, the State Server and AIs wait for room (so
+    /// overload backs up to them) and a client's request is refused with an error and a log line. Default: 65536.
+    /// </summary>
+    public int MailboxCapacity { get; set; } = 65_536;
+
+    /// <summary>
     /// Whether <c>serve</c> applies pending migrations itself (never one that would lose data). Default: false, so a
     /// server on an unmigrated database refuses to start and asks for <c>pastry migrate</c>.
     /// </summary>
@@ -34,6 +40,11 @@ public sealed class DatabaseOptions
         if (BatchMaxWrites is < 1 or > 1_000_000)
         {
             throw new ArgumentException("Database:BatchMaxWrites must be between 1 and 1000000.", "Database:BatchMaxWrites");
+        }
+
+        if (MailboxCapacity is < 16 or > 16_777_216)
+        {
+            throw new ArgumentException("Database:MailboxCapacity must be between 16 and 16777216.", "Database:MailboxCapacity");
         }
 
         if (BatchMaxDelay < TimeSpan.Zero || BatchMaxDelay > TimeSpan.FromSeconds(1))

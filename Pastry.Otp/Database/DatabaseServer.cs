@@ -1,8 +1,8 @@
 using System.Diagnostics;
-using System.Threading.Channels;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 using Pastry.Messaging;
+using Pastry.Otp.Actors;
 using Pastry.Wire;
 
 namespace Pastry.Otp.Database;
@@ -20,7 +20,7 @@ public sealed class DatabaseServer : IParticipant, IAsyncDisposable
     private readonly ILogger logger;
     private readonly SqliteConnection connection;
     private readonly ObjectStore store;
-    private readonly Channel<Envelope> inbox = System.Threading.Channels.Channel.CreateUnbounded<Envelope>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly ActorMailbox inbox;
     private readonly List<Envelope> batch = new();
     private readonly List<(Envelope Reply, Messaging.Channel Target)> replies = new();
     private readonly PooledBufferWriter scratch = new(256);
@@ -59,6 +59,9 @@ public sealed class DatabaseServer : IParticipant, IAsyncDisposable
         }
 
         store = new ObjectStore(connection, registry);
+
+        // It answers the State Server's requests, so its loop never waits on the State Server's inbox (see ActorMailbox).
+        inbox = new ActorMailbox("Database", Messaging.Channel.Database, options.MailboxCapacity, waitsOnOthers: false, router, logger);
     }
 
     /// <inheritdoc />
@@ -79,18 +82,19 @@ public sealed class DatabaseServer : IParticipant, IAsyncDisposable
     }
 
     /// <inheritdoc />
-    public void Deliver(Envelope envelope, ReadOnlySpan<Pastry.Messaging.Channel> targets) => inbox.Writer.TryWrite(envelope);
+    public void Deliver(Envelope envelope, ReadOnlySpan<Pastry.Messaging.Channel> targets) => inbox.Deliver(envelope);
 
     /// <summary>Stops taking requests, commits every queued one, and closes the file.</summary>
     public async ValueTask DisposeAsync()
     {
         router.UnsubscribeAll(this);
-        inbox.Writer.TryComplete();
+        inbox.Complete();
         if (loop is not null)
         {
             await loop.ConfigureAwait(false);
         }
 
+        inbox.Dispose();
         store.Dispose();
         connection.Dispose();
         scratch.Dispose();
@@ -98,32 +102,32 @@ public sealed class DatabaseServer : IParticipant, IAsyncDisposable
 
     private async Task RunAsync()
     {
-        var reader = inbox.Reader;
-        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        while (await inbox.WaitToReadAsync().ConfigureAwait(false))
         {
             batch.Clear();
-            while (batch.Count < options.BatchMaxWrites && reader.TryRead(out var envelope))
+            while (batch.Count < options.BatchMaxWrites && inbox.TryRead(out var envelope))
             {
                 batch.Add(envelope);
             }
 
             if (batch.Count < options.BatchMaxWrites && options.BatchMaxDelay > TimeSpan.Zero)
             {
-                await GatherMoreAsync(reader).ConfigureAwait(false);
+                await GatherMoreAsync().ConfigureAwait(false);
             }
 
+            using var running = inbox.EnterLoop();
             RunBatch();
         }
     }
 
-    private async Task GatherMoreAsync(ChannelReader<Envelope> reader)
+    private async Task GatherMoreAsync()
     {
         using var timeout = new CancellationTokenSource(options.BatchMaxDelay);
         try
         {
-            while (batch.Count < options.BatchMaxWrites && await reader.WaitToReadAsync(timeout.Token).ConfigureAwait(false))
+            while (batch.Count < options.BatchMaxWrites && await inbox.WaitToReadAsync(timeout.Token).ConfigureAwait(false))
             {
-                while (batch.Count < options.BatchMaxWrites && reader.TryRead(out var envelope))
+                while (batch.Count < options.BatchMaxWrites && inbox.TryRead(out var envelope))
                 {
                     batch.Add(envelope);
                 }

@@ -1,6 +1,6 @@
-using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Pastry.Messaging;
+using Pastry.Otp.Actors;
 using Pastry.Wire;
 
 namespace Pastry.Otp.StateServer;
@@ -20,7 +20,7 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
     private readonly IMessageRouter router;
     private readonly ModelRegistry registry;
     private readonly ILogger logger;
-    private readonly Channel<Envelope> inbox = System.Threading.Channels.Channel.CreateUnbounded<Envelope>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly ActorMailbox inbox;
     /// <summary>Every object and where it is; the graph's nodes are the <see cref="StateObject"/>s (one table, not two).</summary>
     private readonly ZoneGraph graph = new();
     private readonly PooledBufferWriter scratch = new(1024);
@@ -34,8 +34,14 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
     /// <param name="registry">The app's models.</param>
     /// <param name="logger">Where logs go.</param>
     /// <param name="databaseEnabled">Whether a Database role runs, so that objects can be activated from it.</param>
-    public StateServer(IMessageRouter router, ModelRegistry registry, ILogger logger, bool databaseEnabled = false)
+    /// <param name="options">Its settings; the defaults when null.</param>
+    public StateServer(IMessageRouter router, ModelRegistry registry, ILogger logger, bool databaseEnabled = false, StateServerOptions? options = null)
     {
+        options ??= new StateServerOptions();
+        options.Validate();
+
+        // It may wait for room in the Database's inbox; the Database never waits on it (see ActorMailbox).
+        inbox = new ActorMailbox("StateServer", Messaging.Channel.StateServer, options.MailboxCapacity, waitsOnOthers: true, router, logger);
         this.router = router;
         this.registry = registry;
         this.logger = logger;
@@ -56,28 +62,32 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
     }
 
     /// <inheritdoc />
-    public void Deliver(Envelope envelope, ReadOnlySpan<Pastry.Messaging.Channel> targets) => inbox.Writer.TryWrite(envelope);
+    public void Deliver(Envelope envelope, ReadOnlySpan<Pastry.Messaging.Channel> targets) => inbox.Deliver(envelope);
+
+    /// <summary>Messages waiting in its inbox now.</summary>
+    public int InboxDepth => inbox.Depth;
 
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
         router.UnsubscribeAll(this);
-        inbox.Writer.TryComplete();
+        inbox.Complete();
         if (loop is not null)
         {
             await loop.ConfigureAwait(false);
         }
 
+        inbox.Dispose();
         scratch.Dispose();
         batch.Dispose();
     }
 
     private async Task RunAsync()
     {
-        var reader = inbox.Reader;
-        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        while (await inbox.WaitToReadAsync().ConfigureAwait(false))
         {
-            while (reader.TryRead(out var envelope))
+            using var running = inbox.EnterLoop();
+            while (inbox.TryRead(out var envelope))
             {
                 try
                 {
