@@ -1,5 +1,9 @@
 using Demo.Tavern.Models;
+using Pastry;
+using Pastry.Ai.Hosting;
 using Pastry.Cli;
+using Pastry.Cli.Hosting;
+using Pastry.Otp.Hosting;
 
 namespace Demo.Tavern;
 
@@ -73,9 +77,11 @@ public static class Program
     /// <summary>The main job: the server with the AI and the database in this process, then the bots; Ctrl+C stops both.</summary>
     private static async Task<int> RunWorldAsync(string host, int port, int count, CancellationTokenSource stop)
     {
-        var server = PastryCommandLine.RunAsync(
-            new[] { "serve", "--role", "all", "--Database:AutoMigrate", "true", "--Logging:Level", "Warning", "--MessageDirector:Port", "0", "--ClientAgent:Host", host, "--ClientAgent:Port", port.ToString(System.Globalization.CultureInfo.InvariantCulture) },
-            typeof(Player).Assembly);
+        var models = ModelRegistry.FromAssemblies(typeof(Player).Assembly);
+        var server = PastryHost.RunAsync(
+            configPath: null,
+            new[] { "--Database:AutoMigrate", "true", "--Logging:Level", "Warning", "--MessageDirector:Port", "0", "--ClientAgent:Host", host, "--ClientAgent:Port", port.ToString(System.Globalization.CultureInfo.InvariantCulture) },
+            builder => builder.Services.AddPastryOtp(builder.Configuration, models).AddPastryAi<TavernAi>(builder.Configuration, models));
         await Console.Out.WriteLineAsync($"The Tavern opens on {host}:{port} (database pastry.db) with {count} bot(s); server log: warnings only. Ctrl+C stops it.");
         await Console.Out.WriteLineAsync($"Join in from another terminal: dotnet run --project Demo.Tavern -- play --user ann --port {port}");
         var bots = TavernBots.RunAsync(host, port, count, stop.Token);

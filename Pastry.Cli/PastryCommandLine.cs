@@ -100,3 +100,6 @@ public static class PastryCommandLine
 
 /// <summary>A wrong command line; reported with the usage text and exit code 2.</summary>
 internal sealed class UsageException(string message) : Exception(message);
+
+/// <summary>A bad configuration value; reported with exit code 2. The message names the key.</summary>
+internal sealed class ConfigurationException(string message) : Exception(message);

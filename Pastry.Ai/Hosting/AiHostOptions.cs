@@ -1,0 +1,51 @@
+namespace Pastry.Ai.Hosting;
+
+/// <summary>Settings of a hosted AI, bound from the <c>Ai</c> section of the configuration.</summary>
+public sealed class AiHostOptions
+{
+    /// <summary>The configuration section these settings come from.</summary>
+    public const string Section = "Ai";
+
+    /// <summary>
+    /// Where the OTP's Message Director listens, as <c>host:port</c>, when the AI runs in its own process. Ignored when
+    /// the same host also runs the OTP (<c>AddPastryOtp</c>): the AI then uses the OTP's router in process. Default: 127.0.0.1:7198.
+    /// </summary>
+    public string MessageDirector { get; set; } = "127.0.0.1:7198";
+
+    /// <summary>
+    /// Which <see cref="IAiApplication"/> to run when the game's assemblies hold several (full or short class name).
+    /// Read by the <c>pastry</c> command line, which finds the class; <c>AddPastryAi&lt;TApp&gt;</c> names it in code. Default: none (the only one).
+    /// </summary>
+    public string? Application { get; set; }
+
+    /// <summary>The longest wait between reconnect attempts after the link to the Message Director drops. Default: 5 s.</summary>
+    public TimeSpan MaxReconnectDelay { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>The Message Director's host and port, parsed from <see cref="MessageDirector"/>; null when it is not <c>host:port</c>.</summary>
+    public (string Host, int Port)? MessageDirectorEndPoint
+    {
+        get
+        {
+            int colon = MessageDirector.LastIndexOf(':');
+            return colon > 0 && int.TryParse(MessageDirector.AsSpan(colon + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int port) && port is >= 1 and <= 65535
+                ? (MessageDirector.Substring(0, colon), port)
+                : null;
+        }
+    }
+
+    /// <summary>The first problem with these settings, naming its key, or null when they are valid.</summary>
+    public string? FindProblem()
+    {
+        if (MessageDirectorEndPoint is null)
+        {
+            return $"Ai:MessageDirector must be host:port, for example 127.0.0.1:7198; got '{MessageDirector}'.";
+        }
+
+        if (MaxReconnectDelay <= TimeSpan.Zero || MaxReconnectDelay > TimeSpan.FromMinutes(10))
+        {
+            return "Ai:MaxReconnectDelay must be between 00:00:00.001 and 00:10:00.";
+        }
+
+        return null;
+    }
+}

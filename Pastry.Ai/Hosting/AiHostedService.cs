@@ -1,0 +1,68 @@
+using System.Net.Sockets;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Pastry.Hosting;
+using Pastry.Messaging;
+
+namespace Pastry.Ai.Hosting;
+
+/// <summary>
+/// Runs one <see cref="IAiApplication"/>: on the OTP's router when the same host runs the OTP (it registers the
+/// process's <see cref="IMessageRouter"/>), otherwise over TCP to <see cref="AiHostOptions.MessageDirector"/>. An OTP
+/// that cannot be reached at start is one <see cref="StartupException"/> naming the address and the fix.
+/// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "Both are disposed in StopAsync, which the host always calls.")]
+internal sealed class AiHostedService(Type application, IServiceProvider services) : IHostedService
+{
+    private readonly CancellationTokenSource stopping = new();
+    private AiRepository? ai;
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var settings = services.GetRequiredService<IOptions<AiHostOptions>>().Value;
+        var registry = services.GetRequiredService<ModelRegistry>();
+        var logger = (services.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance).CreateLogger("Pastry.Ai");
+        var options = new AiOptions { MaxReconnectDelay = settings.MaxReconnectDelay, Time = services.GetService<TimeProvider>() ?? TimeProvider.System };
+        if (services.GetService<IMessageRouter>() is { } local)
+        {
+            ai = new AiRepository(local, registry, options, logger);
+            logger.LogInformation("AI {Ai} runs in the OTP process", ai.Channel.Id);
+        }
+        else
+        {
+            var (host, port) = settings.MessageDirectorEndPoint!.Value;
+            try
+            {
+                ai = await AiRepository.ConnectAsync(host, port, registry, options, logger, cancellationToken).ConfigureAwait(false);
+            }
+            catch (SocketException ex)
+            {
+                throw new StartupException(
+                    StartupError.MessageDirectorUnreachable,
+                    settings.MessageDirector,
+                    $"The AI cannot reach the Message Director at {settings.MessageDirector}: {ex.Message}. Fix: start the OTP first (pastry serve --role otp), or set Ai:MessageDirector to where it listens.",
+                    ex);
+            }
+
+            logger.LogInformation("AI {Ai} connected to the Message Director at {Host}:{Port}", ai.Channel.Id, host, port);
+        }
+
+        var app = (IAiApplication)ActivatorUtilities.CreateInstance(services, application);
+        await app.StartAsync(ai, stopping.Token).ConfigureAwait(false);
+        logger.LogInformation("AI application {App} started", application.Name);
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await stopping.CancelAsync().ConfigureAwait(false);
+        if (ai is not null)
+        {
+            await ai.DisposeAsync().ConfigureAwait(false);
+        }
+
+        stopping.Dispose();
+    }
+}

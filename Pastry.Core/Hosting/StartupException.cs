@@ -1,0 +1,32 @@
+namespace Pastry.Hosting;
+
+/// <summary>Why a Pastry role could not start; each value has a one-line message that names the address and the fix.</summary>
+public enum StartupError
+{
+    /// <summary>A listener could not bind its address: the port is in use, or the host is not an address of this machine.</summary>
+    CannotListen = 1,
+
+    /// <summary>An AI process found no Message Director listening at the address it was given.</summary>
+    MessageDirectorUnreachable = 2,
+}
+
+/// <summary>
+/// A role of the generic host that could not start for a reason outside the program (a port in use, an OTP that is not
+/// running). Hosts print its message as one line, with no stack trace, and exit with code 1.
+/// </summary>
+public sealed class StartupException : Exception
+{
+    /// <summary>Creates the exception; <paramref name="message"/> names the address and the fix.</summary>
+    public StartupException(StartupError error, string address, string message, Exception? innerException = null)
+        : base(message, innerException)
+    {
+        Error = error;
+        Address = address;
+    }
+
+    /// <summary>What went wrong.</summary>
+    public StartupError Error { get; }
+
+    /// <summary>The <c>host:port</c> concerned.</summary>
+    public string Address { get; }
+}
