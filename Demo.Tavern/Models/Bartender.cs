@@ -4,11 +4,11 @@ using Pastry;
 namespace Demo.Tavern.Models;
 
 /// <summary>The AI's bartender in the bar room: greets newcomers and sells drinks for gold.</summary>
-public sealed class Bartender : DistributedObject<Bartender>
+public sealed partial class Bartender : DistributedObject<Bartender>
 {
     /// <summary>The bartender's name.</summary>
     [Required, Ram, Broadcast, MaxLength(24)]
-    public string Name { get => Get<string>(); set => Set(value); }
+    public partial string Name { get; set; }
 
     /// <summary>Any client in the room may order; the AI takes the price from the caller's gold.</summary>
     [Distributed, ClSend]

@@ -7,11 +7,11 @@ namespace Demo.Tavern.Models;
 /// The world's root: a district at the root (zone 0) whose zones 1..100 are a 10x10 outdoor grid
 /// (<see cref="TavernWorld.Grid"/>). Clients ask it for their player.
 /// </summary>
-public sealed class District : DistributedObject<District>
+public sealed partial class District : DistributedObject<District>
 {
     /// <summary>The district's name.</summary>
     [Required, Ram, Broadcast, MaxLength(40)]
-    public string Name { get => Get<string>(); set => Set(value); }
+    public partial string Name { get; set; }
 
     /// <summary>Asks the AI for the caller's player: the stored one if the account has one, else a new one named <paramref name="name"/>.</summary>
     [Distributed, ClSend]

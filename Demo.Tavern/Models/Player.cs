@@ -7,27 +7,27 @@ namespace Demo.Tavern.Models;
 /// A player's avatar: saved in the database under its account's id, seen by everyone nearby, walked around by its
 /// owner. Outdoors it lives in a district grid zone; inside, in a room of the tavern.
 /// </summary>
-public sealed class Player : DistributedObject<Player>
+public sealed partial class Player : DistributedObject<Player>
 {
     /// <summary>The name everyone sees.</summary>
     [Required, Ram, Db, Broadcast, MaxLength(24), NoControlCharacters]
-    public string Name { get => Get<string>(); set => Set(value); }
+    public partial string Name { get; set; }
 
     /// <summary>Gold coins; only the AI may change them (the bartender when selling a drink). The owner sees them, others do not.</summary>
     [Ram, Db, Ai, Range(0, 1_000_000)]
-    public int Gold { get => Get<int>(); set => Set(value); }
+    public partial int Gold { get; set; }
 
     /// <summary>Looks, chosen by the owner; only the owner may send it.</summary>
     [Db, Ram, OwnSend, MaxLength(64)]
-    public byte[] Appearance { get => Get<byte[]>(); set => Set(value); }
+    public partial byte[] Appearance { get; set; }
 
     /// <summary>When the player last entered or left the world.</summary>
     [Db, Ai]
-    public DateTime LastSeen { get => Get<DateTime>(); set => Set(value); }
+    public partial DateTime LastSeen { get; set; }
 
     /// <summary>Position in the current place (x, y); any client in view may send it, and everyone nearby sees it.</summary>
     [Ram, Broadcast, ClSend, MaxLength(2)]
-    public float[] Position { get => Get<float[]>(); set => Set(value); }
+    public partial float[] Position { get; set; }
 
     /// <summary>The owner speaks; the AI checks it and repeats it to everyone nearby with <see cref="Said"/>.</summary>
     [Distributed, OwnSend]

@@ -4,9 +4,9 @@ using Pastry;
 namespace Demo.Tavern.Models;
 
 /// <summary>The tavern: an object in one cell of the district, whose zones are its rooms (<see cref="TavernWorld.BarRoom"/>, <see cref="TavernWorld.Cellar"/>).</summary>
-public sealed class Tavern : DistributedObject<Tavern>
+public sealed partial class Tavern : DistributedObject<Tavern>
 {
     /// <summary>The sign over the door.</summary>
     [Required, Ram, Broadcast, MaxLength(40)]
-    public string Name { get => Get<string>(); set => Set(value); }
+    public partial string Name { get; set; }
 }

@@ -246,15 +246,17 @@ public abstract class DistributedObject
 /// <summary>
 /// The base class of a model. Public read-write properties are its fields; attributes named after the field keywords
 /// (<c>[Required]</c>, <c>[Ram]</c>, <c>[Db]</c>, <c>[Broadcast]</c>, <c>[ClSend]</c>, <c>[OwnSend]</c>, <c>[Ai]</c>)
-/// mark them; DataAnnotations validators and <c>Clean{Field}</c> methods check them.
+/// mark them; DataAnnotations validators and <c>Clean{Field}</c> methods check them. In a partial model a field is a
+/// partial property and Pastry.Core's source generator writes its body; elsewhere write
+/// <c>{ get =&gt; Get&lt;T&gt;(); set =&gt; Set(value); }</c> by hand.
 /// </summary>
 /// <typeparam name="T">The model class itself.</typeparam>
 /// <example>
 /// <code>
-/// public sealed class Avatar : DistributedObject&lt;Avatar&gt;
+/// public sealed partial class Avatar : DistributedObject&lt;Avatar&gt;
 /// {
 ///     [Required, Ram, Db, Broadcast, MaxLength(24)]
-///     public string Name { get => Get&lt;string&gt;(); set => Set(value); }
+///     public partial string Name { get; set; }
 /// }
 /// </code>
 /// </example>

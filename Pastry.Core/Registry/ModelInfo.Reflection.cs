@@ -19,7 +19,7 @@ public sealed partial class ModelInfo
 
         if (modelBase != type)
         {
-            problems.Add($"{where} derives from DistributedObject<{modelBase.Name}>; the type argument must be the class itself: 'class {type.Name} : DistributedObject<{type.Name}>'.");
+            problems.Add(DeclarationMessages.WrongTypeArgument(where, modelBase.Name, type.Name));
             return null;
         }
 
@@ -32,7 +32,7 @@ public sealed partial class ModelInfo
         var constructor = type.GetConstructor(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic, binder: null, Type.EmptyTypes, modifiers: null);
         if (constructor is null)
         {
-            problems.Add($"{where} has no parameterless constructor; add one (it may be private) so that repositories can create instances.");
+            problems.Add(DeclarationMessages.NoParameterlessConstructor(where));
         }
 
         var info = new ModelInfo(type);
@@ -67,7 +67,7 @@ public sealed partial class ModelInfo
                 {
                     if (methodList.Any(m => m.Name == descriptor.Name))
                     {
-                        problems.Add($"{type.Name}.{method.Name}: [Distributed] methods cannot be overloaded; give each one its own name.");
+                        problems.Add(DeclarationMessages.OverloadedRpc($"{type.Name}.{method.Name}"));
                         continue;
                     }
 
@@ -131,7 +131,7 @@ public sealed partial class ModelInfo
         {
             if (HasAnyKeyword(property))
             {
-                problems.Add($"{type.Name}.{property.Name} has field keywords but no public getter and setter; write it as '{{ get => Get<{property.PropertyType.Name}>(); set => Set(value); }}'.");
+                problems.Add(DeclarationMessages.KeywordsWithoutPublicAccessors(type.Name, property.Name, CSharpName(property.PropertyType)));
             }
 
             return null;
@@ -140,7 +140,7 @@ public sealed partial class ModelInfo
         string name = $"{type.Name}.{property.Name}";
         if (!ValueCodecs.TryGet(property.PropertyType, out var codec))
         {
-            problems.Add($"{name} has type {CSharpName(property.PropertyType)}, which is not a field type. Supported: {ValueCodecs.SupportedTypeList}. Mark the property [NotDistributed] if it is not meant to be synchronised.");
+            problems.Add(DeclarationMessages.UnsupportedFieldType(name, CSharpName(property.PropertyType)));
             return null;
         }
 
@@ -164,13 +164,13 @@ public sealed partial class ModelInfo
         bool ok = true;
         if (method.ReturnType != typeof(void))
         {
-            problems.Add($"{name} is [Distributed] but returns {method.ReturnType.Name}; RPCs are one-way messages, so they must return void. Send the answer back with another call or a field.");
+            problems.Add(DeclarationMessages.RpcReturnsValue(name, CSharpName(method.ReturnType)));
             ok = false;
         }
 
         if (method.IsGenericMethodDefinition)
         {
-            problems.Add($"{name} is [Distributed] and generic; RPCs must have concrete parameter types.");
+            problems.Add(DeclarationMessages.GenericRpc(name));
             ok = false;
         }
 
@@ -179,7 +179,7 @@ public sealed partial class ModelInfo
         {
             if (parameter.ParameterType.IsByRef || !ValueCodecs.TryGet(parameter.ParameterType, out var codec))
             {
-                problems.Add($"{name} parameter '{parameter.Name}' has type {CSharpName(parameter.ParameterType)}, which cannot be sent. Supported: {ValueCodecs.SupportedTypeList}.");
+                problems.Add(DeclarationMessages.UnsupportedParameterType(name, parameter.Name ?? string.Empty, CSharpName(parameter.ParameterType)));
                 ok = false;
                 continue;
             }
@@ -290,17 +290,17 @@ public sealed partial class ModelInfo
     {
         if ((keywords & FieldKeywords.Ai) != 0 && (keywords & FieldKeywords.ClSend) != 0)
         {
-            problems.Add($"{name} is both [Ai] (only the AI may send it) and [ClSend] (any client may send it); remove one of them.");
+            problems.Add(DeclarationMessages.AiAndClSend(name));
         }
 
         if ((keywords & FieldKeywords.Ai) != 0 && (keywords & FieldKeywords.OwnSend) != 0)
         {
-            problems.Add($"{name} is both [Ai] (only the AI may send it) and [OwnSend] (the owning client may send it); remove one of them.");
+            problems.Add(DeclarationMessages.AiAndOwnSend(name));
         }
 
         if ((keywords & FieldKeywords.ClSend) != 0 && (keywords & FieldKeywords.OwnSend) != 0)
         {
-            problems.Add($"{name} is both [ClSend] and [OwnSend]; [ClSend] already lets the owner send it, so keep only the one you mean.");
+            problems.Add(DeclarationMessages.ClSendAndOwnSend(name));
         }
     }
 
@@ -315,10 +315,10 @@ public sealed partial class ModelInfo
             return null;
         }
 
-        string expected = $"'{property.PropertyType.Name} {cleanName}({property.PropertyType.Name} value)'";
+        string typeName = CSharpName(property.PropertyType);
         if (candidates.Length > 1)
         {
-            problems.Add($"{type.Name} has {candidates.Length} methods named {cleanName}; keep one, declared as {expected}.");
+            problems.Add(DeclarationMessages.SeveralCleanMethods(type.Name, candidates.Length, cleanName, typeName));
             return null;
         }
 
@@ -326,7 +326,7 @@ public sealed partial class ModelInfo
         var parameters = method.GetParameters();
         if (method.IsStatic || method.ReturnType != property.PropertyType || parameters.Length != 1 || parameters[0].ParameterType != property.PropertyType || method.IsGenericMethodDefinition)
         {
-            problems.Add($"{type.Name}.{cleanName} has the wrong signature; declare it as the instance method {expected}: it receives the new value and returns the cleaned value (throw ValidationException to reject).");
+            problems.Add(DeclarationMessages.CleanWrongSignature(type.Name, cleanName, typeName));
             return null;
         }
 

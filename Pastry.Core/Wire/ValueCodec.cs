@@ -107,8 +107,7 @@ public static class ValueCodecs
     public static IReadOnlyCollection<Type> SupportedTypes => ByType.Keys;
 
     /// <summary>A readable list of the supported types, for error messages.</summary>
-    public static string SupportedTypeList =>
-        "int, long, float, double, bool, string, byte[], DateTime, DoId, and arrays of these";
+    public static string SupportedTypeList => DeclarationMessages.SupportedTypeList;
 
     /// <summary>Finds the codec for <paramref name="type"/>.</summary>
     public static bool TryGet(Type type, out ValueCodec codec) => ByType.TryGetValue(type, out codec!);

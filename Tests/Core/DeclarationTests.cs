@@ -73,7 +73,7 @@ public sealed class DeclarationTests
         string problem = ProblemsOf(typeof(Declarations<int>.CleanReturnsWrongType)).Single();
 
         StringAssert.StartsWith(problem, "CleanReturnsWrongType.CleanName has the wrong signature");
-        StringAssert.Contains(problem, "'String CleanName(String value)'");
+        StringAssert.Contains(problem, "'string CleanName(string value)'");
     }
 
     [TestMethod]
@@ -89,7 +89,7 @@ public sealed class DeclarationTests
     {
         string problem = ProblemsOf(typeof(Declarations<int>.NonVoidRpc)).Single();
 
-        StringAssert.StartsWith(problem, "NonVoidRpc.Ping is [Distributed] but returns Int32");
+        StringAssert.StartsWith(problem, "NonVoidRpc.Ping is [Distributed] but returns int");
         StringAssert.Contains(problem, "must return void");
     }
 
@@ -131,7 +131,7 @@ public sealed class DeclarationTests
         Assert.HasCount(4, problems);
         Assert.Contains(p => p.StartsWith("ThreeProblems.Gold is both [Ai]", StringComparison.Ordinal), problems);
         Assert.Contains(p => p.StartsWith("ThreeProblems.Price has type decimal", StringComparison.Ordinal), problems);
-        Assert.Contains(p => p.StartsWith("ThreeProblems.Echo is [Distributed] but returns String", StringComparison.Ordinal), problems);
+        Assert.Contains(p => p.StartsWith("ThreeProblems.Echo is [Distributed] but returns string", StringComparison.Ordinal), problems);
         Assert.Contains(p => p.StartsWith("NonVoidRpc.Ping", StringComparison.Ordinal), problems);
     }
 

@@ -4,22 +4,22 @@ using Pastry;
 
 namespace Pastry.Tests.Readme;
 
-public sealed class Avatar : DistributedObject<Avatar>
+public sealed partial class Avatar : DistributedObject<Avatar>
 {
     [Required, Ram, Db, Broadcast, MaxLength(24)]
-    public string Name { get => Get<string>(); set => Set(value); }
+    public partial string Name { get; set; }
 
     [Ram, Broadcast, ClSend]
-    public float[] Position { get => Get<float[]>(); set => Set(value); }
+    public partial float[] Position { get; set; }
 
     [Db, Ai, Range(0, 1_000_000)]
-    public int Gold { get => Get<int>(); set => Set(value); }
+    public partial int Gold { get; set; }
 
     [Db, OwnSend]
-    public byte[] Appearance { get => Get<byte[]>(); set => Set(value); }
+    public partial byte[] Appearance { get; set; }
 
     [Db, Ai]
-    public DateTime LastSeen { get => Get<DateTime>(); set => Set(value); }
+    public partial DateTime LastSeen { get; set; }
 
     // Runs before the validators; may normalise or reject (throw ValidationException).
     private string CleanName(string value) => value.Trim();

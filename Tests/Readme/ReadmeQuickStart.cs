@@ -8,10 +8,10 @@ using Pastry.Client;
 namespace Pastry.Tests.Readme;
 
 // README: begin ai
-public sealed class Arena : DistributedObject<Arena>
+public sealed partial class Arena : DistributedObject<Arena>
 {
     [Required, Ram, Broadcast]
-    public string Title { get => Get<string>(); set => Set(value); }
+    public partial string Title { get; set; }
 }
 
 public sealed class ArenaAi : IAiApplication
