@@ -4,7 +4,12 @@ namespace Pastry.Tests.Generators;
 /// Each PASTRY0xx analyzer fires on a wrong model declaration, at compile time, with the very words the runtime
 /// registry throws for the same model (the snippet is also emitted, loaded and registered to compare).
 /// </summary>
+/// <remarks>
+/// Not in parallel with other classes: each snippet is a real Roslyn compilation against the whole framework, a burst
+/// of CPU that would starve the end-to-end tests' heartbeats on a 2-core box.
+/// </remarks>
 [TestClass]
+[DoNotParallelize]
 public sealed class DeclarationAnalyzerTests
 {
     public static IEnumerable<object[]> WrongDeclarations => new[]
