@@ -1,3 +1,4 @@
+using System.CommandLine;
 using Demo.Tavern.Models;
 using Pastry;
 using Pastry.Ai.Hosting;
@@ -14,63 +15,79 @@ namespace Demo.Tavern;
 /// </summary>
 public static class Program
 {
-    private const string Usage = """
-        usage: Demo.Tavern [--count 5] [--port 7199]          run the Tavern with 5 bots (server, AI, pastry.db)
-               Demo.Tavern play [--user ann] [--password p] [--host 127.0.0.1] [--port 7199]
-               Demo.Tavern bots [--count 5] [--host 127.0.0.1] [--port 7199]
-               Demo.Tavern serve|migrate|schema ...          the pastry command line with the Tavern's models
-        """;
-
-    /// <summary>Runs the demo; see the usage text.</summary>
-    public static async Task<int> Main(string[] args)
+    /// <summary>Runs the demo; <c>--help</c> lists the commands and their options.</summary>
+    public static Task<int> Main(string[] args)
     {
         ArgumentNullException.ThrowIfNull(args);
-        bool world = args.Length == 0 || args[0].StartsWith("--", StringComparison.Ordinal);
-        string mode = world ? "world" : args[0];
-        if (mode is not ("world" or "play" or "bots"))
+        var host = new Option<string>("--host") { Description = "the server's address", DefaultValueFactory = _ => "127.0.0.1", HelpName = "address" };
+        var port = new Option<int>("--port") { Description = "the Client Agent's port", DefaultValueFactory = _ => 7199 };
+        var count = new Option<int>("--count") { Description = "scripted players (0 to 200)", DefaultValueFactory = _ => 5 };
+        count.Validators.Add(result =>
         {
-            return await PastryCommandLine.RunAsync(args, typeof(Player).Assembly);
+            if (result.GetValueOrDefault<int>() is < 0 or > 200)
+            {
+                result.AddError("--count must be between 0 and 200.");
+            }
+        });
+
+        var root = new RootCommand("The Tavern: a small Pastry game. With no command it runs the whole game in one process (server, AI, pastry.db in the working directory, and bots); Ctrl+C stops it.")
+        {
+            host, port, count,
+        };
+        root.SetAction((parse, _) => WithCancelAsync(stop => RunWorldAsync(parse.GetValue(host)!, parse.GetValue(port), parse.GetValue(count), stop)));
+
+        var user = new Option<string>("--user") { Description = "the account (created on first login)", DefaultValueFactory = _ => Environment.UserName.ToLowerInvariant() };
+        var password = new Option<string?>("--password") { Description = "its password [default: '<user> at the tavern']" };
+        var play = new Command("play", "Plays in a running Tavern from this console (w/a/s/d walk, say, buy, post, notices, look, quit).") { user, password, host, port };
+        play.SetAction((parse, _) => WithCancelAsync(stop => PlayAsync(parse.GetValue(host)!, parse.GetValue(port), parse.GetValue(user)!, parse.GetValue(password), stop)));
+        root.Subcommands.Add(play);
+
+        var bots = new Command("bots", "Runs scripted players against a running Tavern.") { count, host, port };
+        bots.SetAction((parse, _) => WithCancelAsync(async stop =>
+        {
+            await TavernBots.RunAsync(parse.GetValue(host)!, parse.GetValue(port), parse.GetValue(count), stop.Token);
+            return PastryCommandLine.ExitOk;
+        }));
+        root.Subcommands.Add(bots);
+
+        // serve, migrate, schema and bench: the pastry command line, with the Tavern's models loaded.
+        foreach (var command in PastryCommandLine.CreateCommands(typeof(Player).Assembly))
+        {
+            root.Subcommands.Add(command);
         }
 
-        Dictionary<string, string> options;
-        try
-        {
-            options = ParseOptions(args.Skip(world ? 0 : 1).ToArray());
-        }
-        catch (ArgumentException ex)
-        {
-            await Console.Error.WriteLineAsync($"tavern: {ex.Message}{Environment.NewLine}{Usage}");
-            return PastryCommandLine.ExitUsage;
-        }
+        return PastryCommandLine.InvokeAsync(root, args, "tavern");
+    }
 
-        string host = options.GetValueOrDefault("host", "127.0.0.1");
-        int port = int.Parse(options.GetValueOrDefault("port", "7199"), System.Globalization.CultureInfo.InvariantCulture);
-        int count = Math.Clamp(int.Parse(options.GetValueOrDefault("count", "5"), System.Globalization.CultureInfo.InvariantCulture), 0, 200);
+    private static async Task<int> WithCancelAsync(Func<CancellationTokenSource, Task<int>> run)
+    {
         using var stop = new CancellationTokenSource();
-        Console.CancelKeyPress += (_, e) =>
+        ConsoleCancelEventHandler onCancel = (_, e) =>
         {
             e.Cancel = true;
             stop.Cancel();
         };
-
-        switch (mode)
+        Console.CancelKeyPress += onCancel;
+        try
         {
-            case "play":
-                string user = options.GetValueOrDefault("user", Environment.UserName.ToLowerInvariant());
-                try
-                {
-                    return await TavernConsole.RunAsync(host, port, user, options.GetValueOrDefault("password", $"{user} at the tavern"), stop.Token);
-                }
-                catch (Exception ex) when (ex is System.Net.Sockets.SocketException or Pastry.Client.LoginFailedException or Pastry.Client.ClientEjectedException or TimeoutException)
-                {
-                    await Console.Error.WriteLineAsync($"tavern: cannot play on {host}:{port}: {ex.Message}");
-                    return PastryCommandLine.ExitRuntimeError;
-                }
-            case "bots":
-                await TavernBots.RunAsync(host, port, count, stop.Token);
-                return PastryCommandLine.ExitOk;
-            default:
-                return await RunWorldAsync(host, port, count, stop);
+            return await run(stop);
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+        }
+    }
+
+    private static async Task<int> PlayAsync(string host, int port, string user, string? password, CancellationTokenSource stop)
+    {
+        try
+        {
+            return await TavernConsole.RunAsync(host, port, user, password ?? $"{user} at the tavern", stop.Token);
+        }
+        catch (Exception ex) when (ex is System.Net.Sockets.SocketException or Pastry.Client.LoginFailedException or Pastry.Client.ClientEjectedException or TimeoutException)
+        {
+            await Console.Error.WriteLineAsync($"tavern: cannot play on {host}:{port}: {ex.Message}");
+            return PastryCommandLine.ExitRuntimeError;
         }
     }
 
@@ -89,26 +106,5 @@ public static class Program
         await stop.CancelAsync();
         await bots;
         return exit;
-    }
-
-    private static Dictionary<string, string> ParseOptions(string[] args)
-    {
-        var options = new Dictionary<string, string>(StringComparer.Ordinal);
-        for (int i = 0; i < args.Length; i++)
-        {
-            if (!args[i].StartsWith("--", StringComparison.Ordinal) || i + 1 >= args.Length)
-            {
-                throw new ArgumentException($"'{args[i]}' is not an option with a value.");
-            }
-
-            options[args[i][2..]] = args[++i];
-        }
-
-        if (options.TryGetValue("port", out string? port) && !int.TryParse(port, out _) || options.TryGetValue("count", out string? count) && !int.TryParse(count, out _))
-        {
-            throw new ArgumentException("--port and --count take numbers.");
-        }
-
-        return options;
     }
 }

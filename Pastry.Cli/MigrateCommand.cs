@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Reflection;
 using Microsoft.Data.Sqlite;
 using Pastry.Otp.Database;
@@ -14,18 +15,25 @@ namespace Pastry.Cli;
 /// </summary>
 internal static class MigrateCommand
 {
-    public static int Run(CommandOptions options, IEnumerable<Assembly> appAssemblies)
+    public static Command Create(IEnumerable<Assembly> appAssemblies)
     {
-        options.AllowOnly("plan", "db", "allow-data-loss", "app");
-        string path = options.Get("db") ?? "pastry.db";
+        var plan = new Option<bool>("--plan") { Description = "print the SQL and change nothing [default: false]" };
+        var db = new Option<string>("--db") { Description = "the SQLite file", DefaultValueFactory = _ => "pastry.db", HelpName = "path" };
+        var allowDataLoss = new Option<bool>("--allow-data-loss") { Description = "apply a migration that drops a field or model or changes a type, after copying the data to a pastry_backup_* table [default: false]" };
+        var app = PastryCommandLine.AppOption();
+        var migrate = new Command("migrate", "Creates or alters the SQLite schema from the models' [Db] fields, in one transaction; a second run changes nothing.") { plan, db, allowDataLoss, app };
+        migrate.SetAction(parse => Run(parse.GetValue(db)!, parse.GetValue(plan), parse.GetValue(allowDataLoss), parse.GetValue(app) ?? Array.Empty<string>(), appAssemblies));
+        return migrate;
+    }
+
+    private static int Run(string path, bool plan, bool allowDataLoss, string[] apps, IEnumerable<Assembly> appAssemblies)
+    {
         if (string.IsNullOrWhiteSpace(path))
         {
             throw new UsageException("--db needs a file path.");
         }
 
-        var registry = PastryCommandLine.LoadRegistry(options, appAssemblies);
-        bool plan = options.Has("plan");
-        bool allowDataLoss = options.Has("allow-data-loss");
+        var registry = ModelRegistry.FromAssemblies(PastryCommandLine.LoadAssemblies(apps, appAssemblies));
         try
         {
             var mapping = DbMapping.FromRegistry(registry);

@@ -1,10 +1,14 @@
+using System.CommandLine;
+using System.CommandLine.Invocation;
 using System.Reflection;
 
 namespace Pastry.Cli;
 
 /// <summary>
-/// The <c>pastry</c> command line: <c>serve</c>, <c>migrate</c>, <c>schema</c> and <c>bench</c> (ARCHITECTURE 6).
-/// Games may call <see cref="RunAsync"/> from their own entry point with their model assemblies already loaded.
+/// The <c>pastry</c> command line: <c>serve</c>, <c>migrate</c>, <c>schema</c> and <c>bench</c> (ARCHITECTURE 6), on
+/// one parser (System.CommandLine): per-command <c>--help</c> with every option and its default, <c>--version</c>, and
+/// suggestions for a mistyped command or option. Games may call <see cref="RunAsync"/> from their own entry point
+/// with their model assemblies already loaded, or add <see cref="CreateCommands"/> to their own root command.
 /// </summary>
 public static class PastryCommandLine
 {
@@ -18,65 +22,83 @@ public static class PastryCommandLine
     public const int ExitUsage = 2;
 
     /// <summary>Runs one command. <paramref name="appAssemblies"/> are searched for models in addition to <c>--app</c>.</summary>
-    public static async Task<int> RunAsync(string[] args, params Assembly[] appAssemblies)
+    public static Task<int> RunAsync(string[] args, params Assembly[] appAssemblies)
     {
-        if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+        var root = new RootCommand("pastry: run, migrate and measure a Pastry game server (exit codes: 0 ok, 1 runtime error, 2 usage or configuration error).");
+        foreach (var command in CreateCommands(appAssemblies))
         {
-            Console.Out.WriteLine(Usage);
-            return args.Length == 0 ? ExitUsage : ExitOk;
+            root.Subcommands.Add(command);
         }
 
-        var rest = args.Skip(1).ToArray();
+        return InvokeAsync(root, args, "pastry");
+    }
+
+    /// <summary>
+    /// Parses <paramref name="args"/> against <paramref name="root"/> and runs the chosen command, mapping a parse error
+    /// to exit code 2 (with suggestions for a mistyped command or option) and Pastry's usage and configuration errors to
+    /// one line and exit code 2.
+    /// </summary>
+    public static async Task<int> InvokeAsync(RootCommand root, string[] args, string program)
+    {
+        ArgumentNullException.ThrowIfNull(root);
+        var parse = root.Parse(args);
+        if (parse.Action is ParseErrorAction error)
+        {
+            // The errors and "did you mean" lines, without the whole help text after them.
+            error.ShowHelp = false;
+        }
+
         try
         {
-            return args[0] switch
+            // The host handles Ctrl+C and SIGTERM itself (graceful stop); the parser must not.
+            int code = await parse.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null, EnableDefaultExceptionHandler = false }).ConfigureAwait(false);
+            if (parse.Errors.Count > 0)
             {
-                "schema" => SchemaCommand.Run(CommandOptions.Parse(rest), appAssemblies),
-                "serve" => await ServeCommand.RunAsync(rest, appAssemblies).ConfigureAwait(false),
-                "migrate" => MigrateCommand.Run(CommandOptions.Parse(rest), appAssemblies),
-                "bench" => await Bench.BenchCommand.RunAsync(rest).ConfigureAwait(false),
-                _ => throw new UsageException($"Unknown command '{args[0]}'."),
-            };
+                await Console.Error.WriteLineAsync($"See '{program} {string.Join(' ', CommandPath(parse))} --help'.".Replace("  ", " ", StringComparison.Ordinal)).ConfigureAwait(false);
+                return ExitUsage;
+            }
+
+            return code;
         }
         catch (UsageException ex)
         {
-            Console.Error.WriteLine($"pastry: {ex.Message}");
-            Console.Error.WriteLine(Usage);
+            await Console.Error.WriteLineAsync($"{program}: {ex.Message}").ConfigureAwait(false);
             return ExitUsage;
         }
         catch (ConfigurationException ex)
         {
-            Console.Error.WriteLine($"pastry: configuration error: {ex.Message}");
+            await Console.Error.WriteLineAsync($"{program}: configuration error: {ex.Message}").ConfigureAwait(false);
             return ExitUsage;
         }
         catch (ModelDeclarationException ex)
         {
-            Console.Error.WriteLine($"pastry: {ex.Message}");
+            await Console.Error.WriteLineAsync($"{program}: {ex.Message}").ConfigureAwait(false);
             return ExitUsage;
         }
     }
 
-    /// <summary>The usage text.</summary>
-    public const string Usage = """
-        usage: pastry <command> [options]
+    /// <summary>The <c>serve</c>, <c>migrate</c>, <c>schema</c> and <c>bench</c> commands, for a root command.</summary>
+    public static IReadOnlyList<Command> CreateCommands(params Assembly[] appAssemblies) => new[]
+    {
+        ServeCommand.Create(appAssemblies),
+        MigrateCommand.Create(appAssemblies),
+        SchemaCommand.Create(appAssemblies),
+        Bench.BenchCommandLine.Create(),
+    };
 
-          serve   --role otp|ai|all [--config pastry.json] [--app <assembly>]   run the server roles
-          migrate [--plan] [--db <path>] [--allow-data-loss] [--app <assembly>] create or alter the SQLite schema
-          schema  [--json] [--app <assembly>]                                    print the models and the schema hash
-          bench   fanout|idle [options] [--json]                                 load generator over real sockets (pastry bench --help)
-
-        exit codes: 0 ok, 1 runtime error, 2 usage or configuration error
-        """;
-
-    /// <summary>Loads the registry from the given assemblies plus every <c>--app</c> path.</summary>
-    internal static ModelRegistry LoadRegistry(CommandOptions options, IEnumerable<Assembly> appAssemblies) =>
-        ModelRegistry.FromAssemblies(LoadAssemblies(options, appAssemblies));
+    /// <summary>The <c>--app</c> option: a game assembly whose models (and AI) to load; repeatable.</summary>
+    internal static Option<string[]> AppOption() => new("--app")
+    {
+        Description = "a game assembly (.dll) whose models, and AI application, to load; repeat for several",
+        HelpName = "assembly",
+        AllowMultipleArgumentsPerToken = false,
+    };
 
     /// <summary>The given assemblies plus every <c>--app</c> path, loaded.</summary>
-    internal static List<Assembly> LoadAssemblies(CommandOptions options, IEnumerable<Assembly> appAssemblies)
+    internal static List<Assembly> LoadAssemblies(IEnumerable<string> paths, IEnumerable<Assembly> appAssemblies)
     {
         var assemblies = new List<Assembly>(appAssemblies);
-        foreach (string path in options.GetAll("app"))
+        foreach (string path in paths)
         {
             string full = Path.GetFullPath(path);
             if (!File.Exists(full))
@@ -96,9 +118,20 @@ public static class PastryCommandLine
 
         return assemblies;
     }
+
+    private static IEnumerable<string> CommandPath(ParseResult parse)
+    {
+        var names = new List<string>();
+        for (var result = parse.CommandResult; result is not null && result.Command is not RootCommand; result = result.Parent as System.CommandLine.Parsing.CommandResult)
+        {
+            names.Insert(0, result.Command.Name);
+        }
+
+        return names;
+    }
 }
 
-/// <summary>A wrong command line; reported with the usage text and exit code 2.</summary>
+/// <summary>A wrong command line; reported as one line with exit code 2.</summary>
 internal sealed class UsageException(string message) : Exception(message);
 
 /// <summary>A bad configuration value; reported with exit code 2. The message names the key.</summary>

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Reflection;
 using Microsoft.Extensions.Hosting;
 using Pastry.Ai.Hosting;
@@ -14,21 +15,30 @@ namespace Pastry.Cli;
 /// </summary>
 internal static class ServeCommand
 {
-    private static readonly string[] Roles = { "otp", "ai", "all" };
-
-    public static async Task<int> RunAsync(string[] args, IEnumerable<Assembly> appAssemblies)
+    public static Command Create(IEnumerable<Assembly> appAssemblies)
     {
-        var (role, configPath, apps, overrides) = SplitArguments(args);
-        if (!Roles.Contains(role, StringComparer.Ordinal))
-        {
-            throw new UsageException($"--role must be one of {string.Join(", ", Roles)}; got '{role}'.");
-        }
+        var role = new Option<string>("--role") { Description = "which roles this process runs: otp (server), ai (the game's AI, over TCP to an OTP) or all (both, in process)", DefaultValueFactory = _ => "all", HelpName = "otp|ai|all" };
+        role.AcceptOnlyFromAmong("otp", "ai", "all");
+        var config = new Option<string?>("--config") { Description = "the settings file [default: pastry.json in the working directory, when it exists]", HelpName = "file" };
+        var app = PastryCommandLine.AppOption();
+        var serve = new Command("serve", Description()) { TreatUnmatchedTokensAsErrors = false };
+        serve.Options.Add(role);
+        serve.Options.Add(config);
+        serve.Options.Add(app);
+        serve.SetAction((parse, _) => RunAsync(
+            parse.GetValue(role)!,
+            parse.GetValue(config),
+            parse.GetValue(app) ?? Array.Empty<string>(),
+            ConfigurationFlags.Check(parse.UnmatchedTokens, "serve", serve.Options),
+            appAssemblies));
+        return serve;
+    }
 
-        var registryOptions = CommandOptions.Parse(apps.SelectMany(a => new[] { "--app", a }).ToArray());
-        var loaded = PastryCommandLine.LoadAssemblies(registryOptions, appAssemblies);
+    private static async Task<int> RunAsync(string role, string? configPath, string[] apps, List<string> overrides, IEnumerable<Assembly> appAssemblies)
+    {
+        var loaded = PastryCommandLine.LoadAssemblies(apps, appAssemblies);
         var registry = ModelRegistry.FromAssemblies(loaded);
         Type? application = null;
-        string banner = string.Empty;
         return await PastryHost.RunAsync(
             configPath,
             overrides,
@@ -53,43 +63,18 @@ internal static class ServeCommand
             () => $"pastry serve --role {role}: {registry.Models.Count - ModelRegistry.BuiltInModels.Count} app model(s) loaded, AI: {application?.FullName ?? "none"}").ConfigureAwait(false);
     }
 
-    private static (string Role, string? Config, List<string> Apps, List<string> Overrides) SplitArguments(string[] args)
+    /// <summary>What serve does, and every setting it reads with its default (from the options classes).</summary>
+    private static string Description()
     {
-        string role = "all";
-        string? config = null;
-        var apps = new List<string>();
-        var overrides = new List<string>();
-        for (int i = 0; i < args.Length; i++)
+        var text = new System.Text.StringBuilder();
+        text.AppendLine("Runs the server roles on the generic host; Ctrl+C or SIGTERM stops it gracefully.");
+        text.AppendLine("Settings come from pastry.json, then PASTRY_ environment variables (PASTRY_ClientAgent__Port=7200), then --Section:Key value flags (--ClientAgent:Port 7200).");
+        text.AppendLine("Settings and their defaults:");
+        foreach (var (key, _, fallback) in KnownSettings.Keys)
         {
-            string arg = args[i];
-            string? Next() => i + 1 < args.Length ? args[++i] : throw new UsageException($"{arg} needs a value.");
-            switch (arg)
-            {
-                case "--role":
-                    role = Next()!;
-                    break;
-                case "--config":
-                    config = Next();
-                    break;
-                case "--app":
-                    apps.Add(Next()!);
-                    break;
-                default:
-                    if (!arg.StartsWith("--", StringComparison.Ordinal) || !arg.Contains(':', StringComparison.Ordinal))
-                    {
-                        throw new UsageException($"Unexpected argument '{arg}'. serve takes --role, --config, --app and setting overrides such as --ClientAgent:Port 7200.");
-                    }
-
-                    overrides.Add(arg);
-                    if (!arg.Contains('=', StringComparison.Ordinal))
-                    {
-                        overrides.Add(Next()!);
-                    }
-
-                    break;
-            }
+            text.Append("  --").Append(key).Append(' ').AppendLine(fallback);
         }
 
-        return (role, config, apps, overrides);
+        return text.ToString().TrimEnd();
     }
 }

@@ -45,6 +45,11 @@ public static class PastryHost
         // The sources go into the host's own configuration, not chained: a chained configuration drops empty values,
         // and --Database:Path "" (no database) is one.
         var configuration = AddSources(builder.Configuration, configPath, flags);
+        foreach (string warning in KnownSettings.Warnings(configuration))
+        {
+            await Console.Error.WriteLineAsync($"pastry: warning: {warning}").ConfigureAwait(false);
+        }
+
         builder.Logging.ClearProviders();
         builder.Logging.AddNLog(ConsoleLogging.Create(ParseLevel(configuration["Logging:Level"])));
         try

@@ -189,7 +189,7 @@ public sealed class BenchCommandTests
     {
         await using var bench = PastryProcess.Start("bench", "nope");
         Assert.AreEqual(2, await bench.WaitForExitAsync());
-        StringAssert.Contains(bench.Output, "Unknown bench scenario 'nope'");
+        StringAssert.Contains(bench.Output, "Unrecognized command or argument 'nope'");
     }
 
     [TestMethod]

@@ -1,0 +1,117 @@
+using System.CommandLine;
+
+namespace Pastry.Cli.Bench;
+
+/// <summary>
+/// <c>pastry bench</c> on the one command-line parser: one subcommand per scenario, each listing its options with their
+/// defaults in <c>--help</c>. The parsed options are handed to <see cref="BenchCommand"/>, whose scenarios read them.
+/// </summary>
+internal static class BenchCommandLine
+{
+    /// <summary>Every scenario: its name, what it measures, and its own options (name, default, meaning).</summary>
+    public static readonly (string Name, string Description, (string Option, string Default, string Meaning)[] Options)[] Scenarios =
+    {
+        ("fanout", "An AI updates M objects in one zone; N clients with interest in it receive every update. Deliveries/s, latency percentiles, server memory and CPU.", new[]
+        {
+            ("clients", "100", "clients"), ("objects", "100", "objects in the zone"),
+            ("rate", "0", "updates per second in total; 0 = as fast as the server drains"),
+            ("window", "1024", "most updates in flight"), ("seconds", "5", "measured seconds"), ("warmup", "1", "seconds of load before measuring"),
+            ("percent-of-peak", "0", "measure the peak first, then report a run at this % of its rate (0 = off)"),
+        }),
+        ("grid", "N clients walk a grid of zones with interest in the 3x3 cells around them. Deliveries/s, latency, interest changes/s.", new[]
+        {
+            ("clients", "1000", "clients, one avatar each"), ("hz", "5", "positions per client per second"),
+            ("density", "1", "clients per cell; the grid's side is ceil(sqrt(N / D))"), ("grid", "(from --density)", "cells per side instead of --density"),
+            ("cell", "100", "cell size in world units"), ("speed", "25", "walking speed in world units per second"),
+            ("seconds", "5", "measured seconds"), ("warmup", "1", "seconds of load before measuring"),
+        }),
+        ("idle", "N logged-in clients with no interest: the server's resident memory per idle session, and its idle CPU.", new[]
+        {
+            ("clients", "1000", "clients"), ("settle", "3", "seconds to wait before each memory reading"),
+        }),
+        ("objects", "An AI creates M idle objects over Z zones, with no clients: the server's memory per object.", new[]
+        {
+            ("objects", "100000", "objects"), ("zones", "100", "zones of the parent"), ("settle", "3", "seconds to wait before each memory reading"),
+        }),
+        ("relay", "N clients (the real client library) take turns setting one shared [ClSend] field: latency set -> other client.", new[]
+        {
+            ("clients", "100", "clients"), ("rate", "200", "sets per second in total"), ("seconds", "5", "measured seconds"), ("warmup", "1", "seconds before measuring"),
+        }),
+        ("clientmem", "One client (the real client library) with M objects in view: its managed memory per object.", new[]
+        {
+            ("objects", "1000", "objects"),
+        }),
+        ("churn", "W workers connect, log in, sync an interest of M objects and leave, in a loop: sessions per second.", new[]
+        {
+            ("workers", "16", "concurrent workers"), ("objects", "20", "objects in the synced zone"),
+            ("accounts", "1024", "accounts created before the timed run"), ("warmup", "2", "untimed seconds first"), ("seconds", "5", "how long"),
+        }),
+        ("db", "Acknowledged Db field writes to the Database role (SQLite, synchronous=FULL): committed writes per second.", new[]
+        {
+            ("objects", "100", "records written round-robin"), ("window", "1024", "writes in flight"), ("seconds", "5", "how long"),
+        }),
+    };
+
+    /// <summary>Options every scenario takes.</summary>
+    private static readonly (string Option, string? Default, string Meaning)[] Common =
+    {
+        ("sweep", null, "NAME=V1,V2,...: run once per value of option NAME (each with its own child server) and report how cost grows"),
+        ("target", null, "HOST:PORT of a running server's Client Agent instead of a child server (started with --app <path to pastry.dll>)"),
+        ("md", null, "HOST:PORT of that server's Message Director (fanout, grid, objects; idle uses it for the GC)"),
+        ("pid", null, "that server's process id, to read its RSS and CPU (idle, objects)"),
+    };
+
+    /// <summary>The <c>bench</c> command with one subcommand per scenario.</summary>
+    public static Command Create()
+    {
+        var bench = new Command("bench", "Load generator over real loopback sockets: starts a child `pastry serve --role otp` with the bench's own models (or uses --target), runs one scenario for a bounded time and prints a table, or JSON with --json.");
+        foreach (var (name, description, options) in Scenarios)
+        {
+            var scenario = new Command(name, description) { TreatUnmatchedTokensAsErrors = false };
+            var declared = new List<Option>();
+            foreach (var (option, fallback, meaning) in options)
+            {
+                declared.Add(new Option<string>("--" + option) { Description = $"{meaning} [default: {fallback}]", HelpName = "value" });
+            }
+
+            foreach (var (option, _, meaning) in Common)
+            {
+                declared.Add(new Option<string>("--" + option) { Description = meaning, HelpName = "value" });
+            }
+
+            declared.Add(new Option<bool>("--json") { Description = "print one JSON object on standard output instead of a table" });
+            declared.Add(new Option<bool>("--live") { Description = "progress as a live view on standard error [default: on a terminal]" });
+            declared.Add(new Option<bool>("--plain") { Description = "progress as plain lines on standard error [default: when redirected]" });
+            declared.Add(new Option<string[]>("--app") { Description = "not taken: bench runs its own models (the child server loads them itself)", Hidden = true });
+            foreach (var option in declared)
+            {
+                scenario.Options.Add(option);
+            }
+
+            scenario.SetAction((parse, cancellation) =>
+            {
+                if (parse.GetResult(declared.Single(o => o.Name == "--app")) is not null)
+                {
+                    throw new UsageException("bench does not take --app: it runs its own bench models, in its own child server. To load a game, use serve, migrate or schema.");
+                }
+
+                // Back to the scenario's words: every option given, then the --Section:Key settings for the child server.
+                var words = new List<string> { name };
+                foreach (var option in declared)
+                {
+                    if (parse.GetResult(option) is { Implicit: false } given)
+                    {
+                        words.Add(option.Name);
+                        words.AddRange(given.Tokens.Select(t => t.Value));
+                    }
+                }
+
+                words.AddRange(ConfigurationFlags.Check(parse.UnmatchedTokens, $"bench {name}", declared));
+                return BenchCommand.RunAsync(words.ToArray());
+            });
+            bench.Subcommands.Add(scenario);
+        }
+
+        return bench;
+    }
+}

@@ -1,0 +1,68 @@
+using System.Globalization;
+using System.Reflection;
+using Microsoft.Extensions.Configuration;
+using Pastry.Ai.Hosting;
+using Pastry.Otp;
+
+namespace Pastry.Cli.Hosting;
+
+/// <summary>
+/// Every configuration key the roles read, found by reflection on the options classes (each section of
+/// <see cref="OtpOptions"/>, the <c>Ai</c> section and <c>Logging:Level</c>), so that a new setting is known as soon
+/// as its property exists. Keys that match none get a warning naming the closest known key.
+/// </summary>
+internal static class KnownSettings
+{
+    /// <summary>Each section and the options class bound from it.</summary>
+    public static IReadOnlyList<(string Section, Type Options)> Sections { get; } =
+        typeof(OtpOptions).GetProperties(BindingFlags.Public | BindingFlags.Instance)
+            .Where(p => p.CanWrite)
+            .Select(p => (p.Name, p.PropertyType))
+            .Append((AiHostOptions.Section, typeof(AiHostOptions)))
+            .Append(("Logging", typeof(LoggingSettings)))
+            .ToList();
+
+    /// <summary>Every key with its type and default, in section order.</summary>
+    public static IReadOnlyList<(string Key, Type Type, string Default)> Keys { get; } = Sections
+        .SelectMany(s =>
+        {
+            object defaults = Activator.CreateInstance(s.Options)!;
+            return s.Options.GetProperties(BindingFlags.Public | BindingFlags.Instance)
+                .Where(p => p.CanWrite && p.GetSetMethod() is not null)
+                .Select(p => ($"{s.Section}:{p.Name}", p.PropertyType, Format(p.GetValue(defaults))));
+        })
+        .ToList();
+
+    /// <summary>A warning for every key in <paramref name="configuration"/> that no role reads, naming the closest known key.</summary>
+    public static IEnumerable<string> Warnings(IConfiguration configuration)
+    {
+        var known = new HashSet<string>(Keys.Select(k => k.Key), StringComparer.OrdinalIgnoreCase);
+        foreach (var (key, value) in configuration.AsEnumerable())
+        {
+            if (value is null || known.Contains(key))
+            {
+                continue;
+            }
+
+            string? closest = Spelling.Closest(key, known);
+            yield return $"unknown setting '{key}' (ignored).{(closest is null ? string.Empty : $" Did you mean '{closest}'?")}";
+        }
+    }
+
+    private static string Format(object? value) => value switch
+    {
+        null => "(none)",
+        string text => text.Length == 0 ? "(empty)" : text,
+        TimeSpan span => span.ToString("c", CultureInfo.InvariantCulture),
+        bool flag => flag ? "true" : "false",
+        IFormattable formattable => formattable.ToString(null, CultureInfo.InvariantCulture),
+        _ => value.ToString() ?? string.Empty,
+    };
+
+    /// <summary>The <c>Logging</c> section the command line reads.</summary>
+    internal sealed class LoggingSettings
+    {
+        /// <summary>The lowest level written: Trace, Debug, Info, Warn, Error, Fatal or Off. Default: Info.</summary>
+        public string Level { get; set; } = "Info";
+    }
+}
