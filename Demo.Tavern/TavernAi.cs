@@ -8,7 +8,8 @@ namespace Demo.Tavern;
 /// <summary>
 /// The Tavern's game logic on the AI: spawns the district, the tavern, the bartender, the notice board and a
 /// wanderer; gives each account its player (stored under the account's id); relays chat; sells drinks with a
-/// set-if-equals on the buyer's gold; moves players across the grid and into and out of the tavern.
+/// set-if-equals on the buyer's gold; pays wages, so that purses refill and every evening is as lively as the first;
+/// moves players across the grid and into and out of the tavern, and tells a player when it bumps into a wall.
 /// </summary>
 public sealed class TavernAi : IAiApplication
 {
@@ -31,6 +32,9 @@ public sealed class TavernAi : IAiApplication
     /// <summary>Steps a wanderer takes before it goes home (it is deleted, and another comes out); <c>TAVERN_WANDER_STEPS</c>, default 30.</summary>
     public static int WandererLifetime => ReadSetting("TAVERN_WANDER_STEPS", 30);
 
+    /// <summary>Milliseconds between two paydays (environment variable <c>TAVERN_WAGE_MS</c>, default 10000); see <see cref="TavernWorld.Wage"/>.</summary>
+    public static TimeSpan WagePeriod => TimeSpan.FromMilliseconds(ReadSetting("TAVERN_WAGE_MS", 10_000));
+
     /// <inheritdoc />
     public Task StartAsync(AiRepository ai, CancellationToken cancellation)
     {
@@ -43,6 +47,8 @@ public sealed class TavernAi : IAiApplication
         SpawnWanderer();
         var timer = ai.Every(WanderPeriod, Wander);
         cancellation.Register(timer.Dispose);
+        var payday = ai.Every(WagePeriod, () => _ = Guarded(PayWagesAsync(), "wages"));
+        cancellation.Register(payday.Dispose);
 
         ai.Of<District>().Calls.Subscribe(call =>
         {
@@ -219,6 +225,42 @@ public sealed class TavernAi : IAiApplication
         Greet($"Your purse keeps changing, {buyer.Name}; try again.");
     }
 
+    /// <summary>
+    /// Pays every player in the world a wage, up to the starting gold: without it, players (and bots) spend their
+    /// gold in one evening and stay broke on every run after. Paid with set-if-equals, like a drink, so a wage and a
+    /// drink bought at the same moment never lose or mint coins; a purse that changed meanwhile waits for the next payday.
+    /// </summary>
+    private async Task PayWagesAsync()
+    {
+        foreach (var (account, player) in players.ToArray())
+        {
+            int gold = player.State == ObjectState.Live ? player.Gold : TavernWorld.StartingGold;
+            if (gold >= TavernWorld.StartingGold)
+            {
+                continue;
+            }
+
+            int paid = Math.Min(gold + TavernWorld.Wage, TavernWorld.StartingGold);
+            if (memoryOnly.Contains(account))
+            {
+                player.Gold = paid;
+                continue;
+            }
+
+            using var timeout = new CancellationTokenSource(DatabaseTimeout);
+            await ai.SetIfEqualsAsync(player, p => p.Gold, gold, paid, timeout.Token);
+        }
+    }
+
+    /// <summary>Says something to one player only (its owner's client): <see cref="Player.Told"/> is not broadcast.</summary>
+    private void Tell(Player player, string text)
+    {
+        if (player.State == ObjectState.Live)
+        {
+            ai.Call(player, p => p.Told(text));
+        }
+    }
+
     private void Greet(string text)
     {
         if (bartender.State == ObjectState.Live)
@@ -248,6 +290,7 @@ public sealed class TavernAi : IAiApplication
             else if (position[0] < 0 || position[0] > TavernWorld.RoomSize || position[1] > TavernWorld.RoomSize)
             {
                 player.Position = new[] { Math.Clamp(position[0], 0, TavernWorld.RoomSize), Math.Min(position[1], TavernWorld.RoomSize) };
+                Tell(player, "You bump into the cellar wall.");
             }
 
             return;
@@ -277,6 +320,7 @@ public sealed class TavernAi : IAiApplication
             if (inside[0] != position[0] || inside[1] != position[1])
             {
                 player.Position = inside;
+                Tell(player, "You bump into the wall.");
             }
 
             return;
@@ -301,6 +345,7 @@ public sealed class TavernAi : IAiApplication
         if (clamped[0] != position[0] || clamped[1] != position[1])
         {
             player.Position = clamped;
+            Tell(player, "That is the edge of town; you turn back.");
         }
     }
 

@@ -6,11 +6,16 @@ namespace Demo.Tavern;
 
 /// <summary>
 /// Scripted players: each logs in as <c>bot1</c>, <c>bot2</c>, ..., walks towards the tavern, goes in, chats, buys
-/// ale while its gold lasts, pins notices and walks out again, one action every second or two.
+/// ale while its gold lasts (the AI pays wages, so it lasts every evening), pins notices and walks out again, one
+/// action every second or two.
 /// </summary>
 public static class TavernBots
 {
     private static readonly string[] Lines = { "Evening all!", "Anyone seen Old Tom?", "This ale is fine.", "Cheers!", "Off to the cellar..." };
+
+    /// <summary>The average pause between two actions of a bot, in milliseconds (environment variable <c>TAVERN_BOT_MS</c>, default 1500).</summary>
+    public static int ActionPeriodMilliseconds =>
+        int.TryParse(Environment.GetEnvironmentVariable("TAVERN_BOT_MS"), out int value) && value > 0 ? value : 1500;
 
     /// <summary>Runs <paramref name="count"/> bots against the server at <paramref name="host"/>:<paramref name="port"/> until cancelled, printing a status line every five seconds.</summary>
     public static async Task RunAsync(string host, int port, int count, CancellationToken cancellation)
@@ -83,9 +88,10 @@ public static class TavernBots
 
     private static async Task PlayAsync(TavernSession session, Random random, CancellationToken cancellation)
     {
+        int period = ActionPeriodMilliseconds;
         while (!cancellation.IsCancellationRequested && !session.Client.Closed.IsCompleted)
         {
-            await Task.Delay(TimeSpan.FromMilliseconds(random.Next(1000, 2000)), cancellation);
+            await Task.Delay(TimeSpan.FromMilliseconds(random.Next(period * 2 / 3, (period * 4 / 3) + 1)), cancellation);
             if (!session.InTavern)
             {
                 // Mostly head for the tavern's door; sometimes stroll.

@@ -4,7 +4,10 @@ using Pastry;
 
 namespace Demo.Tavern;
 
-/// <summary>The console client: reads commands from standard input and prints what the player sees and hears.</summary>
+/// <summary>
+/// The console client: reads commands from standard input and prints what the player sees and hears, as one stream
+/// of short lines: what happens where the player is, once, and an answer to every command.
+/// </summary>
 public static class TavernConsole
 {
     private const string Help = "commands: w/a/s/d move, say <text>, buy <ale|mead|cider>, post <text>, notices, look, quit";
@@ -14,12 +17,29 @@ public static class TavernConsole
     {
         await using var session = await TavernSession.JoinAsync(host, port, user, password, cancellation: cancellation);
         var client = session.Client;
-        using var said = client.Of<Player>().Calls.Where(c => c.Method.Name == nameof(Player.Said))
+        // A disabled or deleted object cannot be read any more, so remember who is who while they are in view.
+        var names = new System.Collections.Concurrent.ConcurrentDictionary<DoId, string>();
+        using var said = client.Of<Player>().Calls.Where(c => c.Method.Name == nameof(Player.Said) && session.IsHere(c.Target))
             .Subscribe(c => Console.Out.WriteLine($"{c.Arguments[0]} says: {c.Arguments[1]}"));
-        using var greets = client.Of<Bartender>().Calls.Subscribe(c => Console.Out.WriteLine($"{((Bartender)c.Target).Name}: {c.Arguments[0]}"));
-        using var arrivals = client.Of<Player>().Created.Where(p => p != session.Player).Subscribe(p => Console.Out.WriteLine($"{p.Name} comes into view."));
-        using var departures = client.Of<Player>().Disabled.Subscribe(p => Console.Out.WriteLine("someone went out of view."));
-        using var notices = client.Of<NoticeBoard>().Updated.Subscribe(c => Console.Out.WriteLine($"The notice board now reads: {((string[])c.NewValue!).LastOrDefault()}"));
+        using var told = client.Of<Player>().Calls.Where(c => c.Method.Name == nameof(Player.Told) && c.Target == session.Player)
+            .Subscribe(c => Console.Out.WriteLine(c.Arguments[0]));
+        using var greets = client.Of<Bartender>().Calls.Where(c => session.IsHere(c.Target))
+            .Subscribe(c => Console.Out.WriteLine($"{((Bartender)c.Target).Name}: {c.Arguments[0]}"));
+        foreach (var player in client.Objects.OfType<Player>())
+        {
+            names[player.DoId] = player.Name;
+        }
+
+        using var arrivals = client.Of<Player>().Created.Where(p => p != session.Player).Subscribe(p =>
+        {
+            names[p.DoId] = p.Name;
+            Console.Out.WriteLine($"{p.Name} comes into view.");
+        });
+        using var departures = client.Of<Player>().Disabled.Where(p => p != session.Player).Subscribe(p => Console.Out.WriteLine($"{Forget(p)} went out of view."));
+        using var leavers = client.Of<Player>().Deleted.Where(p => p != session.Player).Subscribe(p => Console.Out.WriteLine($"{Forget(p)} left the world."));
+        using var notices = client.Of<NoticeBoard>().Updated.Where(c => session.IsHere(c.Target))
+            .SelectMany(c => NewNotices((string[])c.OldValue!, (string[])c.NewValue!))
+            .Subscribe(notice => Console.Out.WriteLine($"New notice: {notice}"));
         using var gold = client.Of<Player>().Updated.Where(c => c.Target == session.Player && c.Field.Name == nameof(Player.Gold))
             .Subscribe(c => Console.Out.WriteLine($"Your purse: {c.NewValue} gold."));
         using var moved = client.Of<Player>().Moved.Where(p => p == session.Player).Subscribe(_ => Console.Out.WriteLine(session.Describe()));
@@ -48,10 +68,10 @@ public static class TavernConsole
             {
                 switch (command)
                 {
-                    case "w": session.Step(0, 5); break;
-                    case "s": session.Step(0, -5); break;
-                    case "a": session.Step(-5, 0); break;
-                    case "d": session.Step(5, 0); break;
+                    case "w": Walk(session, "north", 0, 5); break;
+                    case "s": Walk(session, "south", 0, -5); break;
+                    case "a": Walk(session, "west", -5, 0); break;
+                    case "d": Walk(session, "east", 5, 0); break;
                     case "say": session.Say(rest); break;
                     case "buy": session.Buy(rest.Length == 0 ? "ale" : rest); break;
                     case "post": session.Post(rest); break;
@@ -68,5 +88,33 @@ public static class TavernConsole
         }
 
         return 0;
+
+        string Forget(Player player) => names.TryRemove(player.DoId, out string? name) ? name : "someone";
+    }
+
+    /// <summary>
+    /// The notices in <paramref name="now"/> that <paramref name="before"/> did not end with: the board keeps the last
+    /// ten, so a post drops the oldest and adds one at the end, and only that one is news.
+    /// </summary>
+    public static IEnumerable<string> NewNotices(string[] before, string[] now)
+    {
+        ArgumentNullException.ThrowIfNull(before);
+        ArgumentNullException.ThrowIfNull(now);
+        for (int kept = Math.Min(before.Length, now.Length); kept > 0; kept--)
+        {
+            if (before.AsSpan(before.Length - kept).SequenceEqual(now.AsSpan(0, kept)))
+            {
+                return now.Skip(kept);
+            }
+        }
+
+        return now;
+    }
+
+    /// <summary>One step (half a cell); the AI answers a wall, a door or the stairs, and a new place prints a new description.</summary>
+    private static void Walk(TavernSession session, string direction, float dx, float dy)
+    {
+        session.Step(dx, dy);
+        Console.Out.WriteLine($"You walk {direction}.");
     }
 }

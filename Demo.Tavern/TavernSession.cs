@@ -60,9 +60,11 @@ public sealed class TavernSession : IAsyncDisposable
             {
                 await client.CreateAccountAsync(user, password, cancellation);
             }
-            catch (LoginFailedException)
+            catch (LoginFailedException ex) when (ex.Status == (int)Pastry.Otp.UberDogs.AccountStatus.UsernameTaken)
             {
-                // Taken: it is ours if the password matches, which the login below checks.
+                // Taken: it is ours if the password matches, which the login below checks. Any other refusal (a
+                // password too short, a name with spaces) is the answer itself: the login would only hide it behind
+                // "Unknown username or wrong password".
             }
 
             await client.LoginAsync(user, password, cancellation);
@@ -148,16 +150,23 @@ public sealed class TavernSession : IAsyncDisposable
     /// <summary>The notice board, when in view.</summary>
     public NoticeBoard Board() => Client.Objects.OfType<NoticeBoard>().FirstOrDefault() ?? throw new InvalidOperationException("No notice board in view.");
 
+    /// <summary>
+    /// Whether <paramref name="other"/> is where the player is: in the same room inside the tavern, or in view on the
+    /// street. The session keeps both rooms and the street by the door in view, so being in view is not being here.
+    /// </summary>
+    public bool IsHere(DistributedObject other)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        return other.State == ObjectState.Live && other.Parent == Player.Parent && (!InTavern || other.Zone == Player.Zone);
+    }
+
     /// <summary>Where the player is, and who else is in the same place.</summary>
     public string Describe()
     {
         string place = InTavern ? (Player.Zone == TavernWorld.Cellar ? "in the cellar of the Prancing Pastry" : "in the bar of the Prancing Pastry") : TavernWorld.Grid.TryGetCell(Player.Zone, out int x, out int y) ? $"on the street at cell ({x},{y})" : "somewhere";
         var here = Client.Objects.OfType<Player>().Where(p => p != Player && p.State == ObjectState.Live && p.Parent == Player.Parent && p.Zone == Player.Zone).Select(p => p.Name);
-        var npcs = Client.Objects.OfType<Wanderer>().Where(w => w.State == ObjectState.Live).Select(w => $"{w.Name} (nearby)");
-        if (InTavern)
-        {
-            npcs = npcs.Concat(Client.Objects.OfType<Bartender>().Select(b => $"{b.Name} (behind the bar)"));
-        }
+        var npcs = Client.Objects.OfType<Wanderer>().Where(IsHere).Select(w => $"{w.Name} (nearby)")
+            .Concat(Client.Objects.OfType<Bartender>().Where(IsHere).Select(b => $"{b.Name} (behind the bar)"));
 
         var position = Player.Position.Length == 2 ? $"({Player.Position[0]:0.#}, {Player.Position[1]:0.#})" : "(?)";
         return $"{Player.Name} is {place} at {position} with {Player.Gold} gold. Here: {string.Join(", ", here.Concat(npcs).DefaultIfEmpty("nobody"))}.";

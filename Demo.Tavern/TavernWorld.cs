@@ -39,6 +39,9 @@ public static class TavernWorld
     /// <summary>Gold a new player starts with.</summary>
     public const int StartingGold = 20;
 
+    /// <summary>Gold a player in the world earns every payday (<see cref="TavernAi.WagePeriod"/>), up to <see cref="StartingGold"/>.</summary>
+    public const int Wage = 3;
+
     /// <summary>What a drink costs.</summary>
     public const int DrinkPrice = 3;
 

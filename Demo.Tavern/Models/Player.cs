@@ -41,5 +41,11 @@ public sealed partial class Player : DistributedObject<Player>
     {
     }
 
+    /// <summary>A line from the AI for this player alone (not broadcast: only the owner hears it), such as a bump into a wall.</summary>
+    [Distributed, Ai]
+    public void Told(string text)
+    {
+    }
+
     private string CleanName(string value) => value.Trim();
 }

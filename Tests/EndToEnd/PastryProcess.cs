@@ -44,6 +44,7 @@ public sealed partial class PastryProcess : IAsyncDisposable
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
+            RedirectStandardInput = true,
             UseShellExecute = false,
             WorkingDirectory = AppContext.BaseDirectory,
         };
@@ -115,6 +116,22 @@ public sealed partial class PastryProcess : IAsyncDisposable
         catch (TimeoutException)
         {
             throw new AssertFailedException($"pastry never printed a line matching /{pattern}/. Output so far:{Environment.NewLine}{Output}");
+        }
+    }
+
+    /// <summary>Types a line on the process's standard input (the Tavern's console client reads its commands there).</summary>
+    public async Task SendLineAsync(string line)
+    {
+        await process.StandardInput.WriteLineAsync(line);
+        await process.StandardInput.FlushAsync();
+    }
+
+    /// <summary>How many output lines so far match <paramref name="pattern"/>.</summary>
+    public int CountLines(Regex pattern)
+    {
+        lock (gate)
+        {
+            return lines.Count(pattern.IsMatch);
         }
     }
 

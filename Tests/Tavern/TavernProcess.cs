@@ -23,12 +23,24 @@ public sealed class TavernProcess : IAsyncDisposable
 
     public string Output => process.Output;
 
-    /// <summary>Starts the server with the Tavern's AI on <paramref name="database"/>; the wanderer steps every 100 ms and lives 5 steps.</summary>
-    public static async Task<TavernProcess> StartAsync(string database)
+    public static string TavernDll => Path.Combine(AppContext.BaseDirectory, "Demo.Tavern.dll");
+
+    /// <summary>
+    /// Starts the server with the Tavern's AI on <paramref name="database"/>; the wanderer steps every 100 ms and lives
+    /// 5 steps, and payday is an hour away (so that purses change only when a test says) unless
+    /// <paramref name="settings"/> says otherwise.
+    /// </summary>
+    public static async Task<TavernProcess> StartAsync(string database, IReadOnlyDictionary<string, string>? settings = null)
     {
+        var environment = new Dictionary<string, string> { ["TAVERN_WANDER_MS"] = "100", ["TAVERN_WANDER_STEPS"] = "5", ["TAVERN_WAGE_MS"] = "3600000" };
+        foreach (var pair in settings ?? new Dictionary<string, string>())
+        {
+            environment[pair.Key] = pair.Value;
+        }
+
         var process = PastryProcess.StartDll(
-            Path.Combine(AppContext.BaseDirectory, "Demo.Tavern.dll"),
-            new Dictionary<string, string> { ["TAVERN_WANDER_MS"] = "100", ["TAVERN_WANDER_STEPS"] = "5" },
+            TavernDll,
+            environment,
             "serve", "--role", "all",
             "--Database:Path", database, "--Database:AutoMigrate", "true",
             "--ClientAgent:Port", "0", "--MessageDirector:Port", "0", "--Accounts:Pbkdf2Iterations", "1000");
@@ -46,6 +58,10 @@ public sealed class TavernProcess : IAsyncDisposable
     }
 
     public Task<Match> WaitForLineAsync(Regex pattern, TimeSpan? timeout = null) => process.WaitForLineAsync(pattern, timeout);
+
+    /// <summary>Starts a Tavern client process against this server: <c>play</c> or <c>bots</c> with its options.</summary>
+    public PastryProcess StartClient(IReadOnlyDictionary<string, string>? environment, params string[] arguments) =>
+        PastryProcess.StartDll(TavernDll, environment, arguments.Concat(new[] { "--host", Clients.Address.ToString(), "--port", Clients.Port.ToString(System.Globalization.CultureInfo.InvariantCulture) }).ToArray());
 
     public ValueTask DisposeAsync() => process.DisposeAsync();
 }
