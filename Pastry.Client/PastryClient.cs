@@ -21,7 +21,7 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
     private readonly NetworkStream stream;
     private readonly ModelRegistry registry;
     private readonly ClientOptions options;
-    private readonly FrameSender sender = new();
+    private readonly FrameOutbox sender;
     private readonly CancellationTokenSource stop = new();
     private readonly Dictionary<DoId, DistributedObject> objects = new();
     private readonly Dictionary<ModelInfo, ClassStreams> streams = new();
@@ -47,6 +47,7 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
         stream = tcp.GetStream();
         this.registry = registry;
         this.options = options;
+        sender = new FrameOutbox(options.MaxOutgoingBytes);
         Clock = new ClientClock(options.Time, options.ClockSamples);
         loginModel = registry.GetModel<LoginManager>();
         events = new EventDispatcher(options);
@@ -108,7 +109,7 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
 
         var client = new PastryClient(tcp, registry, options);
         client.Start();
-        client.sender.Append((registry.SchemaHash, options.AppVersion), static (w, s) => ClientFrames.WriteHello(w, s.SchemaHash, s.AppVersion));
+        client.Send((registry.SchemaHash, options.AppVersion), static (w, s) => ClientFrames.WriteHello(w, s.SchemaHash, s.AppVersion));
         try
         {
             client.SessionId = await WithTimeout(client.helloDone.Task, options.RequestTimeout, "the server did not answer Hello", cancellation).ConfigureAwait(false);
@@ -155,7 +156,7 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
             pendingInterests[interest.Context] = (interest, done);
         }
 
-        sender.Append(interest, static (w, i) => ClientFrames.WriteAddInterest(w, i.Context, i.Parent, i.Zones.ToArray()));
+        Send(interest, static (w, i) => ClientFrames.WriteAddInterest(w, i.Context, i.Parent, i.Zones.ToArray()));
         return await WithTimeout(done.Task, options.RequestTimeout, $"InterestDone for interest {interest.Context} (parent {parent}) did not arrive", cancellation).ConfigureAwait(false);
     }
 
@@ -169,7 +170,7 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
             pendingInterests[changed.Context] = (changed, done);
         }
 
-        sender.Append(changed, static (w, i) => ClientFrames.WriteAddInterest(w, i.Context, i.Parent, i.Zones.ToArray()));
+        Send(changed, static (w, i) => ClientFrames.WriteAddInterest(w, i.Context, i.Parent, i.Zones.ToArray()));
         return await WithTimeout(done.Task, options.RequestTimeout, $"InterestDone for interest {interest.Context} did not arrive", cancellation).ConfigureAwait(false);
     }
 
@@ -181,7 +182,7 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
             interests.Remove(interest.Context);
         }
 
-        sender.Append(interest.Context, static (w, c) => ClientFrames.WriteContext(w, MessageType.RemoveInterest, c));
+        Send(interest.Context, static (w, c) => ClientFrames.WriteContext(w, MessageType.RemoveInterest, c));
         return Task.CompletedTask;
     }
 
@@ -230,7 +231,7 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
             throw new ModelValidationException(target.Model.Name, problems);
         }
 
-        sender.Append((target.DoId, method, arguments), static (w, s) => ClientFrames.WriteCallMethod(w, s.DoId, s.method, s.arguments));
+        Send((target.DoId, method, arguments), static (w, s) => ClientFrames.WriteCallMethod(w, s.DoId, s.method, s.arguments));
     }
 
     /// <summary>
@@ -253,7 +254,7 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
 
         try
         {
-            sender.Append(static w => ClientFrames.WriteEmpty(w, MessageType.Disconnect));
+            Send(0, static (w, _) => ClientFrames.WriteEmpty(w, MessageType.Disconnect));
             sender.Complete();
         }
         catch (ObjectDisposedException)
@@ -297,7 +298,7 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
 
     /// <inheritdoc />
     void IObjectBinding.OnLocalSet(DistributedObject target, FieldDescriptor field) =>
-        sender.Append((target, field), static (w, s) =>
+        Send((target, field), static (w, s) =>
         {
             int start = w.BeginFrame(MessageType.SetField);
             w.WriteDoId(s.target.DoId);
@@ -343,7 +344,7 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
             pendingLogins.Enqueue(answer);
         }
 
-        sender.Append((method, username, password), static (w, s) => ClientFrames.WriteCallMethod(w, LoginManager.WellKnownId, s.method, new object?[] { s.username, s.password }));
+        Send((method, username, password), static (w, s) => ClientFrames.WriteCallMethod(w, LoginManager.WellKnownId, s.method, new object?[] { s.username, s.password }));
         var result = await WithTimeout(answer.Task, options.RequestTimeout, $"the login UberDOG did not answer {methodName}", cancellation).ConfigureAwait(false);
         int status = (int)result[0]!;
         if (status != 0)
@@ -363,8 +364,19 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
         timerLoop = TimersAsync(timer);
     }
 
+    /// <summary>Queues frames written by <paramref name="write"/>; throws when the connection is closed or too far behind.</summary>
+    private void Send<TState>(TState state, Action<PooledBufferWriter, TState> write)
+    {
+        if (!sender.TryAppend(state, write))
+        {
+            throw sender.IsClosed
+                ? new ObjectDisposedException(nameof(PastryClient), "The connection is closed.")
+                : new InvalidOperationException($"More than {options.MaxOutgoingBytes} bytes are waiting to be sent (ClientOptions.MaxOutgoingBytes): the connection is too slow for what the game sends.");
+        }
+    }
+
     private void SyncClock() =>
-        sender.Append(Clock.LocalTicks, static (w, t) => ClientFrames.WriteClockSync(w, t));
+        Send(Clock.LocalTicks, static (w, t) => ClientFrames.WriteClockSync(w, t));
 
     private async Task TimersAsync(PeriodicTimer ticks)
     {
@@ -383,7 +395,7 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
                 if (nextHeartbeat <= TimeSpan.Zero)
                 {
                     nextHeartbeat = options.HeartbeatInterval;
-                    sender.Append(static w => ClientFrames.WriteEmpty(w, MessageType.Heartbeat));
+                    Send(0, static (w, _) => ClientFrames.WriteEmpty(w, MessageType.Heartbeat));
                 }
 
                 if (quickSamples > 0 || sinceSync >= options.ClockSyncInterval)
