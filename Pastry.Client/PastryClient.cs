@@ -3,6 +3,7 @@ using System.Buffers.Binary;
 using System.Linq.Expressions;
 using System.Net.Sockets;
 using System.Reactive.Subjects;
+using Pastry.Objects;
 using Pastry.Wire;
 
 namespace Pastry.Client;
@@ -23,8 +24,7 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
     private readonly ClientOptions options;
     private readonly FrameOutbox sender;
     private readonly CancellationTokenSource stop = new();
-    private readonly Dictionary<DoId, DistributedObject> objects = new();
-    private readonly Dictionary<ModelInfo, ClassStreams> streams = new();
+    private readonly ObjectTable table = new();
     private readonly Dictionary<uint, (Interest Interest, TaskCompletionSource<Interest> Done)> pendingInterests = new();
     private readonly Dictionary<uint, Interest> interests = new();
     private readonly Queue<TaskCompletionSource<object?[]>> pendingLogins = new();
@@ -78,16 +78,7 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
     public IObservable<DisconnectReason> Ejected => ejected;
 
     /// <summary>The objects in view now.</summary>
-    public IReadOnlyCollection<DistributedObject> Objects
-    {
-        get
-        {
-            lock (gate)
-            {
-                return objects.Values.ToList();
-            }
-        }
-    }
+    public IReadOnlyCollection<DistributedObject> Objects => table.Snapshot();
 
     /// <summary>Connects, says Hello (schema hash and app version) and starts heartbeats and clock sync.</summary>
     /// <exception cref="ClientEjectedException">The server refused the hello (124 bad version, 125 bad schema hash).</exception>
@@ -192,7 +183,7 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
     {
         lock (gate)
         {
-            if (objects.TryGetValue(id, out var found) && found is T typed)
+            if (table.TryGet(id, out var found) && found is T typed)
             {
                 obj = typed;
                 return true;
@@ -205,7 +196,7 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
 
     /// <summary>The streams of model <typeparamref name="T"/>.</summary>
     public ClassEvents<T> Of<T>()
-        where T : DistributedObject<T> => new(StreamsOf(registry.GetModel<T>()));
+        where T : DistributedObject<T> => new(table.StreamsOf(registry.GetModel<T>()));
 
     /// <summary>Calls a <c>[Distributed]</c> method on an object in view, for example <c>client.Call(knight, k =&gt; k.Wave("hi"))</c>; it runs on the AI.</summary>
     /// <exception cref="InvalidOperationException">The method is not <c>[ClSend]</c> (or <c>[OwnSend]</c> on an object this client owns).</exception>
@@ -583,17 +574,11 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
                     var id = reader.ReadDoId();
                     var parent = reader.ReadDoId();
                     uint zone = reader.ReadUInt32();
-                    DistributedObject? moved;
-                    lock (gate)
-                    {
-                        objects.TryGetValue(id, out moved);
-                    }
-
-                    if (moved is not null)
+                    if (table.TryGet(id, out var moved))
                     {
                         moved.Parent = parent;
                         moved.Zone = zone;
-                        StreamsOf(moved.Model).Moved.OnNext(moved);
+                        table.StreamsOf(moved.Model).Moved.OnNext(moved);
                     }
 
                     break;
@@ -617,19 +602,14 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
             throw new WireFormatException(WireError.UnknownMember, $"unknown class id {classId}");
         }
 
-        bool isNew;
-        DistributedObject? obj;
-        lock (gate)
+        bool isNew = !table.TryGet(id, out var obj);
+        if (obj is null)
         {
-            isNew = !objects.TryGetValue(id, out obj);
-            if (isNew)
-            {
-                obj = model.CreateInstance();
-                obj.DoId = id;
-            }
+            obj = model.CreateInstance();
+            obj.DoId = id;
         }
 
-        obj!.Owner = owner;
+        obj.Owner = owner;
         obj.Parent = parent;
         obj.Zone = zone;
         int count = reader.ReadUInt16();
@@ -646,29 +626,14 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
 
         if (isNew)
         {
-            obj.Binding = this;
-            obj.SetState(ObjectState.Live);
-            var streams = StreamsOf(model);
-            obj.Changes.Subscribe(streams.Updated.OnNext);
-            lock (gate)
-            {
-                objects[id] = obj;
-            }
-
-            streams.Created.OnNext(obj);
+            table.Track(obj, this).Created.OnNext(obj);
         }
     }
 
     private void OnSetFields(ref WireReader reader, bool many)
     {
         var id = reader.ReadDoId();
-        DistributedObject? obj;
-        lock (gate)
-        {
-            objects.TryGetValue(id, out obj);
-        }
-
-        if (obj is null)
+        if (!table.TryGet(id, out var obj))
         {
             return;
         }
@@ -686,23 +651,7 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
         }
     }
 
-    private void OnLeave(DoId id, ObjectState state)
-    {
-        DistributedObject? obj;
-        lock (gate)
-        {
-            if (!objects.TryGetValue(id, out obj))
-            {
-                return;
-            }
-
-            objects.Remove(id);
-        }
-
-        obj.SetState(state);
-        var streams = StreamsOf(obj.Model);
-        (state == ObjectState.Deleted ? streams.Deleted : streams.Disabled).OnNext(obj);
-    }
+    private void OnLeave(DoId id, ObjectState state) => table.Remove(id, state, out _);
 
     private void OnCall(ref WireReader reader)
     {
@@ -724,13 +673,7 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
             return;
         }
 
-        DistributedObject? target;
-        lock (gate)
-        {
-            objects.TryGetValue(id, out target);
-        }
-
-        if (target is null || index >= target.Model.Methods.Count)
+        if (!table.TryGet(id, out var target) || index >= target.Model.Methods.Count)
         {
             return;
         }
@@ -738,20 +681,7 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
         var method = target.Model.Methods[index];
         var args = method.DecodeArguments(ref reader);
         method.Invoke(target, args);
-        StreamsOf(target.Model).Calls.OnNext(new RpcCall(target, method, args, DoId.Empty));
-    }
-
-    private ClassStreams StreamsOf(ModelInfo model)
-    {
-        lock (gate)
-        {
-            if (!streams.TryGetValue(model, out var found))
-            {
-                streams[model] = found = new ClassStreams();
-            }
-
-            return found;
-        }
+        table.StreamsOf(target.Model).Calls.OnNext(new RpcCall(target, method, args, DoId.Empty));
     }
 
     private void Close(DisconnectReason reason)
@@ -793,18 +723,8 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
 
     private void Finish(DisconnectReason reason)
     {
-        List<DistributedObject> stale;
-        lock (gate)
-        {
-            stale = objects.Values.ToList();
-            objects.Clear();
-        }
-
-        // Objects of a closed connection are disabled: the server may still have them.
-        foreach (var obj in stale)
-        {
-            obj.SetState(ObjectState.Disabled);
-        }
+        // Objects of a closed connection are disabled (the server may still have them), and the class streams end.
+        table.Close(ObjectState.Disabled);
 
         if (reason.EjectCode is not null)
         {
