@@ -96,14 +96,17 @@ public sealed class AiAndClientBehaviourTests
         var updated = knights.Updated.ToList().ToTask();
         var disabled = knights.Disabled.ToList().ToTask();
         var calls = knights.Calls.ToList().ToTask();
+        await client.CreateAccountAsync("gawain", "a fine password");
+        await client.LoginAsync("gawain", "a fine password");
         await client.AddInterestAsync(realm.DoId, 1);
         var seen = client.Objects.OfType<Knight>().Single();
+        Assert.AreEqual("Gawain", seen.Name);
         var changes = seen.Changes.ToList().ToTask();
 
         await client.DisposeAsync();
 
         // ToList completes only when its stream completes.
-        Assert.AreEqual("Gawain", (await created.WaitAsync(Timeout)).Single().Name);
+        Assert.AreSame(seen, (await created.WaitAsync(Timeout)).Single());
         Assert.IsEmpty(await updated.WaitAsync(Timeout));
         Assert.IsEmpty(await disabled.WaitAsync(Timeout), "closing is not a leave: the class completes instead");
         Assert.IsEmpty(await calls.WaitAsync(Timeout));
