@@ -4,6 +4,7 @@ using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Pastry.Messaging;
+using Pastry.Objects;
 using Pastry.Wire;
 using Channel = Pastry.Messaging.Channel;
 
@@ -31,12 +32,10 @@ public sealed class AiOptions
 /// </summary>
 public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposable
 {
-    private readonly object gate = new();
     private readonly ModelRegistry registry;
     private readonly AiOptions options;
     private readonly ILogger logger;
-    private readonly Dictionary<DoId, DistributedObject> objects = new();
-    private readonly Dictionary<ModelInfo, AiStreams> streams = new();
+    private readonly ObjectTable table = new();
     private readonly Channel<Action> logic = System.Threading.Channels.Channel.CreateUnbounded<Action>(new UnboundedChannelOptions { SingleReader = true });
     private readonly CancellationTokenSource stop = new();
     private readonly Task logicLoop;
@@ -90,16 +89,7 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
     public IObservable<DoId> SessionsClosed => sessionsClosed;
 
     /// <summary>The objects this AI created that still exist.</summary>
-    public IReadOnlyCollection<DistributedObject> Objects
-    {
-        get
-        {
-            lock (gate)
-            {
-                return objects.Values.ToList();
-            }
-        }
-    }
+    public IReadOnlyCollection<DistributedObject> Objects => table.Snapshot();
 
     /// <summary>
     /// Connects to the Message Director of <c>pastry serve --role otp</c> over TCP. If the link drops, the AI
@@ -123,7 +113,7 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
         obj.Owner = owner;
         obj.Parent = parent;
         obj.Zone = zone;
-        var streams = Adopt(obj);
+        var streams = table.Track(obj, this);
         router.Publish(InternalMessages.CreateObject(obj, parent, zone, owner, Channel), Channel.StateServer);
         streams.Created.OnNext(obj);
         return obj;
@@ -180,7 +170,7 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
 
     /// <summary>The streams of model <typeparamref name="T"/> on this AI.</summary>
     public AiClassEvents<T> Of<T>()
-        where T : DistributedObject<T> => new(StreamsOf(registry.GetModel<T>()));
+        where T : DistributedObject<T> => new(table.StreamsOf(registry.GetModel<T>()));
 
     /// <summary>Runs <paramref name="action"/> on the logic loop after <paramref name="delay"/>. Dispose the result to cancel.</summary>
     public IDisposable Schedule(TimeSpan delay, Action action) =>
@@ -251,7 +241,7 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
             model.GetField(pair.Key).SetBoxed(obj, pair.Value);
         }
 
-        Adopt(obj).Created.OnNext(obj);
+        table.Track(obj, this).Created.OnNext(obj);
         return obj;
     }
 
@@ -368,13 +358,8 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
         {
         }
 
-        lock (gate)
-        {
-            foreach (var stream in streams.Values)
-            {
-                stream.Complete();
-            }
-        }
+        // The objects stay as they are (the server deletes them when the link drops); their classes' streams end.
+        table.Close(remaining: null);
 
         sessionsClosed.OnCompleted();
         sessionsClosed.Dispose();
@@ -466,7 +451,7 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
         try
         {
             method.Invoke(obj, arguments);
-            StreamsOf(obj.Model).Calls.OnNext(new RpcCall(obj, method, arguments, account));
+            table.StreamsOf(obj.Model).Calls.OnNext(new RpcCall(obj, method, arguments, account));
         }
         finally
         {
@@ -474,56 +459,9 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
         }
     }
 
-    /// <summary>Makes <paramref name="obj"/> one of this AI's live objects: tracked, bound (its sets are sent) and streamed.</summary>
-    private AiStreams Adopt(DistributedObject obj)
-    {
-        lock (gate)
-        {
-            objects[obj.DoId] = obj;
-        }
+    private bool TryGetObject(DoId id, out DistributedObject obj) => table.TryGet(id, out obj!);
 
-        obj.Binding = this;
-        obj.SetState(ObjectState.Live);
-        var streams = StreamsOf(obj.Model);
-        obj.Changes.Subscribe(streams.Updated.OnNext);
-        return streams;
-    }
-
-    private bool TryGetObject(DoId id, out DistributedObject obj)
-    {
-        lock (gate)
-        {
-            return objects.TryGetValue(id, out obj!);
-        }
-    }
-
-    private void Forget(DoId id, ObjectState state)
-    {
-        DistributedObject? obj;
-        lock (gate)
-        {
-            if (!objects.Remove(id, out obj))
-            {
-                return;
-            }
-        }
-
-        obj.SetState(state);
-        StreamsOf(obj.Model).Deleted.OnNext(obj);
-    }
-
-    private AiStreams StreamsOf(ModelInfo model)
-    {
-        lock (gate)
-        {
-            if (!streams.TryGetValue(model, out var found))
-            {
-                streams[model] = found = new AiStreams();
-            }
-
-            return found;
-        }
-    }
+    private void Forget(DoId id, ObjectState state) => table.Remove(id, state, out _);
 
     private async Task RunLogicAsync()
     {
@@ -605,7 +543,7 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
                 link.Publish(InternalMessages.CreateObject(obj, obj.Parent, obj.Zone, obj.Owner, Channel), Channel.StateServer);
             }
 
-            logger.LogInformation("{Ai}: reconnected; {Count} object(s) created again", Name, objects.Count);
+            logger.LogInformation("{Ai}: reconnected; {Count} object(s) created again", Name, table.Count);
         }
     }
 }
@@ -643,7 +581,7 @@ public sealed class DatabaseRequestException : Exception
 public sealed class AiClassEvents<T>
     where T : DistributedObject<T>
 {
-    internal AiClassEvents(AiStreams streams)
+    internal AiClassEvents(ClassStreams streams)
     {
         Created = System.Reactive.Linq.Observable.OfType<T>(streams.Created);
         Updated = streams.Updated;
@@ -662,26 +600,6 @@ public sealed class AiClassEvents<T>
 
     /// <summary>RPCs that clients called on objects of this class; their bodies have already run on the logic loop.</summary>
     public IObservable<RpcCall> Calls { get; }
-}
-
-/// <summary>The subjects behind <see cref="AiClassEvents{T}"/>.</summary>
-internal sealed class AiStreams
-{
-    public Subject<DistributedObject> Created { get; } = new();
-
-    public Subject<FieldChange> Updated { get; } = new();
-
-    public Subject<DistributedObject> Deleted { get; } = new();
-
-    public Subject<RpcCall> Calls { get; } = new();
-
-    public void Complete()
-    {
-        Created.OnCompleted();
-        Updated.OnCompleted();
-        Deleted.OnCompleted();
-        Calls.OnCompleted();
-    }
 }
 
 /// <summary>

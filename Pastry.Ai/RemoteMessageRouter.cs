@@ -15,17 +15,20 @@ public sealed class RemoteMessageRouter : IMessageRouter, IAsyncDisposable
     private readonly object gate = new();
     private readonly Dictionary<Channel, List<IParticipant>> subscribers = new();
     private readonly List<(DoId Parent, uint Low, uint High, IParticipant Participant)> ranges = new();
-    private PooledBufferWriter pending = new(4096);
-    private readonly SemaphoreSlim ready = new(0, 1);
+    private readonly FrameOutbox outbox = new(MaxQueuedBytes);
     private readonly CancellationTokenSource stop = new();
     private readonly TcpClient client;
     private readonly TaskCompletionSource closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private PooledBufferWriter sending = new(4096);
     private NetworkStream? stream;
-    private bool signalled;
     private int disposed;
     private Task receiveLoop = Task.CompletedTask;
     private Task sendLoop = Task.CompletedTask;
+
+    /// <summary>
+    /// The most bytes waiting to go to the Message Director. A link that falls this far behind is closed (see
+    /// <see cref="Closed"/>) rather than buffered without bound, as the MD drops a link that reads too slowly.
+    /// </summary>
+    public const int MaxQueuedBytes = 64 * 1024 * 1024;
 
     private RemoteMessageRouter(TcpClient client)
     {
@@ -53,7 +56,7 @@ public sealed class RemoteMessageRouter : IMessageRouter, IAsyncDisposable
         var router = new RemoteMessageRouter(client);
         router.stream = client.GetStream();
         router.receiveLoop = router.ReceiveAsync();
-        router.sendLoop = router.SendAsync();
+        router.sendLoop = router.SendAsync(router.stream);
         return router;
     }
 
@@ -65,7 +68,7 @@ public sealed class RemoteMessageRouter : IMessageRouter, IAsyncDisposable
             if (!subscribers.TryGetValue(channel, out var list))
             {
                 subscribers[channel] = list = new List<IParticipant>();
-                SendControl(InternalMessageType.AddChannel, channel.Write);
+                SendControl(InternalMessageType.AddChannel, channel, static (w, c) => c.Write(w));
             }
 
             if (!list.Contains(participant))
@@ -83,7 +86,7 @@ public sealed class RemoteMessageRouter : IMessageRouter, IAsyncDisposable
             if (subscribers.TryGetValue(channel, out var list) && list.Remove(participant) && list.Count == 0)
             {
                 subscribers.Remove(channel);
-                SendControl(InternalMessageType.RemoveChannel, channel.Write);
+                SendControl(InternalMessageType.RemoveChannel, channel, static (w, c) => c.Write(w));
             }
         }
     }
@@ -94,11 +97,11 @@ public sealed class RemoteMessageRouter : IMessageRouter, IAsyncDisposable
         lock (gate)
         {
             ranges.Add((parent, low, high, participant));
-            SendControl(InternalMessageType.AddRange, w =>
+            SendControl(InternalMessageType.AddRange, (parent, low, high), static (w, r) =>
             {
-                w.WriteDoId(parent);
-                w.WriteUInt32(low);
-                w.WriteUInt32(high);
+                w.WriteDoId(r.parent);
+                w.WriteUInt32(r.low);
+                w.WriteUInt32(r.high);
             });
         }
     }
@@ -110,11 +113,11 @@ public sealed class RemoteMessageRouter : IMessageRouter, IAsyncDisposable
         {
             if (ranges.Remove((parent, low, high, participant)))
             {
-                SendControl(InternalMessageType.RemoveRange, w =>
+                SendControl(InternalMessageType.RemoveRange, (parent, low, high), static (w, r) =>
                 {
-                    w.WriteDoId(parent);
-                    w.WriteUInt32(low);
-                    w.WriteUInt32(high);
+                    w.WriteDoId(r.parent);
+                    w.WriteUInt32(r.low);
+                    w.WriteUInt32(r.high);
                 });
             }
         }
@@ -143,12 +146,22 @@ public sealed class RemoteMessageRouter : IMessageRouter, IAsyncDisposable
     /// <inheritdoc />
     public void Publish(Envelope envelope, ReadOnlySpan<Channel> targets)
     {
-        lock (gate)
+        bool queued;
+        using (var append = outbox.BeginAppend())
         {
-            int start = pending.BeginFrameRaw();
-            envelope.Write(pending, targets);
-            pending.EndFrame(start);
-            Signal();
+            if (append.Writer is { } writer)
+            {
+                int start = writer.BeginFrameRaw();
+                envelope.Write(writer, targets);
+                writer.EndFrame(start);
+            }
+
+            queued = append.Commit();
+        }
+
+        if (!queued)
+        {
+            Overflowed();
         }
     }
 
@@ -156,34 +169,21 @@ public sealed class RemoteMessageRouter : IMessageRouter, IAsyncDisposable
     /// Registers a message that the Message Director routes to <paramref name="targets"/> if this link drops
     /// (for example: delete every object this AI created).
     /// </summary>
-    public void AddPostRemove(Envelope envelope, params Channel[] targets)
-    {
-        lock (gate)
+    public void AddPostRemove(Envelope envelope, params Channel[] targets) =>
+        SendControl(InternalMessageType.AddPostRemove, (envelope, targets), static (w, s) =>
         {
-            int start = pending.BeginFrame((MessageType)InternalMessageType.AddPostRemove);
-            pending.WriteUInt16((ushort)envelope.Type);
-            envelope.WriteBody(pending, targets);
-            pending.EndFrame(start);
-            Signal();
-        }
-    }
+            w.WriteUInt16((ushort)s.envelope.Type);
+            s.envelope.WriteBody(w, s.targets);
+        });
 
     /// <summary>Forgets every post-remove message of this link.</summary>
-    public void ClearPostRemoves() => SendControl(InternalMessageType.ClearPostRemoves, _ => { });
+    public void ClearPostRemoves() => SendControl(InternalMessageType.ClearPostRemoves, 0, static (_, _) => { });
 
     /// <summary>Waits until everything published so far has been written to the socket.</summary>
     public async Task FlushAsync(CancellationToken cancellation = default)
     {
-        while (true)
+        while (outbox.HasQueued)
         {
-            lock (gate)
-            {
-                if (pending.WrittenCount == 0 && !signalled)
-                {
-                    return;
-                }
-            }
-
             await Task.Delay(1, cancellation).ConfigureAwait(false);
         }
     }
@@ -199,59 +199,46 @@ public sealed class RemoteMessageRouter : IMessageRouter, IAsyncDisposable
         stop.Cancel();
         client.Dispose();
         await Task.WhenAll(receiveLoop, sendLoop).ConfigureAwait(false);
-        lock (gate)
-        {
-            pending.Dispose();
-            sending.Dispose();
-        }
+        outbox.Dispose();
 
         stop.Dispose();
     }
 
-    private void SendControl(InternalMessageType type, Action<PooledBufferWriter> body)
+    private void SendControl<TState>(InternalMessageType type, TState state, Action<PooledBufferWriter, TState> body)
     {
-        lock (gate)
+        bool queued = outbox.TryAppend((type, state, body), static (w, s) =>
         {
-            int start = pending.BeginFrame((MessageType)type);
-            body(pending);
-            pending.EndFrame(start);
-            Signal();
+            int start = w.BeginFrame((MessageType)s.type);
+            s.body(w, s.state);
+            w.EndFrame(start);
+        });
+        if (!queued)
+        {
+            Overflowed();
         }
     }
 
-    private void Signal()
+    /// <summary>The outbox refused a frame: closed (nothing to do) or full, which closes the link.</summary>
+    private void Overflowed()
     {
-        if (!signalled)
+        if (!outbox.IsClosed && Volatile.Read(ref disposed) == 0)
         {
-            signalled = true;
-            ready.Release();
+            // A link this far behind would only grow: close it, as the MD closes one that reads too slowly.
+            stop.Cancel();
+            client.Dispose();
         }
     }
 
-    private async Task SendAsync()
+    private async Task SendAsync(Stream link)
     {
         try
         {
-            while (true)
-            {
-                await ready.WaitAsync(stop.Token).ConfigureAwait(false);
-                PooledBufferWriter batch;
-                lock (gate)
-                {
-                    // pending and sending trade places: producers keep appending while the batch is written.
-                    (pending, sending) = (sending, pending);
-                    batch = sending;
-                    signalled = false;
-                }
-
-                if (batch.WrittenCount > 0)
-                {
-                    await stream!.WriteAsync(batch.WrittenMemory, stop.Token).ConfigureAwait(false);
-                    batch.Reset();
-                }
-            }
+            await outbox.RunAsync(link, stop.Token).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is OperationCanceledException or IOException or SocketException or ObjectDisposedException)
+        {
+        }
+        finally
         {
             closed.TrySetResult();
         }

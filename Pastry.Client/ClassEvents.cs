@@ -1,5 +1,5 @@
 using System.Reactive.Linq;
-using System.Reactive.Subjects;
+using Pastry.Objects;
 
 namespace Pastry.Client;
 
@@ -35,42 +35,6 @@ public sealed class ClassEvents<T>
 
     /// <summary>RPCs received by objects of this class; their bodies have already run.</summary>
     public IObservable<RpcCall> Calls { get; }
-}
-
-/// <summary>The subjects behind <see cref="ClassEvents{T}"/> for one model.</summary>
-internal sealed class ClassStreams : IDisposable
-{
-    public Subject<DistributedObject> Created { get; } = new();
-
-    public Subject<FieldChange> Updated { get; } = new();
-
-    public Subject<DistributedObject> Moved { get; } = new();
-
-    public Subject<DistributedObject> Disabled { get; } = new();
-
-    public Subject<DistributedObject> Deleted { get; } = new();
-
-    public Subject<RpcCall> Calls { get; } = new();
-
-    public void Complete()
-    {
-        Created.OnCompleted();
-        Updated.OnCompleted();
-        Moved.OnCompleted();
-        Disabled.OnCompleted();
-        Deleted.OnCompleted();
-        Calls.OnCompleted();
-    }
-
-    public void Dispose()
-    {
-        Created.Dispose();
-        Updated.Dispose();
-        Moved.Dispose();
-        Disabled.Dispose();
-        Deleted.Dispose();
-        Calls.Dispose();
-    }
 }
 
 /// <summary>An open interest: a parent and zones, identified by a context number.</summary>

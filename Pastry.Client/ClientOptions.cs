@@ -25,6 +25,12 @@ public sealed class ClientOptions
     public int MaxFrameBytes { get; set; } = 16 * 1024 * 1024;
 
     /// <summary>
+    /// The most bytes waiting to be sent. A send that would pass it throws <see cref="InvalidOperationException"/>
+    /// instead of buffering without bound (the connection is too slow for what the game sends).
+    /// </summary>
+    public int MaxOutgoingBytes { get; set; } = 16 * 1024 * 1024;
+
+    /// <summary>
     /// Where the client's events run, for engines whose objects belong to one thread (Unity, Godot): when set, every
     /// object change, stream event (<see cref="PastryClient.Of{T}"/>, <see cref="PastryClient.Ejected"/>) and the
     /// completion of <see cref="PastryClient.Closed"/> is posted to this context, in arrival order. Unity:

@@ -3,6 +3,7 @@ using System.Buffers.Binary;
 using System.Linq.Expressions;
 using System.Net.Sockets;
 using System.Reactive.Subjects;
+using Pastry.Objects;
 using Pastry.Wire;
 
 namespace Pastry.Client;
@@ -21,10 +22,9 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
     private readonly NetworkStream stream;
     private readonly ModelRegistry registry;
     private readonly ClientOptions options;
-    private readonly FrameSender sender = new();
+    private readonly FrameOutbox sender;
     private readonly CancellationTokenSource stop = new();
-    private readonly Dictionary<DoId, DistributedObject> objects = new();
-    private readonly Dictionary<ModelInfo, ClassStreams> streams = new();
+    private readonly ObjectTable table = new();
     private readonly Dictionary<uint, (Interest Interest, TaskCompletionSource<Interest> Done)> pendingInterests = new();
     private readonly Dictionary<uint, Interest> interests = new();
     private readonly Queue<TaskCompletionSource<object?[]>> pendingLogins = new();
@@ -47,6 +47,7 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
         stream = tcp.GetStream();
         this.registry = registry;
         this.options = options;
+        sender = new FrameOutbox(options.MaxOutgoingBytes);
         Clock = new ClientClock(options.Time, options.ClockSamples);
         loginModel = registry.GetModel<LoginManager>();
         events = new EventDispatcher(options);
@@ -77,16 +78,7 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
     public IObservable<DisconnectReason> Ejected => ejected;
 
     /// <summary>The objects in view now.</summary>
-    public IReadOnlyCollection<DistributedObject> Objects
-    {
-        get
-        {
-            lock (gate)
-            {
-                return objects.Values.ToList();
-            }
-        }
-    }
+    public IReadOnlyCollection<DistributedObject> Objects => table.Snapshot();
 
     /// <summary>Connects, says Hello (schema hash and app version) and starts heartbeats and clock sync.</summary>
     /// <exception cref="ClientEjectedException">The server refused the hello (124 bad version, 125 bad schema hash).</exception>
@@ -108,7 +100,7 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
 
         var client = new PastryClient(tcp, registry, options);
         client.Start();
-        client.sender.Append((registry.SchemaHash, options.AppVersion), static (w, s) => ClientFrames.WriteHello(w, s.SchemaHash, s.AppVersion));
+        client.Send((registry.SchemaHash, options.AppVersion), static (w, s) => ClientFrames.WriteHello(w, s.SchemaHash, s.AppVersion));
         try
         {
             client.SessionId = await WithTimeout(client.helloDone.Task, options.RequestTimeout, "the server did not answer Hello", cancellation).ConfigureAwait(false);
@@ -155,7 +147,7 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
             pendingInterests[interest.Context] = (interest, done);
         }
 
-        sender.Append(interest, static (w, i) => ClientFrames.WriteAddInterest(w, i.Context, i.Parent, i.Zones.ToArray()));
+        Send(interest, static (w, i) => ClientFrames.WriteAddInterest(w, i.Context, i.Parent, i.Zones.ToArray()));
         return await WithTimeout(done.Task, options.RequestTimeout, $"InterestDone for interest {interest.Context} (parent {parent}) did not arrive", cancellation).ConfigureAwait(false);
     }
 
@@ -169,7 +161,7 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
             pendingInterests[changed.Context] = (changed, done);
         }
 
-        sender.Append(changed, static (w, i) => ClientFrames.WriteAddInterest(w, i.Context, i.Parent, i.Zones.ToArray()));
+        Send(changed, static (w, i) => ClientFrames.WriteAddInterest(w, i.Context, i.Parent, i.Zones.ToArray()));
         return await WithTimeout(done.Task, options.RequestTimeout, $"InterestDone for interest {interest.Context} did not arrive", cancellation).ConfigureAwait(false);
     }
 
@@ -181,7 +173,7 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
             interests.Remove(interest.Context);
         }
 
-        sender.Append(interest.Context, static (w, c) => ClientFrames.WriteContext(w, MessageType.RemoveInterest, c));
+        Send(interest.Context, static (w, c) => ClientFrames.WriteContext(w, MessageType.RemoveInterest, c));
         return Task.CompletedTask;
     }
 
@@ -191,7 +183,7 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
     {
         lock (gate)
         {
-            if (objects.TryGetValue(id, out var found) && found is T typed)
+            if (table.TryGet(id, out var found) && found is T typed)
             {
                 obj = typed;
                 return true;
@@ -204,7 +196,7 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
 
     /// <summary>The streams of model <typeparamref name="T"/>.</summary>
     public ClassEvents<T> Of<T>()
-        where T : DistributedObject<T> => new(StreamsOf(registry.GetModel<T>()));
+        where T : DistributedObject<T> => new(table.StreamsOf(registry.GetModel<T>()));
 
     /// <summary>Calls a <c>[Distributed]</c> method on an object in view, for example <c>client.Call(knight, k =&gt; k.Wave("hi"))</c>; it runs on the AI.</summary>
     /// <exception cref="InvalidOperationException">The method is not <c>[ClSend]</c> (or <c>[OwnSend]</c> on an object this client owns).</exception>
@@ -230,7 +222,7 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
             throw new ModelValidationException(target.Model.Name, problems);
         }
 
-        sender.Append((target.DoId, method, arguments), static (w, s) => ClientFrames.WriteCallMethod(w, s.DoId, s.method, s.arguments));
+        Send((target.DoId, method, arguments), static (w, s) => ClientFrames.WriteCallMethod(w, s.DoId, s.method, s.arguments));
     }
 
     /// <summary>
@@ -253,7 +245,7 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
 
         try
         {
-            sender.Append(static w => ClientFrames.WriteEmpty(w, MessageType.Disconnect));
+            Send(0, static (w, _) => ClientFrames.WriteEmpty(w, MessageType.Disconnect));
             sender.Complete();
         }
         catch (ObjectDisposedException)
@@ -297,7 +289,7 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
 
     /// <inheritdoc />
     void IObjectBinding.OnLocalSet(DistributedObject target, FieldDescriptor field) =>
-        sender.Append((target, field), static (w, s) =>
+        Send((target, field), static (w, s) =>
         {
             int start = w.BeginFrame(MessageType.SetField);
             w.WriteDoId(s.target.DoId);
@@ -343,7 +335,7 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
             pendingLogins.Enqueue(answer);
         }
 
-        sender.Append((method, username, password), static (w, s) => ClientFrames.WriteCallMethod(w, LoginManager.WellKnownId, s.method, new object?[] { s.username, s.password }));
+        Send((method, username, password), static (w, s) => ClientFrames.WriteCallMethod(w, LoginManager.WellKnownId, s.method, new object?[] { s.username, s.password }));
         var result = await WithTimeout(answer.Task, options.RequestTimeout, $"the login UberDOG did not answer {methodName}", cancellation).ConfigureAwait(false);
         int status = (int)result[0]!;
         if (status != 0)
@@ -363,8 +355,19 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
         timerLoop = TimersAsync(timer);
     }
 
+    /// <summary>Queues frames written by <paramref name="write"/>; throws when the connection is closed or too far behind.</summary>
+    private void Send<TState>(TState state, Action<PooledBufferWriter, TState> write)
+    {
+        if (!sender.TryAppend(state, write))
+        {
+            throw sender.IsClosed
+                ? new ObjectDisposedException(nameof(PastryClient), "The connection is closed.")
+                : new InvalidOperationException($"More than {options.MaxOutgoingBytes} bytes are waiting to be sent (ClientOptions.MaxOutgoingBytes): the connection is too slow for what the game sends.");
+        }
+    }
+
     private void SyncClock() =>
-        sender.Append(Clock.LocalTicks, static (w, t) => ClientFrames.WriteClockSync(w, t));
+        Send(Clock.LocalTicks, static (w, t) => ClientFrames.WriteClockSync(w, t));
 
     private async Task TimersAsync(PeriodicTimer ticks)
     {
@@ -383,7 +386,7 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
                 if (nextHeartbeat <= TimeSpan.Zero)
                 {
                     nextHeartbeat = options.HeartbeatInterval;
-                    sender.Append(static w => ClientFrames.WriteEmpty(w, MessageType.Heartbeat));
+                    Send(0, static (w, _) => ClientFrames.WriteEmpty(w, MessageType.Heartbeat));
                 }
 
                 if (quickSamples > 0 || sinceSync >= options.ClockSyncInterval)
@@ -571,17 +574,11 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
                     var id = reader.ReadDoId();
                     var parent = reader.ReadDoId();
                     uint zone = reader.ReadUInt32();
-                    DistributedObject? moved;
-                    lock (gate)
-                    {
-                        objects.TryGetValue(id, out moved);
-                    }
-
-                    if (moved is not null)
+                    if (table.TryGet(id, out var moved))
                     {
                         moved.Parent = parent;
                         moved.Zone = zone;
-                        StreamsOf(moved.Model).Moved.OnNext(moved);
+                        table.StreamsOf(moved.Model).Moved.OnNext(moved);
                     }
 
                     break;
@@ -605,19 +602,14 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
             throw new WireFormatException(WireError.UnknownMember, $"unknown class id {classId}");
         }
 
-        bool isNew;
-        DistributedObject? obj;
-        lock (gate)
+        bool isNew = !table.TryGet(id, out var obj);
+        if (obj is null)
         {
-            isNew = !objects.TryGetValue(id, out obj);
-            if (isNew)
-            {
-                obj = model.CreateInstance();
-                obj.DoId = id;
-            }
+            obj = model.CreateInstance();
+            obj.DoId = id;
         }
 
-        obj!.Owner = owner;
+        obj.Owner = owner;
         obj.Parent = parent;
         obj.Zone = zone;
         int count = reader.ReadUInt16();
@@ -634,29 +626,14 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
 
         if (isNew)
         {
-            obj.Binding = this;
-            obj.SetState(ObjectState.Live);
-            var streams = StreamsOf(model);
-            obj.Changes.Subscribe(streams.Updated.OnNext);
-            lock (gate)
-            {
-                objects[id] = obj;
-            }
-
-            streams.Created.OnNext(obj);
+            table.Track(obj, this).Created.OnNext(obj);
         }
     }
 
     private void OnSetFields(ref WireReader reader, bool many)
     {
         var id = reader.ReadDoId();
-        DistributedObject? obj;
-        lock (gate)
-        {
-            objects.TryGetValue(id, out obj);
-        }
-
-        if (obj is null)
+        if (!table.TryGet(id, out var obj))
         {
             return;
         }
@@ -674,23 +651,7 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
         }
     }
 
-    private void OnLeave(DoId id, ObjectState state)
-    {
-        DistributedObject? obj;
-        lock (gate)
-        {
-            if (!objects.TryGetValue(id, out obj))
-            {
-                return;
-            }
-
-            objects.Remove(id);
-        }
-
-        obj.SetState(state);
-        var streams = StreamsOf(obj.Model);
-        (state == ObjectState.Deleted ? streams.Deleted : streams.Disabled).OnNext(obj);
-    }
+    private void OnLeave(DoId id, ObjectState state) => table.Remove(id, state, out _);
 
     private void OnCall(ref WireReader reader)
     {
@@ -712,13 +673,7 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
             return;
         }
 
-        DistributedObject? target;
-        lock (gate)
-        {
-            objects.TryGetValue(id, out target);
-        }
-
-        if (target is null || index >= target.Model.Methods.Count)
+        if (!table.TryGet(id, out var target) || index >= target.Model.Methods.Count)
         {
             return;
         }
@@ -726,20 +681,7 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
         var method = target.Model.Methods[index];
         var args = method.DecodeArguments(ref reader);
         method.Invoke(target, args);
-        StreamsOf(target.Model).Calls.OnNext(new RpcCall(target, method, args, DoId.Empty));
-    }
-
-    private ClassStreams StreamsOf(ModelInfo model)
-    {
-        lock (gate)
-        {
-            if (!streams.TryGetValue(model, out var found))
-            {
-                streams[model] = found = new ClassStreams();
-            }
-
-            return found;
-        }
+        table.StreamsOf(target.Model).Calls.OnNext(new RpcCall(target, method, args, DoId.Empty));
     }
 
     private void Close(DisconnectReason reason)
@@ -781,18 +723,8 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
 
     private void Finish(DisconnectReason reason)
     {
-        List<DistributedObject> stale;
-        lock (gate)
-        {
-            stale = objects.Values.ToList();
-            objects.Clear();
-        }
-
-        // Objects of a closed connection are disabled: the server may still have them.
-        foreach (var obj in stale)
-        {
-            obj.SetState(ObjectState.Disabled);
-        }
+        // Objects of a closed connection are disabled (the server may still have them), and the class streams end.
+        table.Close(ObjectState.Disabled);
 
         if (reason.EjectCode is not null)
         {

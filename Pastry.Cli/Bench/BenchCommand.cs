@@ -29,9 +29,11 @@ internal static class BenchCommand
                                      (same server and clients; the peak's figures are reported as peak_*)
           idle    N logged-in clients with no interest; reports the server's resident memory (RSS) per idle session:
                   as found, and after the server ran a full garbage collection (asked over the Message Director),
-                  with the managed heap per session. 20 warm-up sessions connect before the first reading.
+                  with the managed heap per session. 20 warm-up sessions connect before the first reading. Also the
+                  server's CPU (% of one core) with no session and with the idle sessions (goal: under 0.5%).
                     --clients N      clients (default 1000)
                     --settle S       seconds to wait before each memory reading (default 3)
+                    --cpu-seconds S  seconds over which each CPU figure is read (default 10)
           objects an AI creates M idle objects (BenchEntity: an int and a long, both set) under one parent, spread
                   over Z zones, with no clients; reports the server's memory per object: RSS as found, RSS after
                   a full garbage collection, and the managed heap. 1000 warm-up objects come before the baseline.

@@ -28,6 +28,7 @@ internal static class BenchCommandLine
         ("idle", "N logged-in clients with no interest: the server's resident memory per idle session, and its idle CPU.", new[]
         {
             ("clients", "1000", "clients"), ("settle", "3", "seconds to wait before each memory reading"),
+            ("cpu-seconds", "10", "seconds over which each CPU figure (no session, then idle sessions) is read"),
         }),
         ("objects", "An AI creates M idle objects over Z zones, with no clients: the server's memory per object.", new[]
         {

@@ -8,7 +8,9 @@ namespace Pastry.Cli.Bench;
 /// the result is the growth of RSS while N more sessions connect, divided by N: from the baseline after a full GC to
 /// the RSS as found once settled, and to the RSS after another full GC (what stays; the difference is garbage and heap
 /// the GC has not returned yet). It includes the account each session created (the in-memory account store; a
-/// database holds those in production).
+/// database holds those in production). It also reads the server's CPU over <c>--cpu-seconds</c> (10 by default),
+/// first with no session at all and then with the idle sessions (which send a heartbeat every 5 s, as clients do):
+/// an idle server should cost next to nothing (the goal is under 0.5% of one core).
 /// </summary>
 internal static class IdleScenario
 {
@@ -32,6 +34,9 @@ internal static class IdleScenario
         await using var ai = server.DirectorEndPoint.Port != 0 ? await BenchAi.ConnectAsync(server.DirectorEndPoint, cancellation).ConfigureAwait(false) : null;
         try
         {
+            await Task.Delay(TimeSpan.FromSeconds(settings.Settle), cancellation).ConfigureAwait(false);
+            double? cpuEmpty = await CpuPercentAsync(server, settings.CpuSeconds, cancellation).ConfigureAwait(false);
+            BenchCommand.Progress($"no sessions: server CPU {cpuEmpty:0.00}% of one core over {settings.CpuSeconds} s");
             var warm = await BenchCommand.ConnectClientsAsync(server, registry, WarmUpSessions, prefix + "w", 1024, null, cancellation).ConfigureAwait(false);
             Watch(warm);
             var before = await ReadMemoryAsync(server, ai, settings.Settle, cancellation).ConfigureAwait(false);
@@ -42,6 +47,8 @@ internal static class IdleScenario
             var heartbeats = BenchCommand.HeartbeatAsync(all, stop.Token);
             var after = await ReadMemoryAsync(server, ai, settings.Settle, cancellation).ConfigureAwait(false);
             BenchCommand.Progress($"with {settings.Clients} more sessions: {after}");
+            double? cpuIdle = await CpuPercentAsync(server, settings.CpuSeconds, cancellation).ConfigureAwait(false);
+            BenchCommand.Progress($"{settings.Clients + WarmUpSessions} idle sessions: server CPU {cpuIdle:0.00}% of one core over {settings.CpuSeconds} s");
             server.EnsureAlive();
             int ejects = all.Count(c => c.ClosedByServer || c.Ejects > 0);
 
@@ -62,6 +69,9 @@ internal static class IdleScenario
                 .Add("kib_per_session", "RSS per idle session, after a full GC", PerSession(before.RssAfterGc, after.RssAfterGc, settings.Clients), "KiB")
                 .Add("managed_kib_per_session", "managed heap per idle session", PerSession(before.Managed, after.Managed, settings.Clients), "KiB")
                 .Add("goal_kib_per_session", "goal", 16, "KiB")
+                .Add("server_cpu_percent_no_sessions", $"server CPU with no session, over {settings.CpuSeconds} s", cpuEmpty, "% of a core")
+                .Add("server_cpu_percent_idle_sessions", $"server CPU with {settings.Clients + WarmUpSessions} idle sessions, over {settings.CpuSeconds} s", cpuIdle, "% of a core")
+                .Add("goal_server_cpu_percent", "goal", 0.5, "% of a core")
                 .Add("errors", "errors", all.Sum(c => c.ProtocolErrors))
                 .Add("ejects", "ejects and disconnects", ejects)
                 .Add("server_warnings", "server warnings logged", server.Warnings);
@@ -85,6 +95,19 @@ internal static class IdleScenario
         "--Accounts:Pbkdf2Iterations", "1000",
         "--ClientAgent:HeartbeatTimeout", "00:05:00",
     };
+
+    /// <summary>The server's CPU time over <paramref name="seconds"/> of wall time, as a percentage of one core.</summary>
+    private static async Task<double?> CpuPercentAsync(BenchServer server, double seconds, CancellationToken cancellation)
+    {
+        if (server.ReadCpuTime() is not TimeSpan before)
+        {
+            return null;
+        }
+
+        var wall = Stopwatch.StartNew();
+        await Task.Delay(TimeSpan.FromSeconds(seconds), cancellation).ConfigureAwait(false);
+        return server.ReadCpuTime() is TimeSpan after ? Math.Round((after - before).TotalSeconds * 100 / wall.Elapsed.TotalSeconds, 2) : null;
+    }
 
     internal static double? Megabytes(long? bytes) => bytes is long b ? Math.Round(b / 1048576.0, 1) : null;
 
@@ -139,12 +162,12 @@ internal static class IdleScenario
     }
 
     /// <summary>The options of <c>pastry bench idle</c>.</summary>
-    public sealed record Settings(CommandOptions Options, int Clients, double Settle)
+    public sealed record Settings(CommandOptions Options, int Clients, double Settle, double CpuSeconds)
     {
         public static Settings From(CommandOptions options)
         {
-            BenchCommand.AllowOnly(options, "settle");
-            return new Settings(options, BenchCommand.Int(options, "clients", 1000, 1), BenchCommand.Number(options, "settle", 3, 0));
+            BenchCommand.AllowOnly(options, "settle", "cpu-seconds");
+            return new Settings(options, BenchCommand.Int(options, "clients", 1000, 1), BenchCommand.Number(options, "settle", 3, 0), BenchCommand.Number(options, "cpu-seconds", 10, 1));
         }
     }
 }

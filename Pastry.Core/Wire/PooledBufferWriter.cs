@@ -43,6 +43,37 @@ public sealed class PooledBufferWriter : IBufferWriter<byte>, IDisposable
         }
     }
 
+    /// <summary>The size of the buffer it holds now.</summary>
+    internal int Capacity => buffer.Length;
+
+    /// <summary>Takes back everything written after the first <paramref name="count"/> bytes.</summary>
+    internal void Rewind(int count)
+    {
+        if (count < 0 || count > written)
+        {
+            throw new ArgumentOutOfRangeException(nameof(count));
+        }
+
+        written = count;
+    }
+
+    /// <summary>
+    /// When nothing is written and the buffer is larger than <paramref name="maxBytes"/>, gives it back to the pool
+    /// and keeps a small one, so that a burst does not pin its peak size. Returns whether it did.
+    /// </summary>
+    internal bool Shrink(int maxBytes)
+    {
+        if (written > 0 || buffer.Length <= maxBytes)
+        {
+            return false;
+        }
+
+        var old = buffer;
+        buffer = ArrayPool<byte>.Shared.Rent(256);
+        ArrayPool<byte>.Shared.Return(old);
+        return true;
+    }
+
     /// <inheritdoc />
     public void Advance(int count)
     {

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using Pastry.Messaging;
 using Pastry.Otp.MessageDirector;
 using Pastry.Otp.UberDogs;
+using Pastry.Wire;
 
 namespace Pastry.Otp.ClientAgent;
 
@@ -32,7 +33,7 @@ public sealed class ClientAgent : IAsyncDisposable
         Time = time;
         Metrics = metrics;
         Logger = logger;
-        Flusher = new OutboxFlusher(options.FlushInterval);
+        Flusher = new FlushScheduler(options.FlushInterval);
     }
 
     /// <summary>The endpoint the agent listens on (with the real port when 0 was asked for).</summary>
@@ -57,7 +58,7 @@ public sealed class ClientAgent : IAsyncDisposable
 
     internal ILogger Logger { get; }
 
-    internal OutboxFlusher Flusher { get; }
+    internal FlushScheduler Flusher { get; }
 
     /// <summary>Binds the listener and starts accepting clients.</summary>
     /// <exception cref="SocketException">The address is in use or cannot be bound.</exception>
@@ -101,7 +102,7 @@ public sealed class ClientAgent : IAsyncDisposable
             }
         }
 
-        await Flusher.DisposeAsync().ConfigureAwait(false);
+        Flusher.Dispose();
         stop.Dispose();
     }
 
@@ -143,6 +144,7 @@ public sealed class ClientAgent : IAsyncDisposable
             foreach (var session in sessions.Keys)
             {
                 session.CheckHeartbeat(now);
+                session.TrimIdleBuffers();
             }
         }
     }

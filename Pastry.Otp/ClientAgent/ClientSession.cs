@@ -17,7 +17,7 @@ internal sealed partial class ClientSession : IParticipant
     private readonly ClientAgent agent;
     private readonly Socket socket;
     private readonly NetworkStream stream;
-    private readonly SessionOutbox outbox;
+    private readonly FrameOutbox outbox;
     private readonly object sync = new();
     private readonly PooledBufferWriter scratch = new(256);
     private readonly InterestSet interests = new();
@@ -42,7 +42,7 @@ internal sealed partial class ClientSession : IParticipant
         this.agent = agent;
         this.socket = socket;
         stream = new NetworkStream(socket, ownsSocket: true);
-        outbox = new SessionOutbox(agent.Options.MaxOutgoingBytes, agent.Flusher);
+        outbox = new FrameOutbox(agent.Options.MaxOutgoingBytes, agent.Flusher);
         logger = agent.Logger;
         Id = DoId.NewId();
         Channel = Messaging.Channel.ForSession(Id);
@@ -143,6 +143,9 @@ internal sealed partial class ClientSession : IParticipant
             }
         }
     }
+
+    /// <summary>Gives back the send buffers a burst grew, when the session sent nothing since the last sweep.</summary>
+    public void TrimIdleBuffers() => outbox.TrimIfIdle();
 
     /// <summary>Ejects the session because the server is stopping.</summary>
     public void Shutdown()

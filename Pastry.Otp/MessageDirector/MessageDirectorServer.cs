@@ -20,7 +20,6 @@ public sealed class MessageDirectorServer : IAsyncDisposable
     private readonly IMessageRouter router;
     private readonly ILogger logger;
     private readonly ConcurrentDictionary<RemoteLink, Task> links = new();
-    private readonly OutboxFlusher flusher = new(TimeSpan.Zero);
     private TcpAcceptor? acceptor;
 
     /// <summary>Creates the endpoint; call <see cref="Start"/> to listen.</summary>
@@ -62,7 +61,6 @@ public sealed class MessageDirectorServer : IAsyncDisposable
         {
         }
 
-        await flusher.DisposeAsync().ConfigureAwait(false);
     }
 
     private void OnAccepted(Socket socket)
@@ -93,12 +91,11 @@ public sealed class MessageDirectorServer : IAsyncDisposable
         private readonly MessageDirectorServer server;
         private readonly Socket socket;
         private readonly NetworkStream stream;
-        private readonly SessionOutbox outbox;
+        private readonly FrameOutbox outbox;
         private readonly List<(Envelope Envelope, Channel[] Targets)> postRemoves = new();
         private readonly List<Channel> targets = new();
         private readonly CancellationTokenSource abort = new();
         private readonly object writeGate = new();
-        private readonly PooledBufferWriter frame = new(512);
         private bool closed;
 
         public RemoteLink(MessageDirectorServer server, Socket socket)
@@ -106,7 +103,8 @@ public sealed class MessageDirectorServer : IAsyncDisposable
             this.server = server;
             this.socket = socket;
             stream = new NetworkStream(socket, ownsSocket: true);
-            outbox = new SessionOutbox(server.options.MaxOutgoingBytes, server.flusher);
+            // No coalescing delay: a link carries few, large batches, and an AI should hear at once.
+            outbox = new FrameOutbox(server.options.MaxOutgoingBytes);
             Name = $"md-link {socket.RemoteEndPoint}";
         }
 
@@ -123,11 +121,20 @@ public sealed class MessageDirectorServer : IAsyncDisposable
                     return;
                 }
 
-                frame.Reset();
-                int start = frame.BeginFrameRaw();
-                envelope.Write(frame, targets);
-                frame.EndFrame(start);
-                if (!outbox.TryAppend(frame.WrittenSpan))
+                bool queued;
+                using (var append = outbox.BeginAppend())
+                {
+                    if (append.Writer is { } writer)
+                    {
+                        int start = writer.BeginFrameRaw();
+                        envelope.Write(writer, targets);
+                        writer.EndFrame(start);
+                    }
+
+                    queued = append.Commit();
+                }
+
+                if (!queued)
                 {
                     server.logger.LogError("{Link}: dropped: more than {Bytes} bytes waiting to be sent (the participant reads too slowly)", Name, server.options.MaxOutgoingBytes);
                     closed = true;
@@ -213,7 +220,6 @@ public sealed class MessageDirectorServer : IAsyncDisposable
                 {
                     closed = true;
                     outbox.Dispose();
-                    frame.Dispose();
                     abort.Dispose();
                 }
 

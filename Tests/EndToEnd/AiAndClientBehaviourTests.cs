@@ -84,6 +84,38 @@ public sealed class AiAndClientBehaviourTests
     }
 
     [TestMethod]
+    public async Task AClientsClassStreams_Complete_WhenItCloses_AndItsObjectsAreDisabled()
+    {
+        await using var server = InProcessOtp.Start();
+        await using var ai = new AiRepository(server.Router, server.Registry);
+        var realm = ai.Create(new Realm { Title = "R" }, DoId.Empty, 0);
+        ai.Create(new Knight { Name = "Gawain" }, realm.DoId, 1);
+        var client = await PastryClient.ConnectAsync("127.0.0.1", server.ClientEndPoint.Port, server.Registry);
+        var knights = client.Of<Knight>();
+        var created = knights.Created.ToList().ToTask();
+        var updated = knights.Updated.ToList().ToTask();
+        var disabled = knights.Disabled.ToList().ToTask();
+        var calls = knights.Calls.ToList().ToTask();
+        await client.CreateAccountAsync("gawain", "a fine password");
+        await client.LoginAsync("gawain", "a fine password");
+        await client.AddInterestAsync(realm.DoId, 1);
+        var seen = client.Objects.OfType<Knight>().Single();
+        Assert.AreEqual("Gawain", seen.Name);
+        var changes = seen.Changes.ToList().ToTask();
+
+        await client.DisposeAsync();
+
+        // ToList completes only when its stream completes.
+        Assert.AreSame(seen, (await created.WaitAsync(Timeout)).Single());
+        Assert.IsEmpty(await updated.WaitAsync(Timeout));
+        Assert.IsEmpty(await disabled.WaitAsync(Timeout), "closing is not a leave: the class completes instead");
+        Assert.IsEmpty(await calls.WaitAsync(Timeout));
+        await changes.WaitAsync(Timeout);
+        Assert.AreEqual(ObjectState.Disabled, seen.State);
+        Assert.IsTrue(await client.Of<Knight>().Created.IsEmpty().ToTask().WaitAsync(Timeout), "a stream asked for after the close is already complete");
+    }
+
+    [TestMethod]
     public async Task AiSeesWhoSentAClientSet_ThroughCurrentSender()
     {
         await using var server = InProcessOtp.Start();

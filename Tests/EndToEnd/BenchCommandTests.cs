@@ -93,7 +93,7 @@ public sealed class BenchCommandTests
     [TestMethod]
     public async Task BenchIdle_WithAChildServer_ReportsMemoryPerSession()
     {
-        await using var bench = PastryProcess.Start("bench", "idle", "--clients", "3", "--settle", "0", "--json");
+        await using var bench = PastryProcess.Start("bench", "idle", "--clients", "3", "--settle", "0", "--cpu-seconds", "1", "--json");
         Assert.AreEqual(0, await bench.WaitForExitAsync(TimeSpan.FromSeconds(90)), bench.Output);
 
         using var report = ReadReport(bench);
@@ -103,6 +103,8 @@ public sealed class BenchCommandTests
         Assert.IsTrue(root.GetProperty("server_rss_after_mb").GetDouble() > 0);
         Assert.AreEqual(JsonValueKind.Number, root.GetProperty("kib_per_session").ValueKind, "the child server answers the memory query, so the after-GC figure is known");
         Assert.AreEqual(JsonValueKind.Number, root.GetProperty("managed_kib_per_session").ValueKind);
+        Assert.IsGreaterThanOrEqualTo(0.0, root.GetProperty("server_cpu_percent_no_sessions").GetDouble());
+        Assert.IsGreaterThanOrEqualTo(0.0, root.GetProperty("server_cpu_percent_idle_sessions").GetDouble());
         Assert.AreEqual(0, root.GetProperty("errors").GetInt32(), bench.Output);
         Assert.AreEqual(0, root.GetProperty("ejects").GetInt32(), bench.Output);
     }
