@@ -47,5 +47,12 @@ public sealed class TavernProcess : IAsyncDisposable
 
     public Task<Match> WaitForLineAsync(Regex pattern, TimeSpan? timeout = null) => process.WaitForLineAsync(pattern, timeout);
 
+    /// <summary>Stops the server as a supervisor would (SIGTERM) and waits for its exit code.</summary>
+    public Task<int> StopAsync()
+    {
+        process.Terminate();
+        return process.WaitForExitAsync();
+    }
+
     public ValueTask DisposeAsync() => process.DisposeAsync();
 }
