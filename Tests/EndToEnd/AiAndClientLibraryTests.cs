@@ -21,8 +21,20 @@ public sealed class AiAndClientLibraryTests
         var shifted = new ShiftedTime(TimeSpan.FromHours(1));
         await using var client = await PastryClient.ConnectAsync("127.0.0.1", server.ClientEndPoint.Port, server.Registry, new ClientOptions { Time = shifted, ClockSyncInterval = TimeSpan.FromMilliseconds(50) });
 
-        var synced = Observable.Interval(TimeSpan.FromMilliseconds(20)).Select(_ => client.Clock.SampleCount).FirstAsync(n => n >= 4).ToTask();
-        await synced.WaitAsync(Timeout);
+        var synced = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        client.Clock.SampleAdded += count =>
+        {
+            if (count >= 4)
+            {
+                synced.TrySetResult();
+            }
+        };
+        if (client.Clock.SampleCount >= 4)
+        {
+            synced.TrySetResult();
+        }
+
+        await synced.Task.WaitAsync(Timeout);
 
         // NTP's bound: with the best sample's round trip r, the offset is wrong by at most r/2 (plus clock granularity).
         var error = (client.Clock.Offset - TimeSpan.FromHours(-1)).Duration();
