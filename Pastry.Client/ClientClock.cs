@@ -72,9 +72,13 @@ public sealed class ClientClock
     /// <summary>The local time to put in a ClockSync request.</summary>
     public long LocalTicks => time.GetUtcNow().UtcTicks;
 
+    /// <summary>Raised after each sample is added, with the number kept (tests await a count instead of polling it).</summary>
+    internal event Action<int>? SampleAdded;
+
     /// <summary>Adds one sample from a ClockSync answer.</summary>
     public void AddSample(long clientSendTicks, long serverTicks, long clientReceiveTicks)
     {
+        int count;
         var roundTrip = TimeSpan.FromTicks(Math.Max(0, clientReceiveTicks - clientSendTicks));
         var offset = TimeSpan.FromTicks(serverTicks - (clientSendTicks + ((clientReceiveTicks - clientSendTicks) / 2)));
         lock (gate)
@@ -88,6 +92,9 @@ public sealed class ClientClock
             var best = samples.OrderBy(s => s.RoundTrip).First();
             Offset = best.Offset;
             RoundTrip = best.RoundTrip;
+            count = samples.Count;
         }
+
+        SampleAdded?.Invoke(count);
     }
 }

@@ -153,6 +153,28 @@ internal sealed class FrameOutbox : IDisposable
         }
     }
 
+    /// <summary>
+    /// Drops the frames not yet handed to the socket and queues <paramref name="frame"/> as the last one: a slow
+    /// consumer's backlog is of no use to it, but its eject (346) says why the connection ends. The batch already being
+    /// written holds whole frames, so the eject starts on a frame boundary. False once closed.
+    /// </summary>
+    public bool ReplaceWithFinal(ReadOnlySpan<byte> frame)
+    {
+        lock (gate)
+        {
+            if (completed || disposed)
+            {
+                return false;
+            }
+
+            pending.Reset();
+            pending.WriteRaw(frame);
+            completed = true;
+            ScheduleLocked();
+            return true;
+        }
+    }
+
     /// <summary>Takes no more frames; the send loop ends once what is queued is written.</summary>
     public void Complete()
     {

@@ -250,13 +250,28 @@ internal sealed partial class ClientSession : IParticipant
         return false;
     }
 
+    /// <summary>
+    /// Ejects a session whose output backs up: its queued updates are dropped and the eject takes their place, so it
+    /// leaves after the batch already on the wire. A client that still does not read is cut off when the send loop's
+    /// grace time at close runs out (see <see cref="RunAsync"/>).
+    /// </summary>
     private void DropSlowConsumer(string why)
     {
+        if (stage == SessionStage.Closed)
+        {
+            return;
+        }
+
         logger.LogWarning("{Session}: dropped as a slow consumer ({Code}): {Why}", Name, (int)EjectCode.SlowConsumer, why);
         agent.Metrics.Ejected(EjectCode.SlowConsumer);
         stage = SessionStage.Closed;
+        using (var frame = new PooledBufferWriter(256))
+        {
+            ClientFrames.WriteEject(frame, EjectCode.SlowConsumer, $"slow consumer: {why}; read faster or ask for less interest");
+            outbox.ReplaceWithFinal(frame.WrittenSpan);
+        }
+
         stopReading.Cancel();
-        abort.Cancel();
     }
 
     /// <summary>Queues an eject and stops reading; the connection closes once the eject is sent. Always returns false.</summary>

@@ -20,6 +20,9 @@ public sealed class AccountService
     private readonly string invalidPasswordMessage;
     private readonly SemaphoreSlim hashing;
 
+    /// <summary>Runs inside the hashing lane, just before each hash (tests hold hashes here to count how many run at once).</summary>
+    internal Action? HashStarting { get; set; }
+
     /// <summary>Creates the service.</summary>
     /// <exception cref="ArgumentException">A value in <paramref name="options"/> is out of range; the message names it.</exception>
     public AccountService(IAccountStore store, AccountOptions options, TimeProvider time)
@@ -81,6 +84,7 @@ public sealed class AccountService
         await hashing.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            HashStarting?.Invoke();
             hash = PasswordHasher.ComputeHash(password, salt, options.Pbkdf2Iterations);
         }
         finally
@@ -127,6 +131,8 @@ public sealed class AccountService
         await hashing.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            HashStarting?.Invoke();
+
             // An unknown username spends one PBKDF2 computation against a dummy salt anyway, so that it answers as
             // slowly as a wrong password and response timing does not reveal which usernames exist.
             if (record is null)

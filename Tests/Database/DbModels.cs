@@ -119,6 +119,39 @@ public static class HoardVersions<TScope>
         }
     }
 
+    /// <summary>A float field (Weight), before it widens to double.</summary>
+    public static class WeightAsFloat
+    {
+        public sealed class Hoard : DistributedObject<Hoard>
+        {
+            [Db] public float Weight { get => Get<float>(); set => Set(value); }
+
+            [Db] public string Label { get => Get<string>(); set => Set(value); }
+        }
+    }
+
+    /// <summary>Weight widened from float to double (keeps every value).</summary>
+    public static class WeightAsDouble
+    {
+        public sealed class Hoard : DistributedObject<Hoard>
+        {
+            [Db] public double Weight { get => Get<double>(); set => Set(value); }
+
+            [Db] public string Label { get => Get<string>(); set => Set(value); }
+        }
+    }
+
+    /// <summary>Gold renamed to Coins: a removed field plus an added one.</summary>
+    public static class GoldRenamed
+    {
+        public sealed class Hoard : DistributedObject<Hoard>
+        {
+            [Db] public int Coins { get => Get<int>(); set => Set(value); }
+
+            [Db] public string Label { get => Get<string>(); set => Set(value); }
+        }
+    }
+
     /// <summary>A second model, "Vault", whose table sorts after Hoard's.</summary>
     public sealed class Vault : DistributedObject<Vault>
     {

@@ -1,6 +1,9 @@
 using System.Text.RegularExpressions;
 using Dapper;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging.Abstractions;
 using Pastry.Otp.Database;
+using Pastry.Otp.MessageDirector;
 using Pastry.Tests.EndToEnd;
 
 namespace Pastry.Tests.Database;
@@ -119,6 +122,88 @@ public sealed class MigrationTests
         Assert.IsFalse(plan.LosesData);
         Migrator.Apply(connection, plan, allowDataLoss: false);
         Assert.AreEqual(7L, connection.ExecuteScalar<long>("SELECT Gold FROM Hoard"));
+    }
+
+    [TestMethod]
+    public void FloatWidenedToDouble_KeepsEveryStoredValue_WithoutAllowDataLoss()
+    {
+        using var db = new TempDatabase();
+        db.Migrate(TempDatabase.Registry(typeof(HoardVersions<int>.WeightAsFloat.Hoard)));
+        using var connection = db.Open();
+        float[] weights = { 0.1f, 2.5f, -1e30f, float.Epsilon };
+        for (int i = 0; i < weights.Length; i++)
+        {
+            connection.Execute("INSERT INTO Hoard (doid, Weight, Label) VALUES (@doid, @weight, 'x')", new { doid = new[] { (byte)(i + 1) }, weight = (double)weights[i] });
+        }
+
+        var target = DbMapping.FromRegistry(TempDatabase.Registry(typeof(HoardVersions<int>.WeightAsDouble.Hoard)));
+        var plan = MigrationPlanner.Plan(connection, target, DateTime.UtcNow);
+        Assert.IsFalse(plan.LosesData, plan.DataLossMessage);
+        Assert.AreEqual("widen Hoard.Weight from float32 to float64 (values kept)", plan.Steps.Single(s => s.Description.StartsWith("widen", StringComparison.Ordinal)).Description);
+        Migrator.Apply(connection, plan, allowDataLoss: false);
+
+        // Every value reads back as the same double the float was, from a REAL column, and the history now says double.
+        var stored = connection.Query<double>("SELECT Weight FROM Hoard ORDER BY doid").ToArray();
+        CollectionAssert.AreEqual(weights.Select(w => (double)w).ToArray(), stored);
+        Assert.AreEqual("real", connection.ExecuteScalar<string>("SELECT DISTINCT typeof(Weight) FROM Hoard"));
+        Assert.IsTrue(MigrationPlanner.Plan(connection, target, DateTime.UtcNow).IsEmpty, "A second run has nothing to do.");
+    }
+
+    [TestMethod]
+    public void RenamedField_CountsAsRemovedPlusAdded_RefusedWithoutTheFlag_BackedUpWithIt()
+    {
+        using var db = new TempDatabase();
+        db.Migrate(V1);
+        using var connection = db.Open();
+        connection.Execute("INSERT INTO Hoard (doid, Gold, Label) VALUES (X'01', 7, 'x')");
+        var target = DbMapping.FromRegistry(TempDatabase.Registry(typeof(HoardVersions<int>.GoldRenamed.Hoard)));
+        var plan = MigrationPlanner.Plan(connection, target, new DateTime(2025, 1, 2, 3, 4, 5, DateTimeKind.Utc));
+        CollectionAssert.Contains(plan.Steps.Select(s => s.Description).ToList(), "add column Hoard.Coins (int32, default 0)");
+        StringAssert.Contains(plan.DataLossMessage, "field Hoard.Gold was removed");
+
+        var refused = Assert.ThrowsExactly<DatabaseException>(() => Migrator.Apply(connection, plan, allowDataLoss: false));
+        Assert.AreEqual(DatabaseError.DataLossRefused, refused.Error);
+        StringAssert.Contains(refused.Message, "--allow-data-loss");
+        Assert.AreEqual(7L, connection.ExecuteScalar<long>("SELECT Gold FROM Hoard"), "Refused means the old column and its value stay.");
+        CollectionAssert.AreEqual(new[] { "doid", "Gold", "Label" }, connection.Query<string>("SELECT name FROM pragma_table_info('Hoard')").ToList());
+
+        Migrator.Apply(connection, plan, allowDataLoss: true);
+        Assert.AreEqual(7L, connection.ExecuteScalar<long>("SELECT Gold FROM pastry_backup_Hoard_Gold_20250102030405 WHERE doid = X'01'"));
+        Assert.AreEqual(0L, connection.ExecuteScalar<long>("SELECT Coins FROM Hoard"), "The new name starts at the type's default: no value is carried over.");
+        Assert.AreEqual("x", connection.ExecuteScalar<string>("SELECT Label FROM Hoard"));
+    }
+
+    [TestMethod]
+    public async Task AutoMigrate_AppliesASafeChange_ButRefusesALossyOne_AndTheFileKeepsItsData()
+    {
+        using var db = new TempDatabase();
+        db.Migrate(V1);
+        using (var connection = db.Open())
+        {
+            connection.Execute("INSERT INTO Hoard (doid, Gold, Label) VALUES (X'01', 7, 'keep me')");
+        }
+
+        // Safe (two columns added): the server applies it at start.
+        await using (new DatabaseServer(new InProcessRouter(), V2, new DatabaseOptions { Path = db.Path, AutoMigrate = true }, NullLogger.Instance))
+        {
+        }
+
+        using (var connection = db.Open())
+        {
+            Assert.AreEqual(0L, connection.ExecuteScalar<long>("SELECT Gems FROM Hoard WHERE doid = X'01'"));
+        }
+
+        // Lossy (Label removed): refused with the reason and the command, and the column keeps its value.
+        var refused = Assert.ThrowsExactly<DatabaseException>(() => new DatabaseServer(new InProcessRouter(), V3, new DatabaseOptions { Path = db.Path, AutoMigrate = true }, NullLogger.Instance));
+        Assert.AreEqual(DatabaseError.Unmigrated, refused.Error);
+        StringAssert.Contains(refused.Message, "Database:AutoMigrate never applies a change that loses data");
+        StringAssert.Contains(refused.Message, "--allow-data-loss");
+        SqliteConnection.ClearAllPools();
+        using (var connection = db.Open())
+        {
+            Assert.AreEqual("keep me", connection.ExecuteScalar<string>("SELECT Label FROM Hoard WHERE doid = X'01'"));
+            Assert.AreEqual(2L, connection.ExecuteScalar<long>("SELECT count(*) FROM pastry_migrations"), "Only the safe migration was recorded.");
+        }
     }
 
     [TestMethod]

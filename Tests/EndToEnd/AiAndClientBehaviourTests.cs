@@ -2,6 +2,7 @@ using System.Reactive.Linq;
 using System.Reactive.Threading.Tasks;
 using Pastry.Ai;
 using Pastry.Client;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Pastry.Tests.EndToEnd;
 
@@ -31,44 +32,58 @@ public sealed class AiAndClientBehaviourTests
         await using var server = InProcessOtp.Start(o => o.ClientAgent.HeartbeatTimeout = TimeSpan.FromMilliseconds(600));
         await using var client = await PastryClient.ConnectAsync("127.0.0.1", server.ClientEndPoint.Port, server.Registry, new ClientOptions { HeartbeatInterval = TimeSpan.FromMilliseconds(100) });
 
-        // Three heartbeat timeouts later the session is still there: an account can still be created.
-        var later = Observable.Timer(TimeSpan.FromMilliseconds(1800)).ToTask();
-        await later;
+        // Three silent clients in a row, each ejected for its silence: the server's heartbeat check has passed the
+        // timeout three times over while the heartbeating client stayed connected.
+        for (int i = 0; i < 3; i++)
+        {
+            await using var silent = await PastryClient.ConnectAsync("127.0.0.1", server.ClientEndPoint.Port, server.Registry, new ClientOptions { HeartbeatInterval = TimeSpan.FromMinutes(1) });
+            Assert.AreEqual(345, (await silent.Closed.WaitAsync(Timeout)).EjectCode);
+        }
+
         Assert.IsFalse(client.Closed.IsCompleted);
         await client.CreateAccountAsync("erin", "a fine password");
+        Assert.IsFalse(client.Closed.IsCompleted);
     }
 
     [TestMethod]
     public async Task AiTimers_RunOnTheLogicLoop_AndStopWhenDisposed()
     {
         await using var server = InProcessOtp.Start();
-        await using var ai = new AiRepository(server.Router, server.Registry);
-        var once = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var threeTimes = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        int ticks = 0;
-        int concurrent = 0;
-        bool overlapped = false;
+        var time = new FakeTimeProvider();
+        await using var ai = new AiRepository(server.Router, server.Registry, new AiOptions { Time = time });
+        var loop = await OnLoopAsync(ai, () => SynchronizationContext.Current);
+        var contexts = new List<SynchronizationContext?>();
+        int everyTicks = 0;
+        int onceTicks = 0;
+        int cancelledTicks = 0;
 
-        using var single = ai.Schedule(TimeSpan.FromMilliseconds(20), () => once.TrySetResult(Environment.CurrentManagedThreadId));
-        var every = ai.Every(TimeSpan.FromMilliseconds(10), () =>
-        {
-            overlapped |= Interlocked.Increment(ref concurrent) > 1;
-            if (Interlocked.Increment(ref ticks) == 3)
-            {
-                threeTimes.TrySetResult();
-            }
+        // Hold the logic loop busy: timers that fire now can only queue behind it.
+        using var gate = new ManualResetEventSlim();
+        var busy = ai.InvokeAsync(() => gate.Wait());
+        var every = ai.Every(TimeSpan.FromSeconds(1), () => { everyTicks++; contexts.Add(SynchronizationContext.Current); });
+        using var once = ai.Schedule(TimeSpan.FromSeconds(2), () => onceTicks++);
+        var cancelled = ai.Schedule(TimeSpan.FromSeconds(2), () => cancelledTicks++);
+        cancelled.Dispose();
+        time.Advance(TimeSpan.FromSeconds(3));
+        Assert.AreEqual((0, 0), (Volatile.Read(ref everyTicks), Volatile.Read(ref onceTicks)), "Due timers wait for the logic loop: none ran on the timer's thread.");
 
-            Interlocked.Decrement(ref concurrent);
-        });
+        gate.Set();
+        await busy.WaitAsync(Timeout);
+        Assert.AreEqual((3, 1, 0), await OnLoopAsync(ai, () => (everyTicks, onceTicks, cancelledTicks)), "Every ran once per period, Schedule once, a disposed Schedule never.");
+        Assert.IsNotNull(loop);
+        Assert.IsTrue(contexts.All(c => ReferenceEquals(c, loop)), "Timer callbacks run under the logic loop's context, as every AI callback does.");
 
-        await once.Task.WaitAsync(Timeout);
-        await threeTimes.Task.WaitAsync(Timeout);
+        // Disposed: no tick after, however much time passes.
         every.Dispose();
-        await ai.InvokeAsync(() => { });
-        int stopped = ticks;
-        await ai.InvokeAsync(() => { });
-        Assert.IsFalse(overlapped, "Timer callbacks never run at the same time: they share the logic loop.");
-        Assert.IsTrue(stopped >= 3);
+        time.Advance(TimeSpan.FromSeconds(10));
+        Assert.AreEqual((3, 1), await OnLoopAsync(ai, () => (everyTicks, onceTicks)));
+    }
+
+    private static async Task<T> OnLoopAsync<T>(AiRepository ai, Func<T> read)
+    {
+        T value = default!;
+        await ai.InvokeAsync(() => value = read()).WaitAsync(Timeout);
+        return value;
     }
 
     [TestMethod]

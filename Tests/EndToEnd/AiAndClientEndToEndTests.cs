@@ -1,6 +1,6 @@
 using System.Reactive.Linq;
 using System.Reactive.Threading.Tasks;
-using Microsoft.Extensions.Logging.Abstractions;
+using System.Text.RegularExpressions;
 using Pastry.Client;
 using Pastry.Wire;
 
@@ -113,66 +113,30 @@ public sealed class AiAndClientEndToEndTests
     }
 
     [TestMethod]
-    public async Task ClockSync_FindsTheTrueOffset_WhenTheClientClockIsShifted_AndServerTimeNeverGoesBack()
+    public async Task TheAiProcess_ReconnectsAfterTheOtpRestarts_AndItsObjectsAndHandlersAreBack()
     {
-        await using var server = InProcessOtp.Start();
-        var shifted = new ShiftedTime(TimeSpan.FromHours(1));
-        await using var client = await PastryClient.ConnectAsync("127.0.0.1", server.ClientEndPoint.Port, server.Registry, new ClientOptions { Time = shifted, ClockSyncInterval = TimeSpan.FromMilliseconds(50) });
+        var (otp, _, director) = await PastryProcess.StartOtpAsync();
+        await using var ai = PastryProcess.Start("serve", "--role", "ai", "--app", typeof(Knight).Assembly.Location, "--Ai:MessageDirector", director.ToString(), "--Ai:Application", nameof(KnightAiApp));
+        await ai.WaitForLineAsync(new Regex("AI application KnightAiApp started"));
 
-        var synced = Observable.Interval(TimeSpan.FromMilliseconds(20)).Select(_ => client.Clock.SampleCount).FirstAsync(n => n >= 4).ToTask();
-        await synced.WaitAsync(Timeout);
+        // The OTP dies (kill -9) and comes back on the same Message Director port.
+        otp.KillHard();
+        await otp.DisposeAsync();
+        await ai.WaitForLineAsync(new Regex("link to the Message Director dropped; reconnecting"));
+        var (restarted, clients, _) = await PastryProcess.StartOtpAsync("--MessageDirector:Port", director.Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        await using var __ = restarted;
+        await ai.WaitForLineAsync(new Regex(@"reconnected; 3 object\(s\) created again"));
 
-        // NTP's bound: with the best sample's round trip r, the offset is wrong by at most r/2 (plus clock granularity).
-        var error = (client.Clock.Offset - TimeSpan.FromHours(-1)).Duration();
-        var bound = TimeSpan.FromTicks(client.Clock.RoundTrip.Ticks / 2) + TimeSpan.FromMilliseconds(2);
-        Assert.IsTrue(error <= bound, $"Offset {client.Clock.Offset} is {error.TotalMilliseconds} ms from the true -1 h (bound {bound.TotalMilliseconds} ms).");
-        var first = client.ServerTime;
-        Assert.IsTrue((first - DateTime.UtcNow).Duration() < TimeSpan.FromSeconds(1), "ServerTime is the server's clock, not the shifted local one.");
-        shifted.Shift -= TimeSpan.FromSeconds(30);
-        Assert.IsTrue(client.ServerTime >= first, "ServerTime never goes backwards, even when the local clock does.");
-    }
-
-    [TestMethod]
-    public async Task ClientWithWrongSchema_IsRefusedAtConnect_WithCode125()
-    {
-        await using var server = InProcessOtp.Start();
-        var other = ModelRegistry.FromTypes(new[] { typeof(Knight) });
-        var error = await Assert.ThrowsExactlyAsync<ClientEjectedException>(() => PastryClient.ConnectAsync("127.0.0.1", server.ClientEndPoint.Port, other));
-        Assert.AreEqual(125, error.Code);
-    }
-
-    [TestMethod]
-    public async Task Login_WithAWrongPassword_ThrowsLoginFailed()
-    {
-        await using var server = InProcessOtp.Start();
-        await using var client = await PastryClient.ConnectAsync("127.0.0.1", server.ClientEndPoint.Port, server.Registry);
-        await client.CreateAccountAsync("carol", "a fine password");
-        var error = await Assert.ThrowsExactlyAsync<LoginFailedException>(() => client.LoginAsync("carol", "wrong password!"));
-        Assert.AreNotEqual(0, error.Status);
-    }
-
-    [TestMethod]
-    public async Task AnInvalidLocalSet_ThrowsBeforeAnythingIsSent()
-    {
-        await using var server = InProcessOtp.Start();
-        var ai = new Pastry.Ai.AiRepository(server.Router, server.Registry, logger: NullLogger.Instance);
-        await using var _ = ai;
-        var realm = ai.Create(new Realm { Title = "R" }, DoId.Empty, 0);
-        ai.Create(new Knight { Name = "Kay" }, realm.DoId, 1);
-        await using var client = await PastryClient.ConnectAsync("127.0.0.1", server.ClientEndPoint.Port, server.Registry);
-        await client.CreateAccountAsync("dave", "a fine password");
-        await client.LoginAsync("dave", "a fine password");
-        await client.AddInterestAsync(realm.DoId, 1);
-        var kay = client.Objects.OfType<Knight>().Single();
-
-        Assert.ThrowsExactly<ModelValidationException>(() => kay.X = 101);
-        Assert.AreEqual(0, kay.X, "The value is unchanged.");
-        StringAssert.Contains(Assert.ThrowsExactly<InvalidOperationException>(() => kay.Gold = 1).Message, "[Ai]");
-
-        // The session is still alive: a valid set goes through to the AI.
-        var heard = ai.Of<Knight>().Updated.FirstAsync(c => c.Origin == ChangeOrigin.Remote).ToTask();
-        kay.X = 3;
-        Assert.AreEqual(3, (await heard.WaitAsync(Timeout)).NewValue);
+        // A client of the new OTP sees the AI's knight, and the AI's handlers answer on the new link.
+        await using var ann = await PastryClient.ConnectAsync(clients.Address.ToString(), clients.Port, Deployment.Registry);
+        await ann.CreateAccountAsync("ann", "a fine password");
+        await ann.LoginAsync("ann", "a fine password");
+        var lancelotSeen = ann.Of<Knight>().Created.FirstAsync(k => k.Name == "Lancelot").ToTask();
+        await ann.AddInterestAsync(KnightAiApp.RealmId, KnightAiApp.Grid.ZoneOf(0, 0));
+        var lancelot = await lancelotSeen.WaitAsync(Timeout);
+        var shout = ann.Of<Knight>().Calls.FirstAsync(c => c.Method.Name == nameof(Knight.Shout)).ToTask();
+        ann.Call(lancelot, k => k.Wave("still there?"));
+        Assert.AreEqual("echo still there?", (await shout.WaitAsync(Timeout)).Arguments[0]);
     }
 
     private static async Task<PastryClient> LoggedInAsync(Deployment game)
@@ -193,12 +157,5 @@ public sealed class AiAndClientEndToEndTests
         avatar.X = x;
         await moved.WaitAsync(Timeout);
         return await client.AlterInterestAsync(interest, KnightAiApp.Grid.Neighbourhood(avatar.Zone));
-    }
-
-    private sealed class ShiftedTime(TimeSpan shift) : TimeProvider
-    {
-        public TimeSpan Shift { get; set; } = shift;
-
-        public override DateTimeOffset GetUtcNow() => base.GetUtcNow() + Shift;
     }
 }

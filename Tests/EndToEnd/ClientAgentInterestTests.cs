@@ -148,8 +148,9 @@ public sealed class ClientAgentInterestTests
         await mover.SetFieldAsync(knight.DoId, (FieldDescriptor<int>)knight.Model.GetField(nameof(Knight.X)), 42);
 
         Assert.AreEqual((knight.DoId, "X", (object?)42), RawClient.ReadSetField(await watcher.NextAsync(), knight.Model));
-        var heard = await world.Ai.ExpectAsync(Pastry.Messaging.InternalMessageType.ClientSetField);
-        Assert.AreEqual(knight.DoId, heard.Subject);
+        var heard = TestAi.ReadClientSet(await world.Ai.ExpectAsync(Pastry.Messaging.InternalMessageType.ClientSetField), knight.Model);
+        Assert.AreEqual((knight.DoId, mover.AccountId), (heard.Id, heard.Account));
+        CollectionAssert.AreEqual(new[] { ("X", (object?)42) }, heard.Values);
 
         // No echo: the mover's next frame is the AI's later change, not its own set.
         knight.Gold = 1;
@@ -160,6 +161,39 @@ public sealed class ClientAgentInterestTests
         var late = await world.ClientAsync();
         var entered = await world.InterestAsync(late, 1, 1);
         Assert.AreEqual(42, entered.Single(e => e.Id == knight.DoId).Values["X"]);
+    }
+
+    [TestMethod]
+    public async Task OwnersOwnSets_AreNeverEchoedToIt_WhileTheAiAndTheZoneGetThem()
+    {
+        await using var world = OtpWorld.Start();
+        var owner = await world.ClientAsync();
+        var watcher = await world.ClientAsync();
+        await world.InterestAsync(watcher, 1, 1);
+        var knight = world.SpawnKnight(1, "Percy", owner.AccountId);
+
+        // The owner sees what it owns without any interest (through its account); the watcher through the zone.
+        var owned = RawClient.ReadEnter(await owner.ExpectAsync(MessageType.EnterOwnedObject), world.Registry);
+        Assert.AreEqual((knight.DoId, true), (owned.Id, owned.Owned));
+        Assert.AreEqual(knight.DoId, RawClient.ReadEnter(await watcher.ExpectAsync(MessageType.EnterObject), world.Registry).Id);
+
+        // An owner-only field and a broadcast one, both set by the owner.
+        await owner.SetFieldAsync(knight.DoId, (FieldDescriptor<int>)knight.Model.GetField(nameof(Knight.Mood)), 7);
+        await owner.SetFieldAsync(knight.DoId, (FieldDescriptor<int>)knight.Model.GetField(nameof(Knight.X)), 42);
+
+        var mood = TestAi.ReadClientSet(await world.Ai.ExpectAsync(Pastry.Messaging.InternalMessageType.ClientSetField), knight.Model);
+        var x = TestAi.ReadClientSet(await world.Ai.ExpectAsync(Pastry.Messaging.InternalMessageType.ClientSetField), knight.Model);
+        Assert.AreEqual((knight.DoId, owner.AccountId), (mood.Id, mood.Account));
+        CollectionAssert.AreEqual(new[] { ("Mood", (object?)7) }, mood.Values);
+        CollectionAssert.AreEqual(new[] { ("X", (object?)42) }, x.Values);
+        Assert.AreEqual((knight.DoId, "X", (object?)42), RawClient.ReadSetField(await watcher.NextAsync(), knight.Model), "The zone gets the broadcast field, not Mood.");
+
+        // A later change by the AI is the owner's next frame: neither of its own sets came back before it.
+        knight.Gold = 1;
+        world.Ai.Set(knight, nameof(Knight.Gold));
+        Assert.AreEqual((knight.DoId, "Gold", (object?)1), RawClient.ReadSetField(await owner.NextAsync(), knight.Model));
+        Assert.AreEqual((knight.DoId, "Gold", (object?)1), RawClient.ReadSetField(await watcher.NextAsync(), knight.Model));
+        Assert.IsFalse(owner.TryTakeNow(out var extra), $"Nothing else reached the owner (got {extra?.Type}).");
     }
 
     [TestMethod]
@@ -230,7 +264,7 @@ public sealed class ClientAgentInterestTests
             {
                 foreach (var knight in knights)
                 {
-                    knight.Gold = round;
+                    knight.Gold = 11 + round; // above the spawn value (10), so every update raises it
                     world.Ai.Set(knight, nameof(Knight.Gold));
                 }
 
@@ -240,6 +274,7 @@ public sealed class ClientAgentInterestTests
 
         await client.AddInterestAsync(1, world.Realm.DoId, 5);
         var seen = new HashSet<DoId>();
+        var lastGold = new Dictionary<DoId, int>();
         bool done = false;
         int updatesAfterDone = 0;
         while (updatesAfterDone < knights.Count)
@@ -249,7 +284,9 @@ public sealed class ClientAgentInterestTests
             {
                 case MessageType.EnterObject:
                     Assert.IsFalse(done, "Every enter of a sync comes before its InterestDone.");
-                    seen.Add(RawClient.ReadEnter(frame, world.Registry).Id);
+                    var enter = RawClient.ReadEnter(frame, world.Registry);
+                    seen.Add(enter.Id);
+                    lastGold[enter.Id] = (int)enter.Values["Gold"]!;
                     break;
                 case MessageType.InterestDone:
                     done = true;
@@ -257,6 +294,9 @@ public sealed class ClientAgentInterestTests
                 case MessageType.SetField:
                     var update = RawClient.ReadSetField(frame, knights[0].Model);
                     Assert.IsTrue(seen.Contains(update.Id), "An update never arrives before the object's enter.");
+                    int gold = (int)update.Value!;
+                    Assert.IsTrue(gold >= lastGold[update.Id], $"Updates of {update.Id} replay in the order the AI made them: {gold} came after {lastGold[update.Id]}.");
+                    lastGold[update.Id] = gold;
                     updatesAfterDone += done ? 1 : 0;
                     break;
                 default:

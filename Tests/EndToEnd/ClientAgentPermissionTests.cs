@@ -49,8 +49,9 @@ public sealed class ClientAgentPermissionTests
 
         await owner.SetFieldAsync(knight.DoId, (FieldDescriptor<int>)knight.Model.GetField(nameof(Knight.Mood)), 9);
 
-        var heard = await world.Ai.ExpectAsync(Pastry.Messaging.InternalMessageType.ClientSetField);
-        Assert.AreEqual(knight.DoId, heard.Subject);
+        var heard = TestAi.ReadClientSet(await world.Ai.ExpectAsync(Pastry.Messaging.InternalMessageType.ClientSetField), knight.Model);
+        Assert.AreEqual((knight.DoId, owner.AccountId), (heard.Id, heard.Account));
+        CollectionAssert.AreEqual(new[] { ("Mood", (object?)9) }, heard.Values);
     }
 
     [TestMethod]

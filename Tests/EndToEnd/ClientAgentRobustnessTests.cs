@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Text.RegularExpressions;
 using Pastry.Wire;
 
 namespace Pastry.Tests.EndToEnd;
@@ -7,26 +8,32 @@ namespace Pastry.Tests.EndToEnd;
 public sealed class ClientAgentRobustnessTests
 {
     [TestMethod]
-    public async Task ASlowConsumer_IsDropped_WhileTheOthersKeepFlowing()
+    public async Task ASlowConsumer_IsEjectedWith346_OnTheWire_WhileTheOthersKeepFlowing()
     {
-        await using var world = OtpWorld.Start(o =>
-        {
-            o.ClientAgent.MaxOutgoingBytes = 256 * 1024;
-            o.ClientAgent.FlushInterval = TimeSpan.Zero;
-        });
+        var logs = new LogCapture();
+        await using var world = OtpWorld.Start(
+            o =>
+            {
+                o.ClientAgent.MaxOutgoingBytes = 256 * 1024;
+                o.ClientAgent.FlushInterval = TimeSpan.Zero;
+            },
+            logs: logs);
         var knight = world.SpawnKnight(1);
         var slow = await world.ClientAsync(receiveBufferBytes: 4096);
         var good = await world.ClientAsync();
         await world.InterestAsync(slow, 1, 1);
         await world.InterestAsync(good, 1, 1);
+        var dropped = logs.WaitForLineAsync(new Regex($"session .* dropped as a slow consumer \\(346\\)"));
         slow.PauseReading();
 
-        // About 12 MB of relayed updates: more than the kernel buffers plus the 256 KiB queue of the slow client.
-        // The AI paces itself by the good client, so only the slow client's queue can grow.
+        // Up to about 12 MB of relayed updates: more than the kernel buffers plus the 256 KiB queue of the slow client.
+        // The AI paces itself by the good client, so only the slow client's queue can grow; it stops once the slow
+        // client is dropped.
         const int updates = 3000;
         const int batch = 20;
         var banner = new byte[4000];
-        for (int sent = 0; sent < updates; sent += batch)
+        int sent = 0;
+        for (; sent < updates && !dropped.IsCompleted; sent += batch)
         {
             for (int i = sent; i < sent + batch; i++)
             {
@@ -42,26 +49,30 @@ public sealed class ClientAgentRobustnessTests
             }
         }
 
+        await dropped.WaitAsync(RawClient.Timeout);
+
+        // The slow client reads again: the updates that were on the wire, in order, then the eject, then the close.
         slow.ResumeReading();
         int received = 0;
-        while (true)
+        ReceivedFrame frame;
+        while ((frame = await slow.NextAsync()).Type == MessageType.SetField)
         {
-            ReceivedFrame frame;
-            try
-            {
-                frame = await slow.NextAsync();
-            }
-            catch (AssertFailedException)
-            {
-                break;
-            }
-
-            Assert.AreEqual(MessageType.SetField, frame.Type);
+            var update = RawClient.ReadSetField(frame, knight.Model);
+            Assert.AreEqual(received, BinaryPrimitives.ReadInt32LittleEndian((byte[])update.Value!), "What does arrive is every update from the first, in order, with none skipped.");
             received++;
         }
 
+        var reader = frame.Reader();
+        Assert.AreEqual(MessageType.Eject, frame.Type);
+        Assert.AreEqual(EjectCode.SlowConsumer, (EjectCode)reader.ReadUInt16());
+        StringAssert.Contains(reader.ReadString(), "slow consumer");
         await slow.Closed.Task.WaitAsync(RawClient.Timeout);
-        Assert.IsTrue(received < updates, $"The slow client was cut off ({received} of {updates} updates arrived).");
+        Assert.IsTrue(received < sent, $"The slow client was cut off ({received} of {sent} updates arrived).");
+
+        // The good client is still served.
+        knight.Gold = 77;
+        world.Ai.Set(knight, nameof(Knight.Gold));
+        Assert.AreEqual((knight.DoId, "Gold", (object?)77), RawClient.ReadSetField(await good.NextAsync(), knight.Model));
     }
 
     [TestMethod]

@@ -8,7 +8,7 @@ public static class InProcessOtp
 {
     public static ModelRegistry Registry { get; } = ModelRegistry.FromTypes(new[] { typeof(Realm), typeof(Knight) });
 
-    public static OtpServer Start(Action<OtpOptions>? configure = null, Pastry.Otp.ClientAgent.IInterestPolicy? policy = null, ModelRegistry? registry = null)
+    public static OtpServer Start(Action<OtpOptions>? configure = null, Pastry.Otp.ClientAgent.IInterestPolicy? policy = null, ModelRegistry? registry = null, Microsoft.Extensions.Logging.ILoggerFactory? logs = null)
     {
         var options = new OtpOptions();
         options.ClientAgent.Port = 0;
@@ -16,7 +16,7 @@ public static class InProcessOtp
         options.Accounts.Pbkdf2Iterations = 1_000;
         options.Database.Path = string.Empty; // in memory unless a test configures a file
         configure?.Invoke(options);
-        var server = new OtpServer(registry ?? Registry, options, NullLoggerFactory.Instance, interestPolicy: policy);
+        var server = new OtpServer(registry ?? Registry, options, logs ?? NullLoggerFactory.Instance, interestPolicy: policy);
         server.Start();
         return server;
     }

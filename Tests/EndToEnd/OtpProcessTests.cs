@@ -31,7 +31,9 @@ public sealed class OtpProcessTests
 
         await player.SetFieldAsync(knight.DoId, (FieldDescriptor<int>)knight.Model.GetField(nameof(Knight.X)), 9);
         Assert.AreEqual((knight.DoId, "X", (object?)9), RawClient.ReadSetField(await NextNonDoneAsync(watcher), knight.Model));
-        Assert.AreEqual(knight.DoId, (await ai.ExpectAsync(InternalMessageType.ClientSetField)).Subject, "The AI hears the client's set over TCP.");
+        var heard = TestAi.ReadClientSet(await ai.ExpectAsync(InternalMessageType.ClientSetField), knight.Model);
+        Assert.AreEqual((knight.DoId, player.AccountId), (heard.Id, heard.Account), "The AI hears the client's set over TCP, with the sender.");
+        CollectionAssert.AreEqual(new[] { ("X", (object?)9) }, heard.Values);
 
         // The AI's link drops (as when its process dies): the MD routes its post-remove, and clients see deletes.
         await link.FlushAsync();
@@ -91,14 +93,82 @@ public sealed class OtpProcessTests
     }
 
     [TestMethod]
-    public async Task Serve_ReadsPastryJson_AndEnvironmentOverridesIt()
+    public async Task Serve_ReadsPastryJson_ThenPastryEnvironmentVariablesOverrideIt_ThenFlagsOverrideThose()
     {
         string directory = Directory.CreateTempSubdirectory("pastry-config").FullName;
         string config = Path.Combine(directory, "pastry.json");
-        await File.WriteAllTextAsync(config, """{ "ClientAgent": { "Port": 0, "AppVersion": "from-json" }, "MessageDirector": { "Port": 0 } }""");
-        var (otp, _, _) = await PastryProcess.StartOtpAsync("--config", config);
-        await using var _ = otp;
-        await otp.WaitForLineAsync(new Regex("app version from-json"));
+        await File.WriteAllTextAsync(config, """{ "ClientAgent": { "Port": 0, "AppVersion": "from-json", "MaxInterests": 3 }, "MessageDirector": { "Port": 0 } }""");
+
+        // pastry.json alone: its version is the one clients must send.
+        var (fromJson, jsonClients, _) = await PastryProcess.StartOtpAsync("--config", config);
+        await using (fromJson)
+        {
+            await fromJson.WaitForLineAsync(new Regex("app version from-json"));
+            await ExpectVersionAcceptedAsync(jsonClients, "from-json", rejected: "from-env");
+        }
+
+        // A PASTRY_ variable (double underscore for the section) beats the file; keys the variable does not name keep the file's value.
+        var environment = new Dictionary<string, string> { ["PASTRY_ClientAgent__AppVersion"] = "from-env" };
+        var (fromEnvironment, environmentClients, _) = await PastryProcess.StartOtpAsync(environment, "--config", config);
+        await using (fromEnvironment)
+        {
+            await fromEnvironment.WaitForLineAsync(new Regex("app version from-env"));
+            await ExpectVersionAcceptedAsync(environmentClients, "from-env", rejected: "from-json");
+            await ExpectInterestLimitAsync(environmentClients, "from-env", 3);
+        }
+
+        // A flag beats the variable.
+        var (fromFlag, flagClients, _) = await PastryProcess.StartOtpAsync(environment, "--config", config, "--ClientAgent:AppVersion", "from-flag");
+        await using (fromFlag)
+        {
+            await fromFlag.WaitForLineAsync(new Regex("app version from-flag"));
+            await ExpectVersionAcceptedAsync(flagClients, "from-flag", rejected: "from-env");
+        }
+    }
+
+    [TestMethod]
+    [DataRow("ClientAgent")]
+    [DataRow("MessageDirector")]
+    public async Task Serve_OnAPortInUse_Exits1_NamingTheAddress(string role)
+    {
+        using var squatter = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        squatter.Start();
+        int port = ((System.Net.IPEndPoint)squatter.LocalEndpoint).Port;
+        string other = role == "ClientAgent" ? "MessageDirector" : "ClientAgent";
+
+        await using var otp = PastryProcess.Start(
+            "serve", "--role", "otp", "--app", typeof(Knight).Assembly.Location, "--Database:Path", string.Empty,
+            $"--{role}:Port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), $"--{other}:Port", "0");
+
+        Assert.AreEqual(1, await otp.WaitForExitAsync(), otp.Output);
+        StringAssert.Contains(otp.Output, $"127.0.0.1:{port}", "The message names the address that is taken.");
+    }
+
+    private static async Task ExpectVersionAcceptedAsync(System.Net.IPEndPoint clients, string accepted, string rejected)
+    {
+        await using (var wrong = await RawClient.ConnectAsync(clients))
+        {
+            await wrong.HelloAsync(Registry.SchemaHash, rejected);
+            StringAssert.Contains(await wrong.ExpectEjectAsync(EjectCode.BadVersion), $"'{accepted}'");
+        }
+
+        await using var right = await RawClient.ConnectAsync(clients);
+        await right.HelloAsync(Registry.SchemaHash, accepted);
+        await right.ExpectAsync(MessageType.HelloResp);
+    }
+
+    /// <summary>The file's ClientAgent:MaxInterests (3) holds: one more interest is ejected with 348.</summary>
+    private static async Task ExpectInterestLimitAsync(System.Net.IPEndPoint clients, string version, int limit)
+    {
+        await using var client = await RawClient.LoggedInAsync(clients, Registry, $"limit{Environment.ProcessId}", version);
+        for (uint context = 1; context <= limit; context++)
+        {
+            await client.AddInterestAsync(context, DoId.Empty, 1);
+            await client.ExpectAsync(MessageType.InterestDone);
+        }
+
+        await client.AddInterestAsync((uint)limit + 1, DoId.Empty, 1);
+        await client.ExpectEjectAsync(EjectCode.TooManyInterests);
     }
 
     private static async Task ExpectEnterAsync(RawClient client, DoId id)

@@ -24,7 +24,8 @@ public sealed class OtpWorld : IAsyncDisposable
 
     public ModelRegistry Registry => Server.Registry;
 
-    public static OtpWorld Start(Action<OtpOptions>? configure = null, Pastry.Otp.ClientAgent.IInterestPolicy? policy = null) => new(InProcessOtp.Start(configure, policy));
+    public static OtpWorld Start(Action<OtpOptions>? configure = null, Pastry.Otp.ClientAgent.IInterestPolicy? policy = null, Microsoft.Extensions.Logging.ILoggerFactory? logs = null) =>
+        new(InProcessOtp.Start(configure, policy, logs: logs));
 
     public Knight SpawnKnight(uint zone, string name = "Galahad", DoId owner = default, int x = 5) =>
         Ai.Create(new Knight { Name = name, X = x, Mood = 3, Gold = 10 }, Realm.DoId, zone, owner);

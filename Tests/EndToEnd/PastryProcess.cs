@@ -73,7 +73,11 @@ public sealed partial class PastryProcess : IAsyncDisposable
     /// Starts <c>pastry serve --role otp</c> on OS-assigned ports with the test models, and waits until both listeners
     /// are up. Without a database (empty <c>Database:Path</c>) unless <paramref name="extra"/> gives one.
     /// </summary>
-    public static async Task<(PastryProcess Process, IPEndPoint Clients, IPEndPoint MessageDirector)> StartOtpAsync(params string[] extra)
+    public static Task<(PastryProcess Process, IPEndPoint Clients, IPEndPoint MessageDirector)> StartOtpAsync(params string[] extra) =>
+        StartOtpAsync(null, extra);
+
+    /// <summary>As <see cref="StartOtpAsync(string[])"/>, with extra environment variables (such as <c>PASTRY_</c> settings).</summary>
+    public static async Task<(PastryProcess Process, IPEndPoint Clients, IPEndPoint MessageDirector)> StartOtpAsync(IReadOnlyDictionary<string, string>? environment, params string[] extra)
     {
         var arguments = new List<string>
         {
@@ -86,7 +90,7 @@ public sealed partial class PastryProcess : IAsyncDisposable
         }
 
         arguments.AddRange(extra);
-        var process = Start(arguments.ToArray());
+        var process = StartDll(PastryDll, environment, arguments.ToArray());
         var clients = await process.WaitForLineAsync(ListeningPattern("Client Agent"));
         var director = await process.WaitForLineAsync(ListeningPattern("Message Director"));
         return (process, IPEndPoint.Parse(clients.Groups[1].Value), IPEndPoint.Parse(director.Groups[1].Value));

@@ -47,6 +47,23 @@ public sealed class TestAi : IParticipant
     public void Call(DistributedObject obj, string method, params object?[] arguments) =>
         router.Publish(InternalMessages.CallMethod(obj.DoId, obj.Model.GetMethod(method), arguments, Channel), Pastry.Messaging.Channel.StateServer);
 
+    /// <summary>Decodes a <see cref="InternalMessageType.ClientSetField"/>: the object, the sending account and each field with its value.</summary>
+    public static (DoId Id, DoId Account, (string Field, object? Value)[] Values) ReadClientSet(Envelope envelope, ModelInfo model)
+    {
+        Assert.AreEqual(InternalMessageType.ClientSetField, envelope.Type);
+        var reader = new Pastry.Wire.WireReader(envelope.Payload.Span);
+        var account = reader.ReadDoId();
+        var values = new (string Field, object? Value)[reader.ReadUInt16()];
+        for (int i = 0; i < values.Length; i++)
+        {
+            var field = model.Fields[reader.ReadUInt16()];
+            values[i] = (field.Name, field.Codec.ReadBoxed(ref reader));
+        }
+
+        reader.EnsureAtEnd();
+        return (envelope.Subject, account, values);
+    }
+
     public async Task<Envelope> ExpectAsync(InternalMessageType type)
     {
         using var cancel = new CancellationTokenSource(RawClient.Timeout);

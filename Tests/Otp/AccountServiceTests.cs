@@ -271,18 +271,58 @@ public sealed class AccountServiceTests
     }
 
     [TestMethod]
-    public async Task Login_ManyAtOnce_WithOneHashAtATime_AllSucceed()
+    [DataRow(1)]
+    [DataRow(2)]
+    public async Task Login_ManyAtOnce_RunAtMostMaxConcurrentHashes_AtOnce_AndAllSucceed(int lanes)
     {
-        var single = new AccountService(store, new AccountOptions { Pbkdf2Iterations = 1_000, MaxConcurrentHashes = 1 }, TimeProvider.System);
-        for (int i = 0; i < 8; i++)
+        const int Logins = 6;
+        var limited = new AccountService(store, new AccountOptions { Pbkdf2Iterations = 1_000, MaxConcurrentHashes = lanes }, TimeProvider.System);
+        for (int i = 0; i < Logins; i++)
         {
-            Assert.AreEqual(AccountStatus.Ok, (await single.CreateAccountAsync($"user{i}", "hunter22", Token)).Status);
+            Assert.AreEqual(AccountStatus.Ok, (await limited.CreateAccountAsync($"user{i}", "hunter22", Token)).Status);
         }
 
-        var logins = Enumerable.Range(0, 8).Select(i => Task.Run(async () => await single.LoginAsync($"user{i}", "hunter22", Token), Token)).ToArray();
-        var results = await Task.WhenAll(logins).WaitAsync(TimeSpan.FromSeconds(30), Token);
+        // Each hash waits inside the lane until the test lets one go, so the hashes that are running pile up here.
+        int inside = 0;
+        int peak = 0;
+        using var release = new SemaphoreSlim(0);
+        var entered = System.Threading.Channels.Channel.CreateUnbounded<int>();
+        limited.HashStarting = () =>
+        {
+            int now = Interlocked.Increment(ref inside);
+            InterlockedMax(ref peak, now);
+            entered.Writer.TryWrite(now);
+            release.Wait(Token);
+            Interlocked.Decrement(ref inside);
+        };
 
+        var logins = Enumerable.Range(0, Logins).Select(i => Task.Run(async () => await limited.LoginAsync($"user{i}", "hunter22", Token), Token)).ToArray();
+        for (int i = 0; i < lanes; i++)
+        {
+            await entered.Reader.ReadAsync(Token).AsTask().WaitAsync(TimeSpan.FromSeconds(30), Token);
+        }
+
+        // Let the hashes finish one at a time: each one that leaves lets exactly one waiting login in.
+        for (int i = 0; i < Logins; i++)
+        {
+            release.Release();
+            if (i + lanes < Logins)
+            {
+                await entered.Reader.ReadAsync(Token).AsTask().WaitAsync(TimeSpan.FromSeconds(30), Token);
+            }
+        }
+
+        var results = await Task.WhenAll(logins).WaitAsync(TimeSpan.FromSeconds(30), Token);
+        Assert.AreEqual(lanes, peak, $"At most {lanes} hash(es) ran at once, and the lane was full while logins waited.");
         Assert.IsTrue(results.All(r => r.Status == AccountStatus.Ok));
+    }
+
+    private static void InterlockedMax(ref int target, int value)
+    {
+        int seen;
+        while ((seen = Volatile.Read(ref target)) < value && Interlocked.CompareExchange(ref target, value, seen) != seen)
+        {
+        }
     }
 
     private static AccountRecord Record(string username) =>

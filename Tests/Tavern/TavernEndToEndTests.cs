@@ -31,7 +31,7 @@ public sealed class TavernEndToEndTests
                 // They meet in the bar: each sees the other there.
                 await ann.EnterTavernAsync();
                 await bob.EnterTavernAsync();
-                await EventuallyAsync(() => ann.Client.Objects.OfType<Player>().Any(p => p.Name == "bob" && p.State == ObjectState.Live && p.Parent == TavernWorld.TavernId), "Ann sees Bob in the bar");
+                await WhenAsync(ann, () => ann.Client.Objects.OfType<Player>().Any(p => p.Name == "bob" && p.State == ObjectState.Live && p.Parent == TavernWorld.TavernId), "Ann sees Bob in the bar");
                 Assert.AreEqual("Barliman", ann.Bartender().Name);
 
                 // Chat: Ann's Say goes to the AI, which repeats it to everyone nearby.
@@ -102,28 +102,46 @@ public sealed class TavernEndToEndTests
     public async Task APlayerWhoseConnectionDrops_LeavesTheWorld_AndIsSaved()
     {
         string directory = Directory.CreateTempSubdirectory("tavern-drop").FullName;
-        await using var server = await TavernProcess.StartAsync(Path.Combine(directory, "tavern.db"));
+        string database = Path.Combine(directory, "tavern.db");
+        await using var server = await TavernProcess.StartAsync(database);
         await using var ann = await JoinAsync(server, "ann");
+        var carlSeen = ann.Client.Of<Player>().Created.FirstAsync(p => p.Name == "carl").ToTask();
         var carl = await JoinAsync(server, "carl");
-        await EventuallyAsync(() => ann.Client.Objects.OfType<Player>().Any(p => p.Name == "carl"), "Ann sees Carl on the street");
-        var carlId = carl.Player.DoId;
+        var carlId = (await carlSeen.WaitAsync(Timeout)).DoId;
+        Assert.AreEqual(carl.Player.DoId, carlId, "Ann sees Carl on the street.");
         var carlGone = ann.Client.Of<Player>().Deleted.FirstAsync(p => p.DoId == carlId).ToTask();
+        var dropped = DateTime.UtcNow;
 
         // Carl's connection drops without LeaveWorld: the Client Agent tells the AI, which saves him and unloads him.
         await carl.Client.DisposeAsync();
 
         await server.WaitForLineAsync(new System.Text.RegularExpressions.Regex("carl left the world with \\d+ gold"));
         Assert.AreEqual(carlId, (await carlGone.WaitAsync(Timeout)).DoId, "Ann sees Carl leave the world.");
+
+        // Saved: after a graceful stop (which drains the database queue), his row holds the time he left and his gold.
+        Assert.AreEqual(0, await server.StopAsync(), server.Output);
+        using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={database};Mode=ReadOnly;Pooling=False");
+        connection.Open();
+        using var query = connection.CreateCommand();
+        query.CommandText = "SELECT LastSeen, Gold FROM Player WHERE Name = 'carl'";
+        using var row = query.ExecuteReader();
+        Assert.IsTrue(row.Read(), "Carl has a row.");
+        var lastSeen = DateTime.Parse(row.GetString(0), System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AdjustToUniversal | System.Globalization.DateTimeStyles.AssumeUniversal);
+        Assert.IsTrue(lastSeen >= dropped.AddSeconds(-1), $"LastSeen {lastSeen:O} is the time he left (dropped at {dropped:O}), not the time he joined.");
+        Assert.AreEqual((long)TavernWorld.StartingGold, row.GetInt64(1));
     }
 
     private static Task<TavernSession> JoinAsync(TavernProcess server, string user) =>
         TavernSession.JoinAsync(server.Clients.Address.ToString(), server.Clients.Port, user, $"{user} likes the tavern").WaitAsync(Timeout);
 
-    private static async Task EventuallyAsync(Func<bool> condition, string what)
+    /// <summary>Waits until <paramref name="condition"/> holds, checking it again each time a player enters or moves in the session's view.</summary>
+    private static async Task WhenAsync(TavernSession session, Func<bool> condition, string what)
     {
+        var players = session.Client.Of<Player>();
+        var changed = players.Created.Select(_ => 0).Merge(players.Moved.Select(_ => 0)).StartWith(0);
         try
         {
-            await Observable.Interval(TimeSpan.FromMilliseconds(20)).StartWith(0).Select(_ => condition()).FirstAsync(ok => ok).ToTask().WaitAsync(Timeout);
+            await changed.Select(_ => condition()).FirstAsync(ok => ok).ToTask().WaitAsync(Timeout);
         }
         catch (TimeoutException)
         {

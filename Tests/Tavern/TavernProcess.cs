@@ -63,5 +63,12 @@ public sealed class TavernProcess : IAsyncDisposable
     public PastryProcess StartClient(IReadOnlyDictionary<string, string>? environment, params string[] arguments) =>
         PastryProcess.StartDll(TavernDll, environment, arguments.Concat(new[] { "--host", Clients.Address.ToString(), "--port", Clients.Port.ToString(System.Globalization.CultureInfo.InvariantCulture) }).ToArray());
 
+    /// <summary>Stops the server as a supervisor would (SIGTERM) and waits for its exit code.</summary>
+    public Task<int> StopAsync()
+    {
+        process.Terminate();
+        return process.WaitForExitAsync();
+    }
+
     public ValueTask DisposeAsync() => process.DisposeAsync();
 }
