@@ -217,11 +217,11 @@ public sealed class DatabaseServer : IParticipant, IAsyncDisposable
                             return 0;
                         }
 
-                        var (status, reason) = envelope.Subject.IsEmpty
-                            ? (DatabaseStatus.Invalid, $"create {table.Model.Name}: the DoId is empty")
+                        var result = envelope.Subject.IsEmpty
+                            ? new ObjectStore.WriteResult(DatabaseStatus.Invalid, $"create {table.Model.Name}: the DoId is empty")
                             : store.Create(table, envelope.Subject, values);
-                        Reply(envelope, context, status, reason);
-                        return status == DatabaseStatus.Ok ? table.DbFields.Length : 0;
+                        Reply(envelope, context, result);
+                        return result.Status == DatabaseStatus.Ok ? table.DbFields.Length : 0;
                     }
 
                 case InternalMessageType.DbGetAll:
@@ -240,17 +240,17 @@ public sealed class DatabaseServer : IParticipant, IAsyncDisposable
                 case InternalMessageType.DbSetFields:
                     {
                         var values = ReadValues(ref reader, table, envelope, out string? problem);
-                        var (status, reason) = values is null ? (DatabaseStatus.Invalid, problem!) : store.SetFields(table, envelope.Subject, values);
+                        var result = values is null ? new ObjectStore.WriteResult(DatabaseStatus.Invalid, problem!) : store.SetFields(table, envelope.Subject, values);
                         if (context != 0)
                         {
-                            Reply(envelope, context, status, reason);
+                            Reply(envelope, context, result);
                         }
-                        else if (status != DatabaseStatus.Ok)
+                        else if (result.Status != DatabaseStatus.Ok)
                         {
-                            logger.LogWarning("Write-through from {Sender} not stored: {Reason}", envelope.Sender, reason);
+                            logger.LogWarning("Write-through from {Sender} not stored: {Reason}", envelope.Sender, result.Reason);
                         }
 
-                        return status == DatabaseStatus.Ok ? values!.Count : 0;
+                        return result.Status == DatabaseStatus.Ok ? values!.Count : 0;
                     }
 
                 case InternalMessageType.DbSetFieldsIfEquals:
@@ -310,7 +310,14 @@ public sealed class DatabaseServer : IParticipant, IAsyncDisposable
         }
 
         reader.EnsureAtEnd();
-        var status = store.SetFieldsIfEquals(table, envelope.Subject, expected, updates);
+        var result = store.SetFieldsIfEquals(table, envelope.Subject, expected, updates);
+        if (result.Status == DatabaseStatus.UniqueViolation)
+        {
+            Reply(envelope, context, result);
+            return 0;
+        }
+
+        var status = result.Status;
         var fields = updates.Select(u => u.Field).ToList();
         var (readStatus, reason, current) = store.GetAll(table, envelope.Subject, fields);
         if (readStatus != DatabaseStatus.Ok)
@@ -393,7 +400,10 @@ public sealed class DatabaseServer : IParticipant, IAsyncDisposable
         return new ObjectStore.FieldValue(field, encoded, sql);
     }
 
-    private void Reply(Envelope request, uint context, DatabaseStatus status, string reason, List<(FieldDescriptor Field, byte[] Value)>? values = null)
+    private void Reply(Envelope request, uint context, ObjectStore.WriteResult result) =>
+        Reply(request, context, result.Status, result.Reason, conflict: result.Conflict);
+
+    private void Reply(Envelope request, uint context, DatabaseStatus status, string reason, List<(FieldDescriptor Field, byte[] Value)>? values = null, ModelIndex? conflict = null)
     {
         if (status != DatabaseStatus.Ok && status != DatabaseStatus.NotEqual)
         {
@@ -424,7 +434,17 @@ public sealed class DatabaseServer : IParticipant, IAsyncDisposable
             scratch.WriteUInt32(context);
             scratch.WriteByte((byte)status);
             scratch.WriteString(reason);
-            if (values is not null)
+            if (status == DatabaseStatus.UniqueViolation)
+            {
+                // The fields of the broken constraint, so that the AI's exception names them without parsing the reason.
+                var fields = conflict?.Fields ?? Array.Empty<FieldDescriptor>();
+                scratch.WriteUInt16((ushort)fields.Count);
+                foreach (var field in fields)
+                {
+                    scratch.WriteUInt16((ushort)field.Index);
+                }
+            }
+            else if (values is not null)
             {
                 scratch.WriteUInt16((ushort)values.Count);
                 foreach (var (field, value) in values)
