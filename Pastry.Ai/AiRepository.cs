@@ -3,6 +3,7 @@ using System.Reactive.Subjects;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Pastry.Ai.Queries;
 using Pastry.Messaging;
 using Pastry.Wire;
 using Channel = Pastry.Messaging.Channel;
@@ -337,6 +338,7 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
             case InternalMessageType.DbSetFieldsAck:
             case InternalMessageType.DbSetFieldsIfEqualsResp:
             case InternalMessageType.DbDeleteObjectResp:
+            case InternalMessageType.DbQueryResp:
             case InternalMessageType.ActivateObjectResp:
                 if (envelope.Payload.Length >= 4 && pendingRequests.TryRemove(System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(envelope.Payload.Span), out var pending))
                 {
@@ -350,32 +352,48 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
         }
     }
 
-    private async Task<DatabaseReply> RequestAsync(Func<uint, Envelope> build, Channel target, ModelInfo model, CancellationToken cancellation, DatabaseStatus alsoAccepted = DatabaseStatus.Ok)
+    /// <summary>
+    /// Starts a typed query of the stored objects of <typeparamref name="T"/>, answered by the Database role in one
+    /// round trip (see <see cref="DbQuery{T}"/>).
+    /// </summary>
+    public DbQuery<T> Query<T>()
+        where T : DistributedObject<T> => new(this, registry.GetModel<T>());
+
+    /// <summary>Sends one request to the Database role and waits for its reply (matched by context).</summary>
+    internal async Task<Envelope> SendDatabaseRequestAsync(Func<uint, Envelope> build, CancellationToken cancellation, Channel? target = null)
     {
         uint context = (uint)Interlocked.Increment(ref nextContext);
         var answer = new TaskCompletionSource<Envelope>(TaskCreationOptions.RunContinuationsAsynchronously);
         pendingRequests[context] = answer;
         try
         {
-            router.Publish(build(context), target);
+            router.Publish(build(context), target ?? Channel.Database);
             using var registration = cancellation.Register(() => answer.TrySetCanceled(cancellation));
-            var reply = DatabaseMessages.ReadReply(await answer.Task.ConfigureAwait(true), model);
-            if (reply.Status == DatabaseStatus.UniqueViolation)
-            {
-                throw new UniqueViolationException(model.Name, reply.UniqueFields ?? Array.Empty<string>(), reply.Reason);
-            }
-
-            if (reply.Status != DatabaseStatus.Ok && reply.Status != alsoAccepted)
-            {
-                throw new DatabaseRequestException(reply.Status, reply.Reason);
-            }
-
-            return reply;
+            return await answer.Task.ConfigureAwait(true);
         }
         finally
         {
             pendingRequests.TryRemove(context, out _);
         }
+    }
+
+    /// <summary>A query left out a stored row with bad data: say so, as activation does.</summary>
+    internal void LogBadRow(string reason) => logger.LogError("{Ai}: query skipped a row: {Reason}", Name, reason);
+
+    private async Task<DatabaseReply> RequestAsync(Func<uint, Envelope> build, Channel target, ModelInfo model, CancellationToken cancellation, DatabaseStatus alsoAccepted = DatabaseStatus.Ok)
+    {
+        var reply = DatabaseMessages.ReadReply(await SendDatabaseRequestAsync(build, cancellation, target).ConfigureAwait(true), model);
+        if (reply.Status == DatabaseStatus.UniqueViolation)
+        {
+            throw new UniqueViolationException(model.Name, reply.UniqueFields ?? Array.Empty<string>(), reply.Reason);
+        }
+
+        if (reply.Status != DatabaseStatus.Ok && reply.Status != alsoAccepted)
+        {
+            throw new DatabaseRequestException(reply.Status, reply.Reason);
+        }
+
+        return reply;
     }
 
     /// <summary>Stops the logic loop and, over TCP, closes the link (the server then deletes this AI's objects).</summary>

@@ -21,6 +21,7 @@ public sealed class DatabaseServer : IParticipant, IAsyncDisposable
     private readonly SqliteConnection connection;
     private readonly ObjectStore store;
     private readonly ActorMailbox inbox;
+    private readonly Queries.QueryRunner queries;
     private readonly List<Envelope> batch = new();
     private readonly List<(Envelope Reply, Messaging.Channel Target)> replies = new();
     private readonly PooledBufferWriter scratch = new(256);
@@ -62,6 +63,17 @@ public sealed class DatabaseServer : IParticipant, IAsyncDisposable
 
         // It answers the State Server's requests, so its loop never waits on the State Server's inbox (see ActorMailbox).
         inbox = new ActorMailbox("Database", Messaging.Channel.Database, options.MailboxCapacity, waitsOnOthers: false, router, logger);
+        try
+        {
+            queries = new Queries.QueryRunner(path, registry, options, router, logger);
+        }
+        catch
+        {
+            inbox.Dispose();
+            store.Dispose();
+            connection.Dispose();
+            throw;
+        }
     }
 
     /// <inheritdoc />
@@ -82,7 +94,20 @@ public sealed class DatabaseServer : IParticipant, IAsyncDisposable
     }
 
     /// <inheritdoc />
-    public void Deliver(Envelope envelope, ReadOnlySpan<Pastry.Messaging.Channel> targets) => inbox.Deliver(envelope);
+    public void Deliver(Envelope envelope, ReadOnlySpan<Pastry.Messaging.Channel> targets)
+    {
+        if (envelope.Type == InternalMessageType.DbQuery)
+        {
+            // Queries run on their own reader, beside the write batches (see QueryRunner).
+            queries.Enqueue(envelope);
+            return;
+        }
+
+        inbox.Deliver(envelope);
+    }
+
+    /// <summary>Queries answered so far.</summary>
+    public long QueriesAnswered => queries.Answered;
 
     /// <summary>Stops taking requests, commits every queued one, and closes the file.</summary>
     public async ValueTask DisposeAsync()
@@ -94,6 +119,7 @@ public sealed class DatabaseServer : IParticipant, IAsyncDisposable
             await loop.ConfigureAwait(false);
         }
 
+        await queries.DisposeAsync().ConfigureAwait(false);
         inbox.Dispose();
         store.Dispose();
         connection.Dispose();

@@ -103,14 +103,26 @@ internal sealed class ObjectStore : IDisposable
             return (DatabaseStatus.NotFound, $"no stored {table.Model.Name} with DoId {id}", null);
         }
 
+        var values = CheckRow(table, row, only, out string? problem);
+        return values is null
+            ? (DatabaseStatus.BadData, $"stored {table.Model.Name} {id} has bad data (fix the row or restore it; it was not changed): {problem}", null)
+            : (DatabaseStatus.Ok, string.Empty, values);
+    }
+
+    /// <summary>
+    /// Checks a row's Db fields against their types, validators and clean methods; returns their encoded values, or
+    /// null with every <paramref name="problem"/> (a row edited by hand is reported, never "fixed").
+    /// </summary>
+    public List<(FieldDescriptor Field, byte[] Value)>? CheckRow(Table table, IDictionary<string, object?> row, IReadOnlyList<FieldDescriptor>? only, out string? problem)
+    {
         var values = new List<(FieldDescriptor, byte[])>(table.DbFields.Length);
         List<string>? problems = null;
         foreach (var field in only ?? table.DbFields)
         {
             row.TryGetValue(field.Name, out object? sql);
-            if (!ColumnValues.TryFromSql(field.Codec.SchemaName, sql is DBNull ? null : sql, out object? value, out string? problem))
+            if (!ColumnValues.TryFromSql(field.Codec.SchemaName, sql is DBNull ? null : sql, out object? value, out string? wrong))
             {
-                (problems ??= new()).Add($"field {field.Name}: {problem}");
+                (problems ??= new()).Add($"field {field.Name}: {wrong}");
                 continue;
             }
 
@@ -142,12 +154,8 @@ internal sealed class ObjectStore : IDisposable
             values.Add((field, encoded));
         }
 
-        if (problems is not null)
-        {
-            return (DatabaseStatus.BadData, $"stored {table.Model.Name} {id} has bad data (fix the row or restore it; it was not changed): {string.Join("; ", problems)}", null);
-        }
-
-        return (DatabaseStatus.Ok, string.Empty, values);
+        problem = problems is null ? null : string.Join("; ", problems);
+        return problems is null ? values : null;
     }
 
     /// <summary>Updates the given Db fields of a row.</summary>

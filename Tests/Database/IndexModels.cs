@@ -5,7 +5,7 @@ namespace Pastry.Tests.Database;
 /// <summary>A stored hero: a unique name that ignores case, indexed gold and account, and fields of every filterable kind.</summary>
 public sealed class DbHero : DistributedObject<DbHero>
 {
-    [Required, Ram, Db, Unique(IgnoreCase = true), MaxLength(40)]
+    [Required, Ram, Db, Unique(IgnoreCase = true), MaxLength(64)]
     public string Name { get => Get<string>(); set => Set(value); }
 
     [Db, Indexed, Range(0, 1_000_000)]
