@@ -7,12 +7,13 @@ namespace Demo.Tavern;
 /// <summary>The console client: reads commands from standard input and prints what the player sees and hears.</summary>
 public static class TavernConsole
 {
-    private const string Help = "commands: w/a/s/d move, say <text>, buy <ale|mead|cider>, post <text>, notices, look, quit";
+    private const string Help = "commands: w/a/s/d move, say <text>, buy <ale|mead|cider>, post <text>, notices, richest, characters, look, quit";
 
-    /// <summary>Plays as <paramref name="user"/> until <c>quit</c>, the end of input, or the connection closes.</summary>
-    public static async Task<int> RunAsync(string host, int port, string user, string password, CancellationToken cancellation)
+    /// <summary>Plays as <paramref name="user"/>'s character <paramref name="character"/> (the first one by default) until <c>quit</c>, the end of input, or the connection closes.</summary>
+    public static async Task<int> RunAsync(string host, int port, string user, string password, string? character, CancellationToken cancellation)
     {
-        await using var session = await TavernSession.JoinAsync(host, port, user, password, cancellation: cancellation);
+        await using var session = await TavernSession.JoinAsync(host, port, user, password, character, cancellation);
+        Console.Out.WriteLine($"Your characters: {string.Join(", ", session.Characters.DefaultIfEmpty("none yet"))}; playing {session.Player.Name} (another: play --character NAME; up to {TavernWorld.MaxCharacters}).");
         var client = session.Client;
         using var said = client.Of<Player>().Calls.Where(c => c.Method.Name == nameof(Player.Said))
             .Subscribe(c => Console.Out.WriteLine($"{c.Arguments[0]} says: {c.Arguments[1]}"));
@@ -57,6 +58,8 @@ public static class TavernConsole
                     case "post": session.Post(rest); break;
                     case "notices": Console.Out.WriteLine(string.Join(Environment.NewLine, session.Board().Notices)); break;
                     case "look": Console.Out.WriteLine(session.Describe()); break;
+                    case "richest": Console.Out.WriteLine(string.Join(Environment.NewLine, session.Patrons().Richest.DefaultIfEmpty("nobody yet"))); break;
+                    case "characters": Console.Out.WriteLine(string.Join(", ", session.Roster?.Characters ?? Array.Empty<string>())); break;
                     case "": break;
                     default: Console.Out.WriteLine(Help); break;
                 }
