@@ -7,19 +7,19 @@ namespace Pastry.Tests.Readme;
 
 // README: begin queries-model
 [UniqueTogether(nameof(Account), nameof(Slot))]       // unique_together: one champion per account slot
-public sealed class Champion : DistributedObject<Champion>
+public sealed partial class Champion : DistributedObject<Champion>
 {
     [Required, Ram, Db, Broadcast, MaxLength(24), Unique(IgnoreCase = true)]   // unique=True, "Ann" takes "ANN"
-    public string Name { get => Get<string>(); set => Set(value); }
+    public partial string Name { get; set; }
 
     [Db, Ai, Indexed]                                   // db_index=True
-    public int Gold { get => Get<int>(); set => Set(value); }
+    public partial int Gold { get; set; }
 
     [Db, Ai, Indexed]
-    public DoId Account { get => Get<DoId>(); set => Set(value); }
+    public partial DoId Account { get; set; }
 
     [Db, Ai, Range(0, 2)]
-    public int Slot { get => Get<int>(); set => Set(value); }
+    public partial int Slot { get; set; }
 }
 // README: end
 
