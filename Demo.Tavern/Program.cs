@@ -38,8 +38,9 @@ public static class Program
 
         var user = new Option<string>("--user") { Description = "the account (created on first login)", DefaultValueFactory = _ => Environment.UserName.ToLowerInvariant() };
         var password = new Option<string?>("--password") { Description = "its password [default: '<user> at the tavern']" };
-        var play = new Command("play", "Plays in a running Tavern from this console (w/a/s/d walk, say, buy, post, notices, look, quit).") { user, password, host, port };
-        play.SetAction((parse, _) => WithCancelAsync(stop => PlayAsync(parse.GetValue(host)!, parse.GetValue(port), parse.GetValue(user)!, parse.GetValue(password), stop)));
+        var character = new Option<string?>("--character") { Description = "which of the account's characters to play, or a new one's name (up to three) [default: the first, or the user name]" };
+        var play = new Command("play", "Plays in a running Tavern from this console (w/a/s/d walk, say, buy, post, notices, richest, characters, look, quit).") { user, character, password, host, port };
+        play.SetAction((parse, _) => WithCancelAsync(stop => PlayAsync(parse.GetValue(host)!, parse.GetValue(port), parse.GetValue(user)!, parse.GetValue(password), parse.GetValue(character), stop)));
         root.Subcommands.Add(play);
 
         var bots = new Command("bots", "Runs scripted players against a running Tavern.") { count, host, port };
@@ -78,13 +79,13 @@ public static class Program
         }
     }
 
-    private static async Task<int> PlayAsync(string host, int port, string user, string? password, CancellationTokenSource stop)
+    private static async Task<int> PlayAsync(string host, int port, string user, string? password, string? character, CancellationTokenSource stop)
     {
         try
         {
-            return await TavernConsole.RunAsync(host, port, user, password ?? $"{user} at the tavern", stop.Token);
+            return await TavernConsole.RunAsync(host, port, user, password ?? $"{user} at the tavern", character, stop.Token);
         }
-        catch (Exception ex) when (ex is System.Net.Sockets.SocketException or Pastry.Client.LoginFailedException or Pastry.Client.ClientEjectedException or TimeoutException)
+        catch (Exception ex) when (ex is System.Net.Sockets.SocketException or Pastry.Client.LoginFailedException or Pastry.Client.ClientEjectedException or TimeoutException or TavernRefusedException)
         {
             await Console.Error.WriteLineAsync($"tavern: cannot play on {host}:{port}: {ex.Message}");
             return PastryCommandLine.ExitRuntimeError;

@@ -6,10 +6,11 @@ using Pastry.Messaging;
 namespace Demo.Tavern;
 
 /// <summary>
-/// The Tavern's game logic on the AI: spawns the district, the tavern, the bartender, the notice board and a
-/// wanderer; gives each account its player (stored under the account's id); relays chat; sells drinks with a
-/// set-if-equals on the buyer's gold; pays wages, so that purses refill and every evening is as lively as the first;
-/// moves players across the grid and into and out of the tavern, and tells a player when it bumps into a wall.
+/// The Tavern's game logic on the AI: spawns the district, the tavern, the bartender, the notice board, the
+/// richest-patrons board and a wanderer; lets each account play one of up to three characters (found by a query,
+/// with names unique ignoring case and NPC names refused); relays chat; sells drinks with a set-if-equals on the
+/// buyer's gold; pays wages, so that purses refill and every evening is as lively as the first; moves players across
+/// the grid and into and out of the tavern, and tells a player when it bumps into a wall.
 /// </summary>
 public sealed class TavernAi : IAiApplication
 {
@@ -17,11 +18,14 @@ public sealed class TavernAi : IAiApplication
     private static readonly TimeSpan DatabaseTimeout = TimeSpan.FromSeconds(5);
 
     private readonly Dictionary<DoId, Player> players = new();
+    private readonly Dictionary<DoId, Roster> rosters = new();
     private readonly HashSet<DoId> entering = new();
     private readonly HashSet<DoId> memoryOnly = new();
     private AiRepository ai = null!;
     private Bartender bartender = null!;
     private NoticeBoard board = null!;
+    private PatronBoard patrons = null!;
+    private bool databaseAnswers = true;
     private Wanderer? wanderer;
     private int wandererSteps;
     private int wanderers;
@@ -44,18 +48,25 @@ public sealed class TavernAi : IAiApplication
         ai.Create(new Models.Tavern { DoId = TavernWorld.TavernId, Name = "The Prancing Pastry" }, TavernWorld.DistrictId, TavernWorld.TavernZone);
         bartender = ai.Create(new Bartender { Name = "Barliman" }, TavernWorld.TavernId, TavernWorld.BarRoom);
         board = ai.Create(new NoticeBoard { Notices = new[] { "Barliman: welcome to the Prancing Pastry!" } }, TavernWorld.TavernId, TavernWorld.BarRoom);
+        patrons = ai.Create(new PatronBoard(), TavernWorld.TavernId, TavernWorld.BarRoom);
         SpawnWanderer();
         var timer = ai.Every(WanderPeriod, Wander);
         cancellation.Register(timer.Dispose);
         var payday = ai.Every(WagePeriod, () => _ = Guarded(PayWagesAsync(), "wages"));
         cancellation.Register(payday.Dispose);
+        var boardTimer = ai.Every(TavernWorld.BoardPeriod, () => _ = Guarded(RefreshBoardAsync(), "the richest-patrons board"));
+        cancellation.Register(boardTimer.Dispose);
+        _ = Guarded(RefreshBoardAsync(), "the richest-patrons board");
 
         ai.Of<District>().Calls.Subscribe(call =>
         {
             switch (call.Method.Name)
             {
                 case nameof(District.EnterWorld):
-                    _ = Guarded(EnterWorldAsync(call.Sender, (string)call.Arguments[0]!), "EnterWorld");
+                    _ = Guarded(EnterWorldAsync(call.Sender, (string)call.Arguments[0]!, (int)call.Arguments[1]!), "EnterWorld");
+                    break;
+                case nameof(District.ListCharacters):
+                    _ = Guarded(ListCharactersAsync(call.Sender, (int)call.Arguments[0]!), "ListCharacters");
                     break;
                 case nameof(District.LeaveWorld):
                     LeaveWorld(call.Sender);
@@ -63,7 +74,14 @@ public sealed class TavernAi : IAiApplication
             }
         });
         // Save on logout: a session that closes without LeaveWorld (a crash, a dropped connection) leaves the world too.
-        ai.SessionsClosed.Subscribe(LeaveWorld);
+        ai.SessionsClosed.Subscribe(account =>
+        {
+            LeaveWorld(account);
+            if (rosters.Remove(account, out var roster) && roster.State == ObjectState.Live)
+            {
+                ai.Delete(roster);
+            }
+        });
         ai.Of<Player>().Calls.Subscribe(call =>
         {
             if (call.Method.Name == nameof(Player.Say))
@@ -98,8 +116,12 @@ public sealed class TavernAi : IAiApplication
         return Task.CompletedTask;
     }
 
-    /// <summary>Gives the caller its player: the active one, the stored one, or a new one; always at the start position.</summary>
-    private async Task EnterWorldAsync(DoId account, string name)
+    /// <summary>
+    /// Gives the caller the character it chose: the active one, a stored one of its account (found by a query), or a
+    /// new one; always at the start position. A taken name, an NPC's name or a fourth character is refused on the
+    /// account's roster instead.
+    /// </summary>
+    private async Task EnterWorldAsync(DoId account, string name, int ticket)
     {
         if (account.IsEmpty || !entering.Add(account))
         {
@@ -112,11 +134,18 @@ public sealed class TavernAi : IAiApplication
             if (players.TryGetValue(account, out var player) && player.State == ObjectState.Live)
             {
                 // Back after a dropped connection: the player is still in the world; bring it to the start.
+                Answer(account, ticket, null, string.Empty);
                 ai.Move(player, TavernWorld.DistrictId, start);
             }
             else
             {
-                player = await ActivateOrCreateAsync(account, name.Trim(), start);
+                var chosen = await ChooseAsync(account, name.Trim(), ticket, start);
+                if (chosen is null)
+                {
+                    return;
+                }
+
+                player = chosen;
                 players[account] = player;
             }
 
@@ -130,34 +159,169 @@ public sealed class TavernAi : IAiApplication
         }
     }
 
-    private async Task<Player> ActivateOrCreateAsync(DoId account, string name, uint zone)
+    /// <summary>The account's stored character named <paramref name="name"/> (ignoring case), activated, or a new one; null when refused.</summary>
+    private async Task<Player?> ChooseAsync(DoId account, string name, int ticket, uint zone)
     {
         using var timeout = new CancellationTokenSource(DatabaseTimeout);
         try
         {
-            var stored = await ai.ActivateAsync<Player>(account, TavernWorld.DistrictId, zone, owner: account, cancellation: timeout.Token);
+            var characters = await CharactersAsync(account, timeout.Token);
+            var stored = characters.Find(c => string.Equals(c.Name, name, StringComparison.OrdinalIgnoreCase));
             if (stored is not null)
             {
-                return stored;
+                Answer(account, ticket, characters, string.Empty);
+                return await ai.ActivateAsync<Player>(stored.DoId, TavernWorld.DistrictId, zone, owner: account, cancellation: timeout.Token);
             }
 
-            await ai.CreateInDatabaseAsync(NewPlayer(account, name), timeout.Token);
-            return await ai.ActivateAsync<Player>(account, TavernWorld.DistrictId, zone, owner: account, cancellation: timeout.Token)
-                ?? throw new InvalidOperationException($"The player {account} was stored but cannot be activated.");
+            if (Refusal(name, characters) is { } refusal)
+            {
+                Answer(account, ticket, characters, refusal);
+                return null;
+            }
+
+            int slot = Enumerable.Range(0, TavernWorld.MaxCharacters).First(s => characters.TrueForAll(c => c.Slot != s));
+            var created = NewPlayer(account, name, slot);
+            try
+            {
+                // The database checks the unique name inside the write: of two accounts racing for it, one gets this.
+                await ai.CreateInDatabaseAsync(created, timeout.Token);
+            }
+            catch (UniqueViolationException)
+            {
+                Answer(account, ticket, characters, $"The name {name} is taken; choose another.");
+                return null;
+            }
+
+            characters.Add(created);
+            Answer(account, ticket, characters, string.Empty);
+            return await ai.ActivateAsync<Player>(created.DoId, TavernWorld.DistrictId, zone, owner: account, cancellation: timeout.Token)
+                ?? throw new InvalidOperationException($"The player {created.DoId} was stored but cannot be activated.");
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested)
         {
             // No Database role answered (Database:Path is empty): the player lives in RAM only, for this run.
+            databaseAnswers = false;
             Console.Error.WriteLine($"tavern: no database answered; {name} is not saved");
+            if (TavernWorld.IsNpcName(name))
+            {
+                Answer(account, ticket, new List<Player>(), Refusal(name, new List<Player>())!);
+                return null;
+            }
+
+            Answer(account, ticket, new List<Player>(), string.Empty);
             memoryOnly.Add(account);
-            return ai.Create(NewPlayer(account, name), TavernWorld.DistrictId, zone, owner: account);
+            return ai.Create(NewPlayer(account, name, 0), TavernWorld.DistrictId, zone, owner: account);
         }
     }
 
-    private Player NewPlayer(DoId account, string name) => new()
+    /// <summary>Why a new character named <paramref name="name"/> cannot be made for an account with <paramref name="characters"/>, or null.</summary>
+    private static string? Refusal(string name, List<Player> characters)
     {
-        DoId = account,
+        if (TavernWorld.IsNpcName(name))
+        {
+            return $"{name} is the name of one of the tavern's own folk; choose another.";
+        }
+
+        if (characters.Count >= TavernWorld.MaxCharacters)
+        {
+            return $"You have {TavernWorld.MaxCharacters} characters already ({string.Join(", ", characters.Select(c => c.Name))}); choose one of them.";
+        }
+
+        return null;
+    }
+
+    /// <summary>The account's characters in slot order, by a query on the indexed Account field.</summary>
+    private async Task<List<Player>> CharactersAsync(DoId account, CancellationToken cancellation)
+    {
+        var characters = await ai.Query<Player>().Where(p => p.Account == account).OrderBy(p => p.Slot).Take(TavernWorld.MaxCharacters + 1).ToListAsync(cancellation);
+        if (characters.Count == 0)
+        {
+            // A player saved before accounts had several characters was stored under the account's own id.
+            var legacy = await ai.Query<Player>().Where(p => p.DoId == account && p.Account == DoId.Empty).FirstOrDefaultAsync(cancellation);
+            if (legacy is not null)
+            {
+                await ai.SaveAsync(legacy, p => p.Account, account, cancellation);
+                characters.Add(legacy);
+            }
+        }
+
+        return characters;
+    }
+
+    private async Task ListCharactersAsync(DoId account, int ticket)
+    {
+        if (account.IsEmpty)
+        {
+            return;
+        }
+
+        using var timeout = new CancellationTokenSource(DatabaseTimeout);
+        List<Player> characters;
+        try
+        {
+            characters = databaseAnswers ? await CharactersAsync(account, timeout.Token) : new List<Player>();
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested)
+        {
+            databaseAnswers = false;
+            characters = new List<Player>();
+        }
+
+        Answer(account, ticket, characters, string.Empty);
+    }
+
+    /// <summary>
+    /// Answers request <paramref name="ticket"/> on the account's roster (made on first use, owned by the account, seen
+    /// only by it): its characters (null: unchanged) and the notice; the ticket goes last, so a client that sees it has the rest.
+    /// </summary>
+    private void Answer(DoId account, int ticket, List<Player>? characters, string notice)
+    {
+        var names = characters?.OrderBy(c => c.Slot).Select(c => c.Name).ToArray();
+        if (!rosters.TryGetValue(account, out var roster) || roster.State != ObjectState.Live)
+        {
+            rosters[account] = ai.Create(new Roster { Characters = names ?? Array.Empty<string>(), Notice = notice, Ticket = ticket }, TavernWorld.DistrictId, TavernWorld.RosterZone, owner: account);
+            return;
+        }
+
+        if (names is not null)
+        {
+            roster.Characters = names;
+        }
+
+        roster.Notice = notice;
+        roster.Ticket = ticket;
+    }
+
+    /// <summary>Fills the richest-patrons board with a query: the characters with the most gold, richest first.</summary>
+    private async Task RefreshBoardAsync()
+    {
+        if (!databaseAnswers || patrons.State != ObjectState.Live)
+        {
+            return;
+        }
+
+        using var timeout = new CancellationTokenSource(DatabaseTimeout);
+        try
+        {
+            var richest = await ai.Query<Player>().OrderByDescending(p => p.Gold).ThenBy(p => p.Name).Take(TavernWorld.BoardSize).ToListAsync(timeout.Token);
+            var lines = richest.Select(p => $"{p.Name}: {p.Gold} gold").ToArray();
+            if (!lines.SequenceEqual(patrons.Richest))
+            {
+                patrons.Richest = lines;
+            }
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested)
+        {
+            databaseAnswers = false;
+        }
+    }
+
+    private Player NewPlayer(DoId account, string name, int slot) => new()
+    {
+        DoId = DoId.NewId(),
         Name = name,
+        Account = account,
+        Slot = slot,
         Gold = TavernWorld.StartingGold,
         LastSeen = ai.ServerTime,
     };
@@ -218,6 +382,7 @@ public sealed class TavernAi : IAiApplication
             if (paid)
             {
                 Greet($"Here's your {drink}, {buyer.Name}!");
+                await RefreshBoardAsync();
                 return;
             }
         }

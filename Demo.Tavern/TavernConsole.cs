@@ -10,12 +10,13 @@ namespace Demo.Tavern;
 /// </summary>
 public static class TavernConsole
 {
-    private const string Help = "commands: w/a/s/d move, say <text>, buy <ale|mead|cider>, post <text>, notices, look, quit";
+    private const string Help = "commands: w/a/s/d move, say <text>, buy <ale|mead|cider>, post <text>, notices, richest, characters, look, quit";
 
-    /// <summary>Plays as <paramref name="user"/> until <c>quit</c>, the end of input, or the connection closes.</summary>
-    public static async Task<int> RunAsync(string host, int port, string user, string password, CancellationToken cancellation)
+    /// <summary>Plays as <paramref name="user"/>'s character <paramref name="character"/> (the first one by default) until <c>quit</c>, the end of input, or the connection closes.</summary>
+    public static async Task<int> RunAsync(string host, int port, string user, string password, string? character, CancellationToken cancellation)
     {
-        await using var session = await TavernSession.JoinAsync(host, port, user, password, cancellation: cancellation);
+        await using var session = await TavernSession.JoinAsync(host, port, user, password, character, cancellation);
+        Console.Out.WriteLine($"Your characters: {string.Join(", ", session.Characters.DefaultIfEmpty("none yet"))}; playing {session.Player.Name} (another: play --character NAME; up to {TavernWorld.MaxCharacters}).");
         var client = session.Client;
         // A disabled or deleted object cannot be read any more, so remember who is who while they are in view.
         var names = new System.Collections.Concurrent.ConcurrentDictionary<DoId, string>();
@@ -77,6 +78,8 @@ public static class TavernConsole
                     case "post": session.Post(rest); break;
                     case "notices": Console.Out.WriteLine(string.Join(Environment.NewLine, session.Board().Notices)); break;
                     case "look": Console.Out.WriteLine(session.Describe()); break;
+                    case "richest": Console.Out.WriteLine(string.Join(Environment.NewLine, session.Patrons().Richest.DefaultIfEmpty("nobody yet"))); break;
+                    case "characters": Console.Out.WriteLine(string.Join(", ", session.Roster?.Characters ?? Array.Empty<string>())); break;
                     case "": break;
                     default: Console.Out.WriteLine(Help); break;
                 }

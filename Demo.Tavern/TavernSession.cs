@@ -22,12 +22,13 @@ public sealed class TavernSession : IAsyncDisposable
     private readonly IDisposable following;
     private Interest street;
 
-    private TavernSession(PastryClient client, Interest street, Player player, string user)
+    private TavernSession(PastryClient client, Interest street, Player player, string user, IReadOnlyList<string> characters)
     {
         Client = client;
         this.street = street;
         Player = player;
         User = user;
+        Characters = characters;
         following = client.Of<Player>().Moved.Where(p => p.DoId == player.DoId).Subscribe(moved => _ = FollowAsync());
     }
 
@@ -40,6 +41,15 @@ public sealed class TavernSession : IAsyncDisposable
     /// <summary>The account name.</summary>
     public string User { get; }
 
+    /// <summary>The account's characters when it logged in (found by the AI's query), in slot order.</summary>
+    public IReadOnlyList<string> Characters { get; }
+
+    /// <summary>The account's roster (its characters now, and why the AI last refused one), seen only by this account.</summary>
+    public Roster? Roster => Client.Objects.OfType<Roster>().FirstOrDefault(r => r.Owner == Client.AccountId);
+
+    /// <summary>The richest-patrons board in the bar, when in view.</summary>
+    public PatronBoard Patrons() => Client.Objects.OfType<PatronBoard>().FirstOrDefault() ?? throw new InvalidOperationException("The richest-patrons board is not in view.");
+
     /// <summary>The player's position, or the start position until the AI has sent one.</summary>
     public float[] Position => Player.Position.Length == 2 ? Player.Position : TavernWorld.StartPosition;
 
@@ -49,8 +59,13 @@ public sealed class TavernSession : IAsyncDisposable
     /// <summary>The district (always in view).</summary>
     public District District => Client.TryGet<District>(TavernWorld.DistrictId, out var district) ? district : throw new InvalidOperationException("The district is not in view.");
 
-    /// <summary>Connects, logs in as <paramref name="user"/> (creating the account if it is new), and enters the world as <paramref name="playerName"/> (the user name by default).</summary>
+    /// <summary>
+    /// Connects, logs in as <paramref name="user"/> (creating the account if it is new), asks for the account's
+    /// characters and enters the world as <paramref name="playerName"/>: one of them, or a new one (by default the
+    /// first character, or the user name for a new account).
+    /// </summary>
     /// <exception cref="LoginFailedException">The account exists with another password.</exception>
+    /// <exception cref="TavernRefusedException">The AI refused the character (a taken name, an NPC's name, a fourth character).</exception>
     public static async Task<TavernSession> JoinAsync(string host, int port, string user, string password, string? playerName = null, CancellationToken cancellation = default)
     {
         var client = await PastryClient.ConnectAsync(host, port, Models, cancellation: cancellation);
@@ -78,9 +93,18 @@ public sealed class TavernSession : IAsyncDisposable
             }
 
             var account = client.AccountId;
+            var roster = await AnswerAsync(client, ticket => client.Call(district, d => d.ListCharacters(ticket)), cancellation);
+            var characters = roster.Characters.ToArray();
+            string name = playerName ?? characters.FirstOrDefault() ?? user;
+
             var mine = client.Of<Player>().Created.Where(p => p.Owner == account).FirstAsync().ToTask(cancellation);
             var placed = client.Of<Player>().Updated.Where(c => c.Target.Owner == account && c.Field.Name == nameof(Player.Position)).FirstAsync().ToTask(cancellation);
-            client.Call(district, d => d.EnterWorld(playerName ?? user));
+            var answer = await AnswerAsync(client, ticket => client.Call(district, d => d.EnterWorld(name, ticket)), cancellation);
+            if (answer.Notice.Length > 0)
+            {
+                throw new TavernRefusedException(answer.Notice);
+            }
+
             var player = client.Objects.OfType<Player>().FirstOrDefault(p => p.Owner == account) ?? await mine.WaitAsync(Timeout, cancellation);
             if (player.Position.Length != 2)
             {
@@ -93,13 +117,25 @@ public sealed class TavernSession : IAsyncDisposable
                 player.Appearance = System.Security.Cryptography.RandomNumberGenerator.GetBytes(4);
             }
 
-            return new TavernSession(client, street, player, user);
+            return new TavernSession(client, street, player, user, characters);
         }
         catch
         {
             await client.DisposeAsync();
             throw;
         }
+    }
+
+    /// <summary>Asks the AI for something answered on the account's roster, with a fresh ticket, and waits for that answer.</summary>
+    private static async Task<Roster> AnswerAsync(PastryClient client, Action<int> ask, CancellationToken cancellation)
+    {
+        var account = client.AccountId;
+        int ticket = Random.Shared.Next(1, int.MaxValue);
+        var created = client.Of<Roster>().Created.Where(r => r.Owner == account && r.Ticket == ticket);
+        var updated = client.Of<Roster>().Updated.Where(c => c.Target.Owner == account && c.Field.Name == nameof(Demo.Tavern.Models.Roster.Ticket) && (int)c.NewValue! == ticket).Select(c => (Roster)c.Target);
+        var answer = created.Merge(updated).FirstAsync().ToTask(cancellation);
+        ask(ticket);
+        return await answer.WaitAsync(Timeout, cancellation);
     }
 
     /// <summary>Takes a step of <paramref name="dx"/>, <paramref name="dy"/> world units; the AI moves the player between cells and rooms.</summary>
@@ -222,5 +258,15 @@ public sealed class TavernSession : IAsyncDisposable
         {
             interestGate.Release();
         }
+    }
+}
+
+/// <summary>The Tavern's AI refused to let the account in with the character it asked for; the message says why.</summary>
+public sealed class TavernRefusedException : Exception
+{
+    /// <summary>Creates the exception.</summary>
+    public TavernRefusedException(string message)
+        : base(message)
+    {
     }
 }

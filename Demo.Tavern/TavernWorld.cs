@@ -48,6 +48,25 @@ public static class TavernWorld
     /// <summary>How many notices the board keeps.</summary>
     public const int MaxNotices = 10;
 
+    /// <summary>How many characters one account may have.</summary>
+    public const int MaxCharacters = 3;
+
+    /// <summary>How many names the richest-patrons board shows.</summary>
+    public const int BoardSize = 5;
+
+    /// <summary>How often the AI refreshes the richest-patrons board (<c>TAVERN_BOARD_MS</c>, default 5000).</summary>
+    public static TimeSpan BoardPeriod => TimeSpan.FromMilliseconds(int.TryParse(Environment.GetEnvironmentVariable("TAVERN_BOARD_MS"), out int ms) && ms > 0 ? ms : 5000);
+
+    /// <summary>The district zone that holds the accounts' rosters: no client opens interest in it, so only owners see them.</summary>
+    public const uint RosterZone = 1000;
+
+    /// <summary>The names of the AI's characters (the bartender, the wanderers); players cannot take them, in any case.</summary>
+    public static readonly string[] NpcNames = { "Barliman", "Old Tom" };
+
+    /// <summary>Whether <paramref name="name"/> is an NPC's name (or a wanderer's "Old Tom N"), ignoring case.</summary>
+    public static bool IsNpcName(string name) =>
+        Array.Exists(NpcNames, npc => name.Trim().StartsWith(npc, StringComparison.OrdinalIgnoreCase));
+
     /// <summary>The district zone of a world position (clamped to the grid).</summary>
     public static uint ZoneAt(float x, float y) => Grid.ZoneAt(x, y, CellSize);
 

@@ -3,6 +3,7 @@ using System.Reactive.Subjects;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Pastry.Ai.Queries;
 using Pastry.Messaging;
 using Pastry.Objects;
 using Pastry.Wire;
@@ -253,16 +254,7 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
     public async Task<bool> SetIfEqualsAsync<T, TValue>(T obj, System.Linq.Expressions.Expression<Func<T, TValue>> property, TValue expected, TValue value, CancellationToken cancellation = default)
         where T : DistributedObject<T>
     {
-        if (property.Body is not System.Linq.Expressions.MemberExpression { Member: var member })
-        {
-            throw new ArgumentException("Pass a property of the model, for example p => p.Gold.", nameof(property));
-        }
-
-        var field = (FieldDescriptor<TValue>)obj.Model.GetField(member.Name);
-        if (!field.IsDb)
-        {
-            throw new ArgumentException($"{field} is not [Db]; set-if-equals compares stored values.", nameof(property));
-        }
+        var field = DbFieldOf(obj.Model, property, "set-if-equals compares stored values");
 
         var reply = await RequestAsync(context => DatabaseMessages.SetFieldsIfEquals(context, obj.Model, obj.DoId, Channel, (field, expected, value)), Channel.Database, obj.Model, cancellation, DatabaseStatus.NotEqual).ConfigureAwait(false);
         if (reply.Status == DatabaseStatus.Ok)
@@ -284,6 +276,44 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
         return false;
     }
 
+    /// <summary>
+    /// Writes one Db field to the database and waits for the commit, then sets it on <paramref name="obj"/> (which
+    /// sends it on, if the object is live). Use it for <c>[Unique]</c> fields: a value another object holds fails here
+    /// with <see cref="UniqueViolationException"/> and changes nothing, where a plain set would be refused only by the
+    /// write-through, after the world had seen it.
+    /// </summary>
+    /// <exception cref="UniqueViolationException">Another stored object holds the value.</exception>
+    /// <exception cref="ModelValidationException">The value fails the field's clean method or validators.</exception>
+    /// <exception cref="DatabaseRequestException">The object is not stored, or the database failed.</exception>
+    public async Task SaveAsync<T, TValue>(T obj, Expression<Func<T, TValue>> property, TValue value, CancellationToken cancellation = default)
+        where T : DistributedObject<T>
+    {
+        ArgumentNullException.ThrowIfNull(obj);
+        var field = DbFieldOf(obj.Model, property, "save writes stored values");
+        var cleaned = field.Checked(obj, value);
+        await RequestAsync(context => DatabaseMessages.SetFields(context, obj.Model, obj.DoId, Channel, (field, cleaned)), Channel.Database, obj.Model, cancellation).ConfigureAwait(false);
+
+        // Stored; now this copy, and, for a live object, the State Server and the clients (its write-through repeats the same value).
+        field.SetValue(obj, cleaned);
+    }
+
+    /// <summary>The Db field a property expression names, for APIs that work on stored values.</summary>
+    private static FieldDescriptor<TValue> DbFieldOf<T, TValue>(ModelInfo model, Expression<Func<T, TValue>> property, string why)
+    {
+        if (property.Body is not MemberExpression { Member: var member } || !model.TryGetField(member.Name, out var found))
+        {
+            throw new ArgumentException($"Pass a field of the model, for example p => p.Gold.", nameof(property));
+        }
+
+        var field = (FieldDescriptor<TValue>)found;
+        if (!field.IsDb)
+        {
+            throw new ArgumentException($"{field} is not [Db]; {why}.", nameof(property));
+        }
+
+        return field;
+    }
+
     /// <summary>Deletes a stored object from the database (an active copy stays in RAM until <see cref="Delete"/>).</summary>
     public Task DeleteFromDatabaseAsync(DistributedObject obj, CancellationToken cancellation = default) =>
         RequestAsync(context => DatabaseMessages.DeleteObject(context, obj.Model, obj.DoId, Channel), Channel.Database, obj.Model, cancellation);
@@ -298,6 +328,7 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
             case InternalMessageType.DbSetFieldsAck:
             case InternalMessageType.DbSetFieldsIfEqualsResp:
             case InternalMessageType.DbDeleteObjectResp:
+            case InternalMessageType.DbQueryResp:
             case InternalMessageType.ActivateObjectResp:
                 if (envelope.Payload.Length >= 4 && pendingRequests.TryRemove(System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(envelope.Payload.Span), out var pending))
                 {
@@ -311,27 +342,48 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
         }
     }
 
-    private async Task<DatabaseReply> RequestAsync(Func<uint, Envelope> build, Channel target, ModelInfo model, CancellationToken cancellation, DatabaseStatus alsoAccepted = DatabaseStatus.Ok)
+    /// <summary>
+    /// Starts a typed query of the stored objects of <typeparamref name="T"/>, answered by the Database role in one
+    /// round trip (see <see cref="DbQuery{T}"/>).
+    /// </summary>
+    public DbQuery<T> Query<T>()
+        where T : DistributedObject<T> => new(this, registry.GetModel<T>());
+
+    /// <summary>Sends one request to the Database role and waits for its reply (matched by context).</summary>
+    internal async Task<Envelope> SendDatabaseRequestAsync(Func<uint, Envelope> build, CancellationToken cancellation, Channel? target = null)
     {
         uint context = (uint)Interlocked.Increment(ref nextContext);
         var answer = new TaskCompletionSource<Envelope>(TaskCreationOptions.RunContinuationsAsynchronously);
         pendingRequests[context] = answer;
         try
         {
-            router.Publish(build(context), target);
+            router.Publish(build(context), target ?? Channel.Database);
             using var registration = cancellation.Register(() => answer.TrySetCanceled(cancellation));
-            var reply = DatabaseMessages.ReadReply(await answer.Task.ConfigureAwait(true), model);
-            if (reply.Status != DatabaseStatus.Ok && reply.Status != alsoAccepted)
-            {
-                throw new DatabaseRequestException(reply.Status, reply.Reason);
-            }
-
-            return reply;
+            return await answer.Task.ConfigureAwait(true);
         }
         finally
         {
             pendingRequests.TryRemove(context, out _);
         }
+    }
+
+    /// <summary>A query left out a stored row with bad data: say so, as activation does.</summary>
+    internal void LogBadRow(string reason) => logger.LogError("{Ai}: query skipped a row: {Reason}", Name, reason);
+
+    private async Task<DatabaseReply> RequestAsync(Func<uint, Envelope> build, Channel target, ModelInfo model, CancellationToken cancellation, DatabaseStatus alsoAccepted = DatabaseStatus.Ok)
+    {
+        var reply = DatabaseMessages.ReadReply(await SendDatabaseRequestAsync(build, cancellation, target).ConfigureAwait(true), model);
+        if (reply.Status == DatabaseStatus.UniqueViolation)
+        {
+            throw new UniqueViolationException(model.Name, reply.UniqueFields ?? Array.Empty<string>(), reply.Reason);
+        }
+
+        if (reply.Status != DatabaseStatus.Ok && reply.Status != alsoAccepted)
+        {
+            throw new DatabaseRequestException(reply.Status, reply.Reason);
+        }
+
+        return reply;
     }
 
     /// <summary>Stops the logic loop and, over TCP, closes the link (the server then deletes this AI's objects).</summary>
@@ -559,7 +611,7 @@ internal sealed class LogicContext(AiRepository ai) : SynchronizationContext
 }
 
 /// <summary>A database request of an AI was refused or failed.</summary>
-public sealed class DatabaseRequestException : Exception
+public class DatabaseRequestException : Exception
 {
     /// <summary>Creates the exception.</summary>
     public DatabaseRequestException(DatabaseStatus status, string reason)
@@ -574,6 +626,28 @@ public sealed class DatabaseRequestException : Exception
 
     /// <summary>The database's reason.</summary>
     public string Reason { get; }
+}
+
+/// <summary>
+/// A create or write was refused because another stored object already holds the value of a <c>[Unique]</c> field (or
+/// the combination of a <c>[UniqueTogether]</c>); nothing was written. Of two AIs racing for one value, exactly one
+/// gets this.
+/// </summary>
+public sealed class UniqueViolationException : DatabaseRequestException
+{
+    /// <summary>Creates the exception.</summary>
+    public UniqueViolationException(string model, IReadOnlyList<string> fields, string reason)
+        : base(DatabaseStatus.UniqueViolation, reason)
+    {
+        Model = model;
+        Fields = fields;
+    }
+
+    /// <summary>The model.</summary>
+    public string Model { get; }
+
+    /// <summary>The fields of the constraint (one for <c>[Unique]</c>), for example <c>Name</c>.</summary>
+    public IReadOnlyList<string> Fields { get; }
 }
 
 /// <summary>The streams of one model class on an AI.</summary>

@@ -66,7 +66,7 @@ internal static class MigrateCommand
         catch (DatabaseException ex)
         {
             Console.Error.WriteLine($"pastry: {ex.Message}");
-            return ex.Error is DatabaseError.DataLossRefused or DatabaseError.Mapping ? PastryCommandLine.ExitUsage : PastryCommandLine.ExitRuntimeError;
+            return ex.Error is DatabaseError.DataLossRefused or DatabaseError.Mapping or DatabaseError.DuplicatesRefused ? PastryCommandLine.ExitUsage : PastryCommandLine.ExitRuntimeError;
         }
         catch (SqliteException ex)
         {

@@ -13,9 +13,19 @@ public sealed partial class District : DistributedObject<District>
     [Required, Ram, Broadcast, MaxLength(40)]
     public partial string Name { get; set; }
 
-    /// <summary>Asks the AI for the caller's player: the stored one if the account has one, else a new one named <paramref name="name"/>.</summary>
+    /// <summary>
+    /// Asks the AI to play the caller's character named <paramref name="name"/>: the stored one (ignoring case), or a
+    /// new one if the account has fewer than three and nobody else has the name. The AI answers on the roster with
+    /// <paramref name="ticket"/>: an empty notice, or why it refused.
+    /// </summary>
     [Distributed, ClSend]
-    public void EnterWorld([Required, MaxLength(24), NoControlCharacters] string name)
+    public void EnterWorld([Required, MaxLength(24), NoControlCharacters] string name, int ticket)
+    {
+    }
+
+    /// <summary>Asks the AI for the caller's characters: it answers on the account's <see cref="Roster"/> (which only the account sees) with <paramref name="ticket"/>.</summary>
+    [Distributed, ClSend]
+    public void ListCharacters(int ticket)
     {
     }
 

@@ -4,18 +4,26 @@ using Pastry;
 namespace Demo.Tavern.Models;
 
 /// <summary>
-/// A player's avatar: saved in the database under its account's id, seen by everyone nearby, walked around by its
-/// owner. Outdoors it lives in a district grid zone; inside, in a room of the tavern.
+/// A player's character: saved in the database (an account has up to <see cref="TavernWorld.MaxCharacters"/>), seen by
+/// everyone nearby, walked around by its owner. Outdoors it lives in a district grid zone; inside, in a room of the tavern.
 /// </summary>
 public sealed partial class Player : DistributedObject<Player>
 {
-    /// <summary>The name everyone sees.</summary>
-    [Required, Ram, Db, Broadcast, MaxLength(24), NoControlCharacters]
+    /// <summary>The name everyone sees: unique among all characters, ignoring case ("Ann" takes "ANN").</summary>
+    [Required, Ram, Db, Broadcast, MaxLength(24), NoControlCharacters, Unique(IgnoreCase = true)]
     public partial string Name { get; set; }
 
-    /// <summary>Gold coins; only the AI may change them (the bartender when selling a drink). The owner sees them, others do not.</summary>
-    [Ram, Db, Ai, Range(0, 1_000_000)]
+    /// <summary>Gold coins; only the AI may change them (the bartender when selling a drink). The owner sees them, others do not. Indexed for the richest-patrons board.</summary>
+    [Ram, Db, Ai, Range(0, 1_000_000), Indexed]
     public partial int Gold { get; set; }
+
+    /// <summary>The account that plays this character (its characters are found by a query on it).</summary>
+    [Db, Ai, Indexed]
+    public partial DoId Account { get; set; }
+
+    /// <summary>The character's place in its account's list (0, 1 or 2), the order the list is shown in.</summary>
+    [Db, Ai, Range(0, TavernWorld.MaxCharacters - 1)]
+    public partial int Slot { get; set; }
 
     /// <summary>Looks, chosen by the owner; only the owner may send it.</summary>
     [Db, Ram, OwnSend, MaxLength(64)]

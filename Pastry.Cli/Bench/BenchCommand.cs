@@ -76,6 +76,8 @@ internal static class BenchCommand
                     --objects M      records written round-robin (default 100)
                     --window W       writes in flight (default 1024)
                     --seconds S      how long (default 5)
+                    --queries        also run two AIs' query loops beside the writes (a lookup by a [Unique] label;
+                                     the top 10 by the [Indexed] counter the writes change); reports their p50/p99
 
         common options:
           --json                     print one JSON object on standard output instead of a table

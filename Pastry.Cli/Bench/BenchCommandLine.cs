@@ -53,6 +53,12 @@ internal static class BenchCommandLine
         }),
     };
 
+    /// <summary>Switches (options without a value) of single scenarios.</summary>
+    private static readonly (string Scenario, string Option, string Meaning)[] Switches =
+    {
+        ("db", "queries", "also run two AIs' query loops beside the writes (a lookup by a [Unique] label; the top 10 by the [Indexed] counter the writes change) and report their p50/p99"),
+    };
+
     /// <summary>Options every scenario takes.</summary>
     private static readonly (string Option, string? Default, string Meaning)[] Common =
     {
@@ -73,6 +79,11 @@ internal static class BenchCommandLine
             foreach (var (option, fallback, meaning) in options)
             {
                 declared.Add(new Option<string>("--" + option) { Description = $"{meaning} [default: {fallback}]", HelpName = "value" });
+            }
+
+            foreach (var (_, option, meaning) in Switches.Where(s => s.Scenario == name))
+            {
+                declared.Add(new Option<bool>("--" + option) { Description = meaning });
             }
 
             foreach (var (option, _, meaning) in Common)

@@ -10,12 +10,12 @@ namespace Pastry.Cli.Bench;
 /// <summary>A stored record for <c>pastry bench db</c>: two Db fields written in a stream.</summary>
 internal sealed class BenchRecord : DistributedObject<BenchRecord>
 {
-    /// <summary>A counter the writer increments.</summary>
-    [Db]
+    /// <summary>A counter the writer increments; indexed, so every write also updates an index (as a game's gold would).</summary>
+    [Db, Indexed]
     public long Counter { get => Get<long>(); set => Set(value); }
 
-    /// <summary>A label.</summary>
-    [Db]
+    /// <summary>A unique label ("record N"), which <c>--queries</c> looks records up by.</summary>
+    [Db, Unique]
     public string Label { get => Get<string>(); set => Set(value); }
 }
 
@@ -167,7 +167,8 @@ internal static class ChurnAndDbScenarios
     /// <summary><c>pastry bench db</c>.</summary>
     public static async Task<BenchReport> DbAsync(CommandOptions options, CancellationToken cancellation)
     {
-        BenchCommand.AllowOnly(options, "objects", "seconds", "window");
+        BenchCommand.AllowOnly(options, "objects", "seconds", "window", "queries");
+        bool queries = options.Has("queries");
         int objects = BenchCommand.Int(options, "objects", 100, 1);
         int window = BenchCommand.Int(options, "window", 1024, 1);
         double seconds = BenchCommand.Number(options, "seconds", 5, 0.1);
@@ -190,12 +191,25 @@ internal static class ChurnAndDbScenarios
             }
 
             await writer.WaitForAllAsync(TimeSpan.FromSeconds(60), cancellation).ConfigureAwait(false);
-            BenchCommand.Progress($"db: {objects} records stored; streaming acknowledged writes with {window} in flight for {seconds} s");
+            BenchCommand.Progress($"db: {objects} records stored; streaming acknowledged writes with {window} in flight for {seconds} s{(queries ? ", beside two AIs' query loops (a unique-label lookup; the top 10 by the indexed counter)" : string.Empty)}");
             using var ackFigure = BenchProgress.Current.Counter("committed writes", () => writer.Acked);
             long writes = 0;
             long ackedBefore = writer.Acked;
             var start = Stopwatch.GetTimestamp();
             long end = start + (long)(seconds * Stopwatch.Frequency);
+            var lookups = new LatencyHistogram();
+            var tops = new LatencyHistogram();
+            await using var lookupAi = queries ? await AiRepository.ConnectAsync(server.DirectorEndPoint.Address.ToString(), server.DirectorEndPoint.Port, registry, cancellation: cancellation).ConfigureAwait(false) : null;
+            await using var topAi = queries ? await AiRepository.ConnectAsync(server.DirectorEndPoint.Address.ToString(), server.DirectorEndPoint.Port, registry, cancellation: cancellation).ConfigureAwait(false) : null;
+            using var queryFigure = queries ? BenchProgress.Current.Counter("queries", () => lookups.Count + tops.Count) : null;
+            var lookupLoop = lookupAi is null ? Task.CompletedTask : Task.Run(() => QueryLoopAsync(lookups, end, async n =>
+            {
+                string label = $"record {n % objects}";
+                _ = await lookupAi.Query<BenchRecord>().Where(r => r.Label == label).FirstOrDefaultAsync(cancellation).ConfigureAwait(false)
+                    ?? throw new InvalidOperationException($"bench db: the lookup of '{label}' found nothing");
+            }), cancellation);
+            var topLoop = topAi is null ? Task.CompletedTask : Task.Run(() => QueryLoopAsync(tops, end, async _ =>
+                await topAi.Query<BenchRecord>().OrderByDescending(r => r.Counter).Take(10).ToListAsync(cancellation).ConfigureAwait(false)), cancellation);
             while (Stopwatch.GetTimestamp() < end && !cancellation.IsCancellationRequested)
             {
                 if (writes - (writer.Acked - ackedBefore) >= window)
@@ -211,13 +225,24 @@ internal static class ChurnAndDbScenarios
 
             await writer.WaitForAllAsync(TimeSpan.FromSeconds(60), cancellation).ConfigureAwait(false);
             double elapsed = (Stopwatch.GetTimestamp() - start) / (double)Stopwatch.Frequency;
+            await Task.WhenAll(lookupLoop, topLoop).ConfigureAwait(false);
             long committed = writer.Acked - ackedBefore;
-            return new BenchReport("db")
+            var report = new BenchReport("db")
                 .Add("objects", "records", objects)
                 .Add("window", "writes in flight", window)
                 .Add("seconds", "measured (until the last ack)", Math.Round(elapsed, 2), "s")
                 .Add("sets_per_sec", "writes sent per second", writes / elapsed)
-                .Add("committed_writes_per_sec", "committed (acknowledged) Db field writes per second", committed / elapsed)
+                .Add("committed_writes_per_sec", "committed (acknowledged) Db field writes per second", committed / elapsed);
+            if (queries)
+            {
+                report = report
+                    .Add("lookups_per_sec", "unique-label lookups per second (one in flight)", lookups.Count / elapsed)
+                    .AddLatency("lookup_ms", "lookup by the unique label, round trip", lookups)
+                    .Add("top10_per_sec", "top-10-by-counter queries per second (one in flight)", tops.Count / elapsed)
+                    .AddLatency("top10_ms", "top 10 by the indexed counter, round trip", tops);
+            }
+
+            return report
                 .Add("server_rss_mb", "server RSS", server.ReadRssBytes() is long bytes ? Math.Round(bytes / 1048576.0, 1) : null, "MB")
                 .Add("errors", "errors (refused writes)", writer.Failures)
                 .Add("ejects", "ejects and disconnects", 0);
@@ -234,6 +259,17 @@ internal static class ChurnAndDbScenarios
         }
     }
 
+
+    /// <summary>Runs <paramref name="query"/> one at a time until <paramref name="end"/>, recording each round trip.</summary>
+    private static async Task QueryLoopAsync(LatencyHistogram latency, long end, Func<long, Task> query)
+    {
+        for (long n = 0; Stopwatch.GetTimestamp() < end; n++)
+        {
+            long started = Stopwatch.GetTimestamp();
+            await query(n).ConfigureAwait(false);
+            latency.Record((long)Stopwatch.GetElapsedTime(started).TotalMicroseconds);
+        }
+    }
 
     private const string Password = "bench password";
 

@@ -98,6 +98,19 @@ public static class DatabaseMessages
         var status = (DatabaseStatus)reader.ReadByte();
         string reason = reader.ReadString();
         var values = new Dictionary<string, object?>(StringComparer.Ordinal);
+        if (status == DatabaseStatus.UniqueViolation)
+        {
+            var fields = new List<string>();
+            int count = reader.IsAtEnd ? 0 : reader.ReadUInt16();
+            for (int i = 0; i < count; i++)
+            {
+                int index = reader.ReadUInt16();
+                fields.Add(model is not null && index < model.Fields.Count ? model.Fields[index].Name : $"#{index}");
+            }
+
+            return new DatabaseReply(envelope.Type, context, status, reason, values, fields);
+        }
+
         if (!reader.IsAtEnd && model is not null)
         {
             int count = reader.ReadUInt16();
@@ -132,4 +145,5 @@ public static class DatabaseMessages
 /// <param name="Status">What happened.</param>
 /// <param name="Reason">Why it failed; empty on success.</param>
 /// <param name="Values">The values the reply carries, by field name (empty when it carries none or no model was given).</param>
-public sealed record DatabaseReply(InternalMessageType Type, uint Context, DatabaseStatus Status, string Reason, IReadOnlyDictionary<string, object?> Values);
+/// <param name="UniqueFields">For <see cref="DatabaseStatus.UniqueViolation"/>: the fields of the constraint the write broke.</param>
+public sealed record DatabaseReply(InternalMessageType Type, uint Context, DatabaseStatus Status, string Reason, IReadOnlyDictionary<string, object?> Values, IReadOnlyList<string>? UniqueFields = null);

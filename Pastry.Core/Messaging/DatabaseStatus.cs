@@ -26,4 +26,10 @@ public enum DatabaseStatus : byte
 
     /// <summary>The database failed (for example the disk is full); the write was not committed.</summary>
     Failed = 6,
+
+    /// <summary>
+    /// Create or write: another stored object already holds the value of a <c>[Unique]</c> field (or the combination of a
+    /// <c>[UniqueTogether]</c>); nothing was written. The reply names the fields and the reason the value.
+    /// </summary>
+    UniqueViolation = 7,
 }

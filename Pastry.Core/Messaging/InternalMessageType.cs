@@ -175,6 +175,23 @@ public enum InternalMessageType : ushort
     DbDeleteObjectResp = 3031,
 
     /// <summary>
+    /// To the Database role: <c>context: uint32, classId: uint32, result: uint8 (1 objects, 2 DoIds, 3 count),
+    /// skip: uint32, take: uint32 (0: up to the role's limit), filters: uint16, (field: uint16, operator: uint8,
+    /// count: uint16, value*)*, orders: uint16, (field: uint16, descending: uint8)*</c>; field 65535 is the DoId. One
+    /// query, answered with <see cref="DbQueryResp"/> by the role's reader, beside the write batches (see
+    /// <c>Pastry.Otp.Database.QueryRunner</c>). Values are parameters, never SQL text.
+    /// </summary>
+    DbQuery = 3040,
+
+    /// <summary>
+    /// From the Database role: <c>context: uint32, status: uint8, reason: string</c>, then by result: objects
+    /// <c>count: uint32, (doid, fields: uint16, (field: uint16, value)*)*</c>, DoIds <c>count: uint32, doid*</c>, or
+    /// <c>count: uint64</c>; then <c>badRows: uint16, reason: string*</c> (rows left out because a stored value fails
+    /// its field, as activation reports them).
+    /// </summary>
+    DbQueryResp = 3041,
+
+    /// <summary>
     /// From the Client Agent to <see cref="Channel.SessionEvents"/>: a logged-in session closed (logout, disconnect,
     /// eject or timeout); <see cref="Envelope.Subject"/> is its account. AIs use it to save and unload a player.
     /// </summary>

@@ -186,6 +186,17 @@ public sealed class FieldDescriptor<TValue> : FieldDescriptor
         }
     }
 
+    /// <summary>
+    /// Normalises, cleans and validates <paramref name="value"/> as a set on <paramref name="target"/> would, without
+    /// applying it; returns the cleaned value.
+    /// </summary>
+    /// <exception cref="ModelValidationException">The value fails.</exception>
+    internal TValue Checked(DistributedObject target, TValue value)
+    {
+        var problems = Check(target, ref value);
+        return problems is null ? value : throw new ModelValidationException(Model.Name, new Dictionary<string, IReadOnlyList<string>> { [Name] = problems });
+    }
+
     /// <inheritdoc />
     public override object? GetBoxed(DistributedObject target) => GetValue(target);
 

@@ -99,10 +99,102 @@ public sealed partial class ModelInfo
         }
 
         info.BuildAccessorTable();
+        info.indexes = BuildIndexes(info, type, problems);
+        if (problems.Count > 0)
+        {
+            return null;
+        }
 
         info.HasDbFields = info.fields.Any(f => f.IsDb);
         info.factory = CompiledAccessors.Factory(constructor!);
         return info;
+    }
+
+    /// <summary>Collects the model's indexes from its field and class attributes, checking that each can be built.</summary>
+    private static ModelIndex[] BuildIndexes(ModelInfo info, Type type, List<string> problems)
+    {
+        var found = new List<ModelIndex>();
+        foreach (var field in info.fields)
+        {
+            var unique = field.Property.GetCustomAttribute<UniqueAttribute>(inherit: true);
+            bool indexed = field.Property.IsDefined(typeof(IndexedAttribute), inherit: true);
+            if (unique is null && !indexed)
+            {
+                continue;
+            }
+
+            string attribute = unique is not null ? "[Unique]" : "[Indexed]";
+            if (!IndexableField(type, field, attribute, problems))
+            {
+                continue;
+            }
+
+            if (unique is { IgnoreCase: true } && field.ClrType != typeof(string))
+            {
+                problems.Add($"{type.Name}.{field.Name} is [Unique(IgnoreCase = true)] but is a {field.ClrType.Name}; only string fields have a letter case.");
+                continue;
+            }
+
+            // [Unique] already indexes the field, so [Indexed] beside it adds nothing.
+            found.Add(new ModelIndex(info, new[] { field }, unique is not null, unique?.IgnoreCase ?? false));
+        }
+
+        var together = type.GetCustomAttributes<UniqueTogetherAttribute>(inherit: true).Select(a => (Names: a.Fields, Unique: true, a.IgnoreCase, Attribute: "[UniqueTogether]"))
+            .Concat(type.GetCustomAttributes<IndexTogetherAttribute>(inherit: true).Select(a => (Names: a.Fields, Unique: false, IgnoreCase: false, Attribute: "[IndexTogether]")));
+        foreach (var (names, unique, ignoreCase, attribute) in together)
+        {
+            if (names.Count == 0)
+            {
+                problems.Add($"{type.Name} has {attribute} without fields; name them, for example {attribute.TrimEnd(']')}(nameof(Owner), nameof(Slot))].");
+                continue;
+            }
+
+            var fields = new List<FieldDescriptor>();
+            foreach (string name in names)
+            {
+                if (!info.fieldsByName.TryGetValue(name ?? string.Empty, out var field))
+                {
+                    problems.Add($"{type.Name} has {attribute} naming '{name}', which is not a field of {type.Name}; use nameof(...) with its properties.");
+                }
+                else if (fields.Contains(field))
+                {
+                    problems.Add($"{type.Name} has {attribute} naming {name} twice.");
+                }
+                else if (IndexableField(type, field, attribute, problems))
+                {
+                    fields.Add(field);
+                }
+            }
+
+            if (fields.Count == names.Count)
+            {
+                found.Add(new ModelIndex(info, fields, unique, ignoreCase && fields.Exists(f => f.ClrType == typeof(string))));
+            }
+        }
+
+        foreach (var twice in found.GroupBy(i => i.Name).Where(g => g.Count() > 1))
+        {
+            problems.Add($"{type.Name} declares the index {twice.First()} {twice.Count()} times; keep one.");
+        }
+
+        return found.GroupBy(i => i.Name).Select(g => g.First()).ToArray();
+    }
+
+    private static bool IndexableField(Type type, FieldDescriptor field, string attribute, List<string> problems)
+    {
+        if (!field.IsDb)
+        {
+            problems.Add($"{type.Name}.{field.Name} is in {attribute} but is not [Db]; indexes and unique constraints live in the database, so add [Db].");
+            return false;
+        }
+
+        if (field.ClrType.IsArray && field.ClrType != typeof(byte[]))
+        {
+            problems.Add($"{type.Name}.{field.Name} is in {attribute} but is an array ({field.Codec.SchemaName}), which is stored as JSON text; index a scalar field instead.");
+            return false;
+        }
+
+        return true;
     }
 
     internal static bool IsModelType(Type type, out Type modelArgument)

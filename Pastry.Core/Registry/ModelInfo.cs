@@ -15,6 +15,7 @@ public sealed partial class ModelInfo
     private readonly Dictionary<string, MethodDescriptor> methodsByName = new(StringComparer.Ordinal);
     private FieldDescriptor[] fields = Array.Empty<FieldDescriptor>();
     private MethodDescriptor[] methods = Array.Empty<MethodDescriptor>();
+    private ModelIndex[] indexes = Array.Empty<ModelIndex>();
     private Func<DistributedObject> factory = null!;
 
     // Open-addressing table keyed by the identity of interned field names, for the property accessors (see GetField<TValue>).
@@ -45,6 +46,12 @@ public sealed partial class ModelInfo
 
     /// <summary>The <c>[Distributed]</c> methods, in declaration order.</summary>
     public IReadOnlyList<MethodDescriptor> Methods => methods;
+
+    /// <summary>
+    /// The database indexes and unique constraints (<see cref="UniqueAttribute"/>, <see cref="IndexedAttribute"/>,
+    /// <see cref="UniqueTogetherAttribute"/>, <see cref="IndexTogetherAttribute"/>), single-field ones first in field order.
+    /// </summary>
+    public IReadOnlyList<ModelIndex> Indexes => indexes;
 
     /// <summary>Whether any field is persisted (<c>[Db]</c>).</summary>
     public bool HasDbFields { get; private set; }
@@ -86,6 +93,14 @@ public sealed partial class ModelInfo
         methodsByName.TryGetValue(name, out var method)
             ? method
             : throw new KeyNotFoundException($"{Name} has no [Distributed] method named '{name}'.");
+
+    /// <summary>
+    /// Whether values of <paramref name="field"/> compare without regard to letter case in the database: a string field
+    /// with <c>[Unique(IgnoreCase = true)]</c>. Equality filters on it ignore case too, so they find what the
+    /// constraint would refuse.
+    /// </summary>
+    public bool IgnoresCase(FieldDescriptor field) =>
+        Array.Exists(indexes, i => i.Fields.Count == 1 && i.Fields[0] == field && i.IgnoresCaseOf(field));
 
     /// <summary>Creates a new standalone instance with every field at its default.</summary>
     public DistributedObject CreateInstance() => factory();

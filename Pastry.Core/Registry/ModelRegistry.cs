@@ -189,6 +189,12 @@ public sealed class ModelRegistry
 
                 text.AppendLine();
             }
+
+            foreach (var index in model.Indexes)
+            {
+                text.Append("  ").Append(index.IsUnique ? "unique" : "index").Append(index.IgnoreCase ? " ignorecase" : string.Empty)
+                    .Append(" (").Append(string.Join(", ", index.Fields.Select(f => f.Name))).Append(')').AppendLine();
+            }
         }
 
         return text.ToString();
@@ -272,13 +278,26 @@ public sealed class ModelRegistry
                 });
             }
 
-            classes.Add(new JObject
+            var entry = new JObject
             {
                 ["name"] = model.Name,
                 ["id"] = model.ClassId,
                 ["fields"] = fields,
                 ["methods"] = methods,
-            });
+            };
+
+            // Only models with indexes carry the key, so that adding the feature left every other schema hash as it was.
+            if (model.Indexes.Count > 0)
+            {
+                entry["indexes"] = new JArray(model.Indexes.Select(i => new JObject
+                {
+                    ["fields"] = new JArray(i.Fields.Select(f => f.Name).ToArray()),
+                    ["unique"] = i.IsUnique,
+                    ["ignoreCase"] = i.IgnoreCase,
+                }).ToArray());
+            }
+
+            classes.Add(entry);
         }
 
         return new JObject { ["format"] = 1, ["classes"] = classes };

@@ -269,6 +269,15 @@ internal static class ColumnValues
         }
     }
 
+    /// <summary>A column value for a message: text quoted (and cut at 40 characters), blobs as hex.</summary>
+    public static string Show(object? sql) => sql switch
+    {
+        string s => $"'{(s.Length > 40 ? string.Concat(s.AsSpan(0, 40), "...") : s)}'",
+        byte[] b => "0x" + Hex.Format(b),
+        null or DBNull => "NULL",
+        _ => Convert.ToString(sql, CultureInfo.InvariantCulture) ?? string.Empty,
+    };
+
     private static string Describe(object? sql) => sql switch
     {
         null or DBNull => "NULL",

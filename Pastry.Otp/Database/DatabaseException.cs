@@ -23,6 +23,9 @@ public enum DatabaseError
 
     /// <summary>The models cannot be mapped to tables (for example, a field named like the key column).</summary>
     Mapping = 7,
+
+    /// <summary>A new unique constraint was refused because stored rows already share a value.</summary>
+    DuplicatesRefused = 8,
 }
 
 /// <summary>

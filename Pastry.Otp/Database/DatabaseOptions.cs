@@ -31,6 +31,12 @@ public sealed class DatabaseOptions
     /// </summary>
     public bool AutoMigrate { get; set; }
 
+    /// <summary>
+    /// The most rows one query may return (an AI's <c>Query&lt;T&gt;()</c>); a query without <c>Take</c> that matches more
+    /// is refused and asked to page with <c>Skip</c>/<c>Take</c>, so no query costs unbounded memory. Default: 1000.
+    /// </summary>
+    public int MaxQueryRows { get; set; } = 1000;
+
     /// <summary>Whether the role is on (<see cref="Path"/> is not empty).</summary>
     public bool Enabled => !string.IsNullOrWhiteSpace(Path);
 
@@ -45,6 +51,11 @@ public sealed class DatabaseOptions
         if (MailboxCapacity is < 16 or > 16_777_216)
         {
             throw new ArgumentException("Database:MailboxCapacity must be between 16 and 16777216.", "Database:MailboxCapacity");
+        }
+
+        if (MaxQueryRows is < 1 or > 100_000)
+        {
+            throw new ArgumentException("Database:MaxQueryRows must be between 1 and 100000.", "Database:MaxQueryRows");
         }
 
         if (BatchMaxDelay < TimeSpan.Zero || BatchMaxDelay > TimeSpan.FromSeconds(1))

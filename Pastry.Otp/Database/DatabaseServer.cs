@@ -21,6 +21,7 @@ public sealed class DatabaseServer : IParticipant, IAsyncDisposable
     private readonly SqliteConnection connection;
     private readonly ObjectStore store;
     private readonly ActorMailbox inbox;
+    private readonly Queries.QueryRunner queries;
     private readonly List<Envelope> batch = new();
     private readonly List<(Envelope Reply, Messaging.Channel Target)> replies = new();
     private readonly PooledBufferWriter scratch = new(256);
@@ -62,6 +63,17 @@ public sealed class DatabaseServer : IParticipant, IAsyncDisposable
 
         // It answers the State Server's requests, so its loop never waits on the State Server's inbox (see ActorMailbox).
         inbox = new ActorMailbox("Database", Messaging.Channel.Database, options.MailboxCapacity, waitsOnOthers: false, router, logger);
+        try
+        {
+            queries = new Queries.QueryRunner(path, registry, options, router, logger);
+        }
+        catch
+        {
+            inbox.Dispose();
+            store.Dispose();
+            connection.Dispose();
+            throw;
+        }
     }
 
     /// <inheritdoc />
@@ -82,7 +94,20 @@ public sealed class DatabaseServer : IParticipant, IAsyncDisposable
     }
 
     /// <inheritdoc />
-    public void Deliver(Envelope envelope, ReadOnlySpan<Pastry.Messaging.Channel> targets) => inbox.Deliver(envelope);
+    public void Deliver(Envelope envelope, ReadOnlySpan<Pastry.Messaging.Channel> targets)
+    {
+        if (envelope.Type == InternalMessageType.DbQuery)
+        {
+            // Queries run on their own reader, beside the write batches (see QueryRunner).
+            queries.Enqueue(envelope);
+            return;
+        }
+
+        inbox.Deliver(envelope);
+    }
+
+    /// <summary>Queries answered so far.</summary>
+    public long QueriesAnswered => queries.Answered;
 
     /// <summary>Stops taking requests, commits every queued one, and closes the file.</summary>
     public async ValueTask DisposeAsync()
@@ -94,6 +119,7 @@ public sealed class DatabaseServer : IParticipant, IAsyncDisposable
             await loop.ConfigureAwait(false);
         }
 
+        await queries.DisposeAsync().ConfigureAwait(false);
         inbox.Dispose();
         store.Dispose();
         connection.Dispose();
@@ -217,11 +243,11 @@ public sealed class DatabaseServer : IParticipant, IAsyncDisposable
                             return 0;
                         }
 
-                        var (status, reason) = envelope.Subject.IsEmpty
-                            ? (DatabaseStatus.Invalid, $"create {table.Model.Name}: the DoId is empty")
+                        var result = envelope.Subject.IsEmpty
+                            ? new ObjectStore.WriteResult(DatabaseStatus.Invalid, $"create {table.Model.Name}: the DoId is empty")
                             : store.Create(table, envelope.Subject, values);
-                        Reply(envelope, context, status, reason);
-                        return status == DatabaseStatus.Ok ? table.DbFields.Length : 0;
+                        Reply(envelope, context, result);
+                        return result.Status == DatabaseStatus.Ok ? table.DbFields.Length : 0;
                     }
 
                 case InternalMessageType.DbGetAll:
@@ -240,17 +266,17 @@ public sealed class DatabaseServer : IParticipant, IAsyncDisposable
                 case InternalMessageType.DbSetFields:
                     {
                         var values = ReadValues(ref reader, table, envelope, out string? problem);
-                        var (status, reason) = values is null ? (DatabaseStatus.Invalid, problem!) : store.SetFields(table, envelope.Subject, values);
+                        var result = values is null ? new ObjectStore.WriteResult(DatabaseStatus.Invalid, problem!) : store.SetFields(table, envelope.Subject, values);
                         if (context != 0)
                         {
-                            Reply(envelope, context, status, reason);
+                            Reply(envelope, context, result);
                         }
-                        else if (status != DatabaseStatus.Ok)
+                        else if (result.Status != DatabaseStatus.Ok)
                         {
-                            logger.LogWarning("Write-through from {Sender} not stored: {Reason}", envelope.Sender, reason);
+                            logger.LogWarning("Write-through from {Sender} not stored: {Reason}", envelope.Sender, result.Reason);
                         }
 
-                        return status == DatabaseStatus.Ok ? values!.Count : 0;
+                        return result.Status == DatabaseStatus.Ok ? values!.Count : 0;
                     }
 
                 case InternalMessageType.DbSetFieldsIfEquals:
@@ -310,7 +336,14 @@ public sealed class DatabaseServer : IParticipant, IAsyncDisposable
         }
 
         reader.EnsureAtEnd();
-        var status = store.SetFieldsIfEquals(table, envelope.Subject, expected, updates);
+        var result = store.SetFieldsIfEquals(table, envelope.Subject, expected, updates);
+        if (result.Status == DatabaseStatus.UniqueViolation)
+        {
+            Reply(envelope, context, result);
+            return 0;
+        }
+
+        var status = result.Status;
         var fields = updates.Select(u => u.Field).ToList();
         var (readStatus, reason, current) = store.GetAll(table, envelope.Subject, fields);
         if (readStatus != DatabaseStatus.Ok)
@@ -393,7 +426,10 @@ public sealed class DatabaseServer : IParticipant, IAsyncDisposable
         return new ObjectStore.FieldValue(field, encoded, sql);
     }
 
-    private void Reply(Envelope request, uint context, DatabaseStatus status, string reason, List<(FieldDescriptor Field, byte[] Value)>? values = null)
+    private void Reply(Envelope request, uint context, ObjectStore.WriteResult result) =>
+        Reply(request, context, result.Status, result.Reason, conflict: result.Conflict);
+
+    private void Reply(Envelope request, uint context, DatabaseStatus status, string reason, List<(FieldDescriptor Field, byte[] Value)>? values = null, ModelIndex? conflict = null)
     {
         if (status != DatabaseStatus.Ok && status != DatabaseStatus.NotEqual)
         {
@@ -424,7 +460,17 @@ public sealed class DatabaseServer : IParticipant, IAsyncDisposable
             scratch.WriteUInt32(context);
             scratch.WriteByte((byte)status);
             scratch.WriteString(reason);
-            if (values is not null)
+            if (status == DatabaseStatus.UniqueViolation)
+            {
+                // The fields of the broken constraint, so that the AI's exception names them without parsing the reason.
+                var fields = conflict?.Fields ?? Array.Empty<FieldDescriptor>();
+                scratch.WriteUInt16((ushort)fields.Count);
+                foreach (var field in fields)
+                {
+                    scratch.WriteUInt16((ushort)field.Index);
+                }
+            }
+            else if (values is not null)
             {
                 scratch.WriteUInt16((ushort)values.Count);
                 foreach (var (field, value) in values)

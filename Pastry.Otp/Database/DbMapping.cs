@@ -48,6 +48,16 @@ internal sealed class DbMapping
                 table.Columns.Add(new ColumnMapping { Name = field.Name, Type = field.Codec.SchemaName });
             }
 
+            foreach (var index in model.Indexes)
+            {
+                table.Indexes.Add(new IndexMapping
+                {
+                    Name = index.Name,
+                    Unique = index.IsUnique,
+                    Columns = index.Fields.Select(f => new IndexColumnMapping { Name = f.Name, IgnoreCase = index.IgnoresCaseOf(f) }).ToList(),
+                });
+            }
+
             mapping.Tables.Add(table);
         }
 
@@ -77,8 +87,54 @@ internal sealed class TableMapping
     /// <summary>The columns, in field declaration order.</summary>
     public List<ColumnMapping> Columns { get; set; } = new();
 
+    /// <summary>The indexes and unique constraints (absent from mappings recorded before Pastry had them).</summary>
+    public List<IndexMapping> Indexes { get; set; } = new();
+
     /// <summary>The column named <paramref name="name"/>, or null.</summary>
     public ColumnMapping? Find(string name) => Columns.Find(c => string.Equals(c.Name, name, StringComparison.Ordinal));
+
+    /// <summary>The index named <paramref name="name"/>, or null.</summary>
+    public IndexMapping? FindIndex(string name) => Indexes.Find(i => string.Equals(i.Name, name, StringComparison.Ordinal));
+}
+
+/// <summary>One index or unique constraint of a table (see <see cref="ModelIndex"/>).</summary>
+internal sealed class IndexMapping
+{
+    /// <summary>The index name (<see cref="ModelIndex.Name"/>).</summary>
+    public string Name { get; set; } = string.Empty;
+
+    /// <summary>Whether it is a unique constraint.</summary>
+    public bool Unique { get; set; }
+
+    /// <summary>The indexed columns, in order.</summary>
+    public List<IndexColumnMapping> Columns { get; set; } = new();
+
+    /// <summary>The columns as an index or GROUP BY lists them, with the case-folding collation where it ignores case.</summary>
+    [JsonIgnore]
+    public string ColumnList => string.Join(", ", Columns.Select(c => c.Expression));
+
+    /// <summary>The fields for messages, for example <c>Player.Name (ignoring case)</c>.</summary>
+    public string Describe(string table) =>
+        string.Join(", ", Columns.Select(c => $"{table}.{c.Name}{(c.IgnoreCase ? " (ignoring case)" : string.Empty)}"));
+
+    /// <summary>Whether two mappings define the same index.</summary>
+    public bool SameAs(IndexMapping other) =>
+        Unique == other.Unique && Columns.Count == other.Columns.Count
+        && Columns.Zip(other.Columns, (a, b) => a.Name == b.Name && a.IgnoreCase == b.IgnoreCase).All(same => same);
+}
+
+/// <summary>One column of an index.</summary>
+internal sealed class IndexColumnMapping
+{
+    /// <summary>The column name.</summary>
+    public string Name { get; set; } = string.Empty;
+
+    /// <summary>Whether it compares with the case-folding collation.</summary>
+    public bool IgnoreCase { get; set; }
+
+    /// <summary>The column in SQL, with the collation when it ignores case.</summary>
+    [JsonIgnore]
+    public string Expression => DbMapping.Quote(Name) + (IgnoreCase ? " COLLATE " + SqliteDatabase.CaseFoldCollation : string.Empty);
 }
 
 /// <summary>One Db field's column: its name (the field name) and the field's schema type.</summary>

@@ -10,10 +10,24 @@ namespace Pastry.Otp.Database;
 /// <param name="Statements">The SQL that makes the change (empty when only the recorded mapping changes).</param>
 /// <param name="DataLoss">Null, or what would be lost (for example "field Avatar.Gold and its values").</param>
 /// <param name="Backup">SQL run before <paramref name="Statements"/> when data loss is allowed: it copies the data away.</param>
-internal sealed record MigrationStep(string Description, IReadOnlyList<string> Statements, string? DataLoss = null, IReadOnlyList<string>? Backup = null)
+/// <param name="UniqueCheck">For a new unique constraint: the query that finds duplicates, which refuse the migration.</param>
+internal sealed record MigrationStep(string Description, IReadOnlyList<string> Statements, string? DataLoss = null, IReadOnlyList<string>? Backup = null, UniqueCheck? UniqueCheck = null)
 {
     /// <summary>The backup statements, then the change.</summary>
     public IEnumerable<string> AllStatements => (Backup ?? Array.Empty<string>()).Concat(Statements);
+}
+
+/// <summary>
+/// The duplicate check of a new unique constraint: <paramref name="Sql"/> lists up to <see cref="Examples"/> values
+/// stored more than once (the value columns, then the count).
+/// </summary>
+/// <param name="Model">The model (table) name.</param>
+/// <param name="Fields">The fields, for the message.</param>
+/// <param name="Sql">The query.</param>
+internal sealed record UniqueCheck(string Model, string Fields, string Sql)
+{
+    /// <summary>How many duplicate values a refusal names.</summary>
+    public const int Examples = 3;
 }
 
 /// <summary>The steps that bring a database from its recorded mapping to <see cref="Target"/>, in order.</summary>

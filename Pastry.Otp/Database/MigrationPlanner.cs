@@ -53,7 +53,27 @@ internal static class MigrationPlanner
                 steps.Add(new MigrationStep(
                     $"create table {table.Name} for model {table.Name} ({string.Join(", ", table.Columns.Select(c => c.Name))})",
                     new[] { $"CREATE TABLE {quoted} ({DbMapping.KeyColumn} BLOB PRIMARY KEY NOT NULL{columns})" }));
+                steps.AddRange(table.Indexes.Select(index => CreateIndex(table, index)));
                 continue;
+            }
+
+            // Indexes that go or change are dropped before any column changes (SQLite refuses to drop an indexed
+            // column) and built again after them; an index over a column whose type changes is rebuilt too.
+            var rebuiltColumns = new HashSet<string>(
+                old.Columns.Where(c => table.Find(c.Name) is not { } now || (now.Type != c.Type && !IsWidening(c.Type, now.Type))).Select(c => c.Name),
+                StringComparer.Ordinal);
+            var keptIndexes = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var index in old.Indexes)
+            {
+                if (table.FindIndex(index.Name) is { } now && now.SameAs(index) && !index.Columns.Exists(c => rebuiltColumns.Contains(c.Name)))
+                {
+                    keptIndexes.Add(index.Name);
+                    continue;
+                }
+
+                steps.Add(new MigrationStep(
+                    $"drop {(index.Unique ? "unique constraint" : "index")} {index.Name} on {index.Describe(table.Name)}",
+                    new[] { $"DROP INDEX IF EXISTS {DbMapping.Quote(index.Name)}" }));
             }
 
             foreach (var column in table.Columns)
@@ -95,6 +115,8 @@ internal static class MigrationPlanner
                     $"field {table.Name}.{column.Name} was removed (or lost [Db]), which drops its column and values",
                     new[] { $"CREATE TABLE {DbMapping.Quote(backup)} AS SELECT {DbMapping.KeyColumn}, {DbMapping.Quote(column.Name)} FROM {quoted}" }));
             }
+
+            steps.AddRange(table.Indexes.Where(i => !keptIndexes.Contains(i.Name)).Select(index => CreateIndex(table, index)));
         }
 
         foreach (var table in previous.Tables.Where(t => target.Find(t.Name) is null))
@@ -122,6 +144,28 @@ internal static class MigrationPlanner
             taken.Add(candidate);
             return candidate;
         }
+    }
+
+    /// <summary>
+    /// Creates an index; a unique one first checks the rows for duplicates (<see cref="MigrationStep.UniqueCheck"/>),
+    /// so that the refusal names the values instead of SQLite's bare constraint error.
+    /// </summary>
+    private static MigrationStep CreateIndex(TableMapping table, IndexMapping index)
+    {
+        string quoted = DbMapping.Quote(table.Name);
+        string sql = $"CREATE {(index.Unique ? "UNIQUE " : string.Empty)}INDEX {DbMapping.Quote(index.Name)} ON {quoted} ({index.ColumnList})";
+        if (!index.Unique)
+        {
+            return new MigrationStep($"create index {index.Name} on {index.Describe(table.Name)}", new[] { sql });
+        }
+
+        return new MigrationStep(
+            $"create unique constraint {index.Name} on {index.Describe(table.Name)}",
+            new[] { sql },
+            UniqueCheck: new UniqueCheck(
+                table.Name,
+                index.Describe(table.Name),
+                $"SELECT {string.Join(", ", index.Columns.Select(c => DbMapping.Quote(c.Name)))}, count(*) FROM {quoted} GROUP BY {index.ColumnList} HAVING count(*) > 1 LIMIT {UniqueCheck.Examples}"));
     }
 
     private static bool IsWidening(string from, string to) => (from, to) switch

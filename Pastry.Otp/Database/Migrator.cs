@@ -28,6 +28,11 @@ internal static class Migrator
         using var transaction = connection.BeginTransaction();
         foreach (var step in plan.Steps)
         {
+            if (step.UniqueCheck is { } check)
+            {
+                RefuseDuplicates(connection, transaction, check);
+            }
+
             foreach (string statement in step.AllStatements)
             {
                 try
@@ -54,5 +59,33 @@ internal static class Migrator
             transaction);
         transaction.Commit();
         return statements;
+    }
+
+    /// <summary>Throws (after rolling back) when rows already hold the same value twice, naming the model, fields and a few values.</summary>
+    private static void RefuseDuplicates(SqliteConnection connection, SqliteTransaction transaction, UniqueCheck check)
+    {
+        var examples = new List<string>();
+        using (var command = connection.CreateCommand())
+        {
+            command.Transaction = transaction;
+            command.CommandText = check.Sql;
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                var values = Enumerable.Range(0, reader.FieldCount - 1).Select(i => ColumnValues.Show(reader.GetValue(i)));
+                examples.Add($"{string.Join(", ", values)} ({reader.GetInt64(reader.FieldCount - 1)} rows)");
+            }
+        }
+
+        if (examples.Count == 0)
+        {
+            return;
+        }
+
+        transaction.Rollback();
+        throw new DatabaseException(
+            DatabaseError.DuplicatesRefused,
+            $"Refusing to add the unique constraint on {check.Fields} of model {check.Model}: stored objects already share values, for example {string.Join("; ", examples)}. "
+            + "Change or delete the duplicates (or drop the [Unique] attribute) and run pastry migrate again; nothing was changed.");
     }
 }

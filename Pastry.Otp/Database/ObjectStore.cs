@@ -15,6 +15,9 @@ namespace Pastry.Otp.Database;
 /// </summary>
 internal sealed class ObjectStore : IDisposable
 {
+    private const int SqliteConstraint = 19;
+    private const int SqliteUniqueViolation = 2067;
+
     private readonly SqliteConnection connection;
     private readonly Dictionary<uint, Table> tables = new();
     private readonly PooledBufferWriter scratch = new(256);
@@ -40,7 +43,7 @@ internal sealed class ObjectStore : IDisposable
     public Table? TableOf(uint classId) => tables.GetValueOrDefault(classId);
 
     /// <summary>Inserts a row: the given values, and the type's default for every other Db field.</summary>
-    public (DatabaseStatus Status, string Reason) Create(Table table, DoId id, IReadOnlyList<FieldValue> values)
+    public WriteResult Create(Table table, DoId id, IReadOnlyList<FieldValue> values)
     {
         var row = new object[table.DbFields.Length];
         var given = new bool[table.DbFields.Length];
@@ -58,7 +61,7 @@ internal sealed class ObjectStore : IDisposable
                 var field = table.DbFields[i];
                 if (field.IsRequired)
                 {
-                    return (DatabaseStatus.Invalid, $"create {table.Model.Name} {id}: the Required field {field.Name} has no value");
+                    return new(DatabaseStatus.Invalid, $"create {table.Model.Name} {id}: the Required field {field.Name} has no value");
                 }
 
                 row[i] = ColumnValues.ToSql(field.Codec.SchemaName, field.Codec.DefaultBoxed);
@@ -79,12 +82,16 @@ internal sealed class ObjectStore : IDisposable
         {
             command.ExecuteNonQuery();
         }
-        catch (SqliteException ex) when (ex.SqliteErrorCode == 19)
+        catch (SqliteException ex) when (ex.SqliteExtendedErrorCode == SqliteUniqueViolation)
         {
-            return (DatabaseStatus.AlreadyExists, $"create {table.Model.Name}: DoId {id} is already stored");
+            return UniqueViolation(table, id, column => row[column]);
+        }
+        catch (SqliteException ex) when (ex.SqliteErrorCode == SqliteConstraint)
+        {
+            return new(DatabaseStatus.AlreadyExists, $"create {table.Model.Name}: DoId {id} is already stored");
         }
 
-        return (DatabaseStatus.Ok, string.Empty);
+        return WriteResult.Done;
     }
 
     /// <summary>Reads every Db field of a row, checked; null values when the row does not exist.</summary>
@@ -96,14 +103,26 @@ internal sealed class ObjectStore : IDisposable
             return (DatabaseStatus.NotFound, $"no stored {table.Model.Name} with DoId {id}", null);
         }
 
+        var values = CheckRow(table, row, only, out string? problem);
+        return values is null
+            ? (DatabaseStatus.BadData, $"stored {table.Model.Name} {id} has bad data (fix the row or restore it; it was not changed): {problem}", null)
+            : (DatabaseStatus.Ok, string.Empty, values);
+    }
+
+    /// <summary>
+    /// Checks a row's Db fields against their types, validators and clean methods; returns their encoded values, or
+    /// null with every <paramref name="problem"/> (a row edited by hand is reported, never "fixed").
+    /// </summary>
+    public List<(FieldDescriptor Field, byte[] Value)>? CheckRow(Table table, IDictionary<string, object?> row, IReadOnlyList<FieldDescriptor>? only, out string? problem)
+    {
         var values = new List<(FieldDescriptor, byte[])>(table.DbFields.Length);
         List<string>? problems = null;
         foreach (var field in only ?? table.DbFields)
         {
             row.TryGetValue(field.Name, out object? sql);
-            if (!ColumnValues.TryFromSql(field.Codec.SchemaName, sql is DBNull ? null : sql, out object? value, out string? problem))
+            if (!ColumnValues.TryFromSql(field.Codec.SchemaName, sql is DBNull ? null : sql, out object? value, out string? wrong))
             {
-                (problems ??= new()).Add($"field {field.Name}: {problem}");
+                (problems ??= new()).Add($"field {field.Name}: {wrong}");
                 continue;
             }
 
@@ -135,16 +154,12 @@ internal sealed class ObjectStore : IDisposable
             values.Add((field, encoded));
         }
 
-        if (problems is not null)
-        {
-            return (DatabaseStatus.BadData, $"stored {table.Model.Name} {id} has bad data (fix the row or restore it; it was not changed): {string.Join("; ", problems)}", null);
-        }
-
-        return (DatabaseStatus.Ok, string.Empty, values);
+        problem = problems is null ? null : string.Join("; ", problems);
+        return problems is null ? values : null;
     }
 
     /// <summary>Updates the given Db fields of a row.</summary>
-    public (DatabaseStatus Status, string Reason) SetFields(Table table, DoId id, IReadOnlyList<FieldValue> values)
+    public WriteResult SetFields(Table table, DoId id, IReadOnlyList<FieldValue> values)
     {
         var command = table.Command(connection, "set:" + FieldKey(values), () =>
             $"UPDATE {table.Quoted} SET {string.Join(", ", values.Select((v, i) => $"{DbMapping.Quote(v.Field.Name)} = $v{i}"))} WHERE {DbMapping.KeyColumn} = $id",
@@ -156,16 +171,23 @@ internal sealed class ObjectStore : IDisposable
             command.Parameters[i + 1].Value = values[i].Sql;
         }
 
-        return command.ExecuteNonQuery() == 1
-            ? (DatabaseStatus.Ok, string.Empty)
-            : (DatabaseStatus.NotFound, $"no stored {table.Model.Name} with DoId {id}");
+        try
+        {
+            return command.ExecuteNonQuery() == 1
+                ? WriteResult.Done
+                : new(DatabaseStatus.NotFound, $"no stored {table.Model.Name} with DoId {id}");
+        }
+        catch (SqliteException ex) when (ex.SqliteExtendedErrorCode == SqliteUniqueViolation)
+        {
+            return UniqueViolation(table, id, values);
+        }
     }
 
     /// <summary>
     /// Writes <paramref name="updates"/> only if every field in <paramref name="expected"/> holds its expected value,
     /// in one statement, so no other write can come between the compare and the swap.
     /// </summary>
-    public DatabaseStatus SetFieldsIfEquals(Table table, DoId id, IReadOnlyList<FieldValue> expected, IReadOnlyList<FieldValue> updates)
+    public WriteResult SetFieldsIfEquals(Table table, DoId id, IReadOnlyList<FieldValue> expected, IReadOnlyList<FieldValue> updates)
     {
         var command = table.Command(connection, "cas:" + FieldKey(expected) + "/" + FieldKey(updates), () =>
             $"UPDATE {table.Quoted} SET {string.Join(", ", updates.Select((v, i) => $"{DbMapping.Quote(v.Field.Name)} = $v{i}"))} WHERE {DbMapping.KeyColumn} = $id"
@@ -184,7 +206,66 @@ internal sealed class ObjectStore : IDisposable
             command.Parameters[updates.Count + i + 1].Value = expected[i].Sql;
         }
 
-        return command.ExecuteNonQuery() == 1 ? DatabaseStatus.Ok : DatabaseStatus.NotEqual;
+        try
+        {
+            return command.ExecuteNonQuery() == 1 ? WriteResult.Done : new(DatabaseStatus.NotEqual, string.Empty);
+        }
+        catch (SqliteException ex) when (ex.SqliteExtendedErrorCode == SqliteUniqueViolation)
+        {
+            return UniqueViolation(table, id, updates);
+        }
+    }
+
+    /// <summary>
+    /// Names the unique constraint that a refused write broke: the one under which another row holds the values the
+    /// written row would have had (the written values over the stored ones).
+    /// </summary>
+    private WriteResult UniqueViolation(Table table, DoId id, IReadOnlyList<FieldValue> updates)
+    {
+        var stored = connection.QueryFirstOrDefault(table.SelectSql, new { id = id.ToByteArray() }, transaction) as IDictionary<string, object?>;
+        return UniqueViolation(table, id, column =>
+        {
+            var field = table.DbFields[column];
+            foreach (var update in updates)
+            {
+                if (update.Field == field)
+                {
+                    return update.Sql;
+                }
+            }
+
+            return stored is not null && stored.TryGetValue(field.Name, out object? value) ? value ?? DBNull.Value : DBNull.Value;
+        });
+    }
+
+    private WriteResult UniqueViolation(Table table, DoId id, Func<int, object> valueOfColumn)
+    {
+        foreach (var index in table.Model.Indexes.Where(i => i.IsUnique))
+        {
+            using var command = connection.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = $"SELECT 1 FROM {table.Quoted} WHERE {DbMapping.KeyColumn} <> $id"
+                + string.Concat(index.Fields.Select((f, i) => $" AND {DbMapping.Quote(f.Name)} = $v{i}{(index.IgnoresCaseOf(f) ? " COLLATE " + SqliteDatabase.CaseFoldCollation : string.Empty)}"))
+                + " LIMIT 1";
+            command.Parameters.AddWithValue("$id", id.ToByteArray());
+            var values = new object[index.Fields.Count];
+            for (int i = 0; i < values.Length; i++)
+            {
+                values[i] = valueOfColumn(table.ColumnOf(index.Fields[i]));
+                command.Parameters.AddWithValue($"$v{i}", values[i]);
+            }
+
+            if (command.ExecuteScalar() is not null)
+            {
+                string shown = string.Join(", ", index.Fields.Select((f, i) => $"{f.Name} = {ColumnValues.Show(values[i])}"));
+                return new(
+                    DatabaseStatus.UniqueViolation,
+                    $"{table.Model.Name}: {shown} is taken by another stored {table.Model.Name} (unique{(index.IgnoreCase ? ", ignoring case" : string.Empty)})",
+                    index);
+            }
+        }
+
+        return new(DatabaseStatus.UniqueViolation, $"{table.Model.Name}: a unique constraint refused the write (no conflicting row found afterwards)");
     }
 
     /// <summary>Deletes a row.</summary>
@@ -206,6 +287,12 @@ internal sealed class ObjectStore : IDisposable
 
     private static string FieldKey(IReadOnlyList<FieldValue> values) =>
         values.Count == 1 ? values[0].Field.Index.ToString(System.Globalization.CultureInfo.InvariantCulture) : string.Join(",", values.Select(v => v.Field.Index));
+
+    /// <summary>What a write did; <paramref name="Conflict"/> names the unique constraint a refused write broke.</summary>
+    internal readonly record struct WriteResult(DatabaseStatus Status, string Reason, ModelIndex? Conflict = null)
+    {
+        public static WriteResult Done => new(DatabaseStatus.Ok, string.Empty);
+    }
 
     /// <summary>A field value ready to bind: the field, its cleaned encoded form, and its column value.</summary>
     internal readonly record struct FieldValue(FieldDescriptor Field, byte[] Encoded, object Sql);

@@ -24,6 +24,13 @@ internal static class SqliteDatabase
     /// <summary>The table of login accounts.</summary>
     public const string AccountsTable = "pastry_accounts";
 
+    /// <summary>
+    /// The collation of string columns in <c>[Unique(IgnoreCase = true)]</c> indexes: .NET's ordinal ignore-case
+    /// comparison, which folds every Unicode letter (SQLite's own NOCASE folds ASCII only). Every connection Pastry opens
+    /// registers it; a tool that lacks it (the sqlite3 shell) can read those tables but not write their indexed columns.
+    /// </summary>
+    public const string CaseFoldCollation = "pastry_nocase";
+
     private const int SqliteNotADatabase = 26;
     private const int SqliteCorrupt = 11;
     private const int SqliteCannotOpen = 14;
@@ -52,6 +59,7 @@ internal static class SqliteDatabase
         try
         {
             connection.Open();
+            RegisterCollations(connection);
             connection.Execute("PRAGMA busy_timeout=5000");
             string mode = connection.ExecuteScalar<string>("PRAGMA journal_mode=WAL") ?? string.Empty;
             if (!string.Equals(mode, "wal", StringComparison.OrdinalIgnoreCase))
@@ -77,6 +85,10 @@ internal static class SqliteDatabase
             throw;
         }
     }
+
+    /// <summary>Registers Pastry's collations (<see cref="CaseFoldCollation"/>) on an open connection.</summary>
+    public static void RegisterCollations(SqliteConnection connection) =>
+        connection.CreateCollation(CaseFoldCollation, (left, right) => string.Compare(left, right, StringComparison.OrdinalIgnoreCase));
 
     /// <summary>Turns a SQLite error about the file itself into a <see cref="DatabaseException"/>; others pass through.</summary>
     public static Exception Translate(SqliteException ex, string path) => ex.SqliteErrorCode switch

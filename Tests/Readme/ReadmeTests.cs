@@ -30,10 +30,38 @@ public sealed class ReadmeTests
     }
 
     [TestMethod]
-    public void Readme_ShowsTheQuickStartBlocks_Verbatim()
+    public void Readme_ShowsTheQuickStartBlocks_Verbatim() => Assert.AreEqual(2, CheckBlocks("ReadmeQuickStart.cs"));
+
+    [TestMethod]
+    public void Readme_ShowsTheQueryBlocks_Verbatim() => Assert.AreEqual(2, CheckBlocks("ReadmeQueries.cs"));
+
+    [TestMethod]
+    public async Task ReadmeQueries_Run_AgainstARealDatabase()
+    {
+        using var db = new Pastry.Tests.Database.TempDatabase();
+        var registry = ModelRegistry.FromTypes(new[] { typeof(Champion) });
+        db.Migrate(registry);
+        await using var server = Pastry.Tests.EndToEnd.InProcessOtp.Start(o => o.Database.Path = db.Path, registry: registry);
+        await using var ai = new Pastry.Ai.AiRepository(server.Router, registry);
+        var account = DoId.NewId();
+        await ai.CreateInDatabaseAsync(new Champion { Name = "Ann", Gold = 50, Account = account, Slot = 0 });
+        await ai.CreateInDatabaseAsync(new Champion { Name = "Abe", Gold = 70, Account = account, Slot = 1 });
+        await ai.CreateInDatabaseAsync(new Champion { Name = "Bea", Gold = 90, Account = DoId.NewId(), Slot = 0 });
+
+        var (ann, richest, count, ids, page, taken) = await ReadmeQueries.RunAsync(ai, account).WaitAsync(TimeSpan.FromSeconds(15));
+
+        Assert.AreEqual("Ann", ann?.Name);
+        CollectionAssert.AreEqual(new[] { "Bea", "Abe", "Ann" }, richest.Select(c => c.Name).ToArray());
+        Assert.AreEqual(2L, count);
+        CollectionAssert.AreEqual(new[] { ann!.DoId, richest[1].DoId }, ids.ToArray());
+        CollectionAssert.AreEqual(new[] { "Ann" }, page.Select(c => c.Name).ToArray());
+        Assert.AreEqual("Name is taken", taken);
+    }
+
+    private static int CheckBlocks(string file)
     {
         string readme = Normalize(File.ReadAllText(Path.Combine(RepositoryRoot(), "README.md")));
-        var lines = File.ReadAllLines(Path.Combine(RepositoryRoot(), "Tests", "Readme", "ReadmeQuickStart.cs"));
+        var lines = File.ReadAllLines(Path.Combine(RepositoryRoot(), "Tests", "Readme", file));
         int blocks = 0;
         for (int i = 0; i < lines.Length; i++)
         {
@@ -46,11 +74,11 @@ public sealed class ReadmeTests
             var block = lines.Skip(i + 1).Take(end - i - 1).ToArray();
             int indent = block.Where(l => l.Trim().Length > 0).Min(l => l.Length - l.TrimStart().Length);
             string text = string.Join("\n", block.Select(l => l.Length >= indent ? l.Substring(indent) : l));
-            StringAssert.Contains(readme, Normalize(text), $"README must show the quick start block at line {i + 1} verbatim.");
+            StringAssert.Contains(readme, Normalize(text), $"README must show the block of {file} at line {i + 1} verbatim.");
             blocks++;
         }
 
-        Assert.AreEqual(2, blocks);
+        return blocks;
     }
 
     [TestMethod]

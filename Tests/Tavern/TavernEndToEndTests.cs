@@ -23,7 +23,7 @@ public sealed class TavernEndToEndTests
                 await using var ann = await JoinAsync(server, "ann");
                 await using var bob = await JoinAsync(server, "bob");
                 Assert.AreEqual(TavernWorld.StartingGold, ann.Player.Gold, "A new player starts with the starting gold.");
-                Assert.AreEqual(ann.Client.AccountId, ann.Player.DoId, "The player is stored under its account's id.");
+                Assert.AreEqual(ann.Client.AccountId, ann.Player.Account, "The character is stored with its account.");
                 CollectionAssert.AreEqual(TavernWorld.StartPosition, ann.Player.Position, "Players start on the street south of the tavern's door.");
                 looks = ann.Player.Appearance;
                 Assert.AreEqual(4, looks.Length, "A new player picks its looks ([OwnSend]).");
@@ -131,8 +131,47 @@ public sealed class TavernEndToEndTests
         Assert.AreEqual((long)TavernWorld.StartingGold, row.GetInt64(1));
     }
 
-    private static Task<TavernSession> JoinAsync(TavernProcess server, string user) =>
-        TavernSession.JoinAsync(server.Clients.Address.ToString(), server.Clients.Port, user, $"{user} likes the tavern").WaitAsync(Timeout);
+    [TestMethod]
+    public async Task Names_AreUniqueIgnoringCase_AnAccountHasUpToThreeCharacters_ListedAndChosenAtLogin_AndTheRichestAreOnTheBoard()
+    {
+        string directory = Directory.CreateTempSubdirectory("tavern-characters").FullName;
+        await using var server = await TavernProcess.StartAsync(Path.Combine(directory, "tavern.db"));
+
+        // A new account has no characters; it plays one named after the user, then makes two more at later logins.
+        foreach (var (character, before) in new[] { ((string?)null, ""), ("Annie", "ann"), ("Anna", "ann,Annie") })
+        {
+            await using var session = await JoinAsync(server, "ann", character);
+            Assert.AreEqual(before, string.Join(",", session.Characters), "The characters are listed at login, in slot order.");
+            Assert.AreEqual(character ?? "ann", session.Player.Name);
+        }
+
+        var fourth = await Assert.ThrowsExactlyAsync<TavernRefusedException>(() => JoinAsync(server, "ann", "Anya"));
+        StringAssert.Contains(fourth.Message, "You have 3 characters already (ann, Annie, Anna)");
+
+        // Chosen at login: by name (in any case), or the first one by default.
+        await using (var annie = await JoinAsync(server, "ann", "ANNIE"))
+        {
+            CollectionAssert.AreEqual(new[] { "ann", "Annie", "Anna" }, annie.Characters.ToArray());
+            Assert.AreEqual("Annie", annie.Player.Name, "The stored character, with its stored name.");
+        }
+
+        // Names are unique among all accounts, ignoring case, and NPC names are taken too.
+        StringAssert.Contains((await Assert.ThrowsExactlyAsync<TavernRefusedException>(() => JoinAsync(server, "bob", "aNNa"))).Message, "The name aNNa is taken");
+        StringAssert.Contains((await Assert.ThrowsExactlyAsync<TavernRefusedException>(() => JoinAsync(server, "bob", "barliman"))).Message, "tavern's own folk");
+
+        // The richest patrons: Ann spends 3 gold, and the board in the bar (a query ordered by gold) shows it.
+        await using var bob = await JoinAsync(server, "bob", "Bob");
+        await using var ann = await JoinAsync(server, "ann", null);
+        await ann.EnterTavernAsync();
+        var spent = ann.Client.Of<Player>().Updated.FirstAsync(c => c.Target == ann.Player && c.Field.Name == nameof(Player.Gold)).ToTask();
+        ann.Buy("ale");
+        await spent.WaitAsync(Timeout);
+        string[] expected = { "Anna: 20 gold", "Annie: 20 gold", "Bob: 20 gold", "ann: 17 gold" };
+        await EventuallyAsync(() => bob.Patrons().Richest.SequenceEqual(expected), $"the board reads {string.Join("; ", expected)} (it reads {string.Join("; ", bob.Patrons().Richest)})");
+    }
+
+    private static Task<TavernSession> JoinAsync(TavernProcess server, string user, string? character = null) =>
+        TavernSession.JoinAsync(server.Clients.Address.ToString(), server.Clients.Port, user, $"{user} likes the tavern", character).WaitAsync(Timeout);
 
     /// <summary>Waits until <paramref name="condition"/> holds, checking it again each time a player enters or moves in the session's view.</summary>
     private static async Task WhenAsync(TavernSession session, Func<bool> condition, string what)
