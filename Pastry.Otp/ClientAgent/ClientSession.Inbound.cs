@@ -366,6 +366,12 @@ internal sealed partial class ClientSession
                 return Eject(EjectCode.FieldConstraintViolated, $"{uberDogMethod}: {string.Join("; ", invalid.Select(p => p.Key + ": " + string.Join(", ", p.Value)))}");
             }
 
+            // Bounded work per connection: each call may cost a password hash, so only a few may wait at once.
+            if (Interlocked.Increment(ref pendingUberDogCalls) > agent.Options.MaxPendingUberDogCalls)
+            {
+                return Eject(EjectCode.RateLimited, $"more than {agent.Options.MaxPendingUberDogCalls} UberDOG calls waiting for an answer; wait for each answer");
+            }
+
             agent.UberDogs.Dispatch(this, id, uberDogMethod, uberDogArguments);
             return true;
         }
