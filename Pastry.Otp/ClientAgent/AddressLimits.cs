@@ -15,14 +15,12 @@ internal sealed class AddressLimits
     private readonly object gate = new();
     private readonly int maxConnections;
     private readonly double ratePerSecond;
-    private readonly double burst;
     private int pruneAt = PruneThreshold;
 
     public AddressLimits(int maxConnections, int newConnectionsPerSecond)
     {
         this.maxConnections = maxConnections;
         ratePerSecond = newConnectionsPerSecond;
-        burst = newConnectionsPerSecond * 2.0;
     }
 
     /// <summary>Addresses remembered now.</summary>
@@ -54,15 +52,13 @@ internal sealed class AddressLimits
                     pruneAt = Math.Max(PruneThreshold, entries.Count * 2);
                 }
 
-                entry = new Entry { Tokens = burst, RefilledMs = nowMs };
+                entry = new Entry { NewConnections = new TokenBucket(ratePerSecond, nowMs) };
                 entries[address] = entry;
             }
 
-            entry.Tokens = Math.Min(burst, entry.Tokens + ((nowMs - entry.RefilledMs) * ratePerSecond / 1000.0));
-            entry.RefilledMs = nowMs;
             string? refusal = entry.Connections >= maxConnections
                 ? $"{address} already has {entry.Connections} connections (the limit per address is {maxConnections})"
-                : entry.Tokens < 1
+                : !entry.NewConnections.TryTake(nowMs)
                     ? $"{address} opens connections faster than {ratePerSecond:0.#} per second"
                     : null;
             if (refusal is not null)
@@ -74,7 +70,6 @@ internal sealed class AddressLimits
 
             firstRefusal = false;
             entry.Refusing = false;
-            entry.Tokens -= 1;
             entry.Connections++;
             return null;
         }
@@ -98,8 +93,7 @@ internal sealed class AddressLimits
         foreach (var pair in entries.ToList())
         {
             var entry = pair.Value;
-            double tokens = entry.Tokens + ((nowMs - entry.RefilledMs) * ratePerSecond / 1000.0);
-            if (entry.Connections <= 0 && tokens >= burst)
+            if (entry.Connections <= 0 && entry.NewConnections.IsFullAt(nowMs))
             {
                 entries.Remove(pair.Key);
             }
@@ -109,8 +103,7 @@ internal sealed class AddressLimits
     private sealed class Entry
     {
         public int Connections;
-        public double Tokens;
-        public long RefilledMs;
+        public TokenBucket NewConnections;
         public bool Refusing;
     }
 }

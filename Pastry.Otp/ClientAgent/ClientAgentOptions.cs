@@ -24,6 +24,15 @@ public sealed class ClientAgentOptions
     /// <summary>The most zones one interest may name. Default: 1024.</summary>
     public int MaxZonesPerInterest { get; set; } = 1024;
 
+    /// <summary>
+    /// The most zones one session may hold across all its interests; more is ejected with 348. Each zone costs a
+    /// subscription and a share of every interest sync. Default: 4096.
+    /// </summary>
+    public int MaxZonesPerSession { get; set; } = 4096;
+
+    /// <summary>AddInterest and RemoveInterest messages one session may send per second (burst of twice that); more is ejected with 347. Default: 20.</summary>
+    public int MaxInterestChangesPerSecond { get; set; } = 20;
+
     /// <summary>The sustained messages per second one session may send (token bucket with a burst of twice that). Default: 200.</summary>
     public int MaxMessagesPerSecond { get; set; } = 200;
 
@@ -68,6 +77,8 @@ public sealed class ClientAgentOptions
         Require(HeartbeatTimeout > TimeSpan.Zero, "ClientAgent:HeartbeatTimeout", "must be positive (for example \"00:00:30\")");
         Require(MaxInterests >= 1, "ClientAgent:MaxInterests", "must be at least 1");
         Require(MaxZonesPerInterest >= 1, "ClientAgent:MaxZonesPerInterest", "must be at least 1");
+        Require(MaxZonesPerSession >= MaxZonesPerInterest, "ClientAgent:MaxZonesPerSession", "must be at least MaxZonesPerInterest");
+        Require(MaxInterestChangesPerSecond >= 1, "ClientAgent:MaxInterestChangesPerSecond", "must be at least 1");
         Require(MaxMessagesPerSecond >= 1, "ClientAgent:MaxMessagesPerSecond", "must be at least 1");
         Require(MaxOutgoingBytes >= 4096, "ClientAgent:MaxOutgoingBytes", "must be at least 4096");
         Require(MaxPendingUberDogCalls >= 1, "ClientAgent:MaxPendingUberDogCalls", "must be at least 1");

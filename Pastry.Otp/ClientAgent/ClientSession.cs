@@ -35,8 +35,8 @@ internal sealed partial class ClientSession : IParticipant
     private uint nextQuery;
     private long queuedBytes;
     private long lastReceivedMs;
-    private double tokens;
-    private long tokensRefilledMs;
+    private TokenBucket messages;
+    private TokenBucket interestChanges;
     private readonly long connectedMs;
     private int pendingUberDogCalls;
 
@@ -51,8 +51,9 @@ internal sealed partial class ClientSession : IParticipant
         Channel = Messaging.Channel.ForSession(Id);
         Remote = socket.RemoteEndPoint?.ToString() ?? "?";
         RemoteAddress = (socket.RemoteEndPoint as System.Net.IPEndPoint)?.Address;
-        lastReceivedMs = tokensRefilledMs = connectedMs = Environment.TickCount64;
-        tokens = agent.Options.MaxMessagesPerSecond * 2.0;
+        lastReceivedMs = connectedMs = Environment.TickCount64;
+        messages = new TokenBucket(agent.Options.MaxMessagesPerSecond, connectedMs);
+        interestChanges = new TokenBucket(agent.Options.MaxInterestChangesPerSecond, connectedMs);
     }
 
     private enum SessionStage
@@ -335,18 +336,4 @@ internal sealed partial class ClientSession : IParticipant
         return false;
     }
 
-    private bool TakeToken()
-    {
-        long now = Environment.TickCount64;
-        double rate = agent.Options.MaxMessagesPerSecond;
-        tokens = Math.Min(rate * 2, tokens + ((now - tokensRefilledMs) * rate / 1000.0));
-        tokensRefilledMs = now;
-        if (tokens < 1)
-        {
-            return false;
-        }
-
-        tokens -= 1;
-        return true;
-    }
 }

@@ -265,6 +265,77 @@ public sealed class HostileClientTests
         Record($"new connections per second: {refused} of 40 refused; bystander create+login {await BystanderAsync(clients, "passer-by"):0} ms");
     }
 
+    [TestMethod]
+    public async Task ZonesAcrossInterests_AreCapped_Eject348()
+    {
+        var (otp, clients, _) = await PastryProcess.StartOtpAsync("--ClientAgent:MaxZonesPerInterest", "64", "--ClientAgent:MaxZonesPerSession", "100");
+        await using var _ = otp;
+        await using var client = await RawClient.LoggedInAsync(clients, Registry, "greedy");
+        var parent = DoId.NewId();
+
+        await client.AddInterestAsync(1, parent, Enumerable.Range(0, 64).Select(z => (uint)z).ToArray());
+        await client.ExpectAsync(MessageType.InterestDone);
+        await client.AddInterestAsync(2, parent, Enumerable.Range(64, 64).Select(z => (uint)z).ToArray());
+
+        StringAssert.Contains(await client.ExpectEjectAsync(EjectCode.TooManyInterests), "at most 100");
+    }
+
+    [TestMethod]
+    public async Task InterestChurn_IsRateLimited347_WhileABystanderOpensInterest()
+    {
+        var (otp, clients, _) = await PastryProcess.StartOtpAsync("--ClientAgent:MaxInterestChangesPerSecond", "5");
+        await using var _ = otp;
+        var parent = DoId.NewId();
+        var churners = new List<RawClient>();
+        for (int i = 0; i < 4; i++)
+        {
+            churners.Add(await RawClient.LoggedInAsync(clients, Registry, $"churner{i}"));
+        }
+
+        try
+        {
+            // Each churner sends 40 interest changes of 1,024 zones in one burst; the bucket holds 10.
+            foreach (var churner in churners)
+            {
+                await churner.SendAsync(w =>
+                {
+                    for (int change = 0; change < 40; change++)
+                    {
+                        ClientFrames.WriteAddInterest(w, (uint)(change % 4), parent, Enumerable.Range(change * 8, 1024).Select(z => (uint)z).ToArray());
+                    }
+                });
+            }
+
+            await using var bystander = await RawClient.LoggedInAsync(clients, Registry, "calm", localAddress: BystanderAddress);
+            var timer = Stopwatch.StartNew();
+            await bystander.AddInterestAsync(1, parent, 1, 2, 3);
+            await bystander.ExpectAsync(MessageType.InterestDone);
+            Record($"interest churn: 4 sessions x 40 changes of 1024 zones; bystander AddInterest round trip {timer.Elapsed.TotalMilliseconds:0.0} ms");
+
+            foreach (var churner in churners)
+            {
+                while (true)
+                {
+                    var frame = await churner.NextAsync();
+                    if (frame.Type == MessageType.Eject)
+                    {
+                        var reader = frame.Reader();
+                        Assert.AreEqual(EjectCode.RateLimited, (EjectCode)reader.ReadUInt16());
+                        StringAssert.Contains(reader.ReadString(), "interest changes per second");
+                        break;
+                    }
+                }
+            }
+        }
+        finally
+        {
+            foreach (var churner in churners)
+            {
+                await churner.DisposeAsync();
+            }
+        }
+    }
+
     private void Record(string line) => TestContext.WriteLine($"RELIABILITY: {line}");
 
     private static async Task<RawClient> HelloAsync(IPEndPoint clients, IPAddress? localAddress = null)
