@@ -101,7 +101,14 @@ public sealed class TavernAi : IAiApplication
         {
             if (call.Method.Name == nameof(NoticeBoard.Post))
             {
-                string author = players.TryGetValue(call.Sender, out var poster) ? poster.Name : "someone";
+                // The board hangs in the bar: a notice is pinned only by a player standing there.
+                if (!players.TryGetValue(call.Sender, out var poster) || poster.Parent != TavernWorld.TavernId || poster.Zone != TavernWorld.BarRoom)
+                {
+                    Console.Out.WriteLine($"tavern: a notice from account {call.Sender} was refused: the board is in the bar");
+                    return;
+                }
+
+                string author = poster.Name;
                 board.Notices = board.Notices.Append($"{author}: {(string)call.Arguments[0]!}").TakeLast(TavernWorld.MaxNotices).ToArray();
             }
         });

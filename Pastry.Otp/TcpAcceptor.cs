@@ -56,6 +56,9 @@ internal sealed class TcpAcceptor : IAsyncDisposable
 
     private async Task AcceptAsync()
     {
+        // An accept that fails (out of file descriptors, out of memory) would fail again at once: back off, doubling
+        // from 10 ms to 1 s, and log once per episode rather than in a hot loop.
+        int failures = 0;
         while (!stop.IsCancellationRequested)
         {
             Socket socket;
@@ -69,8 +72,27 @@ internal sealed class TcpAcceptor : IAsyncDisposable
             }
             catch (SocketException ex)
             {
-                logger.LogWarning("{Role}: accept failed: {Message}", role, ex.Message);
+                if (failures++ == 0)
+                {
+                    logger.LogWarning("{Role}: accept failed: {Message}; backing off until accepting works again", role, ex.Message);
+                }
+
+                try
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(1000, 10 << Math.Min(failures - 1, 7))), stop.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+
                 continue;
+            }
+
+            if (failures > 0)
+            {
+                logger.LogWarning("{Role}: accepting again after {Failures} failed accept(s)", role, failures);
+                failures = 0;
             }
 
             socket.NoDelay = true;

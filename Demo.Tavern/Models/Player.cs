@@ -33,8 +33,8 @@ public sealed partial class Player : DistributedObject<Player>
     [Db, Ai]
     public partial DateTime LastSeen { get; set; }
 
-    /// <summary>Position in the current place (x, y); any client in view may send it, and everyone nearby sees it.</summary>
-    [Ram, Broadcast, ClSend, MaxLength(2)]
+    /// <summary>Position in the current place (x, y); only its owner may send it ([OwnSend]: with [ClSend] any viewer could move it), and everyone nearby sees it.</summary>
+    [Ram, Broadcast, OwnSend, MaxLength(2)]
     public partial float[] Position { get; set; }
 
     /// <summary>The owner speaks; the AI checks it and repeats it to everyone nearby with <see cref="Said"/>.</summary>

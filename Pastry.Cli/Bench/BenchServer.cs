@@ -69,6 +69,16 @@ internal sealed partial class BenchServer : IAsyncDisposable
     public int Warnings => Volatile.Read(ref warnings);
 
     /// <summary>
+    /// The per-address limits of a child, lifted: every bench client connects from 127.0.0.1, which the defaults would
+    /// treat as one household (64 connections, 20 new per second). A <c>--target</c> server needs the same settings.
+    /// </summary>
+    private static readonly string[] LoopbackLoad =
+    {
+        "--ClientAgent:MaxConnectionsPerAddress", "1000000", "--ClientAgent:MaxNewConnectionsPerSecondPerAddress", "1000000",
+        "--ClientAgent:LoginTimeout", "00:10:00",
+    };
+
+    /// <summary>
     /// Starts a child server with the bench models and <paramref name="settings"/> (<c>--Section:Key value</c> pairs)
     /// and waits for its two listening lines. The child logs at Info because those lines are Info; the bench reads its
     /// output and keeps only the last lines (for errors) and a count of warnings.
@@ -95,7 +105,7 @@ internal sealed partial class BenchServer : IAsyncDisposable
             info.FileName = host;
         }
 
-        foreach (string argument in new[] { "serve", "--role", "otp", "--app", dll, "--ClientAgent:Port", "0", "--MessageDirector:Port", "0", "--Logging:Level", "Info", "--Database:Path", string.Empty }.Concat(settings))
+        foreach (string argument in new[] { "serve", "--role", "otp", "--app", dll, "--ClientAgent:Port", "0", "--MessageDirector:Port", "0", "--Logging:Level", "Info", "--Database:Path", string.Empty }.Concat(LoopbackLoad).Concat(settings))
         {
             info.ArgumentList.Add(argument);
         }

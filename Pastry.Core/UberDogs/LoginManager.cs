@@ -1,3 +1,5 @@
+using System.ComponentModel.DataAnnotations;
+
 namespace Pastry;
 
 /// <summary>
@@ -11,15 +13,24 @@ public sealed class LoginManager : DistributedObject<LoginManager>
     /// <summary>The well-known DoId of the login UberDOG.</summary>
     public static readonly DoId WellKnownId = new(0, 0x1001);
 
+    /// <summary>
+    /// The longest username the protocol carries. Checked by the Client Agent before any work (a longer one is ejected
+    /// with 127), so that a hostile client cannot make the server look up, hash or log a 64 KB name.
+    /// </summary>
+    public const int MaxUsernameLength = 64;
+
+    /// <summary>The longest password the protocol carries; like <see cref="MaxUsernameLength"/>, checked before any hashing.</summary>
+    public const int MaxPasswordLength = 256;
+
     /// <summary>Creates an account (client → server).</summary>
     [Distributed, ClSend, Anonymous]
-    public void CreateAccount(string username, string password)
+    public void CreateAccount([MaxLength(MaxUsernameLength)] string username, [MaxLength(MaxPasswordLength)] string password)
     {
     }
 
     /// <summary>Logs in (client → server).</summary>
     [Distributed, ClSend, Anonymous]
-    public void Login(string username, string password)
+    public void Login([MaxLength(MaxUsernameLength)] string username, [MaxLength(MaxPasswordLength)] string password)
     {
     }
 

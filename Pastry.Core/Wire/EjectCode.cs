@@ -6,6 +6,12 @@ namespace Pastry.Wire;
 /// </summary>
 public enum EjectCode : ushort
 {
+    /// <summary>
+    /// The account logged in from another connection, which takes over the account's objects (Astron's number:
+    /// one session per account; the second login kicks the first).
+    /// </summary>
+    LoggedInElsewhere = 100,
+
     /// <summary>The frame is larger than the configured maximum.</summary>
     OversizedFrame = 106,
 
@@ -54,8 +60,14 @@ public enum EjectCode : ushort
     /// <summary>The session sent more messages per second than allowed (Pastry's own code).</summary>
     RateLimited = 347,
 
-    /// <summary>The session asked for more interests than allowed (Pastry's own code).</summary>
+    /// <summary>The session asked for more interests, or more zones in all, than allowed (Pastry's own code).</summary>
     TooManyInterests = 348,
+
+    /// <summary>
+    /// The session did not log in within the login deadline, or its address has too many connections or opens them
+    /// too fast (Pastry's own code; the reason says which limit).
+    /// </summary>
+    NotAdmitted = 349,
 
     /// <summary>The server is shutting down.</summary>
     ServerShutdown = 154,

@@ -18,6 +18,8 @@ public sealed class ClientAgent : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<ClientSession, Task> sessions = new();
     private readonly CancellationTokenSource stop = new();
+    private readonly ConcurrentDictionary<DoId, ClientSession> sessionsByAccount = new();
+    private readonly AddressLimits addressLimits;
     private TcpAcceptor? acceptor;
     private Task? heartbeatLoop;
 
@@ -34,6 +36,7 @@ public sealed class ClientAgent : IAsyncDisposable
         Metrics = metrics;
         Logger = logger;
         Flusher = new FlushScheduler(options.FlushInterval);
+        addressLimits = new AddressLimits(options.MaxConnectionsPerAddress, options.MaxNewConnectionsPerSecondPerAddress);
     }
 
     /// <summary>The endpoint the agent listens on (with the real port when 0 was asked for).</summary>
@@ -106,8 +109,32 @@ public sealed class ClientAgent : IAsyncDisposable
         stop.Dispose();
     }
 
+    /// <summary>
+    /// Makes <paramref name="session"/> the one session of <paramref name="account"/>; returns the session that held
+    /// it before (to be kicked with 100), or null.
+    /// </summary>
+    internal ClientSession? ClaimAccount(ClientSession session, DoId account)
+    {
+        ClientSession? previous = null;
+        sessionsByAccount.AddOrUpdate(account, session, (_, old) =>
+        {
+            previous = old;
+            return session;
+        });
+        return previous == session ? null : previous;
+    }
+
+    /// <summary>Lets go of <paramref name="account"/> if <paramref name="session"/> still holds it; false when another session took it over.</summary>
+    internal bool ReleaseAccount(ClientSession session, DoId account) =>
+        sessionsByAccount.TryRemove(KeyValuePair.Create(account, session));
+
     internal void OnSessionClosed(ClientSession session)
     {
+        if (session.RemoteAddress is { } address)
+        {
+            addressLimits.Release(address);
+        }
+
         sessions.TryRemove(session, out _);
         Metrics.SessionClosed();
         Logger.LogDebug("{Session} closed", session.Name);
@@ -115,11 +142,48 @@ public sealed class ClientAgent : IAsyncDisposable
 
     private void OnAccepted(Socket socket)
     {
+        // Per-address admission before any per-session state exists: a refused connection costs one small send.
+        if ((socket.RemoteEndPoint as IPEndPoint)?.Address is { } address
+            && addressLimits.TryAdmit(address, Environment.TickCount64, out bool firstRefusal) is { } refusal)
+        {
+            if (firstRefusal)
+            {
+                Logger.LogWarning("Refusing connections with {Code} {CodeName}: {Reason} (logged once until the address is admitted again)", (int)EjectCode.NotAdmitted, EjectCode.NotAdmitted, refusal);
+            }
+
+            Metrics.Ejected(EjectCode.NotAdmitted);
+            Refuse(socket, refusal);
+            return;
+        }
+
+        // A small kernel send buffer keeps the slow-consumer bound (MaxOutgoingBytes, 346) close to the truth.
+        socket.SendBufferSize = Options.SocketSendBufferBytes;
         var session = new ClientSession(this, socket);
         Metrics.SessionOpened();
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         sessions[session] = done.Task;
         _ = RunSessionAsync(session, done);
+    }
+
+    /// <summary>Sends eject 349 with <paramref name="reason"/> to a connection that was not admitted, and closes it.</summary>
+    private static void Refuse(Socket socket, string reason)
+    {
+        using var frame = new Pastry.Wire.PooledBufferWriter(128);
+        ClientFrames.WriteEject(frame, EjectCode.NotAdmitted, reason);
+        try
+        {
+            // A fresh socket's send buffer is empty, so this small send does not block.
+            socket.Blocking = false;
+            socket.Send(frame.WrittenSpan);
+            socket.Shutdown(SocketShutdown.Send);
+        }
+        catch (SocketException)
+        {
+        }
+        finally
+        {
+            socket.Dispose();
+        }
     }
 
     private static async Task RunSessionAsync(ClientSession session, TaskCompletionSource done)

@@ -24,6 +24,15 @@ public sealed class ClientAgentOptions
     /// <summary>The most zones one interest may name. Default: 1024.</summary>
     public int MaxZonesPerInterest { get; set; } = 1024;
 
+    /// <summary>
+    /// The most zones one session may hold across all its interests; more is ejected with 348. Each zone costs a
+    /// subscription and a share of every interest sync. Default: 4096.
+    /// </summary>
+    public int MaxZonesPerSession { get; set; } = 4096;
+
+    /// <summary>AddInterest and RemoveInterest messages one session may send per second (burst of twice that); more is ejected with 347. Default: 20.</summary>
+    public int MaxInterestChangesPerSecond { get; set; } = 20;
+
     /// <summary>The sustained messages per second one session may send (token bucket with a burst of twice that). Default: 200.</summary>
     public int MaxMessagesPerSecond { get; set; } = 200;
 
@@ -32,6 +41,31 @@ public sealed class ClientAgentOptions
 
     /// <summary>How often queued output is flushed to the sockets; 0 flushes at once. Batching bounds the latency it adds. Default: 2 ms.</summary>
     public TimeSpan FlushInterval { get; set; } = TimeSpan.FromMilliseconds(2);
+
+    /// <summary>
+    /// UberDOG calls (logins, account creations) one session may have waiting for an answer; one more is ejected with
+    /// 347. Each login costs a password hash, so this bounds the work one connection can queue. Default: 4.
+    /// </summary>
+    public int MaxPendingUberDogCalls { get; set; } = 4;
+
+    /// <summary>A session that has not logged in within this time of connecting is ejected with 349. Default: 30 s.</summary>
+    public TimeSpan LoginTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Connections one IP address may hold at once; a further one gets eject 349 and is closed. Players behind one
+    /// NAT share an address, so keep it well above one household. Default: 64.
+    /// </summary>
+    public int MaxConnectionsPerAddress { get; set; } = 64;
+
+    /// <summary>New connections one IP address may open per second (token bucket with a burst of twice that); faster ones get eject 349. Default: 20.</summary>
+    public int MaxNewConnectionsPerSecondPerAddress { get; set; } = 20;
+
+    /// <summary>
+    /// The kernel send buffer of each client socket. The kernel would otherwise grow it to several MiB, which a slow
+    /// reader fills before <see cref="MaxOutgoingBytes"/> is even counted; this keeps the slow-consumer bound (346)
+    /// close to what is configured. Default: 128 KiB.
+    /// </summary>
+    public int SocketSendBufferBytes { get; set; } = 128 * 1024;
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first setting that is out of range.</summary>
     public void Validate()
@@ -43,8 +77,15 @@ public sealed class ClientAgentOptions
         Require(HeartbeatTimeout > TimeSpan.Zero, "ClientAgent:HeartbeatTimeout", "must be positive (for example \"00:00:30\")");
         Require(MaxInterests >= 1, "ClientAgent:MaxInterests", "must be at least 1");
         Require(MaxZonesPerInterest >= 1, "ClientAgent:MaxZonesPerInterest", "must be at least 1");
+        Require(MaxZonesPerSession >= MaxZonesPerInterest, "ClientAgent:MaxZonesPerSession", "must be at least MaxZonesPerInterest");
+        Require(MaxInterestChangesPerSecond >= 1, "ClientAgent:MaxInterestChangesPerSecond", "must be at least 1");
         Require(MaxMessagesPerSecond >= 1, "ClientAgent:MaxMessagesPerSecond", "must be at least 1");
         Require(MaxOutgoingBytes >= 4096, "ClientAgent:MaxOutgoingBytes", "must be at least 4096");
+        Require(MaxPendingUberDogCalls >= 1, "ClientAgent:MaxPendingUberDogCalls", "must be at least 1");
+        Require(LoginTimeout > TimeSpan.Zero, "ClientAgent:LoginTimeout", "must be positive (for example \"00:00:30\")");
+        Require(MaxConnectionsPerAddress >= 1, "ClientAgent:MaxConnectionsPerAddress", "must be at least 1");
+        Require(MaxNewConnectionsPerSecondPerAddress >= 1, "ClientAgent:MaxNewConnectionsPerSecondPerAddress", "must be at least 1");
+        Require(SocketSendBufferBytes >= 4096, "ClientAgent:SocketSendBufferBytes", "must be at least 4096");
         Require(FlushInterval >= TimeSpan.Zero && FlushInterval <= TimeSpan.FromSeconds(1), "ClientAgent:FlushInterval", "must be between 0 and 1 second");
     }
 

@@ -61,7 +61,7 @@ internal sealed partial class ClientSession
         }
 
         Interlocked.Exchange(ref lastReceivedMs, Environment.TickCount64);
-        if (!TakeToken())
+        if (!messages.TryTake(Environment.TickCount64))
         {
             return Eject(EjectCode.RateLimited, $"more than {agent.Options.MaxMessagesPerSecond} messages per second");
         }
@@ -177,6 +177,11 @@ internal sealed partial class ClientSession
             return Eject(EjectCode.AnonymousViolation, "AddInterest needs a logged-in session; anonymous sessions may only call [Anonymous] UberDOG methods");
         }
 
+        if (!interestChanges.TryTake(Environment.TickCount64))
+        {
+            return Eject(EjectCode.RateLimited, $"more than {agent.Options.MaxInterestChangesPerSecond} interest changes per second");
+        }
+
         uint context = reader.ReadUInt32();
         var parent = reader.ReadDoId();
         int count = reader.ReadCount(4);
@@ -197,9 +202,17 @@ internal sealed partial class ClientSession
             return Eject(EjectCode.TooManyInterests, $"a session may hold at most {agent.Options.MaxInterests} interests");
         }
 
+        // Every zone of every interest costs a subscription and its share of each sync: bound the total per session.
+        int zonesAfter = interests.ZoneCount - interests.ZoneCountOf(context) + zones.Distinct().Count();
+        if (zonesAfter > agent.Options.MaxZonesPerSession)
+        {
+            return Eject(EjectCode.TooManyInterests, $"interest {context} would make {zonesAfter} zones in all; a session may hold at most {agent.Options.MaxZonesPerSession}");
+        }
+
         if (!agent.InterestPolicy.IsAllowed(account, parent, zones))
         {
-            return Eject(EjectCode.ForbiddenInterest, $"interest in parent {parent} zones [{string.Join(", ", zones)}] is not allowed for this account");
+            string shown = string.Join(", ", zones.Take(8)) + (zones.Length > 8 ? $", ... ({zones.Length} zones)" : string.Empty);
+            return Eject(EjectCode.ForbiddenInterest, $"interest in parent {parent} zones [{shown}] is not allowed for this account");
         }
 
         var (added, removed) = interests.Set(context, parent, zones);
@@ -240,6 +253,11 @@ internal sealed partial class ClientSession
         if (stage != SessionStage.Established)
         {
             return Eject(EjectCode.AnonymousViolation, "RemoveInterest needs a logged-in session");
+        }
+
+        if (!interestChanges.TryTake(Environment.TickCount64))
+        {
+            return Eject(EjectCode.RateLimited, $"more than {agent.Options.MaxInterestChangesPerSecond} interest changes per second");
         }
 
         uint context = reader.ReadUInt32();
@@ -364,6 +382,12 @@ internal sealed partial class ClientSession
             if (invalid is not null)
             {
                 return Eject(EjectCode.FieldConstraintViolated, $"{uberDogMethod}: {string.Join("; ", invalid.Select(p => p.Key + ": " + string.Join(", ", p.Value)))}");
+            }
+
+            // Bounded work per connection: each call may cost a password hash, so only a few may wait at once.
+            if (Interlocked.Increment(ref pendingUberDogCalls) > agent.Options.MaxPendingUberDogCalls)
+            {
+                return Eject(EjectCode.RateLimited, $"more than {agent.Options.MaxPendingUberDogCalls} UberDOG calls waiting for an answer; wait for each answer");
             }
 
             agent.UberDogs.Dispatch(this, id, uberDogMethod, uberDogArguments);

@@ -28,14 +28,17 @@ internal sealed partial class ClientSession : IParticipant
     private readonly Dictionary<ModelInfo, DistributedObject> cleanContexts = new();
     private readonly CancellationTokenSource stopReading = new();
     private readonly CancellationTokenSource abort = new();
+    private readonly CancellationTokenSource gone = new();
     private readonly ILogger logger;
     private SessionStage stage = SessionStage.AwaitingHello;
     private DoId account;
     private uint nextQuery;
     private long queuedBytes;
     private long lastReceivedMs;
-    private double tokens;
-    private long tokensRefilledMs;
+    private TokenBucket messages;
+    private TokenBucket interestChanges;
+    private readonly long connectedMs;
+    private int pendingUberDogCalls;
 
     public ClientSession(ClientAgent agent, Socket socket)
     {
@@ -47,8 +50,10 @@ internal sealed partial class ClientSession : IParticipant
         Id = DoId.NewId();
         Channel = Messaging.Channel.ForSession(Id);
         Remote = socket.RemoteEndPoint?.ToString() ?? "?";
-        lastReceivedMs = tokensRefilledMs = Environment.TickCount64;
-        tokens = agent.Options.MaxMessagesPerSecond * 2.0;
+        RemoteAddress = (socket.RemoteEndPoint as System.Net.IPEndPoint)?.Address;
+        lastReceivedMs = connectedMs = Environment.TickCount64;
+        messages = new TokenBucket(agent.Options.MaxMessagesPerSecond, connectedMs);
+        interestChanges = new TokenBucket(agent.Options.MaxInterestChangesPerSecond, connectedMs);
     }
 
     private enum SessionStage
@@ -64,6 +69,12 @@ internal sealed partial class ClientSession : IParticipant
     public Channel Channel { get; }
 
     public string Remote { get; }
+
+    /// <summary>The client's IP address (the key of the per-address limits), or null when the socket has none.</summary>
+    public System.Net.IPAddress? RemoteAddress { get; }
+
+    /// <summary>Cancelled when the connection has closed: work queued for it (a password hash) is dropped.</summary>
+    public CancellationToken Gone => gone.Token;
 
     public string Name => $"session {Id} ({Remote})";
 
@@ -96,13 +107,17 @@ internal sealed partial class ClientSession : IParticipant
         }
         finally
         {
+            gone.Cancel();
             lock (sync)
             {
                 stage = SessionStage.Closed;
             }
 
             agent.Router.UnsubscribeAll(this);
-            if (!account.IsEmpty)
+
+            // Only the session that still holds the account says it closed: one kicked by a second login (eject 100)
+            // handed the account, and its objects, to the new session, so the AI must not clean them up.
+            if (!account.IsEmpty && agent.ReleaseAccount(this, account))
             {
                 agent.Router.Publish(new Envelope(InternalMessageType.SessionClosed, Channel, account, Array.Empty<byte>()), Messaging.Channel.SessionEvents);
             }
@@ -127,13 +142,33 @@ internal sealed partial class ClientSession : IParticipant
 
             stopReading.Dispose();
             abort.Dispose();
+
+            // Pending UberDOG calls see Gone and finish without work; wait for them before the token goes away.
+            await UberDogCalls.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            gone.Dispose();
             agent.OnSessionClosed(this);
         }
     }
 
-    /// <summary>Ejects the session when it has been silent for longer than the heartbeat timeout.</summary>
+    /// <summary>
+    /// Ejects the session when it has been silent for longer than the heartbeat timeout (345), or has not logged in
+    /// within the login deadline (349): heartbeats alone do not keep an anonymous session alive.
+    /// </summary>
     public void CheckHeartbeat(long nowMs)
     {
+        if (stage is SessionStage.AwaitingHello or SessionStage.Anonymous && nowMs - connectedMs > agent.Options.LoginTimeout.TotalMilliseconds)
+        {
+            lock (sync)
+            {
+                if (stage is SessionStage.AwaitingHello or SessionStage.Anonymous)
+                {
+                    Eject(EjectCode.NotAdmitted, $"not logged in within the login deadline of {agent.Options.LoginTimeout.TotalSeconds:0.#} s");
+                }
+            }
+
+            return;
+        }
+
         long silentMs = nowMs - Interlocked.Read(ref lastReceivedMs);
         if (silentMs > agent.Options.HeartbeatTimeout.TotalMilliseconds)
         {
@@ -196,19 +231,18 @@ internal sealed partial class ClientSession : IParticipant
         }
     }
 
-    /// <summary>Marks the session logged in as <paramref name="accountId"/> (called by the login UberDOG).</summary>
-    public void Establish(DoId accountId)
+    /// <summary>
+    /// Marks the session logged in as <paramref name="accountId"/> (called by the login UberDOG), and kicks the
+    /// account's previous session with 100: one session per account, and the account's objects pass to this one.
+    /// False when the session has closed or is already logged in (a session never changes account).
+    /// </summary>
+    public bool Establish(DoId accountId)
     {
         lock (sync)
         {
-            if (stage == SessionStage.Closed)
+            if (stage != SessionStage.Anonymous || !account.IsEmpty)
             {
-                return;
-            }
-
-            if (!account.IsEmpty && account != accountId)
-            {
-                agent.Router.Unsubscribe(this, Messaging.Channel.ForAccount(account));
+                return false;
             }
 
             account = accountId;
@@ -216,7 +250,35 @@ internal sealed partial class ClientSession : IParticipant
             agent.Router.Subscribe(this, Messaging.Channel.ForAccount(accountId));
             logger.LogDebug("{Session} logged in as account {Account}", Name, accountId);
         }
+
+        // Outside this session's lock: the kick takes the other session's lock, and two logins never wait on each other.
+        agent.ClaimAccount(this, accountId)?.Kick(Remote);
+        return true;
     }
+
+    /// <summary>Whether the session is logged in (its login UberDOG refuses a second login).</summary>
+    public bool IsEstablished
+    {
+        get
+        {
+            lock (sync)
+            {
+                return !account.IsEmpty;
+            }
+        }
+    }
+
+    /// <summary>Ejects the session with 100 because its account logged in from <paramref name="newRemote"/>.</summary>
+    public void Kick(string newRemote)
+    {
+        lock (sync)
+        {
+            Eject(EjectCode.LoggedInElsewhere, $"this account logged in from another connection ({newRemote}); it now has the account's objects");
+        }
+    }
+
+    /// <summary>Counts an UberDOG call as answered (see <see cref="ClientAgentOptions.MaxPendingUberDogCalls"/>).</summary>
+    public void UberDogCallDone() => Interlocked.Decrement(ref pendingUberDogCalls);
 
     /// <summary>Sends an RPC from the server to this client (UberDOG answers).</summary>
     public void SendCall(DoId target, MethodDescriptor method, params object?[] arguments)
@@ -292,18 +354,4 @@ internal sealed partial class ClientSession : IParticipant
         return false;
     }
 
-    private bool TakeToken()
-    {
-        long now = Environment.TickCount64;
-        double rate = agent.Options.MaxMessagesPerSecond;
-        tokens = Math.Min(rate * 2, tokens + ((now - tokensRefilledMs) * rate / 1000.0));
-        tokensRefilledMs = now;
-        if (tokens < 1)
-        {
-            return false;
-        }
-
-        tokens -= 1;
-        return true;
-    }
 }

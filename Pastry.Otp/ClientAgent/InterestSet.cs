@@ -15,6 +15,12 @@ public sealed class InterestSet
     /// <summary>How many interests are open.</summary>
     public int Count => interests.Count;
 
+    /// <summary>Zones named by all open interests together (a zone in two interests counts twice: each costs).</summary>
+    public int ZoneCount { get; private set; }
+
+    /// <summary>Zones named by interest <paramref name="context"/>; 0 when it is not open.</summary>
+    public int ZoneCountOf(uint context) => interests.TryGetValue(context, out var interest) ? interest.Zones.Length : 0;
+
     /// <summary>Whether any interest covers <paramref name="location"/>.</summary>
     public bool Sees(Location location) => references.ContainsKey(location);
 
@@ -35,6 +41,7 @@ public sealed class InterestSet
 
         var unique = zones.Distinct().ToArray();
         interests[context] = (parent, unique);
+        ZoneCount += unique.Length;
         var added = new List<Location>();
         foreach (uint zone in unique)
         {
@@ -62,6 +69,7 @@ public sealed class InterestSet
             return removed;
         }
 
+        ZoneCount -= interest.Zones.Length;
         foreach (uint zone in interest.Zones)
         {
             var location = new Location(interest.Parent, zone);

@@ -8,4 +8,12 @@ public readonly record struct AccountResult(AccountStatus Status, DoId AccountId
 {
     /// <summary>Whether the request succeeded.</summary>
     public bool IsOk => Status == AccountStatus.Ok;
+
+    /// <summary>
+    /// The status the client sees: <see cref="AccountStatus.UnknownAccount"/> and <see cref="AccountStatus.WrongPassword"/>
+    /// both become <see cref="AccountStatus.LoginFailed"/>, so that an answer never tells which usernames exist;
+    /// <see cref="Status"/> keeps the difference for the server's log.
+    /// </summary>
+    public AccountStatus ClientStatus =>
+        Status is AccountStatus.UnknownAccount or AccountStatus.WrongPassword ? AccountStatus.LoginFailed : Status;
 }

@@ -19,6 +19,8 @@ public sealed class AccountService
     private readonly string invalidUsernameMessage;
     private readonly string invalidPasswordMessage;
     private readonly SemaphoreSlim hashing;
+    private readonly LoginThrottle accountThrottle;
+    private readonly LoginThrottle addressThrottle;
 
     /// <summary>Runs inside the hashing lane, just before each hash (tests hold hashes here to count how many run at once).</summary>
     internal Action? HashStarting { get; set; }
@@ -47,7 +49,16 @@ public sealed class AccountService
             MaxPasswordLength = options.MaxPasswordLength,
             Pbkdf2Iterations = options.Pbkdf2Iterations,
             MaxConcurrentHashes = options.MaxConcurrentHashes,
+            FreeLoginFailuresPerAccount = options.FreeLoginFailuresPerAccount,
+            FreeLoginFailuresPerAddress = options.FreeLoginFailuresPerAddress,
+            FirstLoginBackOff = options.FirstLoginBackOff,
+            MaxLoginBackOff = options.MaxLoginBackOff,
+            LoginFailuresBeforeLockout = options.LoginFailuresBeforeLockout,
+            LoginLockout = options.LoginLockout,
+            MaxTrackedLoginKeys = options.MaxTrackedLoginKeys,
         };
+        accountThrottle = new LoginThrottle(options.FreeLoginFailuresPerAccount, options.LoginFailuresBeforeLockout, this.options, time);
+        addressThrottle = new LoginThrottle(options.FreeLoginFailuresPerAddress, options.LoginFailuresBeforeLockout * 4, this.options, time);
         hashing = new SemaphoreSlim(options.MaxConcurrentHashes, options.MaxConcurrentHashes);
         invalidUsernameMessage =
             $"Username must be {options.MinUsernameLength}-{options.MaxUsernameLength} characters: letters, digits, '_' or '-'.";
@@ -113,7 +124,18 @@ public sealed class AccountService
     /// <see cref="LoginFailedMessage"/> and cost the same time, so neither reveals which usernames exist; their
     /// <see cref="AccountStatus"/> values differ, for the server's logs.
     /// </summary>
-    public async ValueTask<AccountResult> LoginAsync(string username, string password, CancellationToken cancellationToken)
+    public ValueTask<AccountResult> LoginAsync(string username, string password, CancellationToken cancellationToken) =>
+        LoginAsync(username, password, address: null, cancellationToken);
+
+    /// <summary>
+    /// Checks a login from <paramref name="address"/> (the client's IP address, or null when unknown). Failures are
+    /// counted per username and per address: beyond the free ones each attempt waits an exponential back-off, and
+    /// after <see cref="AccountOptions.LoginFailuresBeforeLockout"/> the username or address is locked for
+    /// <see cref="AccountOptions.LoginLockout"/>. A refused attempt answers <see cref="AccountStatus.Throttled"/> at
+    /// once, without a lookup or a hash, for known and unknown usernames alike. A cancelled token (the caller has
+    /// gone) stops the work before the hash.
+    /// </summary>
+    public async ValueTask<AccountResult> LoginAsync(string username, string password, string? address, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(username);
         ArgumentNullException.ThrowIfNull(password);
@@ -123,7 +145,21 @@ public sealed class AccountService
         // later does not lock out existing accounts.
         if (password.Length > options.MaxPasswordLength)
         {
-            return Fail(AccountStatus.InvalidPassword, LoginFailedMessage);
+            return Fail(AccountStatus.LoginFailed, LoginFailedMessage);
+        }
+
+        string accountKey = AccountRecord.NormalizeUsername(username);
+        string? addressKey = address;
+        var wait = accountThrottle.WaitFor(accountKey);
+        if (addressKey is not null)
+        {
+            var addressWait = addressThrottle.WaitFor(addressKey);
+            wait = addressWait > wait ? addressWait : wait;
+        }
+
+        if (wait > TimeSpan.Zero)
+        {
+            return Fail(AccountStatus.Throttled, $"Too many failed logins; try again in {Math.Ceiling(wait.TotalSeconds):0} s.");
         }
 
         var record = await store.FindByUsernameAsync(username, cancellationToken);
@@ -131,6 +167,8 @@ public sealed class AccountService
         await hashing.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            // The caller may have gone while this login waited for its turn: then nothing is hashed for it.
+            cancellationToken.ThrowIfCancellationRequested();
             HashStarting?.Invoke();
 
             // An unknown username spends one PBKDF2 computation against a dummy salt anyway, so that it answers as
@@ -150,16 +188,20 @@ public sealed class AccountService
             hashing.Release();
         }
 
-        if (record is null)
+        if (record is null || !matches)
         {
-            return Fail(AccountStatus.UnknownAccount, LoginFailedMessage);
+            accountThrottle.Failed(accountKey);
+            if (addressKey is not null)
+            {
+                addressThrottle.Failed(addressKey);
+            }
+
+            return Fail(record is null ? AccountStatus.UnknownAccount : AccountStatus.WrongPassword, LoginFailedMessage);
         }
 
-        if (!matches)
-        {
-            return Fail(AccountStatus.WrongPassword, LoginFailedMessage);
-        }
-
+        // A success forgets the username's failures; the address's stay, so that one good account behind an address
+        // does not reset a spray of guesses at others.
+        accountThrottle.Succeeded(accountKey);
         return new AccountResult(AccountStatus.Ok, record.AccountId, "Logged in.");
     }
 
@@ -192,7 +234,19 @@ public sealed class AccountService
         ?? BelowMinimum(options.MinPasswordLength, 1, nameof(AccountOptions.MinPasswordLength))
         ?? BelowMinimum(options.MaxPasswordLength, options.MinPasswordLength, nameof(AccountOptions.MaxPasswordLength))
         ?? BelowMinimum(options.Pbkdf2Iterations, 1, nameof(AccountOptions.Pbkdf2Iterations))
-        ?? BelowMinimum(options.MaxConcurrentHashes, 1, nameof(AccountOptions.MaxConcurrentHashes));
+        ?? BelowMinimum(options.MaxConcurrentHashes, 1, nameof(AccountOptions.MaxConcurrentHashes))
+        ?? AboveMaximum(options.MaxUsernameLength, LoginManager.MaxUsernameLength, nameof(AccountOptions.MaxUsernameLength))
+        ?? AboveMaximum(options.MaxPasswordLength, LoginManager.MaxPasswordLength, nameof(AccountOptions.MaxPasswordLength))
+        ?? BelowMinimum(options.FreeLoginFailuresPerAccount, 0, nameof(AccountOptions.FreeLoginFailuresPerAccount))
+        ?? BelowMinimum(options.FreeLoginFailuresPerAddress, 0, nameof(AccountOptions.FreeLoginFailuresPerAddress))
+        ?? BelowMinimum(options.LoginFailuresBeforeLockout, 1, nameof(AccountOptions.LoginFailuresBeforeLockout))
+        ?? BelowMinimum(options.MaxTrackedLoginKeys, 16, nameof(AccountOptions.MaxTrackedLoginKeys))
+        ?? (options.FirstLoginBackOff <= TimeSpan.Zero || options.MaxLoginBackOff < options.FirstLoginBackOff || options.LoginLockout < options.MaxLoginBackOff
+            ? "AccountOptions.FirstLoginBackOff must be positive, MaxLoginBackOff at least FirstLoginBackOff, and LoginLockout at least MaxLoginBackOff."
+            : null);
+
+    private static string? AboveMaximum(int value, int maximum, string key) =>
+        value > maximum ? $"AccountOptions.{key} must be at most {maximum}, the longest the login protocol carries (was {value})." : null;
 
     private static string? BelowMinimum(int value, int minimum, string key) =>
         value < minimum ? $"AccountOptions.{key} must be at least {minimum} (was {value})." : null;

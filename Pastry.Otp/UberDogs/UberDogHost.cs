@@ -45,28 +45,39 @@ public sealed class UberDogHost
         await previous.ConfigureAwait(ConfigureAwaitOptions.ForceYielding | ConfigureAwaitOptions.SuppressThrowing);
         try
         {
+            // Work for a connection that has closed is dropped: nothing is looked up or hashed for a caller that has gone.
+            if (session.Gone.IsCancellationRequested)
+            {
+                logger.LogDebug("{Session}: {Method} dropped, the caller has gone", session.Name, method);
+                return;
+            }
+
             switch (method.Name)
             {
                 case nameof(LoginManager.CreateAccount):
                     {
-                        var result = await accounts.CreateAccountAsync((string)arguments[0]!, (string)arguments[1]!, CancellationToken.None).ConfigureAwait(false);
-                        logger.LogInformation("{Session}: create account '{User}': {Status}", session.Name, arguments[0], result.Status);
+                        var result = await accounts.CreateAccountAsync((string)arguments[0]!, (string)arguments[1]!, session.Gone).ConfigureAwait(false);
+                        logger.LogInformation("{Session}: create account '{User}': {Status}", session.Name, Printable(arguments[0]), result.Status);
                         session.SendCall(id, createAccountResult, (int)result.Status, result.AccountId, result.Message);
                         break;
                     }
 
                 case nameof(LoginManager.Login):
                     {
-                        var result = await accounts.LoginAsync((string)arguments[0]!, (string)arguments[1]!, CancellationToken.None).ConfigureAwait(false);
+                        var result = session.IsEstablished
+                            ? new AccountResult(AccountStatus.AlreadyLoggedIn, DoId.Empty, "This connection is already logged in; disconnect before logging in as another account.")
+                            : await accounts.LoginAsync((string)arguments[0]!, (string)arguments[1]!, session.RemoteAddress?.ToString(), session.Gone).ConfigureAwait(false);
+
                         // One line per login (the session's own "logged in" line is Debug): at thousands of logins a
                         // second, every Info line is a measurable share of the login path.
-                        logger.LogInformation("{Session}: login '{User}': {Status} (account {Account})", session.Name, arguments[0], result.Status, result.AccountId);
-                        if (result.Status == AccountStatus.Ok)
+                        logger.LogInformation("{Session}: login '{User}': {Status} (account {Account})", session.Name, Printable(arguments[0]), result.Status, result.AccountId);
+                        if (result.Status == AccountStatus.Ok && !session.Establish(result.AccountId))
                         {
-                            session.Establish(result.AccountId);
+                            result = new AccountResult(AccountStatus.AlreadyLoggedIn, DoId.Empty, "This connection is already logged in; disconnect before logging in as another account.");
                         }
 
-                        session.SendCall(id, loginResult, (int)result.Status, result.AccountId, result.Message);
+                        // The client sees one status for an unknown user and a wrong password (ClientStatus).
+                        session.SendCall(id, loginResult, (int)result.ClientStatus, result.AccountId, result.Message);
                         break;
                     }
 
@@ -75,9 +86,35 @@ public sealed class UberDogHost
                     break;
             }
         }
+        catch (OperationCanceledException) when (session.Gone.IsCancellationRequested)
+        {
+            logger.LogDebug("{Session}: {Method} cancelled, the caller has gone", session.Name, method);
+        }
         catch (Exception ex)
         {
             logger.LogError(ex, "{Session}: UberDOG call {Method} failed", session.Name, method);
         }
+        finally
+        {
+            session.UberDogCallDone();
+        }
+    }
+
+    /// <summary>
+    /// A client's string as it may appear in a log line: control and format characters (newlines, bidi overrides)
+    /// become '?', so that a name cannot forge or reorder log lines. Lengths are already bounded by the protocol.
+    /// </summary>
+    private static string Printable(object? value)
+    {
+        string text = value as string ?? string.Empty;
+        return string.Create(text.Length, text, static (span, source) =>
+        {
+            for (int i = 0; i < source.Length; i++)
+            {
+                char c = source[i];
+                var category = char.GetUnicodeCategory(c);
+                span[i] = category is System.Globalization.UnicodeCategory.Control or System.Globalization.UnicodeCategory.Format ? '?' : c;
+            }
+        });
     }
 }

@@ -15,6 +15,10 @@ public static class InProcessOtp
         options.MessageDirector.Port = 0;
         options.Accounts.Pbkdf2Iterations = 1_000;
         options.Database.Path = string.Empty; // in memory unless a test configures a file
+
+        // Every test client connects from 127.0.0.1; HostileClientTests exercise the per-address limits on a real process.
+        options.ClientAgent.MaxConnectionsPerAddress = 100_000;
+        options.ClientAgent.MaxNewConnectionsPerSecondPerAddress = 100_000;
         configure?.Invoke(options);
         var server = new OtpServer(registry ?? Registry, options, logs ?? NullLoggerFactory.Instance, interestPolicy: policy);
         server.Start();

@@ -40,9 +40,13 @@ public sealed class RawClient : IAsyncDisposable
 
     public DoId AccountId { get; private set; }
 
-    public static async Task<RawClient> ConnectAsync(IPEndPoint endpoint, int? receiveBufferBytes = null)
+    /// <summary>The session id from HelloResp (set by <see cref="LoggedInAsync"/>).</summary>
+    public DoId SessionId { get; private set; }
+
+    /// <summary>Connects; <paramref name="localAddress"/> (for example 127.0.0.2) makes the server see another client address.</summary>
+    public static async Task<RawClient> ConnectAsync(IPEndPoint endpoint, int? receiveBufferBytes = null, IPAddress? localAddress = null)
     {
-        var tcp = new TcpClient { NoDelay = true };
+        var tcp = localAddress is null ? new TcpClient { NoDelay = true } : new TcpClient(new IPEndPoint(localAddress, 0)) { NoDelay = true };
         if (receiveBufferBytes is int size)
         {
             tcp.ReceiveBufferSize = size;
@@ -53,11 +57,13 @@ public sealed class RawClient : IAsyncDisposable
     }
 
     /// <summary>Connects, says hello, creates an account and logs in.</summary>
-    public static async Task<RawClient> LoggedInAsync(IPEndPoint endpoint, ModelRegistry registry, string user, string version = "1.0.0", int? receiveBufferBytes = null)
+    public static async Task<RawClient> LoggedInAsync(IPEndPoint endpoint, ModelRegistry registry, string user, string version = "1.0.0", int? receiveBufferBytes = null, IPAddress? localAddress = null)
     {
-        var client = await ConnectAsync(endpoint, receiveBufferBytes);
+        var client = await ConnectAsync(endpoint, receiveBufferBytes, localAddress);
         await client.HelloAsync(registry.SchemaHash, version);
-        await client.ExpectAsync(MessageType.HelloResp);
+        var hello = (await client.ExpectAsync(MessageType.HelloResp)).Reader();
+        hello.ReadInt64();
+        client.SessionId = hello.ReadDoId();
         await client.CallLoginAsync(registry, nameof(LoginManager.CreateAccount), user, "correct horse battery");
         var created = await client.ExpectCallAsync(registry);
         Assert.AreEqual(0, (int)created.Arguments[0]!, (string)created.Arguments[2]!);

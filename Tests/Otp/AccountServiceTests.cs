@@ -163,7 +163,8 @@ public sealed class AccountServiceTests
         Assert.AreEqual(AccountStatus.UnknownAccount, unknown.Status);
         Assert.AreEqual(DoId.Empty, unknown.AccountId);
         Assert.AreEqual(wrong.Message, unknown.Message);
-        Assert.AreNotEqual(wrong.Status, unknown.Status);
+        Assert.AreNotEqual(wrong.Status, unknown.Status, "The log tells them apart");
+        Assert.AreEqual(wrong.ClientStatus, unknown.ClientStatus, "the client cannot");
     }
 
     [TestMethod]
@@ -173,7 +174,7 @@ public sealed class AccountServiceTests
 
         var login = await service.LoginAsync("Ann", new string('x', 129), Token);
 
-        Assert.AreEqual(AccountStatus.InvalidPassword, login.Status);
+        Assert.AreEqual(AccountStatus.LoginFailed, login.Status);
         Assert.AreEqual(AccountService.LoginFailedMessage, login.Message);
     }
 

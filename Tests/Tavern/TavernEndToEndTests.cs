@@ -40,6 +40,8 @@ public sealed class TavernEndToEndTests
                 var heard = await bobHears.WaitAsync(Timeout);
                 CollectionAssert.AreEqual(new object[] { "ann", "Evening, Bob!" }, heard.Arguments.ToArray());
                 Assert.ThrowsExactly<ModelValidationException>(() => ann.Say("ring\u0007"), "Control characters are refused before anything is sent.");
+                Assert.ThrowsExactly<ModelValidationException>(() => ann.Say("evil \u202Eevom"), "Bidi overrides are refused.");
+                Assert.ThrowsExactly<ModelValidationException>(() => ann.Say("Bar\u200Bliman"), "Zero-width characters are refused.");
                 Assert.ThrowsExactly<ModelValidationException>(() => ann.Say(new string('x', 121)), "Chat lines are at most 120 characters.");
 
                 // A drink: the bartender takes the price with set-if-equals; Ann's purse shrinks and both hear him.
@@ -170,6 +172,31 @@ public sealed class TavernEndToEndTests
         await EventuallyAsync(() => bob.Patrons().Richest.SequenceEqual(expected), $"the board reads {string.Join("; ", expected)} (it reads {string.Join("; ", bob.Patrons().Richest)})");
     }
 
+    [TestMethod]
+    public async Task TheBoard_TakesNoticesOnlyInTheBar_AndNoOneMovesAnotherPlayer()
+    {
+        string directory = Directory.CreateTempSubdirectory("tavern-rules").FullName;
+        await using var server = await TavernProcess.StartAsync(Path.Combine(directory, "tavern.db"));
+        await using var ann = await JoinAsync(server, "ann");
+        await using var carl = await JoinAsync(server, "carl");
+        await EventuallyAsync(() => ann.Client.Objects.OfType<Player>().Any(p => p.Name == "carl"), "Ann sees Carl on the street");
+
+        // From the street (the board is in view, but it hangs in the bar) the AI refuses the notice.
+        carl.Post("sold from the street");
+        await server.WaitForLineAsync(new System.Text.RegularExpressions.Regex($"a notice from account {carl.Client.AccountId} was refused: the board is in the bar"));
+
+        // Position is [OwnSend]: Ann cannot move Carl (her client refuses before sending; the Client Agent would eject 118).
+        var carlsCopy = ann.Client.Objects.OfType<Player>().Single(p => p.Name == "carl");
+        Assert.ThrowsExactly<InvalidOperationException>(() => carlsCopy.Position = new[] { 1f, 1f });
+
+        // In the bar the same notice is pinned.
+        await carl.EnterTavernAsync();
+        var pinned = ann.Client.Of<NoticeBoard>().Updated.FirstAsync().ToTask();
+        carl.Post("pinned in the bar");
+        await pinned.WaitAsync(Timeout);
+        Assert.AreEqual("carl: pinned in the bar", ann.Board().Notices[^1]);
+    }
+
     private static Task<TavernSession> JoinAsync(TavernProcess server, string user, string? character = null) =>
         TavernSession.JoinAsync(server.Clients.Address.ToString(), server.Clients.Port, user, $"{user} likes the tavern", character).WaitAsync(Timeout);
 
@@ -181,6 +208,18 @@ public sealed class TavernEndToEndTests
         try
         {
             await changed.Select(_ => condition()).FirstAsync(ok => ok).ToTask().WaitAsync(Timeout);
+        }
+        catch (TimeoutException)
+        {
+            Assert.Fail($"Timed out waiting until {what}.");
+        }
+    }
+
+    private static async Task EventuallyAsync(Func<bool> condition, string what)
+    {
+        try
+        {
+            await Observable.Interval(TimeSpan.FromMilliseconds(20)).StartWith(0).Select(_ => condition()).FirstAsync(ok => ok).ToTask().WaitAsync(Timeout);
         }
         catch (TimeoutException)
         {

@@ -1,0 +1,81 @@
+using System.Net;
+using Pastry.Otp.ClientAgent;
+using Pastry.Otp.UberDogs;
+
+namespace Pastry.Tests.Otp;
+
+[TestClass]
+public sealed class LoginLimitTests
+{
+    [TestMethod]
+    public void Throttle_AfterTheFreeFailures_WaitsDoublingBackOffs_ThenLocksOut()
+    {
+        var clock = new SteppedTime();
+        var options = new AccountOptions { FirstLoginBackOff = TimeSpan.FromSeconds(1), MaxLoginBackOff = TimeSpan.FromSeconds(4), LoginLockout = TimeSpan.FromMinutes(10) };
+        var throttle = new LoginThrottle(freeFailures: 2, lockoutFailures: 6, options, clock);
+
+        var waits = new List<TimeSpan>();
+        for (int i = 0; i < 6; i++)
+        {
+            throttle.Failed("ann");
+            waits.Add(throttle.WaitFor("ann"));
+        }
+
+        CollectionAssert.AreEqual(
+            new[] { TimeSpan.Zero, TimeSpan.Zero, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(4), TimeSpan.FromMinutes(10) },
+            waits);
+        clock.Now += TimeSpan.FromMinutes(10) + TimeSpan.FromSeconds(1);
+        Assert.AreEqual(TimeSpan.Zero, throttle.WaitFor("ann"), "A quiet lockout window forgets the failures.");
+        Assert.AreEqual(0, throttle.Count);
+    }
+
+    [TestMethod]
+    public void Throttle_Success_ForgetsTheFailures_AndTheTableIsBounded()
+    {
+        var clock = new SteppedTime();
+        var throttle = new LoginThrottle(0, 100, new AccountOptions { MaxTrackedLoginKeys = 100 }, clock);
+        throttle.Failed("ann");
+        throttle.Succeeded("ann");
+        Assert.AreEqual(TimeSpan.Zero, throttle.WaitFor("ann"));
+
+        for (int i = 0; i < 10_000; i++)
+        {
+            throttle.Failed($"made-up-{i}");
+        }
+
+        Assert.IsTrue(throttle.Count <= 100, $"{throttle.Count} keys remembered");
+    }
+
+    [TestMethod]
+    public void AddressLimits_CapConnections_AndTheRate_PerAddress_LoggingOncePerEpisode()
+    {
+        var limits = new AddressLimits(maxConnections: 3, newConnectionsPerSecond: 100);
+        var a = IPAddress.Parse("10.0.0.1");
+        var b = IPAddress.Parse("10.0.0.2");
+        for (int i = 0; i < 3; i++)
+        {
+            Assert.IsNull(limits.TryAdmit(a, 0, out _));
+        }
+
+        StringAssert.Contains(limits.TryAdmit(a, 0, out bool first), "already has 3");
+        Assert.IsTrue(first);
+        Assert.IsNotNull(limits.TryAdmit(a, 0, out bool again));
+        Assert.IsFalse(again, "One warning per episode.");
+        Assert.IsNull(limits.TryAdmit(b, 0, out _), "Another address is not affected.");
+        limits.Release(a);
+        Assert.IsNull(limits.TryAdmit(a, 0, out _));
+
+        var slow = new AddressLimits(maxConnections: 1000, newConnectionsPerSecond: 1);
+        Assert.IsNull(slow.TryAdmit(a, 0, out _));
+        Assert.IsNull(slow.TryAdmit(a, 0, out _));
+        StringAssert.Contains(slow.TryAdmit(a, 0, out _), "faster than 1 per second");
+        Assert.IsNull(slow.TryAdmit(a, 1000, out _), "The bucket refills.");
+    }
+
+    private sealed class SteppedTime : TimeProvider
+    {
+        public DateTimeOffset Now { get; set; } = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+        public override DateTimeOffset GetUtcNow() => Now;
+    }
+}
