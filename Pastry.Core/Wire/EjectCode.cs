@@ -57,6 +57,9 @@ public enum EjectCode : ushort
     /// <summary>The session asked for more interests than allowed (Pastry's own code).</summary>
     TooManyInterests = 348,
 
+    /// <summary>An operator ejected the session from the admin endpoint; the reason is theirs (Pastry's own code).</summary>
+    OperatorEject = 349,
+
     /// <summary>The server is shutting down.</summary>
     ServerShutdown = 154,
 }

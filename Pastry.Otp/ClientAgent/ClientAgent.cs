@@ -13,7 +13,7 @@ namespace Pastry.Otp.ClientAgent;
 /// System.IO.Pipelines, written in batches). It enforces who may set what, interests, heartbeats and limits
 /// (ARCHITECTURE 4).
 /// </summary>
-public sealed class ClientAgent : IAsyncDisposable
+public sealed partial class ClientAgent : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<ClientSession, Task> sessions = new();
     private readonly CancellationTokenSource stop = new();
@@ -32,7 +32,7 @@ public sealed class ClientAgent : IAsyncDisposable
         Time = time;
         Metrics = metrics;
         Logger = logger;
-        Flusher = new OutboxFlusher(options.FlushInterval);
+        Flusher = new OutboxFlusher(options.FlushInterval, metrics);
     }
 
     /// <summary>The endpoint the agent listens on (with the real port when 0 was asked for).</summary>

@@ -104,7 +104,9 @@ internal sealed class SessionOutbox : IDisposable
 
             if (sending.WrittenCount > 0)
             {
+                long started = System.Diagnostics.Stopwatch.GetTimestamp();
                 await stream.WriteAsync(sending.WrittenMemory, cancellation).ConfigureAwait(false);
+                flusher.Metrics?.Flushed(sending.WrittenSpan, started);
                 sending.Reset();
             }
 
@@ -231,14 +233,18 @@ internal sealed class OutboxFlusher : IAsyncDisposable
     private readonly CancellationTokenSource stop = new();
     private readonly Task? loop;
 
-    public OutboxFlusher(TimeSpan interval)
+    public OutboxFlusher(TimeSpan interval, OtpMetrics? metrics = null)
     {
+        Metrics = metrics;
         this.interval = interval;
         if (interval > TimeSpan.Zero)
         {
             loop = Task.Run(RunAsync);
         }
     }
+
+    /// <summary>Where the outboxes count their flushes; none when null.</summary>
+    public OtpMetrics? Metrics { get; }
 
     public void Schedule(SessionOutbox outbox)
     {
