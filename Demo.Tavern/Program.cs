@@ -4,6 +4,7 @@ using Pastry;
 using Pastry.Ai.Hosting;
 using Pastry.Cli;
 using Pastry.Cli.Hosting;
+using Pastry.Otp.Admin;
 using Pastry.Otp.Hosting;
 
 namespace Demo.Tavern;
@@ -22,6 +23,8 @@ public static class Program
         var host = new Option<string>("--host") { Description = "the server's address", DefaultValueFactory = _ => "127.0.0.1", HelpName = "address" };
         var port = new Option<int>("--port") { Description = "the Client Agent's port", DefaultValueFactory = _ => 7199 };
         var count = new Option<int>("--count") { Description = "scripted players (0 to 200)", DefaultValueFactory = _ => 5 };
+        var adminPort = new Option<int>("--admin-port") { Description = "the admin endpoint's port (dashboard, /healthz, /readyz, /metrics) on 127.0.0.1", DefaultValueFactory = _ => 7197 };
+        SetMapDefaults();
         count.Validators.Add(result =>
         {
             if (result.GetValueOrDefault<int>() is < 0 or > 200)
@@ -32,9 +35,9 @@ public static class Program
 
         var root = new RootCommand("The Tavern: a small Pastry game. With no command it runs the whole game in one process (server, AI, pastry.db in the working directory, and bots); Ctrl+C stops it.")
         {
-            host, port, count,
+            host, port, count, adminPort,
         };
-        root.SetAction((parse, _) => WithCancelAsync(stop => RunWorldAsync(parse.GetValue(host)!, parse.GetValue(port), parse.GetValue(count), stop)));
+        root.SetAction((parse, _) => WithCancelAsync(stop => RunWorldAsync(parse.GetValue(host)!, parse.GetValue(port), parse.GetValue(adminPort), parse.GetValue(count), stop)));
 
         var user = new Option<string>("--user") { Description = "the account (created on first login)", DefaultValueFactory = _ => Environment.UserName.ToLowerInvariant() };
         var password = new Option<string?>("--password") { Description = "its password [default: '<user> at the tavern']" };
@@ -93,14 +96,40 @@ public static class Program
     }
 
     /// <summary>The main job: the server with the AI and the database in this process, then the bots; Ctrl+C stops both.</summary>
-    private static async Task<int> RunWorldAsync(string host, int port, int count, CancellationTokenSource stop)
+    /// <summary>
+    /// The dashboard's live map shows the district's 10x10 grid, players placed by their Position: set as defaults
+    /// (PASTRY_ environment variables, which flags and pastry.json still override) for every mode that runs a server.
+    /// </summary>
+    private static void SetMapDefaults()
+    {
+        var invariant = System.Globalization.CultureInfo.InvariantCulture;
+        foreach (var (key, value) in new[]
+        {
+            ("Parent", TavernWorld.DistrictId.ToString()),
+            ("Width", TavernWorld.Grid.Width.ToString(invariant)),
+            ("Height", TavernWorld.Grid.Height.ToString(invariant)),
+            ("FirstZone", TavernWorld.Grid.FirstZone.ToString(invariant)),
+            ("CellSize", TavernWorld.CellSize.ToString(invariant)),
+            ("PositionField", nameof(Player.Position)),
+        })
+        {
+            string variable = $"PASTRY_Admin__Map__{key}";
+            if (Environment.GetEnvironmentVariable(variable) is null)
+            {
+                Environment.SetEnvironmentVariable(variable, value);
+            }
+        }
+    }
+
+    private static async Task<int> RunWorldAsync(string host, int port, int adminPort, int count, CancellationTokenSource stop)
     {
         var models = ModelRegistry.FromAssemblies(typeof(Player).Assembly);
         var server = PastryHost.RunAsync(
             configPath: null,
-            new[] { "--Database:AutoMigrate", "true", "--Logging:Level", "Warning", "--MessageDirector:Port", "0", "--ClientAgent:Host", host, "--ClientAgent:Port", port.ToString(System.Globalization.CultureInfo.InvariantCulture) },
-            builder => builder.Services.AddPastryOtp(builder.Configuration, models).AddPastryAi<TavernAi>(builder.Configuration, models));
+            new[] { "--Database:AutoMigrate", "true", "--Logging:Level", "Warning", "--MessageDirector:Port", "0", "--ClientAgent:Host", host, "--ClientAgent:Port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--Admin:Port", adminPort.ToString(System.Globalization.CultureInfo.InvariantCulture) },
+            builder => builder.Services.AddPastryOtp(builder.Configuration, models).AddPastryAi<TavernAi>(builder.Configuration, models).AddPastryAdmin(builder.Configuration));
         await Console.Out.WriteLineAsync($"The Tavern opens on {host}:{port} (database pastry.db) with {count} bot(s); server log: warnings only. Ctrl+C stops it.");
+        await Console.Out.WriteLineAsync($"Dashboard and live map: http://127.0.0.1:{adminPort}/ (health /healthz, readiness /readyz, Prometheus /metrics)");
         await Console.Out.WriteLineAsync($"Join in from another terminal: dotnet run --project Demo.Tavern -- play --user ann --port {port}");
         var bots = TavernBots.RunAsync(host, port, count, stop.Token);
         int exit = await server;

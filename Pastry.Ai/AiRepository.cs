@@ -61,6 +61,7 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
         router.Subscribe(this, Channel);
         router.Subscribe(this, Channel.SessionEvents);
         logicLoop = Task.Run(RunLogicAsync);
+        AiMetrics.Add(this);
     }
 
     private AiRepository(RemoteMessageRouter router, (string Host, int Port) remote, ModelRegistry registry, AiOptions options, ILogger logger)
@@ -88,6 +89,27 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
     /// place to save and unload a player.
     /// </summary>
     public IObservable<DoId> SessionsClosed => sessionsClosed;
+
+    /// <summary>
+    /// Whether the AI can reach the Message Director: always in the OTP's process; over TCP, while its link is up
+    /// (false while it reconnects and after it is disposed).
+    /// </summary>
+    public bool IsConnected => Volatile.Read(ref disposed) == 0 && (router is not RemoteMessageRouter link || !link.Closed.IsCompleted);
+
+    /// <summary>How many objects this AI created that still exist.</summary>
+    public int ObjectCount
+    {
+        get
+        {
+            lock (gate)
+            {
+                return objects.Count;
+            }
+        }
+    }
+
+    /// <summary>Callbacks waiting on the logic loop.</summary>
+    internal int LogicQueueDepth => logic.Reader.Count;
 
     /// <summary>The objects this AI created that still exist.</summary>
     public IReadOnlyCollection<DistributedObject> Objects => table.Snapshot();
@@ -394,6 +416,7 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
             return;
         }
 
+        AiMetrics.Remove(this);
         stop.Cancel();
         logic.Writer.TryComplete();
         router.UnsubscribeAll(this);
@@ -585,6 +608,7 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
             }
 
             router = link;
+            AiMetrics.Reconnected(this);
             link.Subscribe(this, Channel);
             link.Subscribe(this, Channel.SessionEvents);
             RegisterCleanup(link);

@@ -3,6 +3,7 @@ using System.Reflection;
 using Microsoft.Extensions.Hosting;
 using Pastry.Ai.Hosting;
 using Pastry.Cli.Hosting;
+using Pastry.Otp.Admin;
 using Pastry.Otp.Hosting;
 
 namespace Pastry.Cli;
@@ -59,6 +60,9 @@ internal static class ServeCommand
                 {
                     builder.Services.AddPastryAi(application, builder.Configuration, registry);
                 }
+
+                // After the roles, so that it starts once they run (/healthz, /readyz, /metrics, the dashboard).
+                builder.Services.AddPastryAdmin(builder.Configuration);
             },
             () => $"pastry serve --role {role}: {registry.Models.Count - ModelRegistry.BuiltInModels.Count} app model(s) loaded, AI: {application?.FullName ?? "none"}").ConfigureAwait(false);
     }

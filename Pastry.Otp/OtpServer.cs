@@ -71,7 +71,7 @@ public sealed class OtpServer : IAsyncDisposable
         time ??= TimeProvider.System;
         if (options.Database.Enabled)
         {
-            Database = new DatabaseServer(router, registry, options.Database, loggerFactory.CreateLogger("Pastry.Otp.Database"));
+            Database = new DatabaseServer(router, registry, options.Database, loggerFactory.CreateLogger("Pastry.Otp.Database"), metrics);
             if (accountStore is null)
             {
                 accountStore = ownedAccounts = new SqliteAccountStore(options.Database.Path);
@@ -80,10 +80,11 @@ public sealed class OtpServer : IAsyncDisposable
 
         StateServer = new StateServer.StateServer(router, registry, loggerFactory.CreateLogger("Pastry.Otp.StateServer"), Database is not null, options.StateServer);
         var accounts = new AccountService(accountStore ?? new InMemoryAccountStore(), options.Accounts, time);
-        UberDogs = new UberDogHost(registry, accounts, loggerFactory.CreateLogger("Pastry.Otp.UberDogs"));
+        UberDogs = new UberDogHost(registry, accounts, loggerFactory.CreateLogger("Pastry.Otp.UberDogs"), metrics);
         ClientAgent = new ClientAgent.ClientAgent(options.ClientAgent, router, registry, UberDogs, interestPolicy ?? new AllowAllInterestPolicy(), time, metrics, loggerFactory.CreateLogger("Pastry.Otp.ClientAgent"));
         MessageDirector = new MessageDirectorServer(options.MessageDirector, router, loggerFactory.CreateLogger("Pastry.Otp.MessageDirector"));
         Diagnostics = new DiagnosticsRole(router, loggerFactory.CreateLogger("Pastry.Otp.Diagnostics"));
+        metrics.Track(this);
     }
 
     /// <summary>The app's models.</summary>
@@ -112,6 +113,12 @@ public sealed class OtpServer : IAsyncDisposable
 
     /// <summary>The diagnostics role (memory reports for tools on the Message Director).</summary>
     public DiagnosticsRole Diagnostics { get; }
+
+    /// <summary>Messages the in-process Message Director handed to subscribers so far.</summary>
+    public long Deliveries => router.Deliveries;
+
+    /// <summary>Whether <see cref="Start"/> ran and the server is not disposed: every role is up and both listeners are bound.</summary>
+    public bool IsRunning => started && Volatile.Read(ref disposed) == 0;
 
     /// <summary>The metrics on the <c>Pastry</c> meter.</summary>
     public OtpMetrics Metrics => metrics;

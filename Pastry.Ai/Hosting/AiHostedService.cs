@@ -15,10 +15,18 @@ namespace Pastry.Ai.Hosting;
 /// that cannot be reached at start is one <see cref="StartupException"/> naming the address and the fix.
 /// </summary>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "Both are disposed in StopAsync, which the host always calls.")]
-internal sealed class AiHostedService(Type application, IServiceProvider services) : IHostedService
+internal sealed class AiHostedService(Type application, IServiceProvider services) : IHostedService, IReadinessCheck
 {
     private readonly CancellationTokenSource stopping = new();
-    private AiRepository? ai;
+    private volatile AiRepository? ai;
+    private volatile bool started;
+
+    /// <inheritdoc />
+    public string Name => "ai";
+
+    /// <inheritdoc />
+    public string? Problem() =>
+        !started || ai is null ? "the AI application has not started" : ai.IsConnected ? null : "the AI's link to the Message Director is down (it reconnects)";
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -52,6 +60,7 @@ internal sealed class AiHostedService(Type application, IServiceProvider service
 
         var app = (IAiApplication)ActivatorUtilities.CreateInstance(services, application);
         await app.StartAsync(ai, stopping.Token).ConfigureAwait(false);
+        started = true;
         logger.LogInformation("AI application {App} started", application.Name);
     }
 

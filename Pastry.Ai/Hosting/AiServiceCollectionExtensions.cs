@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
+using Pastry.Hosting;
 
 namespace Pastry.Ai.Hosting;
 
@@ -49,7 +50,10 @@ public static class AiServiceCollectionExtensions
             .Configure(options => BindNamingKey(configuration.GetSection(AiHostOptions.Section), options))
             .ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AiHostOptions>, AiHostOptionsValidator>());
-        services.AddSingleton<IHostedService>(provider => new AiHostedService(application, provider));
+        // One instance is both the hosted service and its readiness check (/readyz lists it as "ai").
+        services.AddSingleton(provider => new AiHostedService(application, provider));
+        services.AddSingleton<IHostedService>(provider => provider.GetRequiredService<AiHostedService>());
+        services.AddSingleton<IReadinessCheck>(provider => provider.GetRequiredService<AiHostedService>());
         return services;
     }
 

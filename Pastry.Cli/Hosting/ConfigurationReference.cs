@@ -37,7 +37,7 @@ internal static class ConfigurationReference
             }
 
             text.Append("| key | type | default | meaning |\n|---|---|---|---|\n");
-            foreach (var (key, type, fallback) in KnownSettings.Keys.Where(k => k.Key.StartsWith(section + ":", StringComparison.Ordinal)))
+            foreach (var (key, type, fallback) in KnownSettings.Keys.Where(k => k.Key.StartsWith(section + ":", StringComparison.Ordinal) && !k.Key.AsSpan(section.Length + 1).Contains(':')))
             {
                 string property = key[(section.Length + 1)..];
                 string meaning = Summary(options, $"P:{options.FullName!.Replace('+', '.')}.{property}") ?? string.Empty;

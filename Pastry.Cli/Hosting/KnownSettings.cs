@@ -19,6 +19,8 @@ internal static class KnownSettings
             .Where(p => p.CanWrite)
             .Select(p => (p.Name, p.PropertyType))
             .Append((AiHostOptions.Section, typeof(AiHostOptions)))
+            .Append(("Admin", typeof(Pastry.Otp.Admin.AdminOptions)))
+            .Append(("Admin:Map", typeof(Pastry.Otp.Admin.AdminMapOptions)))
             .Append(("Logging", typeof(LoggingSettings)))
             .ToList();
 
@@ -28,7 +30,7 @@ internal static class KnownSettings
         {
             object defaults = Activator.CreateInstance(s.Options)!;
             return s.Options.GetProperties(BindingFlags.Public | BindingFlags.Instance)
-                .Where(p => p.CanWrite && p.GetSetMethod() is not null)
+                .Where(p => p.CanWrite && p.GetSetMethod() is not null && (p.PropertyType == typeof(string) || p.PropertyType.IsValueType))
                 .Select(p => ($"{s.Section}:{p.Name}", p.PropertyType, Format(p.GetValue(defaults))));
         })
         .ToList();

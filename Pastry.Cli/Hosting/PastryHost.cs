@@ -51,7 +51,7 @@ public static class PastryHost
         }
 
         builder.Logging.ClearProviders();
-        builder.Logging.AddNLog(ConsoleLogging.Create(ParseLevel(configuration["Logging:Level"])));
+        builder.Logging.AddNLog(ConsoleLogging.Create(configuration["Logging:Level"] is { } level ? ParseLevel(level) : null));
         try
         {
             configure(builder);
@@ -126,13 +126,8 @@ public static class PastryHost
     private static Exception Unwrap(Exception ex) =>
         ex is AggregateException { InnerExceptions.Count: 1 } aggregate ? Unwrap(aggregate.InnerExceptions[0]) : ex;
 
-    private static NLog.LogLevel ParseLevel(string? text)
+    private static NLog.LogLevel ParseLevel(string text)
     {
-        if (text is null)
-        {
-            return NLog.LogLevel.Info;
-        }
-
         try
         {
             return NLog.LogLevel.FromString(text);

@@ -69,6 +69,9 @@ public enum EjectCode : ushort
     /// </summary>
     NotAdmitted = 349,
 
+    /// <summary>An operator ejected the session from the admin endpoint; the reason is theirs (Pastry's own code).</summary>
+    OperatorEject = 350,
+
     /// <summary>The server is shutting down.</summary>
     ServerShutdown = 154,
 }

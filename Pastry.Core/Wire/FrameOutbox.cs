@@ -221,8 +221,10 @@ internal sealed class FrameOutbox : IDisposable
             {
                 if (sending.WrittenCount > 0)
                 {
+                    long started = System.Diagnostics.Stopwatch.GetTimestamp();
                     await stream.WriteAsync(sending.WrittenMemory, cancellation).ConfigureAwait(false);
                     await stream.FlushAsync(cancellation).ConfigureAwait(false);
+                    scheduler?.Flushed?.Invoke(sending.WrittenSpan, started);
                 }
             }
             finally
@@ -367,6 +369,9 @@ internal sealed class FrameOutbox : IDisposable
     }
 }
 
+/// <summary>Observes one batch an outbox wrote: its bytes (whole frames) and the <see cref="System.Diagnostics.Stopwatch"/> timestamp when the write began.</summary>
+internal delegate void FlushObserver(ReadOnlySpan<byte> batch, long startedTimestamp);
+
 /// <summary>
 /// Coalesces the sends of many outboxes: the first outbox that asks arms a one-shot timer, and when it fires every
 /// outbox that asked meanwhile sends at once, so that many small frames leave in one write per connection. While no
@@ -381,11 +386,15 @@ internal sealed class FlushScheduler : IDisposable
     private bool disposed;
 
     /// <summary>Creates a scheduler that sends within <paramref name="interval"/> of the first append (zero: at once).</summary>
-    public FlushScheduler(TimeSpan interval)
+    public FlushScheduler(TimeSpan interval, FlushObserver? flushed = null)
     {
         Interval = interval;
+        Flushed = flushed;
         timer = new Timer(static state => ((FlushScheduler)state!).Fire(), this, Timeout.Infinite, Timeout.Infinite);
     }
+
+    /// <summary>Told of every batch its outboxes wrote (metrics: frames and bytes per send, write time); none when null.</summary>
+    public FlushObserver? Flushed { get; }
 
     /// <summary>How long appends are coalesced before their sends.</summary>
     public TimeSpan Interval { get; }

@@ -14,7 +14,7 @@ namespace Pastry.Otp.ClientAgent;
 /// System.IO.Pipelines, written in batches). It enforces who may set what, interests, heartbeats and limits
 /// (ARCHITECTURE 4).
 /// </summary>
-public sealed class ClientAgent : IAsyncDisposable
+public sealed partial class ClientAgent : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<ClientSession, Task> sessions = new();
     private readonly CancellationTokenSource stop = new();
@@ -35,7 +35,7 @@ public sealed class ClientAgent : IAsyncDisposable
         Time = time;
         Metrics = metrics;
         Logger = logger;
-        Flusher = new FlushScheduler(options.FlushInterval);
+        Flusher = new FlushScheduler(options.FlushInterval, metrics is null ? null : metrics.Flushed);
         addressLimits = new AddressLimits(options.MaxConnectionsPerAddress, options.MaxNewConnectionsPerSecondPerAddress);
     }
 

@@ -17,6 +17,8 @@ internal sealed partial class ClientSession
         {
             var result = await reader.ReadAsync(stopReading.Token).ConfigureAwait(false);
             var buffer = result.Buffer;
+            long unread = buffer.Length;
+            int frames = 0;
             bool keepReading = true;
             while (keepReading)
             {
@@ -26,6 +28,7 @@ internal sealed partial class ClientSession
                     break;
                 }
 
+                frames++;
                 lock (sync)
                 {
                     keepReading = status switch
@@ -37,6 +40,7 @@ internal sealed partial class ClientSession
                 }
             }
 
+            agent.Metrics.Received(unread - buffer.Length, frames);
             reader.AdvanceTo(buffer.Start, buffer.End);
             if (!keepReading || result.IsCompleted)
             {

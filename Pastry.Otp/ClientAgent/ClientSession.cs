@@ -325,7 +325,7 @@ internal sealed partial class ClientSession : IParticipant
         }
 
         logger.LogWarning("{Session}: dropped as a slow consumer ({Code}): {Why}", Name, (int)EjectCode.SlowConsumer, why);
-        agent.Metrics.Ejected(EjectCode.SlowConsumer);
+        agent.OnEjected(this, EjectCode.SlowConsumer, why);
         stage = SessionStage.Closed;
         using (var frame = new PooledBufferWriter(256))
         {
@@ -345,7 +345,7 @@ internal sealed partial class ClientSession : IParticipant
         }
 
         logger.LogInformation("Ejecting {Session} (account {Account}) with {Code} {CodeName}: {Reason}", Name, account, (int)code, code, reason);
-        agent.Metrics.Ejected(code);
+        agent.OnEjected(this, code, reason);
         stage = SessionStage.Closed;
         scratch.Reset();
         ClientFrames.WriteEject(scratch, code, reason);

@@ -29,14 +29,22 @@ public sealed class DatabaseServer : IParticipant, IAsyncDisposable
     private Task? loop;
     private long committedWrites;
     private long batches;
+    private readonly OtpMetrics? metrics;
+    private string? lastError;
 
     /// <summary>
     /// Opens the database and checks that it is migrated for <paramref name="registry"/>'s models (applying a safe
     /// migration when <see cref="DatabaseOptions.AutoMigrate"/> is on). Call <see cref="Start"/> to handle messages.
     /// </summary>
     /// <exception cref="DatabaseException">The file is missing, damaged, or not migrated; the message says what to run.</exception>
-    public DatabaseServer(IMessageRouter router, ModelRegistry registry, DatabaseOptions options, ILogger logger)
+    /// <param name="router">The Message Director.</param>
+    /// <param name="registry">The app's models.</param>
+    /// <param name="options">Settings.</param>
+    /// <param name="logger">Where logs go.</param>
+    /// <param name="metrics">Where batch sizes, commit times and errors are counted; none when null.</param>
+    public DatabaseServer(IMessageRouter router, ModelRegistry registry, DatabaseOptions options, ILogger logger, OtpMetrics? metrics = null)
     {
+        this.metrics = metrics;
         ArgumentNullException.ThrowIfNull(options);
         this.router = router;
         this.options = options;
@@ -84,6 +92,18 @@ public sealed class DatabaseServer : IParticipant, IAsyncDisposable
 
     /// <summary>Transactions committed so far.</summary>
     public long Batches => Interlocked.Read(ref batches);
+
+    /// <summary>The file, as an absolute path.</summary>
+    public string FullPath => Path.GetFullPath(path);
+
+    /// <summary>Whether the connection is open (it was opened and found migrated when the role was built).</summary>
+    public bool IsOpen => connection.State == System.Data.ConnectionState.Open;
+
+    /// <summary>Requests waiting in the role's queue.</summary>
+    public int MailboxDepth => inbox.Depth;
+
+    /// <summary>The last failure (UTC time and message), or null when nothing failed since start.</summary>
+    public string? LastError => Volatile.Read(ref lastError);
 
     /// <summary>Subscribes to the Database channel and starts the batch loop.</summary>
     public void Start()
@@ -169,6 +189,7 @@ public sealed class DatabaseServer : IParticipant, IAsyncDisposable
     {
         replies.Clear();
         long writes = 0;
+        bool failed = false;
         var started = Stopwatch.GetTimestamp();
         try
         {
@@ -191,6 +212,8 @@ public sealed class DatabaseServer : IParticipant, IAsyncDisposable
             // answered as done. Tell every requester that it failed.
             store.Transaction = null;
             logger.LogError(ex, "Database batch of {Count} request(s) failed and was rolled back", batch.Count);
+            Volatile.Write(ref lastError, $"{DateTime.UtcNow:O} batch rolled back: {ex.Message}");
+            failed = true;
             replies.Clear();
             foreach (var envelope in batch)
             {
@@ -203,6 +226,7 @@ public sealed class DatabaseServer : IParticipant, IAsyncDisposable
             writes = 0;
         }
 
+        metrics?.DatabaseBatch(batch.Count, started, failed);
         Interlocked.Add(ref committedWrites, writes);
         Interlocked.Increment(ref batches);
         foreach (var (reply, target) in replies)
@@ -304,6 +328,8 @@ public sealed class DatabaseServer : IParticipant, IAsyncDisposable
         {
             // One statement failed; SQLite undid that statement only, so the rest of the batch still commits.
             logger.LogError(ex, "Database failed on {Envelope}", envelope);
+            Volatile.Write(ref lastError, $"{DateTime.UtcNow:O} {envelope.Type} failed: {ex.Message}");
+            metrics?.DatabaseStatementFailed();
             Reply(envelope, context, DatabaseStatus.Failed, $"the database failed: {ex.Message}");
             return 0;
         }

@@ -9,6 +9,8 @@ namespace Pastry.Otp.MessageDirector;
 /// </summary>
 public sealed class InProcessRouter : IMessageRouter
 {
+    private long deliveries;
+
     private readonly ConcurrentDictionary<Channel, IParticipant[]> channels = new();
     private readonly ConcurrentDictionary<DoId, ZoneRange[]> ranges = new();
     private readonly ConcurrentDictionary<IParticipant, HashSet<Channel>> byParticipant = new(ReferenceEqualityComparer.Instance);
@@ -128,10 +130,14 @@ public sealed class InProcessRouter : IMessageRouter
     /// <inheritdoc />
     public void Publish(Envelope envelope, Channel target) => DeliverTo(envelope, target, new ReadOnlySpan<Channel>(in target));
 
+    /// <summary>Messages handed to subscribers so far (one per subscriber reached), for the deliveries metric.</summary>
+    public long Deliveries => Interlocked.Read(ref deliveries);
+
     private void DeliverTo(Envelope envelope, Channel target, ReadOnlySpan<Channel> targets)
     {
         if (channels.TryGetValue(target, out var subscribers))
         {
+            Interlocked.Add(ref deliveries, subscribers.Length);
             for (int i = 0; i < subscribers.Length; i++)
             {
                 subscribers[i].Deliver(envelope, targets);
@@ -211,6 +217,7 @@ public sealed class InProcessRouter : IMessageRouter
         }
         finally
         {
+            Interlocked.Add(ref deliveries, delivered.Count);
             delivered.Clear();
             publishDepth = depth;
         }

@@ -89,6 +89,12 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
             using var running = inbox.EnterLoop();
             while (inbox.TryRead(out var envelope))
             {
+                if (ReferenceEquals(envelope, SnapshotSignal))
+                {
+                    AnswerSnapshots();
+                    continue;
+                }
+
                 try
                 {
                     Handle(envelope);

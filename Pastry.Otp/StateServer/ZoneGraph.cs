@@ -22,6 +22,9 @@ public sealed class ZoneGraph
     /// <summary>How many objects have a location.</summary>
     public int Count => nodes.Count;
 
+    /// <summary>How many locations hold at least one object.</summary>
+    public int ZoneCount => byLocation.Count;
+
     /// <summary>Every placed node, in no particular order.</summary>
     internal IEnumerable<ZoneNode> Nodes => nodes.Values;
 

@@ -14,10 +14,16 @@ public sealed class UberDogHost
     private readonly ILogger logger;
     private readonly MethodDescriptor createAccountResult;
     private readonly MethodDescriptor loginResult;
+    private readonly OtpMetrics? metrics;
 
     /// <summary>Creates the host with the login UberDOG backed by <paramref name="accounts"/>.</summary>
-    public UberDogHost(ModelRegistry registry, AccountService accounts, ILogger logger)
+    /// <param name="registry">The app's models.</param>
+    /// <param name="accounts">The accounts behind the login UberDOG.</param>
+    /// <param name="logger">Where logs go.</param>
+    /// <param name="metrics">Where logins are counted; none when null.</param>
+    public UberDogHost(ModelRegistry registry, AccountService accounts, ILogger logger, OtpMetrics? metrics = null)
     {
+        this.metrics = metrics;
         this.accounts = accounts;
         this.logger = logger;
         var login = registry.GetModel<LoginManager>();
@@ -71,6 +77,7 @@ public sealed class UberDogHost
                         // One line per login (the session's own "logged in" line is Debug): at thousands of logins a
                         // second, every Info line is a measurable share of the login path.
                         logger.LogInformation("{Session}: login '{User}': {Status} (account {Account})", session.Name, Printable(arguments[0]), result.Status, result.AccountId);
+                        metrics?.Login(result.Status switch { AccountStatus.Ok => "ok", AccountStatus.Throttled => "throttled", _ => "failed" });
                         if (result.Status == AccountStatus.Ok && !session.Establish(result.AccountId))
                         {
                             result = new AccountResult(AccountStatus.AlreadyLoggedIn, DoId.Empty, "This connection is already logged in; disconnect before logging in as another account.");

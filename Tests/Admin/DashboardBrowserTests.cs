@@ -1,0 +1,105 @@
+using System.Reactive.Linq;
+using System.Reactive.Threading.Tasks;
+using System.Text.RegularExpressions;
+using Demo.Tavern;
+using Microsoft.Playwright;
+using Pastry.Tests.EndToEnd;
+
+namespace Pastry.Tests.Admin;
+
+/// <summary>
+/// The dashboard in a real browser (Playwright driving Debian's chromium, installed by .ci/run) against the Tavern as
+/// real processes: a server, scripted bots, and one walker that this test steers. The screenshots it takes are the
+/// README's (set PASTRY_UPDATE_SCREENSHOTS=1 to copy them into docs/images/).
+/// </summary>
+[TestClass]
+public sealed class DashboardBrowserTests
+{
+    private const string Chromium = "/usr/bin/chromium";
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+
+    [TestMethod]
+    public async Task Dashboard_ShowsTheBots_MovesTheirDots_AndEjectsASession()
+    {
+        if (!File.Exists(Chromium))
+        {
+            Assert.Inconclusive($"{Chromium} is missing: apt-get install -y chromium (.ci/run does).");
+        }
+
+        string directory = Directory.CreateTempSubdirectory("pastry-dashboard-").FullName;
+        await using var server = PastryProcess.StartDll(
+            Path.Combine(AppContext.BaseDirectory, "Demo.Tavern.dll"),
+            new Dictionary<string, string> { ["TAVERN_WANDER_MS"] = "300" },
+            "serve", "--role", "all", "--Database:Path", Path.Combine(directory, "tavern.db"), "--Database:AutoMigrate", "true",
+            "--ClientAgent:Port", "0", "--MessageDirector:Port", "0", "--Admin:Port", "0", "--Accounts:Pbkdf2Iterations", "1000");
+        var clients = System.Net.IPEndPoint.Parse((await server.WaitForLineAsync(new Regex("Client Agent listening on (\\S+:\\d+)"))).Groups[1].Value);
+        string admin = (await server.WaitForLineAsync(new Regex("Admin endpoint listening on (http://\\S+?)/? "))).Groups[1].Value;
+        await server.WaitForLineAsync(new Regex("AI application TavernAi started"));
+
+        await using var bots = PastryProcess.StartDll(Path.Combine(AppContext.BaseDirectory, "Demo.Tavern.dll"), null, "bots", "--count", "3", "--port", clients.Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        for (int i = 1; i <= 3; i++)
+        {
+            await bots.WaitForLineAsync(new Regex($"bot{i} entered the world"), Timeout);
+        }
+
+        await using var walker = await TavernSession.JoinAsync(clients.Address.ToString(), clients.Port, "walker", "walker likes the map").WaitAsync(Timeout);
+        var ejected = walker.Client.Ejected.FirstAsync().ToTask();
+
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = Chromium,
+            Headless = true,
+            Args = new[] { "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run" },
+        });
+        var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1400, Height = 1500 } });
+        page.SetDefaultTimeout((float)Timeout.TotalMilliseconds);
+        await page.GotoAsync(admin + "/");
+
+        // The bots and the walker are on the page (on the map, or in the tavern's rooms list).
+        await page.WaitForFunctionAsync("() => ['bot1', 'bot2', 'bot3', 'walker'].every(n => document.body.innerText.includes(n + ' (Player)'))");
+        await page.WaitForFunctionAsync("() => document.querySelectorAll('#sessions tbody tr').length >= 4");
+
+        // The walker steps east along the street; its dot follows.
+        var before = await page.EvaluateAsync<float[]>("() => { const d = Object.values(window.pastryMap.dots).find(d => d.label === 'walker'); return d ? [d.x, d.y] : null; }");
+        Assert.IsNotNull(before, "The walker starts on the street, so it is on the map.");
+        walker.Step(5f, 0f);
+        await page.WaitForFunctionAsync($"() => {{ const d = Object.values(window.pastryMap.dots).find(d => d.label === 'walker'); return d && d.x > {before[0].ToString(System.Globalization.CultureInfo.InvariantCulture)}; }}");
+        // A few more refreshes, so that the screenshots have rate lines to show.
+        await page.WaitForFunctionAsync("() => window.pastryMap.updates >= 8");
+        await SaveScreenshotsAsync(page);
+
+        // The operator ejects the walker; its client hears code 350 with the reason, and the page lists the eject.
+        await page.FillAsync("#eject-reason", "walking through walls");
+        await page.ClickAsync($"tr[data-account='{walker.Client.AccountId}'] button.eject");
+        var eject = await ejected.WaitAsync(Timeout);
+        Assert.AreEqual((int)Pastry.Wire.EjectCode.OperatorEject, eject.EjectCode);
+        StringAssert.Contains(eject.Reason, "walking through walls");
+        await page.WaitForFunctionAsync("() => document.querySelector('#ejects').innerText.includes('350 OperatorEject')");
+        await server.WaitForLineAsync(new Regex("AUDIT operator at .* ejected session .* with 350: walking through walls \\(done\\)"));
+    }
+
+    private static async Task SaveScreenshotsAsync(IPage page)
+    {
+        string folder = Path.Combine(AppContext.BaseDirectory, "screenshots");
+        Directory.CreateDirectory(folder);
+        string dashboard = Path.Combine(folder, "dashboard.png");
+        string map = Path.Combine(folder, "map.png");
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = dashboard, FullPage = true });
+        await page.Locator("#map-section").ScreenshotAsync(new LocatorScreenshotOptions { Path = map });
+        if (Environment.GetEnvironmentVariable("PASTRY_UPDATE_SCREENSHOTS") == "1")
+        {
+            string? root = AppContext.BaseDirectory;
+            while (root is not null && !File.Exists(Path.Combine(root, "Pastry.sln")))
+            {
+                root = Path.GetDirectoryName(root);
+            }
+
+            Assert.IsNotNull(root, "Pastry.sln not found above the test's directory.");
+            string images = Path.Combine(root, "docs", "images");
+            Directory.CreateDirectory(images);
+            File.Copy(dashboard, Path.Combine(images, "dashboard.png"), overwrite: true);
+            File.Copy(map, Path.Combine(images, "map.png"), overwrite: true);
+        }
+    }
+}
