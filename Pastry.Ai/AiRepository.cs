@@ -97,16 +97,7 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
     public bool IsConnected => Volatile.Read(ref disposed) == 0 && (router is not RemoteMessageRouter link || !link.Closed.IsCompleted);
 
     /// <summary>How many objects this AI created that still exist.</summary>
-    public int ObjectCount
-    {
-        get
-        {
-            lock (gate)
-            {
-                return objects.Count;
-            }
-        }
-    }
+    public int ObjectCount => table.Count;
 
     /// <summary>Callbacks waiting on the logic loop.</summary>
     internal int LogicQueueDepth => logic.Reader.Count;
