@@ -38,7 +38,14 @@ public sealed partial class PastryProcess : IAsyncDisposable
     public static PastryProcess Start(params string[] arguments) => StartDll(PastryDll, null, arguments);
 
     /// <summary>Starts <c>dotnet &lt;dll&gt; arguments</c> (a program built next to the tests), with extra environment variables.</summary>
-    public static PastryProcess StartDll(string dll, IReadOnlyDictionary<string, string>? environment, params string[] arguments)
+    public static PastryProcess StartDll(string dll, IReadOnlyDictionary<string, string>? environment, params string[] arguments) =>
+        StartDotnet(AppContext.BaseDirectory, environment, [dll, .. arguments]);
+
+    /// <summary>
+    /// Starts <c>dotnet arguments</c> in <paramref name="workingDirectory"/> (a built program, or an SDK command such as
+    /// <c>build</c>), with extra environment variables.
+    /// </summary>
+    public static PastryProcess StartDotnet(string workingDirectory, IReadOnlyDictionary<string, string>? environment, params string[] arguments)
     {
         var info = new ProcessStartInfo("dotnet")
         {
@@ -46,9 +53,8 @@ public sealed partial class PastryProcess : IAsyncDisposable
             RedirectStandardError = true,
             RedirectStandardInput = true,
             UseShellExecute = false,
-            WorkingDirectory = AppContext.BaseDirectory,
+            WorkingDirectory = workingDirectory,
         };
-        info.ArgumentList.Add(dll);
         foreach (string argument in arguments)
         {
             info.ArgumentList.Add(argument);

@@ -38,8 +38,15 @@ public static class ReadmeClient
         // README: begin client
         var models = ModelRegistry.FromAssemblies(typeof(Avatar).Assembly);
         await using var client = await PastryClient.ConnectAsync("127.0.0.1", port, models);
-        await client.CreateAccountAsync("ann", "correct horse battery");
-        await client.LoginAsync("ann", "correct horse battery");
+        try
+        {
+            await client.LoginAsync("ann", "correct horse battery");
+        }
+        catch (LoginFailedException)                               // no such account yet: the first run creates it
+        {
+            await client.CreateAccountAsync("ann", "correct horse battery");
+            await client.LoginAsync("ann", "correct horse battery");
+        }
 
         await client.AddInterestAsync(ArenaAi.ArenaId, 1);        // completes when zone 1 is in view
         var guard = client.Objects.OfType<Avatar>().Single();
