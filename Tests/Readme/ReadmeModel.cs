@@ -12,7 +12,7 @@ public sealed partial class Avatar : DistributedObject<Avatar>
     [Ram, Broadcast, ClSend]
     public partial float[] Position { get; set; }
 
-    [Ram, Db, Ai, Range(0, 1_000_000)]
+    [Ram, Db, Ai, Broadcast, Range(0, 1_000_000)]
     public partial int Gold { get; set; }
 
     [Db, OwnSend]
