@@ -379,6 +379,13 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
         var tick = ticks.Period;
         while (await ticks.WaitForNextTickAsync().ConfigureAwait(false))
         {
+            // Nothing may precede Hello on the wire (the server ejects 107): the timer starts before Hello is sent,
+            // so a tick that comes first (a loaded machine can delay the Hello past a tick) waits for its answer.
+            if (helloDone.Task.Status != TaskStatus.RanToCompletion)
+            {
+                continue;
+            }
+
             nextHeartbeat -= tick;
             sinceSync += tick;
             try
