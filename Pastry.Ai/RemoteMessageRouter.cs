@@ -146,20 +146,7 @@ public sealed class RemoteMessageRouter : IMessageRouter, IAsyncDisposable
     /// <inheritdoc />
     public void Publish(Envelope envelope, ReadOnlySpan<Channel> targets)
     {
-        bool queued;
-        using (var append = outbox.BeginAppend())
-        {
-            if (append.Writer is { } writer)
-            {
-                int start = writer.BeginFrameRaw();
-                envelope.Write(writer, targets);
-                writer.EndFrame(start);
-            }
-
-            queued = append.Commit();
-        }
-
-        if (!queued)
+        if (!envelope.TryAppendTo(outbox, targets))
         {
             Overflowed();
         }

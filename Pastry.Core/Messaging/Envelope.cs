@@ -39,6 +39,24 @@ public sealed class Envelope
         WriteBody(writer, targets);
     }
 
+    /// <summary>
+    /// Appends this envelope to <paramref name="outbox"/> as one MD frame addressed to <paramref name="targets"/>, in
+    /// place and without an allocation (both ends of the MD link send this way). False when the outbox is closed or
+    /// the frame would pass its bound; nothing is queued then.
+    /// </summary>
+    internal bool TryAppendTo(FrameOutbox outbox, ReadOnlySpan<Channel> targets)
+    {
+        using var append = outbox.BeginAppend();
+        if (append.Writer is { } writer)
+        {
+            int start = writer.BeginFrameRaw();
+            Write(writer, targets);
+            writer.EndFrame(start);
+        }
+
+        return append.Commit();
+    }
+
     /// <summary>Writes <c>sender, subject, targets, payload</c>: the frame body after its message type.</summary>
     public void WriteBody(IBufferWriter<byte> writer, ReadOnlySpan<Channel> targets)
     {

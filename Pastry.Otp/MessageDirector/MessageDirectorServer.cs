@@ -121,20 +121,7 @@ public sealed class MessageDirectorServer : IAsyncDisposable
                     return;
                 }
 
-                bool queued;
-                using (var append = outbox.BeginAppend())
-                {
-                    if (append.Writer is { } writer)
-                    {
-                        int start = writer.BeginFrameRaw();
-                        envelope.Write(writer, targets);
-                        writer.EndFrame(start);
-                    }
-
-                    queued = append.Commit();
-                }
-
-                if (!queued)
+                if (!envelope.TryAppendTo(outbox, targets))
                 {
                     server.logger.LogError("{Link}: dropped: more than {Bytes} bytes waiting to be sent (the participant reads too slowly)", Name, server.options.MaxOutgoingBytes);
                     closed = true;
