@@ -74,6 +74,11 @@ public sealed class AdminServer : IHostedService, IAsyncDisposable
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = Array.Empty<string>(), ApplicationName = "Pastry.Admin" });
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton(loggerFactory);
+
+        // The outer host owns Ctrl+C and SIGTERM. Left to its default console lifetime, this inner host also caught
+        // SIGTERM and cancelled its own start while Kestrel was binding, which crashed a process stopped right after
+        // it started (exit 134).
+        builder.Services.AddSingleton<IHostLifetime, InnerLifetime>();
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             if (options.Host == "localhost")
@@ -106,6 +111,12 @@ public sealed class AdminServer : IHostedService, IAsyncDisposable
             // Not cancelled by a stop that arrives while it binds (SIGTERM right after start): the endpoint finishes
             // starting and the host then stops it like every other service, instead of failing the whole start.
             await web.StartAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            logger.LogInformation("Admin endpoint start abandoned: the server is stopping");
+            await web.DisposeAsync().ConfigureAwait(false);
+            return;
         }
         catch (IOException ex)
         {
@@ -275,4 +286,12 @@ public sealed class AdminServer : IHostedService, IAsyncDisposable
     }
 
     private sealed record EjectRequest(string? Reason);
+
+    /// <summary>A lifetime that leaves signals to the outer host: the admin endpoint stops when that host stops it.</summary>
+    private sealed class InnerLifetime : IHostLifetime
+    {
+        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
 }
