@@ -19,7 +19,7 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
 {
     private readonly object gate = new();
     private readonly TcpClient tcp;
-    private readonly NetworkStream stream;
+    private readonly Stream stream;
     private readonly ModelRegistry registry;
     private readonly ClientOptions options;
     private readonly FrameOutbox sender;
@@ -41,10 +41,10 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
     private int disposed;
     private int closing;
 
-    private PastryClient(TcpClient tcp, ModelRegistry registry, ClientOptions options)
+    private PastryClient(TcpClient tcp, Stream stream, ModelRegistry registry, ClientOptions options)
     {
         this.tcp = tcp;
-        stream = tcp.GetStream();
+        this.stream = stream;
         this.registry = registry;
         this.options = options;
         sender = new FrameOutbox(options.MaxOutgoingBytes);
@@ -88,9 +88,11 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
         options ??= new ClientOptions();
         _ = new EventDispatcher(options); // checks the options before a socket exists
         var tcp = new TcpClient { NoDelay = true };
+        Stream stream;
         try
         {
             await tcp.ConnectAsync(host, port).ConfigureAwait(false);
+            stream = options.UseTls ? await AuthenticateAsync(tcp.GetStream(), host, options, cancellation).ConfigureAwait(false) : tcp.GetStream();
         }
         catch
         {
@@ -98,7 +100,7 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
             throw;
         }
 
-        var client = new PastryClient(tcp, registry, options);
+        var client = new PastryClient(tcp, stream, registry, options);
         client.Start();
         client.Send((registry.SchemaHash, options.AppVersion), static (w, s) => ClientFrames.WriteHello(w, s.SchemaHash, s.AppVersion));
         try
@@ -113,6 +115,41 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
 
         client.SyncClock();
         return client;
+    }
+
+    /// <summary>
+    /// Runs the TLS handshake over <paramref name="network"/>: TLS 1.2 or 1.3 as the platform offers, the server's
+    /// certificate checked by the system or by <see cref="ClientOptions.TlsCertificateValidation"/>, within the request timeout.
+    /// </summary>
+    /// <exception cref="System.Security.Authentication.AuthenticationException">The handshake failed or the certificate was not trusted.</exception>
+    private static async Task<Stream> AuthenticateAsync(NetworkStream network, string host, ClientOptions options, CancellationToken cancellation)
+    {
+        var ssl = new System.Net.Security.SslStream(network, leaveInnerStreamOpen: false);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        deadline.CancelAfter(options.RequestTimeout);
+        try
+        {
+            // SslProtocols.None lets the platform choose its best (1.3 where it has it); the server refuses below 1.2.
+            await ssl.AuthenticateAsClientAsync(
+                new System.Net.Security.SslClientAuthenticationOptions
+                {
+                    TargetHost = options.TlsTargetHost ?? host,
+                    EnabledSslProtocols = System.Security.Authentication.SslProtocols.None,
+                    RemoteCertificateValidationCallback = options.TlsCertificateValidation,
+                },
+                deadline.Token).ConfigureAwait(false);
+            return ssl;
+        }
+        catch (OperationCanceledException) when (!cancellation.IsCancellationRequested)
+        {
+            ssl.Dispose();
+            throw new TimeoutException($"The TLS handshake with {host} did not finish within {options.RequestTimeout.TotalSeconds:0.#} s.");
+        }
+        catch
+        {
+            ssl.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Creates an account through the login UberDOG and returns its id.</summary>
@@ -275,6 +312,7 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
         }
 
         sender.Dispose();
+        stream.Dispose(); // after both loops: TLS keeps native state, a plain stream only the closed socket
         stop.Dispose();
     }
 

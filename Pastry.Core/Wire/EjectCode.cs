@@ -72,6 +72,12 @@ public enum EjectCode : ushort
     /// <summary>An operator ejected the session from the admin endpoint; the reason is theirs (Pastry's own code).</summary>
     OperatorEject = 350,
 
+    /// <summary>
+    /// The Client Agent speaks TLS on this port and the client sent plain frames: turn on TLS in the client
+    /// (<c>ClientOptions.UseTls</c>). Sent in the clear, since the client cannot read anything else (Pastry's own code).
+    /// </summary>
+    TlsRequired = 356,
+
     /// <summary>The server is shutting down.</summary>
     ServerShutdown = 154,
 }

@@ -67,6 +67,9 @@ public sealed class ClientAgentOptions
     /// </summary>
     public int SocketSendBufferBytes { get; set; } = 128 * 1024;
 
+    /// <summary>TLS (the <c>ClientAgent:Tls</c> section): off unless a certificate is configured.</summary>
+    public ClientAgentTlsOptions Tls { get; set; } = new();
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first setting that is out of range.</summary>
     public void Validate()
     {
@@ -87,6 +90,7 @@ public sealed class ClientAgentOptions
         Require(MaxNewConnectionsPerSecondPerAddress >= 1, "ClientAgent:MaxNewConnectionsPerSecondPerAddress", "must be at least 1");
         Require(SocketSendBufferBytes >= 4096, "ClientAgent:SocketSendBufferBytes", "must be at least 4096");
         Require(FlushInterval >= TimeSpan.Zero && FlushInterval <= TimeSpan.FromSeconds(1), "ClientAgent:FlushInterval", "must be between 0 and 1 second");
+        Tls.Validate();
     }
 
     private static void Require(bool condition, string key, string rule)

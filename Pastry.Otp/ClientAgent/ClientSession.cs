@@ -16,7 +16,7 @@ internal sealed partial class ClientSession : IParticipant
 {
     private readonly ClientAgent agent;
     private readonly Socket socket;
-    private readonly NetworkStream stream;
+    private readonly Stream stream;
     private readonly FrameOutbox outbox;
     private readonly object sync = new();
     private readonly PooledBufferWriter scratch = new(256);
@@ -40,11 +40,12 @@ internal sealed partial class ClientSession : IParticipant
     private readonly long connectedMs;
     private int pendingUberDogCalls;
 
-    public ClientSession(ClientAgent agent, Socket socket)
+    /// <summary>A session on <paramref name="socket"/>, read and written through <paramref name="stream"/> (the socket's own stream, or TLS over it).</summary>
+    public ClientSession(ClientAgent agent, Socket socket, Stream stream)
     {
         this.agent = agent;
         this.socket = socket;
-        stream = new NetworkStream(socket, ownsSocket: true);
+        this.stream = stream;
         outbox = new FrameOutbox(agent.Options.MaxOutgoingBytes, agent.Flusher);
         logger = agent.Logger;
         Id = DoId.NewId();
