@@ -101,17 +101,3 @@ public sealed class ClientAgentOptions
         }
     }
 }
-
-/// <summary>Decides which parents and zones a session may open; a refused interest ejects with 115.</summary>
-public interface IInterestPolicy
-{
-    /// <summary>Whether the session logged in as <paramref name="account"/> may see <paramref name="zones"/> of <paramref name="parent"/>.</summary>
-    bool IsAllowed(DoId account, DoId parent, IReadOnlyList<uint> zones);
-}
-
-/// <summary>The default policy: any logged-in session may open any zone.</summary>
-public sealed class AllowAllInterestPolicy : IInterestPolicy
-{
-    /// <inheritdoc />
-    public bool IsAllowed(DoId account, DoId parent, IReadOnlyList<uint> zones) => true;
-}

@@ -11,13 +11,13 @@ internal sealed partial class ClientSession
     private void OnQueryEntry(Envelope envelope)
     {
         uint query = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(envelope.Payload.Span);
-        if (!pendingQueries.ContainsKey(query))
+        if (!pendingQueries.ContainsKey(query) && query != ownedQuery)
         {
             return;
         }
 
         var entry = ObjectEntry.Parse(envelope.Payload, 4);
-        if (!visible.ContainsKey(envelope.Subject) && interests.Sees(entry.Location))
+        if (!visible.ContainsKey(envelope.Subject) && Sees(entry.Location, entry.Owner))
         {
             Enter(envelope.Subject, entry);
         }
@@ -26,8 +26,23 @@ internal sealed partial class ClientSession
     private void OnQueryDone(Envelope envelope)
     {
         uint query = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(envelope.Payload.Span);
+        if (query != 0 && query == ownedQuery)
+        {
+            // The objects the account owns are in view (a second login sees its avatar at once); no InterestDone.
+            ownedQuery = 0;
+            ReplayIfSynced();
+            return;
+        }
+
         if (!pendingQueries.Remove(query, out uint context))
         {
+            return;
+        }
+
+        if (envelope.Payload.Length > 4 && envelope.Payload.Span[4] == 1)
+        {
+            // The State Server refused a parent the policy left to it (InterestVerdict.AllowedIfPublic); nothing of it was sent.
+            Eject(EjectCode.ForbiddenInterest, $"interest {context} is under a parent this session cannot see: open it through an object in view, the parent of an object it owns, or a public parent (the root or an object at the root)");
             return;
         }
 
@@ -41,7 +56,16 @@ internal sealed partial class ClientSession
             }
         }
 
-        if (pendingQueries.Count == 0)
+        ReplayIfSynced();
+    }
+
+    /// <summary>Whether a query (an interest sync or the owned objects at login) is waiting for its done: updates queue meanwhile.</summary>
+    private bool Syncing => pendingQueries.Count > 0 || ownedQuery != 0;
+
+    /// <summary>Replays the updates queued during the syncs once the last one is done (ARCHITECTURE 4).</summary>
+    private void ReplayIfSynced()
+    {
+        if (!Syncing)
         {
             queuedBytes = 0;
             while (queuedDuringSync.Count > 0 && stage != SessionStage.Closed)
@@ -49,6 +73,15 @@ internal sealed partial class ClientSession
                 Process(queuedDuringSync.Dequeue());
             }
         }
+    }
+
+    /// <summary>Asks the State Server for every object the account owns (at login; see <see cref="InternalMessageType.QueryOwned"/>).</summary>
+    private void QueryOwnedObjects()
+    {
+        ownedQuery = ++nextQuery;
+        scratch.Reset();
+        scratch.WriteUInt32(ownedQuery);
+        agent.Router.Publish(new Envelope(InternalMessageType.QueryOwned, Channel, account, scratch.WrittenSpan.ToArray()), Messaging.Channel.StateServer);
     }
 
     private void Process(Envelope envelope)
@@ -239,6 +272,23 @@ internal sealed partial class ClientSession
     private bool TakesFromLocation(DoId id) => visible.TryGetValue(id, out var seen) && !IsOwner(seen.Owner);
 
     private bool IsOwner(DoId owner) => !account.IsEmpty && owner == account;
+
+    /// <inheritdoc />
+    bool IInterestView.IsInView(DoId id) => visible.ContainsKey(id);
+
+    /// <inheritdoc />
+    bool IInterestView.OwnsObjectUnder(DoId parent)
+    {
+        foreach (var seen in visible.Values)
+        {
+            if (seen.Location.Parent == parent && IsOwner(seen.Owner))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 
     private readonly record struct VisibleObject(DoId Id, ModelInfo Model, Location Location, DoId Owner);
 }

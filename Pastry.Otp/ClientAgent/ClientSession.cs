@@ -12,7 +12,7 @@ namespace Pastry.Otp.ClientAgent;
 /// and routed messages are handled under one lock per session, so the session's view never tears.
 /// </summary>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "Everything it owns is disposed when RunAsync ends; the session lives exactly as long as that call.")]
-internal sealed partial class ClientSession : IParticipant
+internal sealed partial class ClientSession : IParticipant, IInterestView
 {
     private readonly ClientAgent agent;
     private readonly Socket socket;
@@ -33,6 +33,7 @@ internal sealed partial class ClientSession : IParticipant
     private SessionStage stage = SessionStage.AwaitingHello;
     private DoId account;
     private uint nextQuery;
+    private uint ownedQuery;
     private long queuedBytes;
     private long lastReceivedMs;
     private TokenBucket messages;
@@ -73,6 +74,9 @@ internal sealed partial class ClientSession : IParticipant
 
     /// <summary>The client's IP address (the key of the per-address limits), or null when the socket has none.</summary>
     public System.Net.IPAddress? RemoteAddress { get; }
+
+    /// <summary>What the per-address limits (connections, login failures) count this session under: its IPv4 address or IPv6 /64.</summary>
+    public System.Net.IPAddress? AddressKey => RemoteAddress is null ? null : AddressLimits.KeyOf(RemoteAddress);
 
     /// <summary>Cancelled when the connection has closed: work queued for it (a password hash) is dropped.</summary>
     public CancellationToken Gone => gone.Token;
@@ -215,7 +219,7 @@ internal sealed partial class ClientSession : IParticipant
                     return;
             }
 
-            if (pendingQueries.Count > 0)
+            if (Syncing)
             {
                 // Updates that arrive during an interest sync are queued and replayed in order (ARCHITECTURE 4).
                 queuedDuringSync.Enqueue(envelope);
@@ -250,6 +254,9 @@ internal sealed partial class ClientSession : IParticipant
             stage = SessionStage.Established;
             agent.Router.Subscribe(this, Messaging.Channel.ForAccount(accountId));
             logger.LogDebug("{Session} logged in as account {Account}", Name, accountId);
+
+            // What the account owns is in its view wherever it is; a second login must see it at once.
+            QueryOwnedObjects();
         }
 
         // Outside this session's lock: the kick takes the other session's lock, and two logins never wait on each other.

@@ -157,6 +157,9 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
             case InternalMessageType.QueryZones:
                 QueryZones(envelope);
                 break;
+            case InternalMessageType.QueryOwned:
+                QueryOwned(envelope);
+                break;
             case InternalMessageType.ActivateObject:
                 Activate(envelope);
                 break;
@@ -500,7 +503,19 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
             zones[i] = reader.ReadUInt32();
         }
 
+        // The Client Agent's interest policy may leave the parent to us (InterestVerdict.AllowedIfPublic): only the
+        // root and the objects at the root are public. A refusal sends no object and says so in QueryDone.
+        bool mustBePublic = !reader.IsAtEnd && reader.ReadByte() == 1;
         reader.EnsureAtEnd();
+        if (mustBePublic && !parent.IsEmpty && !(graph.TryGetLocation(parent, out var parentLocation) && parentLocation.Parent.IsEmpty))
+        {
+            scratch.Reset();
+            scratch.WriteUInt32(context);
+            scratch.WriteByte(1);
+            Publish(new Envelope(InternalMessageType.QueryDone, Messaging.Channel.StateServer, DoId.Empty, scratch.WrittenSpan.ToArray()), envelope.Sender);
+            return;
+        }
+
         foreach (var node in graph.NodesIn(parent, zones))
         {
             var obj = (StateObject)node;
@@ -508,6 +523,33 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
             scratch.WriteUInt32(context);
             ObjectEntry.Write(scratch, obj);
             Publish(new Envelope(InternalMessageType.QueryEntry, Messaging.Channel.StateServer, obj.Id, scratch.WrittenSpan.ToArray()), envelope.Sender);
+        }
+
+        scratch.Reset();
+        scratch.WriteUInt32(context);
+        Publish(new Envelope(InternalMessageType.QueryDone, Messaging.Channel.StateServer, DoId.Empty, scratch.WrittenSpan.ToArray()), envelope.Sender);
+    }
+
+    /// <summary>
+    /// Answers a session that logged in with every object its account owns. A scan of the objects: logins are bounded
+    /// by the password hash ahead of them, and an owner index would cost every create and owner change.
+    /// </summary>
+    private void QueryOwned(Envelope envelope)
+    {
+        var reader = new WireReader(envelope.Payload.Span);
+        uint context = reader.ReadUInt32();
+        reader.EnsureAtEnd();
+        var account = envelope.Subject;
+        foreach (var node in graph.Nodes)
+        {
+            var obj = (StateObject)node;
+            if (obj.Owner == account && !account.IsEmpty)
+            {
+                scratch.Reset();
+                scratch.WriteUInt32(context);
+                ObjectEntry.Write(scratch, obj);
+                Publish(new Envelope(InternalMessageType.QueryEntry, Messaging.Channel.StateServer, obj.Id, scratch.WrittenSpan.ToArray()), envelope.Sender);
+            }
         }
 
         scratch.Reset();

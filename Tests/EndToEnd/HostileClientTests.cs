@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net;
+using System.Net.Sockets;
 using System.Text.RegularExpressions;
 using Pastry.Ai;
 using Pastry.Messaging;
@@ -181,6 +182,91 @@ public sealed class HostileClientTests
     }
 
     [TestMethod]
+    public async Task SecondLogin_IsSentTheAccountsOwnedObjects_AndItsUpdates()
+    {
+        var (otp, clients, director) = await PastryProcess.StartOtpAsync();
+        await using var _ = otp;
+        var link = await RemoteMessageRouter.ConnectAsync(director.Address.ToString(), director.Port);
+        await using var __ = link;
+        var ai = new TestAi(link);
+        var realm = ai.Create(new Realm { Title = "Home" }, DoId.Empty, 0);
+        await using var first = await RawClient.LoggedInAsync(clients, Registry, "returning");
+        var avatar = ai.Create(new Knight { Name = "Avatar", X = 3, Mood = 1 }, realm.DoId, 7, first.AccountId);
+        await link.FlushAsync();
+        Assert.AreEqual(avatar.DoId, RawClient.ReadEnter(await first.ExpectAsync(MessageType.EnterOwnedObject), Registry).Id);
+
+        // The same player logs in from another connection (a new device, or after a crash before the old one timed out).
+        await using var second = await HelloAsync(clients);
+        await second.CallLoginAsync(Registry, nameof(LoginManager.Login), "returning", Password);
+        bool answered = false;
+        EnterInfo? owned = null;
+        while (!answered || owned is null)
+        {
+            var frame = await second.NextAsync();
+            if (frame.Type == MessageType.CallMethod)
+            {
+                answered = true;
+            }
+            else
+            {
+                Assert.AreEqual(MessageType.EnterOwnedObject, frame.Type, "Only the login answer and the account's objects arrive.");
+                owned = RawClient.ReadEnter(frame, Registry);
+            }
+        }
+
+        Assert.AreEqual((avatar.DoId, realm.DoId, 7u, first.AccountId), (owned.Id, owned.Parent, owned.Zone, owned.Owner), "The new session sees its avatar at once, where it is.");
+        await first.ExpectEjectAsync(EjectCode.LoggedInElsewhere);
+
+        // Updates of the avatar go to the new session.
+        avatar.Mood = 9;
+        ai.Set(avatar, nameof(Knight.Mood));
+        await link.FlushAsync();
+        Assert.AreEqual((avatar.DoId, "Mood", (object?)9), RawClient.ReadSetField(await second.ExpectAsync(MessageType.SetField), avatar.Model));
+    }
+
+    [TestMethod]
+    public async Task AcceptErrors_OutOfFileDescriptors_BackOff_AndLogOncePerEpisode_ThenABystanderIsServed()
+    {
+        // The process runs with 256 file descriptors (ulimit -n in a bash wrapper); connections from this test use them up.
+        var (otp, clients) = await PastryProcess.StartOtpWithFileLimitAsync(256, "--ClientAgent:MaxConnectionsPerAddress", "100000", "--ClientAgent:MaxNewConnectionsPerSecondPerAddress", "100000");
+        await using var _ = otp;
+        await BystanderAsync(clients, "early"); // the code paths of a login are loaded before descriptors run out
+        var failed = new Regex("Client Agent: accept failed");
+        var recovered = new Regex("Client Agent: accepting again after");
+        var roundTrips = new List<double>();
+        for (int episode = 1; episode <= 2; episode++)
+        {
+            var flood = new List<TcpClient>();
+            var outOfDescriptors = otp.WaitForLineCountAsync(failed, episode);
+            while (!outOfDescriptors.IsCompleted && flood.Count < 800)
+            {
+                for (int i = 0; i < 25; i++)
+                {
+                    var connection = new TcpClient();
+                    await connection.ConnectAsync(clients.Address, clients.Port);
+                    flood.Add(connection);
+                }
+
+                await Task.WhenAny(outOfDescriptors, Task.Delay(50));
+            }
+
+            await outOfDescriptors;
+            int connections = flood.Count;
+            foreach (var connection in flood)
+            {
+                connection.Dispose();
+            }
+
+            await otp.WaitForLineCountAsync(recovered, episode);
+            roundTrips.Add(await BystanderAsync(clients, $"after{episode}"));
+            Assert.AreEqual(episode, otp.CountLines(failed), $"One warning per episode, not one per failed accept (episode {episode}, {connections} connections).");
+            Assert.AreEqual(episode, otp.CountLines(recovered));
+        }
+
+        Record($"accept errors (ulimit -n 256): 2 episodes, 1 warning each; bystander create+login after each flood {roundTrips[0]:0} ms, {roundTrips[1]:0} ms");
+    }
+
+    [TestMethod]
     public async Task ALoggedInConnection_CannotLogInAsAnotherAccount()
     {
         var (otp, clients, _) = await PastryProcess.StartOtpAsync();
@@ -271,7 +357,7 @@ public sealed class HostileClientTests
         var (otp, clients, _) = await PastryProcess.StartOtpAsync("--ClientAgent:MaxZonesPerInterest", "64", "--ClientAgent:MaxZonesPerSession", "100");
         await using var _ = otp;
         await using var client = await RawClient.LoggedInAsync(clients, Registry, "greedy");
-        var parent = DoId.NewId();
+        var parent = DoId.Empty; // the root: public under the default interest policy
 
         await client.AddInterestAsync(1, parent, Enumerable.Range(0, 64).Select(z => (uint)z).ToArray());
         await client.ExpectAsync(MessageType.InterestDone);
@@ -285,7 +371,7 @@ public sealed class HostileClientTests
     {
         var (otp, clients, _) = await PastryProcess.StartOtpAsync("--ClientAgent:MaxInterestChangesPerSecond", "5");
         await using var _ = otp;
-        var parent = DoId.NewId();
+        var parent = DoId.Empty; // the root: public under the default interest policy
         var churners = new List<RawClient>();
         for (int i = 0; i < 4; i++)
         {

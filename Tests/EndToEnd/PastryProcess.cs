@@ -14,6 +14,7 @@ public sealed partial class PastryProcess : IAsyncDisposable
     private readonly List<string> lines = new();
     private readonly object gate = new();
     private readonly List<(Regex Pattern, TaskCompletionSource<Match> Found)> waiters = new();
+    private readonly List<(Regex Pattern, int Count, TaskCompletionSource<Match> Found)> countWaiters = new();
 
     private PastryProcess(Process process)
     {
@@ -45,9 +46,30 @@ public sealed partial class PastryProcess : IAsyncDisposable
     /// Starts <c>dotnet arguments</c> in <paramref name="workingDirectory"/> (a built program, or an SDK command such as
     /// <c>build</c>), with extra environment variables.
     /// </summary>
-    public static PastryProcess StartDotnet(string workingDirectory, IReadOnlyDictionary<string, string>? environment, params string[] arguments)
+    public static PastryProcess StartDotnet(string workingDirectory, IReadOnlyDictionary<string, string>? environment, params string[] arguments) =>
+        StartProgram("dotnet", workingDirectory, environment, arguments);
+
+    /// <summary>
+    /// Starts <c>pastry serve --role otp</c> as <see cref="StartOtpAsync(string[])"/> does, through bash with
+    /// <c>ulimit -n <paramref name="openFiles"/></c>, so that a test can run the process out of file descriptors.
+    /// </summary>
+    public static async Task<(PastryProcess Process, IPEndPoint Clients)> StartOtpWithFileLimitAsync(int openFiles, params string[] extra)
     {
-        var info = new ProcessStartInfo("dotnet")
+        var arguments = new List<string>
+        {
+            "-c", $"ulimit -n {openFiles} && exec dotnet \"$0\" \"$@\"", PastryDll,
+            "serve", "--role", "otp", "--app", typeof(Knight).Assembly.Location,
+            "--ClientAgent:Port", "0", "--MessageDirector:Port", "0", "--Accounts:Pbkdf2Iterations", "1000", "--Database:Path", string.Empty,
+        };
+        arguments.AddRange(extra);
+        var process = StartProgram("bash", AppContext.BaseDirectory, null, arguments.ToArray());
+        var clients = await process.WaitForLineAsync(ListeningPattern("Client Agent"));
+        return (process, IPEndPoint.Parse(clients.Groups[1].Value));
+    }
+
+    private static PastryProcess StartProgram(string program, string workingDirectory, IReadOnlyDictionary<string, string>? environment, string[] arguments)
+    {
+        var info = new ProcessStartInfo(program)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -136,6 +158,30 @@ public sealed partial class PastryProcess : IAsyncDisposable
         await process.StandardInput.FlushAsync();
     }
 
+    /// <summary>Waits until <paramref name="count"/> output lines in all match <paramref name="pattern"/> (a later episode of a repeated event).</summary>
+    public async Task WaitForLineCountAsync(Regex pattern, int count, TimeSpan? timeout = null)
+    {
+        var found = new TaskCompletionSource<Match>(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (gate)
+        {
+            if (lines.Count(pattern.IsMatch) >= count)
+            {
+                return;
+            }
+
+            countWaiters.Add((pattern, count, found));
+        }
+
+        try
+        {
+            await found.Task.WaitAsync(timeout ?? TimeSpan.FromSeconds(30));
+        }
+        catch (TimeoutException)
+        {
+            throw new AssertFailedException($"pastry never printed {count} lines matching /{pattern}/. Output so far:{Environment.NewLine}{Output}");
+        }
+    }
+
     /// <summary>How many output lines so far match <paramref name="pattern"/>.</summary>
     public int CountLines(Regex pattern)
     {
@@ -182,6 +228,15 @@ public sealed partial class PastryProcess : IAsyncDisposable
         lock (gate)
         {
             lines.Add(line);
+            for (int i = countWaiters.Count - 1; i >= 0; i--)
+            {
+                if (countWaiters[i].Pattern.IsMatch(line) && lines.Count(countWaiters[i].Pattern.IsMatch) >= countWaiters[i].Count)
+                {
+                    countWaiters[i].Found.TrySetResult(Match.Empty);
+                    countWaiters.RemoveAt(i);
+                }
+            }
+
             for (int i = waiters.Count - 1; i >= 0; i--)
             {
                 var match = waiters[i].Pattern.Match(line);
