@@ -507,27 +507,8 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
         // root and the objects at the root are public. A refusal sends no object and says so in QueryDone.
         bool mustBePublic = !reader.IsAtEnd && reader.ReadByte() == 1;
         reader.EnsureAtEnd();
-        if (mustBePublic && !parent.IsEmpty && !(graph.TryGetLocation(parent, out var parentLocation) && parentLocation.Parent.IsEmpty))
-        {
-            scratch.Reset();
-            scratch.WriteUInt32(context);
-            scratch.WriteByte(1);
-            Publish(new Envelope(InternalMessageType.QueryDone, Messaging.Channel.StateServer, DoId.Empty, scratch.WrittenSpan.ToArray()), envelope.Sender);
-            return;
-        }
-
-        foreach (var node in graph.NodesIn(parent, zones))
-        {
-            var obj = (StateObject)node;
-            scratch.Reset();
-            scratch.WriteUInt32(context);
-            ObjectEntry.Write(scratch, obj);
-            Publish(new Envelope(InternalMessageType.QueryEntry, Messaging.Channel.StateServer, obj.Id, scratch.WrittenSpan.ToArray()), envelope.Sender);
-        }
-
-        scratch.Reset();
-        scratch.WriteUInt32(context);
-        Publish(new Envelope(InternalMessageType.QueryDone, Messaging.Channel.StateServer, DoId.Empty, scratch.WrittenSpan.ToArray()), envelope.Sender);
+        bool refused = mustBePublic && !parent.IsEmpty && !(graph.TryGetLocation(parent, out var parentLocation) && parentLocation.Parent.IsEmpty);
+        AnswerQuery(context, refused ? Enumerable.Empty<ZoneNode>() : graph.NodesIn(parent, zones), refused, envelope.Sender);
     }
 
     /// <summary>
@@ -540,21 +521,29 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
         uint context = reader.ReadUInt32();
         reader.EnsureAtEnd();
         var account = envelope.Subject;
-        foreach (var node in graph.Nodes)
+        AnswerQuery(context, account.IsEmpty ? Enumerable.Empty<ZoneNode>() : graph.Nodes.Where(node => ((StateObject)node).Owner == account), refused: false, envelope.Sender);
+    }
+
+    /// <summary>Sends a query's answer to <paramref name="to"/>: an entry per object, then the done (with the refused byte when <paramref name="refused"/>).</summary>
+    private void AnswerQuery(uint context, IEnumerable<ZoneNode> nodes, bool refused, Messaging.Channel to)
+    {
+        foreach (var node in nodes)
         {
             var obj = (StateObject)node;
-            if (obj.Owner == account && !account.IsEmpty)
-            {
-                scratch.Reset();
-                scratch.WriteUInt32(context);
-                ObjectEntry.Write(scratch, obj);
-                Publish(new Envelope(InternalMessageType.QueryEntry, Messaging.Channel.StateServer, obj.Id, scratch.WrittenSpan.ToArray()), envelope.Sender);
-            }
+            scratch.Reset();
+            scratch.WriteUInt32(context);
+            ObjectEntry.Write(scratch, obj);
+            Publish(new Envelope(InternalMessageType.QueryEntry, Messaging.Channel.StateServer, obj.Id, scratch.WrittenSpan.ToArray()), to);
         }
 
         scratch.Reset();
         scratch.WriteUInt32(context);
-        Publish(new Envelope(InternalMessageType.QueryDone, Messaging.Channel.StateServer, DoId.Empty, scratch.WrittenSpan.ToArray()), envelope.Sender);
+        if (refused)
+        {
+            scratch.WriteByte(1);
+        }
+
+        Publish(new Envelope(InternalMessageType.QueryDone, Messaging.Channel.StateServer, DoId.Empty, scratch.WrittenSpan.ToArray()), to);
     }
 
     /// <summary>The object <paramref name="id"/>, if the State Server holds it.</summary>
