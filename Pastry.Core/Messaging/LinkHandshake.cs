@@ -47,6 +47,22 @@ internal static class LinkHandshake
     public static bool ProofMatches(ReadOnlySpan<byte> proof, ReadOnlySpan<byte> expected) =>
         proof.Length == expected.Length && CryptographicOperations.FixedTimeEquals(proof, expected);
 
+    /// <summary>
+    /// Reads a <see cref="InternalMessageType.LinkAuthenticate"/> payload: <c>version: uint16, privileged: bool, nonce:
+    /// 32 bytes, proof: bytes</c>, with nothing after it.
+    /// </summary>
+    /// <exception cref="WireFormatException">The payload is truncated, too long or malformed.</exception>
+    public static (ushort Version, bool Privileged, byte[] Nonce, byte[] Proof) ReadAuthenticate(ReadOnlySpan<byte> payload)
+    {
+        var reader = new WireReader(payload);
+        ushort version = reader.ReadUInt16();
+        bool privileged = reader.ReadBool();
+        byte[] nonce = reader.ReadRaw(NonceSize).ToArray();
+        byte[] proof = reader.ReadBytes();
+        reader.EnsureAtEnd();
+        return (version, privileged, nonce, proof);
+    }
+
     /// <summary>Writes a whole frame (header and payload) to <paramref name="stream"/>; handshake frames go out before the link's outbox runs.</summary>
     public static async Task WriteFrameAsync(Stream stream, InternalMessageType type, Action<PooledBufferWriter> payload, CancellationToken cancellation)
     {

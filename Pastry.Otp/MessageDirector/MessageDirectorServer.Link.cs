@@ -214,18 +214,13 @@ public sealed partial class MessageDirectorServer
         private LinkRefusal? Authenticate(byte[] payload, byte[] directorNonce, out byte[] welcome)
         {
             welcome = Array.Empty<byte>();
-            var reader = new WireReader(payload);
             ushort version;
             bool claimsPrivilege;
             byte[] linkNonce;
             byte[] proof;
             try
             {
-                version = reader.ReadUInt16();
-                claimsPrivilege = reader.ReadBool();
-                linkNonce = reader.ReadRaw(LinkHandshake.NonceSize).ToArray();
-                proof = reader.ReadBytes();
-                reader.EnsureAtEnd();
+                (version, claimsPrivilege, linkNonce, proof) = LinkHandshake.ReadAuthenticate(payload);
             }
             catch (WireFormatException ex)
             {
