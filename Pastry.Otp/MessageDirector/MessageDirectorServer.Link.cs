@@ -321,6 +321,11 @@ public sealed partial class MessageDirectorServer
                 return new LinkRefusal(EjectCode.LinkLimitExceeded, $"more than {options.MaxChannelsPerLink} channels subscribed (MessageDirector:MaxChannelsPerLink)");
             }
 
+            if (!privileged && !ParticipantRules.MaySubscribe(channel))
+            {
+                return new LinkRefusal(EjectCode.LinkForbidden, $"a participant link may not subscribe to {channel} (only its own participant channels, locations, objects and session events; a privileged link may)");
+            }
+
             if (!privileged && channel.Kind == ChannelKind.Participant)
             {
                 if (!server.TryClaim(channel, this))

@@ -21,6 +21,14 @@ internal static class ParticipantRules
         or InternalMessageType.DbCreateObject or InternalMessageType.DbGetAll or InternalMessageType.DbSetFields
         or InternalMessageType.DbSetFieldsIfEquals or InternalMessageType.DbDeleteObject or InternalMessageType.DbQuery;
 
+    /// <summary>
+    /// Whether a participant may subscribe to <paramref name="channel"/>: participant channels (claimed, one link each),
+    /// locations, objects and session events; never a session, an account or a server role's inbox, which carry what
+    /// clients send and what only an object's owner may see.
+    /// </summary>
+    public static bool MaySubscribe(Channel channel) =>
+        channel.Kind is ChannelKind.Participant or ChannelKind.Location or ChannelKind.Object || channel == Channel.SessionEvents;
+
     /// <summary>Whether a participant may address <paramref name="target"/>: only the server roles that take requests.</summary>
     public static bool MayTarget(Channel target) =>
         target == Channel.StateServer || target == Channel.Database || target == Channel.Diagnostics;
