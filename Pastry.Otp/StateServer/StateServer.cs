@@ -149,7 +149,11 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
                 SetOwner(envelope);
                 break;
             case InternalMessageType.DeleteObject:
-                Delete(envelope.Subject, envelope);
+                if (!TryGetObject(envelope.Subject, out var deleted) || MayChange(envelope, deleted))
+                {
+                    Delete(envelope.Subject, envelope);
+                }
+
                 break;
             case InternalMessageType.DeleteAiObjects:
                 DeleteAiObjects(envelope);
@@ -165,6 +169,10 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
                 break;
             case InternalMessageType.DbGetAllResp:
                 FinishActivation(envelope);
+                break;
+            case InternalMessageType.LinkParticipantRestricted:
+            case InternalMessageType.LinkParticipantReleased:
+                Restrict(envelope, envelope.Type == InternalMessageType.LinkParticipantRestricted);
                 break;
             default:
                 Refuse(envelope, $"the State Server does not handle {envelope.Type}");
@@ -183,6 +191,11 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
         if (!registry.TryGetModel(classId, out var model))
         {
             Refuse(envelope, $"create {envelope.Subject}: unknown class id {classId}; are both sides built from the same models?");
+            return;
+        }
+
+        if (!MayActAs(envelope, ai))
+        {
             return;
         }
 
@@ -229,6 +242,11 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
         if (!TryGetObject(envelope.Subject, out var obj))
         {
             Refuse(envelope, $"{envelope.Type}: no object {envelope.Subject}");
+            return;
+        }
+
+        if (!fromClient && !MayChange(envelope, obj))
+        {
             return;
         }
 
@@ -348,6 +366,11 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
             return;
         }
 
+        if (!fromClient && !MayChange(envelope, obj))
+        {
+            return;
+        }
+
         var reader = new WireReader(call.Span);
         int index = reader.ReadUInt16();
         if (index >= obj.Model.Methods.Count)
@@ -393,6 +416,11 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
             return;
         }
 
+        if (!MayChange(envelope, obj))
+        {
+            return;
+        }
+
         var reader = new WireReader(envelope.Payload.Span);
         var parent = reader.ReadDoId();
         uint zone = reader.ReadUInt32();
@@ -434,6 +462,11 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
             return;
         }
 
+        if (!MayChange(envelope, obj))
+        {
+            return;
+        }
+
         var reader = new WireReader(envelope.Payload.Span);
         var owner = reader.ReadDoId();
         reader.EnsureAtEnd();
@@ -472,6 +505,11 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
     {
         var reader = new WireReader(envelope.Payload.Span);
         var ai = Messaging.Channel.Read(ref reader);
+        if (!MayActAs(envelope, ai))
+        {
+            return;
+        }
+
         var owned = new List<DoId>();
         foreach (var node in graph.Nodes)
         {
