@@ -510,7 +510,7 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
     /// <summary>
     /// Sends a plain set of a stored object's unique field to the database as an acknowledged write (under the
     /// object's lock, so writes of one field reach the database in the order they were set). The State Server and the
-    /// viewers get the value once it is committed; a refusal puts the stored value back (see <see cref="FinishUniqueWriteAsync"/>).
+    /// viewers get the value once it is committed; a refusal puts the stored value back (see <see cref="OnUniqueWriteAnswered"/>).
     /// </summary>
     private void WriteUnique(DistributedObject obj, FieldDescriptor field)
     {
@@ -522,55 +522,27 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
             latestUniqueWrites[(obj.DoId, field.Index)] = write;
         }
 
-        var answer = SendDatabaseRequestAsync(context => DatabaseMessages.SetFields(context, obj.Model, obj.DoId, Channel, (field, value)), stop.Token);
-        _ = FinishUniqueWriteAsync(obj, field, value, write, answer);
+        _ = ObserveAsync(SendDatabaseRequestAsync(
+            context => DatabaseMessages.SetFields(context, obj.Model, obj.DoId, Channel, (field, value)),
+            stop.Token,
+            onReply: envelope => OnUniqueWriteAnswered(obj, field, value, write, DatabaseMessages.ReadReply(envelope, obj.Model))));
     }
 
     /// <summary>
-    /// Handles the answer to <see cref="WriteUnique"/> on the logic loop. Only the answer to the latest write of the
-    /// field may move the world: committed, its value goes to the State Server; refused, the stored value (read again,
-    /// after every earlier write of the field) goes to this copy, the State Server and the viewers. Every refusal is
-    /// published on <see cref="RejectedWrites"/>.
+    /// The answer to <see cref="WriteUnique"/>, on the logic loop in the order the answers arrive. Only the answer to
+    /// the latest write of the field may move the world: committed, its value goes to the State Server; refused, the
+    /// stored value is read again (after every earlier write of the field) and put back on this copy, the State Server
+    /// and the viewers. Every refusal is published on <see cref="RejectedWrites"/>.
     /// </summary>
-    private async Task FinishUniqueWriteAsync(DistributedObject obj, FieldDescriptor field, object? value, long write, Task<Envelope> answer)
+    private void OnUniqueWriteAnswered(DistributedObject obj, FieldDescriptor field, object? value, long write, DatabaseReply reply)
     {
-        DatabaseRequestException? refusal;
-        object? stored = null;
-        try
+        bool latest = IsLatest(obj, field, write);
+        if (reply.Status == DatabaseStatus.Ok)
         {
-            var reply = DatabaseMessages.ReadReply(await answer.ConfigureAwait(false), obj.Model);
-            refusal = reply.Status == DatabaseStatus.Ok ? null : DatabaseRequestException.From(reply, obj.Model);
-            if (refusal is not null && IsLatest(obj, field, write))
+            if (latest)
             {
-                var current = await RequestAsync(context => DatabaseMessages.GetAll(context, obj.Model, obj.DoId, Channel), Channel.Database, obj.Model, stop.Token).ConfigureAwait(false);
-                stored = current.Values.TryGetValue(field.Name, out var found) ? found : null;
-            }
-        }
-        catch (OperationCanceledException)
-        {
-            return;
-        }
-        catch (Exception ex) when (ex is DatabaseRequestException or WireFormatException)
-        {
-            logger.LogError(ex, "{Ai}: the write of {Field} on {DoId} was refused and its stored value could not be read back", Name, field, obj.DoId);
-            return;
-        }
-
-        Post(() =>
-        {
-            bool latest;
-            lock (latestUniqueWrites)
-            {
-                latest = latestUniqueWrites.TryGetValue((obj.DoId, field.Index), out long last) && last == write;
-                if (latest)
-                {
-                    latestUniqueWrites.Remove((obj.DoId, field.Index));
-                }
-            }
-
-            if (refusal is null)
-            {
-                if (latest && obj.State == ObjectState.Live)
+                Forget(obj, field, write);
+                if (obj.State == ObjectState.Live)
                 {
                     // This copy holds the value (no later set of the field): now the State Server and the viewers.
                     lock (obj.Sync)
@@ -578,19 +550,64 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
                         router.Publish(InternalMessages.SetFieldStored(obj, field, Channel), Channel.StateServer);
                     }
                 }
-
-                return;
             }
 
-            logger.LogWarning("{Ai}: the database refused {Field} = {Value} on {DoId}: {Reason}", Name, field, field.FormatBoxed(value), obj.DoId, refusal.Reason);
-            if (latest && obj.State == ObjectState.Live)
+            return;
+        }
+
+        var refusal = DatabaseRequestException.From(reply, obj.Model);
+        logger.LogWarning("{Ai}: the database refused {Field} = {Value} on {DoId}: {Reason}", Name, field, field.FormatBoxed(value), obj.DoId, refusal.Reason);
+        if (!latest || obj.State != ObjectState.Live)
+        {
+            // A later set of the field decides what the world sees.
+            rejectedWrites.OnNext(new RejectedWrite(obj, field, value, field.GetBoxed(obj), refusal));
+            return;
+        }
+
+        // An earlier write of the field may have been committed without reaching the State Server: read the stored
+        // value again (this request follows every earlier one) and always send it.
+        _ = ObserveAsync(SendDatabaseRequestAsync(
+            context => DatabaseMessages.GetAll(context, obj.Model, obj.DoId, Channel),
+            stop.Token,
+            onReply: envelope =>
             {
-                // An earlier write of the field may have been committed without reaching the State Server: always send.
-                ApplyStored(obj, field, stored, ChangeOrigin.Remote, alwaysSend: true);
-            }
+                var current = DatabaseMessages.ReadReply(envelope, obj.Model);
+                if (IsLatest(obj, field, write) && current.Status == DatabaseStatus.Ok && current.Values.TryGetValue(field.Name, out var stored) && obj.State == ObjectState.Live)
+                {
+                    Forget(obj, field, write);
+                    ApplyStored(obj, field, stored, ChangeOrigin.Remote, alwaysSend: true);
+                }
+                else if (current.Status != DatabaseStatus.Ok)
+                {
+                    logger.LogError("{Ai}: the write of {Field} on {DoId} was refused and its stored value could not be read back: {Reason}", Name, field, obj.DoId, current.Reason);
+                }
 
-            rejectedWrites.OnNext(new RejectedWrite(obj, field, value, latest ? stored : field.GetBoxed(obj), refusal));
-        });
+                rejectedWrites.OnNext(new RejectedWrite(obj, field, value, field.GetBoxed(obj), refusal));
+            }));
+    }
+
+    /// <summary>Awaits a request whose answer is handled by its reply callback; only a stop (cancellation) is expected.</summary>
+    private async Task ObserveAsync(Task<Envelope> request)
+    {
+        try
+        {
+            await request.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // The AI stopped before the answer came.
+        }
+    }
+
+    private void Forget(DistributedObject obj, FieldDescriptor field, long write)
+    {
+        lock (latestUniqueWrites)
+        {
+            if (latestUniqueWrites.TryGetValue((obj.DoId, field.Index), out long last) && last == write)
+            {
+                latestUniqueWrites.Remove((obj.DoId, field.Index));
+            }
+        }
     }
 
     private bool IsLatest(DistributedObject obj, FieldDescriptor field, long write)

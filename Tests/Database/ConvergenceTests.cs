@@ -154,6 +154,10 @@ public sealed class ConvergenceTests
         CollectionAssert.AreEqual(new[] { "Label" }, taken.Fields.ToArray());
         Assert.AreEqual("Bob", bob.Label);
 
+        var swapped = await Assert.ThrowsExactlyAsync<UniqueViolationException>(() => world.Ai.SetIfEqualsAsync(bob, p => p.Label, "Bob", "ann").WaitAsync(Timeout));
+        CollectionAssert.AreEqual(new[] { "Label" }, swapped.Fields.ToArray(), "A compare-and-swap to a taken value fails the same way.");
+        Assert.AreEqual("Bob", bob.Label);
+
         await world.Ai.SaveAsync(bob, p => p.Label, "Bertie").WaitAsync(Timeout);
         await viewer.WaitForAsync(bob, p => p.Label == "Bertie", "the viewer sees the saved name");
         Assert.AreEqual("Bertie", world.StoredLabel(bob.DoId));

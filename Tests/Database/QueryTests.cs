@@ -104,6 +104,10 @@ public sealed class QueryTests
         Assert.AreEqual(0L, await ai.Query<DbHero>().Where(h => h.Name == "x' OR '1'='1").CountAsync());
         Assert.AreEqual(0L, await ai.Query<DbHero>().Where(h => h.Name == "x' OR '1'='1; DROP TABLE DbHero;-- %_").CountAsync(), "The NUL and what follows it are part of the value.");
         Assert.AreEqual(0L, await ai.Query<DbHero>().Where(h => h.Title == "' OR 1=1 --").CountAsync());
+        Assert.AreEqual(1L, await ai.Query<DbHero>().Where(h => h.Name.StartsWith("x' OR '1'='1; DROP TABLE DbHero;-- %_\0")).CountAsync(), "A NUL inside a prefix is a character of it.");
+        Assert.AreEqual(0L, await ai.Query<DbHero>().Where(h => h.Name.StartsWith("x' OR '1'='1; DROP TABLE DbHero;-- %_\0x")).CountAsync());
+        string[] hostileList = { Hostile, "%", "_", "' OR 1=1 --" };
+        Assert.AreEqual(1L, await ai.Query<DbHero>().Where(h => hostileList.Contains(h.Name)).CountAsync(), "In takes hostile values as data too.");
         Assert.AreEqual(5L, await ai.Query<DbHero>().CountAsync(), "The table is still there.");
     }
 
