@@ -384,7 +384,7 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
                     {
                         // Replies arrive in the database's order; applying them through the logic loop's queue keeps
                         // that order (continuations on the thread pool could apply an older stored value after a newer one).
-                        Post(() =>
+                        bool queued = logic.Writer.TryWrite(() =>
                         {
                             try
                             {
@@ -395,6 +395,11 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
                                 pending.Answer.TrySetResult(envelope);
                             }
                         });
+                        if (!queued)
+                        {
+                            // The AI is stopping: nothing is applied any more, but the caller still gets its answer.
+                            pending.Answer.TrySetResult(envelope);
+                        }
                     }
                     else
                     {
