@@ -150,7 +150,11 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
                 SetOwner(envelope);
                 break;
             case InternalMessageType.DeleteObject:
-                Delete(envelope.Subject, envelope);
+                if (!TryGetObject(envelope.Subject, out var deleted) || MayChange(envelope, deleted))
+                {
+                    Delete(envelope.Subject, envelope);
+                }
+
                 break;
             case InternalMessageType.DeleteAiObjects:
                 DeleteAiObjects(envelope);
@@ -163,6 +167,10 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
                 break;
             case InternalMessageType.DbGetAllResp:
                 FinishActivation(envelope);
+                break;
+            case InternalMessageType.LinkParticipantRestricted:
+            case InternalMessageType.LinkParticipantReleased:
+                Restrict(envelope, envelope.Type == InternalMessageType.LinkParticipantRestricted);
                 break;
             default:
                 Refuse(envelope, $"the State Server does not handle {envelope.Type}");
@@ -181,6 +189,11 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
         if (!registry.TryGetModel(classId, out var model))
         {
             Refuse(envelope, $"create {envelope.Subject}: unknown class id {classId}; are both sides built from the same models?");
+            return;
+        }
+
+        if (!MayActAs(envelope, ai))
+        {
             return;
         }
 
@@ -227,6 +240,11 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
         if (!TryGetObject(envelope.Subject, out var obj))
         {
             Refuse(envelope, $"{envelope.Type}: no object {envelope.Subject}");
+            return;
+        }
+
+        if (!fromClient && !MayChange(envelope, obj))
+        {
             return;
         }
 
@@ -347,6 +365,11 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
             return;
         }
 
+        if (!fromClient && !MayChange(envelope, obj))
+        {
+            return;
+        }
+
         var reader = new WireReader(call.Span);
         int index = reader.ReadUInt16();
         if (index >= obj.Model.Methods.Count)
@@ -392,6 +415,11 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
             return;
         }
 
+        if (!MayChange(envelope, obj))
+        {
+            return;
+        }
+
         var reader = new WireReader(envelope.Payload.Span);
         var parent = reader.ReadDoId();
         uint zone = reader.ReadUInt32();
@@ -433,6 +461,11 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
             return;
         }
 
+        if (!MayChange(envelope, obj))
+        {
+            return;
+        }
+
         var reader = new WireReader(envelope.Payload.Span);
         var owner = reader.ReadDoId();
         reader.EnsureAtEnd();
@@ -471,6 +504,11 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
     {
         var reader = new WireReader(envelope.Payload.Span);
         var ai = Messaging.Channel.Read(ref reader);
+        if (!MayActAs(envelope, ai))
+        {
+            return;
+        }
+
         var owned = new List<DoId>();
         foreach (var node in graph.Nodes)
         {
