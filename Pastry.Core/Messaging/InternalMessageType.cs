@@ -226,6 +226,14 @@ public enum InternalMessageType : ushort
     DbQueryResp = 3041,
 
     /// <summary>
+    /// To the State Server from the AI: <c>count: uint16, (field: uint16, value)*</c>, applied and relayed like
+    /// <see cref="SetFields"/> but not written through, because the values are already the database's (the answer
+    /// of an acknowledged write, a compare-and-swap or a refused write). Writing them again could undo a later
+    /// compare-and-swap that reached the database first.
+    /// </summary>
+    SetFieldsStored = 3042,
+
+    /// <summary>
     /// From the Client Agent to <see cref="Channel.SessionEvents"/>: a logged-in session closed (logout, disconnect,
     /// eject or timeout); <see cref="Envelope.Subject"/> is its account. AIs use it to save and unload a player.
     /// </summary>

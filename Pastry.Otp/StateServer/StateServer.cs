@@ -125,6 +125,7 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
                 break;
             case InternalMessageType.SetField:
             case InternalMessageType.SetFields:
+            case InternalMessageType.SetFieldsStored:
                 SetFields(envelope, envelope.Payload, DoId.Empty);
                 break;
             case InternalMessageType.ClientSetField:
@@ -252,7 +253,7 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
 
         var span = payload.Span;
         var reader = new WireReader(span);
-        bool many = envelope.Type is InternalMessageType.SetFields or InternalMessageType.ClientSetField;
+        bool many = envelope.Type is InternalMessageType.SetFields or InternalMessageType.SetFieldsStored or InternalMessageType.ClientSetField;
         int count = many ? reader.ReadUInt16() : 1;
 
         // Check every value before applying any, so that a set of several fields is all-or-nothing.
@@ -291,7 +292,8 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
             RelayToOwner(obj, sender, BuildSetFrame(obj, span, parsed, broadcast: null));
         }
 
-        if (dbFields > 0)
+        // Stored values came from the database (see InternalMessageType.SetFieldsStored): writing them again could undo a later CAS.
+        if (dbFields > 0 && envelope.Type != InternalMessageType.SetFieldsStored)
         {
             WriteThrough(obj, sender, span, parsed, dbFields);
         }
