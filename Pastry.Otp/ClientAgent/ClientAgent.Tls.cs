@@ -92,15 +92,17 @@ public sealed partial class ClientAgent
             Logger.LogInformation("Closing {Remote}: {Failure}", remote, failure);
         }
 
+        // The slot is free before the client sees the close: whoever it tells may connect again at once.
+        if (address is not null)
+        {
+            addressLimits.Release(address);
+        }
+
         if (ssl is not null)
         {
             await ssl.DisposeAsync().ConfigureAwait(false);
         }
 
         await stream.DisposeAsync().ConfigureAwait(false);
-        if (address is not null)
-        {
-            addressLimits.Release(address);
-        }
     }
 }
