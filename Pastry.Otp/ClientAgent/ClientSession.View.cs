@@ -8,6 +8,12 @@ namespace Pastry.Otp.ClientAgent;
 // What the session sees: interest syncs, routed object messages, and which of them reach the client.
 internal sealed partial class ClientSession
 {
+    /// <summary>Per object entered by a sync: how many messages were queued before its entry (see <see cref="OnQueryEntry"/>).</summary>
+    private Dictionary<DoId, int>? snapshotPositions;
+
+    /// <summary>The index of the queued message being replayed, or -1 outside a replay.</summary>
+    private int replayPosition = -1;
+
     private void OnQueryEntry(Envelope envelope)
     {
         uint query = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(envelope.Payload.Span);
@@ -17,9 +23,14 @@ internal sealed partial class ClientSession
         }
 
         var entry = ObjectEntry.Parse(envelope.Payload, 4);
-        if (!visible.ContainsKey(envelope.Subject) && interests.Sees(entry.Location))
+        if (!visible.ContainsKey(envelope.Subject) && Sees(entry.Location, entry.Owner))
         {
             Enter(envelope.Subject, entry);
+
+            // Snapshots never go back in time: what was queued about this object before its entry is already in the
+            // entry (the State Server is one ordered queue, and its messages reach this session in the order it
+            // published them), so the replay skips it. The queue position is the object's sequence number.
+            (snapshotPositions ??= new Dictionary<DoId, int>())[envelope.Subject] = queuedDuringSync.Count;
         }
     }
 
@@ -31,7 +42,7 @@ internal sealed partial class ClientSession
             return;
         }
 
-        if (interests.Contains(context))
+        if (!SnapshotQueryDone(query) && interests.Contains(context))
         {
             scratch.Reset();
             ClientFrames.WriteContext(scratch, MessageType.InterestDone, context);
@@ -44,12 +55,29 @@ internal sealed partial class ClientSession
         if (pendingQueries.Count == 0)
         {
             queuedBytes = 0;
+            replayPosition = 0;
             while (queuedDuringSync.Count > 0 && stage != SessionStage.Closed)
             {
-                Process(queuedDuringSync.Dequeue());
+                var queued = queuedDuringSync.Dequeue();
+                if (!Superseded(queued.Subject))
+                {
+                    Process(queued);
+                }
+
+                replayPosition++;
             }
+
+            replayPosition = -1;
+            snapshotPositions?.Clear();
         }
     }
+
+    /// <summary>
+    /// Whether a queued message about <paramref name="id"/> being replayed now came before the object's entry in the
+    /// sync (so the entry already holds its effect). Outside a replay nothing is superseded.
+    /// </summary>
+    private bool Superseded(DoId id) =>
+        replayPosition >= 0 && snapshotPositions is { Count: > 0 } positions && positions.TryGetValue(id, out int enteredAt) && replayPosition < enteredAt;
 
     private void Process(Envelope envelope)
     {
@@ -105,7 +133,7 @@ internal sealed partial class ClientSession
 
                 break;
             case InternalMessageType.RelayPrivate:
-                if (envelope.Sender != Channel && visible.ContainsKey(envelope.Subject))
+                if (envelope.Sender != Channel && visible.ContainsKey(envelope.Subject) && !Superseded(envelope.Subject))
                 {
                     Append(envelope.Payload.Span);
                 }
@@ -236,7 +264,7 @@ internal sealed partial class ClientSession
     private bool Sees(Location location, DoId owner) => interests.Sees(location) || IsOwner(owner);
 
     /// <summary>Whether this session relays a location's update of <paramref name="id"/>: it sees it, and does not own it (those come through the account).</summary>
-    private bool TakesFromLocation(DoId id) => visible.TryGetValue(id, out var seen) && !IsOwner(seen.Owner);
+    private bool TakesFromLocation(DoId id) => visible.TryGetValue(id, out var seen) && !IsOwner(seen.Owner) && !Superseded(id);
 
     private bool IsOwner(DoId owner) => !account.IsEmpty && owner == account;
 
