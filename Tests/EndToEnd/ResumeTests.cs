@@ -160,6 +160,27 @@ public sealed class ResumeTests
     }
 
     [TestMethod]
+    public async Task AResumeWhileTheOldConnectionStillLives_TakesTheSessionOver_AndTheOldConnectionGets351()
+    {
+        var (otp, clients, _) = await PastryProcess.StartOtpAsync();
+        await using var __ = otp;
+        await using var first = await RawClient.LoggedInAsync(clients, Registry, NextUser());
+
+        // The old connection is still open (the server has not noticed anything): the resume takes the session over.
+        await using var second = await RawClient.ConnectAsync(clients);
+        await second.SendAsync(w => ClientFrames.WriteResume(w, Registry.SchemaHash, "1.0.0", first.AccountId, first.ResumeToken!, first.ReceivedBytes));
+        var answer = ReadResumeResp(await second.ExpectAsync(MessageType.ResumeResp));
+        Assert.AreEqual(ResumeStatus.Ok, answer.Status, answer.Reason);
+        StringAssert.Contains(await first.ExpectEjectAsync(EjectCode.ResumedElsewhere), "resumed from another connection");
+
+        // The session lives on over the new connection.
+        await second.AddInterestAsync(1, DoId.Empty, 0);
+        while ((await second.NextAsync()).Type != MessageType.InterestDone)
+        {
+        }
+    }
+
+    [TestMethod]
     public async Task AForgedToken_AWrongAccount_AndAMalformedToken_AreRefused_WithTypedReasons_AndTheConnectionCanStillLogIn()
     {
         var (otp, clients, _) = await PastryProcess.StartOtpAsync();
