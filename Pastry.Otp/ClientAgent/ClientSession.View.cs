@@ -8,12 +8,6 @@ namespace Pastry.Otp.ClientAgent;
 // What the session sees: interest syncs, routed object messages, and which of them reach the client.
 internal sealed partial class ClientSession
 {
-    /// <summary>Per object entered by a sync: how many messages were queued before its entry (see <see cref="OnQueryEntry"/>).</summary>
-    private Dictionary<DoId, int>? snapshotPositions;
-
-    /// <summary>The index of the queued message being replayed, or -1 outside a replay.</summary>
-    private int replayPosition = -1;
-
     private void OnQueryEntry(Envelope envelope)
     {
         uint query = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(envelope.Payload.Span);
@@ -26,13 +20,16 @@ internal sealed partial class ClientSession
         if (!visible.ContainsKey(envelope.Subject) && Sees(entry.Location, entry.Owner))
         {
             Enter(envelope.Subject, entry);
-
-            // Snapshots never go back in time: what was queued about this object before its entry is already in the
-            // entry (the State Server is one ordered queue, and its messages reach this session in the order it
-            // published them), so the replay skips it. The queue position is the object's sequence number.
-            (snapshotPositions ??= new Dictionary<DoId, int>())[envelope.Subject] = queuedDuringSync.Count;
+            enteredDuringSync[envelope.Subject] = queuedDuringSync.Count;
         }
     }
+
+    /// <summary>
+    /// Whether the message being replayed about <paramref name="id"/> is older than the object's entry: it reached this
+    /// session before the entry did, and the State Server sends in its own order, so the entry already holds that change.
+    /// Replaying it would show the client an older value after a newer one.
+    /// </summary>
+    private bool Superseded(DoId id) => replayIndex >= 0 && enteredDuringSync.TryGetValue(id, out int enteredAt) && replayIndex < enteredAt;
 
     private void OnQueryDone(Envelope envelope)
     {
@@ -55,29 +52,22 @@ internal sealed partial class ClientSession
         if (pendingQueries.Count == 0)
         {
             queuedBytes = 0;
-            replayPosition = 0;
+            replayIndex = 0;
             while (queuedDuringSync.Count > 0 && stage != SessionStage.Closed)
             {
                 var queued = queuedDuringSync.Dequeue();
-                if (!Superseded(queued.Subject))
+                if (queued.Type == InternalMessageType.RelayBroadcastBatch || !Superseded(queued.Subject))
                 {
                     Process(queued);
                 }
 
-                replayPosition++;
+                replayIndex++;
             }
 
-            replayPosition = -1;
-            snapshotPositions?.Clear();
+            replayIndex = -1;
+            enteredDuringSync.Clear();
         }
     }
-
-    /// <summary>
-    /// Whether a queued message about <paramref name="id"/> being replayed now came before the object's entry in the
-    /// sync (so the entry already holds its effect). Outside a replay nothing is superseded.
-    /// </summary>
-    private bool Superseded(DoId id) =>
-        replayPosition >= 0 && snapshotPositions is { Count: > 0 } positions && positions.TryGetValue(id, out int enteredAt) && replayPosition < enteredAt;
 
     private void Process(Envelope envelope)
     {
@@ -133,7 +123,7 @@ internal sealed partial class ClientSession
 
                 break;
             case InternalMessageType.RelayPrivate:
-                if (envelope.Sender != Channel && visible.ContainsKey(envelope.Subject) && !Superseded(envelope.Subject))
+                if (envelope.Sender != Channel && visible.ContainsKey(envelope.Subject))
                 {
                     Append(envelope.Payload.Span);
                 }
