@@ -235,6 +235,13 @@ public enum InternalMessageType : ushort
     /// </summary>
     SessionClosed = 2400,
 
+    /// <summary>
+    /// To the State Server: <c>context: uint32, owner</c>; answered like <see cref="QueryZones"/>, with a
+    /// <see cref="QueryEntry"/> for every object <c>owner</c> owns and a <see cref="QueryDone"/>. A resumed session whose
+    /// missed updates overflowed uses it to rebuild the owned part of its view (a scan of every object: a rare path).
+    /// </summary>
+    QueryOwned = 2410,
+
     /// <summary>From the State Server to the sender: <c>reason: string</c>; a request was refused (for example a create without Required fields).</summary>
     Error = 2900,
 }

@@ -162,6 +162,9 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
             case InternalMessageType.QueryZones:
                 QueryZones(envelope);
                 break;
+            case InternalMessageType.QueryOwned:
+                QueryOwned(envelope);
+                break;
             case InternalMessageType.ActivateObject:
                 Activate(envelope);
                 break;
@@ -526,6 +529,32 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
                 Delete(id, envelope);
             }
         }
+    }
+
+    /// <summary>Answers <see cref="InternalMessageType.QueryOwned"/>: an entry for every object the owner owns, then done (a scan; rare).</summary>
+    private void QueryOwned(Envelope envelope)
+    {
+        var reader = new WireReader(envelope.Payload.Span);
+        uint context = reader.ReadUInt32();
+        var owner = reader.ReadDoId();
+        reader.EnsureAtEnd();
+        foreach (var node in graph.Nodes)
+        {
+            var obj = (StateObject)node;
+            if (owner.IsEmpty || obj.Owner != owner)
+            {
+                continue;
+            }
+
+            scratch.Reset();
+            scratch.WriteUInt32(context);
+            ObjectEntry.Write(scratch, obj);
+            Publish(new Envelope(InternalMessageType.QueryEntry, Messaging.Channel.StateServer, obj.Id, scratch.WrittenSpan.ToArray()), envelope.Sender);
+        }
+
+        scratch.Reset();
+        scratch.WriteUInt32(context);
+        Publish(new Envelope(InternalMessageType.QueryDone, Messaging.Channel.StateServer, DoId.Empty, scratch.WrittenSpan.ToArray()), envelope.Sender);
     }
 
     private void QueryZones(Envelope envelope)
