@@ -240,11 +240,11 @@ public enum InternalMessageType : ushort
     SessionClosed = 2400,
 
     /// <summary>
-    /// From a session that just logged in to the State Server: <c>context: uint32</c>, <see cref="Envelope.Subject"/> the
-    /// account; answered like <see cref="QueryZones"/> with an entry per object the account owns, then a done, so that
-    /// a second login (which kicked the first, eject 100) sees the account's objects at once.
+    /// To the State Server: <c>context: uint32, owner</c>; answered like <see cref="QueryZones"/>, with a
+    /// <see cref="QueryEntry"/> for every object <c>owner</c> owns and a <see cref="QueryDone"/>. A resumed session whose
+    /// missed updates overflowed uses it to rebuild the owned part of its view (a scan of every object: a rare path).
     /// </summary>
-    QueryOwned = 2420,
+    QueryOwned = 2410,
 
     /// <summary>From the State Server to the sender: <c>reason: string</c>; a request was refused (for example a create without Required fields).</summary>
     Error = 2900,

@@ -137,12 +137,8 @@ public sealed partial class ClientAgent : IAsyncDisposable
 
     internal void OnSessionClosed(ClientSession session)
     {
-        if (session.RemoteAddress is { } address)
-        {
-            addressLimits.Release(address);
-        }
-
         sessions.TryRemove(session, out _);
+        sessionsById.TryRemove(KeyValuePair.Create(session.Id, session));
         Metrics.SessionClosed();
         Logger.LogDebug("{Session} closed", session.Name);
     }
@@ -181,6 +177,7 @@ public sealed partial class ClientAgent : IAsyncDisposable
     private void StartSession(Socket socket, Stream stream)
     {
         var session = new ClientSession(this, socket, stream);
+        sessionsById[session.Id] = session;
         Metrics.SessionOpened();
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         sessions[session] = done.Task;

@@ -54,7 +54,7 @@ internal sealed partial class ClientSession
             return;
         }
 
-        if (interests.Contains(context))
+        if (!SnapshotQueryDone(query) && interests.Contains(context))
         {
             scratch.Reset();
             ClientFrames.WriteContext(scratch, MessageType.InterestDone, context);
@@ -99,7 +99,8 @@ internal sealed partial class ClientSession
         ownedQuery = ++nextQuery;
         scratch.Reset();
         scratch.WriteUInt32(ownedQuery);
-        agent.Router.Publish(new Envelope(InternalMessageType.QueryOwned, Channel, account, scratch.WrittenSpan.ToArray()), Messaging.Channel.StateServer);
+        scratch.WriteDoId(account);
+        agent.Router.Publish(new Envelope(InternalMessageType.QueryOwned, Channel, DoId.Empty, scratch.WrittenSpan.ToArray()), Messaging.Channel.StateServer);
     }
 
     private void Process(Envelope envelope)

@@ -531,6 +531,32 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
         }
     }
 
+    /// <summary>Answers <see cref="InternalMessageType.QueryOwned"/>: an entry for every object the owner owns, then done (a scan; rare).</summary>
+    private void QueryOwned(Envelope envelope)
+    {
+        var reader = new WireReader(envelope.Payload.Span);
+        uint context = reader.ReadUInt32();
+        var owner = reader.ReadDoId();
+        reader.EnsureAtEnd();
+        foreach (var node in graph.Nodes)
+        {
+            var obj = (StateObject)node;
+            if (owner.IsEmpty || obj.Owner != owner)
+            {
+                continue;
+            }
+
+            scratch.Reset();
+            scratch.WriteUInt32(context);
+            ObjectEntry.Write(scratch, obj);
+            Publish(new Envelope(InternalMessageType.QueryEntry, Messaging.Channel.StateServer, obj.Id, scratch.WrittenSpan.ToArray()), envelope.Sender);
+        }
+
+        scratch.Reset();
+        scratch.WriteUInt32(context);
+        Publish(new Envelope(InternalMessageType.QueryDone, Messaging.Channel.StateServer, DoId.Empty, scratch.WrittenSpan.ToArray()), envelope.Sender);
+    }
+
     private void QueryZones(Envelope envelope)
     {
         var reader = new WireReader(envelope.Payload.Span);
@@ -549,19 +575,6 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
         reader.EnsureAtEnd();
         bool refused = mustBePublic && !parent.IsEmpty && !(graph.TryGetLocation(parent, out var parentLocation) && parentLocation.Parent.IsEmpty);
         AnswerQuery(context, refused ? Enumerable.Empty<ZoneNode>() : graph.NodesIn(parent, zones), refused, envelope.Sender);
-    }
-
-    /// <summary>
-    /// Answers a session that logged in with every object its account owns. A scan of the objects: logins are bounded
-    /// by the password hash ahead of them, and an owner index would cost every create and owner change.
-    /// </summary>
-    private void QueryOwned(Envelope envelope)
-    {
-        var reader = new WireReader(envelope.Payload.Span);
-        uint context = reader.ReadUInt32();
-        reader.EnsureAtEnd();
-        var account = envelope.Subject;
-        AnswerQuery(context, account.IsEmpty ? Enumerable.Empty<ZoneNode>() : graph.Nodes.Where(node => ((StateObject)node).Owner == account), refused: false, envelope.Sender);
     }
 
     /// <summary>Sends a query's answer to <paramref name="to"/>: an entry per object, then the done (with the refused byte when <paramref name="refused"/>).</summary>
