@@ -43,7 +43,7 @@ public sealed class OptionsValidationTests
         var error = Assert.ThrowsExactly<ArgumentException>(options.Validate);
 
         Assert.AreEqual("ClientAgent:" + setting, error.ParamName);
-        StringAssert.StartsWith(error.Message, "ClientAgent:" + setting + " ");
+        StringAssert.StartsWith(error.Message, "ClientAgent:" + setting + " must ", "The message names the key and the rule.");
     }
 
     [TestMethod]

@@ -1,0 +1,150 @@
+using Pastry.Wire;
+
+namespace Pastry.Tests.EndToEnd;
+
+/// <summary>
+/// Edges of the client protocol's dispatch, against an in-process OTP over loopback: a message carrying bytes past its
+/// layout is malformed (109), Hello is accepted once (108), a version that is not a version still gets a reason, the
+/// clock sample echoes the client's ticks, and a SetFields batch is refused whole when one of its fields is forbidden.
+/// Written from mutation testing (TESTING.md): removing these checks left every earlier test green.
+/// </summary>
+[TestClass]
+public sealed class ClientAgentFrameEdgeTests
+{
+    [TestMethod]
+    public async Task AHeartbeatWithAPayload_Ejects109()
+    {
+        await using var world = OtpWorld.Start();
+        await using var client = await HelloAsync(world);
+
+        await client.SendAsync(w =>
+        {
+            int start = w.BeginFrame(MessageType.Heartbeat);
+            w.WriteByte(7);
+            w.EndFrame(start);
+        });
+
+        StringAssert.Contains(await client.ExpectEjectAsync(EjectCode.TruncatedFrame), "malformed Heartbeat");
+    }
+
+    [TestMethod]
+    public async Task AHelloWithTrailingBytes_Ejects109()
+    {
+        await using var world = OtpWorld.Start();
+        await using var client = await RawClient.ConnectAsync(world.Server.ClientEndPoint);
+
+        await client.SendAsync(w =>
+        {
+            int start = w.BeginFrame(MessageType.Hello);
+            w.WriteUInt64(world.Registry.SchemaHash);
+            w.WriteString("1.0.0");
+            w.WriteByte(0);
+            w.EndFrame(start);
+        });
+
+        StringAssert.Contains(await client.ExpectEjectAsync(EjectCode.TruncatedFrame), "malformed Hello");
+    }
+
+    [TestMethod]
+    public async Task ASecondHello_Ejects108()
+    {
+        await using var world = OtpWorld.Start();
+        await using var client = await HelloAsync(world);
+
+        await client.HelloAsync(world.Registry.SchemaHash);
+
+        StringAssert.Contains(await client.ExpectEjectAsync(EjectCode.UnknownMessageType), "Hello was already accepted");
+    }
+
+    [TestMethod]
+    public async Task AVersionThatIsNotAVersion_Ejects124_SayingTheReleasesDiffer()
+    {
+        await using var world = OtpWorld.Start();
+        await using var client = await RawClient.ConnectAsync(world.Server.ClientEndPoint);
+
+        await client.HelloAsync(world.Registry.SchemaHash, "nightly");
+
+        StringAssert.Contains(await client.ExpectEjectAsync(EjectCode.BadVersion), "client and server come from different releases");
+    }
+
+    [TestMethod]
+    public async Task ClockSync_EchoesTheClientsTicks_WithTheServersTime()
+    {
+        await using var world = OtpWorld.Start();
+        await using var client = await HelloAsync(world);
+        long before = DateTimeOffset.UtcNow.UtcTicks;
+
+        await client.SendAsync(w => ClientFrames.WriteClockSync(w, 123_456_789));
+
+        var answer = (await client.ExpectAsync(MessageType.ClockSync)).Reader();
+        long after = DateTimeOffset.UtcNow.UtcTicks;
+        Assert.AreEqual(123_456_789L, answer.ReadInt64());
+        long serverTicks = answer.ReadInt64();
+        Assert.IsTrue(serverTicks >= before && serverTicks <= after, $"The server's time {serverTicks} lies between the send ({before}) and the answer ({after}).");
+        answer.EnsureAtEnd();
+    }
+
+    [TestMethod]
+    public async Task ASetFieldsBatch_WithOneForbiddenField_Ejects118_AndNoneOfItIsRelayed()
+    {
+        await using var world = OtpWorld.Start();
+        var knight = world.SpawnKnight(1);
+        var cheater = await world.ClientAsync();
+        var watcher = await world.ClientAsync();
+        await world.InterestAsync(cheater, 1, 1);
+        await world.InterestAsync(watcher, 1, 1);
+        var x = (FieldDescriptor<int>)knight.Model.GetField(nameof(Knight.X));
+        var gold = (FieldDescriptor<int>)knight.Model.GetField(nameof(Knight.Gold));
+
+        await cheater.SendAsync(w =>
+        {
+            int start = w.BeginFrame(MessageType.SetFields);
+            w.WriteDoId(knight.DoId);
+            w.WriteUInt16(2);
+            w.WriteUInt16((ushort)x.Index);
+            x.TypedCodec.Write(w, 7);
+            w.WriteUInt16((ushort)gold.Index);
+            gold.TypedCodec.Write(w, 1_000_000);
+            w.EndFrame(start);
+        });
+
+        StringAssert.Contains(await cheater.ExpectEjectAsync(EjectCode.ForbiddenField), "[Ai]");
+        knight.Name = "Percival";
+        world.Ai.Set(knight, nameof(Knight.Name));
+        Assert.AreEqual("Name", RawClient.ReadSetField(await watcher.NextAsync(), knight.Model).Field, "Not even the allowed X of the refused batch was relayed.");
+    }
+
+    [TestMethod]
+    public async Task ASetFieldsBatch_OfAllowedFields_ReachesTheAiWhole()
+    {
+        await using var world = OtpWorld.Start();
+        var owner = await world.ClientAsync();
+        var knight = world.SpawnKnight(1, owner: owner.AccountId);
+        await world.InterestAsync(owner, 1, 1);
+        var x = (FieldDescriptor<int>)knight.Model.GetField(nameof(Knight.X));
+        var mood = (FieldDescriptor<int>)knight.Model.GetField(nameof(Knight.Mood));
+
+        await owner.SendAsync(w =>
+        {
+            int start = w.BeginFrame(MessageType.SetFields);
+            w.WriteDoId(knight.DoId);
+            w.WriteUInt16(2);
+            w.WriteUInt16((ushort)x.Index);
+            x.TypedCodec.Write(w, 7);
+            w.WriteUInt16((ushort)mood.Index);
+            mood.TypedCodec.Write(w, 8);
+            w.EndFrame(start);
+        });
+
+        var heard = TestAi.ReadClientSet(await world.Ai.ExpectAsync(Pastry.Messaging.InternalMessageType.ClientSetField), knight.Model);
+        CollectionAssert.AreEqual(new[] { ("X", (object?)7), ("Mood", (object?)8) }, heard.Values);
+    }
+
+    private static async Task<RawClient> HelloAsync(OtpWorld world)
+    {
+        var client = await RawClient.ConnectAsync(world.Server.ClientEndPoint);
+        await client.HelloAsync(world.Registry.SchemaHash);
+        await client.ExpectAsync(MessageType.HelloResp);
+        return client;
+    }
+}
