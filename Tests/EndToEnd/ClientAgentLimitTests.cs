@@ -86,6 +86,28 @@ public sealed class ClientAgentLimitTests
     }
 
     [TestMethod]
+    public async Task UberDogCalls_UpToMaxPending_AreAnswered_OneMoreEjects347()
+    {
+        // Each CreateAccount hashes a password (slowed down here), so calls sent in one write are all still pending
+        // when the last of them is read.
+        await using var world = OtpWorld.Start(o =>
+        {
+            o.ClientAgent.MaxPendingUberDogCalls = 2;
+            o.Accounts.Pbkdf2Iterations = 100_000;
+        });
+        await using var patient = await HelloOnlyAsync(world);
+        await using var greedy = await HelloOnlyAsync(world);
+        var create = world.Registry.GetModel<LoginManager>().GetMethod(nameof(LoginManager.CreateAccount));
+
+        await patient.SendAsync(w => WriteCreates(w, create, "ann", "bob"));
+        await greedy.SendAsync(w => WriteCreates(w, create, "cat", "dan", "eve"));
+
+        Assert.AreEqual(0, (int)(await patient.ExpectCallAsync(world.Registry)).Arguments[0]!);
+        Assert.AreEqual(0, (int)(await patient.ExpectCallAsync(world.Registry)).Arguments[0]!);
+        StringAssert.Contains(await greedy.ExpectEjectAsync(EjectCode.RateLimited), "more than 2 UberDOG calls waiting");
+    }
+
+    [TestMethod]
     public async Task AnAnonymousSession_RemovingInterest_OrSettingAField_Ejects113()
     {
         await using var world = OtpWorld.Start();
@@ -162,6 +184,14 @@ public sealed class ClientAgentLimitTests
 
         StringAssert.Contains(await client.ExpectEjectAsync(EjectCode.ForbiddenField), $"Knight has no method {knight.Model.Methods.Count}");
         StringAssert.Contains(await anonymous.ExpectEjectAsync(EjectCode.ForbiddenField), $"has no method {login.Methods.Count}");
+    }
+
+    private static void WriteCreates(PooledBufferWriter writer, MethodDescriptor create, params string[] users)
+    {
+        foreach (string user in users)
+        {
+            ClientFrames.WriteCallMethod(writer, LoginManager.WellKnownId, create, [user, "a fine password"]);
+        }
     }
 
     private static void WriteCall(PooledBufferWriter writer, DoId target, int index)
