@@ -383,7 +383,17 @@ public sealed class TavernAi : IAiApplication
             else
             {
                 using var timeout = new CancellationTokenSource(DatabaseTimeout);
-                paid = await ai.SetIfEqualsAsync(buyer, p => p.Gold, gold, gold - TavernWorld.DrinkPrice, timeout.Token);
+                try
+                {
+                    paid = await ai.SetIfEqualsAsync(buyer, p => p.Gold, gold, gold - TavernWorld.DrinkPrice, timeout.Token);
+                }
+                catch (DatabaseRequestException ex) when (ex.Status == DatabaseStatus.Failed)
+                {
+                    // The ledger cannot be written (a full disk, say): no gold was taken, and the buyer is told so.
+                    Console.Error.WriteLine($"tavern: BuyDrink for {buyer.Name} refused: {ex.Reason}");
+                    Greet($"Sorry {buyer.Name}, the ledger is jammed and I can't take your gold; no {drink} for now. Try again later.");
+                    return;
+                }
             }
 
             if (paid)

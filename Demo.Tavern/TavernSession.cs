@@ -75,7 +75,7 @@ public sealed class TavernSession : IAsyncDisposable
             {
                 await client.CreateAccountAsync(user, password, cancellation);
             }
-            catch (LoginFailedException ex) when (ex.Status == (int)Pastry.Otp.UberDogs.AccountStatus.UsernameTaken)
+            catch (LoginFailedException ex) when (ex.AccountStatus == AccountStatus.UsernameTaken)
             {
                 // Taken: it is ours if the password matches, which the login below checks. Any other refusal (a
                 // password too short, a name with spaces) is the answer itself: the login would only hide it behind

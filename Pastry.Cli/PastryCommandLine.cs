@@ -5,7 +5,7 @@ using System.Reflection;
 namespace Pastry.Cli;
 
 /// <summary>
-/// The <c>pastry</c> command line: <c>serve</c>, <c>migrate</c>, <c>schema</c> and <c>bench</c> (ARCHITECTURE 6), on
+/// The <c>pastry</c> command line: <c>serve</c>, <c>migrate</c>, <c>backup</c>, <c>schema</c> and <c>bench</c> (ARCHITECTURE 6), on
 /// one parser (System.CommandLine): per-command <c>--help</c> with every option and its default, <c>--version</c>, and
 /// suggestions for a mistyped command or option. Games may call <see cref="RunAsync"/> from their own entry point
 /// with their model assemblies already loaded, or add <see cref="CreateCommands"/> to their own root command.
@@ -24,7 +24,7 @@ public static class PastryCommandLine
     /// <summary>Runs one command. <paramref name="appAssemblies"/> are searched for models in addition to <c>--app</c>.</summary>
     public static Task<int> RunAsync(string[] args, params Assembly[] appAssemblies)
     {
-        var root = new RootCommand("pastry: run, migrate and measure a Pastry game server (exit codes: 0 ok, 1 runtime error, 2 usage or configuration error).");
+        var root = new RootCommand("pastry: run, migrate, back up and measure a Pastry game server (exit codes: 0 ok, 1 runtime error, 2 usage or configuration error).");
         foreach (var command in CreateCommands(appAssemblies))
         {
             root.Subcommands.Add(command);
@@ -77,11 +77,12 @@ public static class PastryCommandLine
         }
     }
 
-    /// <summary>The <c>serve</c>, <c>migrate</c>, <c>schema</c> and <c>bench</c> commands, for a root command.</summary>
+    /// <summary>The <c>serve</c>, <c>migrate</c>, <c>backup</c>, <c>schema</c> and <c>bench</c> commands, for a root command.</summary>
     public static IReadOnlyList<Command> CreateCommands(params Assembly[] appAssemblies) => new[]
     {
         ServeCommand.Create(appAssemblies),
         MigrateCommand.Create(appAssemblies),
+        BackupCommand.Create(),
         SchemaCommand.Create(appAssemblies),
         Bench.BenchCommandLine.Create(),
     };

@@ -80,8 +80,15 @@ public sealed class LoginFailedException : Exception
         Status = status;
     }
 
-    /// <summary>The server's status code (0 is success; see the login UberDOG's AccountStatus).</summary>
+    /// <summary>The server's status code (0 is success; see <see cref="Pastry.AccountStatus"/>).</summary>
     public int Status { get; }
+
+    /// <summary>
+    /// Why it was refused, typed: for example <see cref="AccountStatus.UsernameTaken"/>, <see cref="AccountStatus.LoginFailed"/>,
+    /// <see cref="AccountStatus.Throttled"/>, or <see cref="AccountStatus.Unavailable"/> (the server's account database
+    /// cannot be written right now; nothing was created, so try again later).
+    /// </summary>
+    public AccountStatus AccountStatus => (AccountStatus)Status;
 }
 
 /// <summary>Why the connection ended.</summary>

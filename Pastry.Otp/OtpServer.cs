@@ -79,7 +79,7 @@ public sealed class OtpServer : IAsyncDisposable
         }
 
         StateServer = new StateServer.StateServer(router, registry, loggerFactory.CreateLogger("Pastry.Otp.StateServer"), Database is not null, options.StateServer);
-        var accounts = new AccountService(accountStore ?? new InMemoryAccountStore(), options.Accounts, time);
+        var accounts = new AccountService(accountStore ?? new InMemoryAccountStore(), options.Accounts, time, loggerFactory.CreateLogger("Pastry.Otp.Accounts"));
         UberDogs = new UberDogHost(registry, accounts, loggerFactory.CreateLogger("Pastry.Otp.UberDogs"), metrics);
         ClientAgent = new ClientAgent.ClientAgent(options.ClientAgent, router, registry, UberDogs, interestPolicy ?? new AllowAllInterestPolicy(), time, metrics, loggerFactory.CreateLogger("Pastry.Otp.ClientAgent"));
         MessageDirector = new MessageDirectorServer(options.MessageDirector, router, loggerFactory.CreateLogger("Pastry.Otp.MessageDirector"));

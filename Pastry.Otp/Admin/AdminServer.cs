@@ -54,7 +54,7 @@ public sealed class AdminServer : IHostedService, IAsyncDisposable
         logger = loggerFactory.CreateLogger("Pastry.Otp.Admin");
         audit = loggerFactory.CreateLogger("Pastry.Otp.Admin.Audit");
         readiness.Add("otp", () => server() is { } otp ? (otp.IsRunning ? null : "the OTP is not running") : null);
-        readiness.Add("database", () => server() is { Database: { } db } ? (db.IsOpen ? null : "the database is closed") : null);
+        readiness.Add("database", () => server() is { Database: { } db } ? (!db.IsOpen ? "the database is closed" : db.IsFailing ? $"the database is failing ({db.LastError})" : null) : null);
         readiness.Add("message-director", () => server() is { } otp ? (otp.MessageDirector.LocalEndPoint is null ? "the Message Director is not listening" : null) : null);
         readiness.Add("client-agent", () => server() is { } otp ? (otp.ClientAgent.LocalEndPoint is null ? "the Client Agent is not listening" : null) : null);
     }

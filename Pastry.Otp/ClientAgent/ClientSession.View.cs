@@ -20,8 +20,16 @@ internal sealed partial class ClientSession
         if (!visible.ContainsKey(envelope.Subject) && interests.Sees(entry.Location))
         {
             Enter(envelope.Subject, entry);
+            enteredDuringSync[envelope.Subject] = queuedDuringSync.Count;
         }
     }
+
+    /// <summary>
+    /// Whether the message being replayed about <paramref name="id"/> is older than the object's entry: it reached this
+    /// session before the entry did, and the State Server sends in its own order, so the entry already holds that change.
+    /// Replaying it would show the client an older value after a newer one.
+    /// </summary>
+    private bool Superseded(DoId id) => replayIndex >= 0 && enteredDuringSync.TryGetValue(id, out int enteredAt) && replayIndex < enteredAt;
 
     private void OnQueryDone(Envelope envelope)
     {
@@ -44,10 +52,20 @@ internal sealed partial class ClientSession
         if (pendingQueries.Count == 0)
         {
             queuedBytes = 0;
+            replayIndex = 0;
             while (queuedDuringSync.Count > 0 && stage != SessionStage.Closed)
             {
-                Process(queuedDuringSync.Dequeue());
+                var queued = queuedDuringSync.Dequeue();
+                if (queued.Type == InternalMessageType.RelayBroadcastBatch || !Superseded(queued.Subject))
+                {
+                    Process(queued);
+                }
+
+                replayIndex++;
             }
+
+            replayIndex = -1;
+            enteredDuringSync.Clear();
         }
     }
 
@@ -236,7 +254,7 @@ internal sealed partial class ClientSession
     private bool Sees(Location location, DoId owner) => interests.Sees(location) || IsOwner(owner);
 
     /// <summary>Whether this session relays a location's update of <paramref name="id"/>: it sees it, and does not own it (those come through the account).</summary>
-    private bool TakesFromLocation(DoId id) => visible.TryGetValue(id, out var seen) && !IsOwner(seen.Owner);
+    private bool TakesFromLocation(DoId id) => visible.TryGetValue(id, out var seen) && !IsOwner(seen.Owner) && !Superseded(id);
 
     private bool IsOwner(DoId owner) => !account.IsEmpty && owner == account;
 

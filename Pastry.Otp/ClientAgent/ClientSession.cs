@@ -25,6 +25,11 @@ internal sealed partial class ClientSession : IParticipant
     private RecentlyLeftObjects? recentlyLeft;
     private readonly Dictionary<uint, uint> pendingQueries = new();
     private readonly Queue<Envelope> queuedDuringSync = new();
+
+    // For each object that entered during the current sync: how many messages were queued before its entry arrived.
+    // Those came from the State Server before it took the snapshot, so the entry already holds them (see Superseded).
+    private readonly Dictionary<DoId, int> enteredDuringSync = new();
+    private int replayIndex = -1;
     private readonly Dictionary<ModelInfo, DistributedObject> cleanContexts = new();
     private readonly CancellationTokenSource stopReading = new();
     private readonly CancellationTokenSource abort = new();

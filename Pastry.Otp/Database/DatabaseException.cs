@@ -26,6 +26,9 @@ public enum DatabaseError
 
     /// <summary>A new unique constraint was refused because stored rows already share a value.</summary>
     DuplicatesRefused = 8,
+
+    /// <summary>An online backup was refused (the destination exists or is the database) or failed (I/O, integrity check).</summary>
+    BackupFailed = 9,
 }
 
 /// <summary>

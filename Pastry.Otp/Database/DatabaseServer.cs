@@ -3,6 +3,7 @@ using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 using Pastry.Messaging;
 using Pastry.Otp.Actors;
+using Pastry.Otp.Diagnostics;
 using Pastry.Wire;
 
 namespace Pastry.Otp.Database;
@@ -32,6 +33,19 @@ public sealed class DatabaseServer : IParticipant, IAsyncDisposable
     private readonly OtpMetrics? metrics;
     private string? lastError;
 
+    // Writes nobody waits for (the State Server's write-through sets) that were in a failed batch: they go first into
+    // the next batch, so that a fault that clears loses none of them (bounded by MaxRetainedWrites).
+    private readonly Queue<Envelope> retained = new();
+    private readonly FaultEpisode faults;
+    private long droppedWrites;
+    private TimeSpan retryDelay;
+
+    /// <summary>Unacknowledged writes held for the next batch after a failed one, at most.</summary>
+    internal const int MaxRetainedWrites = 65_536;
+
+    /// <summary>The longest pause between batches while the database keeps failing.</summary>
+    private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(1);
+
     /// <summary>
     /// Opens the database and checks that it is migrated for <paramref name="registry"/>'s models (applying a safe
     /// migration when <see cref="DatabaseOptions.AutoMigrate"/> is on). Call <see cref="Start"/> to handle messages.
@@ -49,6 +63,7 @@ public sealed class DatabaseServer : IParticipant, IAsyncDisposable
         this.router = router;
         this.options = options;
         this.logger = logger;
+        faults = new FaultEpisode(logger, "The database", "every request gets a Failed answer, write-through sets are held for the next batch, and RAM traffic goes on");
         path = options.Path;
         var mapping = DbMapping.FromRegistry(registry);
         connection = SqliteDatabase.Open(path, create: options.AutoMigrate);
@@ -102,6 +117,9 @@ public sealed class DatabaseServer : IParticipant, IAsyncDisposable
     /// <summary>Requests waiting in the role's queue.</summary>
     public int MailboxDepth => inbox.Depth;
 
+    /// <summary>Whether the database is failing now: the last batch failed and none has committed since (see <see cref="LastError"/>).</summary>
+    public bool IsFailing => faults.Active;
+
     /// <summary>The last failure (UTC time and message), or null when nothing failed since start.</summary>
     public string? LastError => Volatile.Read(ref lastError);
 
@@ -148,9 +166,16 @@ public sealed class DatabaseServer : IParticipant, IAsyncDisposable
 
     private async Task RunAsync()
     {
-        while (await inbox.WaitToReadAsync().ConfigureAwait(false))
+        while (await WaitForWorkAsync().ConfigureAwait(false))
         {
             batch.Clear();
+            if (retained.Count > 0)
+            {
+                // Older than anything in the inbox, so they are applied first and later writes still win.
+                batch.AddRange(retained);
+                retained.Clear();
+            }
+
             while (batch.Count < options.BatchMaxWrites && inbox.TryRead(out var envelope))
             {
                 batch.Add(envelope);
@@ -164,6 +189,27 @@ public sealed class DatabaseServer : IParticipant, IAsyncDisposable
             using var running = inbox.EnterLoop();
             RunBatch();
         }
+    }
+
+    /// <summary>
+    /// Waits for requests. While the database is failing it first pauses (doubling up to a second), so that a fault
+    /// costs little CPU, and it wakes up without new requests to retry the held writes: a fault that clears is
+    /// noticed by itself. False when the inbox is closed and empty.
+    /// </summary>
+    private async ValueTask<bool> WaitForWorkAsync()
+    {
+        if (retryDelay <= TimeSpan.Zero)
+        {
+            return await inbox.WaitToReadAsync().ConfigureAwait(false);
+        }
+
+        await Task.Delay(retryDelay).ConfigureAwait(false);
+        if (retained.Count > 0)
+        {
+            return true;
+        }
+
+        return await inbox.WaitToReadAsync().ConfigureAwait(false);
     }
 
     private async Task GatherMoreAsync()
@@ -209,21 +255,42 @@ public sealed class DatabaseServer : IParticipant, IAsyncDisposable
         catch (Exception ex)
         {
             // The commit (or the transaction itself) failed: nothing in this batch is durable, so no request may be
-            // answered as done. Tell every requester that it failed.
+            // answered as done. Tell every requester that it failed, and hold the writes nobody waits for.
             store.Transaction = null;
-            logger.LogError(ex, "Database batch of {Count} request(s) failed and was rolled back", batch.Count);
-            Volatile.Write(ref lastError, $"{DateTime.UtcNow:O} batch rolled back: {ex.Message}");
+            faults.Failed(ex);
+            Volatile.Write(ref lastError, $"{DateTime.UtcNow:O} batch of {batch.Count} rolled back: {ex.Message}");
             failed = true;
             replies.Clear();
             foreach (var envelope in batch)
             {
-                if (TryReadContext(envelope, out uint context) && (envelope.Type != InternalMessageType.DbSetFields || context != 0))
+                if (!TryReadContext(envelope, out uint context))
+                {
+                    continue;
+                }
+
+                if (context == 0 && envelope.Type == InternalMessageType.DbSetFields)
+                {
+                    Retain(envelope);
+                }
+                else
                 {
                     Reply(envelope, context, DatabaseStatus.Failed, $"the database failed: {ex.Message}");
                 }
             }
 
             writes = 0;
+            retryDelay = retryDelay <= TimeSpan.Zero ? TimeSpan.FromMilliseconds(50) : TimeSpan.FromTicks(Math.Min(retryDelay.Ticks * 2, MaxRetryDelay.Ticks));
+        }
+
+        if (!failed)
+        {
+            retryDelay = TimeSpan.Zero;
+            faults.Succeeded();
+            long dropped = Interlocked.Exchange(ref droppedWrites, 0);
+            if (dropped > 0)
+            {
+                logger.LogError("The database recovered, but {Dropped} write-through set(s) made while it failed were dropped (more than {Max} were held); those fields are newer in RAM than in the database until they change again", dropped, MaxRetainedWrites);
+            }
         }
 
         metrics?.DatabaseBatch(batch.Count, started, failed);
@@ -324,9 +391,11 @@ public sealed class DatabaseServer : IParticipant, IAsyncDisposable
             Reply(envelope, context, DatabaseStatus.Invalid, $"malformed {envelope.Type}: {ex.Message}");
             return 0;
         }
-        catch (SqliteException ex)
+        catch (SqliteException ex) when (IsStatementError(ex))
         {
-            // One statement failed; SQLite undid that statement only, so the rest of the batch still commits.
+            // One statement failed; SQLite undid that statement only, so the rest of the batch still commits. Errors of
+            // the file itself (a full disk, I/O, a read-only file) are not caught here: SQLite may have rolled back the
+            // whole transaction, so they fail the batch (RunBatch).
             logger.LogError(ex, "Database failed on {Envelope}", envelope);
             Volatile.Write(ref lastError, $"{DateTime.UtcNow:O} {envelope.Type} failed: {ex.Message}");
             metrics?.DatabaseStatementFailed();
@@ -334,6 +403,12 @@ public sealed class DatabaseServer : IParticipant, IAsyncDisposable
             return 0;
         }
     }
+
+    /// <summary>
+    /// Whether a SQLite error concerns one statement only (a constraint, a type mismatch, a value too big), after which
+    /// the transaction goes on; anything else (SQLITE_FULL, SQLITE_IOERR, SQLITE_READONLY, ...) fails the batch.
+    /// </summary>
+    private static bool IsStatementError(SqliteException ex) => (ex.SqliteErrorCode & 0xFF) is 18 or 19 or 20 or 25;
 
     private int SetFieldsIfEquals(Envelope envelope, uint context, ref WireReader reader, ObjectStore.Table table)
     {
@@ -508,6 +583,18 @@ public sealed class DatabaseServer : IParticipant, IAsyncDisposable
         }
 
         replies.Add((new Envelope(type, Messaging.Channel.Database, request.Subject, scratch.WrittenSpan.ToArray()), request.Sender));
+    }
+
+    /// <summary>Holds an unacknowledged write for the next batch; past <see cref="MaxRetainedWrites"/> the oldest is dropped and counted.</summary>
+    private void Retain(Envelope envelope)
+    {
+        if (retained.Count >= MaxRetainedWrites)
+        {
+            retained.Dequeue();
+            droppedWrites++;
+        }
+
+        retained.Enqueue(envelope);
     }
 
     private static bool TryReadContext(Envelope envelope, out uint context)

@@ -1,3 +1,7 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Pastry.Otp.Diagnostics;
+
 namespace Pastry.Otp.UberDogs;
 
 /// <summary>
@@ -10,6 +14,9 @@ public sealed class AccountService
     /// <summary>The one message a client sees for an unknown username or a wrong password.</summary>
     public const string LoginFailedMessage = "Unknown username or wrong password.";
 
+    /// <summary>The message a client sees when the account store fails (a full disk, a read-only file).</summary>
+    public const string UnavailableMessage = "The account service is unavailable right now; nothing was changed. Try again in a moment.";
+
     private static readonly byte[] DummyHash = new byte[PasswordHasher.HashSize];
 
     private readonly IAccountStore store;
@@ -21,13 +28,18 @@ public sealed class AccountService
     private readonly SemaphoreSlim hashing;
     private readonly LoginThrottle accountThrottle;
     private readonly LoginThrottle addressThrottle;
+    private readonly FaultEpisode storeFaults;
 
     /// <summary>Runs inside the hashing lane, just before each hash (tests hold hashes here to count how many run at once).</summary>
     internal Action? HashStarting { get; set; }
 
     /// <summary>Creates the service.</summary>
+    /// <param name="store">Where accounts live.</param>
+    /// <param name="options">The rules; copied.</param>
+    /// <param name="time">The clock of the login throttles.</param>
+    /// <param name="logger">Where a failing store is reported, once per episode; none when null.</param>
     /// <exception cref="ArgumentException">A value in <paramref name="options"/> is out of range; the message names it.</exception>
-    public AccountService(IAccountStore store, AccountOptions options, TimeProvider time)
+    public AccountService(IAccountStore store, AccountOptions options, TimeProvider time, ILogger? logger = null)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(options);
@@ -39,6 +51,7 @@ public sealed class AccountService
 
         this.store = store;
         this.time = time;
+        storeFaults = new FaultEpisode(logger ?? NullLogger.Instance, "The account store", "account creations and logins are answered Unavailable");
 
         // Copy the options: a later change to the caller's object must not change rules mid-flight.
         this.options = new AccountOptions
@@ -69,10 +82,27 @@ public sealed class AccountService
     /// Creates an account. Surrounding spaces in the username are ignored, and a username that differs from an
     /// existing one only in case is taken.
     /// </summary>
+    /// <remarks>
+    /// When the store fails (a full disk, a read-only file), the answer is <see cref="AccountStatus.Unavailable"/> and
+    /// nothing was created; the failure is logged once per episode.
+    /// </remarks>
     public async ValueTask<AccountResult> CreateAccountAsync(string username, string password, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(username);
         ArgumentNullException.ThrowIfNull(password);
+        try
+        {
+            return await CreateAccountCoreAsync(username, password, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsStoreFailure(ex))
+        {
+            storeFaults.Failed(ex);
+            return Fail(AccountStatus.Unavailable, UnavailableMessage);
+        }
+    }
+
+    private async ValueTask<AccountResult> CreateAccountCoreAsync(string username, string password, CancellationToken cancellationToken)
+    {
         username = username.Trim();
         if (!IsValidUsername(username))
         {
@@ -111,7 +141,9 @@ public sealed class AccountService
             options.Pbkdf2Iterations,
             PasswordHasher.Algorithm,
             time.GetUtcNow().UtcDateTime);
-        if (!await store.TryAddAsync(record, cancellationToken))
+        bool added = await store.TryAddAsync(record, cancellationToken);
+        storeFaults.Succeeded();
+        if (!added)
         {
             return UsernameTaken();
         }
@@ -139,6 +171,20 @@ public sealed class AccountService
     {
         ArgumentNullException.ThrowIfNull(username);
         ArgumentNullException.ThrowIfNull(password);
+        try
+        {
+            return await LoginCoreAsync(username, password, address, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsStoreFailure(ex))
+        {
+            // Not counted as a failed login: the password was never checked.
+            storeFaults.Failed(ex);
+            return Fail(AccountStatus.Unavailable, UnavailableMessage);
+        }
+    }
+
+    private async ValueTask<AccountResult> LoginCoreAsync(string username, string password, string? address, CancellationToken cancellationToken)
+    {
 
         // Refuse over-long passwords before any lookup: this bounds the work per request and depends only on the
         // input, so it reveals nothing about accounts. The minimum length is not checked here, so that raising it
@@ -163,6 +209,7 @@ public sealed class AccountService
         }
 
         var record = await store.FindByUsernameAsync(username, cancellationToken);
+        storeFaults.Succeeded();
         bool matches;
         await hashing.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
@@ -224,6 +271,13 @@ public sealed class AccountService
     }
 
     private static AccountResult Fail(AccountStatus status, string message) => new(status, DoId.Empty, message);
+
+    /// <summary>
+    /// Whether <paramref name="ex"/> is the store failing (SQLite and other ADO.NET errors, I/O, a damaged file), as
+    /// opposed to a cancelled caller or a bug, which propagate.
+    /// </summary>
+    private static bool IsStoreFailure(Exception ex) =>
+        ex is System.Data.Common.DbException or IOException or UnauthorizedAccessException or TimeoutException or Database.DatabaseException;
 
     private static AccountResult UsernameTaken() => Fail(AccountStatus.UsernameTaken, "That username is already taken.");
 

@@ -45,9 +45,28 @@ public sealed partial class PastryProcess : IAsyncDisposable
     /// Starts <c>dotnet arguments</c> in <paramref name="workingDirectory"/> (a built program, or an SDK command such as
     /// <c>build</c>), with extra environment variables.
     /// </summary>
-    public static PastryProcess StartDotnet(string workingDirectory, IReadOnlyDictionary<string, string>? environment, params string[] arguments)
+    public static PastryProcess StartDotnet(string workingDirectory, IReadOnlyDictionary<string, string>? environment, params string[] arguments) =>
+        StartProgram("dotnet", workingDirectory, environment, arguments);
+
+    /// <summary>
+    /// Starts <c>dotnet pastry.dll arguments</c> through bash with SIGXFSZ ignored, so that a file-size limit set later
+    /// with <c>prlimit --fsize</c> makes the server's writes fail with EFBIG (as on a full disk) instead of killing it.
+    /// The process keeps the id (bash execs dotnet), so <see cref="Id"/> is the server's.
+    /// </summary>
+    public static PastryProcess StartWithFileSizeFaults(params string[] arguments) =>
+        StartProgram("bash", AppContext.BaseDirectory, null, ["-c", "trap '' XFSZ; exec dotnet \"$@\"", "bash", PastryDll, .. arguments]);
+
+    /// <summary>Waits for the Client Agent's and the Message Director's "listening on" lines and returns their end points.</summary>
+    public async Task<(IPEndPoint Clients, IPEndPoint MessageDirector)> WaitForListenersAsync()
     {
-        var info = new ProcessStartInfo("dotnet")
+        var clients = await WaitForLineAsync(ListeningPattern("Client Agent"));
+        var director = await WaitForLineAsync(ListeningPattern("Message Director"));
+        return (IPEndPoint.Parse(clients.Groups[1].Value), IPEndPoint.Parse(director.Groups[1].Value));
+    }
+
+    private static PastryProcess StartProgram(string program, string workingDirectory, IReadOnlyDictionary<string, string>? environment, string[] arguments)
+    {
+        var info = new ProcessStartInfo(program)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

@@ -1,8 +1,9 @@
-namespace Pastry.Otp.UberDogs;
+namespace Pastry;
 
 /// <summary>
-/// The outcome of an account request. Login failures keep distinct values for logging, while the client sees one
-/// generic message (see <see cref="AccountService.LoginAsync(string, string, string?, CancellationToken)"/>).
+/// The outcome of an account request to the login UberDOG (<see cref="LoginManager"/>), as the server logs it and as
+/// the client receives it. Login failures keep distinct values for the server's logs, while the client is told
+/// <see cref="LoginFailed"/> for both an unknown user and a wrong password.
 /// </summary>
 public enum AccountStatus
 {
@@ -12,10 +13,10 @@ public enum AccountStatus
     /// <summary>Another account already has this username (compared case-insensitively).</summary>
     UsernameTaken,
 
-    /// <summary>The username breaks the rules in <see cref="AccountOptions"/>.</summary>
+    /// <summary>The username breaks the server's rules (its length and characters; the message says which).</summary>
     InvalidUsername,
 
-    /// <summary>The password breaks the rules in <see cref="AccountOptions"/>.</summary>
+    /// <summary>The password breaks the server's rules (its length; the message says which).</summary>
     InvalidPassword,
 
     /// <summary>No account has this username.</summary>
@@ -26,7 +27,7 @@ public enum AccountStatus
 
     /// <summary>
     /// What the client is told for both <see cref="UnknownAccount"/> and <see cref="WrongPassword"/>: one status and
-    /// one message, so that answers do not reveal which usernames exist (see <see cref="AccountResult.ClientStatus"/>).
+    /// one message, so that answers do not reveal which usernames exist.
     /// </summary>
     LoginFailed,
 
@@ -35,7 +36,13 @@ public enum AccountStatus
 
     /// <summary>
     /// Too many failed logins for this username or from this address: the login was refused without checking the
-    /// password. The message says when to try again (see <see cref="AccountOptions.LoginLockout"/>).
+    /// password. The message says when to try again.
     /// </summary>
     Throttled,
+
+    /// <summary>
+    /// The account database cannot be read or written right now (a full disk, a read-only or damaged file): nothing
+    /// was created or checked. It is temporary; try again later.
+    /// </summary>
+    Unavailable,
 }
