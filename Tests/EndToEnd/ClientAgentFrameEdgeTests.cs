@@ -28,6 +28,32 @@ public sealed class ClientAgentFrameEdgeTests
     }
 
     [TestMethod]
+    public async Task ClosingInTheMiddleOfAFrame_Ejects109_NamingTheBytesLeft()
+    {
+        await using var world = OtpWorld.Start();
+        await using var client = await HelloAsync(world);
+        using var frame = new PooledBufferWriter();
+        ClientFrames.WriteEmpty(frame, MessageType.Heartbeat);
+
+        await client.SendRawAsync(frame.WrittenSpan[..3].ToArray());
+        client.ShutdownSend();
+
+        StringAssert.Contains(await client.ExpectEjectAsync(EjectCode.TruncatedFrame), "connection closed in the middle of a frame (3 bytes left)");
+    }
+
+    [TestMethod]
+    public async Task ClosingBetweenFrames_EndsTheSession_WithoutAnEject()
+    {
+        await using var world = OtpWorld.Start();
+        await using var client = await HelloAsync(world);
+
+        client.ShutdownSend();
+
+        await client.Closed.Task.WaitAsync(RawClient.Timeout);
+        Assert.IsFalse(client.TryTakeNow(out var frame), $"A clean close is not ejected, yet the server sent {frame?.Type}.");
+    }
+
+    [TestMethod]
     public async Task AHelloWithTrailingBytes_Ejects109()
     {
         await using var world = OtpWorld.Start();
