@@ -166,6 +166,112 @@ public sealed class ClientAgentFrameEdgeTests
         CollectionAssert.AreEqual(new[] { ("X", (object?)7), ("Mood", (object?)8) }, heard.Values);
     }
 
+    [TestMethod]
+    [DataRow("ClockSync")]
+    [DataRow("AddInterest")]
+    [DataRow("RemoveInterest")]
+    [DataRow("SetField")]
+    [DataRow("CallMethod")]
+    [DataRow("UberDogCall")]
+    public async Task AMessageWithATrailingByte_Ejects109(string message)
+    {
+        await using var world = OtpWorld.Start();
+        var knight = world.SpawnKnight(1);
+        var client = await world.ClientAsync();
+        await world.InterestAsync(client, 1, 1);
+        var login = world.Registry.GetModel<LoginManager>().GetMethod(nameof(LoginManager.Login));
+
+        await client.SendAsync(w =>
+        {
+            var type = message switch
+            {
+                "ClockSync" => MessageType.ClockSync,
+                "AddInterest" => MessageType.AddInterest,
+                "RemoveInterest" => MessageType.RemoveInterest,
+                "SetField" => MessageType.SetField,
+                _ => MessageType.CallMethod,
+            };
+            int start = w.BeginFrame(type);
+            switch (message)
+            {
+                case "ClockSync":
+                    w.WriteInt64(1);
+                    break;
+                case "AddInterest":
+                    w.WriteUInt32(2);
+                    w.WriteDoId(world.Realm.DoId);
+                    w.WriteVarUInt32(1);
+                    w.WriteUInt32(2);
+                    break;
+                case "RemoveInterest":
+                    w.WriteUInt32(1);
+                    break;
+                case "SetField":
+                    w.WriteDoId(knight.DoId);
+                    w.WriteUInt16((ushort)knight.Model.GetField(nameof(Knight.X)).Index);
+                    w.WriteInt32(7);
+                    break;
+                case "CallMethod":
+                    var wave = knight.Model.GetMethod(nameof(Knight.Wave));
+                    w.WriteDoId(knight.DoId);
+                    w.WriteUInt16((ushort)wave.Index);
+                    wave.EncodeArguments(w, ["hi"]);
+                    break;
+                default:
+                    w.WriteDoId(LoginManager.WellKnownId);
+                    w.WriteUInt16((ushort)login.Index);
+                    login.EncodeArguments(w, ["someone", "a fine password"]);
+                    break;
+            }
+
+            w.WriteByte(0);
+            w.EndFrame(start);
+        });
+
+        StringAssert.Contains(await client.ExpectEjectAsync(EjectCode.TruncatedFrame), "unexpected byte(s) after the end of the message");
+    }
+
+    [TestMethod]
+    public async Task AnUberDogMethodThatIsNotAnonymous_Ejects113_BeforeLogin_And118_After()
+    {
+        await using var world = OtpWorld.Start();
+        await using var anonymous = await HelloAsync(world);
+        var loggedIn = await world.ClientAsync();
+        var answer = world.Registry.GetModel<LoginManager>().GetMethod(nameof(LoginManager.LoginResult));
+        object?[] arguments = [0, DoId.Empty, "forged"];
+
+        await anonymous.SendAsync(w => ClientFrames.WriteCallMethod(w, LoginManager.WellKnownId, answer, arguments));
+        await loggedIn.SendAsync(w => ClientFrames.WriteCallMethod(w, LoginManager.WellKnownId, answer, arguments));
+
+        StringAssert.Contains(await anonymous.ExpectEjectAsync(EjectCode.AnonymousViolation), "is not [Anonymous]; log in first");
+        StringAssert.Contains(await loggedIn.ExpectEjectAsync(EjectCode.ForbiddenField), "may not be called by clients (it is not [ClSend])");
+    }
+
+    [TestMethod]
+    public async Task CallingAnAiMethod_Ejects118_SayingOnlyTheAiMaySendIt()
+    {
+        await using var world = OtpWorld.Start();
+        var knight = world.SpawnKnight(1);
+        var client = await world.ClientAsync();
+        await world.InterestAsync(client, 1, 1);
+
+        await client.CallAsync(knight.DoId, knight.Model.GetMethod(nameof(Knight.Shout)), "hi");
+
+        StringAssert.Contains(await client.ExpectEjectAsync(EjectCode.ForbiddenField), "is [Ai]: only the AI may send it");
+    }
+
+    [TestMethod]
+    public async Task Disconnect_EndsTheSession_WithoutAnEject()
+    {
+        await using var world = OtpWorld.Start();
+        await using var client = await HelloAsync(world);
+
+        await client.SendAsync(w => ClientFrames.WriteEmpty(w, MessageType.Disconnect));
+
+        await client.Closed.Task.WaitAsync(RawClient.Timeout);
+        Assert.IsFalse(client.TryTakeNow(out var frame), $"Disconnect is not answered, yet the server sent {frame?.Type}.");
+    }
+
     private static async Task<RawClient> HelloAsync(OtpWorld world)
     {
         var client = await RawClient.ConnectAsync(world.Server.ClientEndPoint);

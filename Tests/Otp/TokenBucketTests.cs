@@ -53,13 +53,13 @@ public sealed class TokenBucketTests
     [TestMethod]
     public void IsFullAt_SaysWhenTheBucketHasRefilledCompletely()
     {
-        var bucket = new TokenBucket(10, nowMs: 0);
-        Assert.IsTrue(bucket.IsFullAt(0), "A fresh bucket is full.");
+        var bucket = new TokenBucket(10, nowMs: 5000);
+        Assert.IsTrue(bucket.IsFullAt(5000), "A fresh bucket is full.");
 
-        Assert.IsTrue(bucket.TryTake(0));
-        Assert.IsFalse(bucket.IsFullAt(0));
-        Assert.IsFalse(bucket.IsFullAt(99), "99 ms at 10 per second grow 0.99 of a token.");
-        Assert.IsTrue(bucket.IsFullAt(100));
+        Assert.IsTrue(bucket.TryTake(5000));
+        Assert.IsFalse(bucket.IsFullAt(5000));
+        Assert.IsFalse(bucket.IsFullAt(5099), "99 ms at 10 per second grow 0.99 of a token.");
+        Assert.IsTrue(bucket.IsFullAt(5100));
     }
 
     private static void Drain(ref TokenBucket bucket, long nowMs)
