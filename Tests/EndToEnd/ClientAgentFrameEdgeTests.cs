@@ -272,6 +272,40 @@ public sealed class ClientAgentFrameEdgeTests
         Assert.IsFalse(client.TryTakeNow(out var frame), $"Disconnect is not answered, yet the server sent {frame?.Type}.");
     }
 
+    [TestMethod]
+    public async Task RemovingAnInterest_SendsALeaveForEveryObjectInIt()
+    {
+        await using var world = OtpWorld.Start();
+        var first = world.SpawnKnight(1, "Gawain");
+        var second = world.SpawnKnight(1, "Kay");
+        var client = await world.ClientAsync();
+        await world.InterestAsync(client, 1, 1);
+
+        await client.RemoveInterestAsync(1);
+
+        var left = new[] { RawClient.ReadLeave(await client.NextAsync()), RawClient.ReadLeave(await client.NextAsync()) };
+        CollectionAssert.AreEquivalent(new[] { first.DoId, second.DoId }, left.Select(l => l.Id).ToArray());
+        Assert.IsTrue(left.All(l => l.Reason == LeaveReason.Disabled));
+    }
+
+    [TestMethod]
+    public async Task AfterAForwardedCall_TheSessionKeepsReading()
+    {
+        await using var world = OtpWorld.Start();
+        var knight = world.SpawnKnight(1);
+        var client = await world.ClientAsync();
+        await world.InterestAsync(client, 1, 1);
+
+        await client.SendAsync(w =>
+        {
+            ClientFrames.WriteCallMethod(w, knight.DoId, knight.Model.GetMethod(nameof(Knight.Wave)), ["hi"]);
+            ClientFrames.WriteClockSync(w, 42);
+        });
+
+        await world.Ai.ExpectAsync(Pastry.Messaging.InternalMessageType.ClientCallMethod);
+        Assert.AreEqual(42L, (await client.ExpectAsync(MessageType.ClockSync)).Reader().ReadInt64());
+    }
+
     private static async Task<RawClient> HelloAsync(OtpWorld world)
     {
         var client = await RawClient.ConnectAsync(world.Server.ClientEndPoint);
