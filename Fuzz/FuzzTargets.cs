@@ -83,6 +83,9 @@ public static class FuzzTargets
                     case InternalMessageType.AddPostRemove:
                         _ = Envelope.Read(reader.ReadUInt16(), reader.ReadToEnd(), targets);
                         break;
+                    case InternalMessageType.LinkAuthenticate:
+                        _ = LinkHandshake.ReadAuthenticate(body);
+                        break;
                     default:
                         _ = Envelope.Read(type, body, targets);
                         break;

@@ -50,6 +50,13 @@ public static class SeedCorpus
         envelope.WriteBody(w, new[] { Channel.StateServer });
         w.EndFrame(post);
         Save("md-link", "control");
+        var handshake = w.BeginFrame((MessageType)(ushort)InternalMessageType.LinkAuthenticate);
+        w.WriteUInt16(LinkHandshake.ProtocolVersion);
+        w.WriteBool(false);
+        w.WriteRaw(new byte[LinkHandshake.NonceSize]);
+        w.WriteBytes(new byte[32]);
+        w.EndFrame(handshake);
+        Save("md-link", "handshake");
 
         var sample = new FuzzModel
         {

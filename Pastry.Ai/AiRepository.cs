@@ -22,6 +22,9 @@ public sealed class AiOptions
 
     /// <summary>The longest wait between reconnect attempts after the link to the Message Director drops.</summary>
     public TimeSpan MaxReconnectDelay { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>What the AI proves in the link handshake over TCP (the shared or the privileged secret). Default: none.</summary>
+    public MessageDirectorCredentials Credentials { get; set; } = MessageDirectorCredentials.None;
 }
 
 /// <summary>
@@ -111,8 +114,9 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
     /// </summary>
     public static async Task<AiRepository> ConnectAsync(string host, int port, ModelRegistry registry, AiOptions? options = null, ILogger? logger = null, CancellationToken cancellation = default)
     {
-        var router = await RemoteMessageRouter.ConnectAsync(host, port, cancellation).ConfigureAwait(false);
-        return new AiRepository(router, (host, port), registry, options ?? new AiOptions(), logger ?? NullLogger.Instance);
+        options ??= new AiOptions();
+        var router = await RemoteMessageRouter.ConnectAsync(host, port, options.Credentials, cancellation).ConfigureAwait(false);
+        return new AiRepository(router, (host, port), registry, options, logger ?? NullLogger.Instance);
     }
 
     /// <summary>
@@ -568,17 +572,22 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
                 return;
             }
 
-            logger.LogWarning("{Ai}: the link to the Message Director dropped; reconnecting", Name);
+            logger.LogWarning("{Ai}: the link to the Message Director dropped{Why}; reconnecting", Name, link.Refusal is { } why ? $" ({why.Message})" : string.Empty);
             var delay = TimeSpan.FromMilliseconds(100);
             while (!stop.IsCancellationRequested)
             {
                 try
                 {
-                    link = await RemoteMessageRouter.ConnectAsync(remote!.Value.Host, remote.Value.Port, stop.Token).ConfigureAwait(false);
+                    link = await RemoteMessageRouter.ConnectAsync(remote!.Value.Host, remote.Value.Port, options.Credentials, stop.Token).ConfigureAwait(false);
                     break;
                 }
                 catch (Exception ex) when (ex is System.Net.Sockets.SocketException or IOException)
                 {
+                    if (ex is MessageDirectorRefusedException refused)
+                    {
+                        logger.LogError("{Ai}: {Message}", Name, refused.Message);
+                    }
+
                     try
                     {
                         await Task.Delay(delay, stop.Token).ConfigureAwait(false);

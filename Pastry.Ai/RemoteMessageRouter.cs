@@ -38,14 +38,33 @@ public sealed class RemoteMessageRouter : IMessageRouter, IAsyncDisposable
     /// <summary>Completes when the link drops (with the reason), so that the owner can reconnect or stop.</summary>
     public Task Closed => closed.Task;
 
-    /// <summary>Connects to the Message Director at <paramref name="host"/>:<paramref name="port"/>.</summary>
+    /// <summary>Why the Message Director closed the link, when it said so (a per-link limit, 362, or a forbidden message, 363); null otherwise.</summary>
+    public MessageDirectorRefusedException? Refusal { get; private set; }
+
+    /// <summary>How long the Message Director has to answer the link's handshake.</summary>
+    public static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>Connects to the Message Director at <paramref name="host"/>:<paramref name="port"/> as a participant without a secret (a loopback MD without <c>MessageDirector:Secret</c>).</summary>
     /// <exception cref="SocketException">Nothing listens there.</exception>
-    public static async Task<RemoteMessageRouter> ConnectAsync(string host, int port, CancellationToken cancellation = default)
+    /// <exception cref="MessageDirectorRefusedException">The Message Director refused the handshake (it requires a secret, or speaks another link protocol version).</exception>
+    public static Task<RemoteMessageRouter> ConnectAsync(string host, int port, CancellationToken cancellation = default) =>
+        ConnectAsync(host, port, MessageDirectorCredentials.None, cancellation);
+
+    /// <summary>
+    /// Connects to the Message Director at <paramref name="host"/>:<paramref name="port"/> and completes the link
+    /// handshake with <paramref name="credentials"/>: the secret is proven with HMAC-SHA256 over two nonces, never sent,
+    /// and the Message Director must prove it too. Nothing is routed before the handshake succeeds.
+    /// </summary>
+    /// <exception cref="SocketException">Nothing listens there.</exception>
+    /// <exception cref="MessageDirectorRefusedException">The handshake failed; the exception says why (code 360-364).</exception>
+    public static async Task<RemoteMessageRouter> ConnectAsync(string host, int port, MessageDirectorCredentials credentials, CancellationToken cancellation = default)
     {
+        ArgumentNullException.ThrowIfNull(credentials);
         var client = new TcpClient { NoDelay = true };
         try
         {
             await client.ConnectAsync(host, port, cancellation).ConfigureAwait(false);
+            await HandshakeAsync(client.GetStream(), credentials, cancellation).ConfigureAwait(false);
         }
         catch
         {
@@ -58,6 +77,65 @@ public sealed class RemoteMessageRouter : IMessageRouter, IAsyncDisposable
         router.receiveLoop = router.ReceiveAsync();
         router.sendLoop = router.SendAsync(router.stream);
         return router;
+    }
+
+    /// <summary>The link's side of <see cref="LinkHandshake"/>, straight on the stream before the loops start.</summary>
+    private static async Task HandshakeAsync(NetworkStream link, MessageDirectorCredentials credentials, CancellationToken cancellation)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        deadline.CancelAfter(HandshakeTimeout);
+        try
+        {
+            var challenge = await ReadHandshakeFrameAsync(link, InternalMessageType.LinkChallenge, deadline.Token).ConfigureAwait(false);
+            var reader = new WireReader(challenge);
+            _ = reader.ReadUInt16();
+            var directorNonce = reader.ReadRaw(LinkHandshake.NonceSize).ToArray();
+            var linkNonce = LinkHandshake.NewNonce();
+            string secret = credentials.Secret;
+            bool privileged = credentials.Privileged;
+            var proof = secret.Length == 0 ? Array.Empty<byte>() : LinkHandshake.LinkProof(secret, LinkHandshake.ProtocolVersion, privileged, directorNonce, linkNonce);
+            await LinkHandshake.WriteFrameAsync(link, InternalMessageType.LinkAuthenticate, w =>
+            {
+                w.WriteUInt16(LinkHandshake.ProtocolVersion);
+                w.WriteBool(privileged);
+                w.WriteRaw(linkNonce);
+                w.WriteBytes(proof);
+            }, deadline.Token).ConfigureAwait(false);
+
+            var welcome = await ReadHandshakeFrameAsync(link, InternalMessageType.LinkWelcome, deadline.Token).ConfigureAwait(false);
+            reader = new WireReader(welcome);
+            _ = reader.ReadUInt16();
+            _ = reader.ReadBool();
+            var directorProof = reader.ReadBytes();
+            if (secret.Length > 0 && !LinkHandshake.ProofMatches(directorProof, LinkHandshake.DirectorProof(secret, LinkHandshake.ProtocolVersion, privileged, directorNonce, linkNonce)))
+            {
+                throw new MessageDirectorRefusedException(EjectCode.LinkAuthenticationFailed, "the Message Director did not prove the secret: it is configured without it (MessageDirector:Secret / PrivilegedSecret) or with another one");
+            }
+        }
+        catch (WireFormatException ex)
+        {
+            throw new MessageDirectorRefusedException(EjectCode.LinkVersionMismatch, $"not a Pastry Message Director handshake: {ex.Message}");
+        }
+        catch (OperationCanceledException) when (!cancellation.IsCancellationRequested)
+        {
+            throw new MessageDirectorRefusedException(EjectCode.LinkHandshakeTimeout, $"the Message Director did not answer the handshake within {HandshakeTimeout}");
+        }
+    }
+
+    /// <summary>Reads the next handshake frame, which must be <paramref name="expected"/>; a refusal becomes its exception.</summary>
+    private static async Task<byte[]> ReadHandshakeFrameAsync(NetworkStream link, InternalMessageType expected, CancellationToken cancellation)
+    {
+        var (type, payload) = await LinkHandshake.ReadFrameAsync(link, cancellation).ConfigureAwait(false);
+        if (type == InternalMessageType.LinkRefused)
+        {
+            var reader = new WireReader(payload);
+            var code = (EjectCode)reader.ReadUInt16();
+            throw new MessageDirectorRefusedException(code, reader.ReadString());
+        }
+
+        return type == expected
+            ? payload
+            : throw new MessageDirectorRefusedException(EjectCode.LinkVersionMismatch, $"the Message Director sent type {(ushort)type} where the handshake expects {expected}: it speaks another link protocol than {LinkHandshake.ProtocolVersion}");
     }
 
     /// <inheritdoc />
@@ -243,6 +321,15 @@ public sealed class RemoteMessageRouter : IMessageRouter, IAsyncDisposable
                 var buffer = result.Buffer;
                 while (Frame.TryRead(ref buffer, int.MaxValue, out ushort type, out var payload, out _) == FrameStatus.Complete)
                 {
+                    if (type == (ushort)InternalMessageType.LinkRefused)
+                    {
+                        // The MD closes the link after this frame (a per-link limit, or a message it may not send).
+                        var refusal = new WireReader(System.Buffers.BuffersExtensions.ToArray(payload));
+                        var code = (EjectCode)refusal.ReadUInt16();
+                        Refusal = new MessageDirectorRefusedException(code, refusal.ReadString());
+                        return;
+                    }
+
                     var envelope = Envelope.Read(type, System.Buffers.BuffersExtensions.ToArray(payload), targets);
                     DeliverLocally(envelope, targets);
                 }

@@ -72,6 +72,10 @@ public sealed class OtpMetrics : IDisposable
         meter.CreateObservableGauge("pastry.state_server.zones", () => server.StateServer.ZoneCount, unit: "{zone}", description: "Locations (parent, zone) that hold at least one object");
         meter.CreateObservableGauge("pastry.client_agent.interests", () => server.ClientAgent.InterestCount, unit: "{interest}", description: "Interests held by all sessions");
         meter.CreateObservableGauge("pastry.message_director.links", () => server.MessageDirector.LinkCount, unit: "{link}", description: "Participants (AIs, tools) connected to the Message Director over TCP");
+        meter.CreateObservableGauge("pastry.message_director.link_subscriptions", () => server.MessageDirector.SubscriptionCount, unit: "{subscription}", description: "Channels and zone ranges subscribed by all Message Director links (bounded per link, freed on close)");
+        meter.CreateObservableGauge("pastry.message_director.post_removes", () => server.MessageDirector.PostRemoveCount, unit: "{message}", description: "Post-remove messages held for all Message Director links (bounded per link, run and freed on close)");
+        meter.CreateObservableGauge("pastry.message_director.post_remove_size", () => server.MessageDirector.PostRemoveBytes, unit: "By", description: "Bytes of the post-remove messages held for all Message Director links");
+        meter.CreateObservableCounter("pastry.message_director.refused_links", () => server.MessageDirector.RefusedLinks, unit: "{link}", description: "Message Director links refused: failed handshakes, per-link limits, forbidden messages");
         meter.CreateObservableCounter("pastry.message_director.deliveries", () => server.Deliveries, unit: "{delivery}", description: "Messages handed to subscribers by the in-process Message Director");
     }
 

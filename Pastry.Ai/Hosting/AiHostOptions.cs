@@ -18,6 +18,24 @@ public sealed class AiHostOptions
     /// </summary>
     public string? Application { get; set; }
 
+    /// <summary>
+    /// The shared secret the AI proves in the link handshake, when it runs in its own process: the OTP's
+    /// <c>MessageDirector:Secret</c>. When empty, the <c>MessageDirector:Secret</c> key of the same configuration is used,
+    /// so one <c>pastry.json</c> serves both roles. Default: empty (a loopback OTP without a secret).
+    /// </summary>
+    public string Secret { get; set; } = string.Empty;
+
+    /// <summary>
+    /// The privileged secret (the OTP's <c>MessageDirector:PrivilegedSecret</c>): with it the AI's link is privileged and
+    /// may change any object; without it the AI may change only the objects it created or was given. When empty, the
+    /// <c>MessageDirector:PrivilegedSecret</c> key of the same configuration is used. Default: empty.
+    /// </summary>
+    public string PrivilegedSecret { get; set; } = string.Empty;
+
+    /// <summary>What the AI proves in the handshake: the privileged secret when there is one, else the shared secret.</summary>
+    public MessageDirectorCredentials Credentials =>
+        PrivilegedSecret.Length > 0 ? new MessageDirectorCredentials(PrivilegedSecret, Privileged: true) : new MessageDirectorCredentials(Secret);
+
     /// <summary>The longest wait between reconnect attempts after the link to the Message Director drops. Default: 5 s.</summary>
     public TimeSpan MaxReconnectDelay { get; set; } = TimeSpan.FromSeconds(5);
 

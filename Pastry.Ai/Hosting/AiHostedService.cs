@@ -33,7 +33,7 @@ internal sealed class AiHostedService(Type application, IServiceProvider service
         var settings = services.GetRequiredService<IOptions<AiHostOptions>>().Value;
         var registry = services.GetRequiredService<ModelRegistry>();
         var logger = (services.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance).CreateLogger("Pastry.Ai");
-        var options = new AiOptions { MaxReconnectDelay = settings.MaxReconnectDelay, Time = services.GetService<TimeProvider>() ?? TimeProvider.System };
+        var options = new AiOptions { MaxReconnectDelay = settings.MaxReconnectDelay, Time = services.GetService<TimeProvider>() ?? TimeProvider.System, Credentials = settings.Credentials };
         if (services.GetService<IMessageRouter>() is { } local)
         {
             ai = new AiRepository(local, registry, options, logger);
@@ -45,6 +45,14 @@ internal sealed class AiHostedService(Type application, IServiceProvider service
             try
             {
                 ai = await AiRepository.ConnectAsync(host, port, registry, options, logger, cancellationToken).ConfigureAwait(false);
+            }
+            catch (MessageDirectorRefusedException ex)
+            {
+                throw new StartupException(
+                    StartupError.MessageDirectorRefused,
+                    settings.MessageDirector,
+                    $"The Message Director at {settings.MessageDirector} refused the AI's link ({(int)ex.Code} {ex.Code}): {ex.Reason}. Fix: give the AI the OTP's secret (Ai:Secret or MessageDirector:Secret; Ai:PrivilegedSecret for a privileged AI) and run both from the same Pastry version.",
+                    ex);
             }
             catch (SocketException ex)
             {

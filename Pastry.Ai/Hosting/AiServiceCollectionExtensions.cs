@@ -47,7 +47,13 @@ public static class AiServiceCollectionExtensions
 
         services.TryAddSingleton(models ?? ModelRegistry.FromAssemblies(application.Assembly));
         services.AddOptions<AiHostOptions>()
-            .Configure(options => BindNamingKey(configuration.GetSection(AiHostOptions.Section), options))
+            .Configure(options =>
+            {
+                BindNamingKey(configuration.GetSection(AiHostOptions.Section), options);
+                // One pastry.json for both roles: the AI proves the OTP's own secrets unless it is given others.
+                options.Secret = options.Secret.Length > 0 ? options.Secret : configuration["MessageDirector:Secret"] ?? string.Empty;
+                options.PrivilegedSecret = options.PrivilegedSecret.Length > 0 ? options.PrivilegedSecret : configuration["MessageDirector:PrivilegedSecret"] ?? string.Empty;
+            })
             .ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AiHostOptions>, AiHostOptionsValidator>());
         // One instance is both the hosted service and its readiness check (/readyz lists it as "ai").

@@ -105,7 +105,9 @@ internal sealed partial class BenchServer : IAsyncDisposable
             info.FileName = host;
         }
 
-        foreach (string argument in new[] { "serve", "--role", "otp", "--app", dll, "--ClientAgent:Port", "0", "--MessageDirector:Port", "0", "--Logging:Level", "Info", "--Database:Path", string.Empty }.Concat(LoopbackLoad).Concat(settings))
+        // No admin endpoint: the bench's own child server must not take (or fail on) the port of a real server on the
+        // same machine, and an admin bind error would count as a server warning in the report.
+        foreach (string argument in new[] { "serve", "--role", "otp", "--app", dll, "--ClientAgent:Port", "0", "--MessageDirector:Port", "0", "--Logging:Level", "Info", "--Database:Path", string.Empty, "--Admin:Enabled", "false" }.Concat(LoopbackLoad).Concat(settings))
         {
             info.ArgumentList.Add(argument);
         }

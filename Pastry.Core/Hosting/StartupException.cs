@@ -8,6 +8,9 @@ public enum StartupError
 
     /// <summary>An AI process found no Message Director listening at the address it was given.</summary>
     MessageDirectorUnreachable = 2,
+
+    /// <summary>The Message Director refused an AI's link in the handshake: another link protocol version, or a wrong or missing secret.</summary>
+    MessageDirectorRefused = 3,
 }
 
 /// <summary>

@@ -25,6 +25,36 @@ public enum InternalMessageType : ushort
     ClearPostRemoves = 9011,
 
     /// <summary>
+    /// From the MD to a link that just connected, before anything else: <c>version: uint16, nonce: 32 bytes</c>. The
+    /// link answers with <see cref="LinkAuthenticate"/>; nothing is routed for it before the handshake succeeds.
+    /// </summary>
+    LinkChallenge = 9020,
+
+    /// <summary>
+    /// From a link to the MD, its first message: <c>version: uint16, privileged: bool, nonce: 32 bytes, proof: bytes</c>.
+    /// The proof is HMAC-SHA256 over both nonces with the shared secret (never the secret itself); empty without one.
+    /// </summary>
+    LinkAuthenticate = 9021,
+
+    /// <summary>
+    /// From the MD: the handshake succeeded. <c>version: uint16, privileged: bool, proof: bytes</c>; the proof shows
+    /// that the MD knows the secret too (empty when it has none).
+    /// </summary>
+    LinkWelcome = 9022,
+
+    /// <summary>From the MD: <c>code: uint16, reason: string</c> (an MD-link <c>EjectCode</c>, 360-364); the link is closed next.</summary>
+    LinkRefused = 9023,
+
+    /// <summary>
+    /// From the MD to the State Server: <c>participant: channel</c> now speaks for a link that is not privileged, so
+    /// its sets, moves and deletes are checked against the objects it created or was given. Links cannot send it.
+    /// </summary>
+    LinkParticipantRestricted = 9024,
+
+    /// <summary>From the MD to the State Server: <c>participant: channel</c>; its link closed (after its post-removes). Links cannot send it.</summary>
+    LinkParticipantReleased = 9025,
+
+    /// <summary>
     /// To the diagnostics role (<see cref="Channel.Diagnostics"/>): <c>collect: bool</c>. When true, a full blocking,
     /// compacting garbage collection that returns free memory to the OS runs first. Answered with
     /// <see cref="MemoryReport"/> to the sender. Tools such as <c>pastry bench idle</c> use it to measure memory per session.

@@ -74,4 +74,22 @@ public enum EjectCode : ushort
 
     /// <summary>The server is shutting down.</summary>
     ServerShutdown = 154,
+
+    /// <summary>Message Director link: the link speaks another link protocol version, or did not start with the handshake (Pastry's own code).</summary>
+    LinkVersionMismatch = 360,
+
+    /// <summary>Message Director link: wrong or missing secret, or a privileged claim this MD does not grant (Pastry's own code).</summary>
+    LinkAuthenticationFailed = 361,
+
+    /// <summary>Message Director link: more post-removes (count or bytes) or subscriptions than one link may hold (Pastry's own code).</summary>
+    LinkLimitExceeded = 362,
+
+    /// <summary>
+    /// Message Director link: a link that is not privileged sent something only the server may send (another sender,
+    /// a reply or relay type, a target that is not a server role, or another participant's channel) (Pastry's own code).
+    /// </summary>
+    LinkForbidden = 363,
+
+    /// <summary>Message Director link: no handshake within <c>MessageDirector:HandshakeTimeout</c> (Pastry's own code).</summary>
+    LinkHandshakeTimeout = 364,
 }

@@ -25,6 +25,9 @@ public sealed class InProcessRouter : IMessageRouter
     /// <summary>How many channels have at least one subscriber (for metrics and tests).</summary>
     public int ChannelCount => channels.Count;
 
+    /// <summary>Whether any participant of this process (or link) is subscribed to <paramref name="channel"/>.</summary>
+    internal bool HasSubscribers(Channel channel) => channels.TryGetValue(channel, out var list) && list.Length > 0;
+
     /// <inheritdoc />
     public void Subscribe(IParticipant participant, Channel channel)
     {

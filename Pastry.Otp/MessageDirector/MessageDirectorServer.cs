@@ -14,12 +14,28 @@ namespace Pastry.Otp.MessageDirector;
 /// subscribe to channels and send envelopes, which are routed like local ones. A link may register post-remove
 /// messages, which the MD routes when the link drops: that is how a crashed AI gets its objects cleaned up.
 /// </summary>
-public sealed class MessageDirectorServer : IAsyncDisposable
+/// <remarks>
+/// The port is a trust boundary (ARCHITECTURE 4). A link first completes a handshake (<see cref="LinkHandshake"/>:
+/// protocol version and, when configured, an HMAC proof of the shared secret); nothing it sends before is routed.
+/// A link that is not privileged is a <em>participant</em>: it speaks only from participant channels it subscribed to
+/// (one link per channel), sends only requests to the server roles, and the State Server lets it change only objects it
+/// created or was given. Every per-link structure (channels, ranges, post-removes) is bounded and freed on close.
+/// </remarks>
+public sealed partial class MessageDirectorServer : IAsyncDisposable
 {
     private readonly MessageDirectorOptions options;
     private readonly IMessageRouter router;
     private readonly ILogger logger;
     private readonly ConcurrentDictionary<RemoteLink, Task> links = new();
+
+    // Participant channels spoken for by links that are not privileged, from the claim until the State Server has been
+    // told of the release (after the link's post-removes): one link per channel, so no link can speak as another.
+    private readonly Dictionary<Channel, RemoteLink> claims = new();
+    private readonly object claimGate = new();
+    private long subscriptions;
+    private long postRemoves;
+    private long postRemoveBytes;
+    private long refusals;
     private TcpAcceptor? acceptor;
 
     /// <summary>Creates the endpoint; call <see cref="Start"/> to listen.</summary>
@@ -34,8 +50,20 @@ public sealed class MessageDirectorServer : IAsyncDisposable
     /// <summary>The endpoint it listens on.</summary>
     public IPEndPoint? LocalEndPoint => acceptor?.LocalEndPoint;
 
-    /// <summary>Connected links now.</summary>
+    /// <summary>Connected links now (those still in their handshake included).</summary>
     public int LinkCount => links.Count;
+
+    /// <summary>Channels and zone ranges subscribed by all links now (each bounded per link; freed on close).</summary>
+    public long SubscriptionCount => Interlocked.Read(ref subscriptions);
+
+    /// <summary>Post-remove messages registered by all links now (bounded per link; run, then freed, on close).</summary>
+    public long PostRemoveCount => Interlocked.Read(ref postRemoves);
+
+    /// <summary>Bytes of the post-remove messages registered by all links now.</summary>
+    public long PostRemoveBytes => Interlocked.Read(ref postRemoveBytes);
+
+    /// <summary>Links refused so far: failed handshakes, limits passed and forbidden messages.</summary>
+    public long RefusedLinks => Interlocked.Read(ref refusals);
 
     /// <summary>Binds and starts accepting links.</summary>
     public void Start() => acceptor = new TcpAcceptor(options.Host, options.Port, 64, "Message Director", logger, OnAccepted);
@@ -84,179 +112,55 @@ public sealed class MessageDirectorServer : IAsyncDisposable
         }
     }
 
-    /// <summary>One connected remote participant.</summary>
-    [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "Disposed when RunAsync ends.")]
-    private sealed class RemoteLink : IParticipant
+    /// <summary>
+    /// Lets <paramref name="link"/> (not privileged) speak as <paramref name="channel"/>, unless another link or a
+    /// participant of this process already does; the State Server then checks what that channel changes.
+    /// </summary>
+    private bool TryClaim(Channel channel, RemoteLink link)
     {
-        private readonly MessageDirectorServer server;
-        private readonly Socket socket;
-        private readonly NetworkStream stream;
-        private readonly FrameOutbox outbox;
-        private readonly List<(Envelope Envelope, Channel[] Targets)> postRemoves = new();
-        private readonly List<Channel> targets = new();
-        private readonly CancellationTokenSource abort = new();
-        private readonly object writeGate = new();
-        private bool closed;
-
-        public RemoteLink(MessageDirectorServer server, Socket socket)
+        lock (claimGate)
         {
-            this.server = server;
-            this.socket = socket;
-            stream = new NetworkStream(socket, ownsSocket: true);
-            // No coalescing delay: a link carries few, large batches, and an AI should hear at once.
-            outbox = new FrameOutbox(server.options.MaxOutgoingBytes);
-            Name = $"md-link {socket.RemoteEndPoint}";
+            if (claims.TryGetValue(channel, out var holder))
+            {
+                return ReferenceEquals(holder, link);
+            }
+
+            if (router is InProcessRouter local && local.HasSubscribers(channel))
+            {
+                return false;
+            }
+
+            claims[channel] = link;
         }
 
-        public string Name { get; }
+        // Published on the link's own read loop, so it reaches the State Server before anything the link sends as it.
+        router.Publish(ParticipantNotice(InternalMessageType.LinkParticipantRestricted, channel), Channel.StateServer);
+        return true;
+    }
 
-        public void Deliver(Envelope envelope, ReadOnlySpan<Channel> targets)
+    /// <summary>Ends a claim after the link's post-removes were routed, so they too are checked as the link's.</summary>
+    private void Release(Channel channel, RemoteLink link)
+    {
+        router.Publish(ParticipantNotice(InternalMessageType.LinkParticipantReleased, channel), Channel.StateServer);
+        lock (claimGate)
         {
-            lock (writeGate)
+            if (claims.TryGetValue(channel, out var holder) && ReferenceEquals(holder, link))
             {
-                // A publisher may still hold this link in its subscriber list while the link closes: drop quietly,
-                // never throw into the publisher.
-                if (closed)
-                {
-                    return;
-                }
-
-                if (!envelope.TryAppendTo(outbox, targets))
-                {
-                    server.logger.LogError("{Link}: dropped: more than {Bytes} bytes waiting to be sent (the participant reads too slowly)", Name, server.options.MaxOutgoingBytes);
-                    closed = true;
-                    abort.Cancel();
-                }
+                claims.Remove(channel);
             }
         }
+    }
 
-        public void Close()
-        {
-            lock (writeGate)
-            {
-                if (!closed)
-                {
-                    abort.Cancel();
-                }
-            }
-        }
+    private static Envelope ParticipantNotice(InternalMessageType type, Channel participant)
+    {
+        var writer = new System.Buffers.ArrayBufferWriter<byte>(Channel.EncodedSize);
+        participant.Write(writer);
+        return new Envelope(type, default, DoId.Empty, writer.WrittenMemory);
+    }
 
-        public async Task RunAsync()
-        {
-            server.logger.LogInformation("{Link} connected", Name);
-            var sending = outbox.RunAsync(stream, abort.Token);
-            try
-            {
-                var reader = PipeReader.Create(stream, new StreamPipeReaderOptions(leaveOpen: true));
-                while (true)
-                {
-                    var result = await reader.ReadAsync(abort.Token).ConfigureAwait(false);
-                    var buffer = result.Buffer;
-                    while (true)
-                    {
-                        var status = Frame.TryRead(ref buffer, server.options.MaxFrameBytes, out ushort type, out var payload, out uint declared);
-                        if (status == FrameStatus.Incomplete)
-                        {
-                            break;
-                        }
-
-                        if (status != FrameStatus.Complete)
-                        {
-                            server.logger.LogError("{Link}: bad frame ({Status}, {Length} bytes); dropping the link", Name, status, declared);
-                            return;
-                        }
-
-                        byte[] body = System.Buffers.BuffersExtensions.ToArray(payload);
-                        try
-                        {
-                            Handle(type, body);
-                        }
-                        catch (WireFormatException ex)
-                        {
-                            server.logger.LogError("{Link}: malformed message {Type}: {Message}; dropping the link", Name, type, ex.Message);
-                            return;
-                        }
-                    }
-
-                    reader.AdvanceTo(buffer.Start, buffer.End);
-                    if (result.IsCompleted)
-                    {
-                        return;
-                    }
-                }
-            }
-            catch (Exception ex) when (ex is OperationCanceledException or IOException or SocketException or ObjectDisposedException)
-            {
-            }
-            finally
-            {
-                server.router.UnsubscribeAll(this);
-                RunPostRemoves();
-                abort.Cancel();
-                try
-                {
-                    await sending.ConfigureAwait(false);
-                }
-                catch (Exception ex) when (ex is OperationCanceledException or IOException or SocketException or ObjectDisposedException)
-                {
-                }
-
-                socket.Dispose();
-                await stream.DisposeAsync().ConfigureAwait(false);
-                lock (writeGate)
-                {
-                    closed = true;
-                    outbox.Dispose();
-                    abort.Dispose();
-                }
-
-                server.logger.LogInformation("{Link} disconnected", Name);
-            }
-        }
-
-        private void Handle(ushort type, byte[] body)
-        {
-            var reader = new WireReader(body);
-            switch ((InternalMessageType)type)
-            {
-                case InternalMessageType.AddChannel:
-                    server.router.Subscribe(this, Channel.Read(ref reader));
-                    return;
-                case InternalMessageType.RemoveChannel:
-                    server.router.Unsubscribe(this, Channel.Read(ref reader));
-                    return;
-                case InternalMessageType.AddRange:
-                    server.router.SubscribeRange(this, reader.ReadDoId(), reader.ReadUInt32(), reader.ReadUInt32());
-                    return;
-                case InternalMessageType.RemoveRange:
-                    server.router.UnsubscribeRange(this, reader.ReadDoId(), reader.ReadUInt32(), reader.ReadUInt32());
-                    return;
-                case InternalMessageType.AddPostRemove:
-                    {
-                        ushort innerType = reader.ReadUInt16();
-                        var envelope = Envelope.Read(innerType, reader.ReadToEnd(), targets);
-                        postRemoves.Add((envelope, targets.ToArray()));
-                        return;
-                    }
-
-                case InternalMessageType.ClearPostRemoves:
-                    postRemoves.Clear();
-                    return;
-            }
-
-            var routed = Envelope.Read(type, body, targets);
-            server.router.Publish(routed, System.Linq.Enumerable.ToArray(targets));
-        }
-
-        private void RunPostRemoves()
-        {
-            foreach (var (envelope, channels) in postRemoves)
-            {
-                server.logger.LogInformation("{Link}: routing post-remove {Envelope}", Name, envelope);
-                server.router.Publish(envelope, channels);
-            }
-
-            postRemoves.Clear();
-        }
+    private void Refused(string remote, EjectCode code, string reason)
+    {
+        Interlocked.Increment(ref refusals);
+        logger.LogWarning("Message Director refused the link from {Address} ({Code} {Name}): {Reason}", remote, (int)code, code, reason);
     }
 }

@@ -20,6 +20,12 @@ public sealed partial class StateServer
         uint zone = reader.ReadUInt32();
         var owner = reader.ReadDoId();
         var ai = Messaging.Channel.Read(ref reader);
+        if (ai != envelope.Sender && IsRestricted(envelope.Sender))
+        {
+            ReplyActivation(envelope.Sender, envelope.Subject, context, DatabaseStatus.Invalid, $"activate {envelope.Subject}: {envelope.Sender} is a participant link and may activate objects only as their AI");
+            return;
+        }
+
         if (!registry.TryGetModel(classId, out var model) || !model.HasDbFields)
         {
             ReplyActivation(envelope.Sender, envelope.Subject, context, DatabaseStatus.Invalid, $"activate {envelope.Subject}: class id {classId} is unknown or has no Db fields");

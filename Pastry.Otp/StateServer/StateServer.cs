@@ -149,7 +149,11 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
                 SetOwner(envelope);
                 break;
             case InternalMessageType.DeleteObject:
-                Delete(envelope.Subject, envelope);
+                if (!TryGetObject(envelope.Subject, out var deleted) || MayChange(envelope, deleted))
+                {
+                    Delete(envelope.Subject, envelope);
+                }
+
                 break;
             case InternalMessageType.DeleteAiObjects:
                 DeleteAiObjects(envelope);
@@ -162,6 +166,10 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
                 break;
             case InternalMessageType.DbGetAllResp:
                 FinishActivation(envelope);
+                break;
+            case InternalMessageType.LinkParticipantRestricted:
+            case InternalMessageType.LinkParticipantReleased:
+                Restrict(envelope, envelope.Type == InternalMessageType.LinkParticipantRestricted);
                 break;
             default:
                 Refuse(envelope, $"the State Server does not handle {envelope.Type}");
@@ -180,6 +188,11 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
         if (!registry.TryGetModel(classId, out var model))
         {
             Refuse(envelope, $"create {envelope.Subject}: unknown class id {classId}; are both sides built from the same models?");
+            return;
+        }
+
+        if (!MayActAs(envelope, ai))
+        {
             return;
         }
 
@@ -226,6 +239,11 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
         if (!TryGetObject(envelope.Subject, out var obj))
         {
             Refuse(envelope, $"{envelope.Type}: no object {envelope.Subject}");
+            return;
+        }
+
+        if (!fromClient && !MayChange(envelope, obj))
+        {
             return;
         }
 
@@ -345,6 +363,11 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
             return;
         }
 
+        if (!fromClient && !MayChange(envelope, obj))
+        {
+            return;
+        }
+
         var reader = new WireReader(call.Span);
         int index = reader.ReadUInt16();
         if (index >= obj.Model.Methods.Count)
@@ -390,6 +413,11 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
             return;
         }
 
+        if (!MayChange(envelope, obj))
+        {
+            return;
+        }
+
         var reader = new WireReader(envelope.Payload.Span);
         var parent = reader.ReadDoId();
         uint zone = reader.ReadUInt32();
@@ -431,6 +459,11 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
             return;
         }
 
+        if (!MayChange(envelope, obj))
+        {
+            return;
+        }
+
         var reader = new WireReader(envelope.Payload.Span);
         var owner = reader.ReadDoId();
         reader.EnsureAtEnd();
@@ -469,6 +502,11 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
     {
         var reader = new WireReader(envelope.Payload.Span);
         var ai = Messaging.Channel.Read(ref reader);
+        if (!MayActAs(envelope, ai))
+        {
+            return;
+        }
+
         var owned = new List<DoId>();
         foreach (var node in graph.Nodes)
         {

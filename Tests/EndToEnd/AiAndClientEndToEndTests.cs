@@ -18,6 +18,7 @@ public sealed class AiAndClientEndToEndTests
 
     [TestMethod]
     [DataRow("split")]
+    [DataRow("split-secret")]
     [DataRow("all")]
     public async Task Clients_SeeTheAisObjects_SetFields_CallRpcs_FollowTheGrid_AndTellDisableFromDelete(string mode)
     {

@@ -20,6 +20,12 @@ public sealed class Deployment : IAsyncDisposable
 
     public IPEndPoint Clients { get; }
 
+    /// <summary>The link secret of the "split-secret" and "split-privileged" modes.</summary>
+    public const string LinkSecret = "knight link secret 0123456789";
+
+    /// <summary>The privileged secret of those modes.</summary>
+    public const string PrivilegedSecret = "knight privileged secret 0123456789";
+
     public static readonly ModelRegistry Registry = ModelRegistry.FromAssemblies(typeof(Knight).Assembly);
 
     public static async Task<Deployment> StartAsync(string mode)
@@ -34,8 +40,20 @@ public sealed class Deployment : IAsyncDisposable
             return new Deployment(all, null, IPEndPoint.Parse(endpoint.Groups[1].Value));
         }
 
-        var (otp, clients, director) = await PastryProcess.StartOtpAsync();
-        var ai = PastryProcess.Start("serve", "--role", "ai", "--app", typeof(Knight).Assembly.Location, "--Ai:MessageDirector", director.ToString(), "--Ai:Application", nameof(KnightAiApp));
+        // "split-secret": the OTP requires a link secret and the AI proves it (a participant, limited to its own
+        // objects); "split-privileged": the AI proves the privileged secret instead. Secrets travel as environment
+        // variables, as an operator would keep them out of the command line.
+        var otpSecrets = new Dictionary<string, string>();
+        var aiSecrets = new Dictionary<string, string>();
+        if (mode is "split-secret" or "split-privileged")
+        {
+            otpSecrets["PASTRY_MessageDirector__Secret"] = LinkSecret;
+            otpSecrets["PASTRY_MessageDirector__PrivilegedSecret"] = PrivilegedSecret;
+            aiSecrets[mode == "split-secret" ? "PASTRY_Ai__Secret" : "PASTRY_Ai__PrivilegedSecret"] = mode == "split-secret" ? LinkSecret : PrivilegedSecret;
+        }
+
+        var (otp, clients, director) = await PastryProcess.StartOtpAsync(otpSecrets);
+        var ai = PastryProcess.StartDll(PastryProcess.PastryDll, aiSecrets, "serve", "--role", "ai", "--app", typeof(Knight).Assembly.Location, "--Ai:MessageDirector", director.ToString(), "--Ai:Application", nameof(KnightAiApp));
         await ai.WaitForLineAsync(new Regex("AI application KnightAiApp started"));
         return new Deployment(otp, ai, clients);
     }

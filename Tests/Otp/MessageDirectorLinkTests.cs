@@ -12,6 +12,9 @@ public sealed class MessageDirectorLinkTests
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
 
+    /// <summary>The privileged secret of the fixtures' Message Directors.</summary>
+    internal const string PrivilegedSecret = "fixture privileged secret";
+
     [TestMethod]
     public async Task RemoteSubscriber_ReceivesWhatIsPublishedInProcess_OnlyOnItsChannels()
     {
@@ -99,9 +102,9 @@ public sealed class MessageDirectorLinkTests
         Assert.AreEqual(1, (await local.NextAsync()).Payload.Span[0], "Only the marker arrives: the post-remove was cleared.");
     }
 
-    private static Envelope Message(byte tag) => new(InternalMessageType.Error, default, DoId.Empty, new[] { tag });
+    internal static Envelope Message(byte tag) => new(InternalMessageType.Error, default, DoId.Empty, new[] { tag });
 
-    private sealed class Recorder : IParticipant
+    internal sealed class Recorder : IParticipant
     {
         private readonly System.Threading.Channels.Channel<Envelope> received = System.Threading.Channels.Channel.CreateUnbounded<Envelope>();
 
@@ -119,7 +122,7 @@ public sealed class MessageDirectorLinkTests
     }
 
     /// <summary>An MD endpoint on an OS-assigned port and one link to it.</summary>
-    private sealed class Fixture : IAsyncDisposable
+    internal sealed class Fixture : IAsyncDisposable
     {
         private Fixture(InProcessRouter router, MessageDirectorServer server, RemoteMessageRouter link)
         {
@@ -134,13 +137,25 @@ public sealed class MessageDirectorLinkTests
 
         public RemoteMessageRouter Link { get; }
 
-        public static async Task<Fixture> StartAsync()
+        /// <summary>
+        /// Starts an MD and connects one link: by default a privileged one, which may route anything (these tests are
+        /// about routing); <see cref="MessageDirectorLinkAuthenticationTests"/> covers what a participant may do.
+        /// </summary>
+        public static async Task<Fixture> StartAsync(MessageDirectorOptions? options = null, MessageDirectorCredentials? credentials = null)
         {
             var router = new InProcessRouter();
-            var server = new MessageDirectorServer(new MessageDirectorOptions { Port = 0 }, router, NullLogger.Instance);
+            var server = new MessageDirectorServer(options ?? new MessageDirectorOptions { Port = 0, PrivilegedSecret = PrivilegedSecret }, router, NullLogger.Instance);
             server.Start();
-            var link = await RemoteMessageRouter.ConnectAsync("127.0.0.1", server.LocalEndPoint!.Port);
-            return new Fixture(router, server, link);
+            try
+            {
+                var link = await RemoteMessageRouter.ConnectAsync("127.0.0.1", server.LocalEndPoint!.Port, credentials ?? new MessageDirectorCredentials(PrivilegedSecret, Privileged: true));
+                return new Fixture(router, server, link);
+            }
+            catch
+            {
+                await server.DisposeAsync();
+                throw;
+            }
         }
 
         /// <summary>Waits until the MD has handled everything the link sent so far: a round trip through a probe channel.</summary>
