@@ -1,4 +1,5 @@
 using System.Reactive.Linq;
+using System.Reactive.Threading.Tasks;
 using Demo.Tavern.Models;
 using Pastry;
 
@@ -12,12 +13,35 @@ public static class TavernConsole
 {
     private const string Help = "commands: w/a/s/d move, say <text>, buy <ale|mead|cider>, post <text>, notices, richest, characters, look, quit";
 
-    /// <summary>Plays as <paramref name="user"/>'s character <paramref name="character"/> (the first one by default) until <c>quit</c>, the end of input, or the connection closes.</summary>
+    /// <summary>The console line being read, kept across a re-join so that two reads never race for one line.</summary>
+    private static Task<string?>? pendingRead;
+
+    /// <summary>
+    /// Plays as <paramref name="user"/>'s character <paramref name="character"/> (the first one by default) until
+    /// <c>quit</c>, the end of input, or the connection closes. A dropped connection resumes by itself; when the server
+    /// no longer has the session (it restarted, or the grace period ended) the console logs in and enters again by itself.
+    /// </summary>
     public static async Task<int> RunAsync(string host, int port, string user, string password, string? character, CancellationToken cancellation)
+    {
+        while (true)
+        {
+            int? exit = await PlayAsync(host, port, user, password, character, cancellation);
+            if (exit is int code)
+            {
+                return code;
+            }
+        }
+    }
+
+    /// <summary>One session: an exit code, or null when the session was lost and the console should join again.</summary>
+    private static async Task<int?> PlayAsync(string host, int port, string user, string password, string? character, CancellationToken cancellation)
     {
         await using var session = await TavernSession.JoinAsync(host, port, user, password, character, cancellation);
         Console.Out.WriteLine($"Your characters: {string.Join(", ", session.Characters.DefaultIfEmpty("none yet"))}; playing {session.Player.Name} (another: play --character NAME; up to {TavernWorld.MaxCharacters}).");
         var client = session.Client;
+        var lost = client.SessionLost.FirstAsync().ToTask(cancellation);
+        using var reconnecting = client.Reconnecting.Subscribe(why => Console.Out.WriteLine($"Connection lost ({why.Reason}); reconnecting..."));
+        using var reconnected = client.Reconnected.Subscribe(_ => Console.Out.WriteLine("Reconnected: the session resumed."));
         // A disabled or deleted object cannot be read any more, so remember who is who while they are in view.
         var names = new System.Collections.Concurrent.ConcurrentDictionary<DoId, string>();
         using var said = client.Of<Player>().Calls.Where(c => c.Method.Name == nameof(Player.Said) && session.IsHere(c.Target))
@@ -50,14 +74,22 @@ public static class TavernConsole
         while (!cancellation.IsCancellationRequested)
         {
             // Console reads block their thread; never block the thread that delivered the last network message.
-            var read = Task.Run(Console.In.ReadLine, cancellation);
-            var finished = await Task.WhenAny(read, client.Closed);
+            var read = pendingRead ??= Task.Run(Console.In.ReadLine, cancellation);
+            var finished = await Task.WhenAny(read, client.Closed, lost);
+            if (finished == lost && lost.Status == TaskStatus.RanToCompletion)
+            {
+                var why = await lost;
+                Console.Out.WriteLine($"The session was lost ({why.Status}: {why.Reason}); logging in again.");
+                return null;
+            }
+
             if (finished != read)
             {
                 Console.Out.WriteLine($"Disconnected: {(await client.Closed).Reason}");
                 return 1;
             }
 
+            pendingRead = null;
             string? line = (await read)?.Trim();
             if (line is null or "quit" or "exit")
             {

@@ -44,10 +44,18 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
     private readonly CancellationTokenSource stop = new();
     private readonly Task logicLoop;
     private readonly (string Host, int Port)? remote;
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<uint, TaskCompletionSource<Envelope>> pendingRequests = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<uint, PendingRequest> pendingRequests = new();
     private readonly LogicContext logicContext;
     private int nextContext;
     private readonly Subject<DoId> sessionsClosed = new();
+    private readonly Subject<RejectedWrite> rejectedWrites = new();
+
+    /// <summary>Objects activated from the database: their Db fields are stored, so writes of their unique fields are acknowledged.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<DoId, byte> storedObjects = new();
+
+    /// <summary>The latest acknowledged write of each (object, unique field) in flight; only its answer may correct the object.</summary>
+    private readonly Dictionary<(DoId Object, int Field), long> latestUniqueWrites = new();
+    private long nextUniqueWrite;
     private volatile IMessageRouter router;
     private Task reconnectLoop = Task.CompletedTask;
     private int disposed;
@@ -92,6 +100,15 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
     /// place to save and unload a player.
     /// </summary>
     public IObservable<DoId> SessionsClosed => sessionsClosed;
+
+    /// <summary>
+    /// Writes of live objects that the database refused, on the logic loop: a plain set of a <c>[Unique]</c> field to a
+    /// value another stored object holds (<see cref="RejectedWrite.Error"/> is then a <see cref="UniqueViolationException"/>
+    /// naming the field), or one the database could not store. By the time it arrives, the object, the State Server's
+    /// copy and every viewer are back on the stored value (<see cref="RejectedWrite.StoredValue"/>). Use
+    /// <see cref="SaveAsync{T, TValue}"/> to await the outcome of one write instead.
+    /// </summary>
+    public IObservable<RejectedWrite> RejectedWrites => rejectedWrites;
 
     /// <summary>
     /// Whether the AI can reach the Message Director: always in the OTP's process; over TCP, while its link is up
@@ -259,6 +276,7 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
             model.GetField(pair.Key).SetBoxed(obj, pair.Value);
         }
 
+        storedObjects[id] = 0;
         table.Track(obj, this).Created.OnNext(obj);
         return obj;
     }
@@ -266,38 +284,51 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
     /// <summary>
     /// Compare and swap in the database, then in the world: writes <paramref name="value"/> to the field only if the
     /// stored value is still <paramref name="expected"/> (for example spending gold without a race). On success the
-    /// live object gets the new value too; on failure it gets the stored value, and the method returns false.
+    /// live object gets the new value too; on failure it gets the stored value, and the method returns false. Either
+    /// way the State Server's copy and every viewer follow this AI's copy, without a second write to the database (one
+    /// that went through the State Server could arrive after, and undo, a later compare-and-swap).
     /// </summary>
     public async Task<bool> SetIfEqualsAsync<T, TValue>(T obj, System.Linq.Expressions.Expression<Func<T, TValue>> property, TValue expected, TValue value, CancellationToken cancellation = default)
         where T : DistributedObject<T>
     {
         var field = DbFieldOf(obj.Model, property, "set-if-equals compares stored values");
 
-        var reply = await RequestAsync(context => DatabaseMessages.SetFieldsIfEquals(context, obj.Model, obj.DoId, Channel, (field, expected, value)), Channel.Database, obj.Model, cancellation, DatabaseStatus.NotEqual).ConfigureAwait(false);
-        if (reply.Status == DatabaseStatus.Ok)
-        {
-            // The database has it; now the State Server's copy and every client (its write-through writes the same value).
-            field.SetValue(obj, value);
-            return true;
-        }
+        var reply = await RequestAsync(context => DatabaseMessages.SetFieldsIfEquals(context, obj.Model, obj.DoId, Channel, (field, expected, value)), Channel.Database, obj.Model, cancellation, DatabaseStatus.NotEqual, OnReply).ConfigureAwait(false);
+        return reply.Status == DatabaseStatus.Ok;
 
-        if (reply.Values.TryGetValue(field.Name, out var current) && current is TValue stored && obj.State == ObjectState.Live)
+        void OnReply(DatabaseReply reply)
         {
-            // Only this AI's copy was stale: the State Server already has the stored value.
-            lock (obj.Sync)
+            // The reply carries the stored value after the request: the new value when it won, the winner's when it lost.
+            if (reply.Status is DatabaseStatus.Ok or DatabaseStatus.NotEqual && reply.Values.TryGetValue(field.Name, out var stored))
             {
-                field.Apply(obj, stored, ChangeOrigin.Remote);
+                ApplyStored(obj, field, stored, reply.Status == DatabaseStatus.Ok ? ChangeOrigin.Local : ChangeOrigin.Remote, alwaysSend: false);
             }
         }
-
-        return false;
     }
 
     /// <summary>
-    /// Writes one Db field to the database and waits for the commit, then sets it on <paramref name="obj"/> (which
-    /// sends it on, if the object is live). Use it for <c>[Unique]</c> fields: a value another object holds fails here
-    /// with <see cref="UniqueViolationException"/> and changes nothing, where a plain set would be refused only by the
-    /// write-through, after the world had seen it.
+    /// Puts a value the database holds into this AI's copy and, when it changed (or <paramref name="alwaysSend"/>), into
+    /// the State Server's copy and the viewers' with <see cref="InternalMessageType.SetFieldsStored"/>, which is not
+    /// written through. Keeping this copy and the State Server's equal is what lets a later "no change" send nothing.
+    /// </summary>
+    private void ApplyStored(DistributedObject obj, FieldDescriptor field, object? value, ChangeOrigin origin, bool alwaysSend)
+    {
+        lock (obj.Sync)
+        {
+            bool changed = field.ApplyChecked(obj, value, origin);
+            if ((changed || alwaysSend) && obj.State == ObjectState.Live && ReferenceEquals(obj.Binding, this))
+            {
+                router.Publish(InternalMessages.SetFieldStored(obj, field, Channel), Channel.StateServer);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Writes one Db field to the database and waits for the commit, then sets it on <paramref name="obj"/> (and, if the
+    /// object is live, on the State Server's copy and the viewers', without writing it again). Use it for
+    /// <c>[Unique]</c> fields when the game wants the answer: a value another object holds fails here with
+    /// <see cref="UniqueViolationException"/> and changes nothing. (A plain set of a unique field is also checked
+    /// before the world sees it, and a refusal arrives on <see cref="RejectedWrites"/>.)
     /// </summary>
     /// <exception cref="UniqueViolationException">Another stored object holds the value.</exception>
     /// <exception cref="ModelValidationException">The value fails the field's clean method or validators.</exception>
@@ -308,10 +339,14 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
         ArgumentNullException.ThrowIfNull(obj);
         var field = DbFieldOf(obj.Model, property, "save writes stored values");
         var cleaned = field.Checked(obj, value);
-        await RequestAsync(context => DatabaseMessages.SetFields(context, obj.Model, obj.DoId, Channel, (field, cleaned)), Channel.Database, obj.Model, cancellation).ConfigureAwait(false);
-
-        // Stored; now this copy, and, for a live object, the State Server and the clients (its write-through repeats the same value).
-        field.SetValue(obj, cleaned);
+        // Stored; then this copy, and, for a live object, the State Server and the clients (not written through again).
+        await RequestAsync(context => DatabaseMessages.SetFields(context, obj.Model, obj.DoId, Channel, (field, cleaned)), Channel.Database, obj.Model, cancellation, onReply: reply =>
+        {
+            if (reply.Status == DatabaseStatus.Ok)
+            {
+                ApplyStored(obj, field, cleaned, ChangeOrigin.Local, alwaysSend: false);
+            }
+        }).ConfigureAwait(false);
     }
 
     /// <summary>The Db field a property expression names, for APIs that work on stored values.</summary>
@@ -349,7 +384,31 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
             case InternalMessageType.ActivateObjectResp:
                 if (envelope.Payload.Length >= 4 && pendingRequests.TryRemove(System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(envelope.Payload.Span), out var pending))
                 {
-                    pending.TrySetResult(envelope);
+                    if (pending.OnReply is { } onReply)
+                    {
+                        // Replies arrive in the database's order; applying them through the logic loop's queue keeps
+                        // that order (continuations on the thread pool could apply an older stored value after a newer one).
+                        bool queued = logic.Writer.TryWrite(() =>
+                        {
+                            try
+                            {
+                                onReply(envelope);
+                            }
+                            finally
+                            {
+                                pending.Answer.TrySetResult(envelope);
+                            }
+                        });
+                        if (!queued)
+                        {
+                            // The AI is stopping: nothing is applied any more, but the caller still gets its answer.
+                            pending.Answer.TrySetResult(envelope);
+                        }
+                    }
+                    else
+                    {
+                        pending.Answer.TrySetResult(envelope);
+                    }
                 }
 
                 return;
@@ -367,11 +426,15 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
         where T : DistributedObject<T> => new(this, registry.GetModel<T>());
 
     /// <summary>Sends one request to the Database role and waits for its reply (matched by context).</summary>
-    internal async Task<Envelope> SendDatabaseRequestAsync(Func<uint, Envelope> build, CancellationToken cancellation, Channel? target = null)
+    /// <param name="build">Builds the request for a context.</param>
+    /// <param name="cancellation">Stops waiting (the request may still be done).</param>
+    /// <param name="target">The Database role unless given.</param>
+    /// <param name="onReply">Runs on the logic loop before the answer is returned, in the order the replies arrive.</param>
+    internal async Task<Envelope> SendDatabaseRequestAsync(Func<uint, Envelope> build, CancellationToken cancellation, Channel? target = null, Action<Envelope>? onReply = null)
     {
         uint context = (uint)Interlocked.Increment(ref nextContext);
         var answer = new TaskCompletionSource<Envelope>(TaskCreationOptions.RunContinuationsAsynchronously);
-        pendingRequests[context] = answer;
+        pendingRequests[context] = new PendingRequest(answer, onReply);
         try
         {
             router.Publish(build(context), target ?? Channel.Database);
@@ -387,17 +450,13 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
     /// <summary>A query left out a stored row with bad data: say so, as activation does.</summary>
     internal void LogBadRow(string reason) => logger.LogError("{Ai}: query skipped a row: {Reason}", Name, reason);
 
-    private async Task<DatabaseReply> RequestAsync(Func<uint, Envelope> build, Channel target, ModelInfo model, CancellationToken cancellation, DatabaseStatus alsoAccepted = DatabaseStatus.Ok)
+    private async Task<DatabaseReply> RequestAsync(Func<uint, Envelope> build, Channel target, ModelInfo model, CancellationToken cancellation, DatabaseStatus alsoAccepted = DatabaseStatus.Ok, Action<DatabaseReply>? onReply = null)
     {
-        var reply = DatabaseMessages.ReadReply(await SendDatabaseRequestAsync(build, cancellation, target).ConfigureAwait(true), model);
-        if (reply.Status == DatabaseStatus.UniqueViolation)
-        {
-            throw new UniqueViolationException(model.Name, reply.UniqueFields ?? Array.Empty<string>(), reply.Reason);
-        }
-
+        Action<Envelope>? apply = onReply is null ? null : envelope => onReply(DatabaseMessages.ReadReply(envelope, model));
+        var reply = DatabaseMessages.ReadReply(await SendDatabaseRequestAsync(build, cancellation, target, apply).ConfigureAwait(true), model);
         if (reply.Status != DatabaseStatus.Ok && reply.Status != alsoAccepted)
         {
-            throw new DatabaseRequestException(reply.Status, reply.Reason);
+            throw DatabaseRequestException.From(reply, model);
         }
 
         return reply;
@@ -433,6 +492,8 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
 
         sessionsClosed.OnCompleted();
         sessionsClosed.Dispose();
+        rejectedWrites.OnCompleted();
+        rejectedWrites.Dispose();
 
         stop.Dispose();
     }
@@ -443,8 +504,128 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
     }
 
     /// <inheritdoc />
-    void IObjectBinding.OnLocalSet(DistributedObject target, FieldDescriptor field) =>
+    void IObjectBinding.OnLocalSet(DistributedObject target, FieldDescriptor field)
+    {
+        if (field.IsUnique && field.IsDb && storedObjects.ContainsKey(target.DoId))
+        {
+            // The database may refuse this value: write it with an answer first, and let the world see it only then.
+            WriteUnique(target, field);
+            return;
+        }
+
         router.Publish(InternalMessages.SetField(target, field, Channel), Channel.StateServer);
+    }
+
+    /// <summary>
+    /// Sends a plain set of a stored object's unique field to the database as an acknowledged write (under the
+    /// object's lock, so writes of one field reach the database in the order they were set). The State Server and the
+    /// viewers get the value once it is committed; a refusal puts the stored value back (see <see cref="OnUniqueWriteAnswered"/>).
+    /// </summary>
+    private void WriteUnique(DistributedObject obj, FieldDescriptor field)
+    {
+        object? value = field.GetBoxed(obj);
+        long write;
+        lock (latestUniqueWrites)
+        {
+            write = ++nextUniqueWrite;
+            latestUniqueWrites[(obj.DoId, field.Index)] = write;
+        }
+
+        _ = ObserveAsync(SendDatabaseRequestAsync(
+            context => DatabaseMessages.SetFields(context, obj.Model, obj.DoId, Channel, (field, value)),
+            stop.Token,
+            onReply: envelope => OnUniqueWriteAnswered(obj, field, value, write, DatabaseMessages.ReadReply(envelope, obj.Model))));
+    }
+
+    /// <summary>
+    /// The answer to <see cref="WriteUnique"/>, on the logic loop in the order the answers arrive. Only the answer to
+    /// the latest write of the field may move the world: committed, its value goes to the State Server; refused, the
+    /// stored value is read again (after every earlier write of the field) and put back on this copy, the State Server
+    /// and the viewers. Every refusal is published on <see cref="RejectedWrites"/>.
+    /// </summary>
+    private void OnUniqueWriteAnswered(DistributedObject obj, FieldDescriptor field, object? value, long write, DatabaseReply reply)
+    {
+        bool latest = IsLatest(obj, field, write);
+        if (reply.Status == DatabaseStatus.Ok)
+        {
+            if (latest)
+            {
+                Forget(obj, field, write);
+                if (obj.State == ObjectState.Live)
+                {
+                    // This copy holds the value (no later set of the field): now the State Server and the viewers.
+                    lock (obj.Sync)
+                    {
+                        router.Publish(InternalMessages.SetFieldStored(obj, field, Channel), Channel.StateServer);
+                    }
+                }
+            }
+
+            return;
+        }
+
+        var refusal = DatabaseRequestException.From(reply, obj.Model);
+        logger.LogWarning("{Ai}: the database refused {Field} = {Value} on {DoId}: {Reason}", Name, field, field.FormatBoxed(value), obj.DoId, refusal.Reason);
+        if (!latest || obj.State != ObjectState.Live)
+        {
+            // A later set of the field decides what the world sees.
+            rejectedWrites.OnNext(new RejectedWrite(obj, field, value, field.GetBoxed(obj), refusal));
+            return;
+        }
+
+        // An earlier write of the field may have been committed without reaching the State Server: read the stored
+        // value again (this request follows every earlier one) and always send it.
+        _ = ObserveAsync(SendDatabaseRequestAsync(
+            context => DatabaseMessages.GetAll(context, obj.Model, obj.DoId, Channel),
+            stop.Token,
+            onReply: envelope =>
+            {
+                var current = DatabaseMessages.ReadReply(envelope, obj.Model);
+                if (IsLatest(obj, field, write) && current.Status == DatabaseStatus.Ok && current.Values.TryGetValue(field.Name, out var stored) && obj.State == ObjectState.Live)
+                {
+                    Forget(obj, field, write);
+                    ApplyStored(obj, field, stored, ChangeOrigin.Remote, alwaysSend: true);
+                }
+                else if (current.Status != DatabaseStatus.Ok)
+                {
+                    logger.LogError("{Ai}: the write of {Field} on {DoId} was refused and its stored value could not be read back: {Reason}", Name, field, obj.DoId, current.Reason);
+                }
+
+                rejectedWrites.OnNext(new RejectedWrite(obj, field, value, field.GetBoxed(obj), refusal));
+            }));
+    }
+
+    /// <summary>Awaits a request whose answer is handled by its reply callback; only a stop (cancellation) is expected.</summary>
+    private async Task ObserveAsync(Task<Envelope> request)
+    {
+        try
+        {
+            await request.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // The AI stopped before the answer came.
+        }
+    }
+
+    private void Forget(DistributedObject obj, FieldDescriptor field, long write)
+    {
+        lock (latestUniqueWrites)
+        {
+            if (latestUniqueWrites.TryGetValue((obj.DoId, field.Index), out long last) && last == write)
+            {
+                latestUniqueWrites.Remove((obj.DoId, field.Index));
+            }
+        }
+    }
+
+    private bool IsLatest(DistributedObject obj, FieldDescriptor field, long write)
+    {
+        lock (latestUniqueWrites)
+        {
+            return latestUniqueWrites.TryGetValue((obj.DoId, field.Index), out long last) && last == write;
+        }
+    }
 
     private void Handle(Envelope envelope)
     {
@@ -531,7 +712,11 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
 
     private bool TryGetObject(DoId id, out DistributedObject obj) => table.TryGet(id, out obj!);
 
-    private void Forget(DoId id, ObjectState state) => table.Remove(id, state, out _);
+    private void Forget(DoId id, ObjectState state)
+    {
+        storedObjects.TryRemove(id, out _);
+        table.Remove(id, state, out _);
+    }
 
     private async Task RunLogicAsync()
     {
@@ -624,6 +809,9 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
     }
 }
 
+/// <summary>A database request waiting for its reply, and what to apply, in reply order, when it comes.</summary>
+internal sealed record PendingRequest(TaskCompletionSource<Envelope> Answer, Action<Envelope>? OnReply);
+
 /// <summary>Lets <c>await</c> in game code resume on the AI's logic loop, so that async handlers keep the one-at-a-time rule.</summary>
 internal sealed class LogicContext(AiRepository ai) : SynchronizationContext
 {
@@ -650,6 +838,28 @@ public class DatabaseRequestException : Exception
 
     /// <summary>The database's reason.</summary>
     public string Reason { get; }
+
+    /// <summary>The exception for a refusal: the typed one where there is one (unique violation, overload), else this type.</summary>
+    internal static DatabaseRequestException From(DatabaseReply reply, ModelInfo model) => reply.Status switch
+    {
+        DatabaseStatus.UniqueViolation => new UniqueViolationException(model.Name, reply.UniqueFields ?? Array.Empty<string>(), reply.Reason),
+        DatabaseStatus.Overloaded => new DatabaseOverloadedException(reply.Reason),
+        _ => new DatabaseRequestException(reply.Status, reply.Reason),
+    };
+}
+
+/// <summary>
+/// The Database role refused a request because its queue was full (<c>Database:MaxPendingQueries</c> for queries, which
+/// are refused at once; <c>Database:MailboxCapacity</c> for writes, refused after a bounded wait). Nothing was done; the
+/// request may be tried again later.
+/// </summary>
+public sealed class DatabaseOverloadedException : DatabaseRequestException
+{
+    /// <summary>Creates the exception.</summary>
+    public DatabaseOverloadedException(string reason)
+        : base(DatabaseStatus.Overloaded, reason)
+    {
+    }
 }
 
 /// <summary>

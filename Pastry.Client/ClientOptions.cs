@@ -50,6 +50,22 @@ public sealed class ClientOptions
     /// wait for the game's thread before the client stops reading the socket until the game catches up.
     /// </summary>
     public long MaxPendingEventBytes { get; set; } = 64 * 1024 * 1024;
+
+    /// <summary>
+    /// When true (the default), a logged-in client whose connection drops reconnects by itself and resumes its session
+    /// with the server's single-use token (see <see cref="PastryClient.Reconnecting"/>, <see cref="PastryClient.Reconnected"/>
+    /// and <see cref="PastryClient.SessionLost"/>). When false, a dropped connection closes the client.
+    /// </summary>
+    public bool AutoReconnect { get; set; } = true;
+
+    /// <summary>The wait before the second reconnect attempt (the first is at once); it doubles up to <see cref="MaxReconnectDelay"/>. Default: 250 ms.</summary>
+    public TimeSpan ReconnectDelay { get; set; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>The longest wait between reconnect attempts. Default: 5 s.</summary>
+    public TimeSpan MaxReconnectDelay { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long the client keeps trying to reconnect before it closes (an OTP restart can take a while). Default: 2 min.</summary>
+    public TimeSpan ReconnectTimeout { get; set; } = TimeSpan.FromMinutes(2);
 }
 
 /// <summary>Thrown when the server ejects the client; carries the eject code and reason.</summary>

@@ -15,20 +15,24 @@ namespace Pastry.Client;
 /// and sends it; the server never echoes it back. Events run on the socket thread unless the game picks its own
 /// thread with <see cref="ClientOptions.SynchronizationContext"/> or <see cref="ClientOptions.ManualDispatch"/>.
 /// </summary>
-public sealed class PastryClient : IAsyncDisposable, IObjectBinding
+public sealed partial class PastryClient : IAsyncDisposable, IObjectBinding
 {
     private readonly object gate = new();
-    private readonly TcpClient tcp;
-    private readonly NetworkStream stream;
+    private readonly string host;
+    private readonly int port;
     private readonly ModelRegistry registry;
     private readonly ClientOptions options;
-    private readonly FrameOutbox sender;
     private readonly CancellationTokenSource stop = new();
+
+    // The connection: replaced when the client resumes its session on a new one (see PastryClient.Resume.cs).
+    private TcpClient tcp;
+    private NetworkStream stream;
+    private FrameOutbox sender;
     private readonly ObjectTable table = new();
     private readonly Dictionary<uint, (Interest Interest, TaskCompletionSource<Interest> Done)> pendingInterests = new();
     private readonly Dictionary<uint, Interest> interests = new();
     private readonly Queue<TaskCompletionSource<object?[]>> pendingLogins = new();
-    private readonly TaskCompletionSource<DoId> helloDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TaskCompletionSource<DoId> helloDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource<DisconnectReason> closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Subject<DisconnectReason> ejected = new();
     private readonly ModelInfo loginModel;
@@ -41,9 +45,11 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
     private int disposed;
     private int closing;
 
-    private PastryClient(TcpClient tcp, ModelRegistry registry, ClientOptions options)
+    private PastryClient(TcpClient tcp, string host, int port, ModelRegistry registry, ClientOptions options)
     {
         this.tcp = tcp;
+        this.host = host;
+        this.port = port;
         stream = tcp.GetStream();
         this.registry = registry;
         this.options = options;
@@ -98,7 +104,7 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
             throw;
         }
 
-        var client = new PastryClient(tcp, registry, options);
+        var client = new PastryClient(tcp, host, port, registry, options);
         client.Start();
         client.Send((registry.SchemaHash, options.AppVersion), static (w, s) => ClientFrames.WriteHello(w, s.SchemaHash, s.AppVersion));
         try
@@ -350,7 +356,8 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
     {
         // The timer exists before the read loop, so that a Close from a failing first read always finds it.
         timer = new PeriodicTimer(TimeSpan.FromMilliseconds(Math.Min(250, options.HeartbeatInterval.TotalMilliseconds)));
-        readLoop = Task.Run(ReadAsync);
+        var first = stream;
+        readLoop = Task.Run(() => ReadAsync(first));
         sendLoop = sender.RunAsync(stream, stop.Token);
         timerLoop = TimersAsync(timer);
     }
@@ -358,9 +365,10 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
     /// <summary>Queues frames written by <paramref name="write"/>; throws when the connection is closed or too far behind.</summary>
     private void Send<TState>(TState state, Action<PooledBufferWriter, TState> write)
     {
-        if (!sender.TryAppend(state, write))
+        var outbox = Volatile.Read(ref sender);
+        if (!outbox.TryAppend(state, write))
         {
-            throw sender.IsClosed
+            throw outbox.IsClosed
                 ? new ObjectDisposedException(nameof(PastryClient), "The connection is closed.")
                 : new InvalidOperationException($"More than {options.MaxOutgoingBytes} bytes are waiting to be sent (ClientOptions.MaxOutgoingBytes): the connection is too slow for what the game sends.");
         }
@@ -381,7 +389,7 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
         {
             // Nothing may precede Hello on the wire (the server ejects 107): the timer starts before Hello is sent,
             // so a tick that comes first (a loaded machine can delay the Hello past a tick) waits for its answer.
-            if (helloDone.Task.Status != TaskStatus.RanToCompletion)
+            if (helloDone.Task.Status != TaskStatus.RanToCompletion || IsReconnecting)
             {
                 continue;
             }
@@ -410,11 +418,12 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
         }
     }
 
-    private async Task ReadAsync()
+    private async Task ReadAsync(NetworkStream stream)
     {
         byte[] buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
         int filled = 0;
         string reason = "the server closed the connection";
+        int? ejectCode = null;
         try
         {
             while (true)
@@ -467,6 +476,18 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
                     var type = (MessageType)BinaryPrimitives.ReadUInt16LittleEndian(buffer.AsSpan(offset + Frame.LengthSize));
                     var payload = new ReadOnlyMemory<byte>(buffer, offset + Frame.HeaderSize, (int)length - 2);
                     offset += Frame.LengthSize + (int)length;
+
+                    // Counted as the server counts what it sent the session (an eject is the connection's, not the
+                    // session's): a resume replays exactly what was missed only when the two agree.
+                    if (type != MessageType.Eject)
+                    {
+                        receivedBytes += Frame.LengthSize + length;
+                    }
+                    else
+                    {
+                        ejectCode = PeekEjectCode(payload.Span);
+                    }
+
                     Receive(type, payload);
                 }
 
@@ -490,7 +511,7 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
-            Close(new DisconnectReason(null, reason));
+            ConnectionLost(stream, ejectCode, reason);
         }
     }
 
@@ -510,9 +531,20 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
                 {
                     int code = reader.ReadUInt16();
                     string reason = reader.ReadString();
-                    Close(new DisconnectReason(code, reason));
+                    if (!IsResumable(code))
+                    {
+                        Close(new DisconnectReason(code, reason));
+                    }
+
                     return;
                 }
+
+            case MessageType.ResumeToken:
+                OnResumeToken(ref reader);
+                return;
+            case MessageType.ResumeResp:
+                OnResumeResp(ref reader);
+                return;
 
             case MessageType.ClockSync:
                 {
@@ -594,6 +626,9 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
             case MessageType.CallMethod:
                 OnCall(ref reader);
                 break;
+            case MessageType.ResumeSnapshotDone:
+                FinishResync();
+                break;
         }
     }
 
@@ -635,6 +670,8 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
         {
             table.Track(obj, this).Created.OnNext(obj);
         }
+
+        resyncSeen?.Add(id);
     }
 
     private void OnSetFields(ref WireReader reader, bool many)
@@ -702,7 +739,14 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
 
         stop.Cancel();
         timer?.Dispose();
-        tcp.Dispose();
+        TcpClient current;
+        lock (gate)
+        {
+            current = tcp;
+        }
+
+        current.Dispose();
+        reconnecting?.TrySetResult(false);
         var failure = reason.EjectCode is int code ? new ClientEjectedException(code, reason.Reason) : (Exception)new IOException($"Disconnected: {reason.Reason}");
         helloDone.TrySetException(failure);
         List<TaskCompletionSource<Interest>> interestsWaiting;
@@ -739,6 +783,9 @@ public sealed class PastryClient : IAsyncDisposable, IObjectBinding
         }
 
         ejected.OnCompleted();
+        reconnectingEvents.OnCompleted();
+        reconnectedEvents.OnCompleted();
+        sessionLostEvents.OnCompleted();
         closed.TrySetResult(reason);
     }
 

@@ -29,6 +29,7 @@ public sealed class OtpMetrics : IDisposable
     private readonly Counter<long> ejects;
     private readonly Counter<long> sessionsOpened;
     private readonly Counter<long> logins;
+    private readonly Counter<long> resumes;
     private readonly Histogram<int> framesPerSend;
     private readonly Histogram<int> outboxDepth;
     private readonly Histogram<double> flushDuration;
@@ -56,6 +57,7 @@ public sealed class OtpMetrics : IDisposable
         framesPerSend = meter.CreateHistogram("pastry.client_agent.frames_per_send", unit: "{frame}", description: "Frames in one batched socket write", advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = CountBuckets });
         outboxDepth = meter.CreateHistogram("pastry.client_agent.outbox_depth", unit: "By", description: "Bytes queued in a session's outbox when its send loop takes them", advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = ByteBuckets });
         flushDuration = meter.CreateHistogram("pastry.client_agent.flush.duration", unit: "s", description: "Time of one flush round: one batched write of a session's outbox to its socket", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondBuckets });
+        resumes = meter.CreateCounter<long>("pastry.client_agent.resumes", unit: "{resume}", description: "Resume attempts, by outcome (replay, snapshot, refused)");
         logins = meter.CreateCounter<long>("pastry.logins", unit: "{login}", description: "Login attempts, by outcome (ok, failed, throttled)");
         databaseBatchSize = meter.CreateHistogram("pastry.database.batch_size", unit: "{request}", description: "Requests in one database transaction", advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = CountBuckets });
         databaseCommitDuration = meter.CreateHistogram("pastry.database.commit.duration", unit: "s", description: "Time of one database batch, from its first statement to its commit", advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondBuckets });
@@ -70,6 +72,7 @@ public sealed class OtpMetrics : IDisposable
     {
         meter.CreateObservableGauge("pastry.state_server.objects", () => server.StateServer.ObjectCount, unit: "{object}", description: "Objects in the State Server's RAM");
         meter.CreateObservableGauge("pastry.state_server.zones", () => server.StateServer.ZoneCount, unit: "{zone}", description: "Locations (parent, zone) that hold at least one object");
+        meter.CreateObservableGauge("pastry.client_agent.parked_sessions", () => server.ClientAgent.ParkedCount, unit: "{session}", description: "Sessions whose connection dropped, waiting for a resume within the grace period");
         meter.CreateObservableGauge("pastry.client_agent.interests", () => server.ClientAgent.InterestCount, unit: "{interest}", description: "Interests held by all sessions");
         meter.CreateObservableGauge("pastry.message_director.links", () => server.MessageDirector.LinkCount, unit: "{link}", description: "Participants (AIs, tools) connected to the Message Director over TCP");
         meter.CreateObservableGauge("pastry.message_director.link_subscriptions", () => server.MessageDirector.SubscriptionCount, unit: "{subscription}", description: "Channels and zone ranges subscribed by all Message Director links (bounded per link, freed on close)");
@@ -78,6 +81,12 @@ public sealed class OtpMetrics : IDisposable
         meter.CreateObservableCounter("pastry.message_director.refused_links", () => server.MessageDirector.RefusedLinks, unit: "{link}", description: "Message Director links refused: failed handshakes, per-link limits, forbidden messages");
         meter.CreateObservableCounter("pastry.message_director.deliveries", () => server.Deliveries, unit: "{delivery}", description: "Messages handed to subscribers by the in-process Message Director");
     }
+
+    /// <summary>Counts a resume: replayed what was missed, sent a fresh snapshot, or refused.</summary>
+    public void Resumed(bool replay) => resumes.Add(1, new KeyValuePair<string, object?>("outcome", replay ? "replay" : "snapshot"));
+
+    /// <summary>Counts a refused resume.</summary>
+    public void ResumeRefused(ResumeStatus status) => resumes.Add(1, new KeyValuePair<string, object?>("outcome", "refused"), new KeyValuePair<string, object?>("status", status.ToString()));
 
     /// <summary>Counts an eject.</summary>
     public void Ejected(EjectCode code)

@@ -35,6 +35,11 @@ public sealed class OtpOptions
         ClientAgent.Validate();
         StateServer.Validate();
         Database.Validate();
+        if (Database.MaxQueryAnswerBytes > MessageDirector.MaxFrameBytes - 1024)
+        {
+            // The answer travels in one Message Director frame, with its envelope (channels, DoId, context) around it.
+            throw new ArgumentException($"Database:MaxQueryAnswerBytes ({Database.MaxQueryAnswerBytes}) must be at least 1024 below MessageDirector:MaxFrameBytes ({MessageDirector.MaxFrameBytes}), so that an answer fits in one frame.", "Database:MaxQueryAnswerBytes");
+        }
     }
 }
 

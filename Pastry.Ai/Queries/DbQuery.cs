@@ -149,7 +149,7 @@ public sealed class DbQuery<T>
         string reason = reader.ReadString();
         if (status != DatabaseStatus.Ok)
         {
-            throw new DatabaseRequestException(status, reason);
+            throw status == DatabaseStatus.Overloaded ? new DatabaseOverloadedException(reason) : new DatabaseRequestException(status, reason);
         }
 
         var items = new List<T>();

@@ -405,6 +405,13 @@ internal sealed class BenchClient : IDisposable
     private async Task<(MessageType Type, byte[] Payload)> ExpectAsync(MessageType expected, CancellationToken cancellation)
     {
         var (type, payload) = await NextFrameAsync(cancellation).ConfigureAwait(false);
+
+        // A login also sends a resume token; these bench clients never resume.
+        while (type == MessageType.ResumeToken && expected != MessageType.ResumeToken)
+        {
+            (type, payload) = await NextFrameAsync(cancellation).ConfigureAwait(false);
+        }
+
         if (type != expected)
         {
             throw new BenchException($"expected {expected} from the server, got {type}{(type == MessageType.Eject ? " " + DescribeEject(payload) : string.Empty)}");

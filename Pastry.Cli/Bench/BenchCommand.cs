@@ -211,6 +211,9 @@ internal static class BenchCommand
         "--Accounts:Pbkdf2Iterations", LoadPbkdf2Iterations.ToString(CultureInfo.InvariantCulture),
         "--ClientAgent:HeartbeatTimeout", "00:05:00",
         "--ClientAgent:MaxMessagesPerSecond", "100000",
+
+        // A resumed session keeps its interest-change budget (churn --resume changes interests twice per round).
+        "--ClientAgent:MaxInterestChangesPerSecond", "100000",
         "--ClientAgent:MaxOutgoingBytes", (16 * 1024 * 1024).ToString(CultureInfo.InvariantCulture),
     };
 

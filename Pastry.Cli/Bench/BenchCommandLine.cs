@@ -56,6 +56,7 @@ internal static class BenchCommandLine
     /// <summary>Switches (options without a value) of single scenarios.</summary>
     private static readonly (string Scenario, string Option, string Meaning)[] Switches =
     {
+        ("churn", "resume", "each worker logs in once, then resumes its session with the single-use resume token instead of logging in (no password hash): connect, resume, sync, leave"),
         ("db", "queries", "also run two AIs' query loops beside the writes (a lookup by a [Unique] label; the top 10 by the [Indexed] counter the writes change) and report their p50/p99"),
     };
 

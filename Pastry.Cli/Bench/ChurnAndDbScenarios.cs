@@ -32,7 +32,8 @@ internal static class ChurnAndDbScenarios
     /// </summary>
     public static async Task<BenchReport> ChurnAsync(CommandOptions options, CancellationToken cancellation)
     {
-        BenchCommand.AllowOnly(options, "objects", "seconds", "workers", "accounts", "warmup");
+        BenchCommand.AllowOnly(options, "objects", "seconds", "workers", "accounts", "warmup", "resume");
+        bool resume = options.Has("resume");
         int objects = BenchCommand.Int(options, "objects", 20, 0);
         int workers = BenchCommand.Int(options, "workers", 16, 1);
         double seconds = BenchCommand.Number(options, "seconds", 5, 0.1);
@@ -60,6 +61,18 @@ internal static class ChurnAndDbScenarios
                 await client.CreateAccountAsync(AccountName(prefix, worker, n), Password, cancellation).ConfigureAwait(false);
             }
         })).ConfigureAwait(false);
+        // With --resume each worker logs in once (setup) and then resumes that one session in the loop.
+        ResumingSession[] resuming = Array.Empty<ResumingSession>();
+        if (resume)
+        {
+            resuming = await Task.WhenAll(Enumerable.Range(0, workers).Select(async worker =>
+            {
+                var session = new ResumingSession(server.ClientEndPoint, registry);
+                await session.LogInAsync(AccountName(prefix, worker, 0), Password, cancellation).ConfigureAwait(false);
+                return session;
+            })).ConfigureAwait(false);
+        }
+
         double setupSeconds = setup.Elapsed.TotalSeconds;
 
         // Sessions of the warm-up and the timed run together, for the live view.
@@ -75,6 +88,26 @@ internal static class ChurnAndDbScenarios
                 var histogram = histograms[worker] = new LatencyHistogram();
                 for (int n = 0; Stopwatch.GetTimestamp() < end && !cancellation.IsCancellationRequested; n++)
                 {
+                    if (resume)
+                    {
+                        try
+                        {
+                            long began = Stopwatch.GetTimestamp();
+                            await resuming[worker].ResumeAndSyncAsync(zone.DoId, 1, cancellation).ConfigureAwait(false);
+                            histogram.Record((Stopwatch.GetTimestamp() - began) * 1_000_000 / Stopwatch.Frequency);
+                            Interlocked.Increment(ref sessions);
+                            Interlocked.Increment(ref sessionsSoFar);
+                        }
+                        catch (Exception ex) when (ex is BenchException or IOException or OperationCanceledException or System.Net.Sockets.SocketException)
+                        {
+                            Interlocked.Increment(ref errors);
+                            BenchCommand.Progress($"churn --resume: worker {worker}: {ex.Message}");
+                            break;
+                        }
+
+                        continue;
+                    }
+
                     try
                     {
                         await using var client = await PastryClient.ConnectAsync(server.ClientEndPoint.Address.ToString(), server.ClientEndPoint.Port, registry, cancellation: cancellation).ConfigureAwait(false);
@@ -114,7 +147,9 @@ internal static class ChurnAndDbScenarios
         var cpuStart = server.ReadCpuTime();
         var benchCpuStart = BenchServer.ReadCpuTime(Environment.ProcessId);
         var start = Stopwatch.GetTimestamp();
-        BenchCommand.Progress($"churn: {workers} workers connect, log in, sync {objects} objects and leave, for {seconds} s");
+        BenchCommand.Progress(resume
+            ? $"churn --resume: {workers} workers connect, resume, sync {objects} objects and leave, for {seconds} s"
+            : $"churn: {workers} workers connect, log in, sync {objects} objects and leave, for {seconds} s");
         int sessions, errors, ejects;
         try
         {
@@ -126,6 +161,11 @@ internal static class ChurnAndDbScenarios
         }
 
         double elapsed = (Stopwatch.GetTimestamp() - start) / (double)Stopwatch.Frequency;
+        foreach (var session in resuming)
+        {
+            session.Dispose();
+        }
+
         var cpuEnd = server.ReadCpuTime();
         var benchCpuEnd = BenchServer.ReadCpuTime(Environment.ProcessId);
         long allocated = GC.GetTotalAllocatedBytes(precise: false) - allocatedStart;
@@ -148,9 +188,11 @@ internal static class ChurnAndDbScenarios
             .Add("setup_seconds", "account creation (not timed)", Math.Round(setupSeconds, 2), "s")
             .Add("warmup_seconds", "warm-up (not timed)", warmup, "s")
             .Add("seconds", "measured", Math.Round(elapsed, 2), "s")
-            .Add("sessions", "sessions (connect, login, sync, leave)", sessions)
+            .Add("resume", "resumed sessions (--resume) instead of password logins", resume)
+            .Add("sessions", resume ? "sessions (connect, resume, sync, leave)" : "sessions (connect, login, sync, leave)", sessions)
             .Add("sessions_per_sec", "sessions per second", sessions / elapsed)
-            .AddLatency("latency_ms", "AddInterest -> InterestDone", latency)
+            .Add("resume_snapshots", "resumes answered with a fresh snapshot instead of a replay", resume ? resuming.Sum(r => r.Snapshots) : null)
+            .AddLatency("latency_ms", resume ? "connect -> resumed -> InterestDone -> every Leave" : "AddInterest -> InterestDone", latency)
             .Add("server_rss_mb", "server RSS", server.ReadRssBytes() is long bytes ? Math.Round(bytes / 1048576.0, 1) : null, "MB")
             .Add("server_cpu_percent", "server CPU (100 = one core)", cpuEnd is TimeSpan e && cpuStart is TimeSpan s ? Math.Round((e - s).TotalSeconds * 100 / elapsed, 1) : null, "%")
             .Add("server_cpu_ms_per_session", "server CPU per session", PerSession(cpuStart, cpuEnd, sessions), "ms")

@@ -32,4 +32,16 @@ public enum DatabaseStatus : byte
     /// <c>[UniqueTogether]</c>); nothing was written. The reply names the fields and the reason the value.
     /// </summary>
     UniqueViolation = 7,
+
+    /// <summary>
+    /// The role's queue for this kind of request is full (<c>Database:MailboxCapacity</c> for writes,
+    /// <c>Database:MaxPendingQueries</c> for queries); nothing was done. Try again later, or ask less often.
+    /// </summary>
+    Overloaded = 8,
+
+    /// <summary>
+    /// Query: the answer would be larger than <c>Database:MaxQueryAnswerBytes</c> (kept below the Message Director's frame
+    /// limit); nothing is returned. Take fewer rows, or ask for DoIds only.
+    /// </summary>
+    AnswerTooLarge = 9,
 }

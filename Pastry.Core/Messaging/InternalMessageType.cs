@@ -222,10 +222,25 @@ public enum InternalMessageType : ushort
     DbQueryResp = 3041,
 
     /// <summary>
+    /// To the State Server from the AI: <c>count: uint16, (field: uint16, value)*</c>, applied and relayed like
+    /// <see cref="SetFields"/> but not written through, because the values are already the database's (the answer
+    /// of an acknowledged write, a compare-and-swap or a refused write). Writing them again could undo a later
+    /// compare-and-swap that reached the database first.
+    /// </summary>
+    SetFieldsStored = 3042,
+
+    /// <summary>
     /// From the Client Agent to <see cref="Channel.SessionEvents"/>: a logged-in session closed (logout, disconnect,
     /// eject or timeout); <see cref="Envelope.Subject"/> is its account. AIs use it to save and unload a player.
     /// </summary>
     SessionClosed = 2400,
+
+    /// <summary>
+    /// To the State Server: <c>context: uint32, owner</c>; answered like <see cref="QueryZones"/>, with a
+    /// <see cref="QueryEntry"/> for every object <c>owner</c> owns and a <see cref="QueryDone"/>. A resumed session whose
+    /// missed updates overflowed uses it to rebuild the owned part of its view (a scan of every object: a rare path).
+    /// </summary>
+    QueryOwned = 2410,
 
     /// <summary>From the State Server to the sender: <c>reason: string</c>; a request was refused (for example a create without Required fields).</summary>
     Error = 2900,

@@ -51,6 +51,19 @@ public static class InternalMessages
         return new Envelope(InternalMessageType.SetField, sender, obj.DoId, writer.WrittenSpan.ToArray());
     }
 
+    /// <summary>
+    /// <c>SetFieldsStored</c>: the current value of one Db field, which the database already holds, for the State Server's
+    /// copy and the viewers (no write-through).
+    /// </summary>
+    public static Envelope SetFieldStored(DistributedObject obj, FieldDescriptor field, Channel sender)
+    {
+        using var writer = new PooledBufferWriter(64);
+        writer.WriteUInt16(1);
+        writer.WriteUInt16((ushort)field.Index);
+        field.Encode(obj, writer);
+        return new Envelope(InternalMessageType.SetFieldsStored, sender, obj.DoId, writer.WrittenSpan.ToArray());
+    }
+
     /// <summary><c>CallMethod</c>: an RPC from the AI, relayed to clients by the method's keywords.</summary>
     public static Envelope CallMethod(DoId target, MethodDescriptor method, object?[] arguments, Channel sender)
     {

@@ -74,6 +74,12 @@ public abstract class FieldDescriptor
     /// <summary>Whether the State Server stores it (Required or Ram); other fields are only relayed.</summary>
     public bool IsStored => (Keywords & (FieldKeywords.Required | FieldKeywords.Ram)) != 0;
 
+    /// <summary>
+    /// Whether the field is part of a unique constraint (<c>[Unique]</c> or <c>[UniqueTogether]</c>), so that the
+    /// database may refuse a write of it; an AI writes such a field with an acknowledged write, not a write-through.
+    /// </summary>
+    public bool IsUnique { get; internal set; }
+
     /// <summary>Reads the value, boxed (tools and logs; hot paths use the typed accessors).</summary>
     public abstract object? GetBoxed(DistributedObject target);
 
@@ -107,6 +113,12 @@ public abstract class FieldDescriptor
 
     /// <summary>Creates an empty slot for one object.</summary>
     internal abstract FieldSlot CreateSlot();
+
+    /// <summary>
+    /// Stores a value that needs no check (it came from the database, which checked it) and publishes the change;
+    /// returns false when the value did not change. Call it under the object's lock.
+    /// </summary>
+    internal abstract bool ApplyChecked(DistributedObject target, object? value, ChangeOrigin origin);
 
     /// <summary>Builds the typed descriptor for <paramref name="property"/>.</summary>
     internal static FieldDescriptor Create(ModelInfo model, PropertyInfo property, int index, FieldKeywords keywords, IReadOnlyList<ValidationAttribute> validators, MethodInfo? cleanMethod, ValueCodec codec)
@@ -255,6 +267,10 @@ public sealed class FieldDescriptor<TValue> : FieldDescriptor
 
     /// <inheritdoc />
     internal override FieldSlot CreateSlot() => new FieldSlot<TValue> { Value = codec.Default };
+
+    /// <inheritdoc />
+    internal override bool ApplyChecked(DistributedObject target, object? value, ChangeOrigin origin) =>
+        Apply(target, value is TValue typed ? typed : codec.Default, origin);
 
     /// <summary>Stores a checked value and publishes the change; returns false when the value did not change.</summary>
     internal bool Apply(DistributedObject target, TValue value, ChangeOrigin origin)

@@ -100,6 +100,13 @@ public sealed partial class ModelInfo
 
         info.BuildAccessorTable();
         info.indexes = BuildIndexes(info, type, problems);
+        foreach (var index in info.indexes)
+        {
+            foreach (var field in index.Fields)
+            {
+                field.IsUnique |= index.IsUnique;
+            }
+        }
         if (problems.Count > 0)
         {
             return null;

@@ -120,4 +120,35 @@ public static class ClientFrames
         method.EncodeArguments(writer, arguments);
         writer.EndFrame(start);
     }
+
+    /// <summary><c>ResumeToken(token, graceMs)</c>.</summary>
+    public static void WriteResumeToken(PooledBufferWriter writer, ReadOnlySpan<byte> token, uint graceMs)
+    {
+        int start = writer.BeginFrame(MessageType.ResumeToken);
+        writer.WriteBytes(token);
+        writer.WriteUInt32(graceMs);
+        writer.EndFrame(start);
+    }
+
+    /// <summary><c>Resume(schemaHash, version, account, token, receivedBytes)</c>.</summary>
+    public static void WriteResume(PooledBufferWriter writer, ulong schemaHash, string version, DoId account, ReadOnlySpan<byte> token, long receivedBytes)
+    {
+        int start = writer.BeginFrame(MessageType.Resume);
+        writer.WriteUInt64(schemaHash);
+        writer.WriteString(version);
+        writer.WriteDoId(account);
+        writer.WriteBytes(token);
+        writer.WriteInt64(receivedBytes);
+        writer.EndFrame(start);
+    }
+
+    /// <summary><c>ResumeResp(status, reason, mode)</c>; mode 0 replays what the client missed, 1 sends a fresh snapshot.</summary>
+    public static void WriteResumeResp(PooledBufferWriter writer, ResumeStatus status, string reason, bool snapshot)
+    {
+        int start = writer.BeginFrame(MessageType.ResumeResp);
+        writer.WriteByte((byte)status);
+        writer.WriteString(reason);
+        writer.WriteByte(snapshot ? (byte)1 : (byte)0);
+        writer.EndFrame(start);
+    }
 }

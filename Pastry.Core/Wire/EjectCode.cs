@@ -72,6 +72,12 @@ public enum EjectCode : ushort
     /// <summary>An operator ejected the session from the admin endpoint; the reason is theirs (Pastry's own code).</summary>
     OperatorEject = 350,
 
+    /// <summary>
+    /// The session was resumed from another connection with its resume token, so this connection is no longer its
+    /// (Pastry's own code; the session and its objects live on over the new connection).
+    /// </summary>
+    ResumedElsewhere = 351,
+
     /// <summary>The server is shutting down.</summary>
     ServerShutdown = 154,
 

@@ -24,6 +24,30 @@ public enum MessageType : ushort
     /// <summary>Client → server <c>clientSendTicks: int64</c>; server → client adds <c>serverTicks: int64</c>.</summary>
     ClockSync = 6,
 
+    /// <summary>
+    /// Server → client: <c>token: bytes, graceMs: uint32</c>. Sent after a login and after every resume: the single-use
+    /// token that <see cref="Resume"/> presents if the connection drops, and how long the server keeps the session.
+    /// </summary>
+    ResumeToken = 7,
+
+    /// <summary>
+    /// Client → server, instead of <see cref="Hello"/> on a new connection: <c>schemaHash: uint64, version: string,
+    /// account, token: bytes, receivedBytes: int64</c> (the bytes of frames the client read from the session so far).
+    /// Answered with <see cref="ResumeResp"/>; send nothing else until it arrives.
+    /// </summary>
+    Resume = 8,
+
+    /// <summary>
+    /// Server → client: <c>status: uint8, reason: string, mode: uint8</c>. Status is a <see cref="ResumeStatus"/>; on
+    /// a refusal the connection stays open and awaits <see cref="Hello"/>. Mode 0 (replay): what the client missed
+    /// follows, then the session goes on; mode 1 (snapshot): a fresh Enter for every object in view follows, then
+    /// <see cref="ResumeSnapshotDone"/>.
+    /// </summary>
+    ResumeResp = 9,
+
+    /// <summary>Server → client: the fresh snapshot after a <see cref="ResumeResp"/> of mode 1 is complete; objects it did not re-enter have left the view.</summary>
+    ResumeSnapshotDone = 10,
+
     /// <summary>Both ways: <c>doid, fieldIndex: uint16, value</c>.</summary>
     SetField = 120,
 

@@ -31,6 +31,9 @@ internal sealed class ActorMailbox : IDisposable
     private readonly Channel<Envelope> queue = System.Threading.Channels.Channel.CreateUnbounded<Envelope>(new UnboundedChannelOptions { SingleReader = true });
     private readonly object roomGate = new();
     private readonly bool waitsOnOthers;
+    private readonly bool waitsForRoom;
+    private readonly Func<Envelope, string, Envelope?>? refusal;
+    private readonly string capacitySetting;
     private readonly Messaging.Channel self;
     private readonly IMessageRouter router;
     private readonly ILogger logger;
@@ -49,8 +52,21 @@ internal sealed class ActorMailbox : IDisposable
     /// <param name="waitsOnOthers">Whether this role's loop may wait for room in other roles' inboxes.</param>
     /// <param name="router">Where refusals are published.</param>
     /// <param name="logger">Where refusals are logged.</param>
-    public ActorMailbox(string role, Messaging.Channel self, int capacity, bool waitsOnOthers, IMessageRouter router, ILogger logger)
+    /// <param name="refusal">
+    /// Builds the role's own answer to a request it refused (the request's reply type with an "overloaded" status and
+    /// its context, so the requester fails at once instead of waiting); null, or a null result, sends
+    /// <see cref="InternalMessageType.Error"/>.
+    /// </param>
+    /// <param name="waitsForRoom">
+    /// Whether internal senders wait for room (<see cref="Post"/>); false refuses every sender at once, for requests
+    /// that are better answered "busy" than queued (queries).
+    /// </param>
+    /// <param name="capacitySetting">The configuration key of <paramref name="capacity"/>, named in refusals; <c>{role}:MailboxCapacity</c> by default.</param>
+    public ActorMailbox(string role, Messaging.Channel self, int capacity, bool waitsOnOthers, IMessageRouter router, ILogger logger, Func<Envelope, string, Envelope?>? refusal = null, bool waitsForRoom = true, string? capacitySetting = null)
     {
+        this.capacitySetting = capacitySetting ?? role + ":MailboxCapacity";
+        this.refusal = refusal;
+        this.waitsForRoom = waitsForRoom;
         this.self = self;
         this.router = router;
         this.logger = logger;
@@ -84,13 +100,13 @@ internal sealed class ActorMailbox : IDisposable
     /// </summary>
     public void Deliver(Envelope envelope)
     {
-        bool accepted = envelope.Sender.Kind == ChannelKind.Session ? TryPost(envelope) : Post(envelope, InternalWait);
+        bool accepted = envelope.Sender.Kind == ChannelKind.Session || !waitsForRoom ? TryPost(envelope) : Post(envelope, InternalWait);
         if (accepted)
         {
             return;
         }
 
-        string reason = $"{Role} is overloaded: its inbox holds {Capacity} messages (the {Role} MailboxCapacity setting)";
+        string reason = $"{Role} is overloaded: its inbox holds {Capacity} messages (the {capacitySetting} setting)";
         if (Interlocked.Exchange(ref refusing, 1) == 0)
         {
             // Once per overload, not once per message: the counter pastry.mailbox.refused has the count.
@@ -100,6 +116,12 @@ internal sealed class ActorMailbox : IDisposable
         // Never answer an error with an error (two full roles would bounce them forever), nor a channel nobody reads.
         if (envelope.Type != InternalMessageType.Error && envelope.Sender.Kind is not (ChannelKind.None or ChannelKind.Location))
         {
+            if (refusal?.Invoke(envelope, reason) is { } answer)
+            {
+                router.Publish(answer, envelope.Sender);
+                return;
+            }
+
             var payload = new System.Buffers.ArrayBufferWriter<byte>(reason.Length + 8);
             payload.WriteString(reason);
             router.Publish(new Envelope(InternalMessageType.Error, self, envelope.Subject, payload.WrittenSpan.ToArray()), envelope.Sender);

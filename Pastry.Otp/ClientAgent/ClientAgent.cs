@@ -130,12 +130,8 @@ public sealed partial class ClientAgent : IAsyncDisposable
 
     internal void OnSessionClosed(ClientSession session)
     {
-        if (session.RemoteAddress is { } address)
-        {
-            addressLimits.Release(address);
-        }
-
         sessions.TryRemove(session, out _);
+        sessionsById.TryRemove(KeyValuePair.Create(session.Id, session));
         Metrics.SessionClosed();
         Logger.LogDebug("{Session} closed", session.Name);
     }
@@ -159,6 +155,7 @@ public sealed partial class ClientAgent : IAsyncDisposable
         // A small kernel send buffer keeps the slow-consumer bound (MaxOutgoingBytes, 346) close to the truth.
         socket.SendBufferSize = Options.SocketSendBufferBytes;
         var session = new ClientSession(this, socket);
+        sessionsById[session.Id] = session;
         Metrics.SessionOpened();
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         sessions[session] = done.Task;

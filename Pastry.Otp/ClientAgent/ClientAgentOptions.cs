@@ -67,6 +67,28 @@ public sealed class ClientAgentOptions
     /// </summary>
     public int SocketSendBufferBytes { get; set; } = 128 * 1024;
 
+    /// <summary>
+    /// How long a logged-in session whose connection dropped is kept for a resume: same account, objects and
+    /// interests, and nobody else sees its objects leave. When it ends, the session closes as if logged out (the AI
+    /// saves and unloads the player). 0 turns resumes off (no tokens are issued). Default: 30 s.
+    /// </summary>
+    public TimeSpan ResumeGrace { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// The most bytes of updates kept for one parked session; past that the queue is dropped and the resumed client
+    /// gets a fresh snapshot of its view instead. Default: 256 KiB.
+    /// </summary>
+    public int ResumeQueueBytes { get; set; } = 256 * 1024;
+
+    /// <summary>The most sessions parked at once; a connection that drops beyond it closes its session at once. Default: 10000.</summary>
+    public int MaxParkedSessions { get; set; } = 10_000;
+
+    /// <summary>
+    /// Refused resumes (unknown, reused or forged tokens) one IP address may make before it backs off as failed logins
+    /// do (then resumes answer Throttled). Default: 20.
+    /// </summary>
+    public int FreeResumeFailuresPerAddress { get; set; } = 20;
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first setting that is out of range.</summary>
     public void Validate()
     {
@@ -86,6 +108,10 @@ public sealed class ClientAgentOptions
         Require(MaxConnectionsPerAddress >= 1, "ClientAgent:MaxConnectionsPerAddress", "must be at least 1");
         Require(MaxNewConnectionsPerSecondPerAddress >= 1, "ClientAgent:MaxNewConnectionsPerSecondPerAddress", "must be at least 1");
         Require(SocketSendBufferBytes >= 4096, "ClientAgent:SocketSendBufferBytes", "must be at least 4096");
+        Require(ResumeGrace >= TimeSpan.Zero && ResumeGrace <= TimeSpan.FromHours(1), "ClientAgent:ResumeGrace", "must be between 0 (resumes off) and 1 hour");
+        Require(ResumeQueueBytes >= 1024, "ClientAgent:ResumeQueueBytes", "must be at least 1024");
+        Require(MaxParkedSessions >= 0, "ClientAgent:MaxParkedSessions", "must be at least 0");
+        Require(FreeResumeFailuresPerAddress >= 1, "ClientAgent:FreeResumeFailuresPerAddress", "must be at least 1");
         Require(FlushInterval >= TimeSpan.Zero && FlushInterval <= TimeSpan.FromSeconds(1), "ClientAgent:FlushInterval", "must be between 0 and 1 second");
     }
 

@@ -59,7 +59,8 @@ internal sealed partial class ClientSession
 
     private bool HandleFrame(ushort type, ReadOnlySequence<byte> payload)
     {
-        if (stage == SessionStage.Closed)
+        // A parked session's old connection (taken over by a resume) has nothing more to say.
+        if (stage is SessionStage.Closed or SessionStage.Parked)
         {
             return false;
         }
@@ -103,6 +104,11 @@ internal sealed partial class ClientSession
     private bool Dispatch(MessageType type, ReadOnlySpan<byte> payload)
     {
         var reader = new WireReader(payload);
+        if (stage == SessionStage.AwaitingHello && type == MessageType.Resume)
+        {
+            return OnResume(ref reader);
+        }
+
         if (stage == SessionStage.AwaitingHello && type != MessageType.Hello)
         {
             return Eject(EjectCode.NoHello, $"the first message must be Hello, not {Describe(type)}");
@@ -153,6 +159,20 @@ internal sealed partial class ClientSession
         ulong hash = reader.ReadUInt64();
         string version = reader.ReadString();
         reader.EnsureAtEnd();
+        if (!CheckHello(hash, version))
+        {
+            return false;
+        }
+
+        stage = SessionStage.Anonymous;
+        scratch.Reset();
+        ClientFrames.WriteHelloResp(scratch, agent.Time.GetUtcNow().UtcTicks, Id);
+        return Append(scratch.WrittenSpan);
+    }
+
+    /// <summary>Checks the app version (124) and schema hash (125) a Hello or a Resume carries; ejects and returns false when they differ.</summary>
+    private bool CheckHello(ulong hash, string version)
+    {
         string serverVersion = agent.Options.AppVersion;
         if (!string.Equals(version, serverVersion, StringComparison.Ordinal))
         {
@@ -168,10 +188,7 @@ internal sealed partial class ClientSession
             return Eject(EjectCode.BadSchemaHash, $"client schema hash {hash:x16} differs from the server's {expected:x16} although the app version matches: one side was built from different models; rebuild it from the same code");
         }
 
-        stage = SessionStage.Anonymous;
-        scratch.Reset();
-        ClientFrames.WriteHelloResp(scratch, agent.Time.GetUtcNow().UtcTicks, Id);
-        return Append(scratch.WrittenSpan);
+        return true;
     }
 
     private bool OnAddInterest(ref WireReader reader)

@@ -17,7 +17,7 @@ internal sealed partial class ClientSession
         }
 
         var entry = ObjectEntry.Parse(envelope.Payload, 4);
-        if (!visible.ContainsKey(envelope.Subject) && interests.Sees(entry.Location))
+        if (!visible.ContainsKey(envelope.Subject) && Sees(entry.Location, entry.Owner))
         {
             Enter(envelope.Subject, entry);
             enteredDuringSync[envelope.Subject] = queuedDuringSync.Count;
@@ -39,7 +39,7 @@ internal sealed partial class ClientSession
             return;
         }
 
-        if (interests.Contains(context))
+        if (!SnapshotQueryDone(query) && interests.Contains(context))
         {
             scratch.Reset();
             ClientFrames.WriteContext(scratch, MessageType.InterestDone, context);

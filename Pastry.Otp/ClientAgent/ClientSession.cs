@@ -15,9 +15,11 @@ namespace Pastry.Otp.ClientAgent;
 internal sealed partial class ClientSession : IParticipant
 {
     private readonly ClientAgent agent;
-    private readonly Socket socket;
-    private readonly NetworkStream stream;
-    private readonly FrameOutbox outbox;
+
+    // The connection: replaced when the session resumes on another one (see ClientSession.Resume.cs).
+    private Socket socket;
+    private NetworkStream stream;
+    private FrameOutbox outbox;
     private readonly object sync = new();
     private readonly PooledBufferWriter scratch = new(256);
     private readonly InterestSet interests = new();
@@ -31,8 +33,8 @@ internal sealed partial class ClientSession : IParticipant
     private readonly Dictionary<DoId, int> enteredDuringSync = new();
     private int replayIndex = -1;
     private readonly Dictionary<ModelInfo, DistributedObject> cleanContexts = new();
-    private readonly CancellationTokenSource stopReading = new();
-    private readonly CancellationTokenSource abort = new();
+    private CancellationTokenSource stopReading = new();
+    private CancellationTokenSource abort = new();
     private readonly CancellationTokenSource gone = new();
     private readonly ILogger logger;
     private SessionStage stage = SessionStage.AwaitingHello;
@@ -66,6 +68,8 @@ internal sealed partial class ClientSession : IParticipant
         AwaitingHello,
         Anonymous,
         Established,
+        /// <summary>The connection dropped; the session keeps its account, objects and interests for the grace period.</summary>
+        Parked,
         Closed,
     }
 
@@ -73,10 +77,10 @@ internal sealed partial class ClientSession : IParticipant
 
     public Channel Channel { get; }
 
-    public string Remote { get; }
+    public string Remote { get; private set; }
 
     /// <summary>The client's IP address (the key of the per-address limits), or null when the socket has none.</summary>
-    public System.Net.IPAddress? RemoteAddress { get; }
+    public System.Net.IPAddress? RemoteAddress { get; private set; }
 
     /// <summary>Cancelled when the connection has closed: work queued for it (a password hash) is dropped.</summary>
     public CancellationToken Gone => gone.Token;
@@ -91,12 +95,76 @@ internal sealed partial class ClientSession : IParticipant
     public async Task RunAsync()
     {
         agent.Router.Subscribe(this, Channel);
+        PipeReader? resumedReader = null;
+        try
+        {
+            while (true)
+            {
+                bool parked = await RunConnectionAsync(resumedReader).ConfigureAwait(false);
+                if (handedOver || !parked)
+                {
+                    break;
+                }
+
+                // The connection dropped, the session did not: it waits for a resume until its grace period ends.
+                var handover = await WaitForResumeAsync().ConfigureAwait(false);
+                if (handover is null)
+                {
+                    break;
+                }
+
+                resumedReader = handover.Reader;
+                Adopt(handover);
+            }
+        }
+        finally
+        {
+            await CloseForGoodAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Runs one connection: sends, reads, and when it ends decides whether the session parks (an established session
+    /// whose connection dropped, within the cap of parked sessions) or closes. Returns whether it parked.
+    /// </summary>
+    private async Task<bool> RunConnectionAsync(PipeReader? resumedReader)
+    {
         var sending = outbox.RunAsync(stream, abort.Token);
+        var reader = resumedReader;
+        bool parked = false;
         try
         {
             // Zero-byte reads: an idle session waits for data without holding a 4 KiB receive buffer (bench idle).
-            var reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 4096, minimumReadSize: 512, leaveOpen: true, useZeroByteReads: true));
-            await ReceiveAsync(reader).ConfigureAwait(false);
+            reader ??= PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 4096, minimumReadSize: 512, leaveOpen: true, useZeroByteReads: true));
+            while (true)
+            {
+                await ReceiveAsync(reader).ConfigureAwait(false);
+                if (pendingResume is not { } request)
+                {
+                    break;
+                }
+
+                // A Resume: this connection's outbox finishes first, so that the resumed session alone writes to it.
+                pendingResume = null;
+                outbox.Complete();
+                await sending.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                if (agent.TryResume(this, request, new Handover(socket, stream, reader, Remote, RemoteAddress, request.ReceivedBytes), out var refusal, out string reason))
+                {
+                    handedOver = true;
+                    return false; // the finally below lets go of this connection without closing it
+                }
+
+                lock (sync)
+                {
+                    outbox.Dispose();
+                    outbox = new FrameOutbox(agent.Options.MaxOutgoingBytes, agent.Flusher);
+                    sending = outbox.RunAsync(stream, abort.Token);
+                    scratch.Reset();
+                    ClientFrames.WriteResumeResp(scratch, refusal, reason, snapshot: false);
+                    Append(scratch.WrittenSpan);
+                }
+            }
+
             await reader.CompleteAsync().ConfigureAwait(false);
         }
         catch (OperationCanceledException)
@@ -112,47 +180,101 @@ internal sealed partial class ClientSession : IParticipant
         }
         finally
         {
-            gone.Cancel();
-            lock (sync)
+            if (handedOver)
             {
-                stage = SessionStage.Closed;
+                lock (sync)
+                {
+                    stage = SessionStage.Closed;
+                    outbox.Dispose();
+                }
+
+                stopReading.Dispose();
+                abort.Dispose();
             }
-
-            agent.Router.UnsubscribeAll(this);
-
-            // Only the session that still holds the account says it closed: one kicked by a second login (eject 100)
-            // handed the account, and its objects, to the new session, so the AI must not clean them up.
-            if (!account.IsEmpty && agent.ReleaseAccount(this, account))
+            else
             {
-                agent.Router.Publish(new Envelope(InternalMessageType.SessionClosed, Channel, account, Array.Empty<byte>()), Messaging.Channel.SessionEvents);
-            }
+                // Decide under the lock, before the connection goes: from here on the session is parked or closed.
+                parked = Park();
+                if (!parked)
+                {
+                    lock (sync)
+                    {
+                        stage = SessionStage.Closed;
+                    }
+                }
 
-            outbox.Complete();
-            try
-            {
-                await sending.WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
+                await EndConnectionAsync(sending).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is TimeoutException or IOException or SocketException or OperationCanceledException or ObjectDisposedException)
-            {
-            }
-
-            abort.Cancel();
-            socket.Dispose();
-            await stream.DisposeAsync().ConfigureAwait(false);
-            lock (sync)
-            {
-                outbox.Dispose();
-                scratch.Dispose();
-            }
-
-            stopReading.Dispose();
-            abort.Dispose();
-
-            // Pending UberDOG calls see Gone and finish without work; wait for them before the token goes away.
-            await UberDogCalls.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-            gone.Dispose();
-            agent.OnSessionClosed(this);
         }
+
+        return parked;
+    }
+
+    /// <summary>Ends the current connection: flushes what is queued (2 s at most), closes the socket and frees the per-address slot.</summary>
+    private async Task EndConnectionAsync(Task sending)
+    {
+        outbox.Complete();
+        try
+        {
+            await sending.WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is TimeoutException or IOException or SocketException or OperationCanceledException or ObjectDisposedException)
+        {
+        }
+
+        abort.Cancel();
+        socket.Dispose();
+        await stream.DisposeAsync().ConfigureAwait(false);
+        lock (sync)
+        {
+            outbox.Dispose();
+        }
+
+        stopReading.Dispose();
+        abort.Dispose();
+        if (RemoteAddress is { } address)
+        {
+            agent.ReleaseAddress(address);
+        }
+    }
+
+    /// <summary>Runs once, when the session ends for good: says it closed (unless its account moved on) and frees everything.</summary>
+    private async Task CloseForGoodAsync()
+    {
+        gone.Cancel();
+        bool wasParked;
+        lock (sync)
+        {
+            wasParked = stage == SessionStage.Parked;
+            stage = SessionStage.Closed;
+            parkedQueue?.Dispose();
+            parkedQueue = null;
+            resumeSecret = null;
+        }
+
+        if (wasParked)
+        {
+            agent.Unparked();
+        }
+
+        agent.Router.UnsubscribeAll(this);
+
+        // Only the session that still holds the account says it closed: one kicked by a second login (eject 100)
+        // handed the account, and its objects, to the new session, so the AI must not clean them up.
+        if (!account.IsEmpty && agent.ReleaseAccount(this, account))
+        {
+            agent.Router.Publish(new Envelope(InternalMessageType.SessionClosed, Channel, account, Array.Empty<byte>()), Messaging.Channel.SessionEvents);
+        }
+
+        lock (sync)
+        {
+            scratch.Dispose();
+        }
+
+        // Pending UberDOG calls see Gone and finish without work; wait for them before the token goes away.
+        await UberDogCalls.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        gone.Dispose();
+        agent.OnSessionClosed(this);
     }
 
     /// <summary>
@@ -161,6 +283,12 @@ internal sealed partial class ClientSession : IParticipant
     /// </summary>
     public void CheckHeartbeat(long nowMs)
     {
+        if (stage == SessionStage.Parked)
+        {
+            CheckGrace(nowMs);
+            return;
+        }
+
         if (stage is SessionStage.AwaitingHello or SessionStage.Anonymous && nowMs - connectedMs > agent.Options.LoginTimeout.TotalMilliseconds)
         {
             lock (sync)
@@ -179,7 +307,21 @@ internal sealed partial class ClientSession : IParticipant
         {
             lock (sync)
             {
-                Eject(EjectCode.HeartbeatTimeout, $"no message for {silentMs / 1000.0:0.0} s (heartbeat timeout is {agent.Options.HeartbeatTimeout.TotalSeconds:0.#} s)");
+                string reason = $"no message for {silentMs / 1000.0:0.0} s (heartbeat timeout is {agent.Options.HeartbeatTimeout.TotalSeconds:0.#} s)";
+                if (stage == SessionStage.Established && ParkNow(force: false))
+                {
+                    // A silent connection is most likely a dead one (Wi-Fi gone): the session parks, so the client can
+                    // still resume within the grace period; the connection itself ends as any 345 does.
+                    logger.LogInformation("{Session} (account {Account}): {Code} {CodeName}: {Reason}; parked for a resume", Name, account, (int)EjectCode.HeartbeatTimeout, EjectCode.HeartbeatTimeout, reason);
+                    agent.OnEjected(this, EjectCode.HeartbeatTimeout, reason);
+                    scratch.Reset();
+                    ClientFrames.WriteEject(scratch, EjectCode.HeartbeatTimeout, reason);
+                    outbox.AppendFinal(scratch.WrittenSpan);
+                    stopReading.Cancel();
+                    return;
+                }
+
+                Eject(EjectCode.HeartbeatTimeout, reason);
             }
         }
     }
@@ -254,6 +396,7 @@ internal sealed partial class ClientSession : IParticipant
             stage = SessionStage.Established;
             agent.Router.Subscribe(this, Messaging.Channel.ForAccount(accountId));
             logger.LogDebug("{Session} logged in as account {Account}", Name, accountId);
+            IssueResumeToken();
         }
 
         // Outside this session's lock: the kick takes the other session's lock, and two logins never wait on each other.
@@ -278,6 +421,13 @@ internal sealed partial class ClientSession : IParticipant
     {
         lock (sync)
         {
+            if (stage == SessionStage.Parked)
+            {
+                logger.LogInformation("{Session} (account {Account}, parked) ends: the account logged in from {Remote} ({Code} semantics: its objects pass to that session)", Name, account, newRemote, (int)EjectCode.LoggedInElsewhere);
+                EndParking();
+                return;
+            }
+
             Eject(EjectCode.LoggedInElsewhere, $"this account logged in from another connection ({newRemote}); it now has the account's objects");
         }
     }
@@ -308,8 +458,15 @@ internal sealed partial class ClientSession : IParticipant
             return false;
         }
 
+        if (stage == SessionStage.Parked)
+        {
+            return AppendParked(frames);
+        }
+
         if (outbox.TryAppend(frames))
         {
+            // What the client was sent, counted as it counts what it read: a resume replays only when the two agree.
+            appendedBytes += frames.Length;
             return true;
         }
 
@@ -324,7 +481,7 @@ internal sealed partial class ClientSession : IParticipant
     /// </summary>
     private void DropSlowConsumer(string why)
     {
-        if (stage == SessionStage.Closed)
+        if (stage is SessionStage.Closed or SessionStage.Parked)
         {
             return;
         }
@@ -346,6 +503,15 @@ internal sealed partial class ClientSession : IParticipant
     {
         if (stage == SessionStage.Closed)
         {
+            return false;
+        }
+
+        if (stage == SessionStage.Parked)
+        {
+            // No connection to tell: the parked session simply ends (an operator's eject, a shutdown).
+            logger.LogInformation("Ending parked {Session} (account {Account}) with {Code} {CodeName}: {Reason}", Name, account, (int)code, code, reason);
+            agent.OnEjected(this, code, reason);
+            EndParking();
             return false;
         }
 

@@ -37,6 +37,20 @@ public sealed class DatabaseOptions
     /// </summary>
     public int MaxQueryRows { get; set; } = 1000;
 
+    /// <summary>
+    /// The most queries waiting for the role's reader. Queries run one at a time on their own read-only connection, so
+    /// they never hold up a write batch; one that finds the queue full is refused at once with status
+    /// <c>Overloaded</c> (<c>DatabaseOverloadedException</c> on the AI) instead of waiting. Default: 256.
+    /// </summary>
+    public int MaxPendingQueries { get; set; } = 256;
+
+    /// <summary>
+    /// The most bytes of one query's answer. It must fit in one Message Director frame (<c>MessageDirector:MaxFrameBytes</c>,
+    /// 4 MiB by default), so an answer that would be larger is refused with status <c>AnswerTooLarge</c>, naming this
+    /// setting, and nothing is sent. Default: 3 MiB.
+    /// </summary>
+    public int MaxQueryAnswerBytes { get; set; } = 3 * 1024 * 1024;
+
     /// <summary>Whether the role is on (<see cref="Path"/> is not empty).</summary>
     public bool Enabled => !string.IsNullOrWhiteSpace(Path);
 
@@ -56,6 +70,16 @@ public sealed class DatabaseOptions
         if (MaxQueryRows is < 1 or > 100_000)
         {
             throw new ArgumentException("Database:MaxQueryRows must be between 1 and 100000.", "Database:MaxQueryRows");
+        }
+
+        if (MaxPendingQueries is < 1 or > 1_000_000)
+        {
+            throw new ArgumentException("Database:MaxPendingQueries must be between 1 and 1000000.", "Database:MaxPendingQueries");
+        }
+
+        if (MaxQueryAnswerBytes is < 1024 or > 16 * 1024 * 1024)
+        {
+            throw new ArgumentException("Database:MaxQueryAnswerBytes must be between 1024 and 16777216.", "Database:MaxQueryAnswerBytes");
         }
 
         if (BatchMaxDelay < TimeSpan.Zero || BatchMaxDelay > TimeSpan.FromSeconds(1))

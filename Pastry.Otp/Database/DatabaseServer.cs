@@ -85,7 +85,7 @@ public sealed class DatabaseServer : IParticipant, IAsyncDisposable
         store = new ObjectStore(connection, registry);
 
         // It answers the State Server's requests, so its loop never waits on the State Server's inbox (see ActorMailbox).
-        inbox = new ActorMailbox("Database", Messaging.Channel.Database, options.MailboxCapacity, waitsOnOthers: false, router, logger);
+        inbox = new ActorMailbox("Database", Messaging.Channel.Database, options.MailboxCapacity, waitsOnOthers: false, router, logger, Overloaded);
         try
         {
             queries = new Queries.QueryRunner(path, registry, options, router, logger);
@@ -542,15 +542,7 @@ public sealed class DatabaseServer : IParticipant, IAsyncDisposable
             return;
         }
 
-        var type = request.Type switch
-        {
-            InternalMessageType.DbCreateObject => InternalMessageType.DbCreateObjectResp,
-            InternalMessageType.DbGetAll => InternalMessageType.DbGetAllResp,
-            InternalMessageType.DbSetFields => InternalMessageType.DbSetFieldsAck,
-            InternalMessageType.DbSetFieldsIfEquals => InternalMessageType.DbSetFieldsIfEqualsResp,
-            InternalMessageType.DbDeleteObject => InternalMessageType.DbDeleteObjectResp,
-            _ => InternalMessageType.Error,
-        };
+        var type = ReplyTypeOf(request.Type);
         scratch.Reset();
         if (type == InternalMessageType.Error)
         {
@@ -583,6 +575,38 @@ public sealed class DatabaseServer : IParticipant, IAsyncDisposable
         }
 
         replies.Add((new Envelope(type, Messaging.Channel.Database, request.Subject, scratch.WrittenSpan.ToArray()), request.Sender));
+    }
+
+    /// <summary>The reply type of each request type (<see cref="InternalMessageType.Error"/> for what is not a request).</summary>
+    private static InternalMessageType ReplyTypeOf(InternalMessageType request) => request switch
+    {
+        InternalMessageType.DbCreateObject => InternalMessageType.DbCreateObjectResp,
+        InternalMessageType.DbGetAll => InternalMessageType.DbGetAllResp,
+        InternalMessageType.DbSetFields => InternalMessageType.DbSetFieldsAck,
+        InternalMessageType.DbSetFieldsIfEquals => InternalMessageType.DbSetFieldsIfEqualsResp,
+        InternalMessageType.DbDeleteObject => InternalMessageType.DbDeleteObjectResp,
+        InternalMessageType.DbQuery => InternalMessageType.DbQueryResp,
+        _ => InternalMessageType.Error,
+    };
+
+    /// <summary>
+    /// The answer to a request that a full inbox refused: its own reply type, its context and <see cref="DatabaseStatus.Overloaded"/>,
+    /// so the requester fails at once with a typed error instead of waiting for an answer that never comes. Null for
+    /// what has no reply (a write-through, context 0), which gets the inbox's plain error.
+    /// </summary>
+    internal static Envelope? Overloaded(Envelope request, string reason)
+    {
+        var type = ReplyTypeOf(request.Type);
+        if (type == InternalMessageType.Error || !TryReadContext(request, out uint context) || (request.Type == InternalMessageType.DbSetFields && context == 0))
+        {
+            return null;
+        }
+
+        var payload = new System.Buffers.ArrayBufferWriter<byte>(reason.Length + 16);
+        payload.WriteUInt32(context);
+        payload.WriteByte((byte)DatabaseStatus.Overloaded);
+        payload.WriteString(reason);
+        return new Envelope(type, Messaging.Channel.Database, request.Subject, payload.WrittenSpan.ToArray());
     }
 
     /// <summary>Holds an unacknowledged write for the next batch; past <see cref="MaxRetainedWrites"/> the oldest is dropped and counted.</summary>

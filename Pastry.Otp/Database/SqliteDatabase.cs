@@ -86,9 +86,38 @@ internal static class SqliteDatabase
         }
     }
 
-    /// <summary>Registers Pastry's collations (<see cref="CaseFoldCollation"/>) on an open connection.</summary>
-    public static void RegisterCollations(SqliteConnection connection) =>
+    /// <summary>
+    /// The function <c>pastry_starts_with(text, prefix, ignoreCase)</c>: 1 when the whole text starts with the whole
+    /// prefix (ordinal, or ordinal ignoring case as <see cref="CaseFoldCollation"/> compares), else 0.
+    /// </summary>
+    public const string StartsWithFunction = "pastry_starts_with";
+
+    /// <summary>
+    /// Registers Pastry's collations (<see cref="CaseFoldCollation"/>) and its prefix test (<see cref="StartsWithFunction"/>)
+    /// on an open connection. SQLite's <c>substr</c> stops at a NUL character, and so does reading a text argument as
+    /// a string, so the prefix test reads both values as their UTF-8 bytes: a NUL in a query value stays plain data.
+    /// </summary>
+    public static void RegisterCollations(SqliteConnection connection)
+    {
         connection.CreateCollation(CaseFoldCollation, (left, right) => string.Compare(left, right, StringComparison.OrdinalIgnoreCase));
+        connection.CreateFunction<byte[]?, byte[]?, long, long>(StartsWithFunction, (text, prefix, ignoreCase) => StartsWith(text, prefix, ignoreCase != 0) ? 1 : 0, isDeterministic: true);
+    }
+
+    /// <summary>Whether the UTF-8 <paramref name="text"/> starts with the UTF-8 <paramref name="prefix"/>.</summary>
+    internal static bool StartsWith(byte[]? text, byte[]? prefix, bool ignoreCase)
+    {
+        if (text is null || prefix is null)
+        {
+            return false;
+        }
+
+        if (!ignoreCase)
+        {
+            return text.AsSpan().StartsWith(prefix);
+        }
+
+        return System.Text.Encoding.UTF8.GetString(text).StartsWith(System.Text.Encoding.UTF8.GetString(prefix), StringComparison.OrdinalIgnoreCase);
+    }
 
     /// <summary>Turns a SQLite error about the file itself into a <see cref="DatabaseException"/>; others pass through.</summary>
     public static Exception Translate(SqliteException ex, string path) => ex.SqliteErrorCode switch

@@ -14,7 +14,7 @@ internal static class ParticipantRules
 
     /// <summary>Whether a participant may send <paramref name="type"/>.</summary>
     public static bool MaySend(InternalMessageType type) => type is
-        InternalMessageType.CreateObject or InternalMessageType.SetField or InternalMessageType.SetFields
+        InternalMessageType.CreateObject or InternalMessageType.SetField or InternalMessageType.SetFields or InternalMessageType.SetFieldsStored
         or InternalMessageType.CallMethod or InternalMessageType.SetLocation or InternalMessageType.SetOwner
         or InternalMessageType.DeleteObject or InternalMessageType.DeleteAiObjects or InternalMessageType.ActivateObject
         or InternalMessageType.QueryZones or InternalMessageType.MemoryQuery

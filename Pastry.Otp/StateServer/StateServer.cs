@@ -125,6 +125,7 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
                 break;
             case InternalMessageType.SetField:
             case InternalMessageType.SetFields:
+            case InternalMessageType.SetFieldsStored:
                 SetFields(envelope, envelope.Payload, DoId.Empty);
                 break;
             case InternalMessageType.ClientSetField:
@@ -160,6 +161,9 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
                 break;
             case InternalMessageType.QueryZones:
                 QueryZones(envelope);
+                break;
+            case InternalMessageType.QueryOwned:
+                QueryOwned(envelope);
                 break;
             case InternalMessageType.ActivateObject:
                 Activate(envelope);
@@ -249,7 +253,7 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
 
         var span = payload.Span;
         var reader = new WireReader(span);
-        bool many = envelope.Type is InternalMessageType.SetFields or InternalMessageType.ClientSetField;
+        bool many = envelope.Type is InternalMessageType.SetFields or InternalMessageType.SetFieldsStored or InternalMessageType.ClientSetField;
         int count = many ? reader.ReadUInt16() : 1;
 
         // Check every value before applying any, so that a set of several fields is all-or-nothing.
@@ -288,7 +292,8 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
             RelayToOwner(obj, sender, BuildSetFrame(obj, span, parsed, broadcast: null));
         }
 
-        if (dbFields > 0)
+        // Stored values came from the database (see InternalMessageType.SetFieldsStored): writing them again could undo a later CAS.
+        if (dbFields > 0 && envelope.Type != InternalMessageType.SetFieldsStored)
         {
             WriteThrough(obj, sender, span, parsed, dbFields);
         }
@@ -524,6 +529,32 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
                 Delete(id, envelope);
             }
         }
+    }
+
+    /// <summary>Answers <see cref="InternalMessageType.QueryOwned"/>: an entry for every object the owner owns, then done (a scan; rare).</summary>
+    private void QueryOwned(Envelope envelope)
+    {
+        var reader = new WireReader(envelope.Payload.Span);
+        uint context = reader.ReadUInt32();
+        var owner = reader.ReadDoId();
+        reader.EnsureAtEnd();
+        foreach (var node in graph.Nodes)
+        {
+            var obj = (StateObject)node;
+            if (owner.IsEmpty || obj.Owner != owner)
+            {
+                continue;
+            }
+
+            scratch.Reset();
+            scratch.WriteUInt32(context);
+            ObjectEntry.Write(scratch, obj);
+            Publish(new Envelope(InternalMessageType.QueryEntry, Messaging.Channel.StateServer, obj.Id, scratch.WrittenSpan.ToArray()), envelope.Sender);
+        }
+
+        scratch.Reset();
+        scratch.WriteUInt32(context);
+        Publish(new Envelope(InternalMessageType.QueryDone, Messaging.Channel.StateServer, DoId.Empty, scratch.WrittenSpan.ToArray()), envelope.Sender);
     }
 
     private void QueryZones(Envelope envelope)

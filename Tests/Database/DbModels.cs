@@ -158,3 +158,13 @@ public static class HoardVersions<TScope>
         [Db] public int Coins { get => Get<int>(); set => Set(value); }
     }
 }
+
+/// <summary>A stored purse that everyone nearby sees: a unique label and broadcast gold, for the convergence tests.</summary>
+public sealed class DbPurse : DistributedObject<DbPurse>
+{
+    [Required, Ram, Db, Broadcast, MaxLength(24), Unique(IgnoreCase = true)]
+    public string Label { get => Get<string>(); set => Set(value); }
+
+    [Ram, Db, Ai, Broadcast, Range(0, 1_000)]
+    public int Gold { get => Get<int>(); set => Set(value); }
+}

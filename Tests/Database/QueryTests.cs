@@ -104,6 +104,10 @@ public sealed class QueryTests
         Assert.AreEqual(0L, await ai.Query<DbHero>().Where(h => h.Name == "x' OR '1'='1").CountAsync());
         Assert.AreEqual(0L, await ai.Query<DbHero>().Where(h => h.Name == "x' OR '1'='1; DROP TABLE DbHero;-- %_").CountAsync(), "The NUL and what follows it are part of the value.");
         Assert.AreEqual(0L, await ai.Query<DbHero>().Where(h => h.Title == "' OR 1=1 --").CountAsync());
+        Assert.AreEqual(1L, await ai.Query<DbHero>().Where(h => h.Name.StartsWith("x' OR '1'='1; DROP TABLE DbHero;-- %_\0")).CountAsync(), "A NUL inside a prefix is a character of it.");
+        Assert.AreEqual(0L, await ai.Query<DbHero>().Where(h => h.Name.StartsWith("x' OR '1'='1; DROP TABLE DbHero;-- %_\0x")).CountAsync());
+        string[] hostileList = { Hostile, "%", "_", "' OR 1=1 --" };
+        Assert.AreEqual(1L, await ai.Query<DbHero>().Where(h => hostileList.Contains(h.Name)).CountAsync(), "In takes hostile values as data too.");
         Assert.AreEqual(5L, await ai.Query<DbHero>().CountAsync(), "The table is still there.");
     }
 
@@ -168,6 +172,84 @@ public sealed class QueryTests
         }
     }
 
+    [TestMethod]
+    public async Task AQueryThatFindsTheQueueFull_IsRefusedAtOnce_WithDatabaseOverloadedException()
+    {
+        await using var world = await World.StartAsync(configure: o => o.MaxPendingQueries = 1);
+        var ai = world.Ai;
+
+        // 200 queries published back to back from this thread, while the reader answers one at a time: with room for
+        // one waiting query, the reader cannot keep up, and every query must end (answered or refused), none may hang.
+        var queries = Enumerable.Range(0, 200).Select(_ => ai.Query<DbHero>().Where(h => h.Gold >= 0).OrderBy(h => h.Name).ToListAsync()).ToArray();
+        var outcomes = await Task.WhenAll(queries.Select(async q =>
+        {
+            try
+            {
+                return (Rows: (await q).Count, Refusal: (DatabaseOverloadedException?)null);
+            }
+            catch (DatabaseOverloadedException ex)
+            {
+                return (Rows: -1, Refusal: ex);
+            }
+        })).WaitAsync(Timeout);
+
+        var refused = outcomes.Where(o => o.Refusal is not null).ToList();
+        Assert.IsTrue(refused.Count > 0, "Some queries found the queue full.");
+        Assert.AreEqual(DatabaseStatus.Overloaded, refused[0].Refusal!.Status);
+        StringAssert.Contains(refused[0].Refusal!.Reason, "Database:MaxPendingQueries");
+        Assert.IsTrue(outcomes.Where(o => o.Refusal is null).All(o => o.Rows == 5), "The others were answered in full.");
+        Assert.AreEqual(5, (await ai.Query<DbHero>().ToListAsync().WaitAsync(Timeout)).Count, "Once the queue drains, queries are answered again.");
+    }
+
+    [TestMethod]
+    public async Task AnAnswerLargerThanTheByteLimit_IsRefusedWithAnswerTooLarge_WhilePagesAndIdsStillWork()
+    {
+        await using var world = await World.StartAsync(configure: o => o.MaxQueryAnswerBytes = 2048);
+        var ai = world.Ai;
+        using (var connection = world.Database.Open())
+        {
+            connection.Execute("UPDATE DbHero SET Title = @title", new { title = new string('t', 600) });
+        }
+
+        var tooLarge = await Assert.ThrowsExactlyAsync<DatabaseRequestException>(() => ai.Query<DbHero>().ToListAsync().WaitAsync(Timeout));
+        Assert.AreEqual(DatabaseStatus.AnswerTooLarge, tooLarge.Status);
+        StringAssert.Contains(tooLarge.Reason, "Database:MaxQueryAnswerBytes (2048 bytes)");
+        StringAssert.Contains(tooLarge.Reason, "IdsAsync");
+        Assert.AreEqual(2, (await ai.Query<DbHero>().OrderBy(h => h.Name).Take(2).ToListAsync().WaitAsync(Timeout)).Count, "A smaller page fits.");
+        Assert.AreEqual(5, (await ai.Query<DbHero>().IdsAsync().WaitAsync(Timeout)).Count, "DoIds are small.");
+    }
+
+    [TestMethod]
+    public async Task OverARealProcess_AnAnswerThatWouldNotFitInOneFrame_IsRefused_AndTheLinkStaysUp()
+    {
+        // 60 heroes of 80 KB each: 4.8 MB, more than the Message Director's 4 MiB frame, with the default settings.
+        using var db = new TempDatabase();
+        var registry = ModelRegistry.FromAssemblies(typeof(DbHero).Assembly);
+        db.Migrate(registry);
+        using (var connection = db.Open())
+        {
+            string title = new('t', 80_000);
+            for (int i = 0; i < 60; i++)
+            {
+                var id = new byte[DoId.Size];
+                DoId.NewId().Write(id);
+                connection.Execute("INSERT INTO DbHero (doid, Name, Title) VALUES (@id, @name, @title)", new { id, name = $"hero{i:00}", title });
+            }
+        }
+
+        var (otp, _, director) = await PastryProcess.StartOtpAsync("--Database:Path", db.Path);
+        await using (otp)
+        {
+            await using var ai = await AiRepository.ConnectAsync(director.Address.ToString(), director.Port, registry);
+            var tooLarge = await Assert.ThrowsExactlyAsync<DatabaseRequestException>(() => ai.Query<DbHero>().ToListAsync().WaitAsync(Timeout));
+            Assert.AreEqual(DatabaseStatus.AnswerTooLarge, tooLarge.Status);
+            StringAssert.Contains(tooLarge.Reason, "Database:MaxQueryAnswerBytes");
+            Assert.IsTrue(ai.IsConnected, "The link to the Message Director is still up.");
+            var page = await ai.Query<DbHero>().OrderBy(h => h.Name).Take(10).ToListAsync().WaitAsync(Timeout);
+            CollectionAssert.AreEqual(Enumerable.Range(0, 10).Select(i => $"hero{i:00}").ToArray(), page.Select(h => h.Name).ToArray());
+        }
+    }
+
     private static async Task<string[]> Names(Pastry.Ai.Queries.DbQuery<DbHero> query) =>
         (await query.ToListAsync().WaitAsync(Timeout)).Select(h => h.Name).ToArray();
 
@@ -187,12 +269,12 @@ public sealed class QueryTests
 
         public AiRepository Ai { get; }
 
-        public static async Task<World> StartAsync(int maxRows = 1000)
+        public static async Task<World> StartAsync(int maxRows = 1000, Action<Pastry.Otp.Database.DatabaseOptions>? configure = null)
         {
             var db = new TempDatabase();
             var registry = TempDatabase.Registry(typeof(DbHero), typeof(DbSeat));
             db.Migrate(registry);
-            var server = InProcessOtp.Start(o => { o.Database.Path = db.Path; o.Database.MaxQueryRows = maxRows; }, registry: registry);
+            var server = InProcessOtp.Start(o => { o.Database.Path = db.Path; o.Database.MaxQueryRows = maxRows; configure?.Invoke(o.Database); }, registry: registry);
             var ai = new AiRepository(server.Router, registry);
             DateTime Year(int year) => new(year, 6, 1, 0, 0, 0, DateTimeKind.Utc);
             await ai.CreateInDatabaseAsync(new DbHero { Name = "Ann", Gold = 50, Account = AccountA, Height = 1.7, Born = Year(2000), Fame = 10 }).WaitAsync(Timeout);

@@ -27,6 +27,7 @@ public sealed class RawClient : IAsyncDisposable
     private readonly PooledBufferWriter writer = new(256);
 
     private volatile TaskCompletionSource? paused;
+    private long receivedBytes;
 
     private RawClient(TcpClient tcp)
     {
@@ -39,6 +40,12 @@ public sealed class RawClient : IAsyncDisposable
     public TaskCompletionSource Closed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public DoId AccountId { get; private set; }
+
+    /// <summary>The last resume token the server sent (ResumeToken frames are kept here, not queued).</summary>
+    public byte[]? ResumeToken { get; private set; }
+
+    /// <summary>Bytes of the session's frames read so far (ejects excepted), as a Resume reports them.</summary>
+    public long ReceivedBytes => Interlocked.Read(ref receivedBytes);
 
     /// <summary>The session id from HelloResp (set by <see cref="LoggedInAsync"/>).</summary>
     public DoId SessionId { get; private set; }
@@ -254,6 +261,18 @@ public sealed class RawClient : IAsyncDisposable
                 var type = (MessageType)BinaryPrimitives.ReadUInt16LittleEndian(header.AsSpan(4));
                 var payload = new byte[length - 2];
                 await stream.ReadExactlyAsync(payload);
+                if (type != MessageType.Eject)
+                {
+                    Interlocked.Add(ref receivedBytes, Frame.LengthSize + length);
+                }
+
+                // The resume token a login (or resume) sends is kept aside, so that tests of other frames need not skip it.
+                if (type == MessageType.ResumeToken)
+                {
+                    ResumeToken = new WireReader(payload).ReadBytes();
+                    continue;
+                }
+
                 received.Writer.TryWrite(new ReceivedFrame(type, payload));
             }
         }

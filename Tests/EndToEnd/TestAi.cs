@@ -64,6 +64,22 @@ public sealed class TestAi : IParticipant
         return (envelope.Subject, account, values);
     }
 
+    /// <summary>Takes a message of <paramref name="type"/> that has already arrived, if any (others are dropped).</summary>
+    public bool TryTake(InternalMessageType type, out Envelope? found)
+    {
+        while (received.Reader.TryRead(out var envelope))
+        {
+            if (envelope.Type == type)
+            {
+                found = envelope;
+                return true;
+            }
+        }
+
+        found = null;
+        return false;
+    }
+
     public async Task<Envelope> ExpectAsync(InternalMessageType type)
     {
         using var cancel = new CancellationTokenSource(RawClient.Timeout);

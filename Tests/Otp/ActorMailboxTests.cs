@@ -116,7 +116,7 @@ public sealed class ActorMailboxTests
             var refusal = errors.Received.Single();
             Assert.AreEqual(InternalMessageType.Error, refusal.Type);
             Assert.AreEqual(Channel.StateServer, refusal.Sender);
-            StringAssert.Contains(new WireReader(refusal.Payload.Span).ReadString(), "StateServer MailboxCapacity");
+            StringAssert.Contains(new WireReader(refusal.Payload.Span).ReadString(), "StateServer:MailboxCapacity");
             Assert.AreEqual(Capacity, server.InboxDepth);
         }
     }
@@ -126,6 +126,49 @@ public sealed class ActorMailboxTests
     {
         var error = Assert.ThrowsExactly<ArgumentException>(() => new StateServerOptions { MailboxCapacity = 0 }.Validate());
         StringAssert.Contains(error.Message, "StateServer:MailboxCapacity");
+    }
+
+    [TestMethod]
+    public void ADatabaseRequestThatFindsTheInboxFull_IsAnsweredInItsOwnReplyType_WithItsContextAndOverloaded_AtOnce()
+    {
+        // The Database role's way: a refusal in the request's own reply type, so the requester fails at once instead of
+        // waiting for an answer; queries are refused without waiting for room, even from an AI.
+        var requester = new Inbox();
+        router.Subscribe(requester, Ai);
+        using var mailbox = new ActorMailbox("Database queries", Channel.Database, Capacity, waitsOnOthers: false, router, NullLogger.Instance, Pastry.Otp.Database.DatabaseServer.Overloaded, waitsForRoom: false, capacitySetting: "Database:MaxPendingQueries");
+        Fill(mailbox);
+
+        var requests = new (InternalMessageType Request, InternalMessageType Reply)[]
+        {
+            (InternalMessageType.DbQuery, InternalMessageType.DbQueryResp),
+            (InternalMessageType.DbGetAll, InternalMessageType.DbGetAllResp),
+            (InternalMessageType.DbSetFields, InternalMessageType.DbSetFieldsAck),
+            (InternalMessageType.DbSetFieldsIfEquals, InternalMessageType.DbSetFieldsIfEqualsResp),
+            (InternalMessageType.DbCreateObject, InternalMessageType.DbCreateObjectResp),
+            (InternalMessageType.DbDeleteObject, InternalMessageType.DbDeleteObjectResp),
+        };
+        uint context = 40;
+        foreach (var (request, _) in requests)
+        {
+            mailbox.Deliver(new Envelope(request, Ai, new DoId(0, 0x1A), BitConverter.GetBytes(++context)));
+        }
+
+        // A write-through (context 0) has no reply type of its own: it gets the plain error.
+        mailbox.Deliver(new Envelope(InternalMessageType.DbSetFields, Ai, new DoId(0, 0x1A), BitConverter.GetBytes(0u)));
+
+        var received = requester.Received;
+        Assert.AreEqual(requests.Length + 1, received.Count, "Every refusal is answered at once.");
+        for (int i = 0; i < requests.Length; i++)
+        {
+            Assert.AreEqual(requests[i].Reply, received[i].Type);
+            var reply = DatabaseMessages.ReadReply(received[i]);
+            Assert.AreEqual(41u + (uint)i, reply.Context);
+            Assert.AreEqual(DatabaseStatus.Overloaded, reply.Status);
+            StringAssert.Contains(reply.Reason, "Database:MaxPendingQueries");
+        }
+
+        Assert.AreEqual(InternalMessageType.Error, received[^1].Type);
+        Assert.AreEqual(Capacity, mailbox.Depth, "Nothing was queued over the bound.");
     }
 
     private ActorMailbox NewMailbox(string role = "test", bool waitsOnOthers = true) =>

@@ -57,4 +57,22 @@ public static class ReadmeQueries
         // README: end
         return (ann, richest, count, ids, page, taken);
     }
+
+    public static async Task<string> RunRejectedAsync(AiRepository ai, Champion champion)
+    {
+        var told = new TaskCompletionSource<string>();
+        // README: begin queries-rejected
+        // A plain set of a unique field of a live, stored object is written with an answer before anyone sees it.
+        // A taken value comes back here, on the logic loop, with the champion (and every viewer) on its stored name.
+        ai.RejectedWrites.Subscribe(rejected =>
+        {
+            if (rejected.Error is UniqueViolationException taken)
+            {
+                told.TrySetResult($"{string.Join(", ", taken.Fields)} '{rejected.RefusedValue}' is taken; still '{rejected.StoredValue}'");
+            }
+        });
+        await ai.InvokeAsync(() => champion.Name = "ANN");   // "Name 'ANN' is taken; still 'Bea'"
+        // README: end
+        return await told.Task;
+    }
 }

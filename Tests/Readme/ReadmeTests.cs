@@ -33,7 +33,7 @@ public sealed class ReadmeTests
     public void Readme_ShowsTheQuickStartBlocks_Verbatim() => Assert.AreEqual(2, CheckBlocks("ReadmeQuickStart.cs"));
 
     [TestMethod]
-    public void Readme_ShowsTheQueryBlocks_Verbatim() => Assert.AreEqual(2, CheckBlocks("ReadmeQueries.cs"));
+    public void Readme_ShowsTheQueryBlocks_Verbatim() => Assert.AreEqual(3, CheckBlocks("ReadmeQueries.cs"));
 
     [TestMethod]
     public async Task ReadmeQueries_Run_AgainstARealDatabase()
@@ -46,7 +46,7 @@ public sealed class ReadmeTests
         var account = DoId.NewId();
         await ai.CreateInDatabaseAsync(new Champion { Name = "Ann", Gold = 50, Account = account, Slot = 0 });
         await ai.CreateInDatabaseAsync(new Champion { Name = "Abe", Gold = 70, Account = account, Slot = 1 });
-        await ai.CreateInDatabaseAsync(new Champion { Name = "Bea", Gold = 90, Account = DoId.NewId(), Slot = 0 });
+        var bea = await ai.CreateInDatabaseAsync(new Champion { Name = "Bea", Gold = 90, Account = DoId.NewId(), Slot = 0 });
 
         var (ann, richest, count, ids, page, taken) = await ReadmeQueries.RunAsync(ai, account).WaitAsync(TimeSpan.FromSeconds(15));
 
@@ -56,6 +56,10 @@ public sealed class ReadmeTests
         CollectionAssert.AreEqual(new[] { ann!.DoId, richest[1].DoId }, ids.ToArray());
         CollectionAssert.AreEqual(new[] { "Ann" }, page.Select(c => c.Name).ToArray());
         Assert.AreEqual("Name is taken", taken);
+
+        var live = await ai.ActivateAsync<Champion>(bea.DoId, DoId.Empty, 1).WaitAsync(TimeSpan.FromSeconds(15));
+        Assert.AreEqual("Name 'ANN' is taken; still 'Bea'", await ReadmeQueries.RunRejectedAsync(ai, live!).WaitAsync(TimeSpan.FromSeconds(15)));
+        Assert.AreEqual("Bea", live!.Name);
     }
 
     private static int CheckBlocks(string file)

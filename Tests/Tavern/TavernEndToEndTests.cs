@@ -198,6 +198,44 @@ public sealed class TavernEndToEndTests
         Assert.AreEqual("carl: pinned in the bar", ann.Board().Notices[^1]);
     }
 
+    [TestMethod]
+    public async Task FiveDrinksOrderedAtOnce_LeaveTheOwnersViewOnTheGoldTheDatabaseHolds()
+    {
+        // Issue 12's stale view: five concurrent orders race their set-if-equals; the losers' answers must not leave the
+        // owner (and the State Server) on an old purse while the database holds another.
+        string directory = Directory.CreateTempSubdirectory("tavern-drinks").FullName;
+        string database = Path.Combine(directory, "tavern.db");
+        await using var server = await TavernProcess.StartAsync(database);
+        await using var ann = await JoinAsync(server, "ann");
+        await ann.EnterTavernAsync();
+
+        string[] answersToAnn = { "Here's your ale, ann!", "Your purse keeps changing, ann", "A ale is 3 gold, ann" };
+        var answers = ann.Client.Of<Bartender>().Calls.Select(c => (string)c.Arguments[0]!).Where(text => answersToAnn.Any(a => text.StartsWith(a, StringComparison.Ordinal))).Take(5).ToList().ToTask();
+        for (int i = 0; i < 5; i++)
+        {
+            ann.Buy("ale");
+        }
+
+        int paid = (await answers.WaitAsync(Timeout)).Count(text => text.StartsWith("Here's your", StringComparison.Ordinal));
+        Assert.IsTrue(paid >= 1, "At least the first order is served.");
+        int stored;
+        using (var connection = Pastry.Otp.Database.SqliteDatabase.Open(database, create: false))
+        {
+            stored = Dapper.SqlMapper.ExecuteScalar<int>(connection, "SELECT Gold FROM Player WHERE Name = 'ann'");
+        }
+
+        Assert.AreEqual(TavernWorld.StartingGold - (paid * TavernWorld.DrinkPrice), stored, "Each served drink took its price in the database.");
+        var purse = ann.Client.Of<Player>().Updated.Where(c => c.Target == ann.Player).Select(_ => 0).StartWith(0).Select(_ => ann.Player.Gold).FirstAsync(gold => gold == stored).ToTask();
+        try
+        {
+            await purse.WaitAsync(Timeout);
+        }
+        catch (TimeoutException)
+        {
+            Assert.Fail($"The owner's view stayed on {ann.Player.Gold} gold while the database holds {stored}.");
+        }
+    }
+
     private static Task<TavernSession> JoinAsync(TavernProcess server, string user, string? character = null) =>
         TavernSession.JoinAsync(server.Clients.Address.ToString(), server.Clients.Port, user, $"{user} likes the tavern", character).WaitAsync(Timeout);
 

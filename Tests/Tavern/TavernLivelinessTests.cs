@@ -115,4 +115,36 @@ public sealed class TavernLivelinessTests
         command.CommandText = "UPDATE \"Player\" SET \"Gold\" = 0";
         return command.ExecuteNonQuery();
     }
+
+    [TestMethod]
+    public async Task TheConsoleClient_LogsInAgainByItself_WhenTheServerRestarts()
+    {
+        using var db = new Pastry.Tests.Database.TempDatabase();
+        var server = await TavernProcess.StartAsync(db.Path);
+        int port = server.Clients.Port;
+        TavernProcess? restarted = null;
+        try
+        {
+            await using var ann = server.StartClient(null, "play", "--user", "ann", "--password", "ann likes the tavern");
+            await ann.WaitForLineAsync(new Regex("^commands:"));
+
+            // The server stops (154) and comes back on the same port: the session is gone (ServerRestarted), and the
+            // console logs in and enters the world again without being told.
+            Assert.AreEqual(0, await server.StopAsync());
+            await ann.WaitForLineAsync(new Regex("reconnecting"));
+            restarted = await TavernProcess.StartAsync(db.Path, clientPort: port);
+            await ann.WaitForLineAsync(new Regex(@"The session was lost \(ServerRestarted"));
+
+            // The restarted server's first "entered the world" for ann is the console's own re-entry.
+            await restarted.WaitForLineAsync(new Regex("tavern: ann entered the world"), Timeout);
+        }
+        finally
+        {
+            await server.DisposeAsync();
+            if (restarted is not null)
+            {
+                await restarted.DisposeAsync();
+            }
+        }
+    }
 }

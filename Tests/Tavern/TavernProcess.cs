@@ -30,7 +30,7 @@ public sealed class TavernProcess : IAsyncDisposable
     /// 5 steps, and payday is an hour away (so that purses change only when a test says) unless
     /// <paramref name="settings"/> says otherwise.
     /// </summary>
-    public static async Task<TavernProcess> StartAsync(string database, IReadOnlyDictionary<string, string>? settings = null)
+    public static async Task<TavernProcess> StartAsync(string database, IReadOnlyDictionary<string, string>? settings = null, int clientPort = 0)
     {
         var environment = new Dictionary<string, string> { ["TAVERN_WANDER_MS"] = "100", ["TAVERN_WANDER_STEPS"] = "5", ["TAVERN_WAGE_MS"] = "3600000" };
         foreach (var pair in settings ?? new Dictionary<string, string>())
@@ -43,7 +43,7 @@ public sealed class TavernProcess : IAsyncDisposable
             environment,
             "serve", "--role", "all",
             "--Database:Path", database, "--Database:AutoMigrate", "true",
-            "--ClientAgent:Port", "0", "--MessageDirector:Port", "0", "--Accounts:Pbkdf2Iterations", "1000");
+            "--ClientAgent:Port", clientPort.ToString(System.Globalization.CultureInfo.InvariantCulture), "--MessageDirector:Port", "0", "--Accounts:Pbkdf2Iterations", "1000");
         try
         {
             var endpoint = await process.WaitForLineAsync(new Regex("Client Agent listening on (\\S+:\\d+)"));

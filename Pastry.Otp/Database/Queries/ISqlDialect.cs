@@ -17,14 +17,15 @@ internal interface ISqlDialect
     /// <summary>A column (or expression) compared without regard to letter case, as the unique index compares it.</summary>
     string CaseFolded(string column);
 
-    /// <summary>The test that <paramref name="column"/> starts with the text in <paramref name="prefix"/>, whose length in characters is in <paramref name="length"/>.</summary>
-    string StartsWith(string column, string prefix, string length);
+    /// <summary>
+    /// The test that <paramref name="column"/> starts with the text in the parameter <paramref name="prefix"/>, comparing
+    /// as the column's unique index does (<paramref name="ignoreCase"/>). Every character of the prefix counts: <c>%</c>,
+    /// <c>_</c> and NUL are data.
+    /// </summary>
+    string StartsWith(string column, string prefix, bool ignoreCase);
 
     /// <summary>The paging clause; a null <paramref name="limit"/> means no limit.</summary>
     string Page(string? limit, string offset);
-
-    /// <summary>The length of a prefix as the database counts characters.</summary>
-    long CharacterCount(string text);
 }
 
 /// <summary>SQLite's dialect: double-quoted identifiers, <c>$p0</c> parameters, the <see cref="SqliteDatabase.CaseFoldCollation"/> collation.</summary>
@@ -47,22 +48,12 @@ internal sealed class SqliteDialect : ISqlDialect
     public string CaseFolded(string column) => column + " COLLATE " + SqliteDatabase.CaseFoldCollation;
 
     /// <inheritdoc />
-    // substr counts characters (code points), and compares the whole prefix, so '%' and '_' are plain characters
-    // here (LIKE would treat them as wildcards and ignore ASCII case).
-    public string StartsWith(string column, string prefix, string length) => $"substr({column}, 1, {length}) = {prefix}";
+    // A function of Pastry's own (see SqliteDatabase.StartsWithFunction) compares the whole prefix, character by
+    // character: '%' and '_' are plain characters (LIKE would treat them as wildcards and ignore ASCII case), and so is
+    // NUL (SQLite's substr and .NET's reading of a text argument both stop at one, so it reads the UTF-8 bytes).
+    public string StartsWith(string column, string prefix, bool ignoreCase) =>
+        $"{SqliteDatabase.StartsWithFunction}({column}, {prefix}, {(ignoreCase ? 1 : 0)})";
 
     /// <inheritdoc />
     public string Page(string? limit, string offset) => $"LIMIT {limit ?? "-1"} OFFSET {offset}";
-
-    /// <inheritdoc />
-    public long CharacterCount(string text)
-    {
-        long count = 0;
-        foreach (var _ in text.EnumerateRunes())
-        {
-            count++;
-        }
-
-        return count;
-    }
 }

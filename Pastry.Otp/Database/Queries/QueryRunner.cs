@@ -18,6 +18,7 @@ internal sealed class QueryRunner : IAsyncDisposable
     private readonly IMessageRouter router;
     private readonly ILogger logger;
     private readonly int maxRows;
+    private readonly int maxAnswerBytes;
     private readonly SqliteConnection connection;
     private readonly ObjectStore store;
     private readonly ISqlDialect dialect = SqliteDialect.Instance;
@@ -32,6 +33,7 @@ internal sealed class QueryRunner : IAsyncDisposable
         this.router = router;
         this.logger = logger;
         maxRows = options.MaxQueryRows;
+        maxAnswerBytes = options.MaxQueryAnswerBytes;
         connection = SqliteDatabase.Open(path, create: false);
         using (var readOnly = connection.CreateCommand())
         {
@@ -41,8 +43,9 @@ internal sealed class QueryRunner : IAsyncDisposable
 
         store = new ObjectStore(connection, registry);
 
-        // Bounded like the write inbox (Database:MailboxCapacity); it answers others and never waits on them.
-        inbox = new ActorMailbox("Database queries", Messaging.Channel.Database, options.MailboxCapacity, waitsOnOthers: false, router, logger);
+        // Bounded by its own setting, and a query that finds it full is answered "overloaded" at once (a typed error on
+        // the AI) rather than waiting: a busy answer is better than a stalled game loop. It never waits on others.
+        inbox = new ActorMailbox("Database queries", Messaging.Channel.Database, options.MaxPendingQueries, waitsOnOthers: false, router, logger, DatabaseServer.Overloaded, waitsForRoom: false, capacitySetting: "Database:MaxPendingQueries");
         loop = Task.Run(RunAsync);
     }
 
@@ -140,12 +143,17 @@ internal sealed class QueryRunner : IAsyncDisposable
         var ids = new List<DoId>();
         var rows = new List<List<(FieldDescriptor Field, byte[] Value)>>();
         var bad = new List<string>();
+
+        // What the answer will weigh, counted while reading, so an answer that cannot fit in one Message Director frame
+        // is refused before it is built (a frame over the link's limit would break the AI's link instead).
+        long answerBytes = 64;
         using (var rowReader = command.ExecuteReader())
         {
             var row = new Dictionary<string, object?>(StringComparer.Ordinal);
             while (rowReader.Read())
             {
                 var id = DoId.Read((byte[])rowReader.GetValue(0));
+                answerBytes += DoId.Size;
                 if (query.Result == QueryResultKind.Ids)
                 {
                     ids.Add(id);
@@ -167,9 +175,22 @@ internal sealed class QueryRunner : IAsyncDisposable
                     if (bad.Count < 16)
                     {
                         bad.Add(reason);
+                        answerBytes += 4 + System.Text.Encoding.UTF8.GetByteCount(reason);
                     }
 
                     continue;
+                }
+
+                answerBytes += 2;
+                foreach (var (_, value) in values)
+                {
+                    answerBytes += 2 + value.Length;
+                }
+
+                if (answerBytes > maxAnswerBytes)
+                {
+                    Refuse(envelope, context, DatabaseStatus.AnswerTooLarge, $"query of {table.Model.Name}: the answer would be more than Database:MaxQueryAnswerBytes ({maxAnswerBytes} bytes) after {ids.Count + 1} row(s); Take fewer rows per page, or ask for DoIds (IdsAsync) and activate them");
+                    return;
                 }
 
                 ids.Add(id);

@@ -76,7 +76,9 @@ internal static class QueryTranslator
                 case QueryOperator.StartsWith:
                     {
                         string prefix = (string?)filter.Values[0] ?? string.Empty;
-                        text.Append(dialect.StartsWith(column, Add(parameters, dialect, prefix), Add(parameters, dialect, dialect.CharacterCount(prefix))));
+                        bool ignoreCase = filter.Field is not null && query.Model.IgnoresCase(filter.Field);
+                        string raw = filter.Field is null ? DbMapping.KeyColumn : dialect.Quote(filter.Field.Name);
+                        text.Append(dialect.StartsWith(raw, Add(parameters, dialect, prefix), ignoreCase));
                         break;
                     }
 
