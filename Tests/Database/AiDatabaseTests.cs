@@ -53,24 +53,31 @@ public sealed class AiDatabaseTests
         Assert.IsFalse(await ai.SetIfEqualsAsync(wallet, w => w.Gold, 10, 4).WaitAsync(Timeout), "The second spend of the same 10 gold fails.");
         Assert.AreEqual(4, wallet.Gold);
 
-        // The write-through and the swap are durable: reactivating after an unload reads 4.
+        // The write-through and the swap are durable: reactivating after an unload reads 4. The unload is
+        // asynchronous (activation answers "already active" until the State Server has handled it), so the test
+        // waits for the State Server's ObjectDeleted on the wallet's location before activating again.
+        var unloaded = new DeletionSignal(stored.DoId);
+        server.Router.Subscribe(unloaded, Channel.ForLocation(DoId.Empty, 1));
         ai.Delete(wallet);
-        var again = await WaitForReactivationAsync(ai, stored.DoId);
+        await unloaded.Task.WaitAsync(Timeout);
+        var again = (await ai.ActivateAsync<DbWallet>(stored.DoId, DoId.Empty, 1).WaitAsync(Timeout))!;
         Assert.AreEqual(4, again.Gold);
     }
 
-    private static async Task<DbWallet> WaitForReactivationAsync(AiRepository ai, DoId id)
+    /// <summary>Completes when the State Server publishes ObjectDeleted for one object.</summary>
+    private sealed class DeletionSignal(DoId id) : IParticipant
     {
-        // The unload is asynchronous; activation answers "already active" until the State Server has handled it.
-        using var cancel = new CancellationTokenSource(Timeout);
-        while (true)
+        private readonly TaskCompletionSource done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public string Name => "deletion signal";
+
+        public Task Task => done.Task;
+
+        public void Deliver(Envelope envelope, ReadOnlySpan<Channel> targets)
         {
-            try
+            if (envelope.Type == InternalMessageType.ObjectDeleted && envelope.Subject == id)
             {
-                return (await ai.ActivateAsync<DbWallet>(id, DoId.Empty, 1, cancellation: cancel.Token))!;
-            }
-            catch (DatabaseRequestException ex) when (ex.Status == DatabaseStatus.AlreadyExists)
-            {
+                done.TrySetResult();
             }
         }
     }
