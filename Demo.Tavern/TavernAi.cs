@@ -18,6 +18,9 @@ public sealed class TavernAi : IAiApplication
     private static readonly TimeSpan DatabaseTimeout = TimeSpan.FromSeconds(5);
 
     private readonly Dictionary<DoId, Player> players = new();
+
+    /// <summary>Each player's walking allowance (world units) and when it was last spent, for the speed check.</summary>
+    private readonly Dictionary<DoId, (float Allowance, long Since)> strides = new();
     private readonly Dictionary<DoId, Roster> rosters = new();
     private readonly HashSet<DoId> entering = new();
     private readonly HashSet<DoId> memoryOnly = new();
@@ -89,6 +92,14 @@ public sealed class TavernAi : IAiApplication
                 var speaker = (Player)call.Target;
                 ai.Call(speaker, p => p.Said(speaker.Name, (string)call.Arguments[0]!));
             }
+            else if (call.Method.Name == nameof(Player.GoInside))
+            {
+                GoInside((Player)call.Target);
+            }
+            else if (call.Method.Name == nameof(Player.GoOutside))
+            {
+                GoOutside((Player)call.Target);
+            }
         });
         ai.Of<Bartender>().Calls.Subscribe(call =>
         {
@@ -116,10 +127,16 @@ public sealed class TavernAi : IAiApplication
         {
             if (change.Origin == ChangeOrigin.Remote && change.Field.Name == nameof(Player.Position))
             {
-                Walk((Player)change.Target);
+                var player = (Player)change.Target;
+                CutShortBeyondWalkingSpeed(player, change.OldValue as float[]);
+                Walk(player);
             }
         });
-        ai.Of<Player>().Deleted.Subscribe(player => players.Remove(player.DoId));
+        ai.Of<Player>().Deleted.Subscribe(player =>
+        {
+            players.Remove(player.DoId);
+            strides.Remove(player.DoId);
+        });
         return Task.CompletedTask;
     }
 
@@ -449,6 +466,71 @@ public sealed class TavernAi : IAiApplication
         {
             ai.Call(bartender, b => b.Greet(text));
         }
+    }
+
+    /// <summary>
+    /// The speed check: Position is [OwnSend], so a modified client could jump anywhere in one set. Each player has a
+    /// walking allowance that fills at <see cref="TavernWorld.WalkingSpeed"/> up to <see cref="TavernWorld.MaxStride"/>;
+    /// a longer move is cut short where the allowance ends, the player is told, and everyone sees the shortened move.
+    /// Moves the AI makes itself (doors, stairs, walls) are not checked.
+    /// </summary>
+    private void CutShortBeyondWalkingSpeed(Player player, float[]? from)
+    {
+        var to = player.Position;
+        if (from is not { Length: 2 } || to.Length != 2 || !float.IsFinite(to[0]) || !float.IsFinite(to[1]))
+        {
+            return; // Walk puts a malformed position back at the start
+        }
+
+        long now = Environment.TickCount64;
+        var (allowance, since) = strides.TryGetValue(player.DoId, out var stride) ? stride : (TavernWorld.MaxStride, now);
+        allowance = Math.Min(TavernWorld.MaxStride, allowance + (TavernWorld.WalkingSpeed * (now - since) / 1000f));
+        float dx = to[0] - from[0];
+        float dy = to[1] - from[1];
+        float distance = MathF.Sqrt((dx * dx) + (dy * dy));
+        if (distance <= allowance)
+        {
+            strides[player.DoId] = (allowance - distance, now);
+            return;
+        }
+
+        float share = allowance / distance;
+        player.Position = new[] { from[0] + (dx * share), from[1] + (dy * share) };
+        strides[player.DoId] = (0f, now);
+        Console.Out.WriteLine($"tavern: {player.Name} tried to move {distance:0.#} units at once; cut short at {allowance:0.#}");
+        Tell(player, $"You cannot walk that fast: {distance:0.#} paces at once is too far; you walk {allowance:0.#}.");
+    }
+
+    /// <summary>The owner asked to go in: from the tavern's door (its cell or the one south of it) into the bar.</summary>
+    private void GoInside(Player player)
+    {
+        uint door = TavernWorld.ZoneAt(TavernWorld.StartPosition[0], TavernWorld.StartPosition[1]);
+        if (player.Parent != TavernWorld.DistrictId || (player.Zone != door && player.Zone != TavernWorld.TavernZone))
+        {
+            Tell(player, player.Parent == TavernWorld.TavernId ? "You are inside already." : "The tavern's door is not here; walk to it first.");
+            return;
+        }
+
+        player.Position = new[] { TavernWorld.RoomSize / 2, 0.5f };
+        strides[player.DoId] = (TavernWorld.MaxStride, Environment.TickCount64);
+        ai.Move(player, TavernWorld.TavernId, TavernWorld.BarRoom);
+        Greet($"Welcome to the Prancing Pastry, {player.Name}!");
+    }
+
+    /// <summary>The owner asked to go out: from the bar or the cellar onto the street at the door.</summary>
+    private void GoOutside(Player player)
+    {
+        if (player.Parent != TavernWorld.TavernId)
+        {
+            Tell(player, "You are outside already.");
+            return;
+        }
+
+        // The position first, then the move: the owner has it before it hears the Location and steps on.
+        var door = TavernWorld.StartPosition;
+        player.Position = (float[])door.Clone();
+        strides[player.DoId] = (TavernWorld.MaxStride, Environment.TickCount64);
+        ai.Move(player, TavernWorld.DistrictId, TavernWorld.ZoneAt(door[0], door[1]));
     }
 
     /// <summary>A player's owner moved it: follow it across the grid, into the tavern on its cell, out of it through the door.</summary>

@@ -145,7 +145,7 @@ public sealed class TavernSession : IAsyncDisposable
         Player.Position = new[] { position[0] + dx, position[1] + dy };
     }
 
-    /// <summary>Walks into the tavern (onto its cell) and waits until the AI has moved the player into the bar room.</summary>
+    /// <summary>Goes in through the tavern's door (the player must stand at it) and waits until the AI has moved the player into the bar room.</summary>
     public async Task EnterTavernAsync(CancellationToken cancellation = default)
     {
         if (InTavern)
@@ -153,21 +153,21 @@ public sealed class TavernSession : IAsyncDisposable
             return;
         }
 
+        // The AI moves the player in (a jump of Position would be cut short by its speed check); it must stand at the door.
         var inside = Client.Of<Player>().Moved.FirstAsync(p => p.DoId == Player.DoId && p.Parent == TavernWorld.TavernId).ToTask(cancellation);
-        var (x, y) = TavernWorld.TavernCell;
-        Player.Position = new[] { (x * TavernWorld.CellSize) + 5f, (y * TavernWorld.CellSize) + 1f };
+        Client.Call(Player, p => p.GoInside());
         await inside.WaitAsync(Timeout, cancellation);
     }
 
-    /// <summary>Walks out of the tavern's door and waits until the player is on the street.</summary>
+    /// <summary>Goes out of the tavern's door (from the bar or the cellar) and waits until the AI has moved the player onto the street.</summary>
     public async Task LeaveTavernAsync(CancellationToken cancellation = default)
     {
-        // From the cellar it takes two moves: up the stairs to the bar, then out of the door.
-        while (InTavern)
+        // The AI moves the player out of the door, from the bar or the cellar.
+        if (InTavern)
         {
-            var moved = Client.Of<Player>().Moved.FirstAsync(p => p.DoId == Player.DoId).ToTask(cancellation);
-            Player.Position = new[] { Position[0], -1f };
-            await moved.WaitAsync(Timeout, cancellation);
+            var outside = Client.Of<Player>().Moved.FirstAsync(p => p.DoId == Player.DoId && p.Parent == TavernWorld.DistrictId).ToTask(cancellation);
+            Client.Call(Player, p => p.GoOutside());
+            await outside.WaitAsync(Timeout, cancellation);
         }
     }
 

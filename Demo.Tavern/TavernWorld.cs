@@ -36,6 +36,12 @@ public static class TavernWorld
     /// <summary>Where new players start: the cell south of the tavern's door, in world units.</summary>
     public static readonly float[] StartPosition = { (TavernCell.X * CellSize) + 5f, ((TavernCell.Y - 1) * CellSize) + 5f };
 
+    /// <summary>How far a player walks per second, in world units (two cells). A move further than its walking allowance is cut short by the AI.</summary>
+    public const float WalkingSpeed = 20f;
+
+    /// <summary>The most a player may walk in one go after standing still, in world units (four cells): the allowance fills up to this at <see cref="WalkingSpeed"/>.</summary>
+    public const float MaxStride = 40f;
+
     /// <summary>Gold a new player starts with.</summary>
     public const int StartingGold = 20;
 

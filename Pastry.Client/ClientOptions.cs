@@ -6,6 +6,22 @@ public sealed class ClientOptions
     /// <summary>The app version sent in Hello; it must equal the server's <c>ClientAgent:AppVersion</c>.</summary>
     public string AppVersion { get; set; } = "1.0.0";
 
+    /// <summary>
+    /// Connect with TLS (the server has <c>ClientAgent:Tls:CertificatePath</c> set). The server's certificate is checked
+    /// against the system's trusted roots and <see cref="TlsTargetHost"/> unless <see cref="TlsCertificateValidation"/>
+    /// decides. Default: false.
+    /// </summary>
+    public bool UseTls { get; set; }
+
+    /// <summary>The host name the server's certificate must name; null uses the host given to <see cref="PastryClient.ConnectAsync"/>.</summary>
+    public string? TlsTargetHost { get; set; }
+
+    /// <summary>
+    /// Decides whether the server's certificate is trusted, in place of the system's validation (for example pinning a
+    /// self-signed certificate by its thumbprint). Null (the default) uses the system's validation.
+    /// </summary>
+    public System.Net.Security.RemoteCertificateValidationCallback? TlsCertificateValidation { get; set; }
+
     /// <summary>How often a heartbeat is sent; keep it well under the server's timeout (30 s by default).</summary>
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(5);
 

@@ -110,7 +110,7 @@ public sealed partial class PastryClient
     }
 
     /// <summary>A read loop ended: a stale connection's end is ignored; the current one's resumes the session when it can, or closes the client.</summary>
-    private void ConnectionLost(NetworkStream ended, int? ejectCode, string reason)
+    private void ConnectionLost(Stream ended, int? ejectCode, string reason)
     {
         lock (gate)
         {
@@ -196,7 +196,7 @@ public sealed partial class PastryClient
                 }
 
                 await connect.ConfigureAwait(false);
-                var attemptStream = attemptTcp.GetStream();
+                Stream attemptStream = options.UseTls ? await AuthenticateAsync(attemptTcp.GetStream(), host, options, stop.Token).ConfigureAwait(false) : attemptTcp.GetStream();
                 var answer = new TaskCompletionSource<(ResumeStatus, string, bool)>(TaskCreationOptions.RunContinuationsAsynchronously);
                 lock (gate)
                 {
@@ -256,7 +256,7 @@ public sealed partial class PastryClient
     }
 
     /// <summary>The session is back: the waiting outbox starts sending on the new connection.</summary>
-    private void Resumed(NetworkStream resumedStream, Reconnection reconnection)
+    private void Resumed(Stream resumedStream, Reconnection reconnection)
     {
         TaskCompletionSource<bool>? done;
         lock (gate)
@@ -275,7 +275,7 @@ public sealed partial class PastryClient
     /// The server refused the resume: the old session is gone. This connection says Hello and stays open, anonymous;
     /// the objects of the old session are disabled and its interests closed, then <see cref="SessionLost"/> fires.
     /// </summary>
-    private async Task StartNewSessionAsync(NetworkStream newStream, SessionLost why)
+    private async Task StartNewSessionAsync(Stream newStream, SessionLost why)
     {
         var hello = new TaskCompletionSource<DoId>(TaskCreationOptions.RunContinuationsAsynchronously);
         lock (gate)

@@ -26,7 +26,7 @@ public sealed partial class PastryClient : IAsyncDisposable, IObjectBinding
 
     // The connection: replaced when the client resumes its session on a new one (see PastryClient.Resume.cs).
     private TcpClient tcp;
-    private NetworkStream stream;
+    private Stream stream;
     private FrameOutbox sender;
     private readonly ObjectTable table = new();
     private readonly Dictionary<uint, (Interest Interest, TaskCompletionSource<Interest> Done)> pendingInterests = new();
@@ -45,12 +45,12 @@ public sealed partial class PastryClient : IAsyncDisposable, IObjectBinding
     private int disposed;
     private int closing;
 
-    private PastryClient(TcpClient tcp, string host, int port, ModelRegistry registry, ClientOptions options)
+    private PastryClient(TcpClient tcp, Stream stream, string host, int port, ModelRegistry registry, ClientOptions options)
     {
         this.tcp = tcp;
         this.host = host;
         this.port = port;
-        stream = tcp.GetStream();
+        this.stream = stream;
         this.registry = registry;
         this.options = options;
         sender = new FrameOutbox(options.MaxOutgoingBytes);
@@ -94,9 +94,11 @@ public sealed partial class PastryClient : IAsyncDisposable, IObjectBinding
         options ??= new ClientOptions();
         _ = new EventDispatcher(options); // checks the options before a socket exists
         var tcp = new TcpClient { NoDelay = true };
+        Stream stream;
         try
         {
             await tcp.ConnectAsync(host, port).ConfigureAwait(false);
+            stream = options.UseTls ? await AuthenticateAsync(tcp.GetStream(), host, options, cancellation).ConfigureAwait(false) : tcp.GetStream();
         }
         catch
         {
@@ -104,7 +106,7 @@ public sealed partial class PastryClient : IAsyncDisposable, IObjectBinding
             throw;
         }
 
-        var client = new PastryClient(tcp, host, port, registry, options);
+        var client = new PastryClient(tcp, stream, host, port, registry, options);
         client.Start();
         client.Send((registry.SchemaHash, options.AppVersion), static (w, s) => ClientFrames.WriteHello(w, s.SchemaHash, s.AppVersion));
         try
@@ -119,6 +121,41 @@ public sealed partial class PastryClient : IAsyncDisposable, IObjectBinding
 
         client.SyncClock();
         return client;
+    }
+
+    /// <summary>
+    /// Runs the TLS handshake over <paramref name="network"/>: TLS 1.2 or 1.3 as the platform offers, the server's
+    /// certificate checked by the system or by <see cref="ClientOptions.TlsCertificateValidation"/>, within the request timeout.
+    /// </summary>
+    /// <exception cref="System.Security.Authentication.AuthenticationException">The handshake failed or the certificate was not trusted.</exception>
+    private static async Task<Stream> AuthenticateAsync(NetworkStream network, string host, ClientOptions options, CancellationToken cancellation)
+    {
+        var ssl = new System.Net.Security.SslStream(network, leaveInnerStreamOpen: false);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        deadline.CancelAfter(options.RequestTimeout);
+        try
+        {
+            // SslProtocols.None lets the platform choose its best (1.3 where it has it); the server refuses below 1.2.
+            await ssl.AuthenticateAsClientAsync(
+                new System.Net.Security.SslClientAuthenticationOptions
+                {
+                    TargetHost = options.TlsTargetHost ?? host,
+                    EnabledSslProtocols = System.Security.Authentication.SslProtocols.None,
+                    RemoteCertificateValidationCallback = options.TlsCertificateValidation,
+                },
+                deadline.Token).ConfigureAwait(false);
+            return ssl;
+        }
+        catch (OperationCanceledException) when (!cancellation.IsCancellationRequested)
+        {
+            ssl.Dispose();
+            throw new TimeoutException($"The TLS handshake with {host} did not finish within {options.RequestTimeout.TotalSeconds:0.#} s.");
+        }
+        catch
+        {
+            ssl.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Creates an account through the login UberDOG and returns its id.</summary>
@@ -281,6 +318,7 @@ public sealed partial class PastryClient : IAsyncDisposable, IObjectBinding
         }
 
         sender.Dispose();
+        stream.Dispose(); // after both loops: TLS keeps native state, a plain stream only the closed socket
         stop.Dispose();
     }
 
@@ -418,7 +456,7 @@ public sealed partial class PastryClient : IAsyncDisposable, IObjectBinding
         }
     }
 
-    private async Task ReadAsync(NetworkStream stream)
+    private async Task ReadAsync(Stream stream)
     {
         byte[] buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
         int filled = 0;

@@ -64,7 +64,7 @@ public sealed class OtpServer : IAsyncDisposable
     /// <param name="loggerFactory">Where logs go.</param>
     /// <param name="time">The clock (tests inject one); defaults to the system clock.</param>
     /// <param name="accountStore">Where accounts live; defaults to the database's <c>pastry_accounts</c> table, or to memory when the Database role is off.</param>
-    /// <param name="interestPolicy">Which zones sessions may open; defaults to all.</param>
+    /// <param name="interestPolicy">Which zones sessions may open; defaults to <see cref="VisibleParentsInterestPolicy"/> (only under parents a session can see).</param>
     /// <exception cref="DatabaseException">The database is missing, damaged or not migrated; the message says what to run.</exception>
     public OtpServer(ModelRegistry registry, OtpOptions options, ILoggerFactory loggerFactory, TimeProvider? time = null, IAccountStore? accountStore = null, IInterestPolicy? interestPolicy = null)
     {
@@ -86,7 +86,7 @@ public sealed class OtpServer : IAsyncDisposable
         StateServer = new StateServer.StateServer(router, registry, loggerFactory.CreateLogger("Pastry.Otp.StateServer"), Database is not null, options.StateServer);
         var accounts = new AccountService(accountStore ?? new InMemoryAccountStore(), options.Accounts, time, loggerFactory.CreateLogger("Pastry.Otp.Accounts"));
         UberDogs = new UberDogHost(registry, accounts, loggerFactory.CreateLogger("Pastry.Otp.UberDogs"), metrics);
-        ClientAgent = new ClientAgent.ClientAgent(options.ClientAgent, router, registry, UberDogs, interestPolicy ?? new AllowAllInterestPolicy(), time, metrics, loggerFactory.CreateLogger("Pastry.Otp.ClientAgent"));
+        ClientAgent = new ClientAgent.ClientAgent(options.ClientAgent, router, registry, UberDogs, interestPolicy ?? new VisibleParentsInterestPolicy(), time, metrics, loggerFactory.CreateLogger("Pastry.Otp.ClientAgent"));
         MessageDirector = new MessageDirectorServer(options.MessageDirector, router, loggerFactory.CreateLogger("Pastry.Otp.MessageDirector"));
         Diagnostics = new DiagnosticsRole(router, loggerFactory.CreateLogger("Pastry.Otp.Diagnostics"));
         metrics.Track(this);

@@ -43,6 +43,22 @@ public sealed partial class Player : DistributedObject<Player>
     {
     }
 
+    /// <summary>
+    /// The owner asks to go in through the tavern's door; the AI moves the player into the bar when it stands at the
+    /// door (in the tavern's cell or the cell south of it), and tells it otherwise. Entering is the AI's move, not a
+    /// jump of <see cref="Position"/>, so the speed check never stands in its way.
+    /// </summary>
+    [Distributed, OwnSend]
+    public void GoInside()
+    {
+    }
+
+    /// <summary>The owner asks to go out (from the bar or the cellar); the AI moves the player onto the street at the door.</summary>
+    [Distributed, OwnSend]
+    public void GoOutside()
+    {
+    }
+
     /// <summary>A line of chat, from the AI to everyone who sees this player.</summary>
     [Distributed, Broadcast, Ai]
     public void Said(string name, string text)

@@ -76,6 +76,10 @@ internal sealed partial class BenchServer : IAsyncDisposable
     {
         "--ClientAgent:MaxConnectionsPerAddress", "1000000", "--ClientAgent:MaxNewConnectionsPerSecondPerAddress", "1000000",
         "--ClientAgent:LoginTimeout", "00:10:00",
+
+        // The admin endpoint on a port the OS chooses: the fixed 7197 may be held by another server on the machine,
+        // and the child's "could not bind" error would count as a server warning of the run.
+        "--Admin:Port", "0",
     };
 
     /// <summary>

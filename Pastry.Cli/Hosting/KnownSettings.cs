@@ -18,6 +18,7 @@ internal static class KnownSettings
         typeof(OtpOptions).GetProperties(BindingFlags.Public | BindingFlags.Instance)
             .Where(p => p.CanWrite)
             .Select(p => (p.Name, p.PropertyType))
+            .Append(("ClientAgent:Tls", typeof(Pastry.Otp.ClientAgent.ClientAgentTlsOptions)))
             .Append((AiHostOptions.Section, typeof(AiHostOptions)))
             .Append(("Admin", typeof(Pastry.Otp.Admin.AdminOptions)))
             .Append(("Admin:Map", typeof(Pastry.Otp.Admin.AdminMapOptions)))

@@ -111,7 +111,11 @@ public enum InternalMessageType : ushort
     /// </summary>
     ActivateObjectResp = 2061,
 
-    /// <summary>To the State Server: <c>context: uint32, parent, count, zones: uint32*</c>; answered with entries and a done.</summary>
+    /// <summary>
+    /// To the State Server: <c>context: uint32, parent, count, zones: uint32*, mustBePublic: byte</c>; answered with
+    /// entries and a done. With <c>mustBePublic</c> 1 (the interest policy left the parent to the State Server) only the
+    /// root and objects at the root are answered; any other parent gets a done with the refused byte.
+    /// </summary>
     QueryZones = 2100,
 
     /// <summary>From the State Server: an object now visible at its location; payload an object entry (<c>ObjectEntry</c>).</summary>
@@ -120,7 +124,7 @@ public enum InternalMessageType : ushort
     /// <summary>From the State Server to a querying session: one object of a zone query; payload an object entry (<c>ObjectEntry</c>) after <c>context: uint32</c>.</summary>
     QueryEntry = 2201,
 
-    /// <summary>From the State Server to a querying session: <c>context: uint32</c>.</summary>
+    /// <summary>From the State Server to a querying session: <c>context: uint32</c>, then <c>refused: byte</c> 1 when a <c>mustBePublic</c> parent was not public.</summary>
     QueryDone = 2202,
 
     /// <summary>From the State Server: <c>oldParent, oldZone, entry</c>: the object moved (entry is its new location and values).</summary>

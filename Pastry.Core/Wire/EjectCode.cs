@@ -73,6 +73,12 @@ public enum EjectCode : ushort
     OperatorEject = 350,
 
     /// <summary>
+    /// The Client Agent speaks TLS on this port and the client sent plain frames: turn on TLS in the client
+    /// (<c>ClientOptions.UseTls</c>). Sent in the clear, since the client cannot read anything else (Pastry's own code).
+    /// </summary>
+    TlsRequired = 356,
+
+    /// <summary>
     /// The session was resumed from another connection with its resume token, so this connection is no longer its
     /// (Pastry's own code; the session and its objects live on over the new connection).
     /// </summary>

@@ -4,6 +4,8 @@ namespace Pastry.Otp.ClientAgent;
 
 /// <summary>
 /// Per-IP-address admission: how many connections an address holds, and how fast it opens new ones (a token bucket).
+/// An IPv4 address counts alone; an IPv6 address counts with its whole /64 (<see cref="KeyOf"/>), since one subscriber
+/// is routinely given a /64 and could otherwise open connections from 2^64 addresses.
 /// Plain logic on a millisecond clock, so that tests drive it. Entries of addresses with no connection are pruned once
 /// their bucket has refilled, so the table grows only with addresses that are connected or were lately.
 /// </summary>
@@ -21,6 +23,28 @@ internal sealed class AddressLimits
     {
         this.maxConnections = maxConnections;
         ratePerSecond = newConnectionsPerSecond;
+    }
+
+    /// <summary>
+    /// The key the per-address limits count <paramref name="address"/> under: an IPv4 address (also one mapped into
+    /// IPv6, as a dual-stack socket reports it) as itself, an IPv6 address as its /64 prefix with the rest zeroed.
+    /// </summary>
+    public static IPAddress KeyOf(IPAddress address)
+    {
+        if (address.IsIPv4MappedToIPv6)
+        {
+            return address.MapToIPv4();
+        }
+
+        if (address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6)
+        {
+            return address;
+        }
+
+        Span<byte> bytes = stackalloc byte[16];
+        address.TryWriteBytes(bytes, out _);
+        bytes[8..].Clear();
+        return new IPAddress(bytes);
     }
 
     /// <summary>Addresses remembered now.</summary>
@@ -41,6 +65,8 @@ internal sealed class AddressLimits
     /// </summary>
     public string? TryAdmit(IPAddress address, long nowMs, out bool firstRefusal)
     {
+        address = KeyOf(address);
+        string who = address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"{address}/64" : address.ToString();
         lock (gate)
         {
             if (!entries.TryGetValue(address, out var entry))
@@ -57,9 +83,9 @@ internal sealed class AddressLimits
             }
 
             string? refusal = entry.Connections >= maxConnections
-                ? $"{address} already has {entry.Connections} connections (the limit per address is {maxConnections})"
+                ? $"{who} already has {entry.Connections} connections (the limit per address is {maxConnections})"
                 : !entry.NewConnections.TryTake(nowMs)
-                    ? $"{address} opens connections faster than {ratePerSecond:0.#} per second"
+                    ? $"{who} opens connections faster than {ratePerSecond:0.#} per second"
                     : null;
             if (refusal is not null)
             {
@@ -78,6 +104,7 @@ internal sealed class AddressLimits
     /// <summary>Counts a connection of <paramref name="address"/> as closed.</summary>
     public void Release(IPAddress address)
     {
+        address = KeyOf(address);
         lock (gate)
         {
             if (entries.TryGetValue(address, out var entry))

@@ -20,6 +20,7 @@ public sealed partial class ClientAgent : IAsyncDisposable
     private readonly CancellationTokenSource stop = new();
     private readonly ConcurrentDictionary<DoId, ClientSession> sessionsByAccount = new();
     private readonly AddressLimits addressLimits;
+    private readonly ConcurrentDictionary<Task, byte> handshakes = new();
     private TcpAcceptor? acceptor;
     private Task? heartbeatLoop;
 
@@ -37,7 +38,11 @@ public sealed partial class ClientAgent : IAsyncDisposable
         Logger = logger;
         Flusher = new FlushScheduler(options.FlushInterval, metrics is null ? null : metrics.Flushed);
         addressLimits = new AddressLimits(options.MaxConnectionsPerAddress, options.MaxNewConnectionsPerSecondPerAddress);
+        tls = CreateTlsOptions();
     }
+
+    /// <summary>Whether clients must connect with TLS (<c>ClientAgent:Tls:CertificatePath</c> is set).</summary>
+    public bool UsesTls => tls is not null;
 
     /// <summary>The endpoint the agent listens on (with the real port when 0 was asked for).</summary>
     public IPEndPoint? LocalEndPoint => acceptor?.LocalEndPoint;
@@ -80,6 +85,8 @@ public sealed partial class ClientAgent : IAsyncDisposable
             await acceptor.DisposeAsync().ConfigureAwait(false);
         }
 
+        // Handshakes in progress see the stop token and end at once.
+        await Task.WhenAll(handshakes.Keys).ConfigureAwait(false);
         foreach (var session in sessions.Keys)
         {
             session.Shutdown();
@@ -154,7 +161,22 @@ public sealed partial class ClientAgent : IAsyncDisposable
 
         // A small kernel send buffer keeps the slow-consumer bound (MaxOutgoingBytes, 346) close to the truth.
         socket.SendBufferSize = Options.SocketSendBufferBytes;
-        var session = new ClientSession(this, socket);
+        if (tls is not null)
+        {
+            // The handshake runs before any session state exists; it is bounded by Tls:HandshakeTimeout.
+            var handshake = HandshakeAsync(socket, (socket.RemoteEndPoint as IPEndPoint)?.Address, tls);
+            handshakes[handshake] = 0;
+            _ = handshake.ContinueWith(static (done, state) => ((ConcurrentDictionary<Task, byte>)state!).TryRemove(done, out _), handshakes, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            return;
+        }
+
+        StartSession(socket, new NetworkStream(socket, ownsSocket: true));
+    }
+
+    /// <summary>Starts the session of an admitted connection over <paramref name="stream"/> (the socket's, or TLS over it).</summary>
+    private void StartSession(Socket socket, Stream stream)
+    {
+        var session = new ClientSession(this, socket, stream);
         sessionsById[session.Id] = session;
         Metrics.SessionOpened();
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -67,6 +67,9 @@ public sealed class ClientAgentOptions
     /// </summary>
     public int SocketSendBufferBytes { get; set; } = 128 * 1024;
 
+    /// <summary>TLS (the <c>ClientAgent:Tls</c> section): off unless a certificate is configured.</summary>
+    public ClientAgentTlsOptions Tls { get; set; } = new();
+
     /// <summary>
     /// How long a logged-in session whose connection dropped is kept for a resume: same account, objects and
     /// interests, and nobody else sees its objects leave. When it ends, the session closes as if logged out (the AI
@@ -113,6 +116,7 @@ public sealed class ClientAgentOptions
         Require(MaxParkedSessions >= 0, "ClientAgent:MaxParkedSessions", "must be at least 0");
         Require(FreeResumeFailuresPerAddress >= 1, "ClientAgent:FreeResumeFailuresPerAddress", "must be at least 1");
         Require(FlushInterval >= TimeSpan.Zero && FlushInterval <= TimeSpan.FromSeconds(1), "ClientAgent:FlushInterval", "must be between 0 and 1 second");
+        Tls.Validate();
     }
 
     private static void Require(bool condition, string key, string rule)
@@ -122,18 +126,4 @@ public sealed class ClientAgentOptions
             throw new ArgumentException($"{key} {rule}.", key);
         }
     }
-}
-
-/// <summary>Decides which parents and zones a session may open; a refused interest ejects with 115.</summary>
-public interface IInterestPolicy
-{
-    /// <summary>Whether the session logged in as <paramref name="account"/> may see <paramref name="zones"/> of <paramref name="parent"/>.</summary>
-    bool IsAllowed(DoId account, DoId parent, IReadOnlyList<uint> zones);
-}
-
-/// <summary>The default policy: any logged-in session may open any zone.</summary>
-public sealed class AllowAllInterestPolicy : IInterestPolicy
-{
-    /// <inheritdoc />
-    public bool IsAllowed(DoId account, DoId parent, IReadOnlyList<uint> zones) => true;
 }

@@ -230,7 +230,8 @@ internal sealed partial class ClientSession
             return Eject(EjectCode.TooManyInterests, $"interest {context} would make {zonesAfter} zones in all; a session may hold at most {agent.Options.MaxZonesPerSession}");
         }
 
-        if (!agent.InterestPolicy.IsAllowed(account, parent, zones))
+        var verdict = agent.InterestPolicy.Decide(new InterestRequest(account, parent, zones, this));
+        if (verdict == InterestVerdict.Refused)
         {
             string shown = string.Join(", ", zones.Take(8)) + (zones.Length > 8 ? $", ... ({zones.Length} zones)" : string.Empty);
             return Eject(EjectCode.ForbiddenInterest, $"interest in parent {parent} zones [{shown}] is not allowed for this account");
@@ -265,6 +266,8 @@ internal sealed partial class ClientSession
             scratch.WriteUInt32(location.Zone);
         }
 
+        // The policy could not vouch for the parent: the State Server answers only if the parent is public.
+        scratch.WriteByte(verdict == InterestVerdict.AllowedIfPublic ? (byte)1 : (byte)0);
         agent.Router.Publish(new Envelope(InternalMessageType.QueryZones, Channel, DoId.Empty, scratch.WrittenSpan.ToArray()), Messaging.Channel.StateServer);
         return true;
     }

@@ -317,5 +317,5 @@ internal sealed partial class ClientSession
     internal sealed record ResumeRequest(DoId Account, byte[] Token, long ReceivedBytes);
 
     /// <summary>A connection handed from the session that read the Resume to the session it resumes.</summary>
-    internal sealed record Handover(Socket Socket, NetworkStream Stream, PipeReader Reader, string Remote, System.Net.IPAddress? Address, long ReceivedBytes);
+    internal sealed record Handover(Socket Socket, Stream Stream, PipeReader Reader, string Remote, System.Net.IPAddress? Address, long ReceivedBytes);
 }

@@ -11,7 +11,7 @@ internal sealed partial class ClientSession
     private void OnQueryEntry(Envelope envelope)
     {
         uint query = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(envelope.Payload.Span);
-        if (!pendingQueries.ContainsKey(query))
+        if (!pendingQueries.ContainsKey(query) && query != ownedQuery)
         {
             return;
         }
@@ -34,8 +34,23 @@ internal sealed partial class ClientSession
     private void OnQueryDone(Envelope envelope)
     {
         uint query = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(envelope.Payload.Span);
+        if (query != 0 && query == ownedQuery)
+        {
+            // The objects the account owns are in view (a second login sees its avatar at once); no InterestDone.
+            ownedQuery = 0;
+            ReplayIfSynced();
+            return;
+        }
+
         if (!pendingQueries.Remove(query, out uint context))
         {
+            return;
+        }
+
+        if (envelope.Payload.Length > 4 && envelope.Payload.Span[4] == 1)
+        {
+            // The State Server refused a parent the policy left to it (InterestVerdict.AllowedIfPublic); nothing of it was sent.
+            Eject(EjectCode.ForbiddenInterest, $"interest {context} is under a parent this session cannot see: open it through an object in view, the parent of an object it owns, or a public parent (the root or an object at the root)");
             return;
         }
 
@@ -49,7 +64,16 @@ internal sealed partial class ClientSession
             }
         }
 
-        if (pendingQueries.Count == 0)
+        ReplayIfSynced();
+    }
+
+    /// <summary>Whether a query (an interest sync or the owned objects at login) is waiting for its done: updates queue meanwhile.</summary>
+    private bool Syncing => pendingQueries.Count > 0 || ownedQuery != 0;
+
+    /// <summary>Replays the updates queued during the syncs once the last one is done (ARCHITECTURE 4).</summary>
+    private void ReplayIfSynced()
+    {
+        if (!Syncing)
         {
             queuedBytes = 0;
             replayIndex = 0;
@@ -67,6 +91,16 @@ internal sealed partial class ClientSession
             replayIndex = -1;
             enteredDuringSync.Clear();
         }
+    }
+
+    /// <summary>Asks the State Server for every object the account owns (at login; see <see cref="InternalMessageType.QueryOwned"/>).</summary>
+    private void QueryOwnedObjects()
+    {
+        ownedQuery = ++nextQuery;
+        scratch.Reset();
+        scratch.WriteUInt32(ownedQuery);
+        scratch.WriteDoId(account);
+        agent.Router.Publish(new Envelope(InternalMessageType.QueryOwned, Channel, DoId.Empty, scratch.WrittenSpan.ToArray()), Messaging.Channel.StateServer);
     }
 
     private void Process(Envelope envelope)
@@ -257,6 +291,23 @@ internal sealed partial class ClientSession
     private bool TakesFromLocation(DoId id) => visible.TryGetValue(id, out var seen) && !IsOwner(seen.Owner) && !Superseded(id);
 
     private bool IsOwner(DoId owner) => !account.IsEmpty && owner == account;
+
+    /// <inheritdoc />
+    bool IInterestView.IsInView(DoId id) => visible.ContainsKey(id);
+
+    /// <inheritdoc />
+    bool IInterestView.OwnsObjectUnder(DoId parent)
+    {
+        foreach (var seen in visible.Values)
+        {
+            if (seen.Location.Parent == parent && IsOwner(seen.Owner))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 
     private readonly record struct VisibleObject(DoId Id, ModelInfo Model, Location Location, DoId Owner);
 }

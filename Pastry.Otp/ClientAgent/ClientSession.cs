@@ -12,13 +12,13 @@ namespace Pastry.Otp.ClientAgent;
 /// and routed messages are handled under one lock per session, so the session's view never tears.
 /// </summary>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "Everything it owns is disposed when RunAsync ends; the session lives exactly as long as that call.")]
-internal sealed partial class ClientSession : IParticipant
+internal sealed partial class ClientSession : IParticipant, IInterestView
 {
     private readonly ClientAgent agent;
 
     // The connection: replaced when the session resumes on another one (see ClientSession.Resume.cs).
     private Socket socket;
-    private NetworkStream stream;
+    private Stream stream;
     private FrameOutbox outbox;
     private readonly object sync = new();
     private readonly PooledBufferWriter scratch = new(256);
@@ -40,6 +40,7 @@ internal sealed partial class ClientSession : IParticipant
     private SessionStage stage = SessionStage.AwaitingHello;
     private DoId account;
     private uint nextQuery;
+    private uint ownedQuery;
     private long queuedBytes;
     private long lastReceivedMs;
     private TokenBucket messages;
@@ -47,11 +48,12 @@ internal sealed partial class ClientSession : IParticipant
     private readonly long connectedMs;
     private int pendingUberDogCalls;
 
-    public ClientSession(ClientAgent agent, Socket socket)
+    /// <summary>A session on <paramref name="socket"/>, read and written through <paramref name="stream"/> (the socket's own stream, or TLS over it).</summary>
+    public ClientSession(ClientAgent agent, Socket socket, Stream stream)
     {
         this.agent = agent;
         this.socket = socket;
-        stream = new NetworkStream(socket, ownsSocket: true);
+        this.stream = stream;
         outbox = new FrameOutbox(agent.Options.MaxOutgoingBytes, agent.Flusher);
         logger = agent.Logger;
         Id = DoId.NewId();
@@ -81,6 +83,9 @@ internal sealed partial class ClientSession : IParticipant
 
     /// <summary>The client's IP address (the key of the per-address limits), or null when the socket has none.</summary>
     public System.Net.IPAddress? RemoteAddress { get; private set; }
+
+    /// <summary>What the per-address limits (connections, login failures) count this session under: its IPv4 address or IPv6 /64.</summary>
+    public System.Net.IPAddress? AddressKey => RemoteAddress is null ? null : AddressLimits.KeyOf(RemoteAddress);
 
     /// <summary>Cancelled when the connection has closed: work queued for it (a password hash) is dropped.</summary>
     public CancellationToken Gone => gone.Token;
@@ -361,7 +366,7 @@ internal sealed partial class ClientSession : IParticipant
                     return;
             }
 
-            if (pendingQueries.Count > 0)
+            if (Syncing)
             {
                 // Updates that arrive during an interest sync are queued and replayed in order (ARCHITECTURE 4).
                 queuedDuringSync.Enqueue(envelope);
@@ -397,6 +402,9 @@ internal sealed partial class ClientSession : IParticipant
             agent.Router.Subscribe(this, Messaging.Channel.ForAccount(accountId));
             logger.LogDebug("{Session} logged in as account {Account}", Name, accountId);
             IssueResumeToken();
+
+            // What the account owns is in its view wherever it is; a second login must see it at once.
+            QueryOwnedObjects();
         }
 
         // Outside this session's lock: the kick takes the other session's lock, and two logins never wait on each other.

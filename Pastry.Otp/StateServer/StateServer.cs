@@ -569,19 +569,34 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
             zones[i] = reader.ReadUInt32();
         }
 
+        // The Client Agent's interest policy may leave the parent to us (InterestVerdict.AllowedIfPublic): only the
+        // root and the objects at the root are public. A refusal sends no object and says so in QueryDone.
+        bool mustBePublic = !reader.IsAtEnd && reader.ReadByte() == 1;
         reader.EnsureAtEnd();
-        foreach (var node in graph.NodesIn(parent, zones))
+        bool refused = mustBePublic && !parent.IsEmpty && !(graph.TryGetLocation(parent, out var parentLocation) && parentLocation.Parent.IsEmpty);
+        AnswerQuery(context, refused ? Enumerable.Empty<ZoneNode>() : graph.NodesIn(parent, zones), refused, envelope.Sender);
+    }
+
+    /// <summary>Sends a query's answer to <paramref name="to"/>: an entry per object, then the done (with the refused byte when <paramref name="refused"/>).</summary>
+    private void AnswerQuery(uint context, IEnumerable<ZoneNode> nodes, bool refused, Messaging.Channel to)
+    {
+        foreach (var node in nodes)
         {
             var obj = (StateObject)node;
             scratch.Reset();
             scratch.WriteUInt32(context);
             ObjectEntry.Write(scratch, obj);
-            Publish(new Envelope(InternalMessageType.QueryEntry, Messaging.Channel.StateServer, obj.Id, scratch.WrittenSpan.ToArray()), envelope.Sender);
+            Publish(new Envelope(InternalMessageType.QueryEntry, Messaging.Channel.StateServer, obj.Id, scratch.WrittenSpan.ToArray()), to);
         }
 
         scratch.Reset();
         scratch.WriteUInt32(context);
-        Publish(new Envelope(InternalMessageType.QueryDone, Messaging.Channel.StateServer, DoId.Empty, scratch.WrittenSpan.ToArray()), envelope.Sender);
+        if (refused)
+        {
+            scratch.WriteByte(1);
+        }
+
+        Publish(new Envelope(InternalMessageType.QueryDone, Messaging.Channel.StateServer, DoId.Empty, scratch.WrittenSpan.ToArray()), to);
     }
 
     /// <summary>The object <paramref name="id"/>, if the State Server holds it.</summary>

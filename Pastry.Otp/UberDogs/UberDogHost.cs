@@ -72,7 +72,7 @@ public sealed class UberDogHost
                     {
                         var result = session.IsEstablished
                             ? new AccountResult(AccountStatus.AlreadyLoggedIn, DoId.Empty, "This connection is already logged in; disconnect before logging in as another account.")
-                            : await accounts.LoginAsync((string)arguments[0]!, (string)arguments[1]!, session.RemoteAddress?.ToString(), session.Gone).ConfigureAwait(false);
+                            : await accounts.LoginAsync((string)arguments[0]!, (string)arguments[1]!, session.AddressKey?.ToString(), session.Gone).ConfigureAwait(false);
 
                         // One line per login (the session's own "logged in" line is Debug): at thousands of logins a
                         // second, every Info line is a measurable share of the login path.

@@ -210,6 +210,7 @@ public sealed class ClientAgentPermissionTests
 
     private sealed class OnlyZonesBelow(uint limit) : Pastry.Otp.ClientAgent.IInterestPolicy
     {
-        public bool IsAllowed(DoId account, DoId parent, IReadOnlyList<uint> zones) => zones.All(z => z < limit);
+        public Pastry.Otp.ClientAgent.InterestVerdict Decide(Pastry.Otp.ClientAgent.InterestRequest request) =>
+            request.Zones.All(z => z < limit) ? Pastry.Otp.ClientAgent.InterestVerdict.Allowed : Pastry.Otp.ClientAgent.InterestVerdict.Refused;
     }
 }

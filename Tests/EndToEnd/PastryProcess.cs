@@ -14,6 +14,7 @@ public sealed partial class PastryProcess : IAsyncDisposable
     private readonly List<string> lines = new();
     private readonly object gate = new();
     private readonly List<(Regex Pattern, TaskCompletionSource<Match> Found)> waiters = new();
+    private readonly List<(Regex Pattern, int Count, TaskCompletionSource<Match> Found)> countWaiters = new();
 
     private PastryProcess(Process process)
     {
@@ -47,6 +48,24 @@ public sealed partial class PastryProcess : IAsyncDisposable
     /// </summary>
     public static PastryProcess StartDotnet(string workingDirectory, IReadOnlyDictionary<string, string>? environment, params string[] arguments) =>
         StartProgram("dotnet", workingDirectory, environment, arguments);
+
+    /// <summary>
+    /// Starts <c>pastry serve --role otp</c> as <see cref="StartOtpAsync(string[])"/> does, through bash with
+    /// <c>ulimit -n <paramref name="openFiles"/></c>, so that a test can run the process out of file descriptors.
+    /// </summary>
+    public static async Task<(PastryProcess Process, IPEndPoint Clients)> StartOtpWithFileLimitAsync(int openFiles, params string[] extra)
+    {
+        var arguments = new List<string>
+        {
+            "-c", $"ulimit -n {openFiles} && exec dotnet \"$0\" \"$@\"", PastryDll,
+            "serve", "--role", "otp", "--app", typeof(Knight).Assembly.Location,
+            "--ClientAgent:Port", "0", "--MessageDirector:Port", "0", "--Accounts:Pbkdf2Iterations", "1000", "--Database:Path", string.Empty,
+        };
+        arguments.AddRange(extra);
+        var process = StartProgram("bash", AppContext.BaseDirectory, null, arguments.ToArray());
+        var clients = await process.WaitForLineAsync(ListeningPattern("Client Agent"));
+        return (process, IPEndPoint.Parse(clients.Groups[1].Value));
+    }
 
     /// <summary>
     /// Starts <c>dotnet pastry.dll arguments</c> through bash with SIGXFSZ ignored, so that a file-size limit set later
@@ -155,6 +174,30 @@ public sealed partial class PastryProcess : IAsyncDisposable
         await process.StandardInput.FlushAsync();
     }
 
+    /// <summary>Waits until <paramref name="count"/> output lines in all match <paramref name="pattern"/> (a later episode of a repeated event).</summary>
+    public async Task WaitForLineCountAsync(Regex pattern, int count, TimeSpan? timeout = null)
+    {
+        var found = new TaskCompletionSource<Match>(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (gate)
+        {
+            if (lines.Count(pattern.IsMatch) >= count)
+            {
+                return;
+            }
+
+            countWaiters.Add((pattern, count, found));
+        }
+
+        try
+        {
+            await found.Task.WaitAsync(timeout ?? TimeSpan.FromSeconds(30));
+        }
+        catch (TimeoutException)
+        {
+            throw new AssertFailedException($"pastry never printed {count} lines matching /{pattern}/. Output so far:{Environment.NewLine}{Output}");
+        }
+    }
+
     /// <summary>How many output lines so far match <paramref name="pattern"/>.</summary>
     public int CountLines(Regex pattern)
     {
@@ -201,6 +244,15 @@ public sealed partial class PastryProcess : IAsyncDisposable
         lock (gate)
         {
             lines.Add(line);
+            for (int i = countWaiters.Count - 1; i >= 0; i--)
+            {
+                if (countWaiters[i].Pattern.IsMatch(line) && lines.Count(countWaiters[i].Pattern.IsMatch) >= countWaiters[i].Count)
+                {
+                    countWaiters[i].Found.TrySetResult(Match.Empty);
+                    countWaiters.RemoveAt(i);
+                }
+            }
+
             for (int i = waiters.Count - 1; i >= 0; i--)
             {
                 var match = waiters[i].Pattern.Match(line);

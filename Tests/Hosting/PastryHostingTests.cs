@@ -133,6 +133,31 @@ public sealed class PastryHostingTests
     }
 
     [TestMethod]
+    public async Task AnInterestPolicy_RegisteredInTheHostsServices_ReplacesTheDefault()
+    {
+        var builder = PlainBuilder(new());
+        builder.Services.AddSingleton<Pastry.Otp.ClientAgent.IInterestPolicy>(new OnlyTheRoot());
+        builder.Services.AddPastryOtp(builder.Configuration, Deployment.Registry).AddPastryAi<KnightAiApp>(builder.Configuration);
+        using var host = builder.Build();
+        await host.StartAsync();
+        try
+        {
+            var server = host.Services.GetRequiredService<OtpServer>();
+            await using var client = await LoggedInAsync(server.ClientEndPoint);
+            await client.AddInterestAsync(DoId.Empty, 0);
+            Assert.IsTrue(client.Objects.OfType<Realm>().Any(), "The app's policy allows the root.");
+
+            // The default would allow the realm (it sits at the root, and is in view); the app's policy refuses it.
+            var refused = await Assert.ThrowsAsync<ClientEjectedException>(() => client.AddInterestAsync(KnightAiApp.RealmId, 1));
+            Assert.AreEqual(115, refused.Code);
+        }
+        finally
+        {
+            await host.StopAsync();
+        }
+    }
+
+    [TestMethod]
     public void AddPastryOtp_PutsTheOtpBeforeHostedServicesRegisteredEarlier_SoTheyFindItRunning()
     {
         var services = new ServiceCollection();
@@ -167,5 +192,11 @@ public sealed class PastryHostingTests
         await client.CreateAccountAsync(user, "a fine password");
         await client.LoginAsync(user, "a fine password");
         return client;
+    }
+
+    private sealed class OnlyTheRoot : Pastry.Otp.ClientAgent.IInterestPolicy
+    {
+        public Pastry.Otp.ClientAgent.InterestVerdict Decide(Pastry.Otp.ClientAgent.InterestRequest request) =>
+            request.Parent.IsEmpty ? Pastry.Otp.ClientAgent.InterestVerdict.Allowed : Pastry.Otp.ClientAgent.InterestVerdict.Refused;
     }
 }

@@ -72,6 +72,33 @@ public sealed class LoginLimitTests
         Assert.IsNull(slow.TryAdmit(a, 1000, out _), "The bucket refills.");
     }
 
+    [TestMethod]
+    [DataRow("203.0.113.7", "203.0.113.7")]
+    [DataRow("::ffff:203.0.113.7", "203.0.113.7")]
+    [DataRow("2001:db8:1:2:aaaa:bbbb:cccc:dddd", "2001:db8:1:2::")]
+    [DataRow("2001:db8:1:2::1", "2001:db8:1:2::")]
+    [DataRow("2001:db8:1:3::1", "2001:db8:1:3::")]
+    [DataRow("::1", "::")]
+    public void AddressKey_IsTheIPv4Address_OrTheIPv6Slash64(string address, string key) =>
+        Assert.AreEqual(IPAddress.Parse(key), AddressLimits.KeyOf(IPAddress.Parse(address)));
+
+    [TestMethod]
+    public void AddressLimits_CountAWholeIPv6Slash64_AsOneAddress_AndIPv4AddressesApart()
+    {
+        var limits = new AddressLimits(maxConnections: 2, newConnectionsPerSecond: 100);
+        Assert.IsNull(limits.TryAdmit(IPAddress.Parse("2001:db8:1:2::1"), 0, out _));
+        Assert.IsNull(limits.TryAdmit(IPAddress.Parse("2001:db8:1:2:ffff::9"), 0, out _));
+        StringAssert.Contains(limits.TryAdmit(IPAddress.Parse("2001:db8:1:2:1234:5678:9abc:def0"), 0, out _), "2001:db8:1:2::/64 already has 2");
+        Assert.IsNull(limits.TryAdmit(IPAddress.Parse("2001:db8:1:3::1"), 0, out _), "The next /64 is another subscriber.");
+        limits.Release(IPAddress.Parse("2001:db8:1:2::77"));
+        Assert.IsNull(limits.TryAdmit(IPAddress.Parse("2001:db8:1:2::1"), 0, out _), "A release by any address of the /64 frees its slot.");
+
+        Assert.IsNull(limits.TryAdmit(IPAddress.Parse("198.51.100.1"), 0, out _));
+        Assert.IsNull(limits.TryAdmit(IPAddress.Parse("198.51.100.1"), 0, out _));
+        Assert.IsNull(limits.TryAdmit(IPAddress.Parse("198.51.100.2"), 0, out _), "IPv4 neighbours are counted apart.");
+        Assert.IsNotNull(limits.TryAdmit(IPAddress.Parse("::ffff:198.51.100.1"), 0, out _), "A mapped IPv4 address counts as that address.");
+    }
+
     private sealed class SteppedTime : TimeProvider
     {
         public DateTimeOffset Now { get; set; } = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);

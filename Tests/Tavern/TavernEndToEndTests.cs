@@ -174,6 +174,34 @@ public sealed class TavernEndToEndTests
     }
 
     [TestMethod]
+    public async Task ATeleport_IsCutShortToTheWalkingAllowance_AndThePlayerIsTold_WhileTheDoorStillWorks()
+    {
+        string directory = Directory.CreateTempSubdirectory("tavern-speed").FullName;
+        await using var server = await TavernProcess.StartAsync(Path.Combine(directory, "tavern.db"));
+        await using var ann = await JoinAsync(server, "ann");
+        var start = ann.Player.Position.ToArray();
+        var told = ann.Client.Of<Player>().Calls.FirstAsync(c => c.Method.Name == nameof(Player.Told) && c.Target == ann.Player).ToTask();
+        var corrected = ann.Client.Of<Player>().Updated.FirstAsync(c => c.Target == ann.Player && c.Field.Name == nameof(Player.Position) && c.Origin == ChangeOrigin.Remote).ToTask();
+
+        // A modified client sets Position 72 units away in one go (Position is [OwnSend], so the Client Agent lets it through).
+        ann.Step(-60, -40);
+
+        StringAssert.Contains((string)(await told.WaitAsync(Timeout)).Arguments[0]!, "You cannot walk that fast");
+        await corrected.WaitAsync(Timeout);
+        var now = ann.Player.Position;
+        float walked = MathF.Sqrt(MathF.Pow(now[0] - start[0], 2) + MathF.Pow(now[1] - start[1], 2));
+        Assert.IsTrue(walked <= TavernWorld.MaxStride + 0.01f, $"The AI cut the move short: {walked} units walked, the allowance is {TavernWorld.MaxStride}.");
+        Assert.IsTrue(walked > 1f, "The player walks as far as the allowance goes, towards where it asked.");
+        await server.WaitForLineAsync(new System.Text.RegularExpressions.Regex("tavern: ann tried to move 72.1 units at once; cut short at"));
+
+        // Going in and out is the AI's move (an RPC it validates), not a jump of Position: from afar it is refused.
+        var refused = ann.Client.Of<Player>().Calls.FirstAsync(c => c.Method.Name == nameof(Player.Told) && c.Target == ann.Player).ToTask();
+        ann.Client.Call(ann.Player, p => p.GoInside());
+        StringAssert.Contains((string)(await refused.WaitAsync(Timeout)).Arguments[0]!, "walk to it first");
+        Assert.AreEqual(TavernWorld.DistrictId, ann.Player.Parent);
+    }
+
+    [TestMethod]
     public async Task TheBoard_TakesNoticesOnlyInTheBar_AndNoOneMovesAnotherPlayer()
     {
         string directory = Directory.CreateTempSubdirectory("tavern-rules").FullName;
