@@ -798,10 +798,12 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
             link.Subscribe(this, Channel.SessionEvents);
             RegisterCleanup(link);
 
-            // The server deleted this AI's objects when the link dropped; create the live ones again.
+            // The server deleted this AI's objects when the link dropped; create the live ones again. Stored (activated)
+            // ones say so, or the State Server would keep them as RAM objects and their Db fields would not be written
+            // any more.
             foreach (var obj in Objects)
             {
-                link.Publish(InternalMessages.CreateObject(obj, obj.Parent, obj.Zone, obj.Owner, Channel), Channel.StateServer);
+                link.Publish(InternalMessages.CreateObject(obj, obj.Parent, obj.Zone, obj.Owner, Channel, databaseBacked: storedObjects.ContainsKey(obj.DoId)), Channel.StateServer);
             }
 
             logger.LogInformation("{Ai}: reconnected; {Count} object(s) created again", Name, table.Count);

@@ -69,7 +69,9 @@ public enum InternalMessageType : ushort
 
     /// <summary>
     /// To the State Server: <c>classId: uint32, parent, zone: uint32, owner, ai: channel, count: uint16,
-    /// (field: uint16, value)*</c>; <see cref="Envelope.Subject"/> is the new DoId. Missing Required fields are refused.
+    /// (field: uint16, value)*[, databaseBacked: byte]</c>; <see cref="Envelope.Subject"/> is the new DoId. Missing
+    /// Required fields are refused. The optional trailing <c>databaseBacked</c> (1) marks a stored object an AI puts back
+    /// after the OTP restarted: its Db fields are kept and later sets of them written through, as after an activation.
     /// </summary>
     CreateObject = 2000,
 

@@ -12,7 +12,16 @@ public static class InternalMessages
     /// <c>CreateObject</c> for <paramref name="obj"/>: its class, location, owner, creating AI, and every assigned
     /// Required or Ram field. The State Server refuses it when a Required field was never assigned.
     /// </summary>
-    public static Envelope CreateObject(DistributedObject obj, DoId parent, uint zone, DoId owner, Channel ai)
+    /// <param name="obj">The object.</param>
+    /// <param name="parent">Where it is placed: the parent object (empty for the root).</param>
+    /// <param name="zone">Where it is placed: the zone under <paramref name="parent"/>.</param>
+    /// <param name="owner">The owning account (empty for the AI).</param>
+    /// <param name="ai">The creating AI's channel.</param>
+    /// <param name="databaseBacked">
+    /// The object is stored in the database (an AI putting an activated object back after the server restarted): its
+    /// Db fields are sent too, and the State Server writes later sets of them through, as for an activated object.
+    /// </param>
+    public static Envelope CreateObject(DistributedObject obj, DoId parent, uint zone, DoId owner, Channel ai, bool databaseBacked = false)
     {
         using var writer = new PooledBufferWriter(256);
         writer.WriteUInt32(obj.Model.ClassId);
@@ -23,7 +32,7 @@ public static class InternalMessages
         int count = 0;
         foreach (var field in obj.Model.Fields)
         {
-            if (field.IsStored && obj.IsAssigned(field))
+            if ((field.IsStored || (databaseBacked && field.IsDb)) && obj.IsAssigned(field))
             {
                 count++;
             }
@@ -32,11 +41,17 @@ public static class InternalMessages
         writer.WriteUInt16((ushort)count);
         foreach (var field in obj.Model.Fields)
         {
-            if (field.IsStored && obj.IsAssigned(field))
+            if ((field.IsStored || (databaseBacked && field.IsDb)) && obj.IsAssigned(field))
             {
                 writer.WriteUInt16((ushort)field.Index);
                 field.Encode(obj, writer);
             }
+        }
+
+        if (databaseBacked)
+        {
+            // A trailing flag: older senders end after the fields, and the State Server reads it only when present.
+            writer.WriteByte(1);
         }
 
         return new Envelope(InternalMessageType.CreateObject, ai, obj.DoId, writer.WrittenSpan.ToArray());

@@ -212,11 +212,14 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
             return;
         }
 
-        var obj = new StateObject(envelope.Subject, LayoutOf(model, dbBacked: false), ai) { Owner = owner };
         int count = reader.ReadUInt16();
         Span<(int Field, int Start, int Length)> parsed = count <= 32 ? stackalloc (int, int, int)[count] : new (int, int, int)[count];
         ReadFields(ref reader, model, parsed);
+
+        // An AI re-creating a stored object after a restart says so: its Db fields are kept and written through again.
+        bool databaseBacked = reader.Remaining > 0 && reader.ReadByte() == 1 && databaseEnabled;
         reader.EnsureAtEnd();
+        var obj = new StateObject(envelope.Subject, LayoutOf(model, databaseBacked), ai) { Owner = owner };
 
         // Fields that are not stored are dropped here (the layout has no slot for them).
         obj.SetValues(envelope.Payload.Span, parsed);
