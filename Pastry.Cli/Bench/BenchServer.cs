@@ -59,6 +59,9 @@ internal sealed partial class BenchServer : IAsyncDisposable
     /// <summary>Where the AI connects.</summary>
     public IPEndPoint DirectorEndPoint { get; private set; } = new(IPAddress.Loopback, 0);
 
+    /// <summary>How the bench's own links prove themselves: privileged on a child server it started, none on a --target server.</summary>
+    public Pastry.Ai.MessageDirectorCredentials Credentials { get; private init; } = Pastry.Ai.MessageDirectorCredentials.None;
+
     /// <summary>The server's process id, when known (always for a child).</summary>
     public int? ProcessId { get; }
 
@@ -116,9 +119,13 @@ internal sealed partial class BenchServer : IAsyncDisposable
             info.ArgumentList.Add(argument);
         }
 
+        // The bench's own links (bench db writes stored rows that are not live) are privileged on the child it starts:
+        // a random PrivilegedSecret, passed in the environment so that it is not on the command line.
+        string privileged = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
+        info.Environment["PASTRY_MessageDirector__PrivilegedSecret"] = privileged;
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
         process.Start();
-        var server = new BenchServer(process, process.Id);
+        var server = new BenchServer(process, process.Id) { Credentials = new Pastry.Ai.MessageDirectorCredentials(privileged, Privileged: true) };
         process.OutputDataReceived += (_, e) => server.OnLine(e.Data);
         process.ErrorDataReceived += (_, e) => server.OnLine(e.Data);
         process.Exited += (_, _) =>

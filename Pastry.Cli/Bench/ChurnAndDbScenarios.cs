@@ -220,7 +220,7 @@ internal static class ChurnAndDbScenarios
         {
             var settings = BenchCommand.LoadSettings.Concat(new[] { "--Database:Path", Path.Combine(directory, "bench.db"), "--Database:AutoMigrate", "true" });
             await using var server = await BenchCommand.StartServerAsync(options, needsDirector: true, settings, cancellation).ConfigureAwait(false);
-            await using var link = await RemoteMessageRouter.ConnectAsync(server.DirectorEndPoint.Address.ToString(), server.DirectorEndPoint.Port, cancellation).ConfigureAwait(false);
+            await using var link = await RemoteMessageRouter.ConnectAsync(server.DirectorEndPoint.Address.ToString(), server.DirectorEndPoint.Port, server.Credentials, cancellation).ConfigureAwait(false);
             var writer = new AckCounter(DoId.NewId());
             link.Subscribe(writer, writer.Channel);
             var model = registry.GetModel<BenchRecord>();

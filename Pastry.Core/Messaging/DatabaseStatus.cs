@@ -44,4 +44,10 @@ public enum DatabaseStatus : byte
     /// limit); nothing is returned. Take fewer rows, or ask for DoIds only.
     /// </summary>
     AnswerTooLarge = 9,
+
+    /// <summary>
+    /// The sender is a Message Director link that is not privileged, and the object is not one it has live (created,
+    /// activated or was given): it may not write the object's stored row. Nothing was written.
+    /// </summary>
+    Forbidden = 10,
 }

@@ -305,6 +305,13 @@ public sealed partial class MessageDirectorServer
                 return refusal;
             }
 
+            if (!privileged && ParticipantRules.IsCheckedDatabaseWrite(routed.Type))
+            {
+                // A participant's write of a stored row goes through the State Server, which knows whose object it is.
+                server.router.Publish(routed, Channel.StateServer);
+                return null;
+            }
+
             server.router.Publish(routed, CollectionsMarshal.AsSpan(targets));
             return null;
         }

@@ -22,6 +22,13 @@ internal static class ParticipantRules
         or InternalMessageType.DbSetFieldsIfEquals or InternalMessageType.DbDeleteObject or InternalMessageType.DbQuery;
 
     /// <summary>
+    /// Whether <paramref name="type"/> writes an existing stored row (set, compare-and-swap, delete): from a participant
+    /// it goes to the State Server, which passes it to the Database only for the participant's own live objects.
+    /// </summary>
+    public static bool IsCheckedDatabaseWrite(InternalMessageType type) => type is
+        InternalMessageType.DbSetFields or InternalMessageType.DbSetFieldsIfEquals or InternalMessageType.DbDeleteObject;
+
+    /// <summary>
     /// Whether a participant may subscribe to <paramref name="channel"/>: participant channels (claimed, one link each),
     /// locations, objects and session events; never a session, an account or a server role's inbox, which carry what
     /// clients send and what only an object's owner may see.

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Pastry.Messaging;
 using Pastry.Wire;
 
@@ -59,5 +60,46 @@ public sealed partial class StateServer
 
         Refuse(envelope, $"{envelope.Type} naming {ai} as the AI: {envelope.Sender} is a participant link and may act only as itself");
         return false;
+    }
+
+    /// <summary>
+    /// A database write (set, compare-and-swap, delete) from a participant link, which the Message Director sends here
+    /// instead of to the Database: it goes on to the Database only when the object is live and the participant's own
+    /// (it created or activated it, or was given it), so a link cannot rewrite another process's or an offline
+    /// player's stored row. Anything else is answered <see cref="DatabaseStatus.Forbidden"/> and logged.
+    /// </summary>
+    private void CheckDatabaseWrite(Envelope envelope)
+    {
+        var sender = envelope.Sender;
+        if (!IsRestricted(sender) || (TryGetObject(envelope.Subject, out var obj) && (obj.Ai == sender || obj.Owner == sender.Id)))
+        {
+            Publish(envelope, Messaging.Channel.Database);
+            return;
+        }
+
+        string reason = $"{envelope.Type} on {envelope.Subject}: {sender} is a participant link and this is not an object it has live (created, activated or was given); only a privileged link (MessageDirector:PrivilegedSecret) may write another's stored rows";
+        logger.LogWarning("State Server refused {Type} from {Sender}: {Reason}", envelope.Type, sender, reason);
+        if (envelope.Payload.Length < 4 || sender.Kind is ChannelKind.None or ChannelKind.Location)
+        {
+            return;
+        }
+
+        uint context = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(envelope.Payload.Span);
+        if (context == 0)
+        {
+            return;
+        }
+
+        var type = envelope.Type switch
+        {
+            InternalMessageType.DbSetFields => InternalMessageType.DbSetFieldsAck,
+            InternalMessageType.DbSetFieldsIfEquals => InternalMessageType.DbSetFieldsIfEqualsResp,
+            _ => InternalMessageType.DbDeleteObjectResp,
+        };
+        scratch.Reset();
+        scratch.WriteUInt32(context);
+        scratch.WriteByte((byte)DatabaseStatus.Forbidden);
+        scratch.WriteString(reason);
+        Publish(new Envelope(type, Messaging.Channel.StateServer, envelope.Subject, scratch.WrittenSpan.ToArray()), sender);
     }
 }

@@ -175,6 +175,11 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
             case InternalMessageType.LinkParticipantReleased:
                 Restrict(envelope, envelope.Type == InternalMessageType.LinkParticipantRestricted);
                 break;
+            case InternalMessageType.DbSetFields:
+            case InternalMessageType.DbSetFieldsIfEquals:
+            case InternalMessageType.DbDeleteObject:
+                CheckDatabaseWrite(envelope);
+                break;
             default:
                 Refuse(envelope, $"the State Server does not handle {envelope.Type}");
                 break;

@@ -85,6 +85,9 @@ public sealed class DatabaseProcessTests
             var ai = new DbTestClient(link);
             Assert.AreEqual(DatabaseStatus.Ok, (await ai.RequestAsync(c => DatabaseMessages.CreateObject(c, wallet, ai.Channel))).Status);
 
+            // Live under this link: a link that is not privileged writes only the stored rows of its own live objects.
+            Assert.AreEqual(DatabaseStatus.Ok, (await ai.RequestAsync(c => DatabaseMessages.ActivateObject(c, Wallet, wallet.DoId, DoId.Empty, 1, DoId.Empty, ai.Channel), Wallet)).Status);
+
             // Stream increasing values with up to 256 in flight; note the highest acknowledged one.
             using var stop = new CancellationTokenSource();
             using var window = new SemaphoreSlim(256);

@@ -45,6 +45,26 @@ public sealed class MessageDirectorLinkProcessTests
         Assert.AreEqual(20, await GoldInRamAsync(ownerLink, owner, wallet.DoId), "RAM");
         Assert.AreEqual(20L, GoldInSqlite(db, wallet.DoId), "SQLite");
 
+        // Nor can it write the stored row directly, of a live object or of an offline one: the Message Director sends a
+        // participant's database writes through the State Server, which passes on only the participant's own.
+        var gold = Wallet.GetField(nameof(DbWallet.Gold));
+        var direct = await attacker.RequestAsync(c => DatabaseMessages.SetFields(c, Wallet, wallet.DoId, attacker.Channel, (gold, 999_999)));
+        Assert.AreEqual(DatabaseStatus.Forbidden, direct.Status, direct.Reason);
+        var offline = new DbWallet { DoId = DoId.NewId(), Holder = "bob", Gold = 5 };
+        Assert.AreEqual(DatabaseStatus.Ok, (await owner.RequestAsync(c => DatabaseMessages.CreateObject(c, offline, owner.Channel))).Status);
+        var cas = await attacker.RequestAsync(c => DatabaseMessages.SetFieldsIfEquals(c, Wallet, offline.DoId, attacker.Channel, (gold, 5, 999_999)));
+        Assert.AreEqual(DatabaseStatus.Forbidden, cas.Status, cas.Reason);
+        var delete = await attacker.RequestAsync(c => DatabaseMessages.DeleteObject(c, Wallet, offline.DoId, attacker.Channel));
+        Assert.AreEqual(DatabaseStatus.Forbidden, delete.Status, delete.Reason);
+        Assert.AreEqual(20L, GoldInSqlite(db, wallet.DoId), "SQLite, after the direct write");
+        Assert.AreEqual(5L, GoldInSqlite(db, offline.DoId), "SQLite, the offline wallet");
+
+        // The owner's own compare-and-swap on its live object still reaches the database.
+        var own = await owner.RequestAsync(c => DatabaseMessages.SetFieldsIfEquals(c, Wallet, wallet.DoId, owner.Channel, (gold, 20, 19)));
+        Assert.AreEqual(DatabaseStatus.Ok, own.Status, own.Reason);
+        Assert.AreEqual(19L, GoldInSqlite(db, wallet.DoId), "SQLite, the owner's own write");
+        wallet.Gold = 20;
+
         // Speaking as the owner instead is refused by the Message Director, and the attacker's link is closed.
         attackerLink.Publish(InternalMessages.SetField(wallet, Wallet.GetField(nameof(DbWallet.Gold)), owner.Channel), Channel.StateServer);
         await attackerLink.Closed.WaitAsync(RawClient.Timeout);

@@ -40,6 +40,7 @@ public sealed class ResumeTests
         var realm = ai.Create(new Realm { Title = "Camelot" }, DoId.Empty, 0);
         var avatar = ai.Create(new Knight { Name = "Percy", X = 0 }, realm.DoId, 1, owner: ann.AccountId);
         var annSees = ann.Of<Knight>().Created.FirstAsync(k => k.DoId == avatar.DoId).ToTask();
+        await ai.SyncAsync();
         await ann.AddInterestAsync(realm.DoId, 1);
         await bob.AddInterestAsync(realm.DoId, 1);
         var annsPercy = await annSees.WaitAsync(Timeout);
@@ -107,6 +108,7 @@ public sealed class ResumeTests
         await link.FlushAsync();
         var realm = ai.Create(new Realm { Title = "Camelot" }, DoId.Empty, 0);
         var knight = ai.Create(new Knight { Name = "Kay", X = 0 }, realm.DoId, 1);
+        await ai.SyncAsync();
 
         var first = await RawClient.LoggedInAsync(clients, Registry, NextUser());
         var token = first.ResumeToken ?? throw new AssertFailedException("A login sends a resume token.");
@@ -229,6 +231,7 @@ public sealed class ResumeTests
         await using var ann = await LoggedInAsync(clients, user);
         var realm = ai.Create(new Realm { Title = "Camelot" }, DoId.Empty, 0);
         ai.Create(new Knight { Name = "Percy" }, realm.DoId, 1, owner: ann.AccountId);
+        await ai.SyncAsync();
         await ann.AddInterestAsync(realm.DoId, 1);
         var percy = ann.Objects.OfType<Knight>().Single();
 
@@ -301,6 +304,7 @@ public sealed class ResumeTests
         var kay = ai.Create(new Knight { Name = "Kay" }, realm.DoId, 1);
         var gareth = ai.Create(new Knight { Name = "Gareth" }, realm.DoId, 1);
         var percy = ai.Create(new Knight { Name = "Percy" }, realm.DoId, 50, owner: ann.AccountId);
+        await ai.SyncAsync();
         await ann.AddInterestAsync(realm.DoId, 1);
         await EventuallyAsync(() => ann.Objects.OfType<Knight>().Count() == 3, () => $"{ann.Objects.Count} objects");
         Assert.IsTrue(ann.TryGet<Knight>(kay.DoId, out var annsKay));
@@ -386,6 +390,7 @@ public sealed class ResumeTests
         var ai = new TestAi(link);
         await link.FlushAsync();
         var realm = ai.Create(new Realm { Title = "Camelot" }, DoId.Empty, 0);
+        await ai.SyncAsync();
         await using var watcher = await RawClient.LoggedInAsync(clients, Registry, NextUser());
         var jumps = new List<string>();
         const int Trials = 20;
@@ -394,6 +399,7 @@ public sealed class ResumeTests
         {
             uint zone = (uint)(100 + trial);
             var knight = ai.Create(new Knight { Name = "Kay", Gold = 0 }, realm.DoId, zone);
+            await ai.SyncAsync();
             await link.FlushAsync();
             var flowing = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             var racing = Task.Run(async () =>

@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using Pastry.Messaging;
+using Pastry.Wire;
 
 namespace Pastry.Tests.EndToEnd;
 
@@ -31,6 +32,25 @@ public sealed class TestAi : IParticipant
     {
         router.Publish(InternalMessages.CreateObject(obj, parent, zone, owner, Channel), Pastry.Messaging.Channel.StateServer);
         return obj;
+    }
+
+    /// <summary>
+    /// Waits until the State Server has handled everything this AI sent so far: a probe on its own channel, over the
+    /// same link and so after those messages, asks for an empty zone and awaits the QueryDone. A client's interest in
+    /// a parent the AI just created is then decided knowing that parent (the default interest policy asks the State
+    /// Server whether an unknown parent is public).
+    /// </summary>
+    public async Task SyncAsync()
+    {
+        var probe = new TestAi(router);
+        using var writer = new PooledBufferWriter(32);
+        writer.WriteUInt32(1);
+        writer.WriteDoId(DoId.Empty);
+        writer.WriteVarUInt32(1);
+        writer.WriteUInt32(uint.MaxValue);
+        router.Publish(new Envelope(InternalMessageType.QueryZones, probe.Channel, DoId.Empty, writer.WrittenSpan.ToArray()), Pastry.Messaging.Channel.StateServer);
+        await probe.ExpectAsync(InternalMessageType.QueryDone);
+        router.UnsubscribeAll(probe);
     }
 
     public void Set(DistributedObject obj, string field) =>
