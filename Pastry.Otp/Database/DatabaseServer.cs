@@ -577,8 +577,11 @@ public sealed class DatabaseServer : IParticipant, IAsyncDisposable
         replies.Add((new Envelope(type, Messaging.Channel.Database, request.Subject, scratch.WrittenSpan.ToArray()), request.Sender));
     }
 
-    /// <summary>The reply type of each request type (<see cref="InternalMessageType.Error"/> for what is not a request).</summary>
-    private static InternalMessageType ReplyTypeOf(InternalMessageType request) => request switch
+    /// <summary>
+    /// The reply type of each request type (<see cref="InternalMessageType.Error"/> for what is not a request); also the
+    /// State Server's, when it refuses a participant's write for the Database.
+    /// </summary>
+    internal static InternalMessageType ReplyTypeOf(InternalMessageType request) => request switch
     {
         InternalMessageType.DbCreateObject => InternalMessageType.DbCreateObjectResp,
         InternalMessageType.DbGetAll => InternalMessageType.DbGetAllResp,

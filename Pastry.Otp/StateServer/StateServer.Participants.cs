@@ -90,16 +90,10 @@ public sealed partial class StateServer
             return;
         }
 
-        var type = envelope.Type switch
-        {
-            InternalMessageType.DbSetFields => InternalMessageType.DbSetFieldsAck,
-            InternalMessageType.DbSetFieldsIfEquals => InternalMessageType.DbSetFieldsIfEqualsResp,
-            _ => InternalMessageType.DbDeleteObjectResp,
-        };
         scratch.Reset();
         scratch.WriteUInt32(context);
         scratch.WriteByte((byte)DatabaseStatus.Forbidden);
         scratch.WriteString(reason);
-        Publish(new Envelope(type, Messaging.Channel.StateServer, envelope.Subject, scratch.WrittenSpan.ToArray()), sender);
+        Publish(new Envelope(Database.DatabaseServer.ReplyTypeOf(envelope.Type), Messaging.Channel.StateServer, envelope.Subject, scratch.WrittenSpan.ToArray()), sender);
     }
 }
