@@ -79,6 +79,17 @@ internal static class BenchCommand
                     --queries        also run two AIs' query loops beside the writes (a lookup by a [Unique] label;
                                      the top 10 by the [Indexed] counter the writes change); reports their p50/p99
 
+          soak    N bots (the real client library) walk in one zone for T minutes; each drops its connection at random
+                  and resumes by itself; an AI scores them with Db writes (write-through and compare-and-swap) and is
+                  restarted once at half time (its objects parked and taken back). Samples the server's RSS, open
+                  handles, threads and GC heap every S seconds; reports them and the growth from the first to the last
+                  third of the run. The child server gets a temporary database.
+                    --bots N         bots (default 50)
+                    --minutes T      how long (default 30)
+                    --sample-seconds S  seconds between samples (default 10)
+                    --drop-every D   mean seconds between a bot's dropped connections (default 60)
+                    --hz H           moves per bot per second (default 2)
+
         common options:
           --json                     print one JSON object on standard output instead of a table
           --sweep NAME=V1,V2,...     run the scenario once per value of option NAME (each with its own child server),
@@ -179,7 +190,8 @@ internal static class BenchCommand
         "clientmem" => ClientScenarios.ClientMemoryAsync,
         "churn" => ChurnAndDbScenarios.ChurnAsync,
         "db" => ChurnAndDbScenarios.DbAsync,
-        _ => throw new UsageException($"Unknown bench scenario '{name}'. Scenarios: fanout, grid, idle, objects, relay, clientmem, churn, db (see pastry bench --help)."),
+        "soak" => SoakScenario.RunAsync,
+        _ => throw new UsageException($"Unknown bench scenario '{name}'. Scenarios: fanout, grid, idle, objects, relay, clientmem, churn, db, soak (see pastry bench --help)."),
     };
 
     /// <summary>
