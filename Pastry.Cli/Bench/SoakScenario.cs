@@ -133,9 +133,9 @@ internal static class SoakScenario
                         }
                         catch (Exception ex) when (ex is DatabaseRequestException or OperationCanceledException or ObjectDisabledException)
                         {
-                            if (!stop.IsCancellationRequested)
+                            if (!stop.IsCancellationRequested && Interlocked.Increment(ref errors) <= 5)
                             {
-                                Interlocked.Increment(ref errors);
+                                BenchCommand.Progress($"soak: an AI write failed: {ex.GetType().Name}: {ex.Message}");
                             }
                         }
                     }
@@ -394,7 +394,10 @@ internal static class SoakScenario
                 }
                 catch (Exception ex) when (ex is IOException or TimeoutException or InvalidOperationException or ObjectDisabledException or ModelValidationException)
                 {
-                    Interlocked.Increment(ref errors);
+                    if (Interlocked.Increment(ref errors) <= 3)
+                    {
+                        BenchCommand.Progress($"soak: bot {user}: {ex.GetType().Name}: {ex.Message}");
+                    }
                 }
                 catch (OperationCanceledException)
                 {
