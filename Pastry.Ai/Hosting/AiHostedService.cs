@@ -67,10 +67,19 @@ internal sealed class AiHostedService(Type application, IServiceProvider service
 
             // An AI of this application that died left its objects in the world: take them back before the game spawns
             // its own, so that StartAsync finds them in ai.Objects (and clients see nothing leave or come back).
-            var restored = await ai.TakeBackAsync(cancellationToken).ConfigureAwait(false);
-            if (restored.Count > 0)
+            using var claimTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            claimTimeout.CancelAfter(TimeSpan.FromSeconds(30));
+            try
             {
-                logger.LogWarning("AI {Ai} took back {Count} object(s) that the AI of {App} before it left in the world", ai.Channel.Id, restored.Count, application.Name);
+                var restored = await ai.TakeBackAsync(claimTimeout.Token).ConfigureAwait(false);
+                if (restored.Count > 0)
+                {
+                    logger.LogWarning("AI {Ai} took back {Count} object(s) that the AI of {App} before it left in the world", ai.Channel.Id, restored.Count, application.Name);
+                }
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                logger.LogWarning("AI {Ai}: the State Server did not answer the claim of {App}'s objects within 30 s (an OTP of an earlier version?); starting without them", ai.Channel.Id, application.Name);
             }
         }
 
