@@ -176,6 +176,52 @@ internal sealed class ObjectStore : IDisposable
     }
 
     /// <summary>
+    /// PostgreSQL: runs many updates in one round trip (one <c>NpgsqlBatch</c> in the current transaction). Returns the
+    /// rows each one changed, or null when any of them failed: PostgreSQL has then aborted the transaction, which the
+    /// caller rolls back before running the writes one guarded statement at a time.
+    /// </summary>
+    public int[]? SetFieldsPipelined(IReadOnlyList<(Table Table, DoId Id, IReadOnlyList<FieldValue> Values)> writes)
+    {
+        if (writes.Count == 0)
+        {
+            return Array.Empty<int>();
+        }
+
+        using var batch = ((Npgsql.NpgsqlConnection)connection).CreateBatch();
+        batch.Transaction = (Npgsql.NpgsqlTransaction?)transaction;
+        foreach (var (table, id, values) in writes)
+        {
+            // Positional parameters: $1 is the DoId, $2.. the values.
+            var command = batch.CreateBatchCommand();
+            command.CommandText = table.PipelinedUpdate(FieldKey(values), values);
+            command.Parameters.Add(new Npgsql.NpgsqlParameter { Value = id.ToByteArray() });
+            foreach (var value in values)
+            {
+                command.Parameters.Add(new Npgsql.NpgsqlParameter { Value = value.Sql });
+            }
+
+            batch.BatchCommands.Add(command);
+        }
+
+        try
+        {
+            batch.ExecuteNonQuery();
+        }
+        catch (Npgsql.PostgresException)
+        {
+            return null;
+        }
+
+        var changed = new int[writes.Count];
+        for (int i = 0; i < changed.Length; i++)
+        {
+            changed[i] = batch.BatchCommands[i].RecordsAffected;
+        }
+
+        return changed;
+    }
+
+    /// <summary>
     /// Writes <paramref name="updates"/> only if every field in <paramref name="expected"/> holds its expected value,
     /// in one statement, so no other write can come between the compare and the swap.
     /// </summary>
@@ -333,6 +379,7 @@ internal sealed class ObjectStore : IDisposable
     {
         private readonly Dictionary<string, DbCommand> commands = new(StringComparer.Ordinal);
         private readonly int[] columnOfField;
+        private readonly Dictionary<string, string> pipelinedUpdates = new(StringComparer.Ordinal);
 
         public Table(ModelInfo model)
         {
@@ -360,6 +407,18 @@ internal sealed class ObjectStore : IDisposable
         public DistributedObject Context { get; }
 
         public string SelectSql { get; }
+
+        /// <summary>The UPDATE of a field set with positional parameters (<c>$1</c> the DoId, <c>$2..</c> the values), made once per set.</summary>
+        public string PipelinedUpdate(string key, IReadOnlyList<FieldValue> values)
+        {
+            if (!pipelinedUpdates.TryGetValue(key, out string? sql))
+            {
+                sql = $"UPDATE {Quoted} SET {string.Join(", ", values.Select((v, i) => $"{DbMapping.Quote(v.Field.Name)} = ${i + 2}"))} WHERE {DbMapping.KeyColumn} = $1";
+                pipelinedUpdates[key] = sql;
+            }
+
+            return sql;
+        }
 
         /// <summary>The column position of a Db field.</summary>
         public int ColumnOf(FieldDescriptor field) => columnOfField[field.Index];

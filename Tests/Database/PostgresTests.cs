@@ -127,6 +127,32 @@ public sealed class PostgresTests
 
         var again = await client.RequestAsync(c => Pastry.Messaging.DatabaseMessages.CreateObject(c, ann, client.Channel));
         Assert.AreEqual(Pastry.Messaging.DatabaseStatus.AlreadyExists, again.Status, again.Reason);
+
+        // A batch of plain sets goes to the server in one round trip; when one of them fails, the batch is run again one
+        // guarded write at a time, so the others still commit and the failing one gets its own answer.
+        var model = ann.Model;
+        var name = model.GetField(nameof(DbHero.Name));
+        var gold = model.GetField(nameof(DbHero.Gold));
+        var sets = new[]
+        {
+            client.RequestAsync(c => Pastry.Messaging.DatabaseMessages.SetFields(c, model, bob.DoId, client.Channel, (gold, 5))),
+            client.RequestAsync(c => Pastry.Messaging.DatabaseMessages.SetFields(c, model, bob.DoId, client.Channel, (name, "ANN"))),
+            client.RequestAsync(c => Pastry.Messaging.DatabaseMessages.SetFields(c, model, DoId.NewId(), client.Channel, (gold, 1))),
+            client.RequestAsync(c => Pastry.Messaging.DatabaseMessages.SetFields(c, model, ann.DoId, client.Channel, (gold, 7))),
+        };
+        var setAnswers = await Task.WhenAll(sets).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.AreEqual(Pastry.Messaging.DatabaseStatus.Ok, setAnswers[0].Status, setAnswers[0].Reason);
+        Assert.AreEqual(Pastry.Messaging.DatabaseStatus.UniqueViolation, setAnswers[1].Status, setAnswers[1].Reason);
+        Assert.AreEqual(Pastry.Messaging.DatabaseStatus.NotFound, setAnswers[2].Status, setAnswers[2].Reason);
+        Assert.AreEqual(Pastry.Messaging.DatabaseStatus.Ok, setAnswers[3].Status, setAnswers[3].Reason);
+        CollectionAssert.AreEqual(
+            new[] { ("Ann", 7L), ("Bob", 5L) },
+            connection.Query<(string, long)>("SELECT \"Name\", \"Gold\" FROM \"DbHero\" ORDER BY \"Name\"").ToList());
+
+        // And a batch of sets that all succeed commits in one round trip, each answered.
+        var many = Enumerable.Range(1, 50).Select(i => client.RequestAsync(c => Pastry.Messaging.DatabaseMessages.SetFields(c, model, ann.DoId, client.Channel, (gold, i)))).ToList();
+        Assert.IsTrue((await Task.WhenAll(many).WaitAsync(TimeSpan.FromSeconds(30))).All(a => a.Status == Pastry.Messaging.DatabaseStatus.Ok));
+        Assert.AreEqual(50L, connection.ExecuteScalar<long>("SELECT \"Gold\" FROM \"DbHero\" WHERE \"Name\" = 'Ann'"), "The last write wins: the batch kept their order.");
     }
 
     [TestMethod]
