@@ -56,12 +56,8 @@ internal static class MigrateCommand
             throw new UsageException("--db needs a file path.");
         }
 
-        if (options.IsPostgres)
-        {
-            return RunPostgres(options, plan, allowDataLoss, apps, appAssemblies);
-        }
-
         var registry = ModelRegistry.FromAssemblies(PastryCommandLine.LoadAssemblies(apps, appAssemblies));
+        string where = options.IsPostgres ? string.Empty : Path.GetFullPath(path);
         try
         {
             var mapping = DbMapping.FromRegistry(registry);
@@ -70,56 +66,18 @@ internal static class MigrateCommand
                 Console.Error.WriteLine("pastry: note: no model has [Db] fields (pass the game's assembly with --app <path to dll>); only Pastry's own tables are managed.");
             }
 
-            bool exists = File.Exists(Path.GetFullPath(path));
-            if (plan && !exists)
+            where = DatabaseConnections.Describe(options);
+            if (!options.IsPostgres && plan && !File.Exists(where))
             {
                 // Planning must not create the file: plan against an empty database in memory instead.
                 using var empty = new SqliteConnection("Data Source=:memory:");
                 empty.Open();
-                return Report(MigrationPlanner.Plan(empty, mapping, DateTime.UtcNow), Path.GetFullPath(path), plan: true, allowDataLoss);
+                return Report(MigrationPlanner.Plan(empty, mapping, DateTime.UtcNow), where, plan: true, allowDataLoss);
             }
 
-            using var connection = SqliteDatabase.Open(path, create: !plan);
-            var migration = MigrationPlanner.Plan(connection, mapping, DateTime.UtcNow);
-            if (plan || migration.IsEmpty || (migration.LosesData && !allowDataLoss))
-            {
-                return Report(migration, Path.GetFullPath(path), plan, allowDataLoss);
-            }
-
-            var statements = Migrator.Apply(connection, migration, allowDataLoss);
-            Console.Out.Write(migration.ToSqlText());
-            Console.Out.WriteLine($"Migrated {Path.GetFullPath(path)}: {migration.Steps.Count} step(s), {statements.Count} statement(s), one transaction.");
-            return PastryCommandLine.ExitOk;
-        }
-        catch (DatabaseException ex)
-        {
-            Console.Error.WriteLine($"pastry: {ex.Message}");
-            return ex.Error is DatabaseError.DataLossRefused or DatabaseError.Mapping or DatabaseError.DuplicatesRefused ? PastryCommandLine.ExitUsage : PastryCommandLine.ExitRuntimeError;
-        }
-        catch (SqliteException ex)
-        {
-            Console.Error.WriteLine($"pastry: {SqliteDatabase.Translate(ex, Path.GetFullPath(path)).Message}");
-            return PastryCommandLine.ExitRuntimeError;
-        }
-    }
-
-    /// <summary>
-    /// The same steps on a PostgreSQL server: the database must exist (the server's owner creates it); the tables go in
-    /// the connection's current schema. A server that cannot be reached is one line naming it, exit code 1.
-    /// </summary>
-    private static int RunPostgres(DatabaseOptions options, bool plan, bool allowDataLoss, string[] apps, IEnumerable<Assembly> appAssemblies)
-    {
-        var registry = ModelRegistry.FromAssemblies(PastryCommandLine.LoadAssemblies(apps, appAssemblies));
-        try
-        {
-            var mapping = DbMapping.FromRegistry(registry);
-            if (mapping.Tables.Count == 0)
-            {
-                Console.Error.WriteLine("pastry: note: no model has [Db] fields (pass the game's assembly with --app <path to dll>); only Pastry's own tables are managed.");
-            }
-
-            string where = DatabaseConnections.Describe(options);
-            using var connection = DatabaseConnections.Open(options, create: false);
+            // A PostgreSQL database must exist already (its owner creates it); the tables go in the connection's
+            // current schema.
+            using var connection = DatabaseConnections.Open(options, create: !plan);
             var migration = MigrationPlanner.Plan(connection, mapping, DateTime.UtcNow);
             if (plan || migration.IsEmpty || (migration.LosesData && !allowDataLoss))
             {
@@ -136,8 +94,14 @@ internal static class MigrateCommand
             Console.Error.WriteLine($"pastry: {ex.Message}");
             return ex.Error is DatabaseError.DataLossRefused or DatabaseError.Mapping or DatabaseError.DuplicatesRefused ? PastryCommandLine.ExitUsage : PastryCommandLine.ExitRuntimeError;
         }
+        catch (SqliteException ex)
+        {
+            Console.Error.WriteLine($"pastry: {SqliteDatabase.Translate(ex, where).Message}");
+            return PastryCommandLine.ExitRuntimeError;
+        }
         catch (DbException ex)
         {
+            // A PostgreSQL server that went away mid-run, or refused a statement: one line naming it.
             Console.Error.WriteLine($"pastry: {DatabaseConnections.Unreachable(new Npgsql.NpgsqlConnectionStringBuilder(options.ConnectionString), ex).Message}");
             return PastryCommandLine.ExitRuntimeError;
         }

@@ -345,12 +345,9 @@ public sealed class DatabaseServer : IParticipant, IAsyncDisposable
         try
         {
             var reader = new WireReader(envelope.Payload.Span);
-            context = reader.ReadUInt32();
-            uint classId = reader.ReadUInt32();
-            var table = store.TableOf(classId);
+            var table = ReadHeader(envelope, ref reader, out context);
             if (table is null)
             {
-                Reply(envelope, context, DatabaseStatus.Invalid, $"{envelope.Type}: class id {classId} is unknown or has no Db fields");
                 return 0;
             }
 
@@ -427,6 +424,20 @@ public sealed class DatabaseServer : IParticipant, IAsyncDisposable
         }
     }
 
+    /// <summary>Reads a request's context and class; answers Invalid and returns null when the class has no table.</summary>
+    private ObjectStore.Table? ReadHeader(Envelope envelope, ref WireReader reader, out uint context)
+    {
+        context = reader.ReadUInt32();
+        uint classId = reader.ReadUInt32();
+        var table = store.TableOf(classId);
+        if (table is null)
+        {
+            Reply(envelope, context, DatabaseStatus.Invalid, $"{envelope.Type}: class id {classId} is unknown or has no Db fields");
+        }
+
+        return table;
+    }
+
     /// <summary>Answers a set (a write-through set, context 0, is only logged when it fails); returns the writes it made.</summary>
     private int Answer(Envelope envelope, uint context, List<ObjectStore.FieldValue>? values, ObjectStore.WriteResult result)
     {
@@ -458,12 +469,9 @@ public sealed class DatabaseServer : IParticipant, IAsyncDisposable
             try
             {
                 var reader = new WireReader(envelope.Payload.Span);
-                context = reader.ReadUInt32();
-                uint classId = reader.ReadUInt32();
-                var table = store.TableOf(classId);
+                var table = ReadHeader(envelope, ref reader, out context);
                 if (table is null)
                 {
-                    Reply(envelope, context, DatabaseStatus.Invalid, $"{envelope.Type}: class id {classId} is unknown or has no Db fields");
                     continue;
                 }
 
