@@ -54,7 +54,7 @@ public sealed class OtpServer : IAsyncDisposable
     private readonly OtpMetrics metrics = new();
     private readonly ILoggerFactory loggerFactory;
     private readonly ILogger logger;
-    private readonly SqliteAccountStore? ownedAccounts;
+    private readonly DatabaseAccountStore? ownedAccounts;
     private bool started;
     private int disposed;
 
@@ -79,7 +79,7 @@ public sealed class OtpServer : IAsyncDisposable
             Database = new DatabaseServer(router, registry, options.Database, loggerFactory.CreateLogger("Pastry.Otp.Database"), metrics);
             if (accountStore is null)
             {
-                accountStore = ownedAccounts = new SqliteAccountStore(options.Database.Path);
+                accountStore = ownedAccounts = new DatabaseAccountStore(options.Database);
             }
         }
 
@@ -104,7 +104,7 @@ public sealed class OtpServer : IAsyncDisposable
     /// <summary>The State Server.</summary>
     public StateServer.StateServer StateServer { get; }
 
-    /// <summary>The Database role, or null when <see cref="DatabaseOptions.Path"/> is empty.</summary>
+    /// <summary>The Database role, or null when it is off (<see cref="DatabaseOptions.Enabled"/>).</summary>
     public DatabaseServer? Database { get; }
 
     /// <summary>The Client Agent.</summary>

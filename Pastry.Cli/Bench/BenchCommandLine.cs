@@ -48,9 +48,10 @@ internal static class BenchCommandLine
             ("workers", "16", "concurrent workers"), ("objects", "20", "objects in the synced zone"),
             ("accounts", "1024", "accounts created before the timed run"), ("warmup", "2", "untimed seconds first"), ("seconds", "5", "how long"),
         }),
-        ("db", "Acknowledged Db field writes to the Database role (SQLite, synchronous=FULL): committed writes per second.", new[]
+        ("db", "Acknowledged Db field writes to the Database role (SQLite with synchronous=FULL, or PostgreSQL with --postgres): committed writes per second.", new[]
         {
             ("objects", "100", "records written round-robin"), ("window", "1024", "writes in flight"), ("seconds", "5", "how long"),
+            ("postgres", "none: SQLite", "a PostgreSQL connection string: write there instead of a SQLite file (in a fresh schema that is dropped afterwards)"),
         }),
         ("soak", "N bots walk for T minutes with random disconnects and resumes, Db writes and one AI restart: the server's RSS, handles, threads and GC heap over time.", new[]
         {

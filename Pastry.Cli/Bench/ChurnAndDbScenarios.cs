@@ -209,16 +209,21 @@ internal static class ChurnAndDbScenarios
     /// <summary><c>pastry bench db</c>.</summary>
     public static async Task<BenchReport> DbAsync(BenchOptions options, CancellationToken cancellation)
     {
-        BenchCommand.AllowOnly(options, "objects", "seconds", "window", "queries");
+        BenchCommand.AllowOnly(options, "objects", "seconds", "window", "queries", "postgres");
+        string? postgres = options.Get("postgres");
         bool queries = options.Has("queries");
         int objects = BenchCommand.Int(options, "objects", 100, 1);
         int window = BenchCommand.Int(options, "window", 1024, 1);
         double seconds = BenchCommand.Number(options, "seconds", 5, 0.1);
         var registry = ModelRegistry.FromAssemblies(typeof(BenchRecord).Assembly);
         string directory = Directory.CreateTempSubdirectory("pastry-bench-db").FullName;
+        await using var schema = postgres is null ? null : await BenchSchema.CreateAsync(postgres, cancellation).ConfigureAwait(false);
         try
         {
-            var settings = BenchCommand.LoadSettings.Concat(new[] { "--Database:Path", Path.Combine(directory, "bench.db"), "--Database:AutoMigrate", "true" });
+            var database = schema is null
+                ? new[] { "--Database:Path", Path.Combine(directory, "bench.db") }
+                : new[] { "--Database:Provider", "postgres", "--Database:ConnectionString", schema.ConnectionString };
+            var settings = BenchCommand.LoadSettings.Concat(database).Concat(new[] { "--Database:AutoMigrate", "true" });
             await using var server = await BenchCommand.StartServerAsync(options, needsDirector: true, settings, cancellation).ConfigureAwait(false);
             await using var link = await RemoteMessageRouter.ConnectAsync(server.DirectorEndPoint.Address.ToString(), server.DirectorEndPoint.Port, server.Credentials, cancellation).ConfigureAwait(false);
             var writer = new AckCounter(DoId.NewId());
@@ -270,6 +275,7 @@ internal static class ChurnAndDbScenarios
             await Task.WhenAll(lookupLoop, topLoop).ConfigureAwait(false);
             long committed = writer.Acked - ackedBefore;
             var report = new BenchReport("db")
+                .Add("database", "database", schema is null ? "SQLite" : "PostgreSQL")
                 .Add("objects", "records", objects)
                 .Add("window", "writes in flight", window)
                 .Add("seconds", "measured (until the last ack)", Math.Round(elapsed, 2), "s")
@@ -406,6 +412,48 @@ internal static class ChurnAndDbScenarios
                 {
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// A fresh schema on the PostgreSQL server of <c>bench db --postgres</c>, so each run starts empty (the bench's unique
+    /// labels would collide with an earlier run's rows) and leaves nothing behind: it is dropped when the run ends.
+    /// </summary>
+    private sealed class BenchSchema : IAsyncDisposable
+    {
+        private readonly string adminConnectionString;
+        private readonly string name;
+
+        private BenchSchema(string adminConnectionString, string name, string connectionString)
+        {
+            this.adminConnectionString = adminConnectionString;
+            this.name = name;
+            ConnectionString = connectionString;
+        }
+
+        /// <summary>The connection string of the child server: the given one, with the fresh schema as its search path.</summary>
+        public string ConnectionString { get; }
+
+        public static async Task<BenchSchema> CreateAsync(string connectionString, CancellationToken cancellation)
+        {
+            string name = "pastry_bench_" + BenchCommand.NewRunPrefix();
+            using (var connection = Pastry.Otp.Database.DatabaseConnections.OpenPostgres(connectionString))
+            using (var command = connection.CreateCommand())
+            {
+                command.CommandText = $"CREATE SCHEMA {name}";
+                await command.ExecuteNonQueryAsync(cancellation).ConfigureAwait(false);
+            }
+
+            var builder = new Npgsql.NpgsqlConnectionStringBuilder(connectionString) { SearchPath = name };
+            return new BenchSchema(connectionString, name, builder.ConnectionString);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            using var connection = Pastry.Otp.Database.DatabaseConnections.OpenPostgres(adminConnectionString);
+            using var command = connection.CreateCommand();
+            command.CommandText = $"DROP SCHEMA IF EXISTS {name} CASCADE";
+            await command.ExecuteNonQueryAsync().ConfigureAwait(false);
         }
     }
 }

@@ -29,6 +29,9 @@ public enum DatabaseError
 
     /// <summary>An online backup was refused (the destination exists or is the database) or failed (I/O, integrity check).</summary>
     BackupFailed = 9,
+
+    /// <summary>The database server (PostgreSQL) cannot be reached, or refused the login: the message names the host.</summary>
+    Unreachable = 10,
 }
 
 /// <summary>

@@ -2,12 +2,37 @@ namespace Pastry.Otp.Database;
 
 /// <summary>
 /// Settings of the Database role, bound from the <c>Database</c> section of <c>pastry.json</c> (ARCHITECTURE 4).
-/// An empty <see cref="Path"/> turns the role off: objects live only in RAM and accounts in memory.
+/// An empty <see cref="Path"/> (with the default SQLite <see cref="Provider"/>) turns the role off: objects live only
+/// in RAM and accounts in memory.
 /// </summary>
 public sealed class DatabaseOptions
 {
-    /// <summary>The SQLite file. Empty disables the Database role. Default: <c>pastry.db</c> in the working directory.</summary>
+    /// <summary>The <see cref="Provider"/> value of the embedded SQLite file (the default).</summary>
+    public const string SqliteProvider = "sqlite";
+
+    /// <summary>The <see cref="Provider"/> value of a PostgreSQL server reached through <see cref="ConnectionString"/>.</summary>
+    public const string PostgresProvider = "postgres";
+
+    /// <summary>
+    /// Where objects are stored: <c>sqlite</c> (the default: the file at <see cref="Path"/>, no setup) or <c>postgres</c>
+    /// (a PostgreSQL server at <see cref="ConnectionString"/>, for several machines). The model mapping, batching,
+    /// compare-and-swap, unique constraints, queries and <c>pastry migrate</c> behave the same on both.
+    /// </summary>
+    public string Provider { get; set; } = SqliteProvider;
+
+    /// <summary>The SQLite file (provider <c>sqlite</c>). Empty disables the Database role. Default: <c>pastry.db</c> in the working directory.</summary>
     public string Path { get; set; } = "pastry.db";
+
+    /// <summary>
+    /// The PostgreSQL connection string (provider <c>postgres</c>), in Npgsql's form, for example
+    /// <c>Host=127.0.0.1;Port=5432;Username=pastry;Password=...;Database=pastry</c>. Keep the password out of
+    /// <c>pastry.json</c> with the environment (<c>PASTRY_Database__ConnectionString</c>, or Npgsql's <c>PGPASSWORD</c>).
+    /// The tables live in the connection's current schema (<c>Search Path=</c> picks another). Default: empty.
+    /// </summary>
+    public string ConnectionString { get; set; } = string.Empty;
+
+    /// <summary>Whether the PostgreSQL provider is chosen.</summary>
+    public bool IsPostgres => string.Equals(Provider, PostgresProvider, StringComparison.OrdinalIgnoreCase);
 
     /// <summary>The most requests applied in one transaction before it commits. Default: 4096.</summary>
     public int BatchMaxWrites { get; set; } = 4096;
@@ -52,7 +77,7 @@ public sealed class DatabaseOptions
     public int MaxQueryAnswerBytes { get; set; } = 3 * 1024 * 1024;
 
     /// <summary>Whether the role is on (<see cref="Path"/> is not empty).</summary>
-    public bool Enabled => !string.IsNullOrWhiteSpace(Path);
+    public bool Enabled => IsPostgres || !string.IsNullOrWhiteSpace(Path);
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first setting that is out of range.</summary>
     public void Validate()
@@ -85,6 +110,30 @@ public sealed class DatabaseOptions
         if (BatchMaxDelay < TimeSpan.Zero || BatchMaxDelay > TimeSpan.FromSeconds(1))
         {
             throw new ArgumentException("Database:BatchMaxDelay must be between 00:00:00 and 00:00:01.", "Database:BatchMaxDelay");
+        }
+
+        if (!IsPostgres && !string.Equals(Provider, SqliteProvider, StringComparison.OrdinalIgnoreCase))
+        {
+            throw new ArgumentException($"Database:Provider must be '{SqliteProvider}' or '{PostgresProvider}', not '{Provider}'.", "Database:Provider");
+        }
+
+        if (IsPostgres)
+        {
+            if (string.IsNullOrWhiteSpace(ConnectionString))
+            {
+                throw new ArgumentException("Database:ConnectionString is empty, but Database:Provider is postgres; give it, for example Host=127.0.0.1;Username=pastry;Password=...;Database=pastry.", "Database:ConnectionString");
+            }
+
+            try
+            {
+                _ = new Npgsql.NpgsqlConnectionStringBuilder(ConnectionString);
+            }
+            catch (ArgumentException ex)
+            {
+                throw new ArgumentException($"Database:ConnectionString is not a PostgreSQL connection string: {ex.Message}", "Database:ConnectionString", ex);
+            }
+
+            return;
         }
 
         if (Enabled && Path.IndexOfAny(System.IO.Path.GetInvalidPathChars()) >= 0)

@@ -1,5 +1,5 @@
+using System.Data.Common;
 using System.Diagnostics;
-using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 using Pastry.Messaging;
 using Pastry.Otp.Actors;
@@ -9,24 +9,27 @@ using Pastry.Wire;
 namespace Pastry.Otp.Database;
 
 /// <summary>
-/// The Database role (ARCHITECTURE 4): stores objects' Db fields in SQLite, one table per model. It is one participant
+/// The Database role (ARCHITECTURE 4): stores objects' Db fields in SQLite (the default) or PostgreSQL
+/// (<see cref="DatabaseOptions.Provider"/>), one table per model. It is one participant
 /// on <see cref="Messaging.Channel.Database"/> with one queue and one task, which works in batches: it drains the queue
 /// (up to <see cref="DatabaseOptions.BatchMaxWrites"/> requests), applies them in one transaction, commits, and only
-/// then sends the replies, so an acknowledged write is durable (see <see cref="SqliteDatabase"/> for the pragmas).
+/// then sends the replies, so an acknowledged write is durable (see <see cref="SqliteDatabase"/> for SQLite's pragmas;
+/// PostgreSQL's commit returns once its WAL is flushed, with its default <c>synchronous_commit=on</c>).
 /// </summary>
 public sealed class DatabaseServer : IParticipant, IAsyncDisposable
 {
     private readonly IMessageRouter router;
     private readonly DatabaseOptions options;
     private readonly ILogger logger;
-    private readonly SqliteConnection connection;
+    private readonly DbConnection connection;
+    private readonly Queries.ISqlDialect dialect;
     private readonly ObjectStore store;
     private readonly ActorMailbox inbox;
     private readonly Queries.QueryRunner queries;
     private readonly List<Envelope> batch = new();
     private readonly List<(Envelope Reply, Messaging.Channel Target)> replies = new();
     private readonly PooledBufferWriter scratch = new(256);
-    private readonly string path;
+    private readonly string where;
     private Task? loop;
     private long committedWrites;
     private long batches;
@@ -50,7 +53,7 @@ public sealed class DatabaseServer : IParticipant, IAsyncDisposable
     /// Opens the database and checks that it is migrated for <paramref name="registry"/>'s models (applying a safe
     /// migration when <see cref="DatabaseOptions.AutoMigrate"/> is on). Call <see cref="Start"/> to handle messages.
     /// </summary>
-    /// <exception cref="DatabaseException">The file is missing, damaged, or not migrated; the message says what to run.</exception>
+    /// <exception cref="DatabaseException">The file is missing or damaged, the server unreachable, or the database not migrated; the message says what to run.</exception>
     /// <param name="router">The Message Director.</param>
     /// <param name="registry">The app's models.</param>
     /// <param name="options">Settings.</param>
@@ -64,17 +67,23 @@ public sealed class DatabaseServer : IParticipant, IAsyncDisposable
         this.options = options;
         this.logger = logger;
         faults = new FaultEpisode(logger, "The database", "every request gets a Failed answer, write-through sets are held for the next batch, and RAM traffic goes on");
-        path = options.Path;
+        where = DatabaseConnections.Describe(options);
         var mapping = DbMapping.FromRegistry(registry);
-        connection = SqliteDatabase.Open(path, create: options.AutoMigrate);
+        connection = DatabaseConnections.Open(options, create: options.AutoMigrate);
+        dialect = Queries.SqlDialects.Of(connection);
         try
         {
-            SqliteDatabase.EnsureMigrated(connection, mapping, path, options.AutoMigrate);
+            DatabaseConnections.EnsureMigrated(connection, mapping, options, options.AutoMigrate);
         }
-        catch (SqliteException ex)
+        catch (Microsoft.Data.Sqlite.SqliteException ex)
         {
             connection.Dispose();
-            throw SqliteDatabase.Translate(ex, Path.GetFullPath(path));
+            throw SqliteDatabase.Translate(ex, where);
+        }
+        catch (Npgsql.NpgsqlException ex)
+        {
+            connection.Dispose();
+            throw DatabaseConnections.Unreachable(new Npgsql.NpgsqlConnectionStringBuilder(options.ConnectionString), ex);
         }
         catch
         {
@@ -88,7 +97,7 @@ public sealed class DatabaseServer : IParticipant, IAsyncDisposable
         inbox = new ActorMailbox("Database", Messaging.Channel.Database, options.MailboxCapacity, waitsOnOthers: false, router, logger, Overloaded);
         try
         {
-            queries = new Queries.QueryRunner(path, registry, options, router, logger);
+            queries = new Queries.QueryRunner(options, registry, router, logger);
         }
         catch
         {
@@ -108,8 +117,8 @@ public sealed class DatabaseServer : IParticipant, IAsyncDisposable
     /// <summary>Transactions committed so far.</summary>
     public long Batches => Interlocked.Read(ref batches);
 
-    /// <summary>The file, as an absolute path.</summary>
-    public string FullPath => Path.GetFullPath(path);
+    /// <summary>Where the data is: the SQLite file as an absolute path, or the PostgreSQL database, host and port.</summary>
+    public string FullPath => where;
 
     /// <summary>Whether the connection is open (it was opened and found migrated when the role was built).</summary>
     public bool IsOpen => connection.State == System.Data.ConnectionState.Open;
@@ -128,7 +137,7 @@ public sealed class DatabaseServer : IParticipant, IAsyncDisposable
     {
         router.Subscribe(this, Messaging.Channel.Database);
         loop = Task.Run(RunAsync);
-        logger.LogInformation("Database ready: {Path} (WAL, synchronous=FULL, batches of up to {Max})", Path.GetFullPath(path), options.BatchMaxWrites);
+        logger.LogInformation("Database ready: {Path} ({Durability}, batches of up to {Max})", where, dialect is Queries.PostgresDialect ? "PostgreSQL, a batch is acknowledged after its commit" : "WAL, synchronous=FULL", options.BatchMaxWrites);
     }
 
     /// <inheritdoc />
@@ -239,8 +248,30 @@ public sealed class DatabaseServer : IParticipant, IAsyncDisposable
         var started = Stopwatch.GetTimestamp();
         try
         {
-            using (var transaction = connection.BeginTransaction())
+            // A PostgreSQL link that broke (the server restarted) is opened again here, inside the try, so a server that
+            // is still down fails this batch like any other fault and a server that came back takes the next one.
+            DatabaseConnections.Reconnect(connection);
+            long pipelined = -1;
+            if (dialect is Queries.PostgresDialect && batch.Count > 1 && batch.TrueForAll(e => e.Type == InternalMessageType.DbSetFields))
             {
+                using var transaction = connection.BeginTransaction();
+                store.Transaction = transaction;
+                pipelined = TryRunPipelined();
+                if (pipelined >= 0)
+                {
+                    transaction.Commit();
+                    writes = pipelined;
+                }
+                else
+                {
+                    transaction.Rollback();
+                    replies.Clear();
+                }
+            }
+
+            if (pipelined < 0)
+            {
+                using var transaction = connection.BeginTransaction();
                 store.Transaction = transaction;
                 foreach (var envelope in batch)
                 {
@@ -314,12 +345,9 @@ public sealed class DatabaseServer : IParticipant, IAsyncDisposable
         try
         {
             var reader = new WireReader(envelope.Payload.Span);
-            context = reader.ReadUInt32();
-            uint classId = reader.ReadUInt32();
-            var table = store.TableOf(classId);
+            var table = ReadHeader(envelope, ref reader, out context);
             if (table is null)
             {
-                Reply(envelope, context, DatabaseStatus.Invalid, $"{envelope.Type}: class id {classId} is unknown or has no Db fields");
                 return 0;
             }
 
@@ -358,16 +386,7 @@ public sealed class DatabaseServer : IParticipant, IAsyncDisposable
                     {
                         var values = ReadValues(ref reader, table, envelope, out string? problem);
                         var result = values is null ? new ObjectStore.WriteResult(DatabaseStatus.Invalid, problem!) : store.SetFields(table, envelope.Subject, values);
-                        if (context != 0)
-                        {
-                            Reply(envelope, context, result);
-                        }
-                        else if (result.Status != DatabaseStatus.Ok)
-                        {
-                            logger.LogWarning("Write-through from {Sender} not stored: {Reason}", envelope.Sender, result.Reason);
-                        }
-
-                        return result.Status == DatabaseStatus.Ok ? values!.Count : 0;
+                        return Answer(envelope, context, values, result);
                     }
 
                 case InternalMessageType.DbSetFieldsIfEquals:
@@ -391,11 +410,12 @@ public sealed class DatabaseServer : IParticipant, IAsyncDisposable
             Reply(envelope, context, DatabaseStatus.Invalid, $"malformed {envelope.Type}: {ex.Message}");
             return 0;
         }
-        catch (SqliteException ex) when (IsStatementError(ex))
+        catch (DbException ex) when (dialect.IsStatementError(ex))
         {
-            // One statement failed; SQLite undid that statement only, so the rest of the batch still commits. Errors of
-            // the file itself (a full disk, I/O, a read-only file) are not caught here: SQLite may have rolled back the
-            // whole transaction, so they fail the batch (RunBatch).
+            // One statement failed; SQLite undid that statement only (PostgreSQL went back to the write's savepoint, see
+            // ObjectStore), so the rest of the batch still commits. Errors of the database itself (a full disk, I/O, a
+            // read-only file, a lost server) are not caught here: the whole transaction may be gone, so they fail the
+            // batch (RunBatch).
             logger.LogError(ex, "Database failed on {Envelope}", envelope);
             Volatile.Write(ref lastError, $"{DateTime.UtcNow:O} {envelope.Type} failed: {ex.Message}");
             metrics?.DatabaseStatementFailed();
@@ -404,11 +424,87 @@ public sealed class DatabaseServer : IParticipant, IAsyncDisposable
         }
     }
 
+    /// <summary>Reads a request's context and class; answers Invalid and returns null when the class has no table.</summary>
+    private ObjectStore.Table? ReadHeader(Envelope envelope, ref WireReader reader, out uint context)
+    {
+        context = reader.ReadUInt32();
+        uint classId = reader.ReadUInt32();
+        var table = store.TableOf(classId);
+        if (table is null)
+        {
+            Reply(envelope, context, DatabaseStatus.Invalid, $"{envelope.Type}: class id {classId} is unknown or has no Db fields");
+        }
+
+        return table;
+    }
+
+    /// <summary>Answers a set (a write-through set, context 0, is only logged when it fails); returns the writes it made.</summary>
+    private int Answer(Envelope envelope, uint context, List<ObjectStore.FieldValue>? values, ObjectStore.WriteResult result)
+    {
+        if (context != 0)
+        {
+            Reply(envelope, context, result);
+        }
+        else if (result.Status != DatabaseStatus.Ok)
+        {
+            logger.LogWarning("Write-through from {Sender} not stored: {Reason}", envelope.Sender, result.Reason);
+        }
+
+        return result.Status == DatabaseStatus.Ok ? values!.Count : 0;
+    }
+
     /// <summary>
-    /// Whether a SQLite error concerns one statement only (a constraint, a type mismatch, a value too big), after which
-    /// the transaction goes on; anything else (SQLITE_FULL, SQLITE_IOERR, SQLITE_READONLY, ...) fails the batch.
+    /// PostgreSQL, for a batch of plain sets only (the State Server's write-through and AIs' saves, the common case):
+    /// every update goes to the server in one round trip instead of one each (SQLite has no round trips to save).
+    /// Returns the writes made, or -1 when a statement failed: the transaction is then aborted, and the caller rolls
+    /// it back and runs the batch one guarded statement at a time, where the failing write gets its own answer.
     /// </summary>
-    private static bool IsStatementError(SqliteException ex) => (ex.SqliteErrorCode & 0xFF) is 18 or 19 or 20 or 25;
+    private long TryRunPipelined()
+    {
+        var pending = new List<(Envelope Envelope, uint Context, ObjectStore.Table Table, List<ObjectStore.FieldValue> Values)>(batch.Count);
+        long writes = 0;
+        foreach (var envelope in batch)
+        {
+            uint context = 0;
+            try
+            {
+                var reader = new WireReader(envelope.Payload.Span);
+                var table = ReadHeader(envelope, ref reader, out context);
+                if (table is null)
+                {
+                    continue;
+                }
+
+                var values = ReadValues(ref reader, table, envelope, out string? problem);
+                if (values is null)
+                {
+                    Answer(envelope, context, values, new ObjectStore.WriteResult(DatabaseStatus.Invalid, problem!));
+                    continue;
+                }
+
+                pending.Add((envelope, context, table, values));
+            }
+            catch (WireFormatException ex)
+            {
+                Reply(envelope, context, DatabaseStatus.Invalid, $"malformed {envelope.Type}: {ex.Message}");
+            }
+        }
+
+        var changed = store.SetFieldsPipelined(pending.Select(p => (p.Table, p.Envelope.Subject, (IReadOnlyList<ObjectStore.FieldValue>)p.Values)).ToList());
+        if (changed is null)
+        {
+            return -1;
+        }
+
+        for (int i = 0; i < pending.Count; i++)
+        {
+            var (envelope, context, table, values) = pending[i];
+            var result = changed[i] == 1 ? ObjectStore.WriteResult.Done : new ObjectStore.WriteResult(DatabaseStatus.NotFound, $"no stored {table.Model.Name} with DoId {envelope.Subject}");
+            writes += Answer(envelope, context, values, result);
+        }
+
+        return writes;
+    }
 
     private int SetFieldsIfEquals(Envelope envelope, uint context, ref WireReader reader, ObjectStore.Table table)
     {
@@ -520,6 +616,12 @@ public sealed class DatabaseServer : IParticipant, IAsyncDisposable
         if (sql is double d && double.IsNaN(d))
         {
             problem = $"{table.Model.Name}.{field.Name}: NaN cannot be stored (SQLite stores it as NULL)";
+            return null;
+        }
+
+        if (sql is string text && dialect is Queries.PostgresDialect && text.Contains('\0', StringComparison.Ordinal))
+        {
+            problem = $"{table.Model.Name}.{field.Name}: a NUL character cannot be stored (PostgreSQL text cannot hold one)";
             return null;
         }
 

@@ -3,7 +3,7 @@ using Newtonsoft.Json;
 namespace Pastry.Otp.Database;
 
 /// <summary>
-/// How the models' Db fields map to SQLite: one table per model that has Db fields, named after the model, with the
+/// How the models' Db fields map to tables (SQLite or PostgreSQL, see <see cref="Queries.ISqlDialect"/>): one table per model that has Db fields, named after the model, with the
 /// key column <c>doid</c> and one column per Db field, named after the field. Its JSON form is recorded with every
 /// migration in <c>pastry_migrations.mapping</c>; <see cref="MigrationPlanner"/> compares the last recorded mapping
 /// with the current one, as Django compares its migration state with the models.
@@ -109,9 +109,8 @@ internal sealed class IndexMapping
     /// <summary>The indexed columns, in order.</summary>
     public List<IndexColumnMapping> Columns { get; set; } = new();
 
-    /// <summary>The columns as an index or GROUP BY lists them, with the case-folding collation where it ignores case.</summary>
-    [JsonIgnore]
-    public string ColumnList => string.Join(", ", Columns.Select(c => c.Expression));
+    /// <summary>The columns as an index or GROUP BY lists them, case-folded where the index ignores case.</summary>
+    public string ColumnList(Queries.ISqlDialect dialect) => string.Join(", ", Columns.Select(c => c.Expression(dialect)));
 
     /// <summary>The fields for messages, for example <c>Player.Name (ignoring case)</c>.</summary>
     public string Describe(string table) =>
@@ -132,9 +131,8 @@ internal sealed class IndexColumnMapping
     /// <summary>Whether it compares with the case-folding collation.</summary>
     public bool IgnoreCase { get; set; }
 
-    /// <summary>The column in SQL, with the collation when it ignores case.</summary>
-    [JsonIgnore]
-    public string Expression => DbMapping.Quote(Name) + (IgnoreCase ? " COLLATE " + SqliteDatabase.CaseFoldCollation : string.Empty);
+    /// <summary>The column in SQL, case-folded (by the dialect) when it ignores case.</summary>
+    public string Expression(Queries.ISqlDialect dialect) => IgnoreCase ? dialect.CaseFolded(DbMapping.Quote(Name)) : DbMapping.Quote(Name);
 }
 
 /// <summary>One Db field's column: its name (the field name) and the field's schema type.</summary>
@@ -146,11 +144,7 @@ internal sealed class ColumnMapping
     /// <summary>The field's schema type (<see cref="Wire.ValueCodec.SchemaName"/>), for example <c>int32</c>.</summary>
     public string Type { get; set; } = string.Empty;
 
-    /// <summary>The SQLite column type.</summary>
-    [JsonIgnore]
-    public string SqlType => ColumnValues.SqlType(Type);
-
     /// <summary>The column definition for CREATE TABLE and ADD COLUMN, with the type's default.</summary>
-    [JsonIgnore]
-    public string Definition => $"{DbMapping.Quote(Name)} {SqlType} NOT NULL DEFAULT {ColumnValues.DefaultLiteral(Type)}";
+    public string Definition(Queries.ISqlDialect dialect) =>
+        $"{DbMapping.Quote(Name)} {dialect.ColumnType(Type)} NOT NULL DEFAULT {dialect.Literal(ColumnValues.ToSql(Type, ColumnValues.CodecOf(Type)!.DefaultBoxed))}";
 }

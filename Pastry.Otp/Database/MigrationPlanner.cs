@@ -1,5 +1,6 @@
+using System.Data.Common;
 using System.Globalization;
-using Microsoft.Data.Sqlite;
+using Pastry.Otp.Database.Queries;
 
 namespace Pastry.Otp.Database;
 
@@ -13,11 +14,12 @@ namespace Pastry.Otp.Database;
 internal static class MigrationPlanner
 {
     /// <summary>Plans against the database's recorded history.</summary>
-    public static MigrationPlan Plan(SqliteConnection connection, DbMapping target, DateTime utcNow)
+    public static MigrationPlan Plan(DbConnection connection, DbMapping target, DateTime utcNow)
     {
-        var previous = SqliteDatabase.LastMapping(connection);
-        bool historyExists = previous is not null || SqliteDatabase.TableExists(connection, SqliteDatabase.HistoryTable);
-        return Plan(previous, historyExists, target, utcNow, name => SqliteDatabase.TableExists(connection, name));
+        var dialect = SqlDialects.Of(connection);
+        var previous = DatabaseConnections.LastMapping(connection);
+        bool historyExists = previous is not null || dialect.TableExists(connection, SqliteDatabase.HistoryTable);
+        return Plan(previous, historyExists, target, utcNow, name => dialect.TableExists(connection, name), dialect);
     }
 
     /// <summary>Plans from <paramref name="previous"/> (null: nothing recorded) to <paramref name="target"/>.</summary>
@@ -26,8 +28,10 @@ internal static class MigrationPlanner
     /// <param name="target">The models' mapping.</param>
     /// <param name="utcNow">The time used in backup table names.</param>
     /// <param name="tableExists">Whether a table exists, so that backup names never collide.</param>
-    public static MigrationPlan Plan(DbMapping? previous, bool historyExists, DbMapping target, DateTime utcNow, Func<string, bool> tableExists)
+    /// <param name="dialect">The database's SQL dialect (SQLite when null).</param>
+    public static MigrationPlan Plan(DbMapping? previous, bool historyExists, DbMapping target, DateTime utcNow, Func<string, bool> tableExists, ISqlDialect? dialect = null)
     {
+        dialect ??= SqliteDialect.Instance;
         var steps = new List<MigrationStep>();
         var taken = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         string stamp = utcNow.ToString("yyyyMMddHHmmss", CultureInfo.InvariantCulture);
@@ -35,11 +39,7 @@ internal static class MigrationPlanner
         {
             steps.Add(new MigrationStep(
                 "create Pastry's tables (migration history, accounts)",
-                new[]
-                {
-                    $"CREATE TABLE {SqliteDatabase.HistoryTable} (id INTEGER PRIMARY KEY, applied_utc TEXT NOT NULL, description TEXT NOT NULL, sql TEXT NOT NULL, mapping TEXT NOT NULL)",
-                    $"CREATE TABLE {SqliteDatabase.AccountsTable} (account_id BLOB PRIMARY KEY NOT NULL, username TEXT NOT NULL, username_key TEXT NOT NULL UNIQUE, salt BLOB NOT NULL, password_hash BLOB NOT NULL, iterations INTEGER NOT NULL, algorithm TEXT NOT NULL, created_utc TEXT NOT NULL)",
-                }));
+                dialect.PastryTables));
         }
 
         previous ??= new DbMapping();
@@ -49,11 +49,11 @@ internal static class MigrationPlanner
             string quoted = DbMapping.Quote(table.Name);
             if (old is null)
             {
-                string columns = string.Concat(table.Columns.Select(c => ", " + c.Definition));
+                string columns = string.Concat(table.Columns.Select(c => ", " + c.Definition(dialect)));
                 steps.Add(new MigrationStep(
                     $"create table {table.Name} for model {table.Name} ({string.Join(", ", table.Columns.Select(c => c.Name))})",
-                    new[] { $"CREATE TABLE {quoted} ({DbMapping.KeyColumn} BLOB PRIMARY KEY NOT NULL{columns})" }));
-                steps.AddRange(table.Indexes.Select(index => CreateIndex(table, index)));
+                    new[] { $"CREATE TABLE {quoted} ({DbMapping.KeyColumn} {dialect.KeyColumnType} PRIMARY KEY NOT NULL{columns})" }));
+                steps.AddRange(table.Indexes.Select(index => CreateIndex(table, index, dialect)));
                 continue;
             }
 
@@ -83,7 +83,7 @@ internal static class MigrationPlanner
                 {
                     steps.Add(new MigrationStep(
                         $"add column {table.Name}.{column.Name} ({column.Type}, default {ColumnValues.DefaultLiteral(column.Type)})",
-                        new[] { $"ALTER TABLE {quoted} ADD COLUMN {column.Definition}" }));
+                        new[] { $"ALTER TABLE {quoted} ADD COLUMN {column.Definition(dialect)}" }));
                 }
                 else if (before.Type != column.Type)
                 {
@@ -99,7 +99,7 @@ internal static class MigrationPlanner
                         new[]
                         {
                             $"ALTER TABLE {quoted} DROP COLUMN {DbMapping.Quote(column.Name)}",
-                            $"ALTER TABLE {quoted} ADD COLUMN {column.Definition}",
+                            $"ALTER TABLE {quoted} ADD COLUMN {column.Definition(dialect)}",
                         },
                         $"field {table.Name}.{column.Name} changes type from {before.Type} to {column.Type}, which drops its values",
                         new[] { $"CREATE TABLE {DbMapping.Quote(backup)} AS SELECT {DbMapping.KeyColumn}, {DbMapping.Quote(column.Name)} FROM {quoted}" }));
@@ -116,7 +116,7 @@ internal static class MigrationPlanner
                     new[] { $"CREATE TABLE {DbMapping.Quote(backup)} AS SELECT {DbMapping.KeyColumn}, {DbMapping.Quote(column.Name)} FROM {quoted}" }));
             }
 
-            steps.AddRange(table.Indexes.Where(i => !keptIndexes.Contains(i.Name)).Select(index => CreateIndex(table, index)));
+            steps.AddRange(table.Indexes.Where(i => !keptIndexes.Contains(i.Name)).Select(index => CreateIndex(table, index, dialect)));
         }
 
         foreach (var table in previous.Tables.Where(t => target.Find(t.Name) is null))
@@ -148,12 +148,12 @@ internal static class MigrationPlanner
 
     /// <summary>
     /// Creates an index; a unique one first checks the rows for duplicates (<see cref="MigrationStep.UniqueCheck"/>),
-    /// so that the refusal names the values instead of SQLite's bare constraint error.
+    /// so that the refusal names the values instead of the database's bare constraint error.
     /// </summary>
-    private static MigrationStep CreateIndex(TableMapping table, IndexMapping index)
+    private static MigrationStep CreateIndex(TableMapping table, IndexMapping index, ISqlDialect dialect)
     {
         string quoted = DbMapping.Quote(table.Name);
-        string sql = $"CREATE {(index.Unique ? "UNIQUE " : string.Empty)}INDEX {DbMapping.Quote(index.Name)} ON {quoted} ({index.ColumnList})";
+        string sql = $"CREATE {(index.Unique ? "UNIQUE " : string.Empty)}INDEX {DbMapping.Quote(index.Name)} ON {quoted} ({index.ColumnList(dialect)})";
         if (!index.Unique)
         {
             return new MigrationStep($"create index {index.Name} on {index.Describe(table.Name)}", new[] { sql });
@@ -165,7 +165,7 @@ internal static class MigrationPlanner
             UniqueCheck: new UniqueCheck(
                 table.Name,
                 index.Describe(table.Name),
-                $"SELECT {string.Join(", ", index.Columns.Select(c => DbMapping.Quote(c.Name)))}, count(*) FROM {quoted} GROUP BY {index.ColumnList} HAVING count(*) > 1 LIMIT {UniqueCheck.Examples}"));
+                $"SELECT {index.ColumnList(dialect)}, count(*) FROM {quoted} GROUP BY {index.ColumnList(dialect)} HAVING count(*) > 1 LIMIT {UniqueCheck.Examples}"));
     }
 
     private static bool IsWidening(string from, string to) => (from, to) switch

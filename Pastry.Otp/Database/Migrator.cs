@@ -1,18 +1,19 @@
+using System.Data.Common;
 using System.Globalization;
 using Dapper;
-using Microsoft.Data.Sqlite;
+using Pastry.Otp.Database.Queries;
 
 namespace Pastry.Otp.Database;
 
 /// <summary>
 /// Applies a <see cref="MigrationPlan"/> in one transaction: every step, then one row in <c>pastry_migrations</c>
-/// with its SQL and the resulting mapping. If any statement fails, nothing is changed (SQLite DDL is transactional).
+/// with its SQL and the resulting mapping. If any statement fails, nothing is changed (SQLite's and PostgreSQL's DDL are transactional).
 /// </summary>
 internal static class Migrator
 {
     /// <summary>Applies <paramref name="plan"/>; returns the statements run. An empty plan changes nothing.</summary>
     /// <exception cref="DatabaseException">The plan loses data and <paramref name="allowDataLoss"/> is false, or a statement failed (rolled back).</exception>
-    public static IReadOnlyList<string> Apply(SqliteConnection connection, MigrationPlan plan, bool allowDataLoss)
+    public static IReadOnlyList<string> Apply(DbConnection connection, MigrationPlan plan, bool allowDataLoss)
     {
         if (plan.IsEmpty)
         {
@@ -39,10 +40,10 @@ internal static class Migrator
                 {
                     connection.Execute(statement, transaction: transaction);
                 }
-                catch (SqliteException ex)
+                catch (DbException ex)
                 {
                     transaction.Rollback();
-                    throw new DatabaseException(DatabaseError.MigrationFailed, $"Migration step \"{step.Description}\" failed, so the whole migration was rolled back and nothing changed. The statement was: {statement}. SQLite said: {ex.Message}", ex);
+                    throw new DatabaseException(DatabaseError.MigrationFailed, $"Migration step \"{step.Description}\" failed, so the whole migration was rolled back and nothing changed. The statement was: {statement}. {SqlDialects.Of(connection).Name} said: {ex.Message}", ex);
                 }
             }
         }
@@ -62,7 +63,7 @@ internal static class Migrator
     }
 
     /// <summary>Throws (after rolling back) when rows already hold the same value twice, naming the model, fields and a few values.</summary>
-    private static void RefuseDuplicates(SqliteConnection connection, SqliteTransaction transaction, UniqueCheck check)
+    private static void RefuseDuplicates(DbConnection connection, DbTransaction transaction, UniqueCheck check)
     {
         var examples = new List<string>();
         using (var command = connection.CreateCommand())

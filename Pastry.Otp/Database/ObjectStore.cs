@@ -1,7 +1,8 @@
 using Pastry.Messaging;
 using System.Buffers;
+using System.Data.Common;
 using Dapper;
-using Microsoft.Data.Sqlite;
+using Pastry.Otp.Database.Queries;
 using Pastry.Wire;
 
 namespace Pastry.Otp.Database;
@@ -11,21 +12,24 @@ namespace Pastry.Otp.Database;
 /// encoded with the wire codec; every value written is cleaned and validated by its field first, and every value
 /// read is checked against its type and validators, so that a row edited by hand is reported, never "fixed".
 /// Reads go through Dapper; the hot write statements are prepared once per table and field set and reused, which
-/// keeps a batched write at a few microseconds.
+/// keeps a batched write at a few microseconds. SQL that differs between SQLite and PostgreSQL comes from the
+/// connection's <see cref="ISqlDialect"/>; on PostgreSQL each write runs guarded by a savepoint, so that one refused
+/// write (a unique value taken) leaves the rest of its batch to commit, as SQLite does by itself.
 /// </summary>
 internal sealed class ObjectStore : IDisposable
 {
-    private const int SqliteConstraint = 19;
-    private const int SqliteUniqueViolation = 2067;
-
-    private readonly SqliteConnection connection;
+    private readonly DbConnection connection;
+    private readonly ISqlDialect dialect;
+    private readonly char p;
     private readonly Dictionary<uint, Table> tables = new();
     private readonly PooledBufferWriter scratch = new(256);
-    private SqliteTransaction? transaction;
+    private DbTransaction? transaction;
 
-    public ObjectStore(SqliteConnection connection, ModelRegistry registry)
+    public ObjectStore(DbConnection connection, ModelRegistry registry)
     {
         this.connection = connection;
+        dialect = SqlDialects.Of(connection);
+        p = dialect.ParameterPrefix;
         foreach (var model in registry.Models.Where(m => m.HasDbFields))
         {
             tables[model.ClassId] = new Table(model);
@@ -33,7 +37,7 @@ internal sealed class ObjectStore : IDisposable
     }
 
     /// <summary>The transaction the next statements join; the role sets it per batch.</summary>
-    public SqliteTransaction? Transaction
+    public DbTransaction? Transaction
     {
         get => transaction;
         set => transaction = value;
@@ -68,8 +72,8 @@ internal sealed class ObjectStore : IDisposable
             }
         }
 
-        var command = table.Command(connection, "insert", () =>
-            $"INSERT INTO {table.Quoted} ({DbMapping.KeyColumn}{string.Concat(table.DbFields.Select(f => ", " + DbMapping.Quote(f.Name)))}) VALUES ($id{string.Concat(Enumerable.Range(0, table.DbFields.Length).Select(i => $", $v{i}"))})",
+        var command = Command(table, "insert", () =>
+            $"INSERT INTO {table.Quoted} ({DbMapping.KeyColumn}{string.Concat(table.DbFields.Select(f => ", " + DbMapping.Quote(f.Name)))}) VALUES ({p}id{string.Concat(Enumerable.Range(0, table.DbFields.Length).Select(i => $", {p}v{i}"))})",
             table.DbFields.Length);
         command.Transaction = transaction;
         command.Parameters[0].Value = id.ToByteArray();
@@ -78,20 +82,15 @@ internal sealed class ObjectStore : IDisposable
             command.Parameters[i + 1].Value = row[i];
         }
 
-        try
+        switch (Execute(command, out _))
         {
-            command.ExecuteNonQuery();
+            case ConstraintBroken.Unique:
+                return UniqueViolation(table, id, column => row[column]);
+            case ConstraintBroken.PrimaryKey:
+                return new(DatabaseStatus.AlreadyExists, $"create {table.Model.Name}: DoId {id} is already stored");
+            default:
+                return WriteResult.Done;
         }
-        catch (SqliteException ex) when (ex.SqliteExtendedErrorCode == SqliteUniqueViolation)
-        {
-            return UniqueViolation(table, id, column => row[column]);
-        }
-        catch (SqliteException ex) when (ex.SqliteErrorCode == SqliteConstraint)
-        {
-            return new(DatabaseStatus.AlreadyExists, $"create {table.Model.Name}: DoId {id} is already stored");
-        }
-
-        return WriteResult.Done;
     }
 
     /// <summary>Reads every Db field of a row, checked; null values when the row does not exist.</summary>
@@ -161,8 +160,8 @@ internal sealed class ObjectStore : IDisposable
     /// <summary>Updates the given Db fields of a row.</summary>
     public WriteResult SetFields(Table table, DoId id, IReadOnlyList<FieldValue> values)
     {
-        var command = table.Command(connection, "set:" + FieldKey(values), () =>
-            $"UPDATE {table.Quoted} SET {string.Join(", ", values.Select((v, i) => $"{DbMapping.Quote(v.Field.Name)} = $v{i}"))} WHERE {DbMapping.KeyColumn} = $id",
+        var command = Command(table, "set:" + FieldKey(values), () =>
+            $"UPDATE {table.Quoted} SET {string.Join(", ", values.Select((v, i) => $"{DbMapping.Quote(v.Field.Name)} = {p}v{i}"))} WHERE {DbMapping.KeyColumn} = {p}id",
             values.Count);
         command.Transaction = transaction;
         command.Parameters[0].Value = id.ToByteArray();
@@ -171,16 +170,55 @@ internal sealed class ObjectStore : IDisposable
             command.Parameters[i + 1].Value = values[i].Sql;
         }
 
+        return Execute(command, out int changed) == ConstraintBroken.Unique
+            ? UniqueViolation(table, id, values)
+            : changed == 1 ? WriteResult.Done : new(DatabaseStatus.NotFound, $"no stored {table.Model.Name} with DoId {id}");
+    }
+
+    /// <summary>
+    /// PostgreSQL: runs many updates in one round trip (one <c>NpgsqlBatch</c> in the current transaction). Returns the
+    /// rows each one changed, or null when any of them failed: PostgreSQL has then aborted the transaction, which the
+    /// caller rolls back before running the writes one guarded statement at a time.
+    /// </summary>
+    public int[]? SetFieldsPipelined(IReadOnlyList<(Table Table, DoId Id, IReadOnlyList<FieldValue> Values)> writes)
+    {
+        if (writes.Count == 0)
+        {
+            return Array.Empty<int>();
+        }
+
+        using var batch = ((Npgsql.NpgsqlConnection)connection).CreateBatch();
+        batch.Transaction = (Npgsql.NpgsqlTransaction?)transaction;
+        foreach (var (table, id, values) in writes)
+        {
+            // Positional parameters: $1 is the DoId, $2.. the values.
+            var command = batch.CreateBatchCommand();
+            command.CommandText = table.PipelinedUpdate(FieldKey(values), values);
+            command.Parameters.Add(new Npgsql.NpgsqlParameter { Value = id.ToByteArray() });
+            foreach (var value in values)
+            {
+                command.Parameters.Add(new Npgsql.NpgsqlParameter { Value = value.Sql });
+            }
+
+            batch.BatchCommands.Add(command);
+        }
+
         try
         {
-            return command.ExecuteNonQuery() == 1
-                ? WriteResult.Done
-                : new(DatabaseStatus.NotFound, $"no stored {table.Model.Name} with DoId {id}");
+            batch.ExecuteNonQuery();
         }
-        catch (SqliteException ex) when (ex.SqliteExtendedErrorCode == SqliteUniqueViolation)
+        catch (Npgsql.PostgresException)
         {
-            return UniqueViolation(table, id, values);
+            return null;
         }
+
+        var changed = new int[writes.Count];
+        for (int i = 0; i < changed.Length; i++)
+        {
+            changed[i] = batch.BatchCommands[i].RecordsAffected;
+        }
+
+        return changed;
     }
 
     /// <summary>
@@ -189,9 +227,10 @@ internal sealed class ObjectStore : IDisposable
     /// </summary>
     public WriteResult SetFieldsIfEquals(Table table, DoId id, IReadOnlyList<FieldValue> expected, IReadOnlyList<FieldValue> updates)
     {
-        var command = table.Command(connection, "cas:" + FieldKey(expected) + "/" + FieldKey(updates), () =>
-            $"UPDATE {table.Quoted} SET {string.Join(", ", updates.Select((v, i) => $"{DbMapping.Quote(v.Field.Name)} = $v{i}"))} WHERE {DbMapping.KeyColumn} = $id"
-            + string.Concat(expected.Select((v, i) => $" AND {DbMapping.Quote(v.Field.Name)} IS $e{i}")),
+        // The columns are NOT NULL and no stored value is NaN, so '=' is the exact comparison on both databases.
+        var command = Command(table, "cas:" + FieldKey(expected) + "/" + FieldKey(updates), () =>
+            $"UPDATE {table.Quoted} SET {string.Join(", ", updates.Select((v, i) => $"{DbMapping.Quote(v.Field.Name)} = {p}v{i}"))} WHERE {DbMapping.KeyColumn} = {p}id"
+            + string.Concat(expected.Select((v, i) => $" AND {DbMapping.Quote(v.Field.Name)} = {p}e{i}")),
             updates.Count,
             expected.Count);
         command.Transaction = transaction;
@@ -206,14 +245,42 @@ internal sealed class ObjectStore : IDisposable
             command.Parameters[updates.Count + i + 1].Value = expected[i].Sql;
         }
 
+        return Execute(command, out int changed) == ConstraintBroken.Unique
+            ? UniqueViolation(table, id, updates)
+            : changed == 1 ? WriteResult.Done : new(DatabaseStatus.NotEqual, string.Empty);
+    }
+
+    /// <summary>
+    /// Runs a write; returns the constraint it broke (the write then changed nothing, and the transaction goes on), or
+    /// <see cref="ConstraintBroken.None"/> with the rows it changed. Other errors are thrown, after the transaction is
+    /// put back to where it was before this write (see <see cref="ISqlDialect.GuardedWrite"/>).
+    /// </summary>
+    private ConstraintBroken Execute(DbCommand command, out int changed)
+    {
+        changed = 0;
         try
         {
-            return command.ExecuteNonQuery() == 1 ? WriteResult.Done : new(DatabaseStatus.NotEqual, string.Empty);
+            changed = command.ExecuteNonQuery();
+            return ConstraintBroken.None;
         }
-        catch (SqliteException ex) when (ex.SqliteExtendedErrorCode == SqliteUniqueViolation)
+        catch (DbException ex) when (dialect.IsStatementError(ex))
         {
-            return UniqueViolation(table, id, updates);
+            dialect.UndoFailedWrite(connection, transaction);
+            var broken = dialect.ConstraintOf(ex);
+            if (broken == ConstraintBroken.None)
+            {
+                throw;
+            }
+
+            return broken;
         }
+    }
+
+    /// <summary>The prepared write statement of <paramref name="key"/>, guarded when it runs inside a batch's transaction.</summary>
+    private DbCommand Command(Table table, string key, Func<string> sql, int values, int expected = 0)
+    {
+        bool guarded = transaction is not null;
+        return table.Command(connection, guarded ? "guarded " + key : key, () => guarded ? dialect.GuardedWrite(sql()) : sql(), p, values, expected);
     }
 
     /// <summary>
@@ -244,15 +311,17 @@ internal sealed class ObjectStore : IDisposable
         {
             using var command = connection.CreateCommand();
             command.Transaction = transaction;
-            command.CommandText = $"SELECT 1 FROM {table.Quoted} WHERE {DbMapping.KeyColumn} <> $id"
-                + string.Concat(index.Fields.Select((f, i) => $" AND {DbMapping.Quote(f.Name)} = $v{i}{(index.IgnoresCaseOf(f) ? " COLLATE " + SqliteDatabase.CaseFoldCollation : string.Empty)}"))
+            command.CommandText = $"SELECT 1 FROM {table.Quoted} WHERE {DbMapping.KeyColumn} <> {p}id"
+                + string.Concat(index.Fields.Select((f, i) => index.IgnoresCaseOf(f)
+                    ? $" AND {dialect.CaseFolded(DbMapping.Quote(f.Name))} = {dialect.CaseFoldedValue($"{p}v{i}")}"
+                    : $" AND {DbMapping.Quote(f.Name)} = {p}v{i}"))
                 + " LIMIT 1";
-            command.Parameters.AddWithValue("$id", id.ToByteArray());
+            Add(command, $"{p}id", id.ToByteArray());
             var values = new object[index.Fields.Count];
             for (int i = 0; i < values.Length; i++)
             {
                 values[i] = valueOfColumn(table.ColumnOf(index.Fields[i]));
-                command.Parameters.AddWithValue($"$v{i}", values[i]);
+                Add(command, $"{p}v{i}", values[i]);
             }
 
             if (command.ExecuteScalar() is not null)
@@ -285,6 +354,14 @@ internal sealed class ObjectStore : IDisposable
         scratch.Dispose();
     }
 
+    private static void Add(DbCommand command, string name, object value)
+    {
+        var parameter = command.CreateParameter();
+        parameter.ParameterName = name;
+        parameter.Value = value;
+        command.Parameters.Add(parameter);
+    }
+
     private static string FieldKey(IReadOnlyList<FieldValue> values) =>
         values.Count == 1 ? values[0].Field.Index.ToString(System.Globalization.CultureInfo.InvariantCulture) : string.Join(",", values.Select(v => v.Field.Index));
 
@@ -300,8 +377,9 @@ internal sealed class ObjectStore : IDisposable
     /// <summary>One model's table: its Db fields, a scratch instance for clean methods, and its prepared statements.</summary>
     internal sealed class Table : IDisposable
     {
-        private readonly Dictionary<string, SqliteCommand> commands = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, DbCommand> commands = new(StringComparer.Ordinal);
         private readonly int[] columnOfField;
+        private readonly Dictionary<string, string> pipelinedUpdates = new(StringComparer.Ordinal);
 
         public Table(ModelInfo model)
         {
@@ -330,11 +408,23 @@ internal sealed class ObjectStore : IDisposable
 
         public string SelectSql { get; }
 
+        /// <summary>The UPDATE of a field set with positional parameters (<c>$1</c> the DoId, <c>$2..</c> the values), made once per set.</summary>
+        public string PipelinedUpdate(string key, IReadOnlyList<FieldValue> values)
+        {
+            if (!pipelinedUpdates.TryGetValue(key, out string? sql))
+            {
+                sql = $"UPDATE {Quoted} SET {string.Join(", ", values.Select((v, i) => $"{DbMapping.Quote(v.Field.Name)} = ${i + 2}"))} WHERE {DbMapping.KeyColumn} = $1";
+                pipelinedUpdates[key] = sql;
+            }
+
+            return sql;
+        }
+
         /// <summary>The column position of a Db field.</summary>
         public int ColumnOf(FieldDescriptor field) => columnOfField[field.Index];
 
-        /// <summary>A prepared statement with <c>$id</c>, <c>$v0..</c> and <c>$e0..</c> parameters, made on first use.</summary>
-        public SqliteCommand Command(SqliteConnection connection, string key, Func<string> sql, int values, int expected = 0)
+        /// <summary>A prepared statement with <c>id</c>, <c>v0..</c> and <c>e0..</c> parameters (after <paramref name="prefix"/>), made on first use.</summary>
+        public DbCommand Command(DbConnection connection, string key, Func<string> sql, char prefix, int values, int expected = 0)
         {
             if (commands.TryGetValue(key, out var command))
             {
@@ -343,19 +433,31 @@ internal sealed class ObjectStore : IDisposable
 
             command = connection.CreateCommand();
             command.CommandText = sql();
-            command.Parameters.Add(new SqliteParameter("$id", SqliteType.Blob));
+            AddParameter(command, prefix + "id", System.Data.DbType.Binary);
             for (int i = 0; i < values; i++)
             {
-                command.Parameters.Add(new SqliteParameter($"$v{i}", null));
+                AddParameter(command, $"{prefix}v{i}", null);
             }
 
             for (int i = 0; i < expected; i++)
             {
-                command.Parameters.Add(new SqliteParameter($"$e{i}", null));
+                AddParameter(command, $"{prefix}e{i}", null);
             }
 
             commands[key] = command;
             return command;
+        }
+
+        private static void AddParameter(DbCommand command, string name, System.Data.DbType? type)
+        {
+            var parameter = command.CreateParameter();
+            parameter.ParameterName = name;
+            if (type is { } known)
+            {
+                parameter.DbType = known;
+            }
+
+            command.Parameters.Add(parameter);
         }
 
         public void Dispose()

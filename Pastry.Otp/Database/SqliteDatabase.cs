@@ -129,44 +129,5 @@ internal static class SqliteDatabase
 
     /// <summary>Whether a table exists.</summary>
     public static bool TableExists(SqliteConnection connection, string table, SqliteTransaction? transaction = null) =>
-        connection.ExecuteScalar<long>("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = @table COLLATE NOCASE", new { table }, transaction) > 0;
-
-    /// <summary>The mapping recorded by the last migration, or null when no migration ever ran.</summary>
-    public static DbMapping? LastMapping(SqliteConnection connection, SqliteTransaction? transaction = null)
-    {
-        if (!TableExists(connection, HistoryTable, transaction))
-        {
-            return null;
-        }
-
-        string? json = connection.ExecuteScalar<string?>($"SELECT mapping FROM {HistoryTable} ORDER BY id DESC LIMIT 1", transaction: transaction);
-        return json is null ? null : DbMapping.FromJson(json);
-    }
-
-    /// <summary>
-    /// Checks that the database matches the models before a server uses it. With <paramref name="autoMigrate"/>, a
-    /// pending migration that loses no data is applied; anything else is refused with a message naming the changes
-    /// and the command to run.
-    /// </summary>
-    /// <exception cref="DatabaseException">The database is not migrated (or a migration would lose data).</exception>
-    public static void EnsureMigrated(SqliteConnection connection, DbMapping target, string path, bool autoMigrate)
-    {
-        var plan = MigrationPlanner.Plan(connection, target, DateTime.UtcNow);
-        if (plan.IsEmpty)
-        {
-            return;
-        }
-
-        string changes = string.Join("; ", plan.Steps.Select(s => s.Description));
-        if (autoMigrate && !plan.LosesData)
-        {
-            Migrator.Apply(connection, plan, allowDataLoss: false);
-            return;
-        }
-
-        string why = autoMigrate ? " Database:AutoMigrate never applies a change that loses data." : string.Empty;
-        throw new DatabaseException(
-            DatabaseError.Unmigrated,
-            $"The database {Path.GetFullPath(path)} is not migrated for these models ({changes}).{why} Run: pastry migrate --db {path} --app <your game's assembly>{(plan.LosesData ? " --allow-data-loss (after reading pastry migrate --plan)" : string.Empty)}");
-    }
+        Queries.SqliteDialect.Instance.TableExists(connection, table, transaction);
 }

@@ -14,14 +14,16 @@ public sealed class DatabaseProcessTests
     private static readonly ModelInfo Wallet = AppRegistry.GetModel<DbWallet>();
 
     [TestMethod]
-    public async Task CreateActivateUpdateReactivate_ThroughTheRealOtp_AndAfterARestart()
+    [DataRow("sqlite")]
+    [DataRow("postgres")]
+    public async Task CreateActivateUpdateReactivate_ThroughTheRealOtp_AndAfterARestart(string provider)
     {
-        using var db = new TempDatabase();
+        using var db = new TempDatabase(provider);
         db.Migrate(AppRegistry);
         var wallet = new DbWallet { DoId = DoId.NewId(), Holder = "ann", Gold = 100 };
         var gold = (FieldDescriptor<int>)Wallet.GetField(nameof(DbWallet.Gold));
 
-        var (otp, _, director) = await PastryProcess.StartOtpAsync("--Database:Path", db.Path);
+        var (otp, _, director) = await PastryProcess.StartOtpAsync(db.ServeSettings);
         await using (otp)
         {
             var link = await RemoteMessageRouter.ConnectAsync(director.Address.ToString(), director.Port);
@@ -54,7 +56,7 @@ public sealed class DatabaseProcessTests
             Assert.AreEqual(0, await otp.WaitForExitAsync(), otp.Output);
         }
 
-        var (restarted, _, director2) = await PastryProcess.StartOtpAsync("--Database:Path", db.Path);
+        var (restarted, _, director2) = await PastryProcess.StartOtpAsync(db.ServeSettings);
         await using (restarted)
         {
             var link = await RemoteMessageRouter.ConnectAsync(director2.Address.ToString(), director2.Port);
@@ -67,10 +69,12 @@ public sealed class DatabaseProcessTests
     }
 
     [TestMethod]
-    public async Task SigkillMidStream_LosesNoAcknowledgedWrite_AndARestartServesTheLastCommittedValue()
+    [DataRow("sqlite")]
+    [DataRow("postgres")]
+    public async Task SigkillMidStream_LosesNoAcknowledgedWrite_AndARestartServesTheLastCommittedValue(string provider)
     {
-        using var db = new TempDatabase();
-        await using (var migrate = PastryProcess.Start("migrate", "--db", db.Path, "--app", typeof(DbWallet).Assembly.Location))
+        using var db = new TempDatabase(provider);
+        await using (var migrate = PastryProcess.Start(["migrate", .. db.MigrateArguments, "--app", typeof(DbWallet).Assembly.Location]))
         {
             Assert.AreEqual(0, await migrate.WaitForExitAsync(), migrate.Output);
         }
@@ -78,7 +82,7 @@ public sealed class DatabaseProcessTests
         var wallet = new DbWallet { DoId = DoId.NewId(), Holder = "stream" };
         var counter = Wallet.GetField(nameof(DbWallet.Counter));
         long maxAcked = 0, maxSent = 0;
-        var (otp, _, director) = await PastryProcess.StartOtpAsync("--Database:Path", db.Path);
+        var (otp, _, director) = await PastryProcess.StartOtpAsync(db.ServeSettings);
         await using (otp)
         {
             var link = await RemoteMessageRouter.ConnectAsync(director.Address.ToString(), director.Port);
@@ -148,15 +152,15 @@ public sealed class DatabaseProcessTests
 
         long acked = Volatile.Read(ref maxAcked);
         long stored;
-        using (var connection = db.Open())
+        using (var connection = db.Connect())
         {
-            stored = connection.ExecuteScalar<long>("SELECT Counter FROM DbWallet WHERE doid = @id", new { id = wallet.DoId.ToByteArray() });
+            stored = connection.ExecuteScalar<long>("SELECT \"Counter\" FROM \"DbWallet\" WHERE doid = @id", new { id = wallet.DoId.ToByteArray() });
         }
 
         Assert.IsTrue(stored >= acked, $"The database holds {stored}, but {acked} was acknowledged.");
         Assert.IsTrue(stored <= Volatile.Read(ref maxSent), $"The database holds {stored}, which was never sent (last sent {maxSent}).");
 
-        var (restarted, _, director2) = await PastryProcess.StartOtpAsync("--Database:Path", db.Path);
+        var (restarted, _, director2) = await PastryProcess.StartOtpAsync(db.ServeSettings);
         await using (restarted)
         {
             var link = await RemoteMessageRouter.ConnectAsync(director2.Address.ToString(), director2.Port);

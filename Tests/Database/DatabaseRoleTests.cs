@@ -68,9 +68,11 @@ public sealed class DatabaseRoleTests
     }
 
     [TestMethod]
-    public async Task Create_FillsDefaults_RefusesMissingRequired_AndDuplicates()
+    [DataRow("sqlite")]
+    [DataRow("postgres")]
+    public async Task Create_FillsDefaults_RefusesMissingRequired_AndDuplicates(string provider)
     {
-        using var db = new TempDatabase();
+        using var db = new TempDatabase(provider);
         await using var role = StartRole(db);
         var client = new DbTestClient(role.Router);
         var empty = new DbEveryType { DoId = DoId.NewId() };
@@ -91,9 +93,11 @@ public sealed class DatabaseRoleTests
     }
 
     [TestMethod]
-    public async Task SetFields_IsAcknowledgedAfterCommit_AndValidated()
+    [DataRow("sqlite")]
+    [DataRow("postgres")]
+    public async Task SetFields_IsAcknowledgedAfterCommit_AndValidated(string provider)
     {
-        using var db = new TempDatabase();
+        using var db = new TempDatabase(provider);
         await using var role = StartRole(db);
         var client = new DbTestClient(role.Router);
         var wallet = new DbWallet { DoId = DoId.NewId(), Holder = "ann", Gold = 10 };
@@ -102,9 +106,9 @@ public sealed class DatabaseRoleTests
 
         var ack = await client.RequestAsync(c => DatabaseMessages.SetFields(c, wallet.Model, wallet.DoId, client.Channel, (gold, 42)));
         Assert.AreEqual(DatabaseStatus.Ok, ack.Status);
-        using (var connection = db.Open())
+        using (var connection = db.Connect())
         {
-            Assert.AreEqual(42L, connection.ExecuteScalar<long>("SELECT Gold FROM DbWallet"), "An acknowledged write is committed: another connection sees it.");
+            Assert.AreEqual(42L, connection.ExecuteScalar<long>("SELECT \"Gold\" FROM \"DbWallet\""), "An acknowledged write is committed: another connection sees it.");
         }
 
         var invalid = await client.RequestAsync(c => DatabaseMessages.SetFields(c, wallet.Model, wallet.DoId, client.Channel, (gold, 2_000_000)));
@@ -123,9 +127,11 @@ public sealed class DatabaseRoleTests
     }
 
     [TestMethod]
-    public async Task SetFieldsIfEquals_ConcurrentSpenders_NeverDoubleSpend()
+    [DataRow("sqlite")]
+    [DataRow("postgres")]
+    public async Task SetFieldsIfEquals_ConcurrentSpenders_NeverDoubleSpend(string provider)
     {
-        using var db = new TempDatabase();
+        using var db = new TempDatabase(provider);
         await using var role = StartRole(db);
         const int initial = 1_500;
         var setup = new DbTestClient(role.Router);
@@ -237,7 +243,7 @@ public sealed class DatabaseRoleTests
     internal static RoleHost StartRole(TempDatabase db, ModelRegistry? registry = null)
     {
         var router = new InProcessRouter();
-        var role = new DatabaseServer(router, registry ?? Registry, new DatabaseOptions { Path = db.Path, AutoMigrate = true }, NullLogger.Instance);
+        var role = new DatabaseServer(router, registry ?? Registry, db.Options(autoMigrate: true), NullLogger.Instance);
         role.Start();
         return new RoleHost(router, role);
     }

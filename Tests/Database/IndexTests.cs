@@ -124,12 +124,14 @@ public sealed class IndexTests
     }
 
     [TestMethod]
-    public async Task CreateOrSave_OfATakenUniqueValue_FailsNamingTheField_AndWritesNothing()
+    [DataRow("sqlite")]
+    [DataRow("postgres")]
+    public async Task CreateOrSave_OfATakenUniqueValue_FailsNamingTheField_AndWritesNothing(string provider)
     {
-        using var db = new TempDatabase();
+        using var db = new TempDatabase(provider);
         var registry = TempDatabase.Registry(typeof(DbHero), typeof(DbSeat));
         db.Migrate(registry);
-        await using var server = InProcessOtp.Start(o => o.Database.Path = db.Path, registry: registry);
+        await using var server = InProcessOtp.Start(o => db.Apply(o.Database), registry: registry);
         await using var ai = new AiRepository(server.Router, registry);
         await ai.CreateInDatabaseAsync(new DbHero { Name = "Ann" }).WaitAsync(Timeout);
 
@@ -151,9 +153,9 @@ public sealed class IndexTests
         var seat = await Assert.ThrowsExactlyAsync<UniqueViolationException>(() => ai.CreateInDatabaseAsync(new DbSeat { Table = table, Chair = 1, Guest = "Cid" }).WaitAsync(Timeout));
         CollectionAssert.AreEqual(new[] { "Table", "Chair" }, seat.Fields.ToArray());
 
-        using var connection = db.Open();
-        Assert.AreEqual(2L, connection.ExecuteScalar<long>("SELECT count(*) FROM DbHero"));
-        Assert.AreEqual("Robert", connection.ExecuteScalar<string>("SELECT Name FROM DbHero WHERE Name <> 'Ann'"));
+        using var connection = db.Connect();
+        Assert.AreEqual(2L, connection.ExecuteScalar<long>("SELECT count(*) FROM \"DbHero\""));
+        Assert.AreEqual("Robert", connection.ExecuteScalar<string>("SELECT \"Name\" FROM \"DbHero\" WHERE \"Name\" <> 'Ann'"));
     }
 }
 

@@ -1,4 +1,5 @@
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
+using Dapper;
 using Microsoft.Extensions.Logging;
 using Pastry.Messaging;
 using Pastry.Otp.Actors;
@@ -8,7 +9,8 @@ namespace Pastry.Otp.Database.Queries;
 
 /// <summary>
 /// Answers <see cref="InternalMessageType.DbQuery"/> for the Database role on its own read-only connection and task,
-/// so a query never waits for, nor holds up, a write batch (WAL lets one writer and readers work at once). A query
+/// so a query never waits for, nor holds up, a write batch (SQLite's WAL, and PostgreSQL's MVCC, let one writer and
+/// readers work at once). A query
 /// sees every write committed before it starts: every acknowledged write, and the write-through sets of earlier batches.
 /// Rows are checked like activated objects; a row with bad data is left out and reported (logged here, and named in
 /// the reply).
@@ -19,27 +21,24 @@ internal sealed class QueryRunner : IAsyncDisposable
     private readonly ILogger logger;
     private readonly int maxRows;
     private readonly int maxAnswerBytes;
-    private readonly SqliteConnection connection;
+    private readonly DbConnection connection;
     private readonly ObjectStore store;
-    private readonly ISqlDialect dialect = SqliteDialect.Instance;
+    private readonly ISqlDialect dialect;
     private readonly ActorMailbox inbox;
     private readonly PooledBufferWriter reply = new(1024);
-    private readonly Dictionary<string, SqliteCommand> commands = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, DbCommand> commands = new(StringComparer.Ordinal);
     private readonly Task loop;
     private long answered;
 
-    public QueryRunner(string path, ModelRegistry registry, DatabaseOptions options, IMessageRouter router, ILogger logger)
+    public QueryRunner(DatabaseOptions options, ModelRegistry registry, IMessageRouter router, ILogger logger)
     {
         this.router = router;
         this.logger = logger;
         maxRows = options.MaxQueryRows;
         maxAnswerBytes = options.MaxQueryAnswerBytes;
-        connection = SqliteDatabase.Open(path, create: false);
-        using (var readOnly = connection.CreateCommand())
-        {
-            readOnly.CommandText = "PRAGMA query_only=1";
-            readOnly.ExecuteNonQuery();
-        }
+        connection = DatabaseConnections.Open(options, create: false);
+        dialect = SqlDialects.Of(connection);
+        MakeReadOnly();
 
         store = new ObjectStore(connection, registry);
 
@@ -61,15 +60,16 @@ internal sealed class QueryRunner : IAsyncDisposable
         inbox.Complete();
         await loop.ConfigureAwait(false);
         inbox.Dispose();
-        foreach (var command in commands.Values)
-        {
-            command.Dispose();
-        }
-
+        ClearCommands();
         store.Dispose();
         connection.Dispose();
         reply.Dispose();
     }
+
+    /// <summary>The connection refuses writes: a query is only ever a read, whatever SQL it became.</summary>
+    private void MakeReadOnly() => connection.Execute(dialect is PostgresDialect
+        ? "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY"
+        : "PRAGMA query_only=1");
 
     private async Task RunAsync()
     {
@@ -113,13 +113,21 @@ internal sealed class QueryRunner : IAsyncDisposable
             }
 
             int? limit = query.Result == QueryResultKind.Count ? (query.Take == 0 ? null : query.Take) : (query.Take == 0 ? maxRows + 1 : query.Take);
+            if (connection.State != System.Data.ConnectionState.Open)
+            {
+                // A PostgreSQL server that dropped the link: a fresh one (its prepared statements went with the old).
+                ClearCommands();
+                DatabaseConnections.Reconnect(connection);
+                MakeReadOnly();
+            }
+
             Run(envelope, context, table, query, limit);
         }
         catch (WireFormatException ex)
         {
             Refuse(envelope, context, DatabaseStatus.Invalid, $"malformed query: {ex.Message}");
         }
-        catch (SqliteException ex)
+        catch (DbException ex)
         {
             logger.LogError(ex, "Database query from {Sender} failed", envelope.Sender);
             Refuse(envelope, context, DatabaseStatus.Failed, $"the database failed: {ex.Message}");
@@ -230,26 +238,23 @@ internal sealed class QueryRunner : IAsyncDisposable
     }
 
     /// <summary>The prepared statement for one SQL text (queries of one shape share it; their values change).</summary>
-    private SqliteCommand Prepare(SqlQuery sql)
+    private DbCommand Prepare(SqlQuery sql)
     {
         if (!commands.TryGetValue(sql.Text, out var command))
         {
             if (commands.Count >= 256)
             {
                 // Bounded: an AI that builds many shapes (In lists of every length) must not grow this forever.
-                foreach (var old in commands.Values)
-                {
-                    old.Dispose();
-                }
-
-                commands.Clear();
+                ClearCommands();
             }
 
             command = connection.CreateCommand();
             command.CommandText = sql.Text;
             for (int i = 0; i < sql.Parameters.Count; i++)
             {
-                command.Parameters.Add(new SqliteParameter(dialect.Parameter(i), null));
+                var parameter = command.CreateParameter();
+                parameter.ParameterName = dialect.Parameter(i);
+                command.Parameters.Add(parameter);
             }
 
             commands[sql.Text] = command;
@@ -261,6 +266,16 @@ internal sealed class QueryRunner : IAsyncDisposable
         }
 
         return command;
+    }
+
+    private void ClearCommands()
+    {
+        foreach (var old in commands.Values)
+        {
+            old.Dispose();
+        }
+
+        commands.Clear();
     }
 
     private void Refuse(Envelope request, uint context, DatabaseStatus status, string reason)

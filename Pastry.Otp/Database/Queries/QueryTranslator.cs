@@ -27,7 +27,7 @@ internal static class QueryTranslator
         {
             case QueryResultKind.Count:
                 // A page (Skip/Take) counts the rows in the page, as Django's count() of a sliced query set does.
-                text.Append("SELECT count(*) FROM (SELECT 1 FROM ").Append(table).Append(where).Append(' ').Append(page).Append(')');
+                text.Append("SELECT count(*) FROM (SELECT 1 FROM ").Append(table).Append(where).Append(' ').Append(page).Append(") AS page");
                 break;
             default:
                 text.Append("SELECT ").Append(DbMapping.KeyColumn);
@@ -64,14 +64,19 @@ internal static class QueryTranslator
             var filter = query.Filters[i];
             string column = Column(query.Model, filter.Field, dialect);
             string schema = filter.Field?.Codec.SchemaName ?? "doid";
+            bool folded = filter.Field is not null && query.Model.IgnoresCase(filter.Field);
+
+            // The value side of a comparison with a case-folded column is folded too (a no-op on SQLite, whose collation
+            // on the column applies to both sides).
+            string Value(object value) => folded ? dialect.CaseFoldedValue(Add(parameters, dialect, value)) : Add(parameters, dialect, value);
             switch (filter.Operator)
             {
                 case QueryOperator.In when filter.Values.Count == 0:
-                    text.Append('0');
+                    text.Append("1 = 0");
                     break;
                 case QueryOperator.In:
                     text.Append(column).Append(" IN (")
-                        .Append(string.Join(", ", filter.Values.Select(v => Add(parameters, dialect, ColumnValues.ToSql(schema, v))))).Append(')');
+                        .Append(string.Join(", ", filter.Values.Select(v => Value(ColumnValues.ToSql(schema, v))))).Append(')');
                     break;
                 case QueryOperator.StartsWith:
                     {
@@ -85,12 +90,12 @@ internal static class QueryTranslator
                 case QueryOperator.IsEmpty or QueryOperator.IsNotEmpty:
                     {
                         object empty = ColumnValues.ToSql(schema, filter.Field?.Codec.DefaultBoxed ?? DoId.Empty);
-                        text.Append(column).Append(filter.Operator == QueryOperator.IsEmpty ? " = " : " <> ").Append(Add(parameters, dialect, empty));
+                        text.Append(column).Append(filter.Operator == QueryOperator.IsEmpty ? " = " : " <> ").Append(Value(empty));
                         break;
                     }
 
                 default:
-                    text.Append(column).Append(Comparison(filter.Operator)).Append(Add(parameters, dialect, ColumnValues.ToSql(schema, filter.Values[0])));
+                    text.Append(column).Append(Comparison(filter.Operator)).Append(Value(ColumnValues.ToSql(schema, filter.Values[0])));
                     break;
             }
         }

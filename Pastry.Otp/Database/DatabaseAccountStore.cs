@@ -1,26 +1,28 @@
 using System.Globalization;
+using System.Data.Common;
 using Dapper;
-using Microsoft.Data.Sqlite;
 using Pastry.Otp.UberDogs;
 
 namespace Pastry.Otp.Database;
 
 /// <summary>
-/// The login UberDOG's accounts in SQLite (table <c>pastry_accounts</c>, created by the first migration). The
+/// The login UberDOG's accounts in the database (table <c>pastry_accounts</c>, created by the first migration), SQLite or
+/// PostgreSQL as <see cref="DatabaseOptions.Provider"/> says. The
 /// normalised username is a UNIQUE column, so the check and the add of <see cref="TryAddAsync"/> are one atomic
 /// INSERT and two concurrent creates of one name never both succeed. It has its own connection, used by one call at
-/// a time; WAL lets it read while the Database role writes.
+/// a time; it reads while the Database role writes (SQLite's WAL, PostgreSQL's MVCC).
 /// </summary>
-public sealed class SqliteAccountStore : IAccountStore, IDisposable
+public sealed class DatabaseAccountStore : IAccountStore, IDisposable
 {
-    private readonly SqliteConnection connection;
+    private readonly DbConnection connection;
     private readonly SemaphoreSlim gate = new(1, 1);
 
-    /// <summary>Opens the accounts of the (migrated) database at <paramref name="path"/>.</summary>
-    /// <exception cref="DatabaseException">The file is missing or damaged.</exception>
-    public SqliteAccountStore(string path)
+    /// <summary>Opens the accounts of the (migrated) database that <paramref name="options"/> names.</summary>
+    /// <exception cref="DatabaseException">The file is missing or damaged, or the server cannot be reached.</exception>
+    public DatabaseAccountStore(DatabaseOptions options)
     {
-        connection = SqliteDatabase.Open(path, create: false);
+        ArgumentNullException.ThrowIfNull(options);
+        connection = DatabaseConnections.Open(options, create: false);
     }
 
     /// <inheritdoc />
@@ -30,6 +32,7 @@ public sealed class SqliteAccountStore : IAccountStore, IDisposable
         await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            DatabaseConnections.Reconnect(connection);
             var row = await connection.QueryFirstOrDefaultAsync<AccountRow>(new CommandDefinition(
                 $"SELECT account_id AS AccountId, username AS Username, salt AS Salt, password_hash AS PasswordHash, iterations AS Iterations, algorithm AS Algorithm, created_utc AS CreatedUtc FROM {SqliteDatabase.AccountsTable} WHERE username_key = @key",
                 new { key },
@@ -49,6 +52,7 @@ public sealed class SqliteAccountStore : IAccountStore, IDisposable
         await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            DatabaseConnections.Reconnect(connection);
             int added = await connection.ExecuteAsync(new CommandDefinition(
                 $"INSERT INTO {SqliteDatabase.AccountsTable} (account_id, username, username_key, salt, password_hash, iterations, algorithm, created_utc) VALUES (@id, @username, @key, @salt, @hash, @iterations, @algorithm, @created) ON CONFLICT DO NOTHING",
                 new

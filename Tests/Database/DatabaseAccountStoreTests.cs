@@ -4,7 +4,7 @@ using Pastry.Otp.UberDogs;
 namespace Pastry.Tests.Database;
 
 [TestClass]
-public sealed class SqliteAccountStoreTests
+public sealed class DatabaseAccountStoreTests
 {
     [TestMethod]
     public async Task Accounts_AreStoredInSqlite_SurviveReopening_AndUsernamesStayUnique()
@@ -12,7 +12,7 @@ public sealed class SqliteAccountStoreTests
         using var db = new TempDatabase();
         db.Migrate(TempDatabase.Registry());
         var options = new AccountOptions { Pbkdf2Iterations = 1_000 };
-        using (var store = new SqliteAccountStore(db.Path))
+        using (var store = new DatabaseAccountStore(new DatabaseOptions { Path = db.Path }))
         {
             var accounts = new AccountService(store, options, TimeProvider.System);
             Assert.AreEqual(AccountStatus.Ok, (await accounts.CreateAccountAsync("Ann", "password1", CancellationToken.None)).Status);
@@ -23,7 +23,7 @@ public sealed class SqliteAccountStoreTests
             Assert.AreEqual(1, racers.Count(s => s == AccountStatus.Ok));
         }
 
-        using (var reopened = new SqliteAccountStore(db.Path))
+        using (var reopened = new DatabaseAccountStore(new DatabaseOptions { Path = db.Path }))
         {
             var accounts = new AccountService(reopened, options, TimeProvider.System);
             Assert.AreEqual(AccountStatus.Ok, (await accounts.LoginAsync("ANN", "password1", CancellationToken.None)).Status);
