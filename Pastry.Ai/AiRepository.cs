@@ -71,6 +71,13 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
         logicContext = new LogicContext(this);
         router.Subscribe(this, Channel);
         router.Subscribe(this, Channel.SessionEvents);
+        if (router is IPostRemoveRouter cleanup)
+        {
+            // A process of its own (over the MD link or a backplane): the server deletes this AI's objects if it dies.
+            RegisterCleanup(cleanup);
+            cleanup.PostRemovesRan += OnPostRemovesRan;
+        }
+
         logicLoop = Task.Run(RunLogicAsync);
         AiMetrics.Add(this);
     }
@@ -79,7 +86,6 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
         : this(router, registry, options, logger)
     {
         this.remote = remote;
-        RegisterCleanup(router);
         reconnectLoop = Task.Run(() => KeepConnectedAsync(router));
     }
 
@@ -474,6 +480,11 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
         stop.Cancel();
         logic.Writer.TryComplete();
         router.UnsubscribeAll(this);
+        if (router is IPostRemoveRouter cleanup)
+        {
+            cleanup.PostRemovesRan -= OnPostRemovesRan;
+        }
+
         if (router is RemoteMessageRouter link)
         {
             await link.DisposeAsync().ConfigureAwait(false);
@@ -744,8 +755,32 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
         }
     }
 
-    private void RegisterCleanup(RemoteMessageRouter link) =>
+    private void RegisterCleanup(IPostRemoveRouter link) =>
         link.AddPostRemove(InternalMessages.DeleteAiObjects(Channel), Channel.StateServer);
+
+    /// <summary>
+    /// The backplane ran this AI's post-removes while it lived on (it was silent too long, or its connection dropped):
+    /// the server deleted its objects, so create the live ones again, as after a reconnect of the MD link.
+    /// </summary>
+    private void OnPostRemovesRan(object? sender, EventArgs args)
+    {
+        if (Volatile.Read(ref disposed) == 0)
+        {
+            CreateAgain(router);
+            logger.LogWarning("{Ai}: the backplane ran this AI's post-removes; {Count} object(s) created again", Name, table.Count);
+        }
+    }
+
+    /// <summary>Creates this AI's live objects again on the server (which deleted them when its post-removes ran).</summary>
+    private void CreateAgain(IMessageRouter target)
+    {
+        // Stored (activated) ones say so, or the State Server would keep them as RAM objects and their Db fields would
+        // not be written any more.
+        foreach (var obj in Objects)
+        {
+            target.Publish(InternalMessages.CreateObject(obj, obj.Parent, obj.Zone, obj.Owner, Channel, databaseBacked: storedObjects.ContainsKey(obj.DoId)), Channel.StateServer);
+        }
+    }
 
     private async Task KeepConnectedAsync(RemoteMessageRouter link)
     {
@@ -798,13 +833,8 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
             link.Subscribe(this, Channel.SessionEvents);
             RegisterCleanup(link);
 
-            // The server deleted this AI's objects when the link dropped; create the live ones again. Stored (activated)
-            // ones say so, or the State Server would keep them as RAM objects and their Db fields would not be written
-            // any more.
-            foreach (var obj in Objects)
-            {
-                link.Publish(InternalMessages.CreateObject(obj, obj.Parent, obj.Zone, obj.Owner, Channel, databaseBacked: storedObjects.ContainsKey(obj.DoId)), Channel.StateServer);
-            }
+            // The server deleted this AI's objects when the link dropped; create the live ones again.
+            CreateAgain(link);
 
             logger.LogInformation("{Ai}: reconnected; {Count} object(s) created again", Name, table.Count);
         }

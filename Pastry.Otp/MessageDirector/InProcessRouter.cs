@@ -7,7 +7,7 @@ namespace Pastry.Otp.MessageDirector;
 /// The in-process Message Director: subscribers of a channel are kept in copy-on-write arrays, so publishing takes
 /// no lock and allocates nothing; subscription changes lock. The same envelope instance reaches every subscriber.
 /// </summary>
-public sealed class InProcessRouter : IMessageRouter
+public sealed class InProcessRouter : IMessageRouter, IDeliveryCounter
 {
     private long deliveries;
 
