@@ -175,6 +175,12 @@ public sealed partial class NatsMessageRouter : IPostRemoveRouter, IDeliveryCoun
         logger.LogInformation("NATS backplane connected to {Url} as node {Node} ({Role}), subjects under {Prefix}.", options.Url, NodeId, IsKeeper ? "keeper" : "participant", options.SubjectPrefix);
     }
 
+    /// <summary>Stops the heartbeats without a goodbye, as a paused or cut-off process goes silent (tests of the keeper).</summary>
+    internal void SuspendHeartbeats() => heartbeat?.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+
+    /// <summary>Sends heartbeats again after <see cref="SuspendHeartbeats"/>.</summary>
+    internal void ResumeHeartbeats() => heartbeat?.Change(TimeSpan.Zero, options.HeartbeatInterval);
+
     /// <summary>Waits until everything queued so far was handed to the NATS client and the server has seen it (a PING round trip).</summary>
     public async Task FlushAsync(CancellationToken cancellation = default)
     {
