@@ -35,7 +35,13 @@ public sealed class NatsServer : IAsyncDisposable
     /// <summary>Starts a nats-server on a free loopback port and waits until it says it is ready; inconclusive without the binary.</summary>
     public static async Task<NatsServer> StartAsync()
     {
-        string binary = Binary ?? throw new AssertInconclusiveException("nats-server is not installed, so the NATS backplane tests cannot run: apt-get install -y nats-server (.ci/run does).");
+        if (Binary is not { } binary)
+        {
+            const string Missing = "nats-server is not installed, so the NATS backplane tests cannot run: apt-get install -y nats-server (.ci/run does).";
+            // CI sets PASTRY_REQUIRE_NATS=1: there a missing server is a failure, never a quiet skip.
+            throw Environment.GetEnvironmentVariable("PASTRY_REQUIRE_NATS") == "1" ? new AssertFailedException(Missing + " PASTRY_REQUIRE_NATS=1 requires it.") : new AssertInconclusiveException(Missing);
+        }
+
         for (int attempt = 0; ; attempt++)
         {
             int port = FreePort();
