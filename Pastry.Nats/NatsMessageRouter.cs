@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -41,10 +40,10 @@ public sealed partial class NatsMessageRouter : IPostRemoveRouter, IDeliveryCoun
     private readonly NatsConnection connection;
     private readonly NatsSubjects subjects;
 
-    // Participants of this process, as InProcessRouter keeps them: copy-on-write arrays, no lock on publish.
-    private readonly ConcurrentDictionary<Channel, IParticipant[]> channels = new();
-    private readonly ConcurrentDictionary<DoId, ZoneRange[]> ranges = new();
-    private readonly Dictionary<IParticipant, HashSet<Channel>> byParticipant = new(ReferenceEqualityComparer.Instance);
+    // Participants of this process, kept as InProcessRouter keeps them: no lock on publish.
+    private readonly SubscriberTable table = new();
+    private readonly List<Channel> emptiedScratch = new();
+    private readonly List<DoId> parentsScratch = new();
     private readonly Dictionary<Channel, EnvelopeSubscription> channelSubscriptions = new();
     private readonly Dictionary<DoId, Dictionary<uint, EnvelopeSubscription>> rangeSubscriptions = new();
     private readonly object gate = new();
@@ -194,23 +193,7 @@ public sealed partial class NatsMessageRouter : IPostRemoveRouter, IDeliveryCoun
     {
         lock (gate)
         {
-            var current = channels.TryGetValue(channel, out var list) ? list : Array.Empty<IParticipant>();
-            if (Array.IndexOf(current, participant) >= 0)
-            {
-                return;
-            }
-
-            var next = new IParticipant[current.Length + 1];
-            current.CopyTo(next, 0);
-            next[current.Length] = participant;
-            channels[channel] = next;
-            if (!byParticipant.TryGetValue(participant, out var set))
-            {
-                byParticipant[participant] = set = new HashSet<Channel>();
-            }
-
-            set.Add(channel);
-            if (!channelSubscriptions.ContainsKey(channel))
+            if (table.Add(participant, channel, out bool first) && first && !channelSubscriptions.ContainsKey(channel))
             {
                 var subscription = new EnvelopeSubscription(connection, subjects.Of(channel), SubscriptionKind.Channel, channel, DoId.Empty, OnReceived);
                 channelSubscriptions[channel] = subscription;
@@ -224,10 +207,9 @@ public sealed partial class NatsMessageRouter : IPostRemoveRouter, IDeliveryCoun
     {
         lock (gate)
         {
-            RemoveLocked(participant, channel);
-            if (byParticipant.TryGetValue(participant, out var set))
+            if (table.Remove(participant, channel, out bool last) && last)
             {
-                set.Remove(channel);
+                DropChannelSubscriptionLocked(channel);
             }
         }
     }
@@ -235,18 +217,9 @@ public sealed partial class NatsMessageRouter : IPostRemoveRouter, IDeliveryCoun
     /// <inheritdoc />
     public void SubscribeRange(IParticipant participant, DoId parent, uint low, uint high)
     {
-        if (low > high)
-        {
-            throw new ArgumentException($"Zone range [{low}, {high}] is empty: low must not exceed high.", nameof(low));
-        }
-
         lock (gate)
         {
-            var current = ranges.TryGetValue(parent, out var list) ? list : Array.Empty<ZoneRange>();
-            var next = new ZoneRange[current.Length + 1];
-            current.CopyTo(next, 0);
-            next[current.Length] = new ZoneRange(low, high, participant);
-            ranges[parent] = next;
+            table.AddRange(participant, parent, low, high);
             UpdateRangeSubscriptionsLocked(parent);
         }
     }
@@ -256,7 +229,7 @@ public sealed partial class NatsMessageRouter : IPostRemoveRouter, IDeliveryCoun
     {
         lock (gate)
         {
-            if (RemoveRangeLocked(participant, parent, low, high))
+            if (table.RemoveRange(participant, parent, low, high))
             {
                 UpdateRangeSubscriptionsLocked(parent);
             }
@@ -268,29 +241,17 @@ public sealed partial class NatsMessageRouter : IPostRemoveRouter, IDeliveryCoun
     {
         lock (gate)
         {
-            if (byParticipant.Remove(participant, out var set))
+            emptiedScratch.Clear();
+            parentsScratch.Clear();
+            table.RemoveAll(participant, emptiedScratch, parentsScratch);
+            foreach (var channel in emptiedScratch)
             {
-                foreach (var channel in set)
-                {
-                    RemoveLocked(participant, channel);
-                }
+                DropChannelSubscriptionLocked(channel);
             }
 
-            foreach (var pair in ranges)
+            foreach (var parent in parentsScratch)
             {
-                bool changed = false;
-                foreach (var range in pair.Value)
-                {
-                    if (ReferenceEquals(range.Participant, participant))
-                    {
-                        changed |= RemoveRangeLocked(participant, pair.Key, range.Low, range.High);
-                    }
-                }
-
-                if (changed)
-                {
-                    UpdateRangeSubscriptionsLocked(pair.Key);
-                }
+                UpdateRangeSubscriptionsLocked(parent);
             }
         }
     }
@@ -677,7 +638,7 @@ public sealed partial class NatsMessageRouter : IPostRemoveRouter, IDeliveryCoun
         }
 
         int reached = 0;
-        channels.TryGetValue(target, out var subscribers);
+        table.TryGetSubscribers(target, out var subscribers);
         if (exact && subscribers is not null)
         {
             foreach (var participant in subscribers)
@@ -690,14 +651,14 @@ public sealed partial class NatsMessageRouter : IPostRemoveRouter, IDeliveryCoun
             }
         }
 
-        if (inRanges && target.Kind == ChannelKind.Location && !ranges.IsEmpty && ranges.TryGetValue(target.Id, out var zoneRanges))
+        if (inRanges && target.Kind == ChannelKind.Location && table.HasRanges && table.TryGetRanges(target.Id, out var zoneRanges))
         {
             for (int i = 0; i < zoneRanges.Length; i++)
             {
                 var range = zoneRanges[i];
                 if (range.Contains(target.Zone)
                     && (subscribers is null || Array.IndexOf(subscribers, range.Participant) < 0)
-                    && !HeldEarlier(zoneRanges, i, target.Zone)
+                    && !SubscriberTable.HeldEarlier(zoneRanges, i, target.Zone)
                     && !MatchesEarlier(range.Participant, targets, index))
                 {
                     range.Participant.Deliver(envelope, targets);
@@ -717,34 +678,7 @@ public sealed partial class NatsMessageRouter : IPostRemoveRouter, IDeliveryCoun
     {
         for (int j = 0; j < index; j++)
         {
-            var earlier = targets[j];
-            if (channels.TryGetValue(earlier, out var list) && Array.IndexOf(list, participant) >= 0)
-            {
-                return true;
-            }
-
-            if (earlier.Kind == ChannelKind.Location && ranges.TryGetValue(earlier.Id, out var zoneRanges))
-            {
-                foreach (var range in zoneRanges)
-                {
-                    if (ReferenceEquals(range.Participant, participant) && range.Contains(earlier.Zone))
-                    {
-                        return true;
-                    }
-                }
-            }
-        }
-
-        return false;
-    }
-
-    /// <summary>Whether a range before <paramref name="index"/> of the same participant holds <paramref name="zone"/> (overlapping ranges deliver once).</summary>
-    private static bool HeldEarlier(ZoneRange[] zoneRanges, int index, uint zone)
-    {
-        var participant = zoneRanges[index].Participant;
-        for (int i = 0; i < index; i++)
-        {
-            if (ReferenceEquals(zoneRanges[i].Participant, participant) && zoneRanges[i].Contains(zone))
+            if (table.Matches(participant, targets[j]))
             {
                 return true;
             }
@@ -753,55 +687,12 @@ public sealed partial class NatsMessageRouter : IPostRemoveRouter, IDeliveryCoun
         return false;
     }
 
-    private void RemoveLocked(IParticipant participant, Channel channel)
+    private void DropChannelSubscriptionLocked(Channel channel)
     {
-        if (!channels.TryGetValue(channel, out var current))
-        {
-            return;
-        }
-
-        int index = Array.IndexOf(current, participant);
-        if (index < 0)
-        {
-            return;
-        }
-
-        if (current.Length > 1)
-        {
-            channels[channel] = Without(current, index);
-            return;
-        }
-
-        channels.TryRemove(channel, out _);
         if (channelSubscriptions.Remove(channel, out var subscription))
         {
             Enqueue(Outbound.Unsubscribe(subscription));
         }
-    }
-
-    private bool RemoveRangeLocked(IParticipant participant, DoId parent, uint low, uint high)
-    {
-        if (!ranges.TryGetValue(parent, out var current))
-        {
-            return false;
-        }
-
-        int index = Array.FindIndex(current, r => r.Low == low && r.High == high && ReferenceEquals(r.Participant, participant));
-        if (index < 0)
-        {
-            return false;
-        }
-
-        if (current.Length == 1)
-        {
-            ranges.TryRemove(parent, out _);
-        }
-        else
-        {
-            ranges[parent] = Without(current, index);
-        }
-
-        return true;
     }
 
     /// <summary>
@@ -812,7 +703,7 @@ public sealed partial class NatsMessageRouter : IPostRemoveRouter, IDeliveryCoun
     private void UpdateRangeSubscriptionsLocked(DoId parent)
     {
         var wanted = new HashSet<uint>();
-        if (ranges.TryGetValue(parent, out var list))
+        if (table.TryGetRanges(parent, out var list))
         {
             foreach (var range in list)
             {
@@ -892,19 +783,6 @@ public sealed partial class NatsMessageRouter : IPostRemoveRouter, IDeliveryCoun
         }
 
         return default;
-    }
-
-    private static T[] Without<T>(T[] current, int index)
-    {
-        var next = new T[current.Length - 1];
-        Array.Copy(current, 0, next, 0, index);
-        Array.Copy(current, index + 1, next, index, current.Length - index - 1);
-        return next;
-    }
-
-    private readonly record struct ZoneRange(uint Low, uint High, IParticipant Participant)
-    {
-        public bool Contains(uint zone) => zone >= Low && zone <= High;
     }
 
     private enum OutboundKind : byte

@@ -57,10 +57,3 @@ public interface IMessageRouter
     /// <summary>Delivers <paramref name="envelope"/> once to every participant subscribed to any of <paramref name="targets"/>.</summary>
     void Publish(Envelope envelope, ReadOnlySpan<Channel> targets);
 }
-
-/// <summary>A router that counts the messages it hands to participants of this process (the deliveries metric).</summary>
-public interface IDeliveryCounter
-{
-    /// <summary>Messages handed to participants of this process so far (one per participant reached).</summary>
-    long Deliveries { get; }
-}

@@ -14,6 +14,7 @@ public sealed class NatsServer : IAsyncDisposable
     private static readonly string[] Candidates = ["/usr/sbin/nats-server", "/usr/bin/nats-server", "/usr/local/bin/nats-server"];
     private readonly Process process;
     private readonly System.Text.StringBuilder output = new();
+    private int disposed;
 
     private NatsServer(Process process, int port)
     {
@@ -116,6 +117,11 @@ public sealed class NatsServer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref disposed, 1) == 1)
+        {
+            return;
+        }
+
         if (!process.HasExited)
         {
             process.Kill(entireProcessTree: true);
