@@ -295,6 +295,11 @@ public sealed partial class NatsMessageRouter : IPostRemoveRouter, IDeliveryCoun
         ArgumentNullException.ThrowIfNull(targets);
         lock (postRemoves)
         {
+            if (Volatile.Read(ref disposed) != 0)
+            {
+                return;
+            }
+
             postRemoves.Add((envelope, targets.ToArray()));
             SendPostRemoveLocked(envelope, targets);
         }
@@ -325,7 +330,13 @@ public sealed partial class NatsMessageRouter : IPostRemoveRouter, IDeliveryCoun
 
         if (started.Task.IsCompleted)
         {
-            SendNodeMessage(InternalMessageType.NodeGoodbye, ReadOnlySpan<byte>.Empty, subjects.Nodes);
+            // Under the post-remove lock: a registration sent again (after a keeper's reset) goes before the goodbye
+            // or not at all, so no keeper holds this node's post-removes after it left.
+            lock (postRemoves)
+            {
+                SendNodeMessage(InternalMessageType.NodeGoodbye, ReadOnlySpan<byte>.Empty, subjects.Nodes);
+            }
+
             try
             {
                 await FlushAsync().WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
@@ -374,6 +385,11 @@ public sealed partial class NatsMessageRouter : IPostRemoveRouter, IDeliveryCoun
     {
         lock (postRemoves)
         {
+            if (Volatile.Read(ref disposed) != 0)
+            {
+                return;
+            }
+
             SendNodeMessage(InternalMessageType.NodeClearPostRemoves, ReadOnlySpan<byte>.Empty, subjects.Nodes);
             foreach (var (envelope, targets) in postRemoves)
             {
