@@ -86,6 +86,13 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
         logicContext = new LogicContext(this);
         router.Subscribe(this, Channel);
         router.Subscribe(this, Channel.SessionEvents);
+        if (router is IPostRemoveRouter cleanup)
+        {
+            // A process of its own (over the MD link or a backplane): the server deletes this AI's objects if it dies.
+            RegisterCleanup(cleanup);
+            cleanup.PostRemovesRan += OnPostRemovesRan;
+        }
+
         logicLoop = Task.Run(RunLogicAsync);
         AiMetrics.Add(this);
     }
@@ -94,7 +101,6 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
         : this(router, registry, options, logger)
     {
         this.remote = remote;
-        RegisterCleanup(router);
         reconnectLoop = Task.Run(() => KeepConnectedAsync(router));
     }
 
@@ -494,6 +500,11 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
         stop.Cancel();
         logic.Writer.TryComplete();
         router.UnsubscribeAll(this);
+        if (router is IPostRemoveRouter cleanup)
+        {
+            cleanup.PostRemovesRan -= OnPostRemovesRan;
+        }
+
         if (router is RemoteMessageRouter link)
         {
             await link.DisposeAsync().ConfigureAwait(false);
@@ -935,11 +946,78 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
     }
 
     /// <summary>
-    /// What the server does with this AI's objects when the link drops: park them for the next AI of the application
-    /// (<see cref="AiOptions.Application"/>), or delete them.
+    /// What the server does with this AI's objects when the link drops (or the backplane declares this process dead):
+    /// park them for the next AI of the application (<see cref="AiOptions.Application"/>), or delete them.
     /// </summary>
-    private void RegisterCleanup(RemoteMessageRouter link) =>
+    private void RegisterCleanup(IPostRemoveRouter link) =>
         link.AddPostRemove(options.Application is { Length: > 0 } application ? InternalMessages.ParkAiObjects(Channel, application) : InternalMessages.DeleteAiObjects(Channel), Channel.StateServer);
+
+    /// <summary>
+    /// The backplane ran this AI's post-removes while it lived on (it was silent too long, or its connection dropped):
+    /// the server parked or deleted its objects, so take them back or create them again, as after a reconnect of the
+    /// MD link.
+    /// </summary>
+    private void OnPostRemovesRan(object? sender, EventArgs args)
+    {
+        if (Volatile.Read(ref disposed) == 0)
+        {
+            _ = RestoreAfterPostRemovesAsync();
+        }
+    }
+
+    private async Task RestoreAfterPostRemovesAsync()
+    {
+        try
+        {
+            var (created, kept) = await RestoreObjectsAsync(router).ConfigureAwait(false);
+            logger.LogWarning("{Ai}: the backplane ran this AI's post-removes; {Count} object(s) created again, {Kept} taken back", Name, created, kept);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
+        {
+            // Stopping.
+        }
+    }
+
+    /// <summary>
+    /// Puts this AI's live objects back on the server after it parked or deleted them: takes back what it kept (an
+    /// application's AI: parked for the grace), then creates the other live ones again. Stored (activated) ones say
+    /// so, or the State Server would keep them as RAM objects and their Db fields would not be written any more.
+    /// </summary>
+    /// <returns>How many objects were created again, and how many were taken back.</returns>
+    private async Task<(int Created, int Kept)> RestoreObjectsAsync(IMessageRouter target)
+    {
+        var kept = new HashSet<DoId>();
+        if (options.Application is { Length: > 0 })
+        {
+            try
+            {
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stop.Token);
+                timeout.CancelAfter(TimeSpan.FromSeconds(10));
+                foreach (var obj in await TakeBackAsync(timeout.Token).ConfigureAwait(false))
+                {
+                    kept.Add(obj.DoId);
+                }
+
+                RaiseSessionsClosedWhileAway();
+            }
+            catch (OperationCanceledException) when (!stop.IsCancellationRequested)
+            {
+                logger.LogWarning("{Ai}: the State Server did not answer the claim of its objects; creating them again", Name);
+            }
+        }
+
+        int created = 0;
+        foreach (var obj in Objects)
+        {
+            if (!kept.Contains(obj.DoId))
+            {
+                target.Publish(InternalMessages.CreateObject(obj, obj.Parent, obj.Zone, obj.Owner, Channel, databaseBacked: storedObjects.ContainsKey(obj.DoId)), Channel.StateServer);
+                created++;
+            }
+        }
+
+        return (created, kept.Count);
+    }
 
     private async Task KeepConnectedAsync(RemoteMessageRouter link)
     {
@@ -993,40 +1071,9 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
             RegisterCleanup(link);
 
             // The server kept this AI's objects when the link dropped (an application's AI: parked for the grace) or
-            // deleted them (or the OTP restarted). Take back what it kept, then create the other live ones again. Stored
-            // (activated) ones say so, or the State Server would keep them as RAM objects and their Db fields would not
-            // be written any more.
-            var kept = new HashSet<DoId>();
-            if (options.Application is { Length: > 0 })
-            {
-                try
-                {
-                    using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stop.Token);
-                    timeout.CancelAfter(TimeSpan.FromSeconds(10));
-                    foreach (var obj in await TakeBackAsync(timeout.Token).ConfigureAwait(false))
-                    {
-                        kept.Add(obj.DoId);
-                    }
-
-                    RaiseSessionsClosedWhileAway();
-                }
-                catch (OperationCanceledException) when (!stop.IsCancellationRequested)
-                {
-                    logger.LogWarning("{Ai}: the State Server did not answer the claim of its objects; creating them again", Name);
-                }
-            }
-
-            int created = 0;
-            foreach (var obj in Objects)
-            {
-                if (!kept.Contains(obj.DoId))
-                {
-                    link.Publish(InternalMessages.CreateObject(obj, obj.Parent, obj.Zone, obj.Owner, Channel, databaseBacked: storedObjects.ContainsKey(obj.DoId)), Channel.StateServer);
-                    created++;
-                }
-            }
-
-            logger.LogInformation("{Ai}: reconnected; {Count} object(s) created again, {Kept} taken back", Name, created, kept.Count);
+            // deleted them (or the OTP restarted).
+            var (created, kept) = await RestoreObjectsAsync(link).ConfigureAwait(false);
+            logger.LogInformation("{Ai}: reconnected; {Count} object(s) created again, {Kept} taken back", Name, created, kept);
         }
     }
 }

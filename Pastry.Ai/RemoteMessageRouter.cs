@@ -10,7 +10,7 @@ namespace Pastry.Ai;
 /// publishes travel over one TCP link to <c>pastry serve --role otp</c>. Code written against
 /// <see cref="IMessageRouter"/> runs unchanged in one process or across processes.
 /// </summary>
-public sealed class RemoteMessageRouter : IMessageRouter, IAsyncDisposable
+public sealed class RemoteMessageRouter : IPostRemoveRouter, IAsyncDisposable
 {
     private readonly object gate = new();
     private readonly Dictionary<Channel, List<IParticipant>> subscribers = new();
@@ -243,6 +243,14 @@ public sealed class RemoteMessageRouter : IMessageRouter, IAsyncDisposable
 
     /// <summary>Forgets every post-remove message of this link.</summary>
     public void ClearPostRemoves() => SendControl(InternalMessageType.ClearPostRemoves, 0, static (_, _) => { });
+
+    /// <inheritdoc />
+    /// <remarks>Never raised: the Message Director runs the post-removes only when the link drops, which ends this router (<see cref="Closed"/>).</remarks>
+    public event EventHandler? PostRemovesRan
+    {
+        add { }
+        remove { }
+    }
 
     /// <summary>Waits until everything published so far has been written to the socket.</summary>
     public async Task FlushAsync(CancellationToken cancellation = default)

@@ -3,6 +3,7 @@ using System.Reflection;
 using Microsoft.Extensions.Hosting;
 using Pastry.Ai.Hosting;
 using Pastry.Cli.Hosting;
+using Pastry.Nats.Hosting;
 using Pastry.Otp.Admin;
 using Pastry.Otp.Hosting;
 
@@ -18,7 +19,7 @@ internal static class ServeCommand
 {
     public static Command Create(IEnumerable<Assembly> appAssemblies)
     {
-        var role = new Option<string>("--role") { Description = "which roles this process runs: otp (server), ai (the game's AI, over TCP to an OTP) or all (both, in process)", DefaultValueFactory = _ => "all", HelpName = "otp|ai|all" };
+        var role = new Option<string>("--role") { Description = "which roles this process runs: otp (server), ai (the game's AI, over TCP to an OTP, or over NATS with --MessageDirector:Backplane nats) or all (both, in process)", DefaultValueFactory = _ => "all", HelpName = "otp|ai|all" };
         role.AcceptOnlyFromAmong("otp", "ai", "all");
         var config = new Option<string?>("--config") { Description = "the settings file [default: pastry.json in the working directory, when it exists]", HelpName = "file" };
         var app = PastryCommandLine.AppOption();
@@ -50,6 +51,13 @@ internal static class ServeCommand
                 if (role == "ai" && application is null)
                 {
                     throw new UsageException("--role ai found no class implementing Pastry.Ai.IAiApplication in the --app assemblies.");
+                }
+
+                if (NatsServiceCollectionExtensions.IsSelected(builder.Configuration))
+                {
+                    // Before the roles, which then publish and subscribe through the nats-server; an OTP keeps the
+                    // post-removes of the processes that share it.
+                    builder.Services.AddPastryNats(builder.Configuration, keeper: role != "ai");
                 }
 
                 if (role != "ai")

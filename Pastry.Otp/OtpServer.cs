@@ -50,7 +50,7 @@ public sealed class OtpOptions
 /// </summary>
 public sealed class OtpServer : IAsyncDisposable
 {
-    private readonly InProcessRouter router = new();
+    private readonly IMessageRouter router;
     private readonly OtpMetrics metrics = new();
     private readonly ILoggerFactory loggerFactory;
     private readonly ILogger logger;
@@ -65,10 +65,15 @@ public sealed class OtpServer : IAsyncDisposable
     /// <param name="time">The clock (tests inject one); defaults to the system clock.</param>
     /// <param name="accountStore">Where accounts live; defaults to the database's <c>pastry_accounts</c> table, or to memory when the Database role is off.</param>
     /// <param name="interestPolicy">Which zones sessions may open; defaults to <see cref="VisibleParentsInterestPolicy"/> (only under parents a session can see).</param>
+    /// <param name="router">
+    /// The Message Director's router: a backplane (the NATS one, <c>MessageDirector:Backplane = nats</c>) that other OTP
+    /// and AI processes share; by default an <see cref="InProcessRouter"/> of this process alone.
+    /// </param>
     /// <exception cref="DatabaseException">The database is missing, damaged or not migrated; the message says what to run.</exception>
-    public OtpServer(ModelRegistry registry, OtpOptions options, ILoggerFactory loggerFactory, TimeProvider? time = null, IAccountStore? accountStore = null, IInterestPolicy? interestPolicy = null)
+    public OtpServer(ModelRegistry registry, OtpOptions options, ILoggerFactory loggerFactory, TimeProvider? time = null, IAccountStore? accountStore = null, IInterestPolicy? interestPolicy = null, IMessageRouter? router = null)
     {
         options.Validate();
+        this.router = router ?? new InProcessRouter();
         Registry = registry;
         Options = options;
         this.loggerFactory = loggerFactory;
@@ -76,19 +81,19 @@ public sealed class OtpServer : IAsyncDisposable
         time ??= TimeProvider.System;
         if (options.Database.Enabled)
         {
-            Database = new DatabaseServer(router, registry, options.Database, loggerFactory.CreateLogger("Pastry.Otp.Database"), metrics);
+            Database = new DatabaseServer(this.router, registry, options.Database, loggerFactory.CreateLogger("Pastry.Otp.Database"), metrics);
             if (accountStore is null)
             {
                 accountStore = ownedAccounts = new DatabaseAccountStore(options.Database);
             }
         }
 
-        StateServer = new StateServer.StateServer(router, registry, loggerFactory.CreateLogger("Pastry.Otp.StateServer"), Database is not null, options.StateServer);
+        StateServer = new StateServer.StateServer(this.router, registry, loggerFactory.CreateLogger("Pastry.Otp.StateServer"), Database is not null, options.StateServer);
         var accounts = new AccountService(accountStore ?? new InMemoryAccountStore(), options.Accounts, time, loggerFactory.CreateLogger("Pastry.Otp.Accounts"));
         UberDogs = new UberDogHost(registry, accounts, loggerFactory.CreateLogger("Pastry.Otp.UberDogs"), metrics);
-        ClientAgent = new ClientAgent.ClientAgent(options.ClientAgent, router, registry, UberDogs, interestPolicy ?? new VisibleParentsInterestPolicy(), time, metrics, loggerFactory.CreateLogger("Pastry.Otp.ClientAgent"));
-        MessageDirector = new MessageDirectorServer(options.MessageDirector, router, loggerFactory.CreateLogger("Pastry.Otp.MessageDirector"));
-        Diagnostics = new DiagnosticsRole(router, loggerFactory.CreateLogger("Pastry.Otp.Diagnostics"));
+        ClientAgent = new ClientAgent.ClientAgent(options.ClientAgent, this.router, registry, UberDogs, interestPolicy ?? new VisibleParentsInterestPolicy(), time, metrics, loggerFactory.CreateLogger("Pastry.Otp.ClientAgent"));
+        MessageDirector = new MessageDirectorServer(options.MessageDirector, this.router, loggerFactory.CreateLogger("Pastry.Otp.MessageDirector"));
+        Diagnostics = new DiagnosticsRole(this.router, loggerFactory.CreateLogger("Pastry.Otp.Diagnostics"));
         metrics.Track(this);
     }
 
@@ -98,7 +103,7 @@ public sealed class OtpServer : IAsyncDisposable
     /// <summary>The settings in use.</summary>
     public OtpOptions Options { get; }
 
-    /// <summary>The in-process Message Director; an in-process AI publishes and subscribes here.</summary>
+    /// <summary>The Message Director's router (in process, or a backplane); an in-process AI publishes and subscribes here.</summary>
     public IMessageRouter Router => router;
 
     /// <summary>The State Server.</summary>
@@ -119,8 +124,8 @@ public sealed class OtpServer : IAsyncDisposable
     /// <summary>The diagnostics role (memory reports for tools on the Message Director).</summary>
     public DiagnosticsRole Diagnostics { get; }
 
-    /// <summary>Messages the in-process Message Director handed to subscribers so far.</summary>
-    public long Deliveries => router.Deliveries;
+    /// <summary>Messages the Message Director handed to subscribers of this process so far.</summary>
+    public long Deliveries => router is IDeliveryCounter counter ? counter.Deliveries : 0;
 
     /// <summary>Whether <see cref="Start"/> ran and the server is not disposed: every role is up and both listeners are bound.</summary>
     public bool IsRunning => started && Volatile.Read(ref disposed) == 0;

@@ -37,7 +37,14 @@ internal sealed class AiHostedService(Type application, IServiceProvider service
         if (services.GetService<IMessageRouter>() is { } local)
         {
             ai = new AiRepository(local, registry, options, logger);
-            logger.LogInformation("AI {Ai} runs in the OTP process", ai.Channel.Id);
+            if (local is IPostRemoveRouter)
+            {
+                logger.LogInformation("AI {Ai} runs on the process's backplane ({Router})", ai.Channel.Id, local.GetType().Name);
+            }
+            else
+            {
+                logger.LogInformation("AI {Ai} runs in the OTP process", ai.Channel.Id);
+            }
         }
         else
         {

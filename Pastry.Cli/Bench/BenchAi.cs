@@ -15,7 +15,7 @@ internal sealed class BenchAi : IParticipant, IAsyncDisposable
 {
     private static readonly TimeSpan CreateTimeout = TimeSpan.FromSeconds(60);
 
-    private readonly RemoteMessageRouter link;
+    private readonly IPostRemoveRouter link;
     private readonly Channel[] stateServer = { Channel.StateServer };
     private Envelope[] updates = Array.Empty<Envelope>();
     private byte[][] payloads = Array.Empty<byte[]>();
@@ -29,7 +29,7 @@ internal sealed class BenchAi : IParticipant, IAsyncDisposable
     private long positions;
     private long moves;
 
-    private BenchAi(RemoteMessageRouter link)
+    private BenchAi(IPostRemoveRouter link)
     {
         this.link = link;
         Channel = Channel.ForParticipant(DoId.NewId());
@@ -63,7 +63,33 @@ internal sealed class BenchAi : IParticipant, IAsyncDisposable
     /// <summary>The entities, in creation order.</summary>
     public IReadOnlyList<BenchEntity> Entities { get; private set; } = Array.Empty<BenchEntity>();
 
-    /// <summary>Connects to the Message Director.</summary>
+    /// <summary>
+    /// Connects to the server's Message Director: over the NATS backplane when the child server was given
+    /// <c>--MessageDirector:Backplane nats</c> (the bench is then the AI process of an OTP + AI pair over NATS), otherwise
+    /// over the MD's TCP link.
+    /// </summary>
+    public static async Task<BenchAi> ConnectAsync(BenchServer server, CancellationToken cancellation)
+    {
+        if (server.Backplane is not { } backplane)
+        {
+            return await ConnectAsync(server.DirectorEndPoint, cancellation).ConfigureAwait(false);
+        }
+
+        var router = new Pastry.Nats.NatsMessageRouter(backplane);
+        try
+        {
+            await router.StartAsync(cancellation).ConfigureAwait(false);
+        }
+        catch
+        {
+            await router.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        return new BenchAi(router);
+    }
+
+    /// <summary>Connects to the Message Director over its TCP link.</summary>
     public static async Task<BenchAi> ConnectAsync(IPEndPoint director, CancellationToken cancellation)
     {
         var link = await RemoteMessageRouter.ConnectAsync(director.Address.ToString(), director.Port, cancellation).ConfigureAwait(false);
@@ -289,13 +315,13 @@ internal sealed class BenchAi : IParticipant, IAsyncDisposable
         try
         {
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-            await link.FlushAsync(timeout.Token).ConfigureAwait(false);
+            await (link is Pastry.Nats.NatsMessageRouter nats ? nats.FlushAsync(timeout.Token) : ((RemoteMessageRouter)link).FlushAsync(timeout.Token)).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
         }
 
-        await link.DisposeAsync().ConfigureAwait(false);
+        await ((IAsyncDisposable)link).DisposeAsync().ConfigureAwait(false);
     }
 
     /// <summary>

@@ -19,6 +19,7 @@ internal sealed partial class BenchServer : IAsyncDisposable
     private readonly Queue<string> lastLines = new();
     private readonly TaskCompletionSource<IPEndPoint> clientEndPoint = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource<IPEndPoint> directorEndPoint = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource backplaneConnected = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly List<IDisposable> figures = new();
     private int warnings;
 
@@ -61,6 +62,12 @@ internal sealed partial class BenchServer : IAsyncDisposable
 
     /// <summary>How the bench's own links prove themselves: privileged on a child server it started, none on a --target server.</summary>
     public Pastry.Ai.MessageDirectorCredentials Credentials { get; private init; } = Pastry.Ai.MessageDirectorCredentials.None;
+
+    /// <summary>
+    /// The NATS backplane of a child given <c>--MessageDirector:Backplane nats</c> (with its <c>--Nats:Url</c> and
+    /// <c>--Nats:SubjectPrefix</c>), which the bench AI then joins instead of the MD's TCP link; null otherwise.
+    /// </summary>
+    public Pastry.Nats.NatsBackplaneOptions? Backplane { get; private init; }
 
     /// <summary>The server's process id, when known (always for a child).</summary>
     public int? ProcessId { get; }
@@ -125,7 +132,7 @@ internal sealed partial class BenchServer : IAsyncDisposable
         info.Environment["PASTRY_MessageDirector__PrivilegedSecret"] = privileged;
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
         process.Start();
-        var server = new BenchServer(process, process.Id) { Credentials = new Pastry.Ai.MessageDirectorCredentials(privileged, Privileged: true) };
+        var server = new BenchServer(process, process.Id) { Credentials = new Pastry.Ai.MessageDirectorCredentials(privileged, Privileged: true), Backplane = BackplaneOf(info.ArgumentList) };
         process.OutputDataReceived += (_, e) => server.OnLine(e.Data);
         process.ErrorDataReceived += (_, e) => server.OnLine(e.Data);
         process.Exited += (_, _) =>
@@ -133,6 +140,7 @@ internal sealed partial class BenchServer : IAsyncDisposable
             var exited = new BenchException($"the server exited early with code {SafeExitCode(process)}. Its last lines:{Environment.NewLine}{server.LastLines()}");
             server.clientEndPoint.TrySetException(exited);
             server.directorEndPoint.TrySetException(exited);
+            server.backplaneConnected.TrySetException(exited);
         };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
@@ -143,6 +151,12 @@ internal sealed partial class BenchServer : IAsyncDisposable
             timeout.CancelAfter(StartTimeout);
             server.ClientEndPoint = await server.clientEndPoint.Task.WaitAsync(timeout.Token).ConfigureAwait(false);
             server.DirectorEndPoint = await server.directorEndPoint.Task.WaitAsync(timeout.Token).ConfigureAwait(false);
+            if (server.Backplane is not null)
+            {
+                // The roles subscribe their subjects once the backplane is up; the bench AI's creates must not go before.
+                await server.backplaneConnected.Task.WaitAsync(timeout.Token).ConfigureAwait(false);
+            }
+
             return server;
         }
         catch (OperationCanceledException) when (!cancellation.IsCancellationRequested)
@@ -155,6 +169,34 @@ internal sealed partial class BenchServer : IAsyncDisposable
             await server.DisposeAsync().ConfigureAwait(false);
             throw;
         }
+    }
+
+    /// <summary>The NATS settings among a child's <c>--Section:Key value</c> arguments, when they select that backplane.</summary>
+    private static Pastry.Nats.NatsBackplaneOptions? BackplaneOf(IList<string> arguments)
+    {
+        string? Value(string key)
+        {
+            string? found = null;
+            for (int i = 0; i + 1 < arguments.Count; i++)
+            {
+                if (string.Equals(arguments[i], "--" + key, StringComparison.OrdinalIgnoreCase))
+                {
+                    found = arguments[i + 1];
+                }
+            }
+
+            return found;
+        }
+
+        if (!string.Equals(Value("MessageDirector:Backplane"), "nats", StringComparison.OrdinalIgnoreCase))
+        {
+            return null;
+        }
+
+        var options = new Pastry.Nats.NatsBackplaneOptions();
+        options.Url = Value("Nats:Url") ?? options.Url;
+        options.SubjectPrefix = Value("Nats:SubjectPrefix") ?? options.SubjectPrefix;
+        return options;
     }
 
     /// <summary>A server that is already running.</summary>
@@ -293,6 +335,11 @@ internal sealed partial class BenchServer : IAsyncDisposable
                 var endpoint = IPEndPoint.Parse(match.Groups[2].Value);
                 (match.Groups[1].Value == "Client Agent" ? clientEndPoint : directorEndPoint).TrySetResult(endpoint);
             }
+        }
+
+        if (line.Contains("NATS backplane connected", StringComparison.Ordinal))
+        {
+            backplaneConnected.TrySetResult();
         }
 
         if (line.Contains(" WARN ", StringComparison.Ordinal) || line.Contains(" ERROR ", StringComparison.Ordinal) || line.Contains(" FATAL ", StringComparison.Ordinal))

@@ -17,7 +17,7 @@ internal static class FanoutScenario
     {
         var registry = ModelRegistry.FromAssemblies(typeof(BenchEntity).Assembly);
         await using var server = await BenchCommand.StartServerAsync(settings.Options, needsDirector: true, BenchCommand.LoadSettings, cancellation).ConfigureAwait(false);
-        await using var ai = await BenchAi.ConnectAsync(server.DirectorEndPoint, cancellation).ConfigureAwait(false);
+        await using var ai = await BenchAi.ConnectAsync(server, cancellation).ConfigureAwait(false);
         var world = await ai.CreateWorldAsync(registry, settings.Objects, Zone, cancellation).ConfigureAwait(false);
         BenchCommand.Progress($"created {settings.Objects} objects in zone {Zone} of {world.DoId}");
         long? baseline = server.ReadRssBytes();

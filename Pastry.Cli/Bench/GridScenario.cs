@@ -39,7 +39,7 @@ internal static class GridScenario
         }
 
         await using var server = await BenchCommand.StartServerAsync(settings.Options, needsDirector: true, BenchCommand.LoadSettings, cancellation).ConfigureAwait(false);
-        await using var ai = await BenchAi.ConnectAsync(server.DirectorEndPoint, cancellation).ConfigureAwait(false);
+        await using var ai = await BenchAi.ConnectAsync(server, cancellation).ConfigureAwait(false);
         var (world, avatars) = await ai.CreateGridAsync(registry, grid, settings.CellSize, starts, cancellation).ConfigureAwait(false);
         BenchCommand.Progress($"created a {settings.Grid}x{settings.Grid} grid ({settings.CellSize} units per cell) under {world.DoId} with {settings.Clients} avatars");
 

@@ -28,7 +28,7 @@ internal static class ObjectsScenario
             throw new UsageException("bench objects reads the server's memory: run it without --target, or give --pid of the target server.");
         }
 
-        await using var ai = await BenchAi.ConnectAsync(server.DirectorEndPoint, cancellation).ConfigureAwait(false);
+        await using var ai = await BenchAi.ConnectAsync(server, cancellation).ConfigureAwait(false);
         var parent = ai.CreateParent("objects");
         await ai.CreateEntitiesAsync(parent.DoId, WarmUpObjects, settings.Zones, CreateWindow, 0, cancellation).ConfigureAwait(false);
         var before = await IdleScenario.ReadMemoryAsync(server, ai, settings.Settle, cancellation).ConfigureAwait(false);

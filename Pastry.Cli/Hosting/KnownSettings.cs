@@ -20,6 +20,7 @@ internal static class KnownSettings
             .Select(p => (p.Name, p.PropertyType))
             .Append(("ClientAgent:Tls", typeof(Pastry.Otp.ClientAgent.ClientAgentTlsOptions)))
             .Append((AiHostOptions.Section, typeof(AiHostOptions)))
+            .Append((Pastry.Nats.NatsBackplaneOptions.Section, typeof(Pastry.Nats.NatsBackplaneOptions)))
             .Append(("Admin", typeof(Pastry.Otp.Admin.AdminOptions)))
             .Append(("Admin:Map", typeof(Pastry.Otp.Admin.AdminMapOptions)))
             .Append(("Logging", typeof(LoggingSettings)))

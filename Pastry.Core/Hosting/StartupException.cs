@@ -11,6 +11,9 @@ public enum StartupError
 
     /// <summary>The Message Director refused an AI's link in the handshake: another link protocol version, or a wrong or missing secret.</summary>
     MessageDirectorRefused = 3,
+
+    /// <summary>The NATS backplane (<c>MessageDirector:Backplane = nats</c>) could not reach the nats-server at <c>Nats:Url</c>.</summary>
+    BackplaneUnreachable = 4,
 }
 
 /// <summary>

@@ -25,6 +25,29 @@ public enum InternalMessageType : ushort
     ClearPostRemoves = 9011,
 
     /// <summary>
+    /// On the NATS backplane's node subject, from every process every <c>Nats:HeartbeatInterval</c>:
+    /// <c>keeper: bool</c>; <see cref="Envelope.Sender"/> is the process's node channel. A keeper (an OTP process) that
+    /// hears nothing from a node for <c>Nats:NodeTimeout</c> routes its post-removes.
+    /// </summary>
+    NodeHeartbeat = 9200,
+
+    /// <summary>On the node subject: <c>type: uint16, envelope body</c> (as <see cref="AddPostRemove"/> on the MD link), registered by the sending node.</summary>
+    NodeAddPostRemove = 9201,
+
+    /// <summary>On the node subject: forget every post-remove of the sending node.</summary>
+    NodeClearPostRemoves = 9202,
+
+    /// <summary>On the node subject: the sending node is shutting down; keepers route its post-removes at once.</summary>
+    NodeGoodbye = 9203,
+
+    /// <summary>
+    /// From a keeper to one node: <c>expired: bool</c>. True: the keeper routed the node's post-removes (it heard nothing
+    /// from it for <c>Nats:NodeTimeout</c>), so the node registers them again and re-creates what they removed. False:
+    /// the keeper holds no post-removes of the node (it started later), which registers them again.
+    /// </summary>
+    NodeReset = 9204,
+
+    /// <summary>
     /// From the MD to a link that just connected, before anything else: <c>version: uint16, nonce: 32 bytes</c>. The
     /// link answers with <see cref="LinkAuthenticate"/>; nothing is routed for it before the handshake succeeds.
     /// </summary>

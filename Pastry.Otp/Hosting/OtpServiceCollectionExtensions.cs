@@ -32,7 +32,8 @@ public static class OtpServiceCollectionExtensions
     /// <param name="configure">Changes applied after binding and before validation (tests set ports to 0 here).</param>
     /// <remarks>
     /// An <see cref="IInterestPolicy"/>, <see cref="IAccountStore"/> or <see cref="TimeProvider"/> registered in the
-    /// container replaces the server's default.
+    /// container replaces the server's default; so does an <see cref="IMessageRouter"/> registered before this call (a
+    /// backplane such as <c>AddPastryNats</c>), which the roles then use instead of the in-process router.
     /// </remarks>
     public static IServiceCollection AddPastryOtp(this IServiceCollection services, IConfiguration configuration, ModelRegistry? models = null, Action<OtpOptions>? configure = null)
     {
@@ -53,13 +54,17 @@ public static class OtpServiceCollectionExtensions
             .Configure(options => configure?.Invoke(options))
             .ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<OtpOptions>, OtpOptionsValidator>());
+        // A router registered before this call (a backplane: AddPastryNats) carries the roles; otherwise the OTP's own
+        // in-process router becomes the process's router.
+        bool backplane = services.Any(d => d.ServiceType == typeof(IMessageRouter));
         services.TryAddSingleton(provider => new OtpServer(
             provider.GetService<ModelRegistry>() ?? throw new InvalidOperationException("AddPastryOtp needs the game's models: pass a ModelRegistry to AddPastryOtp or register one."),
             provider.GetRequiredService<IOptions<OtpOptions>>().Value,
             provider.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance,
             provider.GetService<TimeProvider>(),
             provider.GetService<IAccountStore>(),
-            provider.GetService<IInterestPolicy>()));
+            provider.GetService<IInterestPolicy>(),
+            backplane ? provider.GetRequiredService<IMessageRouter>() : null));
         services.TryAddSingleton<IMessageRouter>(provider => provider.GetRequiredService<OtpServer>().Router);
 
         // Hosted services start in registration order and stop in reverse: the OTP goes first, so that an in-process

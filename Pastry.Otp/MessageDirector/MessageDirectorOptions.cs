@@ -56,9 +56,21 @@ public sealed class MessageDirectorOptions
     /// <summary>The most bytes waiting to be sent to one link before it is dropped. Default: 64 MiB.</summary>
     public int MaxOutgoingBytes { get; set; } = 64 * 1024 * 1024;
 
+    /// <summary>
+    /// What carries messages between processes: <c>inprocess</c> (this OTP's own router; AI processes connect to the
+    /// TCP endpoint) or <c>nats</c> (the Pastry.Nats backplane: every OTP and AI process of the game shares a
+    /// nats-server, configured in the <c>Nats</c> section; the TCP endpoint still takes links). Default: inprocess.
+    /// </summary>
+    public string Backplane { get; set; } = "inprocess";
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first setting that is out of range.</summary>
     public void Validate()
     {
+        if (!string.Equals(Backplane, "inprocess", StringComparison.OrdinalIgnoreCase) && !string.Equals(Backplane, "nats", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new ArgumentException($"MessageDirector:Backplane must be inprocess or nats; got '{Backplane}'.", "MessageDirector:Backplane");
+        }
+
         if (string.IsNullOrWhiteSpace(Host))
         {
             throw new ArgumentException("MessageDirector:Host must be an IP address.", "MessageDirector:Host");

@@ -20,6 +20,7 @@ public sealed class AiAndClientEndToEndTests
     [DataRow("split")]
     [DataRow("split-secret")]
     [DataRow("all")]
+    [DataRow("nats")]
     public async Task Clients_SeeTheAisObjects_SetFields_CallRpcs_FollowTheGrid_AndTellDisableFromDelete(string mode)
     {
         await using var game = await Deployment.StartAsync(mode);
@@ -117,9 +118,11 @@ public sealed class AiAndClientEndToEndTests
     }
 
     [TestMethod]
-    public async Task KillingTheAiProcess_WithNoGrace_DeletesItsObjectsAtOnce()
+    [DataRow("split")]
+    [DataRow("nats")]
+    public async Task KillingTheAiProcess_WithNoGrace_DeletesItsObjectsAtOnce(string mode)
     {
-        await using var game = await Deployment.StartAsync("split", "--StateServer:AiRestartGrace", "00:00:00");
+        await using var game = await Deployment.StartAsync(mode, "--StateServer:AiRestartGrace", "00:00:00");
         await using var ann = await LoggedInAsync(game);
         await ann.AddInterestAsync(KnightAiApp.RealmId, KnightAiApp.Grid.ZoneOf(0, 0));
         var lancelot = Single(ann, "Lancelot");
@@ -129,6 +132,11 @@ public sealed class AiAndClientEndToEndTests
 
         Assert.AreSame(lancelot, await deleted.WaitAsync(Timeout));
         Assert.AreEqual(0, game.Server.CountLines(new Regex("stay in the world")), "Nothing was parked.");
+        if (mode == "nats")
+        {
+            // No MD link dropped: the OTP's keeper noticed the missing heartbeats and routed the AI's post-remove.
+            await game.Server.WaitForLineAsync(new Regex(@"Post-remove keeper: node \S+ sent no heartbeat for 00:00:01.5\d*; routing its 1 post-remove"));
+        }
     }
 
     [TestMethod]
@@ -153,6 +161,29 @@ public sealed class AiAndClientEndToEndTests
         Assert.AreEqual("echo still there?", (await shout.WaitAsync(Timeout)).Arguments[0]);
         Assert.IsFalse(left.IsCompleted, "The client saw no knight leave.");
         Assert.AreEqual(ObjectState.Live, lancelot.State);
+    }
+
+    [TestMethod]
+    public async Task OverNats_AnAiThatStops_IsCleanedUpAtOnce_ByItsGoodbye_AndAProcessWithoutANatsServer_ExitsNamingNatsUrl()
+    {
+        await using var game = await Deployment.StartAsync("nats", "--StateServer:AiRestartGrace", "00:00:00");
+        await using var ann = await LoggedInAsync(game);
+        await ann.AddInterestAsync(KnightAiApp.RealmId, KnightAiApp.Grid.ZoneOf(0, 0));
+        var deleted = ann.Of<Knight>().Deleted.FirstAsync().ToTask();
+
+        game.Ai!.Terminate();
+
+        await deleted.WaitAsync(Timeout);
+        await game.Server.WaitForLineAsync(new Regex(@"Post-remove keeper: node \S+ said goodbye; routing its 1 post-remove"));
+        Assert.AreEqual(0, await game.Ai.WaitForExitAsync(), game.Ai.Output);
+
+        // The same AI with no nats-server where Nats:Url points: one line naming the key and the fix, exit 1.
+        string url = $"nats://127.0.0.1:{game.Nats!.Port}";
+        await game.Nats.DisposeAsync();
+        await using var orphan = PastryProcess.Start("serve", "--role", "ai", "--app", typeof(Knight).Assembly.Location, "--Ai:Application", nameof(KnightAiApp), "--Admin:Enabled", "false", "--MessageDirector:Backplane", "nats", "--Nats:Url", url, "--Nats:ConnectTimeout", "00:00:02");
+        Assert.AreEqual(1, await orphan.WaitForExitAsync(), orphan.Output);
+        StringAssert.Contains(orphan.Output, $"cannot reach the nats-server at {url} (Nats:Url)");
+        StringAssert.Contains(orphan.Output, "Fix: start nats-server");
     }
 
     [TestMethod]

@@ -6,12 +6,23 @@ namespace Pastry.Tests.EndToEnd;
 /// <summary>The Knight game run as real processes: either OTP and AI apart (<c>--role otp</c> + <c>--role ai</c>) or together (<c>--role all</c>).</summary>
 public sealed class Deployment : IAsyncDisposable
 {
-    private Deployment(PastryProcess server, PastryProcess? ai, IPEndPoint clients)
+    private Deployment(PastryProcess server, PastryProcess? ai, IPEndPoint clients, Nats.NatsServer? nats = null)
     {
         Server = server;
         Ai = ai;
         Clients = clients;
+        Nats = nats;
     }
+
+    /// <summary>The nats-server of the "nats" mode, which the OTP and the AI process share instead of the MD's TCP link.</summary>
+    public Nats.NatsServer? Nats { get; }
+
+    /// <summary>
+    /// The settings of a process on the NATS backplane of <paramref name="nats"/>: heartbeats every 200 ms and a node
+    /// timeout of 1.5 s, so that a killed AI is cleaned up quickly.
+    /// </summary>
+    public static string[] NatsSettings(Nats.NatsServer nats) =>
+        ["--MessageDirector:Backplane", "nats", "--Nats:Url", nats.Url, "--Nats:HeartbeatInterval", "00:00:00.200", "--Nats:NodeTimeout", "00:00:01.500"];
 
     public PastryProcess Server { get; }
 
@@ -43,6 +54,17 @@ public sealed class Deployment : IAsyncDisposable
             return new Deployment(all, null, IPEndPoint.Parse(endpoint.Groups[1].Value));
         }
 
+        if (mode == "nats")
+        {
+            // OTP and AI apart, talking only through a real nats-server (the AI is given no Message Director address).
+            var nats = await global::Pastry.Tests.Nats.NatsServer.StartAsync();
+            var (natsOtp, natsClients, _) = await PastryProcess.StartOtpAsync(NatsSettings(nats));
+            await natsOtp.WaitForLineAsync(new Regex("NATS backplane connected"));
+            var natsAi = PastryProcess.Start(["serve", "--role", "ai", "--app", typeof(Knight).Assembly.Location, "--Ai:Application", nameof(KnightAiApp), "--Admin:Enabled", "false", .. NatsSettings(nats)]);
+            await natsAi.WaitForLineAsync(new Regex("AI application KnightAiApp started"));
+            return new Deployment(natsOtp, natsAi, natsClients, nats);
+        }
+
         // "split-secret": the OTP requires a link secret and the AI proves it (a participant, limited to its own
         // objects); "split-privileged": the AI proves the privileged secret instead. Secrets travel as environment
         // variables, as an operator would keep them out of the command line.
@@ -69,5 +91,9 @@ public sealed class Deployment : IAsyncDisposable
         }
 
         await Server.DisposeAsync();
+        if (Nats is not null)
+        {
+            await Nats.DisposeAsync();
+        }
     }
 }

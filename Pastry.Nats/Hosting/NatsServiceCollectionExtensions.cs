@@ -1,0 +1,111 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Pastry.Hosting;
+using Pastry.Messaging;
+
+namespace Pastry.Nats.Hosting;
+
+/// <summary>
+/// Puts the NATS backplane under the roles of a generic host: <c>services.AddPastryNats(configuration, keeper)</c>
+/// before <c>AddPastryOtp</c> / <c>AddPastryAi</c>. Both then use <see cref="NatsMessageRouter"/> as the process's
+/// <see cref="IMessageRouter"/>: the OTP's roles subscribe and publish on it, and an AI in a process of its own talks
+/// to the OTP through the nats-server instead of the MD's TCP link.
+/// </summary>
+public static class NatsServiceCollectionExtensions
+{
+    /// <summary>The <c>MessageDirector:Backplane</c> value that selects this backplane.</summary>
+    public const string BackplaneName = "nats";
+
+    /// <summary>
+    /// Registers <see cref="NatsBackplaneOptions"/> (the <c>Nats</c> section, validated at start), one
+    /// <see cref="NatsMessageRouter"/> as the process's <see cref="IMessageRouter"/> and <see cref="IPostRemoveRouter"/>,
+    /// and a hosted service that connects it when the host starts (an unreachable nats-server stops the start with a
+    /// message naming <c>Nats:Url</c>). With <paramref name="keeper"/> (an OTP process) it also runs a
+    /// <see cref="PostRemoveKeeper"/>. The router is disposed with the container, after every role stopped.
+    /// </summary>
+    /// <param name="services">The host's services.</param>
+    /// <param name="configuration">The configuration root.</param>
+    /// <param name="keeper">Whether this process keeps other processes' post-removes (true for an OTP process).</param>
+    public static IServiceCollection AddPastryNats(this IServiceCollection services, IConfiguration configuration, bool keeper)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configuration);
+        services.AddOptions<NatsBackplaneOptions>()
+            .Configure(options => Bind(configuration.GetSection(NatsBackplaneOptions.Section), options))
+            .ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<NatsBackplaneOptions>, NatsOptionsValidator>());
+        services.TryAddSingleton(provider =>
+        {
+            var loggers = provider.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance;
+            return new NatsMessageRouter(provider.GetRequiredService<IOptions<NatsBackplaneOptions>>().Value, loggers.CreateLogger("Pastry.Nats"), keeper);
+        });
+        services.TryAddSingleton<IMessageRouter>(provider => provider.GetRequiredService<NatsMessageRouter>());
+        services.TryAddSingleton<IPostRemoveRouter>(provider => provider.GetRequiredService<NatsMessageRouter>());
+        services.AddSingleton<IHostedService, NatsHostedService>();
+        return services;
+    }
+
+    /// <summary>Whether <paramref name="configuration"/> selects this backplane (<c>MessageDirector:Backplane = nats</c>, any case).</summary>
+    public static bool IsSelected(IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        return string.Equals(configuration["MessageDirector:Backplane"], BackplaneName, StringComparison.OrdinalIgnoreCase);
+    }
+
+    private static void Bind(IConfiguration section, NatsBackplaneOptions options)
+    {
+        try
+        {
+            section.Bind(options);
+        }
+        catch (InvalidOperationException ex)
+        {
+            throw new OptionsValidationException(Options.DefaultName, typeof(NatsBackplaneOptions), new[] { ex.Message });
+        }
+    }
+}
+
+/// <summary>Checks <see cref="NatsBackplaneOptions"/> when the host starts; the failure names the key.</summary>
+internal sealed class NatsOptionsValidator : IValidateOptions<NatsBackplaneOptions>
+{
+    public ValidateOptionsResult Validate(string? name, NatsBackplaneOptions options) =>
+        options.FindProblem() is { } problem ? ValidateOptionsResult.Fail(problem) : ValidateOptionsResult.Success;
+}
+
+/// <summary>Connects the backplane when the host starts, and runs the keeper of an OTP process.</summary>
+internal sealed class NatsHostedService(NatsMessageRouter router, ILoggerFactory? loggers = null) : IHostedService, IDisposable
+{
+    private PostRemoveKeeper? keeper;
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (router.IsKeeper)
+        {
+            // Before the connection, so that no registration arriving first is missed.
+            keeper = new PostRemoveKeeper(router, (loggers ?? NullLoggerFactory.Instance).CreateLogger("Pastry.Nats.Keeper"));
+        }
+
+        try
+        {
+            await router.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (NatsBackplaneException ex)
+        {
+            throw new StartupException(StartupError.BackplaneUnreachable, router.Options.Url, ex.Message, ex);
+        }
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        keeper?.Dispose();
+        keeper = null;
+        return Task.CompletedTask;
+    }
+
+    public void Dispose() => keeper?.Dispose();
+}

@@ -1,0 +1,228 @@
+using System.Collections.Concurrent;
+using Pastry.Messaging;
+using Pastry.Nats;
+
+namespace Pastry.Tests.Nats;
+
+/// <summary>
+/// <see cref="NatsMessageRouter"/> over a real nats-server: two routers are two processes (each its own connection),
+/// and what <see cref="IMessageRouter"/> promises (ARCHITECTURE 4) holds across them.
+/// </summary>
+[TestClass]
+public sealed class NatsMessageRouterTests
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
+    private static readonly DoId Parent = DoId.NewId();
+
+    [TestMethod]
+    public async Task APublish_ReachesSubscribersInBothProcesses_OnceEach_EvenWhenTheyMatchSeveralTargets()
+    {
+        await using var nats = await NatsServer.StartAsync();
+        await using var a = await RouterAsync(nats);
+        await using var b = await RouterAsync(nats);
+        var local = new Recorder("local");
+        var remote = new Recorder("remote");
+        var ranged = new Recorder("ranged");
+        var target1 = Channel.ForObject(DoId.NewId());
+        var target2 = Channel.ForLocation(Parent, 7);
+        a.Subscribe(local, target1);
+        b.Subscribe(remote, target1);
+        b.Subscribe(remote, target2);
+        b.SubscribeRange(ranged, Parent, 0, 10);
+        b.SubscribeRange(ranged, Parent, 5, 600);
+        await b.FlushAsync();
+
+        var message = Envelope(1);
+        a.Publish(message, [target1, target2, target2]);
+        var seen = await remote.NextAsync();
+        var seenByRange = await ranged.NextAsync();
+        var seenLocally = await local.NextAsync();
+
+        Assert.AreSame(message, seenLocally.Envelope, "In the publisher's process the same envelope reaches its participants.");
+        Assert.AreEqual(message.Subject, seen.Envelope.Subject);
+        CollectionAssert.AreEqual(new[] { target1, target2, target2 }, seen.Targets, "The full target list travels with the message.");
+        Assert.AreEqual(message.Subject, seenByRange.Envelope.Subject);
+
+        // Nothing more arrives: a marker published after it is the next thing each of them sees.
+        var marker = Envelope(2);
+        a.Publish(marker, [target1, target2]);
+        Assert.AreEqual(marker.Subject, (await remote.NextAsync()).Envelope.Subject, "remote got the first message twice");
+        Assert.AreEqual(marker.Subject, (await ranged.NextAsync()).Envelope.Subject, "ranged got the first message twice");
+        Assert.AreEqual(marker.Subject, (await local.NextAsync()).Envelope.Subject, "local got the first message twice");
+    }
+
+    [TestMethod]
+    public async Task ZoneRanges_HearOnlyTheirZones_ThroughShardWildcards_OrTheWholeParent()
+    {
+        await using var nats = await NatsServer.StartAsync();
+        await using var a = await RouterAsync(nats);
+        await using var b = await RouterAsync(nats);
+        var block = new Recorder("block");
+        var everything = new Recorder("everything");
+        b.SubscribeRange(block, Parent, 300, 520);                 // shards 1 and 2
+        b.SubscribeRange(everything, Parent, 0, uint.MaxValue);    // the whole parent
+        await b.FlushAsync();
+
+        foreach (uint zone in new uint[] { 299, 300, 520, 521, 100_000 })
+        {
+            a.Publish(Envelope(zone), Channel.ForLocation(Parent, zone));
+        }
+
+        a.Publish(Envelope(999), Channel.ForLocation(DoId.NewId(), 300));
+        var marker = Envelope(7777);
+        a.Publish(marker, [Channel.ForLocation(Parent, 400), Channel.ForLocation(Parent, 500)]);
+
+        CollectionAssert.AreEqual(new[] { 300UL, 520UL, 7777UL }, await block.SubjectsUntilAsync(7777));
+        CollectionAssert.AreEqual(new[] { 299UL, 300UL, 520UL, 521UL, 100_000UL, 7777UL }, await everything.SubjectsUntilAsync(7777));
+
+        // Unsubscribed, the range hears nothing more; the other still does.
+        b.UnsubscribeRange(block, Parent, 300, 520);
+        await b.FlushAsync();
+        a.Publish(Envelope(301), Channel.ForLocation(Parent, 301));
+        CollectionAssert.AreEqual(new[] { 301UL }, await everything.SubjectsUntilAsync(301));
+        Assert.AreEqual(0, block.Count);
+    }
+
+    [TestMethod]
+    public async Task MessagesOfOneProcess_ArriveInTheOrderTheyWerePublished_AcrossChannels_AndASubscribeIsOnTheWireBeforeLaterPublishes()
+    {
+        await using var nats = await NatsServer.StartAsync();
+        await using var a = await RouterAsync(nats);
+        await using var b = await RouterAsync(nats);
+        var receiver = new Recorder("receiver");
+        var channels = Enumerable.Range(0, 5).Select(_ => Channel.ForObject(DoId.NewId())).ToArray();
+        foreach (var channel in channels)
+        {
+            b.Subscribe(receiver, channel);
+        }
+
+        await b.FlushAsync();
+        const int count = 2000;
+        for (int i = 0; i < count; i++)
+        {
+            a.Publish(Envelope((ulong)i), channels[i % channels.Length]);
+        }
+
+        var order = await receiver.SubjectsUntilAsync(count - 1);
+        CollectionAssert.AreEqual(Enumerable.Range(0, count).Select(i => (ulong)i).ToArray(), order);
+
+        // Request and reply: b subscribes its reply channel and publishes the request at once; a answers on delivery.
+        var replies = new Recorder("replies");
+        var requests = new Responder(a, Channel.ForObject(DoId.NewId()));
+        a.Subscribe(requests, requests.Inbox);
+        await a.FlushAsync();
+        var replyTo = Channel.ForParticipant(DoId.NewId());
+        b.Subscribe(replies, replyTo);
+        b.Publish(new Envelope(InternalMessageType.QueryZones, replyTo, DoId.Empty, Array.Empty<byte>()), requests.Inbox);
+        Assert.AreEqual(InternalMessageType.QueryDone, (await replies.NextAsync()).Envelope.Type);
+    }
+
+    [TestMethod]
+    public async Task AKeeper_RoutesTheCleanupOfAProcessThatStopsSendingHeartbeats_AndAtOnceOnGoodbye()
+    {
+        await using var nats = await NatsServer.StartAsync();
+        var options = Options(nats);
+        options.HeartbeatInterval = TimeSpan.FromMilliseconds(100);
+        options.NodeTimeout = TimeSpan.FromMilliseconds(600);
+        await using var otp = new NatsMessageRouter(options, keeper: true);
+        using var keeper = new PostRemoveKeeper(otp);
+        await otp.StartAsync();
+        var stateServer = new Recorder("state server");
+        otp.Subscribe(stateServer, Channel.StateServer);
+        await otp.FlushAsync();
+
+        // A goodbye routes at once.
+        var polite = new NatsMessageRouter(options);
+        await polite.StartAsync();
+        var politeAi = Channel.ForParticipant(DoId.NewId());
+        polite.AddPostRemove(InternalMessages.DeleteAiObjects(politeAi), Channel.StateServer);
+        await polite.DisposeAsync();
+        var cleanup = await stateServer.NextAsync();
+        Assert.AreEqual(InternalMessageType.DeleteAiObjects, cleanup.Envelope.Type);
+        Assert.AreEqual(politeAi, cleanup.Envelope.Sender);
+
+        // Silence routes after the timeout: this process stops its heartbeats without a goodbye (as a killed one does).
+        var silent = new NatsMessageRouter(options);
+        await silent.StartAsync();
+        var silentAi = Channel.ForParticipant(DoId.NewId());
+        silent.AddPostRemove(InternalMessages.DeleteAiObjects(silentAi), Channel.StateServer);
+        silent.ClearPostRemoves();
+        silent.AddPostRemove(InternalMessages.DeleteAiObjects(silentAi), Channel.StateServer);
+        await silent.FlushAsync();
+        var ran = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        silent.PostRemovesRan += (_, _) => ran.TrySetResult();
+        silent.SuspendHeartbeats();
+        var expired = await stateServer.NextAsync();
+        Assert.AreEqual(InternalMessageType.DeleteAiObjects, expired.Envelope.Type);
+        Assert.AreEqual(silentAi, expired.Envelope.Sender);
+        Assert.AreEqual(2L, keeper.Routed, "One post-remove each: the cleared one is gone.");
+
+        // It lived on: it is told, registers again, and its next death routes them again.
+        await ran.Task.WaitAsync(Timeout);
+        silent.ResumeHeartbeats();
+        await silent.FlushAsync();
+        await silent.DisposeAsync();
+        Assert.AreEqual(silentAi, (await stateServer.NextAsync()).Envelope.Sender);
+    }
+
+    private static NatsBackplaneOptions Options(NatsServer nats) => new() { Url = nats.Url, SubjectPrefix = "t" + Guid.NewGuid().ToString("N")[..12] };
+
+    private static async Task<NatsMessageRouter> RouterAsync(NatsServer nats, NatsBackplaneOptions? options = null)
+    {
+        var router = new NatsMessageRouter(options ?? new NatsBackplaneOptions { Url = nats.Url, SubjectPrefix = "router-tests" });
+        await router.StartAsync();
+        return router;
+    }
+
+    /// <summary>An envelope whose subject's low half is <paramref name="mark"/>, to recognise it on arrival.</summary>
+    private static Envelope Envelope(ulong mark) => new(InternalMessageType.SetField, default, new DoId(0, mark), new byte[] { 1, 2, 3 });
+
+    private sealed class Recorder(string name) : IParticipant
+    {
+        private readonly System.Threading.Channels.Channel<(Envelope, Channel[])> inbox = System.Threading.Channels.Channel.CreateUnbounded<(Envelope, Channel[])>();
+
+        public string Name => name;
+
+        public int Count => inbox.Reader.Count;
+
+        public void Deliver(Envelope envelope, ReadOnlySpan<Channel> targets) => inbox.Writer.TryWrite((envelope, targets.ToArray()));
+
+        public async Task<(Envelope Envelope, Channel[] Targets)> NextAsync()
+        {
+            try
+            {
+                return await inbox.Reader.ReadAsync().AsTask().WaitAsync(Timeout);
+            }
+            catch (TimeoutException)
+            {
+                throw new AssertFailedException($"{name} received nothing within {Timeout}.");
+            }
+        }
+
+        /// <summary>The marks of what arrives, up to and with <paramref name="last"/>.</summary>
+        public async Task<ulong[]> SubjectsUntilAsync(ulong last)
+        {
+            var marks = new List<ulong>();
+            while (true)
+            {
+                var (envelope, _) = await NextAsync();
+                marks.Add(envelope.Subject.Low);
+                if (envelope.Subject.Low == last)
+                {
+                    return marks.ToArray();
+                }
+            }
+        }
+    }
+
+    /// <summary>Answers every request with a <see cref="InternalMessageType.QueryDone"/> to its sender, from inside Deliver.</summary>
+    private sealed class Responder(IMessageRouter router, Channel inbox) : IParticipant
+    {
+        public Channel Inbox => inbox;
+
+        public string Name => "responder";
+
+        public void Deliver(Envelope envelope, ReadOnlySpan<Channel> targets) =>
+            router.Publish(new Envelope(InternalMessageType.QueryDone, inbox, DoId.Empty, Array.Empty<byte>()), envelope.Sender);
+    }
+}
