@@ -65,6 +65,9 @@ public sealed class DashboardBrowserTests
 
         // The bots and the walker are on the page (on the map, or in the tavern's rooms list).
         await page.WaitForFunctionAsync("() => ['bot1', 'bot2', 'bot3', 'walker'].every(n => document.body.innerText.includes(n + ' (Player)'))");
+
+        // The district's wanderer walks the streets too: a dot of its own class on the map.
+        await page.WaitForFunctionAsync("() => Object.values(window.pastryMap.dots).some(d => d.cls === 'Wanderer')");
         await page.WaitForFunctionAsync("() => document.querySelectorAll('#sessions tbody tr').length >= 4");
 
         // The walker steps east along the street; its dot follows.
