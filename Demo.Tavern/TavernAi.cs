@@ -47,12 +47,29 @@ public sealed class TavernAi : IAiApplication
     {
         ArgumentNullException.ThrowIfNull(ai);
         this.ai = ai;
-        ai.Create(new District { DoId = TavernWorld.DistrictId, Name = "Old Town" }, DoId.Empty, 0);
-        ai.Create(new Models.Tavern { DoId = TavernWorld.TavernId, Name = "The Prancing Pastry" }, TavernWorld.DistrictId, TavernWorld.TavernZone);
-        bartender = ai.Create(new Bartender { Name = "Barliman" }, TavernWorld.TavernId, TavernWorld.BarRoom);
-        board = ai.Create(new NoticeBoard { Notices = new[] { "Barliman: welcome to the Prancing Pastry!" } }, TavernWorld.TavernId, TavernWorld.BarRoom);
-        patrons = ai.Create(new PatronBoard(), TavernWorld.TavernId, TavernWorld.BarRoom);
-        SpawnWanderer();
+
+        // After an AI restart (split roles), the world the AI before this one left is already here: take it over.
+        var kept = ai.Objects;
+        if (!kept.OfType<District>().Any())
+        {
+            ai.Create(new District { DoId = TavernWorld.DistrictId, Name = "Old Town" }, DoId.Empty, 0);
+        }
+
+        if (!kept.OfType<Models.Tavern>().Any())
+        {
+            ai.Create(new Models.Tavern { DoId = TavernWorld.TavernId, Name = "The Prancing Pastry" }, TavernWorld.DistrictId, TavernWorld.TavernZone);
+        }
+
+        bartender = kept.OfType<Bartender>().FirstOrDefault() ?? ai.Create(new Bartender { Name = "Barliman" }, TavernWorld.TavernId, TavernWorld.BarRoom);
+        board = kept.OfType<NoticeBoard>().FirstOrDefault() ?? ai.Create(new NoticeBoard { Notices = new[] { "Barliman: welcome to the Prancing Pastry!" } }, TavernWorld.TavernId, TavernWorld.BarRoom);
+        patrons = kept.OfType<PatronBoard>().FirstOrDefault() ?? ai.Create(new PatronBoard(), TavernWorld.TavernId, TavernWorld.BarRoom);
+        TakeOverPlayers(kept);
+        wanderer = kept.OfType<Wanderer>().FirstOrDefault();
+        wanderers = kept.OfType<Wanderer>().Count();
+        if (wanderer is null)
+        {
+            SpawnWanderer();
+        }
         var timer = ai.Every(WanderPeriod, Wander);
         cancellation.Register(timer.Dispose);
         var payday = ai.Every(WagePeriod, () => _ = Guarded(PayWagesAsync(), "wages"));
@@ -138,6 +155,32 @@ public sealed class TavernAi : IAiApplication
             strides.Remove(player.DoId);
         });
         return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// The players and rosters the AI before this one left in the world (it died; the State Server kept them for this
+    /// AI, and the framework read their stored fields back from the database): they play on where they are, and their
+    /// clients need do nothing. A player's account is a stored field, so the AI knows whose each is.
+    /// </summary>
+    private void TakeOverPlayers(IReadOnlyCollection<DistributedObject> kept)
+    {
+        foreach (var player in kept.OfType<Player>())
+        {
+            var account = player.Account.IsEmpty ? player.Owner : player.Account;
+            players[account] = player;
+            if (!ai.IsStored(player))
+            {
+                memoryOnly.Add(account);
+            }
+
+            var at = player.Position.Length == 2 ? $"({player.Position[0]:0.#}, {player.Position[1]:0.#})" : "(?)";
+            Console.Out.WriteLine($"tavern: {player.Name} is back in the world at {at} with {player.Gold} gold");
+        }
+
+        foreach (var roster in kept.OfType<Roster>())
+        {
+            rosters[roster.Owner] = roster;
+        }
     }
 
     /// <summary>

@@ -25,6 +25,14 @@ public sealed class AiOptions
 
     /// <summary>What the AI proves in the link handshake over TCP (the shared or the privileged secret). Default: none.</summary>
     public MessageDirectorCredentials Credentials { get; set; } = MessageDirectorCredentials.None;
+
+    /// <summary>
+    /// The game application this AI runs (the hosted AI sets the class's full name). Over TCP, when it is set and the
+    /// link drops (the process dies), the State Server keeps the AI's objects in the world for
+    /// <c>StateServer:AiRestartGrace</c>, and the next AI of the same application takes them back with
+    /// <see cref="AiRepository.TakeBackAsync"/>; clients see nothing leave. When null, they are deleted at once. Default: null.
+    /// </summary>
+    public string? Application { get; set; }
 }
 
 /// <summary>
@@ -51,12 +59,19 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
     private readonly Subject<DoId> sessionsClosed = new();
     private readonly Subject<RejectedWrite> rejectedWrites = new();
 
+    /// <summary>Whether <paramref name="obj"/> is a stored object (activated from the database, or taken back as one): its Db fields are written through.</summary>
+    public bool IsStored(DistributedObject obj) => obj is not null && storedObjects.ContainsKey(obj.DoId);
+
     /// <summary>Objects activated from the database: their Db fields are stored, so writes of their unique fields are acknowledged.</summary>
     private readonly System.Collections.Concurrent.ConcurrentDictionary<DoId, byte> storedObjects = new();
 
     /// <summary>The latest acknowledged write of each (object, unique field) in flight; only its answer may correct the object.</summary>
     private readonly Dictionary<(DoId Object, int Field), long> latestUniqueWrites = new();
     private long nextUniqueWrite;
+    /// <summary>Claims of parked objects waiting for their done: the entries received so far, by request context.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<uint, (List<Envelope> Entries, TaskCompletionSource<List<Envelope>> Done)> claims = new();
+    /// <summary>Accounts whose session closed while no AI was there, told with a claim; touched only on the logic loop.</summary>
+    private readonly List<DoId> closedWhileAway = new();
     private volatile IMessageRouter router;
     private Task reconnectLoop = Task.CompletedTask;
     private int disposed;
@@ -376,6 +391,11 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
     {
         switch (envelope.Type)
         {
+            case InternalMessageType.ClaimedAiObject:
+            case InternalMessageType.ClaimedSessionClosed:
+            case InternalMessageType.QueryDone when envelope.Payload.Length >= 4 && claims.ContainsKey(System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(envelope.Payload.Span)):
+                OnClaimAnswer(envelope);
+                return;
             case InternalMessageType.DbCreateObjectResp:
             case InternalMessageType.DbGetAllResp:
             case InternalMessageType.DbSetFieldsAck:
@@ -731,6 +751,176 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
         return false;
     }
 
+    /// <summary>
+    /// Takes back the objects the State Server kept for this AI's application (<see cref="AiOptions.Application"/>)
+    /// after an AI of it died: they become this AI's, with the values the State Server holds (where clients moved
+    /// them meanwhile), and those of stored objects are read back from the database (the truth for Db fields; the dead
+    /// AI may have committed a write that never reached the State Server). Call it once the AI is connected and before
+    /// the game spawns its world; the hosted AI (<c>pastry serve --role ai</c>) does, so <see cref="Objects"/> holds
+    /// them when <see cref="IAiApplication.StartAsync"/> runs. Also used on a reconnect of this AI. Clients see
+    /// nothing leave or come back, and need no action.
+    /// </summary>
+    /// <returns>The objects taken back (none when nothing was kept, for example after the grace ended or an OTP restart).</returns>
+    public async Task<IReadOnlyList<DistributedObject>> TakeBackAsync(CancellationToken cancellation = default)
+    {
+        if (options.Application is not { Length: > 0 } application)
+        {
+            throw new InvalidOperationException("Set AiOptions.Application (the hosted AI sets it): objects are kept for the next AI of an application.");
+        }
+
+        uint context = (uint)Interlocked.Increment(ref nextContext);
+        var done = new TaskCompletionSource<List<Envelope>>(TaskCreationOptions.RunContinuationsAsynchronously);
+        claims[context] = (new List<Envelope>(), done);
+        List<Envelope> entries;
+        try
+        {
+            router.Publish(InternalMessages.ClaimAiObjects(context, application, Channel), Channel.StateServer);
+            entries = await done.Task.WaitAsync(cancellation).ConfigureAwait(false);
+        }
+        finally
+        {
+            claims.TryRemove(context, out _);
+        }
+
+        var restored = new List<DistributedObject>(entries.Count);
+        await InvokeAsync(() =>
+        {
+            foreach (var entry in entries)
+            {
+                if (entry.Type == InternalMessageType.ClaimedSessionClosed)
+                {
+                    closedWhileAway.Add(entry.Subject);
+                }
+                else if (Restore(entry) is { } obj)
+                {
+                    restored.Add(obj);
+                }
+            }
+        }).ConfigureAwait(false);
+
+        // Stored objects: the database holds the truth for their Db fields; differences go to the State Server and the viewers.
+        await Task.WhenAll(restored.Where(o => storedObjects.ContainsKey(o.DoId)).Select(o => ReloadStoredAsync(o, cancellation))).ConfigureAwait(false);
+        return restored;
+    }
+
+    /// <summary>
+    /// Raises on <see cref="SessionsClosed"/> the accounts that logged out while no AI was there (told with the objects
+    /// taken back), on the logic loop: after the game subscribed (the hosted AI calls it once the application started).
+    /// </summary>
+    internal void RaiseSessionsClosedWhileAway() => Post(() =>
+    {
+        var accounts = closedWhileAway.ToArray();
+        closedWhileAway.Clear();
+        foreach (var account in accounts)
+        {
+            sessionsClosed.OnNext(account);
+        }
+    });
+
+    private void OnClaimAnswer(Envelope envelope)
+    {
+        uint context = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(envelope.Payload.Span);
+        if (!claims.TryGetValue(context, out var claim))
+        {
+            return;
+        }
+
+        lock (claim.Entries)
+        {
+            if (envelope.Type is InternalMessageType.ClaimedAiObject or InternalMessageType.ClaimedSessionClosed)
+            {
+                claim.Entries.Add(envelope);
+            }
+            else
+            {
+                claim.Done.TrySetResult(claim.Entries);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Makes a claimed entry (<c>context, databaseBacked, classId, parent, zone, owner, otherFrame, ownerFrame</c>) this
+    /// AI's object, on the logic loop: a new instance, or this AI's own copy updated (after a reconnect of this AI).
+    /// </summary>
+    private DistributedObject? Restore(Envelope entry)
+    {
+        var reader = new WireReader(entry.Payload.Span);
+        reader.ReadUInt32();
+        bool databaseBacked = reader.ReadByte() == 1;
+        uint classId = reader.ReadUInt32();
+        var parent = reader.ReadDoId();
+        uint zone = reader.ReadUInt32();
+        var owner = reader.ReadDoId();
+        reader.ReadRaw(reader.ReadCount(1));
+        if (!registry.TryGetModel(classId, out var model))
+        {
+            logger.LogError("{Ai}: the State Server kept object {DoId} of class id {ClassId}, which this AI's models do not have; it is left alone", Name, entry.Subject, classId);
+            return null;
+        }
+
+        // The owner frame: header, id, class, parent, zone, owner, then every value the State Server keeps.
+        reader.ReadRaw(Frame.HeaderSize + DoId.Size + 4 + DoId.Size + 4 + DoId.Size);
+        int count = reader.ReadUInt16();
+        bool known = table.TryGet(entry.Subject, out var existing);
+        var obj = existing ?? model.CreateInstance();
+        if (!known)
+        {
+            obj.DoId = entry.Subject;
+        }
+
+        obj.Owner = owner;
+        obj.Parent = parent;
+        obj.Zone = zone;
+        for (int i = 0; i < count; i++)
+        {
+            var field = model.Fields[reader.ReadUInt16()];
+            field.DecodeAndApply(obj, ref reader, ChangeOrigin.Remote, validate: false);
+        }
+
+        if (databaseBacked)
+        {
+            storedObjects[obj.DoId] = 0;
+        }
+
+        if (!known)
+        {
+            table.Track(obj, this).Created.OnNext(obj);
+        }
+
+        return obj;
+    }
+
+    /// <summary>Reads a stored object's Db fields back from the database and applies the ones that differ (sent on as stored values).</summary>
+    private async Task ReloadStoredAsync(DistributedObject obj, CancellationToken cancellation)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        timeout.CancelAfter(TimeSpan.FromSeconds(10));
+        try
+        {
+            var reply = DatabaseMessages.ReadReply(await SendDatabaseRequestAsync(context => DatabaseMessages.GetAll(context, obj.Model, obj.DoId, Channel), timeout.Token).ConfigureAwait(false), obj.Model);
+            if (reply.Status != DatabaseStatus.Ok)
+            {
+                logger.LogWarning("{Ai}: {Model} {DoId} was taken back, but its stored row could not be read ({Status}: {Reason}); it keeps the State Server's values", Name, obj.Model.Name, obj.DoId, reply.Status, reply.Reason);
+                return;
+            }
+
+            await InvokeAsync(() =>
+            {
+                foreach (var (name, value) in reply.Values)
+                {
+                    if (obj.Model.TryGetField(name, out var field) && field.IsDb)
+                    {
+                        ApplyStored(obj, field, value, ChangeOrigin.Remote, alwaysSend: false);
+                    }
+                }
+            }).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!stop.IsCancellationRequested)
+        {
+            logger.LogWarning("{Ai}: {Model} {DoId} was taken back, but the database did not answer in time; it keeps the State Server's values", Name, obj.Model.Name, obj.DoId);
+        }
+    }
+
     private async Task RunLogicAsync()
     {
         var reader = logic.Reader;
@@ -758,8 +948,12 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
         }
     }
 
+    /// <summary>
+    /// What the server does with this AI's objects when the link drops: park them for the next AI of the application
+    /// (<see cref="AiOptions.Application"/>), or delete them.
+    /// </summary>
     private void RegisterCleanup(RemoteMessageRouter link) =>
-        link.AddPostRemove(InternalMessages.DeleteAiObjects(Channel), Channel.StateServer);
+        link.AddPostRemove(options.Application is { Length: > 0 } application ? InternalMessages.ParkAiObjects(Channel, application) : InternalMessages.DeleteAiObjects(Channel), Channel.StateServer);
 
     private async Task KeepConnectedAsync(RemoteMessageRouter link)
     {
@@ -812,15 +1006,41 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
             link.Subscribe(this, Channel.SessionEvents);
             RegisterCleanup(link);
 
-            // The server deleted this AI's objects when the link dropped; create the live ones again. Stored (activated)
-            // ones say so, or the State Server would keep them as RAM objects and their Db fields would not be written
-            // any more.
-            foreach (var obj in Objects)
+            // The server kept this AI's objects when the link dropped (an application's AI: parked for the grace) or
+            // deleted them (or the OTP restarted). Take back what it kept, then create the other live ones again. Stored
+            // (activated) ones say so, or the State Server would keep them as RAM objects and their Db fields would not
+            // be written any more.
+            var kept = new HashSet<DoId>();
+            if (options.Application is { Length: > 0 })
             {
-                link.Publish(InternalMessages.CreateObject(obj, obj.Parent, obj.Zone, obj.Owner, Channel, databaseBacked: storedObjects.ContainsKey(obj.DoId)), Channel.StateServer);
+                try
+                {
+                    using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stop.Token);
+                    timeout.CancelAfter(TimeSpan.FromSeconds(10));
+                    foreach (var obj in await TakeBackAsync(timeout.Token).ConfigureAwait(false))
+                    {
+                        kept.Add(obj.DoId);
+                    }
+
+                    RaiseSessionsClosedWhileAway();
+                }
+                catch (OperationCanceledException) when (!stop.IsCancellationRequested)
+                {
+                    logger.LogWarning("{Ai}: the State Server did not answer the claim of its objects; creating them again", Name);
+                }
             }
 
-            logger.LogInformation("{Ai}: reconnected; {Count} object(s) created again", Name, table.Count);
+            int created = 0;
+            foreach (var obj in Objects)
+            {
+                if (!kept.Contains(obj.DoId))
+                {
+                    link.Publish(InternalMessages.CreateObject(obj, obj.Parent, obj.Zone, obj.Owner, Channel, databaseBacked: storedObjects.ContainsKey(obj.DoId)), Channel.StateServer);
+                    created++;
+                }
+            }
+
+            logger.LogInformation("{Ai}: reconnected; {Count} object(s) created again, {Kept} taken back", Name, created, kept.Count);
         }
     }
 }

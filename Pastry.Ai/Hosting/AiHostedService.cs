@@ -33,7 +33,7 @@ internal sealed class AiHostedService(Type application, IServiceProvider service
         var settings = services.GetRequiredService<IOptions<AiHostOptions>>().Value;
         var registry = services.GetRequiredService<ModelRegistry>();
         var logger = (services.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance).CreateLogger("Pastry.Ai");
-        var options = new AiOptions { MaxReconnectDelay = settings.MaxReconnectDelay, Time = services.GetService<TimeProvider>() ?? TimeProvider.System, Credentials = settings.Credentials };
+        var options = new AiOptions { MaxReconnectDelay = settings.MaxReconnectDelay, Time = services.GetService<TimeProvider>() ?? TimeProvider.System, Credentials = settings.Credentials, Application = application.FullName };
         if (services.GetService<IMessageRouter>() is { } local)
         {
             ai = new AiRepository(local, registry, options, logger);
@@ -64,10 +64,30 @@ internal sealed class AiHostedService(Type application, IServiceProvider service
             }
 
             logger.LogInformation("AI {Ai} connected to the Message Director at {Host}:{Port}", ai.Channel.Id, host, port);
+
+            // An AI of this application that died left its objects in the world: take them back before the game spawns
+            // its own, so that StartAsync finds them in ai.Objects (and clients see nothing leave or come back).
+            using var claimTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            claimTimeout.CancelAfter(TimeSpan.FromSeconds(30));
+            try
+            {
+                var restored = await ai.TakeBackAsync(claimTimeout.Token).ConfigureAwait(false);
+                if (restored.Count > 0)
+                {
+                    logger.LogWarning("AI {Ai} took back {Count} object(s) that the AI of {App} before it left in the world", ai.Channel.Id, restored.Count, application.Name);
+                }
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                logger.LogWarning("AI {Ai}: the State Server did not answer the claim of {App}'s objects within 30 s (an OTP of an earlier version?); starting without them", ai.Channel.Id, application.Name);
+            }
         }
 
         var app = (IAiApplication)ActivatorUtilities.CreateInstance(services, application);
         await app.StartAsync(ai, stopping.Token).ConfigureAwait(false);
+
+        // Players who logged out while no AI was there: the game hears it now that it has subscribed.
+        ai.RaiseSessionsClosedWhileAway();
         started = true;
         logger.LogInformation("AI application {App} started", application.Name);
     }

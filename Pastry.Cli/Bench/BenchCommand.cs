@@ -87,7 +87,8 @@ internal static class BenchCommand
         "clientmem" => ClientScenarios.ClientMemoryAsync,
         "churn" => ChurnAndDbScenarios.ChurnAsync,
         "db" => ChurnAndDbScenarios.DbAsync,
-        _ => throw new UsageException($"Unknown bench scenario '{name}'. Scenarios: fanout, grid, idle, objects, relay, clientmem, churn, db (see pastry bench --help)."),
+        "soak" => SoakScenario.RunAsync,
+        _ => throw new UsageException($"Unknown bench scenario '{name}'. Scenarios: fanout, grid, idle, objects, relay, clientmem, churn, db, soak (see pastry bench --help)."),
     };
 
     /// <summary>

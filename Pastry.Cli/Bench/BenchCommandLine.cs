@@ -52,6 +52,12 @@ internal static class BenchCommandLine
         {
             ("objects", "100", "records written round-robin"), ("window", "1024", "writes in flight"), ("seconds", "5", "how long"),
         }),
+        ("soak", "N bots walk for T minutes with random disconnects and resumes, Db writes and one AI restart: the server's RSS, handles, threads and GC heap over time.", new[]
+        {
+            ("bots", "50", "bots (the real client library, auto-reconnect on)"), ("minutes", "30", "how long"),
+            ("sample-seconds", "10", "seconds between samples"), ("drop-every", "60", "mean seconds between a bot's dropped connections"),
+            ("hz", "2", "moves per bot per second"),
+        }),
     };
 
     /// <summary>Switches (options without a value) of single scenarios.</summary>

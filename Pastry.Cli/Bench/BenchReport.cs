@@ -37,6 +37,16 @@ internal sealed class BenchReport
         return this;
     }
 
+    /// <summary>
+    /// Adds a series of readings over time (for example the soak's samples): in JSON an array of objects keyed by
+    /// <paramref name="columns"/>; in the tables a count, with the readings as their own table after the report.
+    /// </summary>
+    public BenchReport AddSamples(string key, string label, string[] columns, List<object?[]> rows)
+    {
+        entries.Add(new Entry(key, label, new SampleSeries(columns, rows), string.Empty));
+        return this;
+    }
+
     /// <summary>Adds a latency group in milliseconds: <c>p50</c>, <c>p95</c>, <c>p99</c> and <c>max</c> of <paramref name="latency"/>.</summary>
     public BenchReport AddLatency(string key, string label, LatencyHistogram latency) =>
         AddGroup(key, label, "ms", ("p50", BenchCommand.Millis(latency.Percentile(50))), ("p95", BenchCommand.Millis(latency.Percentile(95))), ("p99", BenchCommand.Millis(latency.Percentile(99))), ("max", BenchCommand.Millis(latency.MaxMicroseconds)));
@@ -94,7 +104,23 @@ internal sealed class BenchReport
         json.WriteStartObject();
         foreach (var entry in entries)
         {
-            if (entry.Value is (string Key, object? Value)[] group)
+            if (entry.Value is SampleSeries series)
+            {
+                json.WriteStartArray(entry.Key);
+                foreach (var row in series.Rows)
+                {
+                    json.WriteStartObject();
+                    for (int i = 0; i < series.Columns.Length; i++)
+                    {
+                        WriteValue(json, series.Columns[i], row[i]);
+                    }
+
+                    json.WriteEndObject();
+                }
+
+                json.WriteEndArray();
+            }
+            else if (entry.Value is (string Key, object? Value)[] group)
             {
                 json.WriteStartObject(entry.Key);
                 foreach (var (key, value) in group)
@@ -123,7 +149,30 @@ internal sealed class BenchReport
             table.AddRow(Markup.Escape(entry.Label), Markup.Escape(FormatValue(entry)));
         }
 
-        return table;
+        var series = entries.Select(e => e.Value).OfType<SampleSeries>().ToList();
+        if (series.Count == 0)
+        {
+            return table;
+        }
+
+        var rows = new List<IRenderable> { table };
+        foreach (var readings in series)
+        {
+            var samples = new Table().Border(TableBorder.Rounded);
+            foreach (string column in readings.Columns)
+            {
+                samples.AddColumn(new TableColumn(Markup.Escape(column)).RightAligned());
+            }
+
+            foreach (var row in readings.Rows)
+            {
+                samples.AddRow(row.Select(v => Markup.Escape(Format(v))).ToArray());
+            }
+
+            rows.Add(samples);
+        }
+
+        return new Rows(rows);
     }
 
     /// <summary>A two-column table, one line per value.</summary>
@@ -134,6 +183,11 @@ internal sealed class BenchReport
         foreach (var entry in entries)
         {
             text.Append(entry.Label.PadRight(width)).Append(FormatValue(entry)).AppendLine();
+        }
+
+        foreach (var series in entries.Select(e => e.Value).OfType<SampleSeries>())
+        {
+            text.AppendLine().AppendLine(series.ToText());
         }
 
         return text.ToString();
@@ -152,6 +206,11 @@ internal sealed class BenchReport
 
     private static string FormatValue(Entry entry)
     {
+        if (entry.Value is SampleSeries series)
+        {
+            return $"{series.Rows.Count} (below)";
+        }
+
         string value = entry.Value is (string Key, object? Value)[] group
             ? string.Join("  ", group.Select(g => $"{g.Key} {Format(g.Value)}"))
             : Format(entry.Value);
@@ -195,4 +254,23 @@ internal sealed class BenchReport
     }
 
     private sealed record Entry(string Key, string Label, object? Value, string Unit);
+}
+
+/// <summary>Readings over time: one row per reading, one value per column.</summary>
+internal sealed record SampleSeries(string[] Columns, List<object?[]> Rows)
+{
+    /// <summary>The readings as a plain text table, one line per reading (right-aligned columns).</summary>
+    public string ToText()
+    {
+        var cells = Rows.Select(row => row.Select(BenchReport.Format).ToArray()).ToList();
+        var widths = Columns.Select((column, i) => Math.Max(column.Length, cells.Count == 0 ? 0 : cells.Max(row => row[i].Length))).ToArray();
+        var text = new StringBuilder();
+        text.AppendLine(string.Join("  ", Columns.Select((column, i) => column.PadLeft(widths[i]))));
+        foreach (var row in cells)
+        {
+            text.AppendLine(string.Join("  ", row.Select((cell, i) => cell.PadLeft(widths[i]))));
+        }
+
+        return text.ToString();
+    }
 }

@@ -248,6 +248,34 @@ public enum InternalMessageType : ushort
     /// </summary>
     QueryOwned = 2410,
 
+    /// <summary>
+    /// To the State Server, an AI's post-remove instead of <see cref="DeleteAiObjects"/>: <c>ai: channel, name: string</c>.
+    /// When the AI's link drops, its objects stay where they are for <c>StateServer:AiRestartGrace</c>, parked under
+    /// <c>name</c> (its application), so that the next AI of that name takes them back with <see cref="ClaimAiObjects"/>
+    /// and no client sees them leave; when the grace ends unclaimed they are deleted as <see cref="DeleteAiObjects"/> does.
+    /// </summary>
+    ParkAiObjects = 2440,
+
+    /// <summary>
+    /// To the State Server from an AI that starts or reconnects: <c>context: uint32, name: string, ai: channel</c>. Every
+    /// object parked under <c>name</c> (<see cref="ParkAiObjects"/>) becomes <c>ai</c>'s, and is sent to the sender as a
+    /// <see cref="ClaimedAiObject"/>, then a <see cref="QueryDone"/> with the context (nothing parked: only the done).
+    /// </summary>
+    ClaimAiObjects = 2441,
+
+    /// <summary>
+    /// From the State Server to a claiming AI: <c>context: uint32, databaseBacked: byte, entry</c> (an object entry,
+    /// <c>ObjectEntry</c>, whose owner frame holds every value the State Server keeps, Db fields too when database-backed).
+    /// </summary>
+    ClaimedAiObject = 2442,
+
+    /// <summary>
+    /// From the State Server to a claiming AI, after its <see cref="ClaimedAiObject"/>s: <c>context: uint32</c>;
+    /// <see cref="Envelope.Subject"/> is an account that owned a parked object and whose session closed while no AI was
+    /// there to hear <see cref="SessionClosed"/>. The AI raises it as a closed session once the game has started.
+    /// </summary>
+    ClaimedSessionClosed = 2443,
+
     /// <summary>From the State Server to the sender: <c>reason: string</c>; a request was refused (for example a create without Required fields).</summary>
     Error = 2900,
 }

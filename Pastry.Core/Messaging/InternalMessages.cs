@@ -120,4 +120,23 @@ public static class InternalMessages
         ai.Write(writer);
         return new Envelope(InternalMessageType.DeleteAiObjects, ai, DoId.Empty, writer.WrittenSpan.ToArray());
     }
+
+    /// <summary><c>ParkAiObjects</c>: keeps <paramref name="ai"/>'s objects for the next AI named <paramref name="name"/> (a post-remove).</summary>
+    public static Envelope ParkAiObjects(Channel ai, string name)
+    {
+        using var writer = new PooledBufferWriter(64);
+        ai.Write(writer);
+        writer.WriteString(name);
+        return new Envelope(InternalMessageType.ParkAiObjects, ai, DoId.Empty, writer.WrittenSpan.ToArray());
+    }
+
+    /// <summary><c>ClaimAiObjects</c>: <paramref name="ai"/> takes the objects parked under <paramref name="name"/>.</summary>
+    public static Envelope ClaimAiObjects(uint context, string name, Channel ai)
+    {
+        using var writer = new PooledBufferWriter(64);
+        writer.WriteUInt32(context);
+        writer.WriteString(name);
+        ai.Write(writer);
+        return new Envelope(InternalMessageType.ClaimAiObjects, ai, DoId.Empty, writer.WrittenSpan.ToArray());
+    }
 }

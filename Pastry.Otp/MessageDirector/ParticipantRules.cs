@@ -16,7 +16,8 @@ internal static class ParticipantRules
     public static bool MaySend(InternalMessageType type) => type is
         InternalMessageType.CreateObject or InternalMessageType.SetField or InternalMessageType.SetFields or InternalMessageType.SetFieldsStored
         or InternalMessageType.CallMethod or InternalMessageType.SetLocation or InternalMessageType.SetOwner
-        or InternalMessageType.DeleteObject or InternalMessageType.DeleteAiObjects or InternalMessageType.ActivateObject
+        or InternalMessageType.DeleteObject or InternalMessageType.DeleteAiObjects or InternalMessageType.ParkAiObjects or InternalMessageType.ClaimAiObjects
+        or InternalMessageType.ActivateObject
         or InternalMessageType.QueryZones or InternalMessageType.MemoryQuery
         or InternalMessageType.DbCreateObject or InternalMessageType.DbGetAll or InternalMessageType.DbSetFields
         or InternalMessageType.DbSetFieldsIfEquals or InternalMessageType.DbDeleteObject or InternalMessageType.DbQuery;

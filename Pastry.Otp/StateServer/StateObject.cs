@@ -33,7 +33,8 @@ internal sealed class StateObject : ZoneNode
 
     public ModelInfo Model => Layout.Model;
 
-    public Channel Ai { get; }
+    /// <summary>The AI that handles it: the one that created or activated it, or the one that took it back after that AI restarted.</summary>
+    public Channel Ai { get; set; }
 
     public DoId Owner { get; set; }
 

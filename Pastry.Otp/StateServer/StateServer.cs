@@ -46,6 +46,7 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
         this.registry = registry;
         this.logger = logger;
         this.databaseEnabled = databaseEnabled;
+        aiRestartGrace = options.AiRestartGrace;
     }
 
     /// <inheritdoc />
@@ -58,6 +59,9 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
     public void Start()
     {
         router.Subscribe(this, Messaging.Channel.StateServer);
+
+        // A session that closes while an AI restarts: the next AI must hear of it (see StateServer.AiRestart.cs).
+        router.Subscribe(this, Messaging.Channel.SessionEvents);
         loop = Task.Run(RunAsync);
     }
 
@@ -77,6 +81,7 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
             await loop.ConfigureAwait(false);
         }
 
+        DisposeParkedAis();
         inbox.Dispose();
         scratch.Dispose();
         batch.Dispose();
@@ -92,6 +97,12 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
                 if (ReferenceEquals(envelope, SnapshotSignal))
                 {
                     AnswerSnapshots();
+                    continue;
+                }
+
+                if (envelope.Type == InternalMessageType.ParkAiObjects && envelope.Sender == Messaging.Channel.StateServer)
+                {
+                    EndParking(envelope);
                     continue;
                 }
 
@@ -158,6 +169,15 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
                 break;
             case InternalMessageType.DeleteAiObjects:
                 DeleteAiObjects(envelope);
+                break;
+            case InternalMessageType.ParkAiObjects:
+                Park(envelope);
+                break;
+            case InternalMessageType.ClaimAiObjects:
+                Claim(envelope);
+                break;
+            case InternalMessageType.SessionClosed:
+                OnSessionClosed(envelope);
                 break;
             case InternalMessageType.QueryZones:
                 QueryZones(envelope);
@@ -520,6 +540,26 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
             return;
         }
 
+        DeleteObjectsOf(ai, envelope);
+    }
+
+    /// <summary>Deletes every object whose AI is <paramref name="ai"/> (and their children), as <paramref name="envelope"/> asks.</summary>
+    private void DeleteObjectsOf(Messaging.Channel ai, Envelope envelope)
+    {
+        var owned = ObjectsOf(ai);
+        logger.LogInformation("Cleaning up {Count} object(s) of {Ai}, whose link dropped", owned.Count, ai);
+        foreach (var id in owned)
+        {
+            if (graph.Contains(id))
+            {
+                Delete(id, envelope);
+            }
+        }
+    }
+
+    /// <summary>The ids of the objects whose AI is <paramref name="ai"/> (a scan; rare).</summary>
+    private List<DoId> ObjectsOf(Messaging.Channel ai)
+    {
         var owned = new List<DoId>();
         foreach (var node in graph.Nodes)
         {
@@ -529,14 +569,7 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
             }
         }
 
-        logger.LogInformation("Cleaning up {Count} object(s) of {Ai}, whose link dropped", owned.Count, ai);
-        foreach (var id in owned)
-        {
-            if (graph.Contains(id))
-            {
-                Delete(id, envelope);
-            }
-        }
+        return owned;
     }
 
     /// <summary>Answers <see cref="InternalMessageType.QueryOwned"/>: an entry for every object the owner owns, then done (a scan; rare).</summary>

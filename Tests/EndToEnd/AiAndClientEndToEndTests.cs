@@ -99,9 +99,27 @@ public sealed class AiAndClientEndToEndTests
     }
 
     [TestMethod]
-    public async Task KillingTheAiProcess_DeletesItsObjects_ForEveryClient()
+    public async Task KillingTheAiProcess_WhenNoAiOfItsApplicationComesBackWithinTheGrace_DeletesItsObjects_ForEveryClient()
     {
-        await using var game = await Deployment.StartAsync("split");
+        await using var game = await Deployment.StartAsync("split", "--StateServer:AiRestartGrace", "00:00:01");
+        await using var ann = await LoggedInAsync(game);
+        await ann.AddInterestAsync(KnightAiApp.RealmId, KnightAiApp.Grid.ZoneOf(0, 0));
+        var lancelot = Single(ann, "Lancelot");
+        var deleted = ann.Of<Knight>().Deleted.FirstAsync().ToTask();
+
+        game.Ai!.KillHard();
+
+        // Kept for the grace (a new AI of KnightAiApp would take them back), then the normal cleanup.
+        await game.Server.WaitForLineAsync(new Regex(@"dropped: its \d+ object\(s\) stay in the world for 1 s"));
+        await game.Server.WaitForLineAsync(new Regex("No AI of .*KnightAiApp came back within 1 s"));
+        Assert.AreSame(lancelot, await deleted.WaitAsync(Timeout));
+        Assert.AreEqual(ObjectState.Deleted, lancelot.State);
+    }
+
+    [TestMethod]
+    public async Task KillingTheAiProcess_WithNoGrace_DeletesItsObjectsAtOnce()
+    {
+        await using var game = await Deployment.StartAsync("split", "--StateServer:AiRestartGrace", "00:00:00");
         await using var ann = await LoggedInAsync(game);
         await ann.AddInterestAsync(KnightAiApp.RealmId, KnightAiApp.Grid.ZoneOf(0, 0));
         var lancelot = Single(ann, "Lancelot");
@@ -110,7 +128,31 @@ public sealed class AiAndClientEndToEndTests
         game.Ai!.KillHard();
 
         Assert.AreSame(lancelot, await deleted.WaitAsync(Timeout));
-        Assert.AreEqual(ObjectState.Deleted, lancelot.State);
+        Assert.AreEqual(0, game.Server.CountLines(new Regex("stay in the world")), "Nothing was parked.");
+    }
+
+    [TestMethod]
+    public async Task ANewAiProcess_TakesBackTheObjectsOfTheKilledOne_AndItsHandlersServeThem_WhileTheClientSeesNothingLeave()
+    {
+        await using var game = await Deployment.StartAsync("split-secret");
+        await using var ann = await LoggedInAsync(game);
+        await ann.AddInterestAsync(KnightAiApp.RealmId, KnightAiApp.Grid.ZoneOf(0, 0));
+        var lancelot = Single(ann, "Lancelot");
+        var left = ann.Of<Knight>().Deleted.Merge(ann.Of<Knight>().Disabled).FirstAsync().ToTask();
+
+        game.Ai!.KillHard();
+        await game.Server.WaitForLineAsync(new Regex(@"dropped: its \d+ object\(s\) stay in the world"));
+
+        // A participant AI (the link secret, not the privileged one) of the same application: the objects become its own.
+        await using var again = PastryProcess.StartDll(PastryProcess.PastryDll, new Dictionary<string, string> { ["PASTRY_Ai__Secret"] = Deployment.LinkSecret }, "serve", "--role", "ai", "--app", typeof(Knight).Assembly.Location, "--Ai:MessageDirector", game.MessageDirector!.ToString(), "--Ai:Application", nameof(KnightAiApp));
+        await again.WaitForLineAsync(new Regex(@"took back \d+ object\(s\)"));
+        await again.WaitForLineAsync(new Regex("AI application KnightAiApp started"));
+
+        var shout = ann.Of<Knight>().Calls.FirstAsync(c => c.Method.Name == nameof(Knight.Shout)).ToTask();
+        ann.Call(lancelot, k => k.Wave("still there?"));
+        Assert.AreEqual("echo still there?", (await shout.WaitAsync(Timeout)).Arguments[0]);
+        Assert.IsFalse(left.IsCompleted, "The client saw no knight leave.");
+        Assert.AreEqual(ObjectState.Live, lancelot.State);
     }
 
     [TestMethod]

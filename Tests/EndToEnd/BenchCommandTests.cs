@@ -181,6 +181,33 @@ public sealed class BenchCommandTests
     }
 
     [TestMethod]
+    public async Task BenchSoak_ForAFewSeconds_ReportsSamplesOfTheServersResources_AndTheAiRestart()
+    {
+        // The report's shape, not its timing: a few seconds with three bots that drop their connections often.
+        await using var bench = PastryProcess.Start("bench", "soak", "--bots", "3", "--minutes", "0.1", "--sample-seconds", "1", "--drop-every", "2", "--json");
+        Assert.AreEqual(0, await bench.WaitForExitAsync(TimeSpan.FromSeconds(120)), bench.Output);
+
+        using var report = ReadReport(bench);
+        var root = report.RootElement;
+        Assert.AreEqual("soak", root.GetProperty("scenario").GetString());
+        var samples = root.GetProperty("samples").EnumerateArray().ToList();
+        Assert.IsTrue(samples.Count >= 2, bench.Output);
+        foreach (var sample in samples)
+        {
+            Assert.IsTrue(sample.GetProperty("rss_mb").GetDouble() > 0, bench.Output);
+            Assert.IsTrue(sample.GetProperty("heap_mb").GetDouble() > 0, bench.Output);
+            Assert.IsTrue(sample.GetProperty("handles").GetInt32() > 0, bench.Output);
+            Assert.IsTrue(sample.GetProperty("threads").GetInt32() > 0, bench.Output);
+        }
+
+        Assert.AreEqual(JsonValueKind.Number, samples[^1].GetProperty("live_heap_mb").ValueKind, "The last sample reads the live heap.");
+        Assert.IsTrue(root.GetProperty("moves").GetInt64() > 0, bench.Output);
+        Assert.IsTrue(root.GetProperty("db_writes").GetInt64() > 0, bench.Output);
+        Assert.IsTrue(root.GetProperty("ai_restart_taken_back").GetInt64() > 3, "The restarted AI took back the zone and the three players. " + bench.Output);
+        Assert.AreEqual(JsonValueKind.Number, root.GetProperty("rss_growth_percent").ValueKind, bench.Output);
+    }
+
+    [TestMethod]
     public async Task Bench_WithAnUnknownScenario_Exits2()
     {
         await using var bench = PastryProcess.Start("bench", "nope");

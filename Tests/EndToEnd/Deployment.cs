@@ -20,6 +20,9 @@ public sealed class Deployment : IAsyncDisposable
 
     public IPEndPoint Clients { get; }
 
+    /// <summary>Where the OTP's Message Director listens, in split mode.</summary>
+    public IPEndPoint? MessageDirector { get; private init; }
+
     /// <summary>The link secret of the "split-secret" and "split-privileged" modes.</summary>
     public const string LinkSecret = "knight link secret 0123456789";
 
@@ -28,7 +31,7 @@ public sealed class Deployment : IAsyncDisposable
 
     public static readonly ModelRegistry Registry = ModelRegistry.FromAssemblies(typeof(Knight).Assembly);
 
-    public static async Task<Deployment> StartAsync(string mode)
+    public static async Task<Deployment> StartAsync(string mode, params string[] otpSettings)
     {
         if (mode == "all")
         {
@@ -52,10 +55,10 @@ public sealed class Deployment : IAsyncDisposable
             aiSecrets[mode == "split-secret" ? "PASTRY_Ai__Secret" : "PASTRY_Ai__PrivilegedSecret"] = mode == "split-secret" ? LinkSecret : PrivilegedSecret;
         }
 
-        var (otp, clients, director) = await PastryProcess.StartOtpAsync(otpSecrets);
+        var (otp, clients, director) = await PastryProcess.StartOtpAsync(otpSecrets, otpSettings);
         var ai = PastryProcess.StartDll(PastryProcess.PastryDll, aiSecrets, "serve", "--role", "ai", "--app", typeof(Knight).Assembly.Location, "--Ai:MessageDirector", director.ToString(), "--Ai:Application", nameof(KnightAiApp));
         await ai.WaitForLineAsync(new Regex("AI application KnightAiApp started"));
-        return new Deployment(otp, ai, clients);
+        return new Deployment(otp, ai, clients) { MessageDirector = director };
     }
 
     public async ValueTask DisposeAsync()

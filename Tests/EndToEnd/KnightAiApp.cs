@@ -15,9 +15,13 @@ public sealed class KnightAiApp : IAiApplication
 
     public Task StartAsync(AiRepository ai, CancellationToken cancellation)
     {
-        ai.Create(new Realm { DoId = RealmId, Title = "Camelot" }, DoId.Empty, 0);
-        ai.Create(new Knight { Name = "Lancelot", X = 5 }, RealmId, Grid.ZoneOf(0, 0));
-        ai.Create(new Knight { Name = "Gawain", X = 25 }, RealmId, Grid.ZoneOf(2, 0));
+        // After an AI restart the realm is still there (taken back from the AI before): spawn it only the first time.
+        if (!ai.Objects.OfType<Realm>().Any())
+        {
+            ai.Create(new Realm { DoId = RealmId, Title = "Camelot" }, DoId.Empty, 0);
+            ai.Create(new Knight { Name = "Lancelot", X = 5 }, RealmId, Grid.ZoneOf(0, 0));
+            ai.Create(new Knight { Name = "Gawain", X = 25 }, RealmId, Grid.ZoneOf(2, 0));
+        }
 
         ai.Of<Realm>().Calls.Subscribe(call =>
         {

@@ -57,6 +57,51 @@ public sealed class TavernProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Starts the Tavern's OTP alone (<c>serve --role otp</c>) on <paramref name="database"/>, for split roles: the AI
+    /// runs in its own process (<see cref="StartAiAsync"/>) and connects to <see cref="MessageDirector"/>.
+    /// </summary>
+    public static async Task<TavernProcess> StartOtpAsync(string database, params string[] extra)
+    {
+        var process = PastryProcess.StartDll(
+            TavernDll,
+            null,
+            ["serve", "--role", "otp", "--Database:Path", database, "--Database:AutoMigrate", "true", "--ClientAgent:Port", "0", "--MessageDirector:Port", "0", "--Admin:Port", "0", "--Accounts:Pbkdf2Iterations", "1000", .. extra]);
+        try
+        {
+            var (clients, director) = await process.WaitForListenersAsync();
+            return new TavernProcess(process, clients) { MessageDirector = director };
+        }
+        catch
+        {
+            await process.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>The Message Director's end point, for an OTP started alone.</summary>
+    public IPEndPoint? MessageDirector { get; private init; }
+
+    /// <summary>
+    /// Starts the Tavern's AI in its own process (<c>serve --role ai</c>) against this OTP, and waits until its
+    /// application started. The wanderer steps every 100 ms and lives 5 steps; payday is an hour away.
+    /// </summary>
+    public async Task<PastryProcess> StartAiAsync()
+    {
+        var environment = new Dictionary<string, string> { ["TAVERN_WANDER_MS"] = "100", ["TAVERN_WANDER_STEPS"] = "5", ["TAVERN_WAGE_MS"] = "3600000" };
+        var ai = PastryProcess.StartDll(TavernDll, environment, "serve", "--role", "ai", "--Ai:MessageDirector", MessageDirector!.ToString(), "--Admin:Port", "0");
+        try
+        {
+            await ai.WaitForLineAsync(new Regex("AI application TavernAi started"));
+            return ai;
+        }
+        catch
+        {
+            await ai.DisposeAsync();
+            throw;
+        }
+    }
+
     public Task<Match> WaitForLineAsync(Regex pattern, TimeSpan? timeout = null) => process.WaitForLineAsync(pattern, timeout);
 
     /// <summary>Starts a Tavern client process against this server: <c>play</c> or <c>bots</c> with its options.</summary>
