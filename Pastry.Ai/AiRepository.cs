@@ -49,6 +49,7 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
     private readonly ILogger logger;
     private readonly ObjectTable table = new();
     private readonly Channel<Action> logic = System.Threading.Channels.Channel.CreateUnbounded<Action>(new UnboundedChannelOptions { SingleReader = true });
+    private int logicQueued;
     private readonly CancellationTokenSource stop = new();
     private readonly Task logicLoop;
     private readonly (string Host, int Port)? remote;
@@ -140,8 +141,8 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
     /// <summary>How many objects this AI created that still exist.</summary>
     public int ObjectCount => table.Count;
 
-    /// <summary>Callbacks waiting on the logic loop.</summary>
-    internal int LogicQueueDepth => logic.Reader.Count;
+    /// <summary>Callbacks waiting on the logic loop (counted here: a single-reader channel cannot count its items).</summary>
+    internal int LogicQueueDepth => Volatile.Read(ref logicQueued);
 
     /// <summary>The objects this AI created that still exist.</summary>
     public IReadOnlyCollection<DistributedObject> Objects => table.Snapshot();
@@ -237,7 +238,7 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
         options.Time.CreateTimer(_ => Post(action), null, period, period);
 
     /// <summary>Runs <paramref name="action"/> on the logic loop, after everything queued before it.</summary>
-    public void Post(Action action) => logic.Writer.TryWrite(action);
+    public void Post(Action action) => TryQueueLogic(action);
 
     /// <summary>Runs <paramref name="action"/> on the logic loop and waits for it.</summary>
     public Task InvokeAsync(Action action)
@@ -414,7 +415,7 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
                     {
                         // Replies arrive in the database's order; applying them through the logic loop's queue keeps
                         // that order (continuations on the thread pool could apply an older stored value after a newer one).
-                        bool queued = logic.Writer.TryWrite(() =>
+                        bool queued = TryQueueLogic(() =>
                         {
                             try
                             {
@@ -749,6 +750,18 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
         table.Remove(id, state, out _);
     }
 
+    private bool TryQueueLogic(Action action)
+    {
+        Interlocked.Increment(ref logicQueued);
+        if (logic.Writer.TryWrite(action))
+        {
+            return true;
+        }
+
+        Interlocked.Decrement(ref logicQueued);
+        return false;
+    }
+
     /// <summary>
     /// Takes back the objects the State Server kept for this AI's application (<see cref="AiOptions.Application"/>)
     /// after an AI of it died: they become this AI's, with the values the State Server holds (where clients moved
@@ -926,6 +939,7 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
         {
             while (reader.TryRead(out var action))
             {
+                Interlocked.Decrement(ref logicQueued);
                 var previous = SynchronizationContext.Current;
                 SynchronizationContext.SetSynchronizationContext(logicContext);
                 try

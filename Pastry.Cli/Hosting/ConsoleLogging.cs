@@ -1,3 +1,4 @@
+using NLog;
 using NLog.Config;
 using NLog.Targets;
 
@@ -18,6 +19,8 @@ internal static class ConsoleLogging
 
     public static LoggingConfiguration Create(NLog.LogLevel? minimum)
     {
+        // A DoId is its UUID text in every layout; a JSON layout would otherwise write the struct's properties.
+        NLog.LogManager.Setup().SetupSerialization(serialization => serialization.RegisterObjectTransformation<DoId>(id => id.ToString()));
         var configuration = Load() ?? BuiltIn();
         if (minimum is not null)
         {

@@ -103,7 +103,7 @@ public sealed class AdminServer : IHostedService, IAsyncDisposable
         web.MapGet("/", () => Asset("index.html", "text/html; charset=utf-8"));
         web.MapGet("/dashboard.js", () => Asset("dashboard.js", "text/javascript; charset=utf-8"));
         web.MapGet("/dashboard.css", () => Asset("dashboard.css", "text/css; charset=utf-8"));
-        web.MapGet("/api/overview", async (HttpContext context) => Results.Json(await FeedAsync(context).ConfigureAwait(false), Json));
+        web.MapGet("/api/overview", OverviewAsync);
         web.MapGet("/events", StreamAsync);
         web.MapPost("/api/sessions/{id}/eject", EjectAsync);
         try
@@ -209,9 +209,21 @@ public sealed class AdminServer : IHostedService, IAsyncDisposable
     private Task<DashboardFeed.Overview> FeedAsync(HttpContext context)
     {
         var query = context.Request.Query;
-        int offset = int.TryParse(query["offset"], out int o) ? o : 0;
-        int count = int.TryParse(query["count"], out int c) ? c : 50;
-        return DashboardFeed.BuildAsync(server(), options, readiness, snapshots, offset, count, query["filter"].ToString(), context.RequestAborted);
+        int offset = int.TryParse(query["offset"], out int o) ? Math.Max(0, o) : 0;
+        int count = int.TryParse(query["count"], out int c) ? Math.Clamp(c, 1, DashboardFeed.MaxPageSize) : DashboardFeed.DefaultPageSize;
+        string filter = query["filter"].ToString();
+        return DashboardFeed.BuildAsync(server(), options, readiness, snapshots, offset, count, filter.Length > 100 ? filter[..100] : filter, context.RequestAborted);
+    }
+
+    /// <summary>
+    /// One overview as JSON (what each server-sent event carries), for scripts. Written here, not returned as an
+    /// <see cref="IResult"/>: a handler that takes only the <see cref="HttpContext"/> binds as a plain request delegate,
+    /// which drops its result and answered an empty 200.
+    /// </summary>
+    private async Task OverviewAsync(HttpContext context)
+    {
+        var overview = await FeedAsync(context).ConfigureAwait(false);
+        await context.Response.WriteAsJsonAsync(overview, Json, context.RequestAborted).ConfigureAwait(false);
     }
 
     /// <summary>Server-sent events: one overview a second until the browser goes away.</summary>

@@ -12,6 +12,12 @@ namespace Pastry.Otp.Admin;
 /// </summary>
 internal static class DashboardFeed
 {
+    /// <summary>Sessions in one page when the page does not say.</summary>
+    public const int DefaultPageSize = 50;
+
+    /// <summary>The most sessions one page may ask for: a refresh costs the same with 50 sessions or 50,000.</summary>
+    public const int MaxPageSize = 200;
+
     public static readonly JsonSerializerOptions JsonOptions = CreateJsonOptions();
 
     public static async Task<Overview> BuildAsync(OtpServer? server, AdminOptions options, AdminReadiness readiness, SnapshotCache cache, int offset, int count, string? filter, CancellationToken cancellation)

@@ -38,21 +38,28 @@ public sealed partial class ClientAgent
     }
 
     /// <summary>
-    /// One page of the sessions, oldest first, each read under its own lock. <paramref name="filter"/> keeps the
-    /// sessions whose id, account or address contains it.
+    /// One page of the sessions, oldest first. <paramref name="filter"/> keeps the sessions whose id, account or address
+    /// contains it. Only the page's sessions are described (each under its own lock), so a page costs a sort of the
+    /// session keys however many thousands are connected; <paramref name="count"/> is capped at 1000.
     /// </summary>
     public (int Total, IReadOnlyList<SessionInfo> Page) Sessions(int offset, int count, string? filter = null)
     {
-        var all = sessions.Keys.Select(s => s.Describe());
+        IEnumerable<ClientSession> all = sessions.Keys;
         if (!string.IsNullOrWhiteSpace(filter))
         {
-            all = all.Where(s => s.Id.ToString().Contains(filter, StringComparison.OrdinalIgnoreCase)
-                || s.Account.ToString().Contains(filter, StringComparison.OrdinalIgnoreCase)
-                || s.Address.Contains(filter, StringComparison.OrdinalIgnoreCase));
+            all = all.Where(session =>
+            {
+                var s = session.Describe();
+                return s.Id.ToString().Contains(filter, StringComparison.OrdinalIgnoreCase)
+                    || s.Account.ToString().Contains(filter, StringComparison.OrdinalIgnoreCase)
+                    || s.Address.Contains(filter, StringComparison.OrdinalIgnoreCase);
+            });
         }
 
-        var list = all.OrderBy(s => s.ConnectedAt).ThenBy(s => s.Id.ToString(), StringComparer.Ordinal).ToList();
-        return (list.Count, list.Skip(Math.Max(0, offset)).Take(Math.Clamp(count, 0, 1000)).ToList());
+        // ConnectedAt and Id never change, so they are read without the sessions' locks.
+        var ordered = all.OrderBy(s => s.ConnectedAt).ThenBy(s => s.Id).ToList();
+        var page = ordered.Skip(Math.Max(0, offset)).Take(Math.Clamp(count, 0, 1000)).Select(s => s.Describe()).ToList();
+        return (ordered.Count, page);
     }
 
     /// <summary>Ejects session <paramref name="sessionId"/> with <see cref="EjectCode.OperatorEject"/>; false when no such session is open.</summary>

@@ -234,7 +234,7 @@ internal sealed partial class ClientSession
         if (verdict == InterestVerdict.Refused)
         {
             string shown = string.Join(", ", zones.Take(8)) + (zones.Length > 8 ? $", ... ({zones.Length} zones)" : string.Empty);
-            return Eject(EjectCode.ForbiddenInterest, $"interest in parent {parent} zones [{shown}] is not allowed for this account");
+            return Eject(EjectCode.ForbiddenInterest, $"interest in parent {parent} zones [{shown}] is not allowed for this account", parent);
         }
 
         var (added, removed) = interests.Set(context, parent, zones);
@@ -355,21 +355,21 @@ internal sealed partial class ClientSession
             int index = reader.ReadUInt16();
             if (index >= target.Model.Fields.Count)
             {
-                return Eject(EjectCode.ForbiddenField, $"{target.Model.Name} has no field {index}");
+                return Eject(EjectCode.ForbiddenField, $"{target.Model.Name} has no field {index}", id);
             }
 
             var field = target.Model.Fields[index];
             string? refusal = SendRefusal(field.IsClSend, field.IsOwnSend, field.IsAi, target, field.ToString());
             if (refusal is not null)
             {
-                return Eject(EjectCode.ForbiddenField, refusal);
+                return Eject(EjectCode.ForbiddenField, refusal, id);
             }
 
             scratch.WriteUInt16((ushort)index);
             var problems = field.DecodeAndValidate(ref reader, context, scratch);
             if (problems is not null)
             {
-                return Eject(EjectCode.FieldConstraintViolated, $"{field}: {string.Join("; ", problems)}");
+                return Eject(EjectCode.FieldConstraintViolated, $"{field}: {string.Join("; ", problems)}", id);
             }
         }
 
@@ -430,7 +430,7 @@ internal sealed partial class ClientSession
 
         if (index >= target.Model.Methods.Count)
         {
-            return Eject(EjectCode.ForbiddenField, $"{target.Model.Name} has no method {index}");
+            return Eject(EjectCode.ForbiddenField, $"{target.Model.Name} has no method {index}", id);
         }
 
         var method = target.Model.Methods[index];
@@ -438,7 +438,7 @@ internal sealed partial class ClientSession
         string? refusal = SendRefusal(method.IsClSend, method.IsOwnSend, isAi, target, method.ToString());
         if (refusal is not null)
         {
-            return Eject(EjectCode.ForbiddenField, refusal);
+            return Eject(EjectCode.ForbiddenField, refusal, id);
         }
 
         var argumentsReader = reader;
@@ -448,7 +448,7 @@ internal sealed partial class ClientSession
         var problems = method.ValidateArguments(CleanContext(target.Model), arguments);
         if (problems is not null)
         {
-            return Eject(EjectCode.FieldConstraintViolated, $"{method}: {string.Join("; ", problems.Select(p => p.Key + ": " + string.Join(", ", p.Value)))}");
+            return Eject(EjectCode.FieldConstraintViolated, $"{method}: {string.Join("; ", problems.Select(p => p.Key + ": " + string.Join(", ", p.Value)))}", id);
         }
 
         // Forward the arguments exactly as received (they were checked): account, method, arguments.

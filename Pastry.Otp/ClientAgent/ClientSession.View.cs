@@ -281,7 +281,7 @@ internal sealed partial class ClientSession
             return true;
         }
 
-        return Eject(EjectCode.UnknownObject, $"object {id} is not in this session's view");
+        return Eject(EjectCode.UnknownObject, $"object {id} is not in this session's view", id);
     }
 
     /// <summary>Whether an object at <paramref name="location"/> owned by <paramref name="owner"/> is in this session's view: in its interest, or its own.</summary>

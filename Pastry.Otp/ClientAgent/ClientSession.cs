@@ -506,8 +506,11 @@ internal sealed partial class ClientSession : IParticipant, IInterestView
         stopReading.Cancel();
     }
 
-    /// <summary>Queues an eject and stops reading; the connection closes once the eject is sent. Always returns false.</summary>
-    private bool Eject(EjectCode code, string reason)
+    /// <summary>
+    /// Queues an eject and stops reading; the connection closes once the eject is sent. Always returns false.
+    /// <paramref name="subject"/>, when the eject is about one object, is the log line's <c>DoId</c> property.
+    /// </summary>
+    private bool Eject(EjectCode code, string reason, DoId subject = default)
     {
         if (stage == SessionStage.Closed)
         {
@@ -523,7 +526,15 @@ internal sealed partial class ClientSession : IParticipant, IInterestView
             return false;
         }
 
-        logger.LogInformation("Ejecting {Session} (account {Account}) with {Code} {CodeName}: {Reason}", Name, account, (int)code, code, reason);
+        if (subject.IsEmpty)
+        {
+            logger.LogInformation("Ejecting {Session} (account {Account}) with {Code} {CodeName}: {Reason}", Name, account, (int)code, code, reason);
+        }
+        else
+        {
+            logger.LogInformation("Ejecting {Session} (account {Account}) with {Code} {CodeName} about {DoId}: {Reason}", Name, account, (int)code, code, subject, reason);
+        }
+
         agent.OnEjected(this, code, reason);
         stage = SessionStage.Closed;
         scratch.Reset();

@@ -84,17 +84,24 @@ public sealed partial class StateServer
             }
         }
 
+        var zoneList = zones.OrderByDescending(z => z.Value).Take(query.MaxZones)
+            .Select(z => new SnapshotZone(z.Key.Parent, z.Key.Zone, z.Value)).ToList();
+
+        // Only the parents the page can draw: those of the listed locations and the map, with their ancestors up to
+        // the root, so that the tree connects. A world where every player holds zones (an inventory) still sends at
+        // most MaxZones chains, not one label per player.
         var parentLabels = new List<SnapshotObject>();
-        foreach (var parent in parents)
+        var labelled = new HashSet<DoId>();
+        foreach (var start in zoneList.Select(z => z.Parent).Append(query.MapParent))
         {
-            if (!parent.IsEmpty && graph.TryGetNode(parent, out var node))
+            for (var parent = start; !parent.IsEmpty && labelled.Add(parent) && graph.TryGetNode(parent, out var node);)
             {
-                parentLabels.Add(Describe((StateObject)node, null));
+                var holder = (StateObject)node;
+                parentLabels.Add(Describe(holder, null));
+                parent = holder.Location.Parent;
             }
         }
 
-        var zoneList = zones.OrderByDescending(z => z.Value).Take(query.MaxZones)
-            .Select(z => new SnapshotZone(z.Key.Parent, z.Key.Zone, z.Value)).ToList();
         return new StateSnapshot(
             graph.Count,
             zones.Count,
@@ -142,7 +149,7 @@ public sealed record StateQuery(DoId MapParent, string? PositionField, int MaxMa
 /// <param name="Objects">Objects in RAM.</param>
 /// <param name="Zones">Locations that hold objects.</param>
 /// <param name="Locations">The fullest locations (at most <see cref="StateQuery.MaxZones"/>).</param>
-/// <param name="Parents">Every object that holds zones, so that the zone graph can be drawn as a tree.</param>
+/// <param name="Parents">The objects that hold the listed locations and the map, with their ancestors, so that the zone graph can be drawn as a tree.</param>
 /// <param name="Ais">Objects per AI (the AI named as each object's creator).</param>
 /// <param name="Map">The map parent's objects.</param>
 /// <param name="Rooms">Objects inside the map's objects (a tavern's rooms).</param>

@@ -35,6 +35,41 @@ public sealed class AdminEndpointTests
     }
 
     [TestMethod]
+    public async Task Readiness_OfAnAiProcess_FollowsItsLinkToTheMessageDirector()
+    {
+        var (otp, _, director) = await PastryProcess.StartOtpAsync("--Admin:Enabled", "false");
+        await using var ai = PastryProcess.Start("serve", "--role", "ai", "--app", typeof(Knight).Assembly.Location, "--Ai:MessageDirector", director.ToString(), "--Ai:Application", nameof(KnightAiApp), "--Admin:Port", "0");
+        var url = new Uri((await ai.WaitForLineAsync(AdminUrl)).Groups[1].Value);
+        await ai.WaitForLineAsync(new Regex("AI application KnightAiApp started"));
+        using var http = new HttpClient { BaseAddress = url };
+        var (status, body) = await ReadyAsync(http);
+        Assert.AreEqual(HttpStatusCode.OK, status, body);
+        StringAssert.Contains(body, "\"name\":\"ai\",\"ready\":true");
+        StringAssert.Contains(await http.GetStringAsync(new Uri("/metrics", UriKind.Relative)), "pastry_ai_link_state{", "an AI-only process exports its link state");
+
+        // The OTP dies: the AI is alive but not ready until its link is back.
+        otp.KillHard();
+        await otp.DisposeAsync();
+        await ai.WaitForLineAsync(new Regex("link to the Message Director dropped; reconnecting"));
+        Assert.AreEqual("ok\n", await http.GetStringAsync(new Uri("/healthz", UriKind.Relative)));
+        (status, body) = await ReadyAsync(http);
+        Assert.AreEqual(HttpStatusCode.ServiceUnavailable, status, body);
+        StringAssert.Contains(body, "link to the Message Director is down");
+
+        var (restarted, _, _) = await PastryProcess.StartOtpAsync("--Admin:Enabled", "false", "--MessageDirector:Port", director.Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        await using var _restarted = restarted;
+        await ai.WaitForLineAsync(new Regex(@"reconnected; \d+ object\(s\) created again"));
+        (status, body) = await ReadyAsync(http);
+        Assert.AreEqual(HttpStatusCode.OK, status, body);
+    }
+
+    private static async Task<(HttpStatusCode Status, string Body)> ReadyAsync(HttpClient http)
+    {
+        using var response = await http.GetAsync(new Uri("/readyz", UriKind.Relative));
+        return (response.StatusCode, await response.Content.ReadAsStringAsync());
+    }
+
+    [TestMethod]
     public async Task Token_IsRequired_ForEverythingButHealthAndReadiness_WhenConfigured()
     {
         var (process, _, _) = await PastryProcess.StartOtpAsync("--Admin:Port", "0", "--Admin:Token", "s3cret-token");

@@ -23,7 +23,14 @@ public sealed class DashboardBrowserTests
     {
         if (!File.Exists(Chromium))
         {
-            Assert.Inconclusive($"{Chromium} is missing: apt-get install -y chromium (.ci/run does).");
+            // CI installs chromium and sets PASTRY_REQUIRE_BROWSER=1, so a missing browser there is a failure, not a skip.
+            string missing = $"{Chromium} is missing: apt-get install -y chromium (.ci/run does).";
+            if (Environment.GetEnvironmentVariable("PASTRY_REQUIRE_BROWSER") == "1")
+            {
+                Assert.Fail(missing);
+            }
+
+            Assert.Inconclusive(missing);
         }
 
         string directory = Directory.CreateTempSubdirectory("pastry-dashboard-").FullName;
@@ -36,7 +43,7 @@ public sealed class DashboardBrowserTests
         string admin = (await server.WaitForLineAsync(new Regex("Admin endpoint listening on (http://\\S+?)/? "))).Groups[1].Value;
         await server.WaitForLineAsync(new Regex("AI application TavernAi started"));
 
-        await using var bots = PastryProcess.StartDll(Path.Combine(AppContext.BaseDirectory, "Demo.Tavern.dll"), null, "bots", "--count", "3", "--port", clients.Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        await using var bots = PastryProcess.StartDll(Path.Combine(AppContext.BaseDirectory, "Demo.Tavern.dll"), new Dictionary<string, string> { ["TAVERN_BOT_MS"] = "700" }, "bots", "--count", "3", "--port", clients.Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
         for (int i = 1; i <= 3; i++)
         {
             await bots.WaitForLineAsync(new Regex($"bot{i} entered the world"), Timeout);
@@ -58,6 +65,9 @@ public sealed class DashboardBrowserTests
 
         // The bots and the walker are on the page (on the map, or in the tavern's rooms list).
         await page.WaitForFunctionAsync("() => ['bot1', 'bot2', 'bot3', 'walker'].every(n => document.body.innerText.includes(n + ' (Player)'))");
+
+        // The district's wanderer walks the streets too: a dot of its own class on the map.
+        await page.WaitForFunctionAsync("() => Object.values(window.pastryMap.dots).some(d => d.cls === 'Wanderer')");
         await page.WaitForFunctionAsync("() => document.querySelectorAll('#sessions tbody tr').length >= 4");
 
         // The walker steps east along the street; its dot follows.
@@ -65,6 +75,13 @@ public sealed class DashboardBrowserTests
         Assert.IsNotNull(before, "The walker starts on the street, so it is on the map.");
         walker.Step(5f, 0f);
         await page.WaitForFunctionAsync($"() => {{ const d = Object.values(window.pastryMap.dots).find(d => d.label === 'walker'); return d && d.x > {before[0].ToString(System.Globalization.CultureInfo.InvariantCulture)}; }}");
+        // The bots walk by themselves (in and out of the tavern, about the street): some bot's dot is seen at two
+        // different places. The page keeps what it saw between polls.
+        await page.WaitForFunctionAsync(
+            "() => { const seen = window.firstSeen ??= {}; return Object.values(window.pastryMap.dots).some(d => { if (!d.label.startsWith('bot')) return false; const at = seen[d.label] ??= [d.x, d.y]; return at[0] !== d.x || at[1] !== d.y; }); }",
+            null,
+            new PageWaitForFunctionOptions { Timeout = (float)TimeSpan.FromSeconds(90).TotalMilliseconds });
+
         // A few more refreshes, so that the screenshots have rate lines to show.
         await page.WaitForFunctionAsync("() => window.pastryMap.updates >= 8");
         await SaveScreenshotsAsync(page);
@@ -77,6 +94,27 @@ public sealed class DashboardBrowserTests
         StringAssert.Contains(eject.Reason, "walking through walls");
         await page.WaitForFunctionAsync("() => document.querySelector('#ejects').innerText.includes('350 OperatorEject')");
         await server.WaitForLineAsync(new Regex("AUDIT operator at .* ejected session .* with 350: walking through walls \\(done\\)"));
+
+        // The endpoints beside the dashboard answer in the browser too: live, ready (the AI included under --role all)
+        // and Prometheus text with the Pastry meter and the runtime's metrics.
+        var health = await page.GotoAsync(admin + "/healthz");
+        Assert.AreEqual(200, health!.Status);
+        Assert.AreEqual("ok", (await page.InnerTextAsync("body")).Trim());
+        var ready = await page.GotoAsync(admin + "/readyz");
+        Assert.AreEqual(200, ready!.Status);
+        string readiness = await ready.TextAsync();
+        foreach (string check in new[] { "ai", "database", "message-director", "client-agent", "otp" })
+        {
+            StringAssert.Contains(readiness, $"\"name\":\"{check}\",\"ready\":true");
+        }
+
+        var metrics = await page.GotoAsync(admin + "/metrics");
+        Assert.AreEqual(200, metrics!.Status);
+        string scrape = await metrics.TextAsync();
+        foreach (string name in new[] { "pastry_client_agent_sessions", "pastry_client_agent_ejects_total{", "pastry_ai_link_state{", "pastry_database_batch_size_bucket", "dotnet_gc_heap_total_allocated_bytes_total" })
+        {
+            StringAssert.Contains(scrape, name, $"/metrics lacks {name}");
+        }
     }
 
     private static async Task SaveScreenshotsAsync(IPage page)
