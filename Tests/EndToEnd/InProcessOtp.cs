@@ -24,4 +24,21 @@ public static class InProcessOtp
         server.Start();
         return server;
     }
+
+    /// <summary>Turns on the WebSocket transport on an OS-assigned loopback port when <paramref name="transport"/> asks for it.</summary>
+    public static void UseTransport(OtpOptions options, Transport transport)
+    {
+        if (transport == Transport.WebSocket)
+        {
+            options.ClientAgent.WebSocket.Enabled = true;
+            options.ClientAgent.WebSocket.Port = 0;
+        }
+    }
+
+    /// <summary>The server's WebSocket URL, starting its listener first if it is not running yet.</summary>
+    public static async Task<Uri> WebSocketUrlAsync(OtpServer server)
+    {
+        await server.ClientAgent.StartWebSocketsAsync();
+        return server.ClientAgent.WebSocketUrl ?? throw new InvalidOperationException("The WebSocket transport is off (ClientAgent:WebSocket:Enabled).");
+    }
 }
