@@ -6,12 +6,16 @@ namespace Pastry.Tests.EndToEnd;
 /// <summary>The Knight game run as real processes: either OTP and AI apart (<c>--role otp</c> + <c>--role ai</c>) or together (<c>--role all</c>).</summary>
 public sealed class Deployment : IAsyncDisposable
 {
-    private Deployment(PastryProcess server, PastryProcess? ai, IPEndPoint clients)
+    private Deployment(PastryProcess server, PastryProcess? ai, IPEndPoint clients, Uri? webSocketUrl = null)
     {
         Server = server;
         Ai = ai;
         Clients = clients;
+        WebSocketUrl = webSocketUrl;
     }
+
+    /// <summary>The Client Agent's WebSocket URL in the "all-ws" mode (clients then connect over WebSocket), else null.</summary>
+    public Uri? WebSocketUrl { get; }
 
     public PastryProcess Server { get; }
 
@@ -30,14 +34,22 @@ public sealed class Deployment : IAsyncDisposable
 
     public static async Task<Deployment> StartAsync(string mode)
     {
-        if (mode == "all")
+        if (mode is "all" or "all-ws")
         {
+            // "all-ws": the same single process, with the WebSocket transport on, and the clients use it.
+            string[] webSocket = mode == "all-ws" ? ["--ClientAgent:WebSocket:Enabled", "true", "--ClientAgent:WebSocket:Port", "0"] : [];
             var all = PastryProcess.Start(
-                "serve", "--role", "all", "--app", typeof(Knight).Assembly.Location,
-                "--ClientAgent:Port", "0", "--MessageDirector:Port", "0", "--Accounts:Pbkdf2Iterations", "1000", "--Ai:Application", nameof(KnightAiApp), "--Database:Path", string.Empty);
+                ["serve", "--role", "all", "--app", typeof(Knight).Assembly.Location,
+                "--ClientAgent:Port", "0", "--MessageDirector:Port", "0", "--Accounts:Pbkdf2Iterations", "1000", "--Ai:Application", nameof(KnightAiApp), "--Database:Path", string.Empty, .. webSocket]);
             var endpoint = await all.WaitForLineAsync(new Regex("Client Agent listening on (\\S+:\\d+)"));
+            Uri? url = null;
+            if (mode == "all-ws")
+            {
+                url = new Uri((await all.WaitForLineAsync(new Regex("WebSocket transport listening on (ws://\\S+)"))).Groups[1].Value);
+            }
+
             await all.WaitForLineAsync(new Regex("AI application KnightAiApp started"));
-            return new Deployment(all, null, IPEndPoint.Parse(endpoint.Groups[1].Value));
+            return new Deployment(all, null, IPEndPoint.Parse(endpoint.Groups[1].Value), url);
         }
 
         // "split-secret": the OTP requires a link secret and the AI proves it (a participant, limited to its own
