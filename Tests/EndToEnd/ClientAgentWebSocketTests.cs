@@ -1,5 +1,8 @@
 using System.Net;
 using System.Net.WebSockets;
+using System.Reactive.Linq;
+using System.Reactive.Threading.Tasks;
+using Pastry.Client;
 using Pastry.Wire;
 
 namespace Pastry.Tests.EndToEnd;
@@ -121,6 +124,38 @@ public sealed class ClientAgentWebSocketTests
 
         Assert.AreEqual(HttpStatusCode.BadRequest, response.StatusCode);
         StringAssert.Contains(await response.Content.ReadAsStringAsync(), "ws://");
+    }
+
+    [TestMethod]
+    public async Task WithATlsCertificate_TheTransportIsWss_AndTheClientLibraryPlaysAndResumesOverIt()
+    {
+        using var certificate = ClientAgentTlsTests.SelfSignedCertificate();
+        string pfx = ClientAgentTlsTests.WritePfx(certificate);
+        await using var world = OtpWorld.Start(Transport.WebSocket, o =>
+        {
+            o.ClientAgent.Tls.CertificatePath = pfx;
+            o.ClientAgent.Tls.CertificatePassword = ClientAgentTlsTests.CertificatePassword;
+        });
+        var knight = world.SpawnKnight(3);
+        var url = await InProcessOtp.WebSocketUrlAsync(world.Server);
+        Assert.AreEqual("wss", url.Scheme);
+
+        await using var client = await PastryClient.ConnectAsync(url, world.Registry, ClientAgentTlsTests.Pinned(certificate));
+        await client.CreateAccountAsync("secure-web", "a fine password");
+        await client.LoginAsync("secure-web", "a fine password");
+        await client.AddInterestAsync(world.Realm.DoId, 3);
+        var inView = client.Objects.OfType<Knight>().Single(k => k.DoId == knight.DoId);
+
+        // The connection drops; the client reconnects over wss by itself and the session resumes.
+        var back = client.Reconnected.FirstAsync().ToTask();
+        client.DropConnectionForTesting();
+        await back.WaitAsync(RawClient.Timeout);
+
+        var updated = client.Of<Knight>().Updated.FirstAsync(c => c.Target.DoId == knight.DoId && c.Field.Name == nameof(Knight.X)).ToTask();
+        knight.X = 42;
+        world.Ai.Set(knight, nameof(Knight.X));
+        await updated.WaitAsync(RawClient.Timeout);
+        Assert.AreEqual(42, inView.X, "The AI's update arrived over the resumed wss connection.");
     }
 
     [TestMethod]
