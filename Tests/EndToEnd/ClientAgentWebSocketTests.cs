@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.WebSockets;
 using System.Reactive.Linq;
 using System.Reactive.Threading.Tasks;
+using Microsoft.Extensions.Configuration;
 using Pastry.Client;
 using Pastry.Wire;
 
@@ -170,6 +171,23 @@ public sealed class ClientAgentWebSocketTests
         options = new Pastry.Otp.ClientAgent.ClientAgentOptions();
         options.WebSocket.Path = "pastry";
         StringAssert.Contains(Assert.ThrowsExactly<ArgumentException>(options.Validate).Message, "ClientAgent:WebSocket:Path");
+    }
+
+    [TestMethod]
+    public void TheSettings_AreKnownToTheCommandLine_IncludingEachAllowedOrigin()
+    {
+        var configuration = new Microsoft.Extensions.Configuration.ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["ClientAgent:WebSocket:Enabled"] = "true",
+            ["ClientAgent:WebSocket:AllowedOrigins:0"] = "https://game.example.com",
+            ["ClientAgent:WebSocket:AllowedOrigins:1"] = "https://beta.example.com",
+            ["ClientAgent:WebSocket:Prot"] = "7200",
+        }).Build();
+
+        var warnings = Pastry.Cli.Hosting.KnownSettings.Warnings(configuration).ToList();
+
+        Assert.HasCount(1, warnings, string.Join("; ", warnings));
+        StringAssert.Contains(warnings[0], "Did you mean 'ClientAgent:WebSocket:Port'?");
     }
 
     private static async Task<ClientWebSocket> OpenAsync(OtpWorld world)
