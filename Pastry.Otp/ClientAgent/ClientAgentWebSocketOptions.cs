@@ -37,12 +37,13 @@ public sealed class ClientAgentWebSocketOptions
     public int MaxSendMessageBytes { get; set; } = 64 * 1024;
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first setting that is out of range.</summary>
-    /// <param name="maxFrameBytes">The agent's <c>ClientAgent:MaxFrameBytes</c>: one message must hold the largest frame.</param>
+    /// <param name="maxFrameBytes">The agent's <c>ClientAgent:MaxFrameBytes</c>: when enabled, one message must hold the largest frame.</param>
     public void Validate(int maxFrameBytes)
     {
         Require(Port is >= 0 and <= 65535, "ClientAgent:WebSocket:Port", "must be between 0 and 65535");
         Require(Path.StartsWith('/') && !Path.Contains('?', StringComparison.Ordinal), "ClientAgent:WebSocket:Path", "must start with / (for example \"/pastry\") and hold no query");
-        Require(MaxMessageBytes >= maxFrameBytes + Wire.Frame.LengthSize, "ClientAgent:WebSocket:MaxMessageBytes", $"must hold the largest frame (ClientAgent:MaxFrameBytes + 4 = {maxFrameBytes + Wire.Frame.LengthSize})");
+        // Checked only when on: a larger ClientAgent:MaxFrameBytes alone must not need a WebSocket setting that is unused.
+        Require(!Enabled || MaxMessageBytes >= maxFrameBytes + Wire.Frame.LengthSize, "ClientAgent:WebSocket:MaxMessageBytes", $"must hold the largest frame (ClientAgent:MaxFrameBytes + 4 = {maxFrameBytes + Wire.Frame.LengthSize})");
         Require(MaxSendMessageBytes >= 1024, "ClientAgent:WebSocket:MaxSendMessageBytes", "must be at least 1024");
         foreach (string origin in AllowedOrigins)
         {

@@ -163,6 +163,7 @@ public sealed class ClientAgentWebSocketTests
     public void Settings_OutOfRange_NameTheirKey()
     {
         var options = new Pastry.Otp.ClientAgent.ClientAgentOptions();
+        options.WebSocket.Enabled = true;
         options.WebSocket.MaxMessageBytes = 1000;
         StringAssert.Contains(Assert.ThrowsExactly<ArgumentException>(options.Validate).Message, "ClientAgent:WebSocket:MaxMessageBytes");
         options = new Pastry.Otp.ClientAgent.ClientAgentOptions();
