@@ -13,7 +13,7 @@ public sealed class ClientOptions
     /// </summary>
     public bool UseTls { get; set; }
 
-    /// <summary>The host name the server's certificate must name; null uses the host given to <see cref="PastryClient.ConnectAsync"/>.</summary>
+    /// <summary>The host name the server's certificate must name; null uses the host given to <see cref="PastryClient.ConnectAsync(string, int, ModelRegistry, ClientOptions, CancellationToken)"/>.</summary>
     public string? TlsTargetHost { get; set; }
 
     /// <summary>

@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using Pastry.Client.Transports;
 using System.Reactive.Subjects;
 using Pastry.Objects;
 using Pastry.Wire;
@@ -45,13 +46,13 @@ public sealed partial class PastryClient
     /// <summary>Drops the current connection as a network failure would (no Disconnect is sent), so that tests and tools can exercise a resume.</summary>
     public void DropConnectionForTesting()
     {
-        TcpClient current;
+        ClientConnection current;
         lock (gate)
         {
-            current = tcp;
+            current = connection;
         }
 
-        current.Client.Close(0);
+        current.Drop();
     }
 
     private static int? PeekEjectCode(ReadOnlySpan<byte> payload)
@@ -154,7 +155,7 @@ public sealed partial class PastryClient
         previous.Complete();
         lock (gate)
         {
-            tcp.Dispose();
+            connection.Dispose();
         }
 
         events.Run(static state => { var (self, why) = ((PastryClient, DisconnectReason))state!; self.reconnectingEvents.OnNext(why); }, (this, reason));
@@ -184,35 +185,27 @@ public sealed partial class PastryClient
         while (Volatile.Read(ref closing) == 0 && Volatile.Read(ref disposed) == 0 && DateTime.UtcNow - started < options.ReconnectTimeout)
         {
             attempt++;
-            TcpClient? attemptTcp = null;
+            ClientConnection? opened = null;
             try
             {
-                attemptTcp = new TcpClient { NoDelay = true };
-                var connect = attemptTcp.ConnectAsync(host, port);
-                if (await Task.WhenAny(connect, Task.Delay(options.RequestTimeout, stop.Token)).ConfigureAwait(false) != connect)
-                {
-                    stop.Token.ThrowIfCancellationRequested();
-                    throw new TimeoutException($"connecting to {host}:{port} took longer than {options.RequestTimeout.TotalSeconds:0.#} s");
-                }
-
-                await connect.ConfigureAwait(false);
-                Stream attemptStream = options.UseTls ? await AuthenticateAsync(attemptTcp.GetStream(), host, options, stop.Token).ConfigureAwait(false) : attemptTcp.GetStream();
+                opened = await ClientConnection.OpenAsync(address, options, stop.Token).ConfigureAwait(false);
+                var attemptStream = opened.Stream;
                 var answer = new TaskCompletionSource<(ResumeStatus, string, bool)>(TaskCreationOptions.RunContinuationsAsynchronously);
                 lock (gate)
                 {
                     if (Volatile.Read(ref closing) == 1)
                     {
-                        attemptTcp.Dispose();
+                        opened.Dispose();
                         return;
                     }
 
-                    tcp.Dispose();
-                    tcp = attemptTcp;
+                    connection.Dispose();
+                    connection = opened;
                     stream = attemptStream;
                     resumeAnswer = answer;
                 }
 
-                attemptTcp = null;
+                opened = null;
                 using (var frame = new PooledBufferWriter(128))
                 {
                     ClientFrames.WriteResume(frame, registry.SchemaHash, options.AppVersion, AccountId, Volatile.Read(ref resumeToken), Interlocked.Read(ref receivedBytes));
@@ -233,7 +226,7 @@ public sealed partial class PastryClient
             catch (Exception ex) when (ex is IOException or SocketException or TimeoutException or ObjectDisposedException or InvalidOperationException)
             {
                 lastProblem = ex.Message;
-                attemptTcp?.Dispose();
+                opened?.Dispose();
             }
             catch (OperationCanceledException)
             {

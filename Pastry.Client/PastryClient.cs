@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.Linq.Expressions;
 using System.Net.Sockets;
+using Pastry.Client.Transports;
 using System.Reactive.Subjects;
 using Pastry.Objects;
 using Pastry.Wire;
@@ -18,14 +19,13 @@ namespace Pastry.Client;
 public sealed partial class PastryClient : IAsyncDisposable, IObjectBinding
 {
     private readonly object gate = new();
-    private readonly string host;
-    private readonly int port;
+    private readonly ServerAddress address;
     private readonly ModelRegistry registry;
     private readonly ClientOptions options;
     private readonly CancellationTokenSource stop = new();
 
     // The connection: replaced when the client resumes its session on a new one (see PastryClient.Resume.cs).
-    private TcpClient tcp;
+    private ClientConnection connection;
     private Stream stream;
     private FrameOutbox sender;
     private readonly ObjectTable table = new();
@@ -45,12 +45,11 @@ public sealed partial class PastryClient : IAsyncDisposable, IObjectBinding
     private int disposed;
     private int closing;
 
-    private PastryClient(TcpClient tcp, Stream stream, string host, int port, ModelRegistry registry, ClientOptions options)
+    private PastryClient(ClientConnection connection, ServerAddress address, ModelRegistry registry, ClientOptions options)
     {
-        this.tcp = tcp;
-        this.host = host;
-        this.port = port;
-        this.stream = stream;
+        this.connection = connection;
+        this.address = address;
+        stream = connection.Stream;
         this.registry = registry;
         this.options = options;
         sender = new FrameOutbox(options.MaxOutgoingBytes);
@@ -86,27 +85,28 @@ public sealed partial class PastryClient : IAsyncDisposable, IObjectBinding
     /// <summary>The objects in view now.</summary>
     public IReadOnlyCollection<DistributedObject> Objects => table.Snapshot();
 
-    /// <summary>Connects, says Hello (schema hash and app version) and starts heartbeats and clock sync.</summary>
+    /// <summary>Connects over TCP (TLS with <see cref="ClientOptions.UseTls"/>), says Hello (schema hash and app version) and starts heartbeats and clock sync.</summary>
     /// <exception cref="ClientEjectedException">The server refused the hello (124 bad version, 125 bad schema hash).</exception>
     /// <exception cref="ArgumentException">Both <see cref="ClientOptions.SynchronizationContext"/> and <see cref="ClientOptions.ManualDispatch"/> are set.</exception>
-    public static async Task<PastryClient> ConnectAsync(string host, int port, ModelRegistry registry, ClientOptions? options = null, CancellationToken cancellation = default)
+    public static Task<PastryClient> ConnectAsync(string host, int port, ModelRegistry registry, ClientOptions? options = null, CancellationToken cancellation = default) =>
+        ConnectAsync(ServerAddress.Tcp(host, port), registry, options, cancellation);
+
+    /// <summary>
+    /// Connects to a server URL: <c>ws://host:port/path</c> or <c>wss://host:port/path</c> for the Client Agent's
+    /// WebSocket transport (<c>ClientAgent:WebSocket</c>; the only one a browser build can use), or <c>tcp://host:port</c>.
+    /// Then it says Hello and starts heartbeats and clock sync, as over TCP; a session behaves the same on either transport.
+    /// </summary>
+    /// <exception cref="ArgumentException">The URL's scheme is not ws, wss or tcp.</exception>
+    /// <exception cref="ClientEjectedException">The server refused the hello (124 bad version, 125 bad schema hash).</exception>
+    public static Task<PastryClient> ConnectAsync(Uri url, ModelRegistry registry, ClientOptions? options = null, CancellationToken cancellation = default) =>
+        ConnectAsync(ServerAddress.FromUrl(url), registry, options, cancellation);
+
+    private static async Task<PastryClient> ConnectAsync(ServerAddress address, ModelRegistry registry, ClientOptions? options, CancellationToken cancellation)
     {
         options ??= new ClientOptions();
         _ = new EventDispatcher(options); // checks the options before a socket exists
-        var tcp = new TcpClient { NoDelay = true };
-        Stream stream;
-        try
-        {
-            await tcp.ConnectAsync(host, port).ConfigureAwait(false);
-            stream = options.UseTls ? await AuthenticateAsync(tcp.GetStream(), host, options, cancellation).ConfigureAwait(false) : tcp.GetStream();
-        }
-        catch
-        {
-            tcp.Dispose();
-            throw;
-        }
-
-        var client = new PastryClient(tcp, stream, host, port, registry, options);
+        var opened = await ClientConnection.OpenAsync(address, options, cancellation).ConfigureAwait(false);
+        var client = new PastryClient(opened, address, registry, options);
         client.Start();
         client.Send((registry.SchemaHash, options.AppVersion), static (w, s) => ClientFrames.WriteHello(w, s.SchemaHash, s.AppVersion));
         try
@@ -121,41 +121,6 @@ public sealed partial class PastryClient : IAsyncDisposable, IObjectBinding
 
         client.SyncClock();
         return client;
-    }
-
-    /// <summary>
-    /// Runs the TLS handshake over <paramref name="network"/>: TLS 1.2 or 1.3 as the platform offers, the server's
-    /// certificate checked by the system or by <see cref="ClientOptions.TlsCertificateValidation"/>, within the request timeout.
-    /// </summary>
-    /// <exception cref="System.Security.Authentication.AuthenticationException">The handshake failed or the certificate was not trusted.</exception>
-    private static async Task<Stream> AuthenticateAsync(NetworkStream network, string host, ClientOptions options, CancellationToken cancellation)
-    {
-        var ssl = new System.Net.Security.SslStream(network, leaveInnerStreamOpen: false);
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
-        deadline.CancelAfter(options.RequestTimeout);
-        try
-        {
-            // SslProtocols.None lets the platform choose its best (1.3 where it has it); the server refuses below 1.2.
-            await ssl.AuthenticateAsClientAsync(
-                new System.Net.Security.SslClientAuthenticationOptions
-                {
-                    TargetHost = options.TlsTargetHost ?? host,
-                    EnabledSslProtocols = System.Security.Authentication.SslProtocols.None,
-                    RemoteCertificateValidationCallback = options.TlsCertificateValidation,
-                },
-                deadline.Token).ConfigureAwait(false);
-            return ssl;
-        }
-        catch (OperationCanceledException) when (!cancellation.IsCancellationRequested)
-        {
-            ssl.Dispose();
-            throw new TimeoutException($"The TLS handshake with {host} did not finish within {options.RequestTimeout.TotalSeconds:0.#} s.");
-        }
-        catch
-        {
-            ssl.Dispose();
-            throw;
-        }
     }
 
     /// <summary>Creates an account through the login UberDOG and returns its id.</summary>
@@ -777,10 +742,10 @@ public sealed partial class PastryClient : IAsyncDisposable, IObjectBinding
 
         stop.Cancel();
         timer?.Dispose();
-        TcpClient current;
+        ClientConnection current;
         lock (gate)
         {
-            current = tcp;
+            current = connection;
         }
 
         current.Dispose();

@@ -19,6 +19,7 @@ internal static class KnownSettings
             .Where(p => p.CanWrite)
             .Select(p => (p.Name, p.PropertyType))
             .Append(("ClientAgent:Tls", typeof(Pastry.Otp.ClientAgent.ClientAgentTlsOptions)))
+            .Append(("ClientAgent:WebSocket", typeof(Pastry.Otp.ClientAgent.ClientAgentWebSocketOptions)))
             .Append((AiHostOptions.Section, typeof(AiHostOptions)))
             .Append((Pastry.Nats.NatsBackplaneOptions.Section, typeof(Pastry.Nats.NatsBackplaneOptions)))
             .Append(("Admin", typeof(Pastry.Otp.Admin.AdminOptions)))
@@ -32,7 +33,7 @@ internal static class KnownSettings
         {
             object defaults = Activator.CreateInstance(s.Options)!;
             return s.Options.GetProperties(BindingFlags.Public | BindingFlags.Instance)
-                .Where(p => p.CanWrite && p.GetSetMethod() is not null && (p.PropertyType == typeof(string) || p.PropertyType.IsValueType))
+                .Where(p => p.CanWrite && p.GetSetMethod() is not null && (p.PropertyType == typeof(string) || p.PropertyType == typeof(string[]) || p.PropertyType.IsValueType))
                 .Select(p => ($"{s.Section}:{p.Name}", p.PropertyType, Format(p.GetValue(defaults))));
         })
         .ToList();
@@ -43,7 +44,7 @@ internal static class KnownSettings
         var known = new HashSet<string>(Keys.Select(k => k.Key), StringComparer.OrdinalIgnoreCase);
         foreach (var (key, value) in configuration.AsEnumerable())
         {
-            if (value is null || known.Contains(key))
+            if (value is null || known.Contains(key) || IsArrayItem(key, known))
             {
                 continue;
             }
@@ -53,9 +54,17 @@ internal static class KnownSettings
         }
     }
 
+    /// <summary>Whether <paramref name="key"/> is an item of a known list setting (<c>ClientAgent:WebSocket:AllowedOrigins:0</c>).</summary>
+    private static bool IsArrayItem(string key, HashSet<string> known)
+    {
+        int last = key.LastIndexOf(':');
+        return last > 0 && int.TryParse(key.AsSpan(last + 1), NumberStyles.None, CultureInfo.InvariantCulture, out _) && known.Contains(key[..last]);
+    }
+
     private static string Format(object? value) => value switch
     {
         null => "(none)",
+        string[] list => list.Length == 0 ? "(none)" : string.Join(", ", list),
         string text => text.Length == 0 ? "(empty)" : text,
         TimeSpan span => span.ToString("c", CultureInfo.InvariantCulture),
         bool flag => flag ? "true" : "false",

@@ -87,6 +87,21 @@ public enum EjectCode : ushort
     /// <summary>The server is shutting down.</summary>
     ServerShutdown = 154,
 
+    /// <summary>
+    /// WebSocket transport: one WebSocket message was larger than <c>ClientAgent:WebSocket:MaxMessageBytes</c>. Send the
+    /// frames in more, smaller binary messages (Pastry's own code).
+    /// </summary>
+    WebSocketMessageTooLarge = 370,
+
+    /// <summary>WebSocket transport: the client sent a text message; Pastry frames travel only in binary messages (Pastry's own code).</summary>
+    WebSocketTextMessage = 371,
+
+    /// <summary>
+    /// WebSocket transport: the page's Origin is not in <c>ClientAgent:WebSocket:AllowedOrigins</c>. The upgrade is
+    /// refused with HTTP 403 before any session exists; the code names the refusal in logs and metrics (Pastry's own code).
+    /// </summary>
+    OriginNotAllowed = 372,
+
     /// <summary>Message Director link: the link speaks another link protocol version, or did not start with the handshake (Pastry's own code).</summary>
     LinkVersionMismatch = 360,
 

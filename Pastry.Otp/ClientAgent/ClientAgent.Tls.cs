@@ -70,7 +70,7 @@ public sealed partial class ClientAgent
                 ssl = new SslStream(stream, leaveInnerStreamOpen: false);
                 await ssl.AuthenticateAsServerAsync(options, deadline.Token).ConfigureAwait(false);
                 Logger.LogDebug("{Remote}: TLS {Protocol} {Cipher}", remote, ssl.SslProtocol, ssl.NegotiatedCipherSuite);
-                StartSession(socket, ssl);
+                StartSession(socket, ssl, socket.RemoteEndPoint as IPEndPoint);
                 return;
             }
         }

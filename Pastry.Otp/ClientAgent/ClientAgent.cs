@@ -10,8 +10,8 @@ using Pastry.Wire;
 namespace Pastry.Otp.ClientAgent;
 
 /// <summary>
-/// The Client Agent: a TCP listener whose connections become <see cref="ClientSession"/>s (read through
-/// System.IO.Pipelines, written in batches). It enforces who may set what, interests, heartbeats and limits
+/// The Client Agent: a TCP listener (and, when configured, a WebSocket one) whose connections become
+/// <see cref="ClientSession"/>s (read through System.IO.Pipelines, written in batches). It enforces who may set what, interests, heartbeats and limits
 /// (ARCHITECTURE 4).
 /// </summary>
 public sealed partial class ClientAgent : IAsyncDisposable
@@ -101,6 +101,7 @@ public sealed partial class ClientAgent : IAsyncDisposable
             Logger.LogWarning("{Count} session(s) did not close within 5 s of shutdown", sessions.Count);
         }
 
+        await StopWebSocketsAsync().ConfigureAwait(false);
         if (heartbeatLoop is not null)
         {
             try
@@ -170,13 +171,16 @@ public sealed partial class ClientAgent : IAsyncDisposable
             return;
         }
 
-        StartSession(socket, new NetworkStream(socket, ownsSocket: true));
+        StartSession(socket, new NetworkStream(socket, ownsSocket: true), socket.RemoteEndPoint as IPEndPoint);
     }
 
-    /// <summary>Starts the session of an admitted connection over <paramref name="stream"/> (the socket's, or TLS over it).</summary>
-    private void StartSession(Socket socket, Stream stream)
+    /// <summary>
+    /// Starts the session of an admitted connection over <paramref name="stream"/> (the socket's, TLS over it, or a
+    /// WebSocket's frames); disposing <paramref name="connection"/> ends the connection.
+    /// </summary>
+    private void StartSession(IDisposable connection, Stream stream, IPEndPoint? remote)
     {
-        var session = new ClientSession(this, socket, stream);
+        var session = new ClientSession(this, connection, stream, remote);
         sessionsById[session.Id] = session;
         Metrics.SessionOpened();
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

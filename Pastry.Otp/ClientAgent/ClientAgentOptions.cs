@@ -70,6 +70,9 @@ public sealed class ClientAgentOptions
     /// <summary>TLS (the <c>ClientAgent:Tls</c> section): off unless a certificate is configured.</summary>
     public ClientAgentTlsOptions Tls { get; set; } = new();
 
+    /// <summary>The WebSocket transport (the <c>ClientAgent:WebSocket</c> section), for browser clients: off unless enabled.</summary>
+    public ClientAgentWebSocketOptions WebSocket { get; set; } = new();
+
     /// <summary>
     /// How long a logged-in session whose connection dropped is kept for a resume: same account, objects and
     /// interests, and nobody else sees its objects leave. When it ends, the session closes as if logged out (the AI
@@ -117,6 +120,7 @@ public sealed class ClientAgentOptions
         Require(FreeResumeFailuresPerAddress >= 1, "ClientAgent:FreeResumeFailuresPerAddress", "must be at least 1");
         Require(FlushInterval >= TimeSpan.Zero && FlushInterval <= TimeSpan.FromSeconds(1), "ClientAgent:FlushInterval", "must be between 0 and 1 second");
         Tls.Validate();
+        WebSocket.Validate(MaxFrameBytes);
     }
 
     private static void Require(bool condition, string key, string rule)

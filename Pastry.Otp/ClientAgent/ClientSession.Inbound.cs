@@ -15,7 +15,22 @@ internal sealed partial class ClientSession
         int maxFrame = agent.Options.MaxFrameBytes;
         while (true)
         {
-            var result = await reader.ReadAsync(stopReading.Token).ConfigureAwait(false);
+            ReadResult result;
+            try
+            {
+                result = await reader.ReadAsync(stopReading.Token).ConfigureAwait(false);
+            }
+            catch (WebSocketFrameException broken)
+            {
+                // The WebSocket transport's own rules (binary messages only, bounded message size).
+                lock (sync)
+                {
+                    Eject(broken.Code, broken.Reason);
+                }
+
+                return;
+            }
+
             var buffer = result.Buffer;
             long unread = buffer.Length;
             int frames = 0;

@@ -203,7 +203,7 @@ internal sealed partial class ClientSession
     {
         lock (sync)
         {
-            socket = handover.Socket;
+            connection = handover.Connection;
             stream = handover.Stream;
             Remote = handover.Remote;
             RemoteAddress = handover.Address;
@@ -317,5 +317,5 @@ internal sealed partial class ClientSession
     internal sealed record ResumeRequest(DoId Account, byte[] Token, long ReceivedBytes);
 
     /// <summary>A connection handed from the session that read the Resume to the session it resumes.</summary>
-    internal sealed record Handover(Socket Socket, Stream Stream, PipeReader Reader, string Remote, System.Net.IPAddress? Address, long ReceivedBytes);
+    internal sealed record Handover(IDisposable Connection, Stream Stream, PipeReader Reader, string Remote, System.Net.IPAddress? Address, long ReceivedBytes);
 }

@@ -16,8 +16,9 @@ internal sealed partial class ClientSession : IParticipant, IInterestView
 {
     private readonly ClientAgent agent;
 
-    // The connection: replaced when the session resumes on another one (see ClientSession.Resume.cs).
-    private Socket socket;
+    // The connection: replaced when the session resumes on another one (see ClientSession.Resume.cs). It is the
+    // socket of a TCP client, or the WebSocket request of a browser client (its disposal ends that request).
+    private IDisposable connection;
     private Stream stream;
     private FrameOutbox outbox;
     private readonly object sync = new();
@@ -48,18 +49,21 @@ internal sealed partial class ClientSession : IParticipant, IInterestView
     private readonly long connectedMs;
     private int pendingUberDogCalls;
 
-    /// <summary>A session on <paramref name="socket"/>, read and written through <paramref name="stream"/> (the socket's own stream, or TLS over it).</summary>
-    public ClientSession(ClientAgent agent, Socket socket, Stream stream)
+    /// <summary>
+    /// A session on <paramref name="connection"/> (a socket, or a WebSocket request) from <paramref name="remote"/>, read
+    /// and written through <paramref name="stream"/> (the socket's own stream, TLS over it, or the WebSocket's frames).
+    /// </summary>
+    public ClientSession(ClientAgent agent, IDisposable connection, Stream stream, System.Net.IPEndPoint? remote)
     {
         this.agent = agent;
-        this.socket = socket;
+        this.connection = connection;
         this.stream = stream;
         outbox = new FrameOutbox(agent.Options.MaxOutgoingBytes, agent.Flusher);
         logger = agent.Logger;
         Id = DoId.NewId();
         Channel = Messaging.Channel.ForSession(Id);
-        Remote = socket.RemoteEndPoint?.ToString() ?? "?";
-        RemoteAddress = (socket.RemoteEndPoint as System.Net.IPEndPoint)?.Address;
+        Remote = remote?.ToString() ?? "?";
+        RemoteAddress = remote?.Address;
         lastReceivedMs = connectedMs = Environment.TickCount64;
         messages = new TokenBucket(agent.Options.MaxMessagesPerSecond, connectedMs);
         interestChanges = new TokenBucket(agent.Options.MaxInterestChangesPerSecond, connectedMs);
@@ -153,7 +157,7 @@ internal sealed partial class ClientSession : IParticipant, IInterestView
                 pendingResume = null;
                 outbox.Complete();
                 await sending.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-                if (agent.TryResume(this, request, new Handover(socket, stream, reader, Remote, RemoteAddress, request.ReceivedBytes), out var refusal, out string reason))
+                if (agent.TryResume(this, request, new Handover(connection, stream, reader, Remote, RemoteAddress, request.ReceivedBytes), out var refusal, out string reason))
                 {
                     handedOver = true;
                     return false; // the finally below lets go of this connection without closing it
@@ -228,7 +232,7 @@ internal sealed partial class ClientSession : IParticipant, IInterestView
         }
 
         abort.Cancel();
-        socket.Dispose();
+        connection.Dispose();
         await stream.DisposeAsync().ConfigureAwait(false);
         lock (sync)
         {

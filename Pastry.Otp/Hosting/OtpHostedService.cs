@@ -32,6 +32,18 @@ internal sealed class OtpHostedService(OtpServer server, IOptions<OtpOptions> op
             await server.DisposeAsync().ConfigureAwait(false);
             throw new StartupException(StartupError.CannotListen, address, $"The {role} cannot listen on {address}: {ex.Message}. Fix: {fix}.", ex);
         }
+
+        try
+        {
+            await server.ClientAgent.StartWebSocketsAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (IOException ex)
+        {
+            var ws = options.Value.ClientAgent.WebSocket;
+            string address = $"{(string.IsNullOrWhiteSpace(ws.Host) ? options.Value.ClientAgent.Host : ws.Host)}:{ws.Port}";
+            await server.DisposeAsync().ConfigureAwait(false);
+            throw new StartupException(StartupError.CannotListen, address, $"The Client Agent's WebSocket transport cannot listen on {address}: {ex.Message}. Fix: choose another port with ClientAgent:WebSocket:Port (0 lets the OS choose), or set ClientAgent:WebSocket:Enabled false.", ex);
+        }
     }
 
     public async Task StopAsync(CancellationToken cancellationToken) => await server.DisposeAsync().ConfigureAwait(false);

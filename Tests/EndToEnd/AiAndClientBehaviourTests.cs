@@ -8,15 +8,19 @@ namespace Pastry.Tests.EndToEnd;
 
 /// <summary>Behaviour of the AI and client libraries against an in-process OTP on loopback.</summary>
 [TestClass]
-public sealed class AiAndClientBehaviourTests
+public class AiAndClientBehaviourTests
 {
+    /// <summary>The transport the client library uses here; <see cref="AiAndClientBehaviourTestsOverWebSocket"/> runs these tests again over WebSocket.</summary>
+    protected virtual Transport Transport => Transport.Tcp;
+
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(15);
 
     [TestMethod]
     public async Task AnEject_IsSurfacedToTheApp_AsAnEventAndTheDisconnectReason()
     {
-        await using var server = InProcessOtp.Start(o => o.ClientAgent.HeartbeatTimeout = TimeSpan.FromMilliseconds(300));
-        await using var client = await PastryClient.ConnectAsync("127.0.0.1", server.ClientEndPoint.Port, server.Registry, new ClientOptions { HeartbeatInterval = TimeSpan.FromMinutes(1) });
+        // 1 s: long enough for a first WebSocket upgrade (Kestrel's first request) and the Hello on a loaded machine.
+        await using var server = InProcessOtp.Start(Transport, o => o.ClientAgent.HeartbeatTimeout = TimeSpan.FromSeconds(1));
+        await using var client = await InProcessOtp.ConnectClientAsync(server, Transport, server.Registry, new ClientOptions { HeartbeatInterval = TimeSpan.FromMinutes(1) });
         var ejected = client.Ejected.FirstAsync().ToTask();
 
         var reason = await client.Closed.WaitAsync(Timeout);
@@ -29,14 +33,14 @@ public sealed class AiAndClientBehaviourTests
     [TestMethod]
     public async Task ClientHeartbeats_KeepTheSessionAlive()
     {
-        await using var server = InProcessOtp.Start(o => o.ClientAgent.HeartbeatTimeout = TimeSpan.FromMilliseconds(600));
-        await using var client = await PastryClient.ConnectAsync("127.0.0.1", server.ClientEndPoint.Port, server.Registry, new ClientOptions { HeartbeatInterval = TimeSpan.FromMilliseconds(100) });
+        await using var server = InProcessOtp.Start(Transport, o => o.ClientAgent.HeartbeatTimeout = TimeSpan.FromMilliseconds(600));
+        await using var client = await InProcessOtp.ConnectClientAsync(server, Transport, server.Registry, new ClientOptions { HeartbeatInterval = TimeSpan.FromMilliseconds(100) });
 
         // Three silent clients in a row, each ejected for its silence: the server's heartbeat check has passed the
         // timeout three times over while the heartbeating client stayed connected.
         for (int i = 0; i < 3; i++)
         {
-            await using var silent = await PastryClient.ConnectAsync("127.0.0.1", server.ClientEndPoint.Port, server.Registry, new ClientOptions { HeartbeatInterval = TimeSpan.FromMinutes(1) });
+            await using var silent = await InProcessOtp.ConnectClientAsync(server, Transport, server.Registry, new ClientOptions { HeartbeatInterval = TimeSpan.FromMinutes(1) });
             Assert.AreEqual(345, (await silent.Closed.WaitAsync(Timeout)).EjectCode);
         }
 
@@ -48,7 +52,7 @@ public sealed class AiAndClientBehaviourTests
     [TestMethod]
     public async Task AiTimers_RunOnTheLogicLoop_AndStopWhenDisposed()
     {
-        await using var server = InProcessOtp.Start();
+        await using var server = InProcessOtp.Start(Transport);
         var time = new FakeTimeProvider();
         await using var ai = new AiRepository(server.Router, server.Registry, new AiOptions { Time = time });
         var loop = await OnLoopAsync(ai, () => SynchronizationContext.Current);
@@ -89,7 +93,7 @@ public sealed class AiAndClientBehaviourTests
     [TestMethod]
     public async Task AiCreate_RunsFullClean_AndRefusesAnObjectMissingARequiredField()
     {
-        await using var server = InProcessOtp.Start();
+        await using var server = InProcessOtp.Start(Transport);
         await using var ai = new AiRepository(server.Router, server.Registry);
 
         var error = Assert.ThrowsExactly<ModelValidationException>(() => ai.Create(new Knight { X = 1 }, DoId.Empty, 0));
@@ -101,11 +105,11 @@ public sealed class AiAndClientBehaviourTests
     [TestMethod]
     public async Task AClientsClassStreams_Complete_WhenItCloses_AndItsObjectsAreDisabled()
     {
-        await using var server = InProcessOtp.Start();
+        await using var server = InProcessOtp.Start(Transport);
         await using var ai = new AiRepository(server.Router, server.Registry);
         var realm = ai.Create(new Realm { Title = "R" }, DoId.Empty, 0);
         ai.Create(new Knight { Name = "Gawain" }, realm.DoId, 1);
-        var client = await PastryClient.ConnectAsync("127.0.0.1", server.ClientEndPoint.Port, server.Registry);
+        var client = await InProcessOtp.ConnectClientAsync(server, Transport, server.Registry);
         var knights = client.Of<Knight>();
         var created = knights.Created.ToList().ToTask();
         var updated = knights.Updated.ToList().ToTask();
@@ -133,11 +137,11 @@ public sealed class AiAndClientBehaviourTests
     [TestMethod]
     public async Task AiSeesWhoSentAClientSet_ThroughCurrentSender()
     {
-        await using var server = InProcessOtp.Start();
+        await using var server = InProcessOtp.Start(Transport);
         await using var ai = new AiRepository(server.Router, server.Registry);
         var realm = ai.Create(new Realm { Title = "R" }, DoId.Empty, 0);
         var knight = ai.Create(new Knight { Name = "Bors" }, realm.DoId, 1);
-        await using var client = await PastryClient.ConnectAsync("127.0.0.1", server.ClientEndPoint.Port, server.Registry);
+        await using var client = await InProcessOtp.ConnectClientAsync(server, Transport, server.Registry);
         await client.CreateAccountAsync("fred", "a fine password");
         var account = await client.LoginAsync("fred", "a fine password");
         await client.AddInterestAsync(realm.DoId, 1);
@@ -152,10 +156,10 @@ public sealed class AiAndClientBehaviourTests
     [TestMethod]
     public async Task WhenALoggedInSessionCloses_TheAiHearsItsAccount()
     {
-        await using var server = InProcessOtp.Start();
+        await using var server = InProcessOtp.Start(Transport);
         await using var ai = new AiRepository(server.Router, server.Registry);
         var closed = ai.SessionsClosed.FirstAsync().ToTask();
-        var client = await PastryClient.ConnectAsync("127.0.0.1", server.ClientEndPoint.Port, server.Registry);
+        var client = await InProcessOtp.ConnectClientAsync(server, Transport, server.Registry);
         await client.CreateAccountAsync("gwen", "a fine password");
         var account = await client.LoginAsync("gwen", "a fine password");
 
@@ -163,4 +167,12 @@ public sealed class AiAndClientBehaviourTests
 
         Assert.AreEqual(account, await closed.WaitAsync(Timeout));
     }
+}
+
+/// <summary>Every test of <see cref="AiAndClientBehaviourTests"/> with the client library over the WebSocket transport.</summary>
+[TestClass]
+public sealed class AiAndClientBehaviourTestsOverWebSocket : AiAndClientBehaviourTests
+{
+    /// <inheritdoc />
+    protected override Transport Transport => Transport.WebSocket;
 }

@@ -21,6 +21,7 @@ public sealed class AiAndClientEndToEndTests
     [DataRow("split-secret")]
     [DataRow("all")]
     [DataRow("nats")]
+    [DataRow("all-ws")]
     public async Task Clients_SeeTheAisObjects_SetFields_CallRpcs_FollowTheGrid_AndTellDisableFromDelete(string mode)
     {
         await using var game = await Deployment.StartAsync(mode);
@@ -67,7 +68,10 @@ public sealed class AiAndClientEndToEndTests
         percy.Mood = 4;
 
         // The server enforces it too: a raw client that tries gets 118.
-        await using (var cheat = await RawClient.LoggedInAsync(game.Clients, Deployment.Registry, $"cheat{Interlocked.Increment(ref users)}"))
+        string cheater = $"cheat{Interlocked.Increment(ref users)}";
+        await using (var cheat = game.WebSocketUrl is { } url
+            ? await RawClient.LogInAsync(await RawClient.ConnectWebSocketAsync(url), Deployment.Registry, cheater)
+            : await RawClient.LoggedInAsync(game.Clients, Deployment.Registry, cheater))
         {
             await cheat.AddInterestAsync(1, realmId, start);
             while ((await cheat.NextAsync()).Type != MessageType.InterestDone)
@@ -215,7 +219,9 @@ public sealed class AiAndClientEndToEndTests
 
     private static async Task<PastryClient> LoggedInAsync(Deployment game)
     {
-        var client = await PastryClient.ConnectAsync(game.Clients.Address.ToString(), game.Clients.Port, Deployment.Registry);
+        var client = game.WebSocketUrl is { } url
+            ? await PastryClient.ConnectAsync(url, Deployment.Registry)
+            : await PastryClient.ConnectAsync(game.Clients.Address.ToString(), game.Clients.Port, Deployment.Registry);
         string user = $"knight{Interlocked.Increment(ref users)}";
         await client.CreateAccountAsync(user, "a fine password");
         await client.LoginAsync(user, "a fine password");

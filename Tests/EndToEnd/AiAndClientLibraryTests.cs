@@ -10,16 +10,19 @@ namespace Pastry.Tests.EndToEnd;
 /// connect and login, and local validation. <see cref="AiAndClientEndToEndTests"/> covers the same libraries over real processes.
 /// </summary>
 [TestClass]
-public sealed class AiAndClientLibraryTests
+public class AiAndClientLibraryTests
 {
+    /// <summary>The transport the client library uses here; <see cref="AiAndClientLibraryTestsOverWebSocket"/> runs these tests again over WebSocket.</summary>
+    protected virtual Transport Transport => Transport.Tcp;
+
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(15);
 
     [TestMethod]
     public async Task ClockSync_FindsTheTrueOffset_WhenTheClientClockIsShifted_AndServerTimeNeverGoesBack()
     {
-        await using var server = InProcessOtp.Start();
+        await using var server = InProcessOtp.Start(Transport);
         var shifted = new ShiftedTime(TimeSpan.FromHours(1));
-        await using var client = await PastryClient.ConnectAsync("127.0.0.1", server.ClientEndPoint.Port, server.Registry, new ClientOptions { Time = shifted, ClockSyncInterval = TimeSpan.FromMilliseconds(50) });
+        await using var client = await InProcessOtp.ConnectClientAsync(server, Transport, server.Registry, new ClientOptions { Time = shifted, ClockSyncInterval = TimeSpan.FromMilliseconds(50) });
 
         var synced = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         client.Clock.SampleAdded += count =>
@@ -49,17 +52,17 @@ public sealed class AiAndClientLibraryTests
     [TestMethod]
     public async Task ClientWithWrongSchema_IsRefusedAtConnect_WithCode125()
     {
-        await using var server = InProcessOtp.Start();
+        await using var server = InProcessOtp.Start(Transport);
         var other = ModelRegistry.FromTypes(new[] { typeof(Knight) });
-        var error = await Assert.ThrowsExactlyAsync<ClientEjectedException>(() => PastryClient.ConnectAsync("127.0.0.1", server.ClientEndPoint.Port, other));
+        var error = await Assert.ThrowsExactlyAsync<ClientEjectedException>(() => InProcessOtp.ConnectClientAsync(server, Transport, other));
         Assert.AreEqual(125, error.Code);
     }
 
     [TestMethod]
     public async Task Login_WithAWrongPassword_ThrowsLoginFailed()
     {
-        await using var server = InProcessOtp.Start();
-        await using var client = await PastryClient.ConnectAsync("127.0.0.1", server.ClientEndPoint.Port, server.Registry);
+        await using var server = InProcessOtp.Start(Transport);
+        await using var client = await InProcessOtp.ConnectClientAsync(server, Transport, server.Registry);
         await client.CreateAccountAsync("carol", "a fine password");
         var error = await Assert.ThrowsExactlyAsync<LoginFailedException>(() => client.LoginAsync("carol", "wrong password!"));
         Assert.AreNotEqual(0, error.Status);
@@ -68,12 +71,12 @@ public sealed class AiAndClientLibraryTests
     [TestMethod]
     public async Task AnInvalidLocalSet_ThrowsBeforeAnythingIsSent()
     {
-        await using var server = InProcessOtp.Start();
+        await using var server = InProcessOtp.Start(Transport);
         var ai = new Pastry.Ai.AiRepository(server.Router, server.Registry, logger: NullLogger.Instance);
         await using var _ = ai;
         var realm = ai.Create(new Realm { Title = "R" }, DoId.Empty, 0);
         ai.Create(new Knight { Name = "Kay" }, realm.DoId, 1);
-        await using var client = await PastryClient.ConnectAsync("127.0.0.1", server.ClientEndPoint.Port, server.Registry);
+        await using var client = await InProcessOtp.ConnectClientAsync(server, Transport, server.Registry);
         await client.CreateAccountAsync("dave", "a fine password");
         await client.LoginAsync("dave", "a fine password");
         await client.AddInterestAsync(realm.DoId, 1);
@@ -95,4 +98,12 @@ public sealed class AiAndClientLibraryTests
 
         public override DateTimeOffset GetUtcNow() => base.GetUtcNow() + Shift;
     }
+}
+
+/// <summary>Every test of <see cref="AiAndClientLibraryTests"/> with the client library over the WebSocket transport.</summary>
+[TestClass]
+public sealed class AiAndClientLibraryTestsOverWebSocket : AiAndClientLibraryTests
+{
+    /// <inheritdoc />
+    protected override Transport Transport => Transport.WebSocket;
 }

@@ -9,12 +9,15 @@ namespace Pastry.Tests.EndToEnd;
 /// Written from mutation testing (TESTING.md): removing these checks left every earlier test green.
 /// </summary>
 [TestClass]
-public sealed class ClientAgentFrameEdgeTests
+public class ClientAgentFrameEdgeTests
 {
+    /// <summary>The transport these tests run over; <see cref="ClientAgentFrameEdgeTestsOverWebSocket"/> runs them all again over WebSocket.</summary>
+    protected virtual Transport Transport => Transport.Tcp;
+
     [TestMethod]
     public async Task AHeartbeatWithAPayload_Ejects109()
     {
-        await using var world = OtpWorld.Start();
+        await using var world = OtpWorld.Start(Transport);
         await using var client = await HelloAsync(world);
 
         await client.SendAsync(w =>
@@ -30,13 +33,13 @@ public sealed class ClientAgentFrameEdgeTests
     [TestMethod]
     public async Task ClosingInTheMiddleOfAFrame_Ejects109_NamingTheBytesLeft()
     {
-        await using var world = OtpWorld.Start();
+        await using var world = OtpWorld.Start(Transport);
         await using var client = await HelloAsync(world);
         using var frame = new PooledBufferWriter();
         ClientFrames.WriteEmpty(frame, MessageType.Heartbeat);
 
         await client.SendRawAsync(frame.WrittenSpan[..3].ToArray());
-        client.ShutdownSend();
+        await client.ShutdownSendAsync();
 
         StringAssert.Contains(await client.ExpectEjectAsync(EjectCode.TruncatedFrame), "connection closed in the middle of a frame (3 bytes left)");
     }
@@ -44,10 +47,10 @@ public sealed class ClientAgentFrameEdgeTests
     [TestMethod]
     public async Task ClosingBetweenFrames_EndsTheSession_WithoutAnEject()
     {
-        await using var world = OtpWorld.Start();
+        await using var world = OtpWorld.Start(Transport);
         await using var client = await HelloAsync(world);
 
-        client.ShutdownSend();
+        await client.ShutdownSendAsync();
 
         await client.Closed.Task.WaitAsync(RawClient.Timeout);
         Assert.IsFalse(client.TryTakeNow(out var frame), $"A clean close is not ejected, yet the server sent {frame?.Type}.");
@@ -56,8 +59,8 @@ public sealed class ClientAgentFrameEdgeTests
     [TestMethod]
     public async Task AHelloWithTrailingBytes_Ejects109()
     {
-        await using var world = OtpWorld.Start();
-        await using var client = await RawClient.ConnectAsync(world.Server.ClientEndPoint);
+        await using var world = OtpWorld.Start(Transport);
+        await using var client = await world.ConnectAsync();
 
         await client.SendAsync(w =>
         {
@@ -74,7 +77,7 @@ public sealed class ClientAgentFrameEdgeTests
     [TestMethod]
     public async Task ASecondHello_Ejects108()
     {
-        await using var world = OtpWorld.Start();
+        await using var world = OtpWorld.Start(Transport);
         await using var client = await HelloAsync(world);
 
         await client.HelloAsync(world.Registry.SchemaHash);
@@ -85,8 +88,8 @@ public sealed class ClientAgentFrameEdgeTests
     [TestMethod]
     public async Task AVersionThatIsNotAVersion_Ejects124_SayingTheReleasesDiffer()
     {
-        await using var world = OtpWorld.Start();
-        await using var client = await RawClient.ConnectAsync(world.Server.ClientEndPoint);
+        await using var world = OtpWorld.Start(Transport);
+        await using var client = await world.ConnectAsync();
 
         await client.HelloAsync(world.Registry.SchemaHash, "nightly");
 
@@ -96,7 +99,7 @@ public sealed class ClientAgentFrameEdgeTests
     [TestMethod]
     public async Task ClockSync_EchoesTheClientsTicks_WithTheServersTime()
     {
-        await using var world = OtpWorld.Start();
+        await using var world = OtpWorld.Start(Transport);
         await using var client = await HelloAsync(world);
         long before = DateTimeOffset.UtcNow.UtcTicks;
 
@@ -113,7 +116,7 @@ public sealed class ClientAgentFrameEdgeTests
     [TestMethod]
     public async Task ASetFieldsBatch_WithOneForbiddenField_Ejects118_AndNoneOfItIsRelayed()
     {
-        await using var world = OtpWorld.Start();
+        await using var world = OtpWorld.Start(Transport);
         var knight = world.SpawnKnight(1);
         var cheater = await world.ClientAsync();
         var watcher = await world.ClientAsync();
@@ -143,7 +146,7 @@ public sealed class ClientAgentFrameEdgeTests
     [TestMethod]
     public async Task ASetFieldsBatch_OfAllowedFields_ReachesTheAiWhole()
     {
-        await using var world = OtpWorld.Start();
+        await using var world = OtpWorld.Start(Transport);
         var owner = await world.ClientAsync();
         var knight = world.SpawnKnight(1, owner: owner.AccountId);
         await world.InterestAsync(owner, 1, 1);
@@ -175,7 +178,7 @@ public sealed class ClientAgentFrameEdgeTests
     [DataRow("UberDogCall")]
     public async Task AMessageWithATrailingByte_Ejects109(string message)
     {
-        await using var world = OtpWorld.Start();
+        await using var world = OtpWorld.Start(Transport);
         var knight = world.SpawnKnight(1);
         var client = await world.ClientAsync();
         await world.InterestAsync(client, 1, 1);
@@ -234,7 +237,7 @@ public sealed class ClientAgentFrameEdgeTests
     [TestMethod]
     public async Task AnUberDogMethodThatIsNotAnonymous_Ejects113_BeforeLogin_And118_After()
     {
-        await using var world = OtpWorld.Start();
+        await using var world = OtpWorld.Start(Transport);
         await using var anonymous = await HelloAsync(world);
         var loggedIn = await world.ClientAsync();
         var answer = world.Registry.GetModel<LoginManager>().GetMethod(nameof(LoginManager.LoginResult));
@@ -250,7 +253,7 @@ public sealed class ClientAgentFrameEdgeTests
     [TestMethod]
     public async Task CallingAnAiMethod_Ejects118_SayingOnlyTheAiMaySendIt()
     {
-        await using var world = OtpWorld.Start();
+        await using var world = OtpWorld.Start(Transport);
         var knight = world.SpawnKnight(1);
         var client = await world.ClientAsync();
         await world.InterestAsync(client, 1, 1);
@@ -263,7 +266,7 @@ public sealed class ClientAgentFrameEdgeTests
     [TestMethod]
     public async Task Disconnect_EndsTheSession_WithoutAnEject()
     {
-        await using var world = OtpWorld.Start();
+        await using var world = OtpWorld.Start(Transport);
         await using var client = await HelloAsync(world);
 
         await client.SendAsync(w => ClientFrames.WriteEmpty(w, MessageType.Disconnect));
@@ -275,7 +278,7 @@ public sealed class ClientAgentFrameEdgeTests
     [TestMethod]
     public async Task RemovingAnInterest_SendsALeaveForEveryObjectInIt()
     {
-        await using var world = OtpWorld.Start();
+        await using var world = OtpWorld.Start(Transport);
         var first = world.SpawnKnight(1, "Gawain");
         var second = world.SpawnKnight(1, "Kay");
         var client = await world.ClientAsync();
@@ -291,7 +294,7 @@ public sealed class ClientAgentFrameEdgeTests
     [TestMethod]
     public async Task AfterAForwardedCall_TheSessionKeepsReading()
     {
-        await using var world = OtpWorld.Start();
+        await using var world = OtpWorld.Start(Transport);
         var knight = world.SpawnKnight(1);
         var client = await world.ClientAsync();
         await world.InterestAsync(client, 1, 1);
@@ -308,9 +311,17 @@ public sealed class ClientAgentFrameEdgeTests
 
     private static async Task<RawClient> HelloAsync(OtpWorld world)
     {
-        var client = await RawClient.ConnectAsync(world.Server.ClientEndPoint);
+        var client = await world.ConnectAsync();
         await client.HelloAsync(world.Registry.SchemaHash);
         await client.ExpectAsync(MessageType.HelloResp);
         return client;
     }
+}
+
+/// <summary>Every test of <see cref="ClientAgentFrameEdgeTests"/> over the WebSocket transport: a session behaves the same whichever way it came in.</summary>
+[TestClass]
+public sealed class ClientAgentFrameEdgeTestsOverWebSocket : ClientAgentFrameEdgeTests
+{
+    /// <inheritdoc />
+    protected override Transport Transport => Transport.WebSocket;
 }

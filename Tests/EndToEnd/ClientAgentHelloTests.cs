@@ -3,13 +3,16 @@ using Pastry.Wire;
 namespace Pastry.Tests.EndToEnd;
 
 [TestClass]
-public sealed class ClientAgentHelloTests
+public class ClientAgentHelloTests
 {
+    /// <summary>The transport these tests run over; <see cref="ClientAgentHelloTestsOverWebSocket"/> runs them all again over WebSocket.</summary>
+    protected virtual Transport Transport => Transport.Tcp;
+
     [TestMethod]
     public async Task Hello_WithMatchingHashAndVersion_GetsHelloResp()
     {
-        await using var world = OtpWorld.Start();
-        await using var client = await RawClient.ConnectAsync(world.Server.ClientEndPoint);
+        await using var world = OtpWorld.Start(Transport);
+        await using var client = await world.ConnectAsync();
         await client.HelloAsync(world.Registry.SchemaHash);
         var reader = (await client.ExpectAsync(MessageType.HelloResp)).Reader();
         Assert.IsTrue(reader.ReadInt64() > 0, "HelloResp carries the server time.");
@@ -19,8 +22,8 @@ public sealed class ClientAgentHelloTests
     [TestMethod]
     public async Task Hello_WithOtherSchemaHash_Ejects125_SayingTheModelsDiffer()
     {
-        await using var world = OtpWorld.Start();
-        await using var client = await RawClient.ConnectAsync(world.Server.ClientEndPoint);
+        await using var world = OtpWorld.Start(Transport);
+        await using var client = await world.ConnectAsync();
         await client.HelloAsync(world.Registry.SchemaHash ^ 1);
         string reason = await client.ExpectEjectAsync(EjectCode.BadSchemaHash);
         StringAssert.Contains(reason, "built from different models");
@@ -29,8 +32,8 @@ public sealed class ClientAgentHelloTests
     [TestMethod]
     public async Task Hello_WithOlderVersion_Ejects124_SayingTheClientIsOutOfDate()
     {
-        await using var world = OtpWorld.Start(o => o.ClientAgent.AppVersion = "2.1.0");
-        await using var client = await RawClient.ConnectAsync(world.Server.ClientEndPoint);
+        await using var world = OtpWorld.Start(Transport, o => o.ClientAgent.AppVersion = "2.1.0");
+        await using var client = await world.ConnectAsync();
         await client.HelloAsync(world.Registry.SchemaHash, "2.0.9");
         StringAssert.Contains(await client.ExpectEjectAsync(EjectCode.BadVersion), "the client is out of date");
     }
@@ -38,8 +41,8 @@ public sealed class ClientAgentHelloTests
     [TestMethod]
     public async Task Hello_WithNewerVersion_Ejects124_SayingTheServerIsOutOfDate()
     {
-        await using var world = OtpWorld.Start(o => o.ClientAgent.AppVersion = "2.1.0");
-        await using var client = await RawClient.ConnectAsync(world.Server.ClientEndPoint);
+        await using var world = OtpWorld.Start(Transport, o => o.ClientAgent.AppVersion = "2.1.0");
+        await using var client = await world.ConnectAsync();
         await client.HelloAsync(world.Registry.SchemaHash, "3.0.0");
         StringAssert.Contains(await client.ExpectEjectAsync(EjectCode.BadVersion), "the server is out of date");
     }
@@ -47,8 +50,8 @@ public sealed class ClientAgentHelloTests
     [TestMethod]
     public async Task FirstMessageNotHello_Ejects107()
     {
-        await using var world = OtpWorld.Start();
-        await using var client = await RawClient.ConnectAsync(world.Server.ClientEndPoint);
+        await using var world = OtpWorld.Start(Transport);
+        await using var client = await world.ConnectAsync();
         await client.SendAsync(w => ClientFrames.WriteEmpty(w, MessageType.Heartbeat));
         StringAssert.Contains(await client.ExpectEjectAsync(EjectCode.NoHello), "Hello");
     }
@@ -56,8 +59,8 @@ public sealed class ClientAgentHelloTests
     [TestMethod]
     public async Task AnonymousSession_AddInterest_Ejects113()
     {
-        await using var world = OtpWorld.Start();
-        await using var client = await RawClient.ConnectAsync(world.Server.ClientEndPoint);
+        await using var world = OtpWorld.Start(Transport);
+        await using var client = await world.ConnectAsync();
         await client.HelloAsync(world.Registry.SchemaHash);
         await client.ExpectAsync(MessageType.HelloResp);
         await client.AddInterestAsync(1, world.Realm.DoId, 1);
@@ -67,9 +70,9 @@ public sealed class ClientAgentHelloTests
     [TestMethod]
     public async Task AnonymousSession_CallingAnObjectMethod_Ejects113()
     {
-        await using var world = OtpWorld.Start();
+        await using var world = OtpWorld.Start(Transport);
         var knight = world.SpawnKnight(1);
-        await using var client = await RawClient.ConnectAsync(world.Server.ClientEndPoint);
+        await using var client = await world.ConnectAsync();
         await client.HelloAsync(world.Registry.SchemaHash);
         await client.ExpectAsync(MessageType.HelloResp);
         await client.CallAsync(knight.DoId, knight.Model.GetMethod(nameof(Knight.Wave)), "hi");
@@ -79,8 +82,8 @@ public sealed class ClientAgentHelloTests
     [TestMethod]
     public async Task Login_RightPassword_Establishes_WrongPassword_FailsWithoutEject()
     {
-        await using var world = OtpWorld.Start();
-        await using var client = await RawClient.ConnectAsync(world.Server.ClientEndPoint);
+        await using var world = OtpWorld.Start(Transport);
+        await using var client = await world.ConnectAsync();
         await client.HelloAsync(world.Registry.SchemaHash);
         await client.ExpectAsync(MessageType.HelloResp);
         await client.CallLoginAsync(world.Registry, nameof(LoginManager.CreateAccount), "ann", "a long password");
@@ -104,7 +107,7 @@ public sealed class ClientAgentHelloTests
     [TestMethod]
     public async Task UnknownMessageType_Ejects108()
     {
-        await using var world = OtpWorld.Start();
+        await using var world = OtpWorld.Start(Transport);
         await using var client = await world.ClientAsync();
         await client.SendAsync(w => w.EndFrame(w.BeginFrame((MessageType)4242)));
         await client.ExpectEjectAsync(EjectCode.UnknownMessageType);
@@ -113,8 +116,8 @@ public sealed class ClientAgentHelloTests
     [TestMethod]
     public async Task OversizedFrame_Ejects106()
     {
-        await using var world = OtpWorld.Start(o => o.ClientAgent.MaxFrameBytes = 1024);
-        await using var client = await RawClient.ConnectAsync(world.Server.ClientEndPoint);
+        await using var world = OtpWorld.Start(Transport, o => o.ClientAgent.MaxFrameBytes = 1024);
+        await using var client = await world.ConnectAsync();
         var frame = new byte[6];
         System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(frame, 1_000_000);
         await client.SendRawAsync(frame);
@@ -124,8 +127,8 @@ public sealed class ClientAgentHelloTests
     [TestMethod]
     public async Task TruncatedPayload_Ejects109()
     {
-        await using var world = OtpWorld.Start();
-        await using var client = await RawClient.ConnectAsync(world.Server.ClientEndPoint);
+        await using var world = OtpWorld.Start(Transport);
+        await using var client = await world.ConnectAsync();
         await client.SendAsync(w =>
         {
             int start = w.BeginFrame(MessageType.Hello);
@@ -138,10 +141,18 @@ public sealed class ClientAgentHelloTests
     [TestMethod]
     public async Task SilentSession_Ejects345_AfterTheHeartbeatTimeout()
     {
-        await using var world = OtpWorld.Start(o => o.ClientAgent.HeartbeatTimeout = TimeSpan.FromMilliseconds(300));
-        await using var client = await RawClient.ConnectAsync(world.Server.ClientEndPoint);
+        await using var world = OtpWorld.Start(Transport, o => o.ClientAgent.HeartbeatTimeout = TimeSpan.FromMilliseconds(300));
+        await using var client = await world.ConnectAsync();
         await client.HelloAsync(world.Registry.SchemaHash);
         await client.ExpectAsync(MessageType.HelloResp);
         StringAssert.Contains(await client.ExpectEjectAsync(EjectCode.HeartbeatTimeout), "heartbeat");
     }
+}
+
+/// <summary>Every test of <see cref="ClientAgentHelloTests"/> over the WebSocket transport: a session behaves the same whichever way it came in.</summary>
+[TestClass]
+public sealed class ClientAgentHelloTestsOverWebSocket : ClientAgentHelloTests
+{
+    /// <inheritdoc />
+    protected override Transport Transport => Transport.WebSocket;
 }

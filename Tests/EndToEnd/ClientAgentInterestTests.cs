@@ -3,12 +3,15 @@ using Pastry.Wire;
 namespace Pastry.Tests.EndToEnd;
 
 [TestClass]
-public sealed class ClientAgentInterestTests
+public class ClientAgentInterestTests
 {
+    /// <summary>The transport these tests run over; <see cref="ClientAgentInterestTestsOverWebSocket"/> runs them all again over WebSocket.</summary>
+    protected virtual Transport Transport => Transport.Tcp;
+
     [TestMethod]
     public async Task AddInterest_SendsEnterForEveryObject_ThenDone()
     {
-        await using var world = OtpWorld.Start();
+        await using var world = OtpWorld.Start(Transport);
         var a = world.SpawnKnight(1, "Arthur");
         var b = world.SpawnKnight(2, "Bedivere");
         world.SpawnKnight(3, "Elsewhere");
@@ -30,7 +33,7 @@ public sealed class ClientAgentInterestTests
     [TestMethod]
     public async Task Owner_GetsEnterOwnedObject_WithOwnSendFields()
     {
-        await using var world = OtpWorld.Start();
+        await using var world = OtpWorld.Start(Transport);
         var client = await world.ClientAsync();
         var mine = world.SpawnKnight(1, "Mine", owner: client.AccountId);
 
@@ -45,7 +48,7 @@ public sealed class ClientAgentInterestTests
     [TestMethod]
     public async Task AnOwnedObject_StaysInItsOwnersView_WhenItMovesOutOfTheOwnersInterest()
     {
-        await using var world = OtpWorld.Start();
+        await using var world = OtpWorld.Start(Transport);
         var owner = await world.ClientAsync();
         var watcher = await world.ClientAsync();
         var mine = world.SpawnKnight(1, "Mine", owner: owner.AccountId);
@@ -72,7 +75,7 @@ public sealed class ClientAgentInterestTests
     [TestMethod]
     public async Task GivingAnObjectToAClient_EntersIt_AndTakingItAway_LeavesIt_OutsideItsInterest()
     {
-        await using var world = OtpWorld.Start();
+        await using var world = OtpWorld.Start(Transport);
         var knight = world.SpawnKnight(1);
         var client = await world.ClientAsync();
 
@@ -87,7 +90,7 @@ public sealed class ClientAgentInterestTests
     [TestMethod]
     public async Task OverlappingInterests_DoNotDuplicateObjects()
     {
-        await using var world = OtpWorld.Start();
+        await using var world = OtpWorld.Start(Transport);
         var knight = world.SpawnKnight(2);
         var client = await world.ClientAsync();
 
@@ -105,7 +108,7 @@ public sealed class ClientAgentInterestTests
     [TestMethod]
     public async Task BroadcastUpdate_ReachesEveryInterestedClient_ButNotOneWithoutInterest()
     {
-        await using var world = OtpWorld.Start();
+        await using var world = OtpWorld.Start(Transport);
         var knight = world.SpawnKnight(1);
         var other = world.SpawnKnight(9, "Other");
         var watchers = new List<RawClient>();
@@ -138,7 +141,7 @@ public sealed class ClientAgentInterestTests
     [TestMethod]
     public async Task ClientSet_OfClSendField_ReachesOthersAndTheAi_WithoutEcho()
     {
-        await using var world = OtpWorld.Start();
+        await using var world = OtpWorld.Start(Transport);
         var knight = world.SpawnKnight(1);
         var mover = await world.ClientAsync();
         var watcher = await world.ClientAsync();
@@ -166,7 +169,7 @@ public sealed class ClientAgentInterestTests
     [TestMethod]
     public async Task OwnersOwnSets_AreNeverEchoedToIt_WhileTheAiAndTheZoneGetThem()
     {
-        await using var world = OtpWorld.Start();
+        await using var world = OtpWorld.Start(Transport);
         var owner = await world.ClientAsync();
         var watcher = await world.ClientAsync();
         await world.InterestAsync(watcher, 1, 1);
@@ -199,7 +202,7 @@ public sealed class ClientAgentInterestTests
     [TestMethod]
     public async Task ZoneMove_GivesLocation_Leave_OrEnter_AsEachClientSees_It()
     {
-        await using var world = OtpWorld.Start();
+        await using var world = OtpWorld.Start(Transport);
         var knight = world.SpawnKnight(1);
         var both = await world.ClientAsync();
         var fromOnly = await world.ClientAsync();
@@ -222,7 +225,7 @@ public sealed class ClientAgentInterestTests
     [TestMethod]
     public async Task RemoveInterest_SendsLeaveDisabled_ForObjectsNoLongerInView()
     {
-        await using var world = OtpWorld.Start();
+        await using var world = OtpWorld.Start(Transport);
         var knight = world.SpawnKnight(4);
         var client = await world.ClientAsync();
         await world.InterestAsync(client, 3, 4);
@@ -236,7 +239,7 @@ public sealed class ClientAgentInterestTests
     public async Task DeletingAParent_DeletesItsChildren_AndClientsSeeLeaveDeleted()
     {
         // "inside" opens the tavern's zone by id without seeing the tavern: allowed here, refused by the default policy.
-        await using var world = OtpWorld.Start(policy: new Pastry.Otp.ClientAgent.AllowAllInterestPolicy());
+        await using var world = OtpWorld.Start(Transport, policy: new Pastry.Otp.ClientAgent.AllowAllInterestPolicy());
         var tavern = world.Ai.Create(new Realm { Title = "Tavern" }, world.Realm.DoId, 1);
         var barkeep = world.Ai.Create(new Knight { Name = "Barkeep" }, tavern.DoId, 100);
         var outside = await world.ClientAsync();
@@ -253,7 +256,7 @@ public sealed class ClientAgentInterestTests
     [TestMethod]
     public async Task UpdatesDuringAnInterestSync_AreQueuedAndReplayedInOrder()
     {
-        await using var world = OtpWorld.Start();
+        await using var world = OtpWorld.Start(Transport);
         var knights = Enumerable.Range(0, 200).Select(i => world.SpawnKnight(5, $"K{i}")).ToList();
         var client = await world.ClientAsync();
 
@@ -314,7 +317,7 @@ public sealed class ClientAgentInterestTests
     [TestMethod]
     public async Task AiBroadcastRpc_ReachesClientsWithInterest()
     {
-        await using var world = OtpWorld.Start();
+        await using var world = OtpWorld.Start(Transport);
         var knight = world.SpawnKnight(1);
         var client = await world.ClientAsync();
         await world.InterestAsync(client, 1, 1);
@@ -331,7 +334,7 @@ public sealed class ClientAgentInterestTests
     [TestMethod]
     public async Task ClientRpc_ReachesTheAi_WithTheCallersAccount()
     {
-        await using var world = OtpWorld.Start();
+        await using var world = OtpWorld.Start(Transport);
         var knight = world.SpawnKnight(1);
         var client = await world.ClientAsync();
         await world.InterestAsync(client, 1, 1);
@@ -344,4 +347,12 @@ public sealed class ClientAgentInterestTests
         var method = knight.Model.Methods[reader.ReadUInt16()];
         Assert.AreEqual("hello", method.DecodeArguments(ref reader)[0]);
     }
+}
+
+/// <summary>Every test of <see cref="ClientAgentInterestTests"/> over the WebSocket transport: a session behaves the same whichever way it came in.</summary>
+[TestClass]
+public sealed class ClientAgentInterestTestsOverWebSocket : ClientAgentInterestTests
+{
+    /// <inheritdoc />
+    protected override Transport Transport => Transport.WebSocket;
 }

@@ -9,12 +9,15 @@ namespace Pastry.Tests.EndToEnd;
 /// (<c>&gt;</c> turned into <c>&gt;=</c>) or a dropped term survived.
 /// </summary>
 [TestClass]
-public sealed class ClientAgentLimitTests
+public class ClientAgentLimitTests
 {
+    /// <summary>The transport these tests run over; <see cref="ClientAgentLimitTestsOverWebSocket"/> runs them all again over WebSocket.</summary>
+    protected virtual Transport Transport => Transport.Tcp;
+
     [TestMethod]
     public async Task AnInterest_WithExactlyMaxZonesPerInterest_IsServed_OneMoreEjects115()
     {
-        await using var world = OtpWorld.Start(o => o.ClientAgent.MaxZonesPerInterest = 4);
+        await using var world = OtpWorld.Start(Transport, o => o.ClientAgent.MaxZonesPerInterest = 4);
         var client = await world.ClientAsync();
 
         await world.InterestAsync(client, 1, 1, 2, 3, 4);
@@ -26,7 +29,7 @@ public sealed class ClientAgentLimitTests
     [TestMethod]
     public async Task AtMaxInterests_ReplacingAnOpenInterest_IsServed_ANewOneEjects348()
     {
-        await using var world = OtpWorld.Start(o => o.ClientAgent.MaxInterests = 2);
+        await using var world = OtpWorld.Start(Transport, o => o.ClientAgent.MaxInterests = 2);
         var knight = world.SpawnKnight(3);
         var client = await world.ClientAsync();
         await world.InterestAsync(client, 1, 1);
@@ -42,7 +45,7 @@ public sealed class ClientAgentLimitTests
     [TestMethod]
     public async Task ZonesAcrossInterests_UpToMaxZonesPerSession_AreServed_OneMoreEjects348()
     {
-        await using var world = OtpWorld.Start(o =>
+        await using var world = OtpWorld.Start(Transport, o =>
         {
             o.ClientAgent.MaxZonesPerInterest = 4;
             o.ClientAgent.MaxZonesPerSession = 6;
@@ -62,7 +65,7 @@ public sealed class ClientAgentLimitTests
     public async Task InterestChanges_BeyondTheirRate_Eject347_AndRemovingCountsToo()
     {
         // The bucket holds twice the rate: two changes pass at once, the third of the same burst does not.
-        await using var world = OtpWorld.Start(o => o.ClientAgent.MaxInterestChangesPerSecond = 1);
+        await using var world = OtpWorld.Start(Transport, o => o.ClientAgent.MaxInterestChangesPerSecond = 1);
         var client = await world.ClientAsync();
 
         await client.SendAsync(w =>
@@ -90,7 +93,7 @@ public sealed class ClientAgentLimitTests
     {
         // Each CreateAccount hashes a password (slowed down here), so calls sent in one write are all still pending
         // when the last of them is read.
-        await using var world = OtpWorld.Start(o =>
+        await using var world = OtpWorld.Start(Transport, o =>
         {
             o.ClientAgent.MaxPendingUberDogCalls = 2;
             o.Accounts.Pbkdf2Iterations = 100_000;
@@ -110,7 +113,7 @@ public sealed class ClientAgentLimitTests
     [TestMethod]
     public async Task AnAnonymousSession_RemovingInterest_OrSettingAField_Ejects113()
     {
-        await using var world = OtpWorld.Start();
+        await using var world = OtpWorld.Start(Transport);
         var knight = world.SpawnKnight(1);
         await using var remover = await HelloOnlyAsync(world);
         await using var setter = await HelloOnlyAsync(world);
@@ -125,7 +128,7 @@ public sealed class ClientAgentLimitTests
     [TestMethod]
     public async Task SettingAFieldWithNeitherClSendNorOwnSend_Ejects118_EvenForItsOwner()
     {
-        await using var world = OtpWorld.Start();
+        await using var world = OtpWorld.Start(Transport);
         var owner = await world.ClientAsync();
         var knight = world.SpawnKnight(1, owner: owner.AccountId);
         await world.InterestAsync(owner, 1, 1);
@@ -138,7 +141,7 @@ public sealed class ClientAgentLimitTests
     [TestMethod]
     public async Task SettingAnAiField_OfYourOwnObject_StillEjects118()
     {
-        await using var world = OtpWorld.Start();
+        await using var world = OtpWorld.Start(Transport);
         var owner = await world.ClientAsync();
         var knight = world.SpawnKnight(1, owner: owner.AccountId);
         await world.InterestAsync(owner, 1, 1);
@@ -151,7 +154,7 @@ public sealed class ClientAgentLimitTests
     [TestMethod]
     public async Task AFieldIndexOnePastTheLast_Ejects118_NamingTheIndex()
     {
-        await using var world = OtpWorld.Start();
+        await using var world = OtpWorld.Start(Transport);
         var knight = world.SpawnKnight(1);
         var client = await world.ClientAsync();
         await world.InterestAsync(client, 1, 1);
@@ -172,7 +175,7 @@ public sealed class ClientAgentLimitTests
     [TestMethod]
     public async Task AMethodIndexOnePastTheLast_Ejects118_OnAnObjectAndOnAnUberDog()
     {
-        await using var world = OtpWorld.Start();
+        await using var world = OtpWorld.Start(Transport);
         var knight = world.SpawnKnight(1);
         var client = await world.ClientAsync();
         await world.InterestAsync(client, 1, 1);
@@ -204,9 +207,17 @@ public sealed class ClientAgentLimitTests
 
     private static async Task<RawClient> HelloOnlyAsync(OtpWorld world)
     {
-        var client = await RawClient.ConnectAsync(world.Server.ClientEndPoint);
+        var client = await world.ConnectAsync();
         await client.HelloAsync(world.Registry.SchemaHash);
         await client.ExpectAsync(MessageType.HelloResp);
         return client;
     }
+}
+
+/// <summary>Every test of <see cref="ClientAgentLimitTests"/> over the WebSocket transport: a session behaves the same whichever way it came in.</summary>
+[TestClass]
+public sealed class ClientAgentLimitTestsOverWebSocket : ClientAgentLimitTests
+{
+    /// <inheritdoc />
+    protected override Transport Transport => Transport.WebSocket;
 }

@@ -3,12 +3,15 @@ using Pastry.Wire;
 namespace Pastry.Tests.EndToEnd;
 
 [TestClass]
-public sealed class ClientAgentPermissionTests
+public class ClientAgentPermissionTests
 {
+    /// <summary>The transport these tests run over; <see cref="ClientAgentPermissionTestsOverWebSocket"/> runs them all again over WebSocket.</summary>
+    protected virtual Transport Transport => Transport.Tcp;
+
     [TestMethod]
     public async Task SettingAnAiField_Ejects118_AndNobodySeesTheValue()
     {
-        await using var world = OtpWorld.Start();
+        await using var world = OtpWorld.Start(Transport);
         var knight = world.SpawnKnight(1);
         var cheater = await world.ClientAsync();
         var watcher = await world.ClientAsync();
@@ -28,7 +31,7 @@ public sealed class ClientAgentPermissionTests
     [TestMethod]
     public async Task SettingAnOwnSendField_OfSomeoneElsesObject_Ejects118()
     {
-        await using var world = OtpWorld.Start();
+        await using var world = OtpWorld.Start(Transport);
         var owner = await world.ClientAsync();
         var knight = world.SpawnKnight(1, owner: owner.AccountId);
         var stranger = await world.ClientAsync();
@@ -42,7 +45,7 @@ public sealed class ClientAgentPermissionTests
     [TestMethod]
     public async Task SettingAnOwnSendField_OfYourOwnObject_ReachesTheAi()
     {
-        await using var world = OtpWorld.Start();
+        await using var world = OtpWorld.Start(Transport);
         var owner = await world.ClientAsync();
         var knight = world.SpawnKnight(1, owner: owner.AccountId);
         await world.InterestAsync(owner, 1, 1);
@@ -57,7 +60,7 @@ public sealed class ClientAgentPermissionTests
     [TestMethod]
     public async Task AnInvalidValue_Ejects127_WithTheValidatorsMessage()
     {
-        await using var world = OtpWorld.Start();
+        await using var world = OtpWorld.Start(Transport);
         var knight = world.SpawnKnight(1);
         var client = await world.ClientAsync();
         var watcher = await world.ClientAsync();
@@ -77,7 +80,7 @@ public sealed class ClientAgentPermissionTests
     [TestMethod]
     public async Task AnInvalidRpcArgument_Ejects127()
     {
-        await using var world = OtpWorld.Start();
+        await using var world = OtpWorld.Start(Transport);
         var knight = world.SpawnKnight(1);
         var client = await world.ClientAsync();
         await world.InterestAsync(client, 1, 1);
@@ -90,7 +93,7 @@ public sealed class ClientAgentPermissionTests
     [TestMethod]
     public async Task CallingAnAiOnlyRpc_Ejects118()
     {
-        await using var world = OtpWorld.Start();
+        await using var world = OtpWorld.Start(Transport);
         var knight = world.SpawnKnight(1);
         var client = await world.ClientAsync();
         await world.InterestAsync(client, 1, 1);
@@ -103,7 +106,7 @@ public sealed class ClientAgentPermissionTests
     [TestMethod]
     public async Task SettingAFieldOfAnObjectNotInView_Ejects117()
     {
-        await using var world = OtpWorld.Start();
+        await using var world = OtpWorld.Start(Transport);
         var knight = world.SpawnKnight(1);
         var client = await world.ClientAsync();
         await world.InterestAsync(client, 1, 2);
@@ -117,7 +120,7 @@ public sealed class ClientAgentPermissionTests
     public async Task ASetOnAnObjectThatJustLeftTheView_IsDropped_NotEjected()
     {
         // The client sent the set before it read the Leave: a race of every moving game, not misbehaviour.
-        await using var world = OtpWorld.Start();
+        await using var world = OtpWorld.Start(Transport);
         var knight = world.SpawnKnight(1);
         var walker = await world.ClientAsync();
         await world.InterestAsync(walker, 1, 1);
@@ -136,7 +139,7 @@ public sealed class ClientAgentPermissionTests
     [TestMethod]
     public async Task ASetOnAnObjectThatWasDeleted_IsDropped_NotEjected()
     {
-        await using var world = OtpWorld.Start();
+        await using var world = OtpWorld.Start(Transport);
         var knight = world.SpawnKnight(1);
         var other = world.SpawnKnight(1, "Percival");
         var client = await world.ClientAsync();
@@ -154,7 +157,7 @@ public sealed class ClientAgentPermissionTests
     [TestMethod]
     public async Task AForbiddenInterest_Ejects115()
     {
-        await using var world = OtpWorld.Start(o => o.ClientAgent.MaxZonesPerInterest = 4);
+        await using var world = OtpWorld.Start(Transport, o => o.ClientAgent.MaxZonesPerInterest = 4);
         var client = await world.ClientAsync();
 
         await client.AddInterestAsync(1, world.Realm.DoId, 1, 2, 3, 4, 5);
@@ -178,7 +181,7 @@ public sealed class ClientAgentPermissionTests
     [TestMethod]
     public async Task TooManyInterests_Ejects348()
     {
-        await using var world = OtpWorld.Start(o => o.ClientAgent.MaxInterests = 2);
+        await using var world = OtpWorld.Start(Transport, o => o.ClientAgent.MaxInterests = 2);
         var client = await world.ClientAsync();
         await world.InterestAsync(client, 1, 1);
         await world.InterestAsync(client, 2, 2);
@@ -191,8 +194,8 @@ public sealed class ClientAgentPermissionTests
     [TestMethod]
     public async Task MoreMessagesThanTheRateLimit_Ejects347()
     {
-        await using var world = OtpWorld.Start(o => o.ClientAgent.MaxMessagesPerSecond = 5);
-        await using var client = await RawClient.ConnectAsync(world.Server.ClientEndPoint);
+        await using var world = OtpWorld.Start(Transport, o => o.ClientAgent.MaxMessagesPerSecond = 5);
+        await using var client = await world.ConnectAsync();
         await client.HelloAsync(world.Registry.SchemaHash);
         await client.ExpectAsync(MessageType.HelloResp);
         using var burst = new PooledBufferWriter();
@@ -206,11 +209,19 @@ public sealed class ClientAgentPermissionTests
         await client.ExpectEjectAsync(EjectCode.RateLimited);
     }
 
-    private static OtpWorld InProcessOtpWithPolicy(Pastry.Otp.ClientAgent.IInterestPolicy policy) => OtpWorld.Start(policy: policy);
+    private OtpWorld InProcessOtpWithPolicy(Pastry.Otp.ClientAgent.IInterestPolicy policy) => OtpWorld.Start(Transport, policy: policy);
 
     private sealed class OnlyZonesBelow(uint limit) : Pastry.Otp.ClientAgent.IInterestPolicy
     {
         public Pastry.Otp.ClientAgent.InterestVerdict Decide(Pastry.Otp.ClientAgent.InterestRequest request) =>
             request.Zones.All(z => z < limit) ? Pastry.Otp.ClientAgent.InterestVerdict.Allowed : Pastry.Otp.ClientAgent.InterestVerdict.Refused;
     }
+}
+
+/// <summary>Every test of <see cref="ClientAgentPermissionTests"/> over the WebSocket transport: a session behaves the same whichever way it came in.</summary>
+[TestClass]
+public sealed class ClientAgentPermissionTestsOverWebSocket : ClientAgentPermissionTests
+{
+    /// <inheritdoc />
+    protected override Transport Transport => Transport.WebSocket;
 }

@@ -93,7 +93,7 @@ public sealed class ClientAgentRobustnessTests
                 try
                 {
                     await client.SendRawAsync(bytes);
-                    client.ShutdownSend();
+                    await client.ShutdownSendAsync();
                 }
                 catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException)
                 {

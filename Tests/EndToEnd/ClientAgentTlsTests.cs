@@ -23,7 +23,7 @@ namespace Pastry.Tests.EndToEnd;
 [TestClass]
 public sealed class ClientAgentTlsTests
 {
-    private const string CertificatePassword = "tavern-keeper";
+    internal const string CertificatePassword = "tavern-keeper";
     private static readonly ModelRegistry Registry = ModelRegistry.FromAssemblies(typeof(Knight).Assembly);
 
     public TestContext TestContext { get; set; } = null!;

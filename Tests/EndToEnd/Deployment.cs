@@ -6,12 +6,13 @@ namespace Pastry.Tests.EndToEnd;
 /// <summary>The Knight game run as real processes: either OTP and AI apart (<c>--role otp</c> + <c>--role ai</c>) or together (<c>--role all</c>).</summary>
 public sealed class Deployment : IAsyncDisposable
 {
-    private Deployment(PastryProcess server, PastryProcess? ai, IPEndPoint clients, Nats.NatsServer? nats = null)
+    private Deployment(PastryProcess server, PastryProcess? ai, IPEndPoint clients, Nats.NatsServer? nats = null, Uri? webSocketUrl = null)
     {
         Server = server;
         Ai = ai;
         Clients = clients;
         Nats = nats;
+        WebSocketUrl = webSocketUrl;
     }
 
     /// <summary>The nats-server of the "nats" mode, which the OTP and the AI process share instead of the MD's TCP link.</summary>
@@ -23,6 +24,9 @@ public sealed class Deployment : IAsyncDisposable
     /// </summary>
     public static string[] NatsSettings(Nats.NatsServer nats) =>
         ["--MessageDirector:Backplane", "nats", "--Nats:Url", nats.Url, "--Nats:HeartbeatInterval", "00:00:00.200", "--Nats:NodeTimeout", "00:00:01.500"];
+
+    /// <summary>The Client Agent's WebSocket URL in the "all-ws" mode (clients then connect over WebSocket), else null.</summary>
+    public Uri? WebSocketUrl { get; }
 
     public PastryProcess Server { get; }
 
@@ -44,14 +48,22 @@ public sealed class Deployment : IAsyncDisposable
 
     public static async Task<Deployment> StartAsync(string mode, params string[] otpSettings)
     {
-        if (mode == "all")
+        if (mode is "all" or "all-ws")
         {
+            // "all-ws": the same single process, with the WebSocket transport on, and the clients use it.
+            string[] webSocket = mode == "all-ws" ? ["--ClientAgent:WebSocket:Enabled", "true", "--ClientAgent:WebSocket:Port", "0"] : [];
             var all = PastryProcess.Start(
-                "serve", "--role", "all", "--app", typeof(Knight).Assembly.Location,
-                "--ClientAgent:Port", "0", "--MessageDirector:Port", "0", "--Accounts:Pbkdf2Iterations", "1000", "--Ai:Application", nameof(KnightAiApp), "--Database:Path", string.Empty);
+                ["serve", "--role", "all", "--app", typeof(Knight).Assembly.Location,
+                "--ClientAgent:Port", "0", "--MessageDirector:Port", "0", "--Accounts:Pbkdf2Iterations", "1000", "--Ai:Application", nameof(KnightAiApp), "--Database:Path", string.Empty, .. webSocket]);
             var endpoint = await all.WaitForLineAsync(new Regex("Client Agent listening on (\\S+:\\d+)"));
+            Uri? url = null;
+            if (mode == "all-ws")
+            {
+                url = new Uri((await all.WaitForLineAsync(new Regex("WebSocket transport listening on (ws://\\S+)"))).Groups[1].Value);
+            }
+
             await all.WaitForLineAsync(new Regex("AI application KnightAiApp started"));
-            return new Deployment(all, null, IPEndPoint.Parse(endpoint.Groups[1].Value));
+            return new Deployment(all, null, IPEndPoint.Parse(endpoint.Groups[1].Value), webSocketUrl: url);
         }
 
         if (mode == "nats")

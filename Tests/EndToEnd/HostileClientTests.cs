@@ -80,7 +80,7 @@ public sealed class HostileClientTests
                     ClientFrames.WriteCallMethod(w, LoginManager.WellKnownId, login, new object?[] { $"flood{c}x{i}", Password });
                 }
             });
-            hostile.ShutdownSend();
+            await hostile.ShutdownSendAsync();
         }).ToList();
         var bystander = BystanderAsync(clients, "bystander");
         await Task.WhenAll(flood);

@@ -3,20 +3,31 @@ using Pastry.Wire;
 
 namespace Pastry.Tests.EndToEnd;
 
+/// <summary>How a test's clients reach the Client Agent: the conformance tests run over both.</summary>
+public enum Transport
+{
+    Tcp,
+    WebSocket,
+}
+
 /// <summary>An in-process OTP with an AI and a realm, plus helpers that log clients in and give them interest.</summary>
 public sealed class OtpWorld : IAsyncDisposable
 {
     private readonly List<RawClient> clients = new();
     private int userNumber;
 
-    private OtpWorld(OtpServer server)
+    private OtpWorld(OtpServer server, Transport transport = Transport.Tcp)
     {
         Server = server;
+        Transport = transport;
         Ai = new TestAi(server.Router);
         Realm = Ai.Create(new Realm { Title = "Test realm" }, DoId.Empty, 0);
     }
 
     public OtpServer Server { get; }
+
+    /// <summary>The transport <see cref="ConnectAsync"/> and <see cref="ClientAsync"/> use.</summary>
+    public Transport Transport { get; }
 
     public TestAi Ai { get; }
 
@@ -27,12 +38,24 @@ public sealed class OtpWorld : IAsyncDisposable
     public static OtpWorld Start(Action<OtpOptions>? configure = null, Pastry.Otp.ClientAgent.IInterestPolicy? policy = null, Microsoft.Extensions.Logging.ILoggerFactory? logs = null) =>
         new(InProcessOtp.Start(configure, policy, logs: logs));
 
+    /// <summary>A world whose clients connect over <paramref name="transport"/> (the WebSocket listener starts with the first client).</summary>
+    public static OtpWorld Start(Transport transport, Action<OtpOptions>? configure = null, Pastry.Otp.ClientAgent.IInterestPolicy? policy = null, Microsoft.Extensions.Logging.ILoggerFactory? logs = null) =>
+        new(InProcessOtp.Start(options => { InProcessOtp.UseTransport(options, transport); configure?.Invoke(options); }, policy, logs: logs), transport);
+
+    /// <summary>A raw client connected over the world's transport, before Hello.</summary>
+    public async Task<RawClient> ConnectAsync() => Transport == Transport.Tcp
+        ? await RawClient.ConnectAsync(Server.ClientEndPoint)
+        : await RawClient.ConnectWebSocketAsync(await InProcessOtp.WebSocketUrlAsync(Server));
+
     public Knight SpawnKnight(uint zone, string name = "Galahad", DoId owner = default, int x = 5) =>
         Ai.Create(new Knight { Name = name, X = x, Mood = 3, Gold = 10 }, Realm.DoId, zone, owner);
 
     public async Task<RawClient> ClientAsync(int? receiveBufferBytes = null)
     {
-        var client = await RawClient.LoggedInAsync(Server.ClientEndPoint, Registry, $"player{Interlocked.Increment(ref userNumber)}", receiveBufferBytes: receiveBufferBytes);
+        string user = $"player{Interlocked.Increment(ref userNumber)}";
+        var client = Transport == Transport.Tcp
+            ? await RawClient.LoggedInAsync(Server.ClientEndPoint, Registry, user, receiveBufferBytes: receiveBufferBytes)
+            : await RawClient.LogInAsync(await ConnectAsync(), Registry, user);
         clients.Add(client);
         return client;
     }

@@ -20,8 +20,8 @@ public sealed class RawClient : IAsyncDisposable
 {
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
 
-    private readonly TcpClient tcp;
-    private readonly NetworkStream stream;
+    private readonly IDisposable connection;
+    private readonly Stream stream;
     private readonly Channel<ReceivedFrame> received = System.Threading.Channels.Channel.CreateUnbounded<ReceivedFrame>();
     private readonly Task readLoop;
     private readonly PooledBufferWriter writer = new(256);
@@ -30,9 +30,14 @@ public sealed class RawClient : IAsyncDisposable
     private long receivedBytes;
 
     private RawClient(TcpClient tcp)
+        : this(tcp, tcp.GetStream())
     {
-        this.tcp = tcp;
-        stream = tcp.GetStream();
+    }
+
+    private RawClient(IDisposable connection, Stream stream)
+    {
+        this.connection = connection;
+        this.stream = stream;
         readLoop = Task.Run(ReadAsync);
     }
 
@@ -63,10 +68,35 @@ public sealed class RawClient : IAsyncDisposable
         return new RawClient(tcp);
     }
 
-    /// <summary>Connects, says hello, creates an account and logs in.</summary>
-    public static async Task<RawClient> LoggedInAsync(IPEndPoint endpoint, ModelRegistry registry, string user, string version = "1.0.0", int? receiveBufferBytes = null, IPAddress? localAddress = null)
+    /// <summary>Connects over the WebSocket transport: each frame written goes out in a binary message, as the agent reads them.</summary>
+    public static async Task<RawClient> ConnectWebSocketAsync(Uri url, string? origin = null)
     {
-        var client = await ConnectAsync(endpoint, receiveBufferBytes, localAddress);
+        var socket = new System.Net.WebSockets.ClientWebSocket();
+        if (origin is not null)
+        {
+            socket.Options.SetRequestHeader("Origin", origin);
+        }
+
+        try
+        {
+            await socket.ConnectAsync(url, CancellationToken.None);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+
+        return new RawClient(socket, new WebSocketFrameStream(socket, maxReadMessageBytes: 0, maxWriteMessageBytes: 64 * 1024));
+    }
+
+    /// <summary>Connects, says hello, creates an account and logs in.</summary>
+    public static async Task<RawClient> LoggedInAsync(IPEndPoint endpoint, ModelRegistry registry, string user, string version = "1.0.0", int? receiveBufferBytes = null, IPAddress? localAddress = null) =>
+        await LogInAsync(await ConnectAsync(endpoint, receiveBufferBytes, localAddress), registry, user, version);
+
+    /// <summary>Says hello on a connected <paramref name="client"/>, creates an account and logs in.</summary>
+    public static async Task<RawClient> LogInAsync(RawClient client, ModelRegistry registry, string user, string version = "1.0.0")
+    {
         await client.HelloAsync(registry.SchemaHash, version);
         var hello = (await client.ExpectAsync(MessageType.HelloResp)).Reader();
         hello.ReadInt64();
@@ -104,7 +134,17 @@ public sealed class RawClient : IAsyncDisposable
     public async Task SendRawAsync(byte[] bytes) => await stream.WriteAsync(bytes);
 
     /// <summary>Closes the sending half, as a client that sent all it had would (the server then sees end of stream).</summary>
-    public void ShutdownSend() => tcp.Client.Shutdown(SocketShutdown.Send);
+    public async Task ShutdownSendAsync()
+    {
+        if (connection is System.Net.WebSockets.ClientWebSocket socket)
+        {
+            // A WebSocket's half-close is its close frame: the server reads the end of the stream, as with TCP.
+            await socket.CloseOutputAsync(System.Net.WebSockets.WebSocketCloseStatus.NormalClosure, string.Empty, CancellationToken.None);
+            return;
+        }
+
+        ((TcpClient)connection).Client.Shutdown(SocketShutdown.Send);
+    }
 
     /// <summary>Stops reading from the socket (after the frame in progress), as a client that hangs would.</summary>
     public void PauseReading() => paused = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -182,7 +222,7 @@ public sealed class RawClient : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        tcp.Dispose();
+        connection.Dispose();
         try
         {
             await readLoop;
