@@ -70,7 +70,7 @@ public sealed class Deployment : IAsyncDisposable
         {
             // OTP and AI apart, talking only through a real nats-server (the AI is given no Message Director address).
             var nats = await global::Pastry.Tests.Nats.NatsServer.StartAsync();
-            var (natsOtp, natsClients, _) = await PastryProcess.StartOtpAsync(NatsSettings(nats));
+            var (natsOtp, natsClients, _) = await PastryProcess.StartOtpAsync([.. NatsSettings(nats), .. otpSettings]);
             await natsOtp.WaitForLineAsync(new Regex("NATS backplane connected"));
             var natsAi = PastryProcess.Start(["serve", "--role", "ai", "--app", typeof(Knight).Assembly.Location, "--Ai:Application", nameof(KnightAiApp), "--Admin:Enabled", "false", .. NatsSettings(nats)]);
             await natsAi.WaitForLineAsync(new Regex("AI application KnightAiApp started"));
