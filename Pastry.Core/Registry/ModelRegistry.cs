@@ -164,7 +164,7 @@ public sealed class ModelRegistry
             text.Append("class ").Append(model.Name).Append("  id ").Append(model.ClassId).AppendLine();
             foreach (var field in model.Fields)
             {
-                text.Append("  ").Append(field.Index).Append(' ').Append(field.Name).Append(" : ").Append(field.Codec.SchemaName);
+                text.Append("  ").Append(field.WireId).Append(' ').Append(field.Name).Append(" : ").Append(field.Codec.SchemaName);
                 foreach (var keyword in KeywordNames(field.Keywords))
                 {
                     text.Append(' ').Append(keyword);
@@ -180,7 +180,7 @@ public sealed class ModelRegistry
 
             foreach (var method in model.Methods)
             {
-                text.Append("  rpc ").Append(method.Index).Append(' ').Append(method.Name).Append('(')
+                text.Append("  rpc ").Append(method.WireId).Append(' ').Append(method.Name).Append('(')
                     .Append(string.Join(", ", method.Parameters.Select(p => p.Name + " : " + p.Codec.SchemaName))).Append(')');
                 foreach (var keyword in KeywordNames(method.Keywords))
                 {
@@ -258,24 +258,39 @@ public sealed class ModelRegistry
             var fields = new JArray();
             foreach (var field in model.Fields)
             {
-                fields.Add(new JObject
+                var fieldEntry = new JObject
                 {
                     ["name"] = field.Name,
                     ["type"] = field.Codec.SchemaName,
                     ["keywords"] = new JArray(KeywordNames(field.Keywords).ToArray()),
                     ["validators"] = new JArray(field.Validators.Select(ValidatorName).ToArray()),
-                });
+                };
+
+                // The wire id is part of the schema, but only written where a lock moved it away from the
+                // declaration index, so that schemas without a lock (or whose lock keeps that order) hash as before.
+                if (field.WireId != field.Index)
+                {
+                    fieldEntry["id"] = field.WireId;
+                }
+
+                fields.Add(fieldEntry);
             }
 
             var methods = new JArray();
             foreach (var method in model.Methods)
             {
-                methods.Add(new JObject
+                var methodEntry = new JObject
                 {
                     ["name"] = method.Name,
                     ["parameters"] = new JArray(method.Parameters.Select(p => new JObject { ["name"] = p.Name, ["type"] = p.Codec.SchemaName }).ToArray()),
                     ["keywords"] = new JArray(KeywordNames(method.Keywords).ToArray()),
-                });
+                };
+                if (method.WireId != method.Index)
+                {
+                    methodEntry["id"] = method.WireId;
+                }
+
+                methods.Add(methodEntry);
             }
 
             var entry = new JObject

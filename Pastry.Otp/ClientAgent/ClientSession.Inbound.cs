@@ -353,12 +353,12 @@ internal sealed partial class ClientSession
         for (int i = 0; i < count; i++)
         {
             int index = reader.ReadUInt16();
-            if (index >= target.Model.Fields.Count)
+            var field = target.Model.FindFieldByWireId(index);
+            if (field is null)
             {
                 return Eject(EjectCode.ForbiddenField, $"{target.Model.Name} has no field {index}");
             }
 
-            var field = target.Model.Fields[index];
             string? refusal = SendRefusal(field.IsClSend, field.IsOwnSend, field.IsAi, target, field.ToString());
             if (refusal is not null)
             {
@@ -384,12 +384,12 @@ internal sealed partial class ClientSession
         int index = reader.ReadUInt16();
         if (agent.UberDogs.TryGetModel(id, out var uberDogModel))
         {
-            if (index >= uberDogModel.Methods.Count)
+            var uberDogMethod = uberDogModel.FindMethodByWireId(index);
+            if (uberDogMethod is null)
             {
                 return Eject(EjectCode.ForbiddenField, $"{uberDogModel.Name} has no method {index}");
             }
 
-            var uberDogMethod = uberDogModel.Methods[index];
             if (stage != SessionStage.Established && !uberDogMethod.IsAnonymous)
             {
                 return Eject(EjectCode.AnonymousViolation, $"{uberDogMethod} is not [Anonymous]; log in first");
@@ -428,12 +428,12 @@ internal sealed partial class ClientSession
             return IgnoreOrEjectUnknown(id, "a call");
         }
 
-        if (index >= target.Model.Methods.Count)
+        var method = target.Model.FindMethodByWireId(index);
+        if (method is null)
         {
             return Eject(EjectCode.ForbiddenField, $"{target.Model.Name} has no method {index}");
         }
 
-        var method = target.Model.Methods[index];
         bool isAi = (method.Keywords & FieldKeywords.Ai) != 0;
         string? refusal = SendRefusal(method.IsClSend, method.IsOwnSend, isAi, target, method.ToString());
         if (refusal is not null)
