@@ -31,6 +31,10 @@ public sealed class SchemaLock
         NullValueHandling = NullValueHandling.Ignore,
         DefaultValueHandling = DefaultValueHandling.Include,
         MissingMemberHandling = MissingMemberHandling.Error,
+        ContractResolver = new Newtonsoft.Json.Serialization.DefaultContractResolver
+        {
+            NamingStrategy = new Newtonsoft.Json.Serialization.CamelCaseNamingStrategy { ProcessDictionaryKeys = false },
+        },
     };
 
     /// <summary>The lock file's format version.</summary>
@@ -360,12 +364,15 @@ public sealed class LockedClass
 public class LockedMember
 {
     /// <summary>The wire id.</summary>
+    [JsonProperty(Order = -3)]
     public int Id { get; set; }
 
     /// <summary>The member's name.</summary>
+    [JsonProperty(Order = -2)]
     public string Name { get; set; } = string.Empty;
 
     /// <summary>The names it had before (<see cref="RenamedFromAttribute"/>), newest first.</summary>
+    [JsonProperty(Order = -2)]
     public List<string>? FormerNames { get; set; }
 }
 
