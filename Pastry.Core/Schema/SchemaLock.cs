@@ -134,6 +134,12 @@ public sealed class SchemaLock
         }
 
         next.Classes.Sort((a, b) => string.CompareOrdinal(a.Name, b.Name));
+
+        // The hash a build with this lock embedded computes, whatever lock (if any) the registry's own build embeds.
+        ulong hash = registry.SchemaHashWith(
+            f => next.Find(f.Model.Name)!.Fields.Find(l => l.Name == f.Name)!.Id,
+            m => next.Find(m.Model.Name)!.Methods.Find(l => l.Name == m.Name)!.Id);
+        next.Hash = hash.ToString("x16", CultureInfo.InvariantCulture);
         if (previous is not null)
         {
             next.History.AddRange(previous.History);

@@ -170,9 +170,27 @@ internal sealed partial class ClientSession
         return Append(scratch.WrittenSpan);
     }
 
-    /// <summary>Checks the app version (124) and schema hash (125) a Hello or a Resume carries; ejects and returns false when they differ.</summary>
+    /// <summary>
+    /// Checks the app version (124) and schema hash (125) a Hello or a Resume carries; ejects and returns false when
+    /// they differ. A hash from the schema lock's compatible history is accepted whatever the app version, and the
+    /// session is then served in that schema; one from its history that is no longer compatible gets 125 naming the
+    /// first breaking change.
+    /// </summary>
     private bool CheckHello(ulong hash, string version)
     {
+        schema = null;
+        if (hash != agent.Registry.SchemaHash && agent.SchemaHistory.TryGet(hash, out var earlier, out var breaking))
+        {
+            if (earlier is null)
+            {
+                return Eject(EjectCode.BadSchemaHash, $"client schema {hash:x16} (app version '{version}') is an earlier version that this server no longer serves: {breaking!.Rule} {breaking.Subject}: {breaking.Detail}; update the client");
+            }
+
+            schema = earlier;
+            logger.LogInformation("{Session}: client schema {Hash} (app version {Version}) is an earlier compatible version; served in that schema", Name, earlier.Hash, version);
+            return true;
+        }
+
         string serverVersion = agent.Options.AppVersion;
         if (!string.Equals(version, serverVersion, StringComparison.Ordinal))
         {
@@ -366,7 +384,18 @@ internal sealed partial class ClientSession
             }
 
             scratch.WriteUInt16((ushort)index);
-            var problems = field.DecodeAndValidate(ref reader, context, scratch);
+            IReadOnlyList<string>? problems;
+            if (schema?.OldCodecOf(target.Model, index) is { } oldCodec)
+            {
+                // A client on an earlier schema sends a widened field in its old type; it is checked in the new one.
+                var widened = new WireReader(SessionSchema.Widen(ref reader, oldCodec, field));
+                problems = field.DecodeAndValidate(ref widened, context, scratch);
+            }
+            else
+            {
+                problems = field.DecodeAndValidate(ref reader, context, scratch);
+            }
+
             if (problems is not null)
             {
                 return Eject(EjectCode.FieldConstraintViolated, $"{field}: {string.Join("; ", problems)}");

@@ -87,6 +87,7 @@ public sealed class SchemaLockTests
         var unlocked = Registry(HeroVersions.V2);
         Assert.AreEqual(0, Model(unlocked, "Hero").GetField("Level").WireId, "Without a lock the wire id is the declaration index.");
         Assert.AreNotEqual(unlocked.SchemaHash, Registry(HeroVersions.V2, second.ToJson()).SchemaHash, "Builds that number fields differently must not pass each other's hello.");
+        Assert.AreEqual(second.Hash, Registry(HeroVersions.V2, second.ToJson()).SchemaHashText, "The lock records the hash of a build that embeds it, though it was written from a build without it.");
     }
 
     [TestMethod]
