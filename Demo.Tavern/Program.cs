@@ -95,7 +95,6 @@ public static class Program
         }
     }
 
-    /// <summary>The main job: the server with the AI and the database in this process, then the bots; Ctrl+C stops both.</summary>
     /// <summary>
     /// The dashboard's live map shows the district's 10x10 grid, players placed by their Position: set as defaults
     /// (PASTRY_ environment variables, which flags and pastry.json still override) for every mode that runs a server.
@@ -121,6 +120,7 @@ public static class Program
         }
     }
 
+    /// <summary>The main job: the server with the AI and the database in this process, then the bots; Ctrl+C stops both.</summary>
     private static async Task<int> RunWorldAsync(string host, int port, int adminPort, int count, CancellationTokenSource stop)
     {
         var models = ModelRegistry.FromAssemblies(typeof(Player).Assembly);

@@ -4,11 +4,19 @@ namespace Pastry.Cli;
 
 /// <summary>
 /// The <c>--Section:Key value</c> (or <c>--Section:Key=value</c>) setting flags that <c>serve</c> and <c>bench</c>
-/// take beside their own options. The parser leaves them unmatched; this checks that each is a setting, and turns
-/// anything else into a usage error that suggests the option meant.
+/// take beside their own options. The parser gives every word that is not one of the command's options to one
+/// argument (<see cref="CreateArgument"/>, so that <c>--help</c> describes it); this checks that each is a setting,
+/// and turns anything else into a usage error that suggests the option meant.
 /// </summary>
 internal static class ConfigurationFlags
 {
+    /// <summary>The argument that collects a command's setting flags, described in its help by <paramref name="description"/>.</summary>
+    public static Argument<string[]> CreateArgument(string description) => new("--Section:Key value")
+    {
+        Description = description,
+        Arity = ArgumentArity.ZeroOrMore,
+    };
+
     /// <summary>The setting flags among <paramref name="unmatched"/>, as words for the configuration's command-line source.</summary>
     /// <exception cref="UsageException">A word is neither a setting flag nor its value.</exception>
     public static List<string> Check(IReadOnlyList<string> unmatched, string command, IEnumerable<Option> options)

@@ -83,6 +83,13 @@ public static class PastryCommandLine
             await Console.Error.WriteLineAsync($"{program}: {ex.Message}").ConfigureAwait(false);
             return ExitUsage;
         }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // Not one of Pastry's own failures (those are one line): most often the game's code failing at start, for
+            // example an AI's StartAsync. The message comes first; the trace is for the game's author. Exit 1, not a crash.
+            await Console.Error.WriteLineAsync($"{program}: failed: {ex.Message}{Environment.NewLine}{ex}").ConfigureAwait(false);
+            return ExitRuntimeError;
+        }
     }
 
     /// <summary>The <c>serve</c>, <c>migrate</c>, <c>backup</c>, <c>schema</c> and <c>bench</c> commands, for a root command.</summary>
@@ -98,12 +105,15 @@ public static class PastryCommandLine
     /// <summary>The <c>--app</c> option: a game assembly whose models (and AI) to load; repeatable.</summary>
     internal static Option<string[]> AppOption() => new("--app")
     {
-        Description = "a game assembly (.dll) whose models, and AI application, to load; repeat for several",
+        Description = "a game assembly (.dll) whose models, and AI application, to load, with the models libraries it references from its folder (MyGame.Ai.dll brings MyGame.Models.dll); repeat for several",
         HelpName = "assembly",
         AllowMultipleArgumentsPerToken = false,
     };
 
-    /// <summary>The given assemblies plus every <c>--app</c> path, loaded.</summary>
+    /// <summary>
+    /// The given assemblies plus every <c>--app</c> path, loaded, each with the game assemblies it references from its
+    /// own folder (see <see cref="AddGameReferences"/>).
+    /// </summary>
     internal static List<Assembly> LoadAssemblies(IEnumerable<string> paths, IEnumerable<Assembly> appAssemblies)
     {
         var assemblies = new List<Assembly>(appAssemblies);
@@ -115,17 +125,113 @@ public static class PastryCommandLine
                 throw new UsageException($"--app: the assembly '{full}' does not exist.");
             }
 
+            Assembly assembly;
             try
             {
-                assemblies.Add(Assembly.LoadFrom(full));
+                assembly = Assembly.LoadFrom(full);
             }
             catch (BadImageFormatException)
             {
                 throw new UsageException($"--app: '{full}' is not a .NET assembly.");
             }
+
+            if (!assemblies.Contains(assembly))
+            {
+                assemblies.Add(assembly);
+            }
+
+            if (!DeclaresModels(assembly))
+            {
+                AddGameReferences(assembly, Path.GetDirectoryName(full)!, assemblies);
+            }
         }
 
         return assemblies;
+    }
+
+    /// <summary>
+    /// For an <c>--app</c> assembly that declares no models of its own (an AI project): adds the assemblies it
+    /// references that sit in <paramref name="folder"/> and reference Pastry.Core themselves, that is its models
+    /// library, which its build copies next to it. So <c>--app MyGame.Ai.dll</c> serves the models of
+    /// <c>MyGame.Models.dll</c>, as the AI itself will use them. Other DLLs in the folder (a third-party library, a
+    /// models library the game does not reference) are not loaded, and an assembly with models of its own brings only
+    /// those (a test assembly that references a whole other game keeps its own schema).
+    /// </summary>
+    private static void AddGameReferences(Assembly assembly, string folder, List<Assembly> assemblies)
+    {
+        foreach (var reference in assembly.GetReferencedAssemblies())
+        {
+            string path = Path.Combine(folder, reference.Name + ".dll");
+            if (PastryAssemblies.Contains(reference.Name!) || assemblies.Any(a => a.GetName().Name == reference.Name) || !File.Exists(path) || !ReferencesPastryCore(path))
+            {
+                continue;
+            }
+
+            var game = Assembly.LoadFrom(path);
+            assemblies.Add(game);
+            AddGameReferences(game, folder, assemblies);
+        }
+    }
+
+    /// <summary>Whether <paramref name="assembly"/> declares a model (a concrete <see cref="DistributedObject{T}"/> subclass).</summary>
+    private static bool DeclaresModels(Assembly assembly)
+    {
+        Type?[] types;
+        try
+        {
+            types = assembly.GetTypes();
+        }
+        catch (ReflectionTypeLoadException ex)
+        {
+            types = ex.Types;
+        }
+
+        return types.Any(type => type is { IsClass: true, IsAbstract: false } && IsModel(type));
+
+        static bool IsModel(Type type)
+        {
+            for (var parent = type.BaseType; parent is not null; parent = parent.BaseType)
+            {
+                if (parent.IsGenericType && parent.GetGenericTypeDefinition() == typeof(DistributedObject<>))
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+    }
+
+    /// <summary>The framework's own assemblies: the tool has them loaded already, and they are never a game's.</summary>
+    private static readonly HashSet<string> PastryAssemblies = new(StringComparer.Ordinal)
+    {
+        typeof(ModelRegistry).Assembly.GetName().Name!,
+        typeof(Pastry.Ai.IAiApplication).Assembly.GetName().Name!,
+        typeof(Pastry.Otp.OtpServer).Assembly.GetName().Name!,
+        typeof(Pastry.Client.PastryClient).Assembly.GetName().Name!,
+        typeof(PastryCommandLine).Assembly.GetName().Name!,
+    };
+
+    /// <summary>Whether the file is a .NET assembly that references Pastry.Core, read from its metadata without loading it.</summary>
+    private static bool ReferencesPastryCore(string path)
+    {
+        try
+        {
+            using var file = File.OpenRead(path);
+            using var image = new System.Reflection.PortableExecutable.PEReader(file);
+            if (!image.HasMetadata)
+            {
+                return false;
+            }
+
+            var metadata = System.Reflection.Metadata.PEReaderExtensions.GetMetadataReader(image);
+            string core = typeof(ModelRegistry).Assembly.GetName().Name!;
+            return metadata.AssemblyReferences.Any(handle => metadata.StringComparer.Equals(metadata.GetAssemblyReference(handle).Name, core));
+        }
+        catch (BadImageFormatException)
+        {
+            return false;
+        }
     }
 
     private static IEnumerable<string> CommandPath(ParseResult parse)

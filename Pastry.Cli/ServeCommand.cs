@@ -22,15 +22,16 @@ internal static class ServeCommand
         role.AcceptOnlyFromAmong("otp", "ai", "all");
         var config = new Option<string?>("--config") { Description = "the settings file [default: pastry.json in the working directory, when it exists]", HelpName = "file" };
         var app = PastryCommandLine.AppOption();
-        var serve = new Command("serve", Description()) { TreatUnmatchedTokensAsErrors = false };
-        serve.Options.Add(role);
-        serve.Options.Add(config);
-        serve.Options.Add(app);
+        var settings = ConfigurationFlags.CreateArgument(SettingsDescription());
+        var serve = new Command("serve", "Runs the server roles on the generic host; Ctrl+C or SIGTERM stops it gracefully. Settings: pastry.json, then PASTRY_ environment variables, then --Section:Key value flags.")
+        {
+            role, config, app, settings,
+        };
         serve.SetAction((parse, _) => RunAsync(
             parse.GetValue(role)!,
             parse.GetValue(config),
             parse.GetValue(app) ?? Array.Empty<string>(),
-            ConfigurationFlags.Check(parse.UnmatchedTokens, "serve", serve.Options),
+            ConfigurationFlags.Check(parse.GetValue(settings) ?? Array.Empty<string>(), "serve", serve.Options),
             appAssemblies));
         return serve;
     }
@@ -67,13 +68,11 @@ internal static class ServeCommand
             () => $"pastry serve --role {role}: {registry.Models.Count - ModelRegistry.BuiltInModels.Count} app model(s) loaded, AI: {application?.FullName ?? "none"}").ConfigureAwait(false);
     }
 
-    /// <summary>What serve does, and every setting it reads with its default (from the options classes).</summary>
-    private static string Description()
+    /// <summary>Where settings come from, and every setting serve reads with its default (from the options classes).</summary>
+    private static string SettingsDescription()
     {
         var text = new System.Text.StringBuilder();
-        text.AppendLine("Runs the server roles on the generic host; Ctrl+C or SIGTERM stops it gracefully.");
-        text.AppendLine("Settings come from pastry.json, then PASTRY_ environment variables (PASTRY_ClientAgent__Port=7200), then --Section:Key value flags (--ClientAgent:Port 7200).");
-        text.AppendLine("Settings and their defaults:");
+        text.AppendLine("settings, which override pastry.json and PASTRY_ environment variables (PASTRY_ClientAgent__Port=7200); each key with its default (docs/configuration.md says what each means):");
         foreach (var (key, _, fallback) in KnownSettings.Keys)
         {
             text.Append("  --").Append(key).Append(' ').AppendLine(fallback);

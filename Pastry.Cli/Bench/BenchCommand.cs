@@ -11,103 +11,11 @@ namespace Pastry.Cli.Bench;
 /// </summary>
 internal static class BenchCommand
 {
-    /// <summary>The usage text of <c>pastry bench</c>.</summary>
-    public const string Usage = """
-        usage: pastry bench <scenario> [options] [--json]
-
-        scenarios:
-          fanout  an AI updates M objects in one zone as fast as the server drains (or at --rate); N clients with
-                  interest in that zone receive every update. Reports deliveries/s, latency percentiles, server
-                  memory and CPU.
-                    --clients N      clients (default 100)
-                    --objects M      objects in the zone (default 100)
-                    --rate R         updates per second in total; 0 = as fast as the server drains (default 0)
-                    --window W       most updates in flight (sent, not yet received by the average client) (default 1024)
-                    --seconds S      measured seconds (default 5)
-                    --warmup W       seconds of load before measuring (default 1)
-                    --percent-of-peak P  first measure the peak (rate 0), then report a run at P% of its update rate
-                                     (same server and clients; the peak's figures are reported as peak_*)
-          idle    N logged-in clients with no interest; reports the server's resident memory (RSS) per idle session:
-                  as found, and after the server ran a full garbage collection (asked over the Message Director),
-                  with the managed heap per session. 20 warm-up sessions connect before the first reading. Also the
-                  server's CPU (% of one core) with no session and with the idle sessions (goal: under 0.5%).
-                    --clients N      clients (default 1000)
-                    --settle S       seconds to wait before each memory reading (default 3)
-                    --cpu-seconds S  seconds over which each CPU figure is read (default 10)
-          objects an AI creates M idle objects (BenchEntity: an int and a long, both set) under one parent, spread
-                  over Z zones, with no clients; reports the server's memory per object: RSS as found, RSS after
-                  a full garbage collection, and the managed heap. 1000 warm-up objects come before the baseline.
-                    --objects M      objects (default 100000)
-                    --zones Z        zones of the parent (default 100)
-                    --settle S       seconds to wait before each memory reading (default 3)
-
-          grid    N clients walk across a grid of zones (zone = cell) under one parent, each with interest in the 3x3
-                  cells around its avatar. Each sends its position (and the send time) at --hz; every other client
-                  with that cell in view receives it. The AI moves an avatar whose position lies in another cell,
-                  and its client then alters its interest to the new 3x3 block. Reports deliveries/s, latency client
-                  -> other clients, interest changes/s and AlterInterest -> InterestDone time, server memory and CPU.
-                    --clients N      clients, one avatar each (default 1000)
-                    --hz H           positions per client per second (default 5)
-                    --density D      clients per cell; the grid's side is ceil(sqrt(N / D)) (default 1)
-                    --grid W         cells per side instead of --density
-                    --cell C         cell size in world units (default 100)
-                    --speed V        walking speed in world units per second (default 25)
-                    --seconds S      measured seconds (default 5)
-                    --warmup W       seconds of load before measuring (default 1)
-
-          relay   N clients (the real client library) share one object; they take turns setting its [ClSend] field
-                  and every other client sees the change. Reports latency client set -> other client (p50/p99).
-                    --clients N      clients (default 100)
-                    --rate R         sets per second in total (default 200)
-                    --seconds S      measured seconds (default 5)
-                    --warmup W       seconds before measuring (default 1)
-          clientmem  one client (the real client library) with M objects in view; reports its managed memory per object.
-                    --objects M      objects (default 1000)
-
-          churn   W workers in a loop: connect, log in, sync an interest of M objects, leave (accounts made first).
-                  Reports sessions per second, time from AddInterest to InterestDone, and CPU per session.
-                    --workers W      concurrent workers (default 16)
-                    --objects M      objects in the synced zone (default 20)
-                    --accounts A     accounts created before the timed run, used in turn (default 1024)
-                    --warmup W       untimed seconds of the same loop first (default 2)
-                    --seconds S      how long (default 5)
-          db      a stream of acknowledged Db field writes to the Database role (SQLite, synchronous=FULL) over the
-                  MD link; reports committed writes per second. The child server gets a temporary database.
-                    --objects M      records written round-robin (default 100)
-                    --window W       writes in flight (default 1024)
-                    --seconds S      how long (default 5)
-                    --queries        also run two AIs' query loops beside the writes (a lookup by a [Unique] label;
-                                     the top 10 by the [Indexed] counter the writes change); reports their p50/p99
-
-        common options:
-          --json                     print one JSON object on standard output instead of a table
-          --sweep NAME=V1,V2,...     run the scenario once per value of option NAME (each with its own child server),
-                                     e.g. --sweep clients=10,100,1000,5000, and report how cost grows: CPU per
-                                     delivery, memory per session and per object (one table, or one JSON object with
-                                     the runs)
-          --live / --plain           progress as a live view (Spectre.Console) or as plain lines on standard error;
-                                     the default is live on a terminal and plain when standard error is redirected
-          --target HOST:PORT         use a running server's Client Agent instead of starting one; it must have been
-          --md HOST:PORT             started with --app <path to pastry.dll> so that it knows the bench models, and
-                                     --md names its Message Director (needed for fanout, grid and objects; idle uses it for the GC)
-          --pid PID                  the running server's process id, to read its RSS and CPU (needed for idle and objects)
-          --Section:Key value        a setting passed to the child server, e.g. --ClientAgent:FlushInterval 00:00:00.005
-
-        The child server is `pastry serve --role otp --app pastry.dll` on OS-assigned ports, with 1000 PBKDF2
-        iterations, a 5-minute heartbeat timeout and raised per-session limits; it is killed at the end.
-        """;
-
     private static readonly string[] CommonOptions = { "json", "target", "md", "pid", "clients", "sweep", "live", "plain" };
 
-    public static async Task<int> RunAsync(string[] args)
+    /// <summary>Runs the scenario <paramref name="name"/> with the options the command line gave it (<see cref="BenchCommandLine"/>).</summary>
+    public static async Task<int> RunAsync(string name, BenchOptions options)
     {
-        if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
-        {
-            Console.Out.WriteLine(Usage);
-            return args.Length == 0 ? PastryCommandLine.ExitUsage : PastryCommandLine.ExitOk;
-        }
-
-        var options = CommandOptions.Parse(args.Skip(1).ToArray());
         if (options.Has("live") && options.Has("plain"))
         {
             throw new UsageException("--live and --plain exclude each other.");
@@ -121,13 +29,13 @@ internal static class BenchCommand
             cancel.Cancel();
         };
         Console.CancelKeyPress += onCancel;
-        var progress = BenchProgress.Start(args[0], live);
+        var progress = BenchProgress.Start(name, live);
         try
         {
-            var scenario = Scenario(args[0]);
+            var scenario = Scenario(name);
             if (options.Has("sweep"))
             {
-                var sweep = await BenchSweep.RunAsync(args[0], scenario, options, cancel.Token).ConfigureAwait(false);
+                var sweep = await BenchSweep.RunAsync(name, scenario, options, cancel.Token).ConfigureAwait(false);
                 await progress.DisposeAsync().ConfigureAwait(false);
                 WriteResult(options, live, sweep.ToJson, sweep.ToTable, sweep.ToSpectreTable);
             }
@@ -151,7 +59,7 @@ internal static class BenchCommand
         catch (Exception ex) when (ex is not UsageException and not ConfigurationException)
         {
             // A bench that breaks must say where; the child server is killed on the way out.
-            return await FailAsync($"pastry bench {args[0]}: failed: {ex}").ConfigureAwait(false);
+            return await FailAsync($"pastry bench {name}: failed: {ex}").ConfigureAwait(false);
         }
         finally
         {
@@ -169,7 +77,7 @@ internal static class BenchCommand
     }
 
     /// <summary>The scenario named <paramref name="name"/>, as a function from options to its report.</summary>
-    private static Func<CommandOptions, CancellationToken, Task<BenchReport>> Scenario(string name) => name switch
+    private static Func<BenchOptions, CancellationToken, Task<BenchReport>> Scenario(string name) => name switch
     {
         "fanout" => (options, cancellation) => FanoutScenario.RunAsync(FanoutScenario.Settings.From(options), cancellation),
         "grid" => (options, cancellation) => GridScenario.RunAsync(GridScenario.Settings.From(options), cancellation),
@@ -186,7 +94,7 @@ internal static class BenchCommand
     /// Prints the result on standard output: JSON with <c>--json</c>, a Spectre.Console table after a live view, and the
     /// plain two-column text otherwise (logs and pipes).
     /// </summary>
-    private static void WriteResult(CommandOptions options, bool live, Func<string> json, Func<string> text, Func<Spectre.Console.Rendering.IRenderable> table)
+    private static void WriteResult(BenchOptions options, bool live, Func<string> json, Func<string> text, Func<Spectre.Console.Rendering.IRenderable> table)
     {
         if (options.Has("json"))
         {
@@ -227,7 +135,7 @@ internal static class BenchCommand
     public static void Progress(string message) => BenchProgress.Current.Phase(message);
 
     /// <summary>The settings passed through to a child server: every <c>--Section:Key value</c> option.</summary>
-    public static List<string> ServerOverrides(CommandOptions options)
+    public static List<string> ServerOverrides(BenchOptions options)
     {
         var overrides = new List<string>();
         foreach (string name in options.Names.Where(n => n.Contains(':', StringComparison.Ordinal)))
@@ -241,11 +149,11 @@ internal static class BenchCommand
     }
 
     /// <summary>Checks that only <paramref name="known"/> (plus the common options and server settings) were given.</summary>
-    public static void AllowOnly(CommandOptions options, params string[] known) =>
+    public static void AllowOnly(BenchOptions options, params string[] known) =>
         options.AllowOnly(options.Names.Where(n => n.Contains(':', StringComparison.Ordinal)).Concat(CommonOptions).Concat(known).ToArray());
 
     /// <summary>An integer option with a default and a lower bound; the error names the option.</summary>
-    public static int Int(CommandOptions options, string name, int fallback, int min)
+    public static int Int(BenchOptions options, string name, int fallback, int min)
     {
         string? text = options.Get(name);
         if (text is null)
@@ -262,7 +170,7 @@ internal static class BenchCommand
     }
 
     /// <summary>A number option (seconds, rates) with a default and a lower bound; the error names the option.</summary>
-    public static double Number(CommandOptions options, string name, double fallback, double min)
+    public static double Number(BenchOptions options, string name, double fallback, double min)
     {
         string? text = options.Get(name);
         if (text is null)
@@ -279,7 +187,7 @@ internal static class BenchCommand
     }
 
     /// <summary>Starts the child server, or attaches to <c>--target</c>/<c>--md</c>.</summary>
-    public static async Task<BenchServer> StartServerAsync(CommandOptions options, bool needsDirector, IEnumerable<string> childSettings, CancellationToken cancellation)
+    public static async Task<BenchServer> StartServerAsync(BenchOptions options, bool needsDirector, IEnumerable<string> childSettings, CancellationToken cancellation)
     {
         int? pid = options.Has("pid") ? Int(options, "pid", 0, 1) : null;
         if (!options.Has("target"))
@@ -385,7 +293,7 @@ internal static class BenchCommand
         }
     }
 
-    private static async Task<IPEndPoint> ParseEndPointAsync(CommandOptions options, string name, CancellationToken cancellation)
+    private static async Task<IPEndPoint> ParseEndPointAsync(BenchOptions options, string name, CancellationToken cancellation)
     {
         string text = options.Get(name) ?? throw new UsageException($"--{name} needs HOST:PORT.");
         if (IPEndPoint.TryParse(text, out var endpoint) && endpoint.Port != 0)

@@ -4,7 +4,8 @@ namespace Pastry.Cli.Bench;
 
 /// <summary>
 /// <c>pastry bench</c> on the one command-line parser: one subcommand per scenario, each listing its options with their
-/// defaults in <c>--help</c>. The parsed options are handed to <see cref="BenchCommand"/>, whose scenarios read them.
+/// defaults in <c>--help</c>. The parsed options are handed to <see cref="BenchCommand"/> as <see cref="BenchOptions"/>,
+/// which its scenarios read.
 /// </summary>
 internal static class BenchCommandLine
 {
@@ -75,7 +76,8 @@ internal static class BenchCommandLine
         var bench = new Command("bench", "Load generator over real loopback sockets: starts a child `pastry serve --role otp` with the bench's own models (or uses --target), runs one scenario for a bounded time and prints a table, or JSON with --json.");
         foreach (var (name, description, options) in Scenarios)
         {
-            var scenario = new Command(name, description) { TreatUnmatchedTokensAsErrors = false };
+            var settings = ConfigurationFlags.CreateArgument("settings for the child server, for example --ClientAgent:FlushInterval 00:00:00.005 (every key: pastry serve --help)");
+            var scenario = new Command(name, description) { settings };
             var declared = new List<Option>();
             foreach (var (option, fallback, meaning) in options)
             {
@@ -108,19 +110,49 @@ internal static class BenchCommandLine
                     throw new UsageException("bench does not take --app: it runs its own bench models, in its own child server. To load a game, use serve, migrate or schema.");
                 }
 
-                // Back to the scenario's words: every option given, then the --Section:Key settings for the child server.
-                var words = new List<string> { name };
+                // The parsed options as the scenario reads them: each one given (a switch only when on), then the
+                // --Section:Key settings for the child server.
+                var given = new BenchOptions();
                 foreach (var option in declared)
                 {
-                    if (parse.GetResult(option) is { Implicit: false } given)
+                    if (parse.GetResult(option) is not { Implicit: false } result)
                     {
-                        words.Add(option.Name);
-                        words.AddRange(given.Tokens.Select(t => t.Value));
+                        continue;
+                    }
+
+                    string key = option.Name.Substring(2);
+                    if (option is Option<bool> flag)
+                    {
+                        if (parse.GetValue(flag))
+                        {
+                            given.Add(key, null);
+                        }
+                    }
+                    else
+                    {
+                        foreach (var token in result.Tokens)
+                        {
+                            given.Add(key, token.Value);
+                        }
                     }
                 }
 
-                words.AddRange(ConfigurationFlags.Check(parse.UnmatchedTokens, $"bench {name}", declared));
-                return BenchCommand.RunAsync(words.ToArray());
+                var flags = ConfigurationFlags.Check(parse.GetValue(settings) ?? Array.Empty<string>(), $"bench {name}", declared);
+                for (int i = 0; i < flags.Count; i++)
+                {
+                    string setting = flags[i].Substring(2);
+                    int equals = setting.IndexOf('=', StringComparison.Ordinal);
+                    if (equals >= 0)
+                    {
+                        given.Add(setting.Substring(0, equals), setting.Substring(equals + 1));
+                    }
+                    else
+                    {
+                        given.Add(setting, flags[++i]);
+                    }
+                }
+
+                return BenchCommand.RunAsync(name, given);
             });
             bench.Subcommands.Add(scenario);
         }

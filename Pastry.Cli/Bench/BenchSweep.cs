@@ -44,7 +44,7 @@ internal sealed class BenchSweep
     }
 
     /// <summary>Runs <paramref name="run"/> once per value of the <c>--sweep</c> option, one after the other.</summary>
-    public static async Task<BenchSweep> RunAsync(string scenario, Func<CommandOptions, CancellationToken, Task<BenchReport>> run, CommandOptions options, CancellationToken cancellation)
+    public static async Task<BenchSweep> RunAsync(string scenario, Func<BenchOptions, CancellationToken, Task<BenchReport>> run, BenchOptions options, CancellationToken cancellation)
     {
         var (option, values) = Parse(options.Get("sweep"));
         var sweep = new BenchSweep(scenario, option);

@@ -30,7 +30,7 @@ internal static class ChurnAndDbScenarios
     /// <c>pastry bench churn</c>. The accounts are created in an untimed setup phase (the goal counts logins and
     /// interest syncs, not sign-ups); the timed loop is connect, hello, login, AddInterest, InterestDone, leave.
     /// </summary>
-    public static async Task<BenchReport> ChurnAsync(CommandOptions options, CancellationToken cancellation)
+    public static async Task<BenchReport> ChurnAsync(BenchOptions options, CancellationToken cancellation)
     {
         BenchCommand.AllowOnly(options, "objects", "seconds", "workers", "accounts", "warmup", "resume");
         bool resume = options.Has("resume");
@@ -207,7 +207,7 @@ internal static class ChurnAndDbScenarios
     }
 
     /// <summary><c>pastry bench db</c>.</summary>
-    public static async Task<BenchReport> DbAsync(CommandOptions options, CancellationToken cancellation)
+    public static async Task<BenchReport> DbAsync(BenchOptions options, CancellationToken cancellation)
     {
         BenchCommand.AllowOnly(options, "objects", "seconds", "window", "queries");
         bool queries = options.Has("queries");
@@ -321,7 +321,7 @@ internal static class ChurnAndDbScenarios
         before is TimeSpan b && after is TimeSpan a && sessions > 0 ? Math.Round((a - b).TotalMilliseconds / sessions, 3) : null;
 
     /// <summary>The child server's PBKDF2 iterations: a <c>--Accounts:Pbkdf2Iterations</c> override, else the bench's.</summary>
-    private static int ChildIterations(CommandOptions options)
+    private static int ChildIterations(BenchOptions options)
     {
         foreach (string name in options.Names)
         {

@@ -31,7 +31,7 @@ internal static class ClientScenarios
 
 
     /// <summary><c>pastry bench relay</c>.</summary>
-    public static async Task<BenchReport> RelayAsync(CommandOptions options, CancellationToken cancellation)
+    public static async Task<BenchReport> RelayAsync(BenchOptions options, CancellationToken cancellation)
     {
         BenchCommand.AllowOnly(options, "rate", "seconds", "warmup");
         int count = BenchCommand.Int(options, "clients", 100, 2);
@@ -157,7 +157,7 @@ internal static class ClientScenarios
     }
 
     /// <summary><c>pastry bench clientmem</c>.</summary>
-    public static async Task<BenchReport> ClientMemoryAsync(CommandOptions options, CancellationToken cancellation)
+    public static async Task<BenchReport> ClientMemoryAsync(BenchOptions options, CancellationToken cancellation)
     {
         BenchCommand.AllowOnly(options, "objects");
         int objects = BenchCommand.Int(options, "objects", 1000, 1);

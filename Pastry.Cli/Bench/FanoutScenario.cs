@@ -251,9 +251,9 @@ internal static class FanoutScenario
     }
 
     /// <summary>The options of <c>pastry bench fanout</c>.</summary>
-    public sealed record Settings(CommandOptions Options, int Clients, int Objects, double Rate, int Window, double Seconds, double Warmup, double PercentOfPeak)
+    public sealed record Settings(BenchOptions Options, int Clients, int Objects, double Rate, int Window, double Seconds, double Warmup, double PercentOfPeak)
     {
-        public static Settings From(CommandOptions options)
+        public static Settings From(BenchOptions options)
         {
             BenchCommand.AllowOnly(options, "objects", "rate", "window", "seconds", "warmup", "percent-of-peak");
             double percent = BenchCommand.Number(options, "percent-of-peak", 0, 0);

@@ -221,9 +221,9 @@ internal static class GridScenario
     }
 
     /// <summary>The options of <c>pastry bench grid</c>.</summary>
-    public sealed record Settings(CommandOptions Options, int Clients, double Hz, int Grid, float CellSize, float Speed, double Seconds, double Warmup)
+    public sealed record Settings(BenchOptions Options, int Clients, double Hz, int Grid, float CellSize, float Speed, double Seconds, double Warmup)
     {
-        public static Settings From(CommandOptions options)
+        public static Settings From(BenchOptions options)
         {
             BenchCommand.AllowOnly(options, "hz", "density", "grid", "cell", "speed", "seconds", "warmup");
             int clients = BenchCommand.Int(options, "clients", 1000, 1);

@@ -162,9 +162,9 @@ internal static class IdleScenario
     }
 
     /// <summary>The options of <c>pastry bench idle</c>.</summary>
-    public sealed record Settings(CommandOptions Options, int Clients, double Settle, double CpuSeconds)
+    public sealed record Settings(BenchOptions Options, int Clients, double Settle, double CpuSeconds)
     {
-        public static Settings From(CommandOptions options)
+        public static Settings From(BenchOptions options)
         {
             BenchCommand.AllowOnly(options, "settle", "cpu-seconds");
             return new Settings(options, BenchCommand.Int(options, "clients", 1000, 1), BenchCommand.Number(options, "settle", 3, 0), BenchCommand.Number(options, "cpu-seconds", 10, 1));

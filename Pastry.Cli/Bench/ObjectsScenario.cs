@@ -76,9 +76,9 @@ internal static class ObjectsScenario
         before is long b && after is long a ? Math.Round((double)(a - b) / objects, 1) : null;
 
     /// <summary>The options of <c>pastry bench objects</c>.</summary>
-    public sealed record Settings(CommandOptions Options, int Objects, uint Zones, double Settle)
+    public sealed record Settings(BenchOptions Options, int Objects, uint Zones, double Settle)
     {
-        public static Settings From(CommandOptions options)
+        public static Settings From(BenchOptions options)
         {
             BenchCommand.AllowOnly(options, "objects", "zones", "settle");
             return new Settings(

@@ -13,7 +13,7 @@ public sealed class BenchSweepTests
     public async Task Sweep_PassesEachValueToItsRun_AndDerivesMemoryPerSessionFromTheBaseline()
     {
         var seen = new List<string?>();
-        var options = CommandOptions.Parse(new[] { "--sweep", "clients=10,100", "--objects", "5" });
+        var options = new BenchOptions().Add("sweep", "clients=10,100").Add("objects", "5");
         var sweep = await BenchSweep.RunAsync("fanout", (run, _) =>
         {
             seen.Add(run.Get("clients"));

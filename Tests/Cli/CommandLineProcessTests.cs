@@ -43,6 +43,42 @@ public sealed class CommandLineProcessTests
     }
 
     [TestMethod]
+    public async Task Help_DescribesTheSettingFlags_AndTheRootHelpListsEachCommandOnOneLine()
+    {
+        await using var serve = PastryProcess.Start("serve", "--help");
+        Assert.AreEqual(0, await serve.WaitForExitAsync());
+        StringAssert.Contains(serve.Output, "<--Section:Key value>");
+        StringAssert.Contains(serve.Output, "--Database:Path pastry.db");
+        Assert.IsFalse(serve.Output.Contains("Arguments passed to the application", StringComparison.Ordinal), serve.Output);
+
+        await using var fanout = PastryProcess.Start("bench", "fanout", "--help");
+        Assert.AreEqual(0, await fanout.WaitForExitAsync());
+        StringAssert.Contains(fanout.Output, "settings for the child server");
+        Assert.IsFalse(fanout.Output.Contains("Arguments passed to the application", StringComparison.Ordinal), fanout.Output);
+
+        await using var root = PastryProcess.Start("--help");
+        Assert.AreEqual(0, await root.WaitForExitAsync());
+        Assert.IsFalse(root.Output.Contains("--ClientAgent:Port 7199", StringComparison.Ordinal), "The settings list is serve's own help:\n" + root.Output);
+        foreach (string command in new[] { "serve", "migrate", "backup", "schema", "bench" })
+        {
+            StringAssert.Matches(root.Output, new Regex($"(?m)^\\s+{command}\\b"));
+        }
+    }
+
+    [TestMethod]
+    public async Task BenchSettings_ReachTheChildServer_InEitherForm()
+    {
+        // The child server refuses the port; its reason comes back through the bench, naming the key.
+        await using var bench = PastryProcess.Start("bench", "clientmem", "--objects", "5", "--ClientAgent:Port=70000");
+        Assert.AreEqual(1, await bench.WaitForExitAsync());
+        StringAssert.Contains(bench.Output, "ClientAgent:Port must be between 0 and 65535");
+
+        await using var spaced = PastryProcess.Start("bench", "clientmem", "--objects", "5", "--ClientAgent:Port", "70000");
+        Assert.AreEqual(1, await spaced.WaitForExitAsync());
+        StringAssert.Contains(spaced.Output, "ClientAgent:Port must be between 0 and 65535");
+    }
+
+    [TestMethod]
     public async Task TavernHelp_ListsItsCommandsAndThePastryCommands_AndExits0()
     {
         await using var tavern = PastryProcess.StartDll(TavernDll, null, "--help");

@@ -7,11 +7,12 @@ namespace Pastry.Tests.Readme;
 /// Follows the README's "An AI and a client in five minutes" as a newcomer would: its code blocks become a class
 /// library and a console client in a fresh folder, built against the Pastry assemblies built next to the tests; its
 /// commands create the game's database and start the real <c>pastry serve --role all</c>; the client runs twice and
-/// must print what the README's comments say, and no <c>pastry.db</c> may be opened or created on the way.
+/// must print what the README's comments say; then all of it again (migrate, serve, client) on the same database; and
+/// no <c>pastry.db</c> may be opened or created on the way.
 /// </summary>
 /// <remarks>
 /// The only departures from the README's text, each needed to run beside other tests on one machine: the server
-/// listens on OS-assigned ports (<c>--ClientAgent:Port 0 --MessageDirector:Port 0</c>), so the client's
+/// listens on OS-assigned ports (<c>--ClientAgent:Port 0 --MessageDirector:Port 0 --Admin:Port 0</c>), so the client's
 /// <c>int port = 7199;</c> line reads the port from an environment variable; and <c>dotnet run --project Pastry.Cli --</c>
 /// is the <c>pastry.dll</c> built next to the tests (the same program).
 /// </remarks>
@@ -69,23 +70,29 @@ public sealed partial class ReadmeWalkthroughTests
             var serve = Command(commands[1], gameBin);
             Assert.AreEqual("migrate", migrate[1]);
             CollectionAssert.AreEqual(new[] { "serve", "--role", "all" }, serve.Skip(1).Take(3).ToArray());
-            await RunToEndAsync(here, null, RunTimeout, migrate);
-            Assert.IsTrue(File.Exists(Path.Combine(gameBin, "game.db")), "migrate created the game's database where the README says");
-
-            await using var server = PastryProcess.StartDotnet(here, null, [.. serve, "--ClientAgent:Port", "0", "--MessageDirector:Port", "0"]);
-            var listening = await server.WaitForLineAsync(ClientAgentListening(), RunTimeout);
-            await server.WaitForLineAsync(AiStarted(), RunTimeout);
-            var environment = new Dictionary<string, string> { [PortVariable] = listening.Groups[1].Value };
-
-            for (int run = 1; run <= 2; run++)
+            // The whole walkthrough twice in a row: the second time migrate finds its tables, the server reopens the
+            // same game.db, and the client logs in to the account the first time created.
+            for (int round = 1; round <= 2; round++)
             {
-                string output = await RunToEndAsync(here, environment, RunTimeout, clientDll);
-                var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-                CollectionAssert.AreEqual(expected, lines, $"Run {run} of the README's client printed:{Environment.NewLine}{output}{Environment.NewLine}Server:{Environment.NewLine}{server.Output}");
+                await RunToEndAsync(here, null, RunTimeout, migrate);
+                Assert.IsTrue(File.Exists(Path.Combine(gameBin, "game.db")), "migrate created the game's database where the README says");
+
+                await using var server = PastryProcess.StartDotnet(here, null, [.. serve, "--ClientAgent:Port", "0", "--MessageDirector:Port", "0", "--Admin:Port", "0"]);
+                var listening = await server.WaitForLineAsync(ClientAgentListening(), RunTimeout);
+                await server.WaitForLineAsync(AiStarted(), RunTimeout);
+                var environment = new Dictionary<string, string> { [PortVariable] = listening.Groups[1].Value };
+
+                for (int run = 1; run <= 2; run++)
+                {
+                    string output = await RunToEndAsync(here, environment, RunTimeout, clientDll);
+                    var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                    CollectionAssert.AreEqual(expected, lines, $"Round {round}, run {run} of the README's client printed:{Environment.NewLine}{output}{Environment.NewLine}Server:{Environment.NewLine}{server.Output}");
+                }
+
+                server.Terminate();
+                Assert.AreEqual(0, await server.WaitForExitAsync(RunTimeout), server.Output);
             }
 
-            server.Terminate();
-            Assert.AreEqual(0, await server.WaitForExitAsync(RunTimeout), server.Output);
             Assert.AreEqual("Not a database: the Tavern's pastry.db, which the walkthrough must never open.", File.ReadAllText(decoy));
             var strays = Directory.EnumerateFiles(root, "pastry.db*", SearchOption.AllDirectories).Where(f => f != decoy).ToArray();
             Assert.AreEqual(0, strays.Length, "No other pastry.db may appear: " + string.Join(", ", strays));

@@ -3,8 +3,11 @@ using Pastry;
 
 namespace MyGame.Models;
 
-/// <summary>A hero in the world: everyone in its zone sees its name and gold, and may greet it.</summary>
-public sealed class Hero : DistributedObject<Hero>
+/// <summary>
+/// A hero in the world: everyone in its zone sees its name and gold, and may greet it. Fields are partial properties:
+/// Pastry.Core's source generator writes their bodies, and its analyzers check the keywords as you type (PASTRY001...).
+/// </summary>
+public sealed partial class Hero : DistributedObject<Hero>
 {
     /// <summary>The well-known id of the hero the AI creates at start.</summary>
     public static readonly DoId GuideId = DoId.Parse("00000000-0000-0000-0000-000000000001");
@@ -14,11 +17,11 @@ public sealed class Hero : DistributedObject<Hero>
 
     /// <summary>The hero's name.</summary>
     [Required, Ram, Broadcast, MaxLength(24)]
-    public string Name { get => Get<string>(); set => Set(value); }
+    public partial string Name { get; set; }
 
     /// <summary>Only the AI may change a hero's gold.</summary>
     [Ram, Broadcast, Ai, Range(0, 1_000_000)]
-    public int Gold { get => Get<int>(); set => Set(value); }
+    public partial int Gold { get; set; }
 
     /// <summary>A client greets the hero; the body runs on the AI.</summary>
     [Distributed, ClSend]

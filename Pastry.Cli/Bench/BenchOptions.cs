@@ -1,50 +1,24 @@
-namespace Pastry.Cli;
+namespace Pastry.Cli.Bench;
 
 /// <summary>
-/// The <c>--name value</c> and <c>--flag</c> options of one command. Options may repeat (for example several
-/// <c>--app</c>); <c>--name=value</c> is accepted too.
+/// The options given to one <c>pastry bench</c> scenario, by name without the dashes, as the command-line parser
+/// (System.CommandLine, <see cref="BenchCommandLine"/>) found them: an option may repeat, a switch has no value,
+/// and <c>--Section:Key value</c> settings for the child server are here too. Nothing here parses words.
 /// </summary>
-internal sealed class CommandOptions
+internal sealed class BenchOptions
 {
     private readonly Dictionary<string, List<string?>> values = new(StringComparer.Ordinal);
 
-    private CommandOptions()
+    /// <summary>Records <c>--name value</c>, or the switch <c>--name</c> when <paramref name="value"/> is null.</summary>
+    public BenchOptions Add(string name, string? value)
     {
-    }
-
-    public static CommandOptions Parse(string[] args)
-    {
-        var options = new CommandOptions();
-        for (int i = 0; i < args.Length; i++)
+        if (!values.TryGetValue(name, out var list))
         {
-            string arg = args[i];
-            if (!arg.StartsWith("--", StringComparison.Ordinal) || arg.Length == 2)
-            {
-                throw new UsageException($"Unexpected argument '{arg}'; options look like --name value.");
-            }
-
-            string name = arg.Substring(2);
-            string? value = null;
-            int equals = name.IndexOf('=', StringComparison.Ordinal);
-            if (equals >= 0)
-            {
-                value = name.Substring(equals + 1);
-                name = name.Substring(0, equals);
-            }
-            else if (i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal))
-            {
-                value = args[++i];
-            }
-
-            if (!options.values.TryGetValue(name, out var list))
-            {
-                options.values[name] = list = new List<string?>();
-            }
-
-            list.Add(value);
+            values[name] = list = new List<string?>();
         }
 
-        return options;
+        list.Add(value);
+        return this;
     }
 
     /// <summary>The names of every option given.</summary>
@@ -61,9 +35,9 @@ internal sealed class CommandOptions
         values.TryGetValue(name, out var list) ? list.Where(v => v is not null).Select(v => v!) : Enumerable.Empty<string>();
 
     /// <summary>A copy of these options where <c>--name</c> has the one value <paramref name="value"/> (null: not given).</summary>
-    public CommandOptions With(string name, string? value)
+    public BenchOptions With(string name, string? value)
     {
-        var copy = new CommandOptions();
+        var copy = new BenchOptions();
         foreach (var (key, list) in values)
         {
             copy.values[key] = new List<string?>(list);
