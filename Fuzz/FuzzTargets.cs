@@ -177,12 +177,11 @@ public static class FuzzTargets
                     var target = reader.ReadDoId();
                     int index = reader.ReadUInt16();
                     var model = target == LoginManager.WellKnownId ? Registry.GetModel<LoginManager>() : Model;
-                    if (index >= model.Methods.Count)
+                    if (model.FindMethodByWireId(index) is not { } method)
                     {
                         return;
                     }
 
-                    var method = model.Methods[index];
                     var arguments = method.DecodeArguments(ref reader);
                     reader.EnsureAtEnd();
                     _ = method.ValidateArguments(target == LoginManager.WellKnownId ? model.CreateInstance() : Context, arguments);

@@ -696,7 +696,8 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
         {
             for (int i = 0; i < count; i++)
             {
-                var field = obj.Model.Fields[reader.ReadUInt16()];
+                int wireId = reader.ReadUInt16();
+                var field = obj.Model.FindFieldByWireId(wireId) ?? throw new WireFormatException(WireError.UnknownMember, $"{obj.Model.Name} has no field {wireId}");
                 field.DecodeAndApply(obj, ref reader, ChangeOrigin.Remote, validate: true);
             }
         }
@@ -716,12 +717,11 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
         var reader = new WireReader(envelope.Payload.Span);
         var account = reader.ReadDoId();
         int index = reader.ReadUInt16();
-        if (!TryGetObject(envelope.Subject, out var obj) || index >= obj.Model.Methods.Count)
+        if (!TryGetObject(envelope.Subject, out var obj) || obj.Model.FindMethodByWireId(index) is not { } method)
         {
             return;
         }
 
-        var method = obj.Model.Methods[index];
         var arguments = method.DecodeArguments(ref reader);
         var problems = method.ValidateArguments(obj, arguments);
         if (problems is not null)

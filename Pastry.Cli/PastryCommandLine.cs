@@ -21,10 +21,13 @@ public static class PastryCommandLine
     /// <summary>Exit code: usage or configuration error.</summary>
     public const int ExitUsage = 2;
 
+    /// <summary>Exit code of <c>pastry schema --check</c>: the models break compatibility with the old lock.</summary>
+    public const int ExitBreakingSchema = 3;
+
     /// <summary>Runs one command. <paramref name="appAssemblies"/> are searched for models in addition to <c>--app</c>.</summary>
     public static Task<int> RunAsync(string[] args, params Assembly[] appAssemblies)
     {
-        var root = new RootCommand("pastry: run, migrate, back up and measure a Pastry game server (exit codes: 0 ok, 1 runtime error, 2 usage or configuration error).");
+        var root = new RootCommand("pastry: run, migrate, back up and measure a Pastry game server (exit codes: 0 ok, 1 runtime error, 2 usage or configuration error, 3 schema --check found a breaking change).");
         foreach (var command in CreateCommands(appAssemblies))
         {
             root.Subcommands.Add(command);
@@ -71,6 +74,11 @@ public static class PastryCommandLine
             return ExitUsage;
         }
         catch (ModelDeclarationException ex)
+        {
+            await Console.Error.WriteLineAsync($"{program}: {ex.Message}").ConfigureAwait(false);
+            return ExitUsage;
+        }
+        catch (SchemaLockException ex)
         {
             await Console.Error.WriteLineAsync($"{program}: {ex.Message}").ConfigureAwait(false);
             return ExitUsage;

@@ -302,7 +302,7 @@ public sealed partial class PastryClient : IAsyncDisposable, IObjectBinding
         {
             int start = w.BeginFrame(MessageType.SetField);
             w.WriteDoId(s.target.DoId);
-            w.WriteUInt16((ushort)s.field.Index);
+            w.WriteUInt16(s.field.WireId);
             s.field.Encode(s.target, w);
             w.EndFrame(start);
         });
@@ -661,12 +661,8 @@ public sealed partial class PastryClient : IAsyncDisposable, IObjectBinding
         for (int i = 0; i < count; i++)
         {
             int index = reader.ReadUInt16();
-            if (index >= model.Fields.Count)
-            {
-                throw new WireFormatException(WireError.UnknownMember, $"{model.Name} has no field {index}");
-            }
-
-            model.Fields[index].DecodeAndApply(obj, ref reader, ChangeOrigin.Remote, validate: false);
+            var field = model.FindFieldByWireId(index) ?? throw new WireFormatException(WireError.UnknownMember, $"{model.Name} has no field {index}");
+            field.DecodeAndApply(obj, ref reader, ChangeOrigin.Remote, validate: false);
         }
 
         if (isNew)
@@ -689,12 +685,8 @@ public sealed partial class PastryClient : IAsyncDisposable, IObjectBinding
         for (int i = 0; i < count; i++)
         {
             int index = reader.ReadUInt16();
-            if (index >= obj.Model.Fields.Count)
-            {
-                throw new WireFormatException(WireError.UnknownMember, $"{obj.Model.Name} has no field {index}");
-            }
-
-            obj.Model.Fields[index].DecodeAndApply(obj, ref reader, ChangeOrigin.Remote, validate: false);
+            var field = obj.Model.FindFieldByWireId(index) ?? throw new WireFormatException(WireError.UnknownMember, $"{obj.Model.Name} has no field {index}");
+            field.DecodeAndApply(obj, ref reader, ChangeOrigin.Remote, validate: false);
         }
     }
 
@@ -706,7 +698,8 @@ public sealed partial class PastryClient : IAsyncDisposable, IObjectBinding
         int index = reader.ReadUInt16();
         if (id == LoginManager.WellKnownId)
         {
-            var arguments = loginModel.Methods[index].DecodeArguments(ref reader);
+            var loginMethod = loginModel.FindMethodByWireId(index) ?? throw new WireFormatException(WireError.UnknownMember, $"{loginModel.Name} has no method {index}");
+            var arguments = loginMethod.DecodeArguments(ref reader);
             TaskCompletionSource<object?[]>? pending = null;
             lock (gate)
             {
@@ -720,12 +713,11 @@ public sealed partial class PastryClient : IAsyncDisposable, IObjectBinding
             return;
         }
 
-        if (!table.TryGet(id, out var target) || index >= target.Model.Methods.Count)
+        if (!table.TryGet(id, out var target) || target.Model.FindMethodByWireId(index) is not { } method)
         {
             return;
         }
 
-        var method = target.Model.Methods[index];
         var args = method.DecodeArguments(ref reader);
         method.Invoke(target, args);
         table.StreamsOf(target.Model).Calls.OnNext(new RpcCall(target, method, args, DoId.Empty));

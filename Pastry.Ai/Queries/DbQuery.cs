@@ -179,15 +179,12 @@ public sealed class DbQuery<T>
                 for (int f = 0; f < fields; f++)
                 {
                     int index = reader.ReadUInt16();
-                    if (index >= model.Fields.Count)
-                    {
-                        throw new WireFormatException(WireError.UnknownMember, $"{model.Name} has no field {index}");
-                    }
+                    var field = model.FindFieldByWireId(index) ?? throw new WireFormatException(WireError.UnknownMember, $"{model.Name} has no field {index}");
 
                     try
                     {
                         // Validated like an activated object's values; the database checked them already.
-                        model.Fields[index].DecodeAndApply(obj, ref reader, ChangeOrigin.Remote, validate: true);
+                        field.DecodeAndApply(obj, ref reader, ChangeOrigin.Remote, validate: true);
                     }
                     catch (ModelValidationException ex)
                     {

@@ -112,7 +112,7 @@ internal sealed class BenchAi : IParticipant, IAsyncDisposable
         var entities = new BenchEntity[count];
         updates = new Envelope[count];
         payloads = new byte[count][];
-        int field = registry.GetModel<BenchEntity>().GetField(nameof(BenchEntity.SentTicks)).Index;
+        int field = registry.GetModel<BenchEntity>().GetField(nameof(BenchEntity.SentTicks)).WireId;
         for (int i = 0; i < count; i++)
         {
             entities[i] = new BenchEntity { Value = i, SentTicks = 0 };
@@ -169,7 +169,7 @@ internal sealed class BenchAi : IParticipant, IAsyncDisposable
         }
 
         walking = new WalkingAvatars(world.DoId, grid, cellSize, index, zones,
-            model.GetField(nameof(BenchAvatar.X)).Index, model.GetField(nameof(BenchAvatar.Y)).Index, model.GetField(nameof(BenchAvatar.SentTicks)).Index);
+            model.GetField(nameof(BenchAvatar.X)).WireId, model.GetField(nameof(BenchAvatar.Y)).WireId, model.GetField(nameof(BenchAvatar.SentTicks)).WireId);
         if (starts.Count == 0)
         {
             allEntered.TrySetResult();

@@ -377,12 +377,12 @@ internal sealed class BenchClient : IDisposable
         var target = reader.ReadDoId();
         int index = reader.ReadUInt16();
         var login = method.Model;
-        if (target != LoginManager.WellKnownId || index >= login.Methods.Count)
+        if (target != LoginManager.WellKnownId || login.FindMethodByWireId(index) is not { } answered)
         {
             throw new BenchException($"client {user}: unexpected call {index} on {target} in answer to {method.Name}");
         }
 
-        var answer = login.Methods[index].DecodeArguments(ref reader);
+        var answer = answered.DecodeArguments(ref reader);
         if ((int)answer[0]! != 0)
         {
             throw new BenchException($"client {user}: {method.Name} failed with status {answer[0]}: {answer[2]}");

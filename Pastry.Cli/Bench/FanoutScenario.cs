@@ -44,7 +44,7 @@ internal static class FanoutScenario
 
     private static async Task<BenchReport> MeasureAsync(Settings settings, ModelRegistry registry, BenchServer server, BenchAi ai, BenchClient[] clients, long? baseline, CancellationToken cancellation)
     {
-        var run = new BenchRunState(registry.GetModel<BenchEntity>().GetField(nameof(BenchEntity.SentTicks)).Index);
+        var run = new BenchRunState(registry.GetModel<BenchEntity>().GetField(nameof(BenchEntity.SentTicks)).WireId);
         using var stopClients = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
         var receiving = clients.Select(c => Task.Run(() => c.ReceiveAsync(run, stopClients.Token), CancellationToken.None)).ToArray();
         var heartbeats = BenchCommand.HeartbeatAsync(clients, stopClients.Token);

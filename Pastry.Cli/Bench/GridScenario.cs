@@ -48,7 +48,7 @@ internal static class GridScenario
         await ai.QueryMemoryAsync(collect: true, cancellation).ConfigureAwait(false);
         long? baselineRss = server.ReadRssBytes();
 
-        var run = new BenchRunState(registry.GetModel<BenchAvatar>().GetField(nameof(BenchAvatar.SentTicks)).Index);
+        var run = new BenchRunState(registry.GetModel<BenchAvatar>().GetField(nameof(BenchAvatar.SentTicks)).WireId);
         var walkers = new GridWalker[settings.Clients];
         int assigned = 0;
         long inViewAtStart = 0;
@@ -379,13 +379,13 @@ internal sealed class GridWalker : IBenchFrameObserver, IDisposable
         int start0 = frame.BeginFrame(MessageType.SetFields);
         frame.WriteDoId(avatar);
         frame.WriteUInt16(3);
-        frame.WriteUInt16((ushort)model.GetField(nameof(BenchAvatar.X)).Index);
+        frame.WriteUInt16(model.GetField(nameof(BenchAvatar.X)).WireId);
         xOffset = frame.WrittenCount;
         frame.WriteSingle(0);
-        frame.WriteUInt16((ushort)model.GetField(nameof(BenchAvatar.Y)).Index);
+        frame.WriteUInt16(model.GetField(nameof(BenchAvatar.Y)).WireId);
         yOffset = frame.WrittenCount;
         frame.WriteSingle(0);
-        frame.WriteUInt16((ushort)model.GetField(nameof(BenchAvatar.SentTicks)).Index);
+        frame.WriteUInt16(model.GetField(nameof(BenchAvatar.SentTicks)).WireId);
         ticksOffset = frame.WrittenCount;
         frame.WriteInt64(0);
         frame.EndFrame(start0);

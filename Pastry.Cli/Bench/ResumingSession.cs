@@ -47,7 +47,8 @@ internal sealed class ResumingSession : IDisposable
         var answer = await ExpectAsync(MessageType.CallMethod, cancellation).ConfigureAwait(false);
         var reader = new WireReader(answer.Span);
         reader.ReadDoId();
-        var arguments = login.Methods[reader.ReadUInt16()].DecodeArguments(ref reader);
+        int methodId = reader.ReadUInt16();
+        var arguments = (login.FindMethodByWireId(methodId) ?? throw new BenchException($"login answered with unknown method {methodId}")).DecodeArguments(ref reader);
         if ((int)arguments[0]! != 0)
         {
             throw new BenchException($"login of {user} failed: {arguments[2]}");

@@ -18,7 +18,7 @@ public static class DatabaseMessages
         writer.WriteUInt16((ushort)fields.Count);
         foreach (var field in fields)
         {
-            writer.WriteUInt16((ushort)field.Index);
+            writer.WriteUInt16(field.WireId);
             field.Encode(obj, writer);
         }
 
@@ -39,7 +39,7 @@ public static class DatabaseMessages
         writer.WriteUInt16((ushort)values.Length);
         foreach (var (field, value) in values)
         {
-            writer.WriteUInt16((ushort)field.Index);
+            writer.WriteUInt16(field.WireId);
             field.Codec.WriteBoxed(writer, value);
         }
 
@@ -53,7 +53,7 @@ public static class DatabaseMessages
         writer.WriteUInt16((ushort)values.Length);
         foreach (var (field, expected, value) in values)
         {
-            writer.WriteUInt16((ushort)field.Index);
+            writer.WriteUInt16(field.WireId);
             field.Codec.WriteBoxed(writer, expected);
             field.Codec.WriteBoxed(writer, value);
         }
@@ -82,7 +82,7 @@ public static class DatabaseMessages
         writer.WriteUInt16((ushort)values.Length);
         foreach (var (field, value) in values)
         {
-            writer.WriteUInt16((ushort)field.Index);
+            writer.WriteUInt16(field.WireId);
             field.Codec.WriteBoxed(writer, value);
         }
 
@@ -105,7 +105,7 @@ public static class DatabaseMessages
             for (int i = 0; i < count; i++)
             {
                 int index = reader.ReadUInt16();
-                fields.Add(model is not null && index < model.Fields.Count ? model.Fields[index].Name : $"#{index}");
+                fields.Add(model?.FindFieldByWireId(index)?.Name ?? $"#{index}");
             }
 
             return new DatabaseReply(envelope.Type, context, status, reason, values, fields);
@@ -117,12 +117,7 @@ public static class DatabaseMessages
             for (int i = 0; i < count; i++)
             {
                 int index = reader.ReadUInt16();
-                if (index >= model.Fields.Count)
-                {
-                    throw new WireFormatException(WireError.UnknownMember, $"{model.Name} has no field {index}");
-                }
-
-                var field = model.Fields[index];
+                var field = model.FindFieldByWireId(index) ?? throw new WireFormatException(WireError.UnknownMember, $"{model.Name} has no field {index}");
                 values[field.Name] = field.Codec.ReadBoxed(ref reader);
             }
         }

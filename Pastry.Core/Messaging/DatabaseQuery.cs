@@ -56,7 +56,7 @@ internal sealed record QuerySpec(ModelInfo Model, IReadOnlyList<QueryFilter> Fil
         writer.WriteUInt16((ushort)Filters.Count);
         foreach (var filter in Filters)
         {
-            writer.WriteUInt16(filter.Field is null ? DoIdField : (ushort)filter.Field.Index);
+            writer.WriteUInt16(filter.Field is null ? DoIdField : filter.Field.WireId);
             writer.WriteByte((byte)filter.Operator);
             writer.WriteUInt16((ushort)filter.Values.Count);
             var codec = CodecOf(filter.Field);
@@ -69,7 +69,7 @@ internal sealed record QuerySpec(ModelInfo Model, IReadOnlyList<QueryFilter> Fil
         writer.WriteUInt16((ushort)Orders.Count);
         foreach (var order in Orders)
         {
-            writer.WriteUInt16(order.Field is null ? DoIdField : (ushort)order.Field.Index);
+            writer.WriteUInt16(order.Field is null ? DoIdField : order.Field.WireId);
             writer.WriteByte(order.Descending ? (byte)1 : (byte)0);
         }
 
@@ -194,12 +194,7 @@ internal sealed record QuerySpec(ModelInfo Model, IReadOnlyList<QueryFilter> Fil
             return null;
         }
 
-        if (index >= model.Fields.Count)
-        {
-            throw new WireFormatException(WireError.UnknownMember, $"{model.Name} has no field {index}");
-        }
-
-        var field = model.Fields[index];
+        var field = model.FindFieldByWireId(index) ?? throw new WireFormatException(WireError.UnknownMember, $"{model.Name} has no field {index}");
         if (!field.IsDb)
         {
             problem = $"{model.Name}.{field.Name} is not [Db]; queries read the database, so they filter and order on Db fields only";

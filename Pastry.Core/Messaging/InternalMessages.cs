@@ -43,7 +43,7 @@ public static class InternalMessages
         {
             if ((field.IsStored || (databaseBacked && field.IsDb)) && obj.IsAssigned(field))
             {
-                writer.WriteUInt16((ushort)field.Index);
+                writer.WriteUInt16(field.WireId);
                 field.Encode(obj, writer);
             }
         }
@@ -61,7 +61,7 @@ public static class InternalMessages
     public static Envelope SetField(DistributedObject obj, FieldDescriptor field, Channel sender)
     {
         using var writer = new PooledBufferWriter(64);
-        writer.WriteUInt16((ushort)field.Index);
+        writer.WriteUInt16(field.WireId);
         field.Encode(obj, writer);
         return new Envelope(InternalMessageType.SetField, sender, obj.DoId, writer.WrittenSpan.ToArray());
     }
@@ -74,7 +74,7 @@ public static class InternalMessages
     {
         using var writer = new PooledBufferWriter(64);
         writer.WriteUInt16(1);
-        writer.WriteUInt16((ushort)field.Index);
+        writer.WriteUInt16(field.WireId);
         field.Encode(obj, writer);
         return new Envelope(InternalMessageType.SetFieldsStored, sender, obj.DoId, writer.WrittenSpan.ToArray());
     }
@@ -83,7 +83,7 @@ public static class InternalMessages
     public static Envelope CallMethod(DoId target, MethodDescriptor method, object?[] arguments, Channel sender)
     {
         using var writer = new PooledBufferWriter(64);
-        writer.WriteUInt16((ushort)method.Index);
+        writer.WriteUInt16(method.WireId);
         method.EncodeArguments(writer, arguments);
         return new Envelope(InternalMessageType.CallMethod, sender, target, writer.WrittenSpan.ToArray());
     }

@@ -18,6 +18,7 @@ public abstract class FieldDescriptor
         Property = property;
         Name = property.Name;
         Index = index;
+        WireId = (ushort)index;
         Keywords = keywords;
         Validators = validators;
         CleanMethod = cleanMethod;
@@ -32,8 +33,15 @@ public abstract class FieldDescriptor
     /// <summary>The field's name (the property name).</summary>
     public string Name { get; }
 
-    /// <summary>The field's index in declaration order; fields travel on the wire as (class id, index).</summary>
+    /// <summary>The field's position in <see cref="ModelInfo.Fields"/> (declaration order); it addresses the field's slot in an object, never the wire.</summary>
     public int Index { get; }
+
+    /// <summary>
+    /// The field's id on the wire and in internal messages: fields travel as (class id, wire id). It comes from the
+    /// schema lock embedded in the model's assembly (<c>pastry.schema.lock</c>), so inserting, reordering or removing
+    /// other fields never changes it; without a lock it is <see cref="Index"/>.
+    /// </summary>
+    public ushort WireId { get; internal set; }
 
     /// <summary>The field's CLR type.</summary>
     public Type ClrType => Codec.ClrType;

@@ -14,6 +14,8 @@ public sealed class ParameterDescriptor
     {
         Name = parameter.Name ?? $"arg{parameter.Position}";
         Codec = codec;
+        IsOptional = parameter.HasDefaultValue;
+        DefaultValue = parameter.HasDefaultValue ? parameter.DefaultValue : null;
         validators = parameter.GetCustomAttributes<ValidationAttribute>(inherit: true).ToArray();
     }
 
@@ -22,6 +24,15 @@ public sealed class ParameterDescriptor
 
     /// <summary>The codec of the parameter's type.</summary>
     public ValueCodec Codec { get; }
+
+    /// <summary>
+    /// Whether the parameter has a default value. A call that ends before it (sent by a client built before the
+    /// parameter was added) gets the default, which is why adding an optional parameter at the end is compatible.
+    /// </summary>
+    public bool IsOptional { get; }
+
+    /// <summary>The default value of an optional parameter.</summary>
+    public object? DefaultValue { get; }
 
     /// <summary>DataAnnotations validators on the parameter (for example <c>[MaxLength(200)] string text</c>).</summary>
     public IReadOnlyList<ValidationAttribute> Validators => validators;
@@ -57,6 +68,7 @@ public sealed class MethodDescriptor
         Method = method;
         Name = method.Name;
         Index = index;
+        WireId = (ushort)index;
         Keywords = keywords;
         this.parameters = parameters;
         invoker = CompiledAccessors.Invoker(model.ClrType, method);
@@ -71,8 +83,11 @@ public sealed class MethodDescriptor
     /// <summary>The method's name.</summary>
     public string Name { get; }
 
-    /// <summary>The method's index among the model's methods (declaration order).</summary>
+    /// <summary>The method's position in <see cref="ModelInfo.Methods"/> (declaration order).</summary>
     public int Index { get; }
+
+    /// <summary>The method's id on the wire: from the schema lock when the model's assembly embeds one, else <see cref="Index"/>.</summary>
+    public ushort WireId { get; internal set; }
 
     /// <summary>The method's keywords (ClSend, OwnSend, Ai, Broadcast, Anonymous).</summary>
     public FieldKeywords Keywords { get; }
@@ -115,7 +130,8 @@ public sealed class MethodDescriptor
         var arguments = new object?[parameters.Length];
         for (int i = 0; i < parameters.Length; i++)
         {
-            arguments[i] = parameters[i].Codec.ReadBoxed(ref reader);
+            // An older build of the caller stops before the optional parameters added since (see IsOptional).
+            arguments[i] = reader.IsAtEnd && parameters[i].IsOptional ? parameters[i].DefaultValue : parameters[i].Codec.ReadBoxed(ref reader);
         }
 
         return arguments;

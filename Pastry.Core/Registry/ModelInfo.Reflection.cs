@@ -99,6 +99,7 @@ public sealed partial class ModelInfo
         }
 
         info.BuildAccessorTable();
+        info.ApplyWireIds(type, problems);
         info.indexes = BuildIndexes(info, type, problems);
         foreach (var index in info.indexes)
         {

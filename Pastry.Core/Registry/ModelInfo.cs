@@ -18,6 +18,10 @@ public sealed partial class ModelInfo
     private ModelIndex[] indexes = Array.Empty<ModelIndex>();
     private Func<DistributedObject> factory = null!;
 
+    // Wire id -> member, with null holes for retired ids: the one lookup every decoder does, an array index.
+    private FieldDescriptor?[] fieldsByWireId = Array.Empty<FieldDescriptor?>();
+    private MethodDescriptor?[] methodsByWireId = Array.Empty<MethodDescriptor?>();
+
     // Open-addressing table keyed by the identity of interned field names, for the property accessors (see GetField<TValue>).
     private string?[] accessorNames = new string?[1];
     private FieldDescriptor[] accessorFields = new FieldDescriptor[1];
@@ -87,6 +91,25 @@ public sealed partial class ModelInfo
 
     /// <summary>Finds the field named <paramref name="name"/>.</summary>
     public bool TryGetField(string name, out FieldDescriptor field) => fieldsByName.TryGetValue(name, out field!);
+
+    /// <summary>The field whose wire id is <paramref name="wireId"/>, or null (an id this build does not know, or a retired one).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public FieldDescriptor? FindFieldByWireId(int wireId)
+    {
+        var byId = fieldsByWireId;
+        return (uint)wireId < (uint)byId.Length ? byId[wireId] : null;
+    }
+
+    /// <summary>The method whose wire id is <paramref name="wireId"/>, or null.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public MethodDescriptor? FindMethodByWireId(int wireId)
+    {
+        var byId = methodsByWireId;
+        return (uint)wireId < (uint)byId.Length ? byId[wireId] : null;
+    }
+
+    /// <summary>Whether the wire ids come from a schema lock embedded in the model's assembly (else they are the declaration order).</summary>
+    public bool HasLockedIds { get; private set; }
 
     /// <summary>The method named <paramref name="name"/>.</summary>
     public MethodDescriptor GetMethod(string name) =>
@@ -164,6 +187,59 @@ public sealed partial class ModelInfo
         }
 
         return hash;
+    }
+
+    /// <summary>
+    /// Gives each field and method its wire id from the schema lock embedded in <paramref name="type"/>'s assembly
+    /// (see <see cref="SchemaLock.AssignIds"/>), or its declaration index without a lock, and builds the id tables.
+    /// </summary>
+    private void ApplyWireIds(Type type, List<string> problems)
+    {
+        SchemaLock? schemaLock;
+        try
+        {
+            schemaLock = SchemaLock.ForAssembly(type.Assembly);
+        }
+        catch (SchemaLockException ex)
+        {
+            problems.Add(ex.Message);
+            return;
+        }
+
+        var locked = schemaLock?.Find(Name);
+        if (locked is not null)
+        {
+            HasLockedIds = true;
+            var fieldIds = SchemaLock.AssignIds(locked.Fields, locked.RetiredFields, fields.Select(f => (f.Name, SchemaLock.FormerNamesOf(f.Property))).ToList());
+            var methodIds = SchemaLock.AssignIds(locked.Methods, locked.RetiredMethods, methods.Select(m => (m.Name, SchemaLock.FormerNamesOf(m.Method))).ToList());
+            if (fieldIds.Concat(methodIds).Any(id => id > ushort.MaxValue))
+            {
+                problems.Add($"{Name}: the schema lock has used up the {ushort.MaxValue + 1} wire ids of a class.");
+                return;
+            }
+
+            for (int i = 0; i < fields.Length; i++)
+            {
+                fields[i].WireId = (ushort)fieldIds[i];
+            }
+
+            for (int i = 0; i < methods.Length; i++)
+            {
+                methods[i].WireId = (ushort)methodIds[i];
+            }
+        }
+
+        fieldsByWireId = new FieldDescriptor?[fields.Length == 0 ? 0 : fields.Max(f => f.WireId) + 1];
+        foreach (var field in fields)
+        {
+            fieldsByWireId[field.WireId] = field;
+        }
+
+        methodsByWireId = new MethodDescriptor?[methods.Length == 0 ? 0 : methods.Max(m => m.WireId) + 1];
+        foreach (var method in methods)
+        {
+            methodsByWireId[method.WireId] = method;
+        }
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

@@ -49,20 +49,8 @@ public sealed class ModelRegistry
             throw new ModelDeclarationException(problems);
         }
 
-        SchemaJson = BuildSchema(models).ToString(Formatting.None);
-#if NET5_0_OR_GREATER
-        byte[] digest = SHA256.HashData(Encoding.UTF8.GetBytes(SchemaJson));
-#else
-        using var sha = SHA256.Create();
-        byte[] digest = sha.ComputeHash(Encoding.UTF8.GetBytes(SchemaJson));
-#endif
-        ulong hash = 0;
-        for (int i = 0; i < 8; i++)
-        {
-            hash = (hash << 8) | digest[i];
-        }
-
-        SchemaHash = hash;
+        SchemaJson = BuildSchema(models, f => f.WireId, m => m.WireId).ToString(Formatting.None);
+        SchemaHash = HashOf(SchemaJson);
     }
 
     /// <summary>Every model, ordered by name.</summary>
@@ -146,10 +134,17 @@ public sealed class ModelRegistry
     /// <summary>Finds a model by name.</summary>
     public bool TryGetModel(string name, out ModelInfo model) => byName.TryGetValue(name, out model!);
 
+    /// <summary>
+    /// The schema hash these models would have if their wire ids were <paramref name="fieldId"/> and
+    /// <paramref name="methodId"/>: what a build with a given lock embedded computes (<see cref="SchemaLock.Update"/>).
+    /// </summary>
+    internal ulong SchemaHashWith(Func<FieldDescriptor, int> fieldId, Func<MethodDescriptor, int> methodId) =>
+        HashOf(BuildSchema(models, fieldId, methodId).ToString(Formatting.None));
+
     /// <summary>The schema as indented JSON, for people (<c>pastry schema --json</c>).</summary>
     public string ToIndentedJson()
     {
-        var root = BuildSchema(models);
+        var root = BuildSchema(models, f => f.WireId, m => m.WireId);
         root.AddFirst(new JProperty("hash", SchemaHashText));
         return root.ToString(Formatting.Indented);
     }
@@ -164,7 +159,7 @@ public sealed class ModelRegistry
             text.Append("class ").Append(model.Name).Append("  id ").Append(model.ClassId).AppendLine();
             foreach (var field in model.Fields)
             {
-                text.Append("  ").Append(field.Index).Append(' ').Append(field.Name).Append(" : ").Append(field.Codec.SchemaName);
+                text.Append("  ").Append(field.WireId).Append(' ').Append(field.Name).Append(" : ").Append(field.Codec.SchemaName);
                 foreach (var keyword in KeywordNames(field.Keywords))
                 {
                     text.Append(' ').Append(keyword);
@@ -180,7 +175,7 @@ public sealed class ModelRegistry
 
             foreach (var method in model.Methods)
             {
-                text.Append("  rpc ").Append(method.Index).Append(' ').Append(method.Name).Append('(')
+                text.Append("  rpc ").Append(method.WireId).Append(' ').Append(method.Name).Append('(')
                     .Append(string.Join(", ", method.Parameters.Select(p => p.Name + " : " + p.Codec.SchemaName))).Append(')');
                 foreach (var keyword in KeywordNames(method.Keywords))
                 {
@@ -250,7 +245,24 @@ public sealed class ModelRegistry
         return name.EndsWith("Attribute", StringComparison.Ordinal) ? name.Substring(0, name.Length - "Attribute".Length) : name;
     }
 
-    private static JObject BuildSchema(IEnumerable<ModelInfo> models)
+    private static ulong HashOf(string schemaJson)
+    {
+#if NET5_0_OR_GREATER
+        byte[] digest = SHA256.HashData(Encoding.UTF8.GetBytes(schemaJson));
+#else
+        using var sha = SHA256.Create();
+        byte[] digest = sha.ComputeHash(Encoding.UTF8.GetBytes(schemaJson));
+#endif
+        ulong hash = 0;
+        for (int i = 0; i < 8; i++)
+        {
+            hash = (hash << 8) | digest[i];
+        }
+
+        return hash;
+    }
+
+    private static JObject BuildSchema(IEnumerable<ModelInfo> models, Func<FieldDescriptor, int> fieldId, Func<MethodDescriptor, int> methodId)
     {
         var classes = new JArray();
         foreach (var model in models)
@@ -258,24 +270,39 @@ public sealed class ModelRegistry
             var fields = new JArray();
             foreach (var field in model.Fields)
             {
-                fields.Add(new JObject
+                var fieldEntry = new JObject
                 {
                     ["name"] = field.Name,
                     ["type"] = field.Codec.SchemaName,
                     ["keywords"] = new JArray(KeywordNames(field.Keywords).ToArray()),
                     ["validators"] = new JArray(field.Validators.Select(ValidatorName).ToArray()),
-                });
+                };
+
+                // The wire id is part of the schema, but only written where a lock moved it away from the
+                // declaration index, so that schemas without a lock (or whose lock keeps that order) hash as before.
+                if (fieldId(field) != field.Index)
+                {
+                    fieldEntry["id"] = fieldId(field);
+                }
+
+                fields.Add(fieldEntry);
             }
 
             var methods = new JArray();
             foreach (var method in model.Methods)
             {
-                methods.Add(new JObject
+                var methodEntry = new JObject
                 {
                     ["name"] = method.Name,
                     ["parameters"] = new JArray(method.Parameters.Select(p => new JObject { ["name"] = p.Name, ["type"] = p.Codec.SchemaName }).ToArray()),
                     ["keywords"] = new JArray(KeywordNames(method.Keywords).ToArray()),
-                });
+                };
+                if (methodId(method) != method.Index)
+                {
+                    methodEntry["id"] = methodId(method);
+                }
+
+                methods.Add(methodEntry);
             }
 
             var entry = new JObject

@@ -106,7 +106,7 @@ public static class ClientFrames
     {
         int start = writer.BeginFrame(MessageType.SetField);
         writer.WriteDoId(doId);
-        writer.WriteUInt16((ushort)field.Index);
+        writer.WriteUInt16(field.WireId);
         field.TypedCodec.Write(writer, value);
         writer.EndFrame(start);
     }
@@ -116,7 +116,7 @@ public static class ClientFrames
     {
         int start = writer.BeginFrame(MessageType.CallMethod);
         writer.WriteDoId(doId);
-        writer.WriteUInt16((ushort)method.Index);
+        writer.WriteUInt16(method.WireId);
         method.EncodeArguments(writer, arguments);
         writer.EndFrame(start);
     }

@@ -31,6 +31,12 @@ public sealed partial class ClientAgent : IAsyncDisposable
         Options = options;
         Router = router;
         Registry = registry;
+        SchemaHistory = SchemaHistory.For(registry);
+        if (SchemaHistory.Compatible > 0)
+        {
+            logger.LogInformation("Client Agent: also serves {Count} earlier compatible schema version(s) from the schema lock's history", SchemaHistory.Compatible);
+        }
+
         UberDogs = uberDogs;
         InterestPolicy = interestPolicy;
         Time = time;
@@ -55,6 +61,9 @@ public sealed partial class ClientAgent : IAsyncDisposable
     internal IMessageRouter Router { get; }
 
     internal ModelRegistry Registry { get; }
+
+    /// <summary>The earlier schema versions accepted at hello (the schema lock's compatible history).</summary>
+    internal SchemaHistory SchemaHistory { get; }
 
     internal UberDogHost UberDogs { get; }
 

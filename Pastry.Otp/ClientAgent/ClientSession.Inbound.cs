@@ -185,9 +185,27 @@ internal sealed partial class ClientSession
         return Append(scratch.WrittenSpan);
     }
 
-    /// <summary>Checks the app version (124) and schema hash (125) a Hello or a Resume carries; ejects and returns false when they differ.</summary>
+    /// <summary>
+    /// Checks the app version (124) and schema hash (125) a Hello or a Resume carries; ejects and returns false when
+    /// they differ. A hash from the schema lock's compatible history is accepted whatever the app version, and the
+    /// session is then served in that schema; one from its history that is no longer compatible gets 125 naming the
+    /// first breaking change.
+    /// </summary>
     private bool CheckHello(ulong hash, string version)
     {
+        schema = null;
+        if (hash != agent.Registry.SchemaHash && agent.SchemaHistory.TryGet(hash, out var earlier, out var breaking))
+        {
+            if (earlier is null)
+            {
+                return Eject(EjectCode.BadSchemaHash, $"client schema {hash:x16} (app version '{version}') is an earlier version that this server no longer serves: {breaking!.Rule} {breaking.Subject}: {breaking.Detail}; update the client");
+            }
+
+            schema = earlier;
+            logger.LogInformation("{Session}: client schema {Hash} (app version {Version}) is an earlier compatible version; served in that schema", Name, earlier.Hash, version);
+            return true;
+        }
+
         string serverVersion = agent.Options.AppVersion;
         if (!string.Equals(version, serverVersion, StringComparison.Ordinal))
         {
@@ -368,12 +386,12 @@ internal sealed partial class ClientSession
         for (int i = 0; i < count; i++)
         {
             int index = reader.ReadUInt16();
-            if (index >= target.Model.Fields.Count)
+            var field = target.Model.FindFieldByWireId(index);
+            if (field is null)
             {
                 return Eject(EjectCode.ForbiddenField, $"{target.Model.Name} has no field {index}", id);
             }
 
-            var field = target.Model.Fields[index];
             string? refusal = SendRefusal(field.IsClSend, field.IsOwnSend, field.IsAi, target, field.ToString());
             if (refusal is not null)
             {
@@ -381,7 +399,18 @@ internal sealed partial class ClientSession
             }
 
             scratch.WriteUInt16((ushort)index);
-            var problems = field.DecodeAndValidate(ref reader, context, scratch);
+            IReadOnlyList<string>? problems;
+            if (schema?.OldCodecOf(target.Model, index) is { } oldCodec)
+            {
+                // A client on an earlier schema sends a widened field in its old type; it is checked in the new one.
+                var widened = new WireReader(SessionSchema.Widen(ref reader, oldCodec, field));
+                problems = field.DecodeAndValidate(ref widened, context, scratch);
+            }
+            else
+            {
+                problems = field.DecodeAndValidate(ref reader, context, scratch);
+            }
+
             if (problems is not null)
             {
                 return Eject(EjectCode.FieldConstraintViolated, $"{field}: {string.Join("; ", problems)}", id);
@@ -399,12 +428,12 @@ internal sealed partial class ClientSession
         int index = reader.ReadUInt16();
         if (agent.UberDogs.TryGetModel(id, out var uberDogModel))
         {
-            if (index >= uberDogModel.Methods.Count)
+            var uberDogMethod = uberDogModel.FindMethodByWireId(index);
+            if (uberDogMethod is null)
             {
                 return Eject(EjectCode.ForbiddenField, $"{uberDogModel.Name} has no method {index}");
             }
 
-            var uberDogMethod = uberDogModel.Methods[index];
             if (stage != SessionStage.Established && !uberDogMethod.IsAnonymous)
             {
                 return Eject(EjectCode.AnonymousViolation, $"{uberDogMethod} is not [Anonymous]; log in first");
@@ -443,12 +472,12 @@ internal sealed partial class ClientSession
             return IgnoreOrEjectUnknown(id, "a call");
         }
 
-        if (index >= target.Model.Methods.Count)
+        var method = target.Model.FindMethodByWireId(index);
+        if (method is null)
         {
             return Eject(EjectCode.ForbiddenField, $"{target.Model.Name} has no method {index}", id);
         }
 
-        var method = target.Model.Methods[index];
         bool isAi = (method.Keywords & FieldKeywords.Ai) != 0;
         string? refusal = SendRefusal(method.IsClSend, method.IsOwnSend, isAi, target, method.ToString());
         if (refusal is not null)

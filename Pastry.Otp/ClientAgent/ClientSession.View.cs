@@ -152,14 +152,14 @@ internal sealed partial class ClientSession
                 // through the account (RelayPrivate) instead, wherever it is.
                 if (envelope.Sender != Channel && TakesFromLocation(envelope.Subject))
                 {
-                    Append(envelope.Payload.Span);
+                    AppendObjectFrames(envelope.Payload.Span);
                 }
 
                 break;
             case InternalMessageType.RelayPrivate:
                 if (envelope.Sender != Channel && visible.ContainsKey(envelope.Subject))
                 {
-                    Append(envelope.Payload.Span);
+                    AppendObjectFrames(envelope.Payload.Span);
                 }
 
                 break;
@@ -191,7 +191,7 @@ internal sealed partial class ClientSession
                     else if (Sees(current.Location, entry.Owner))
                     {
                         visible[envelope.Subject] = current with { Owner = entry.Owner };
-                        Append((IsOwner(entry.Owner) ? entry.OwnerFrame : entry.OtherFrame).Span);
+                        AppendObjectFrames((IsOwner(entry.Owner) ? entry.OwnerFrame : entry.OtherFrame).Span);
                     }
                     else
                     {
@@ -219,9 +219,44 @@ internal sealed partial class ClientSession
             return;
         }
 
+        // A client on an earlier schema never sees an object of a class it does not know, nor anything about it later.
+        if (schema is not null && !schema.Knows(model))
+        {
+            return;
+        }
+
         visible[id] = new VisibleObject(id, model, entry.Location, entry.Owner);
         recentlyLeft?.Remove(id);
-        Append((IsOwner(entry.Owner) ? entry.OwnerFrame : entry.OtherFrame).Span);
+        AppendObjectFrames((IsOwner(entry.Owner) ? entry.OwnerFrame : entry.OtherFrame).Span);
+    }
+
+    /// <summary>
+    /// Appends frames about objects in view (enter, set, call): as they are for a client on the current schema, else
+    /// rewritten one by one into the session's earlier schema (<see cref="SessionSchema"/>).
+    /// </summary>
+    private bool AppendObjectFrames(ReadOnlySpan<byte> frames)
+    {
+        if (schema is null)
+        {
+            return Append(frames);
+        }
+
+        var rewritten = schemaScratch ??= new PooledBufferWriter(256);
+        rewritten.Reset();
+        int position = 0;
+        while (position + Frame.HeaderSize + DoId.Size <= frames.Length)
+        {
+            int length = Frame.LengthSize + (int)System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(frames.Slice(position));
+            var frame = frames.Slice(position, length);
+            if (visible.TryGetValue(DoId.Read(frame.Slice(Frame.HeaderSize, DoId.Size)), out var seen))
+            {
+                schema.Rewrite(frame, seen.Model, rewritten);
+            }
+
+            position += length;
+        }
+
+        return rewritten.WrittenCount == 0 || Append(rewritten.WrittenSpan);
     }
 
     /// <summary>
@@ -240,7 +275,7 @@ internal sealed partial class ClientSession
             // this account owns comes through the account instead.
             if (!TakesFromLocation(DoId.Read(frames.Slice(position + Frame.HeaderSize, DoId.Size))))
             {
-                if (position > runStart && !Append(frames[runStart..position]))
+                if (position > runStart && !AppendObjectFrames(frames[runStart..position]))
                 {
                     return;
                 }
@@ -253,7 +288,7 @@ internal sealed partial class ClientSession
 
         if (position > runStart)
         {
-            Append(frames[runStart..position]);
+            AppendObjectFrames(frames[runStart..position]);
         }
     }
 

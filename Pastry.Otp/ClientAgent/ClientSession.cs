@@ -23,6 +23,10 @@ internal sealed partial class ClientSession : IParticipant, IInterestView
     private FrameOutbox outbox;
     private readonly object sync = new();
     private readonly PooledBufferWriter scratch = new(256);
+
+    // The earlier schema this session's client speaks (null: the current one) and the buffer its frames are rewritten in.
+    private SessionSchema? schema;
+    private PooledBufferWriter? schemaScratch;
     private readonly InterestSet interests = new();
     private readonly Dictionary<DoId, VisibleObject> visible = new();
     private RecentlyLeftObjects? recentlyLeft;
@@ -278,6 +282,7 @@ internal sealed partial class ClientSession : IParticipant, IInterestView
         lock (sync)
         {
             scratch.Dispose();
+            schemaScratch?.Dispose();
         }
 
         // Pending UberDOG calls see Gone and finish without work; wait for them before the token goes away.

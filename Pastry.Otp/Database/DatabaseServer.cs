@@ -589,12 +589,7 @@ public sealed class DatabaseServer : IParticipant, IAsyncDisposable
     private static FieldDescriptor? ReadDbField(ref WireReader reader, ObjectStore.Table table)
     {
         int index = reader.ReadUInt16();
-        if (index >= table.Model.Fields.Count)
-        {
-            throw new WireFormatException(WireError.UnknownMember, $"{table.Model.Name} has no field {index}");
-        }
-
-        var field = table.Model.Fields[index];
+        var field = table.Model.FindFieldByWireId(index) ?? throw new WireFormatException(WireError.UnknownMember, $"{table.Model.Name} has no field {index}");
         return field.IsDb ? field : null;
     }
 
@@ -662,7 +657,7 @@ public sealed class DatabaseServer : IParticipant, IAsyncDisposable
                 scratch.WriteUInt16((ushort)fields.Count);
                 foreach (var field in fields)
                 {
-                    scratch.WriteUInt16((ushort)field.Index);
+                    scratch.WriteUInt16(field.WireId);
                 }
             }
             else if (values is not null)
@@ -670,7 +665,7 @@ public sealed class DatabaseServer : IParticipant, IAsyncDisposable
                 scratch.WriteUInt16((ushort)values.Count);
                 foreach (var (field, value) in values)
                 {
-                    scratch.WriteUInt16((ushort)field.Index);
+                    scratch.WriteUInt16(field.WireId);
                     scratch.WriteRaw(value);
                 }
             }

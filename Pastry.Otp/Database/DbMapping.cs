@@ -45,7 +45,15 @@ internal sealed class DbMapping
                     throw new DatabaseException(DatabaseError.Mapping, $"{model.Name}.{field.Name} is a Db field named like the key column '{KeyColumn}'; rename the field.");
                 }
 
-                table.Columns.Add(new ColumnMapping { Name = field.Name, Type = field.Codec.SchemaName });
+                table.Columns.Add(new ColumnMapping
+                {
+                    Name = field.Name,
+                    Type = field.Codec.SchemaName,
+
+                    // Only a lock makes the id stable; without one it is the declaration index and says nothing.
+                    WireId = model.HasLockedIds ? field.WireId : null,
+                    FormerNames = FormerNames(field),
+                });
             }
 
             foreach (var index in model.Indexes)
@@ -62,6 +70,22 @@ internal sealed class DbMapping
         }
 
         return mapping;
+    }
+
+    /// <summary>The names a field had before: its <see cref="RenamedFromAttribute"/> and those its schema lock entry records.</summary>
+    private static List<string>? FormerNames(FieldDescriptor field)
+    {
+        var names = new List<string>(SchemaLock.FormerNamesOf(field.Property));
+        var locked = field.Model.HasLockedIds ? SchemaLock.ForAssembly(field.Model.ClrType.Assembly)?.Find(field.Model.Name)?.Fields.Find(f => f.Id == field.WireId) : null;
+        foreach (string name in locked?.FormerNames ?? new List<string>())
+        {
+            if (!names.Contains(name))
+            {
+                names.Add(name);
+            }
+        }
+
+        return names.Count == 0 ? null : names;
     }
 
     /// <summary>Reads a mapping recorded by <see cref="ToJson"/>.</summary>
@@ -143,6 +167,18 @@ internal sealed class ColumnMapping
 
     /// <summary>The field's schema type (<see cref="Wire.ValueCodec.SchemaName"/>), for example <c>int32</c>.</summary>
     public string Type { get; set; } = string.Empty;
+
+    /// <summary>The field's wire id from the schema lock, or null without a lock (or in mappings recorded before locks).</summary>
+    [JsonProperty(NullValueHandling = NullValueHandling.Ignore)]
+    public int? WireId { get; set; }
+
+    /// <summary>The names the field had before (<see cref="RenamedFromAttribute"/> and the lock), so a rename is found without ids too.</summary>
+    [JsonProperty(NullValueHandling = NullValueHandling.Ignore)]
+    public List<string>? FormerNames { get; set; }
+
+    /// <summary>Whether this column is <paramref name="old"/> renamed: the same locked wire id, or a former name that matches.</summary>
+    public bool IsRenameOf(ColumnMapping old) =>
+        old.Name != Name && ((WireId is not null && WireId == old.WireId) || (FormerNames?.Contains(old.Name) ?? false));
 
     /// <summary>The column definition for CREATE TABLE and ADD COLUMN, with the type's default.</summary>
     public string Definition(Queries.ISqlDialect dialect) =>

@@ -9,7 +9,9 @@ namespace Pastry.Otp.Database;
 /// (as Django compares its migration state with the models): new models become tables, new Db fields become columns
 /// with the field type's default; removed models and fields and changed types lose data and carry a backup step.
 /// Widening an <c>int32</c> to <c>int64</c> or a <c>float32</c> to <c>float64</c> keeps every value, so it only updates
-/// the recorded mapping. A renamed field is seen as a removed field plus a new one.
+/// the recorded mapping. A renamed field whose column keeps its locked wire id (the schema lock) or names the old
+/// name in <see cref="RenamedFromAttribute"/> is a column rename that keeps every value; any other rename is seen as
+/// a removed field plus a new one.
 /// </summary>
 internal static class MigrationPlanner
 {
@@ -47,6 +49,11 @@ internal static class MigrationPlanner
         {
             var old = previous.Find(table.Name);
             string quoted = DbMapping.Quote(table.Name);
+            if (old is not null)
+            {
+                old = RenameColumns(old, table, quoted, steps);
+            }
+
             if (old is null)
             {
                 string columns = string.Concat(table.Columns.Select(c => ", " + c.Definition(dialect)));
@@ -166,6 +173,38 @@ internal static class MigrationPlanner
                 table.Name,
                 index.Describe(table.Name),
                 $"SELECT {index.ColumnList(dialect)}, count(*) FROM {quoted} GROUP BY {index.ColumnList(dialect)} HAVING count(*) > 1 LIMIT {UniqueCheck.Examples}"));
+    }
+
+    /// <summary>
+    /// Adds a RENAME COLUMN step for every new column that is an old one renamed (<see cref="ColumnMapping.IsRenameOf"/>),
+    /// and a step with no SQL that records the wire ids a lock gave to columns recorded without them; returns the old
+    /// table as it is after the renames, which the rest of the plan compares with.
+    /// </summary>
+    private static TableMapping RenameColumns(TableMapping old, TableMapping table, string quoted, List<MigrationStep> steps)
+    {
+        var renamed = new TableMapping { Name = old.Name, Indexes = old.Indexes, Columns = new List<ColumnMapping>(old.Columns) };
+        foreach (var column in table.Columns.Where(c => old.Find(c.Name) is null))
+        {
+            int at = renamed.Columns.FindIndex(o => table.Find(o.Name) is null && column.IsRenameOf(o));
+            if (at < 0)
+            {
+                continue;
+            }
+
+            var before = renamed.Columns[at];
+            steps.Add(new MigrationStep(
+                $"rename column {table.Name}.{before.Name} to {column.Name} ({(column.WireId is not null && column.WireId == before.WireId ? $"same wire id {column.WireId}" : "[RenamedFrom]")}; values kept)",
+                new[] { $"ALTER TABLE {quoted} RENAME COLUMN {DbMapping.Quote(before.Name)} TO {DbMapping.Quote(column.Name)}" }));
+            renamed.Columns[at] = new ColumnMapping { Name = column.Name, Type = before.Type, WireId = before.WireId, FormerNames = before.FormerNames };
+        }
+
+        var newlyLocked = table.Columns.Where(c => c.WireId is not null && renamed.Find(c.Name) is { } o && o.WireId != c.WireId).Select(c => c.Name).ToList();
+        if (newlyLocked.Count > 0)
+        {
+            steps.Add(new MigrationStep($"record the wire ids of {table.Name} ({string.Join(", ", newlyLocked)}) from the schema lock", Array.Empty<string>()));
+        }
+
+        return renamed;
     }
 
     private static bool IsWidening(string from, string to) => (from, to) switch

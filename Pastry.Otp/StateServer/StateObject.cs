@@ -271,7 +271,7 @@ internal static class ObjectEntry
             var value = obj.Value(field.Index);
             if (!value.IsEmpty && (ownerView || field.IsRequired || field.IsBroadcast))
             {
-                BinaryPrimitives.WriteUInt16LittleEndian(span.Slice(at), (ushort)field.Index);
+                BinaryPrimitives.WriteUInt16LittleEndian(span.Slice(at), field.WireId);
                 value.CopyTo(span.Slice(at + 2));
                 at += 2 + value.Length;
             }

@@ -144,7 +144,7 @@ public sealed partial class StateServer
                 var value = obj.Value(field.Index);
                 if (!value.IsEmpty)
                 {
-                    scratch.WriteUInt16((ushort)field.Index);
+                    scratch.WriteUInt16(field.WireId);
                     scratch.WriteRaw(value);
                 }
             }

@@ -342,7 +342,7 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
         {
             if (obj.Model.Fields[index].IsDb)
             {
-                scratch.WriteUInt16((ushort)index);
+                scratch.WriteUInt16(obj.Model.Fields[index].WireId);
                 scratch.WriteRaw(payload.Slice(start, length));
             }
         }
@@ -377,7 +377,7 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
         {
             if (Matches(index))
             {
-                scratch.WriteUInt16((ushort)index);
+                scratch.WriteUInt16(obj.Model.Fields[index].WireId);
                 scratch.WriteRaw(payload.Slice(start, length));
             }
         }
@@ -402,16 +402,22 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
         }
 
         var reader = new WireReader(call.Span);
-        int index = reader.ReadUInt16();
-        if (index >= obj.Model.Methods.Count)
+        int wireId = reader.ReadUInt16();
+        var method = obj.Model.FindMethodByWireId(wireId);
+        if (method is null)
         {
-            Refuse(envelope, $"{obj.Model.Name} has no method {index}");
+            Refuse(envelope, $"{obj.Model.Name} has no method {wireId}");
             return;
         }
 
-        var method = obj.Model.Methods[index];
         foreach (var parameter in method.Parameters)
         {
+            // A caller built before an optional parameter was added ends before it (see ParameterDescriptor.IsOptional).
+            if (reader.IsAtEnd && parameter.IsOptional)
+            {
+                break;
+            }
+
             parameter.Codec.Skip(ref reader);
         }
 
@@ -682,7 +688,7 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
         return missing is null ? null : string.Join(", ", missing);
     }
 
-    /// <summary>Reads <c>into.Length</c> (field index, value) pairs, checking each value, as (field index, start, length) of the reader's span.</summary>
+    /// <summary>Reads <c>into.Length</c> (field wire id, value) pairs, checking each value, as (field index, start, length) of the reader's span.</summary>
     private static void ReadFields(ref WireReader reader, ModelInfo model, scoped Span<(int Field, int Start, int Length)> into)
     {
         for (int i = 0; i < into.Length; i++)
@@ -696,13 +702,8 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
 
     private static FieldDescriptor ReadFieldIndex(ref WireReader reader, ModelInfo model)
     {
-        int index = reader.ReadUInt16();
-        if (index >= model.Fields.Count)
-        {
-            throw new WireFormatException(WireError.UnknownMember, $"{model.Name} has no field {index}");
-        }
-
-        return model.Fields[index];
+        int wireId = reader.ReadUInt16();
+        return model.FindFieldByWireId(wireId) ?? throw new WireFormatException(WireError.UnknownMember, $"{model.Name} has no field {wireId}");
     }
 
     private static ReadOnlySpan<byte> ReadValue(ref WireReader reader, FieldDescriptor field)

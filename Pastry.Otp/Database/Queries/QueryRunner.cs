@@ -222,7 +222,7 @@ internal sealed class QueryRunner : IAsyncDisposable
                 reply.WriteUInt16((ushort)rows[i].Count);
                 foreach (var (field, value) in rows[i])
                 {
-                    reply.WriteUInt16((ushort)field.Index);
+                    reply.WriteUInt16(field.WireId);
                     reply.WriteRaw(value);
                 }
             }
