@@ -23,9 +23,9 @@ public sealed class DashboardBrowserTests
     {
         if (!File.Exists(Chromium))
         {
-            // CI installs chromium and sets PASTRY_REQUIRE_BROWSER=1, so a missing browser there is a failure, not a skip.
+            // CI installs chromium and sets TESTS_REQUIRE_BROWSER=1, so a missing browser there is a failure, not a skip.
             string missing = $"{Chromium} is missing: apt-get install -y chromium (.ci/run does).";
-            if (Environment.GetEnvironmentVariable("PASTRY_REQUIRE_BROWSER") == "1")
+            if (Environment.GetEnvironmentVariable("TESTS_REQUIRE_BROWSER") == "1")
             {
                 Assert.Fail(missing);
             }

@@ -14,7 +14,7 @@ namespace Pastry.Tests.Database;
 public sealed class TempDatabase : IDisposable
 {
     /// <summary>The environment variable holding the test PostgreSQL server's connection string.</summary>
-    public const string PostgresVariable = "PASTRY_TEST_POSTGRES";
+    public const string PostgresVariable = "TESTS_POSTGRES";
 
     private readonly string directory = Directory.CreateTempSubdirectory("pastry-db").FullName;
     private readonly string? schema;

@@ -39,8 +39,8 @@ public sealed class NatsServer : IAsyncDisposable
         if (Binary is not { } binary)
         {
             const string Missing = "nats-server is not installed, so the NATS backplane tests cannot run: apt-get install -y nats-server (.ci/run does).";
-            // CI sets PASTRY_REQUIRE_NATS=1: there a missing server is a failure, never a quiet skip.
-            throw Environment.GetEnvironmentVariable("PASTRY_REQUIRE_NATS") == "1" ? new AssertFailedException(Missing + " PASTRY_REQUIRE_NATS=1 requires it.") : new AssertInconclusiveException(Missing);
+            // CI sets TESTS_REQUIRE_NATS=1: there a missing server is a failure, never a quiet skip.
+            throw Environment.GetEnvironmentVariable("TESTS_REQUIRE_NATS") == "1" ? new AssertFailedException(Missing + " TESTS_REQUIRE_NATS=1 requires it.") : new AssertInconclusiveException(Missing);
         }
 
         for (int attempt = 0; ; attempt++)
