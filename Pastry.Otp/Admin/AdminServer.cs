@@ -78,7 +78,7 @@ public sealed class AdminServer : IHostedService, IAsyncDisposable
         // The outer host owns Ctrl+C and SIGTERM. Left to its default console lifetime, this inner host also caught
         // SIGTERM and cancelled its own start while Kestrel was binding, which crashed a process stopped right after
         // it started (exit 134).
-        builder.Services.AddSingleton<IHostLifetime, InnerLifetime>();
+        builder.Services.AddSingleton<IHostLifetime, Pastry.Otp.Hosting.EmbeddedHostLifetime>();
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             if (options.Host == "localhost")
@@ -298,12 +298,4 @@ public sealed class AdminServer : IHostedService, IAsyncDisposable
     }
 
     private sealed record EjectRequest(string? Reason);
-
-    /// <summary>A lifetime that leaves signals to the outer host: the admin endpoint stops when that host stops it.</summary>
-    private sealed class InnerLifetime : IHostLifetime
-    {
-        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-    }
 }

@@ -52,7 +52,7 @@ public sealed partial class ClientAgent
         builder.Logging.ClearProviders();
 
         // The outer host owns Ctrl+C and SIGTERM (see AdminServer): this inner one only serves requests.
-        builder.Services.AddSingleton<IHostLifetime, EmbeddedLifetime>();
+        builder.Services.AddSingleton<IHostLifetime, Pastry.Otp.Hosting.EmbeddedHostLifetime>();
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
@@ -204,13 +204,5 @@ public sealed partial class ClientAgent
                 ended.TrySetResult();
             }
         }
-    }
-
-    /// <summary>The WebSocket listener's host lifetime: it ignores signals, which the outer host handles.</summary>
-    private sealed class EmbeddedLifetime : IHostLifetime
-    {
-        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 }
