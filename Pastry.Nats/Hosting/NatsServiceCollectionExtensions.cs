@@ -77,8 +77,12 @@ internal sealed class NatsOptionsValidator : IValidateOptions<NatsBackplaneOptio
         options.FindProblem() is { } problem ? ValidateOptionsResult.Fail(problem) : ValidateOptionsResult.Success;
 }
 
-/// <summary>Connects the backplane when the host starts, and runs the keeper of an OTP process.</summary>
-internal sealed class NatsHostedService(NatsMessageRouter router, ILoggerFactory? loggers = null) : IHostedService, IDisposable
+/// <summary>
+/// Connects the backplane when the host starts, and runs the keeper of an OTP process, which says it is ready once the
+/// host has started every role. A process that is not a keeper (an AI) waits, before the roles after it start, until
+/// a ready OTP process is on the backplane: NATS keeps nothing, so its first creates would otherwise be lost.
+/// </summary>
+internal sealed class NatsHostedService(NatsMessageRouter router, IHostApplicationLifetime? lifetime = null, ILoggerFactory? loggers = null) : IHostedService, IDisposable
 {
     private PostRemoveKeeper? keeper;
 
@@ -97,6 +101,37 @@ internal sealed class NatsHostedService(NatsMessageRouter router, ILoggerFactory
         catch (NatsBackplaneException ex)
         {
             throw new StartupException(StartupError.BackplaneUnreachable, router.Options.Url, ex.Message, ex);
+        }
+
+        if (router.IsKeeper)
+        {
+            // Ready once every role after this service subscribed (the host starts them in order, then raises Started).
+            if (lifetime is null)
+            {
+                router.AnnounceReady();
+            }
+            else
+            {
+                lifetime.ApplicationStarted.Register(router.AnnounceReady);
+            }
+
+            return;
+        }
+
+        if (!router.HasLiveKeeper)
+        {
+            var logger = (loggers ?? NullLoggerFactory.Instance).CreateLogger("Pastry.Nats");
+            try
+            {
+                await router.WaitForKeeperAsync(cancellationToken).WaitAsync(router.Options.HeartbeatInterval * 2, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                logger.LogWarning("NATS backplane: no OTP process is on the backplane yet (no ready heartbeat on {Subject} within {Wait}); waiting for one before the AI starts. Start pastry serve --role otp with the same Nats:Url and Nats:SubjectPrefix.", router.Options.SubjectPrefix + ".k", router.Options.HeartbeatInterval * 2);
+                await router.WaitForKeeperAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            logger.LogInformation("NATS backplane: an OTP process is on the backplane; starting");
         }
     }
 
