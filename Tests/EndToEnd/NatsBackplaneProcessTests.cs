@@ -2,6 +2,10 @@ using System.Reactive.Linq;
 using System.Reactive.Threading.Tasks;
 using System.Text.RegularExpressions;
 using Pastry.Client;
+using Pastry.Messaging;
+using Pastry.Nats;
+using Pastry.Otp.Database;
+using Pastry.Tests.Database;
 
 namespace Pastry.Tests.EndToEnd;
 
@@ -67,6 +71,56 @@ public sealed class NatsBackplaneProcessTests
         var shout = ann.Of<Knight>().Calls.FirstAsync(c => c.Method.Name == nameof(Knight.Shout)).ToTask();
         ann.Call(lancelot, k => k.Wave("still there?"));
         Assert.AreEqual("echo still there?", (await shout.WaitAsync(Timeout)).Arguments[0]);
+    }
+
+    [TestMethod]
+    public async Task ADbWriteThroughTheBackplane_LandsInPostgres_AndSurvivesARestartOfEveryProcess()
+    {
+        using var db = new TempDatabase(DatabaseOptions.PostgresProvider);
+        await using var nats = await global::Pastry.Tests.Nats.NatsServer.StartAsync();
+        var registry = ModelRegistry.FromAssemblies(typeof(DbWallet).Assembly);
+        db.Migrate(registry);
+        var walletModel = registry.GetModel<DbWallet>();
+        var gold = (FieldDescriptor<int>)walletModel.GetField(nameof(DbWallet.Gold));
+        var wallet = new DbWallet { DoId = DoId.NewId(), Holder = "ann", Gold = 100 };
+        var options = new NatsBackplaneOptions { Url = nats.Url };
+
+        var (otp, _, _) = await PastryProcess.StartOtpAsync([.. Deployment.NatsSettings(nats), .. db.ServeSettings]);
+        await using (otp)
+        {
+            // This test's process is another node of the backplane (as an AI process is): it reaches the OTP's
+            // Database and State Server roles only through the nats-server.
+            await using var node = new NatsMessageRouter(options);
+            await node.StartAsync();
+            await node.WaitForKeeperAsync().WaitAsync(Timeout);
+            var ai = new DbTestClient(node);
+            Assert.AreEqual(DatabaseStatus.Ok, (await ai.RequestAsync(c => DatabaseMessages.CreateObject(c, wallet, ai.Channel))).Status);
+            var active = await ai.RequestAsync(c => DatabaseMessages.ActivateObject(c, walletModel, wallet.DoId, DoId.Empty, 1, DoId.Empty, ai.Channel), walletModel);
+            Assert.AreEqual(DatabaseStatus.Ok, active.Status, active.Reason);
+
+            // A set through the State Server is written through to PostgreSQL; the delete drops only the RAM copy.
+            wallet.Gold = 250;
+            node.Publish(InternalMessages.SetField(wallet, gold, ai.Channel), Channel.StateServer);
+            node.Publish(InternalMessages.DeleteObject(wallet.DoId, ai.Channel), Channel.StateServer);
+            var again = await ai.RequestAsync(c => DatabaseMessages.ActivateObject(c, walletModel, wallet.DoId, DoId.Empty, 1, DoId.Empty, ai.Channel), walletModel);
+            Assert.AreEqual(250, again.Values["Gold"], "Reactivation reads the written-through value.");
+            await node.FlushAsync();
+            otp.Terminate();
+            Assert.AreEqual(0, await otp.WaitForExitAsync(), otp.Output);
+        }
+
+        // Every process is new: the OTP, and this node (a new connection, a new node id).
+        var (restarted, _, _) = await PastryProcess.StartOtpAsync([.. Deployment.NatsSettings(nats), .. db.ServeSettings]);
+        await using (restarted)
+        {
+            await using var node = new NatsMessageRouter(options);
+            await node.StartAsync();
+            await node.WaitForKeeperAsync().WaitAsync(Timeout);
+            var ai = new DbTestClient(node);
+            var loaded = await ai.RequestAsync(c => DatabaseMessages.ActivateObject(c, walletModel, wallet.DoId, DoId.Empty, 1, DoId.Empty, ai.Channel), walletModel);
+            Assert.AreEqual(DatabaseStatus.Ok, loaded.Status, loaded.Reason);
+            Assert.AreEqual(250, loaded.Values["Gold"]);
+        }
     }
 
     private static PastryProcess StartAi(global::Pastry.Tests.Nats.NatsServer nats) =>
