@@ -57,7 +57,11 @@ public sealed partial class NatsMessageRouter : IPostRemoveRouter, IDeliveryCoun
     private readonly List<Channel> receivedTargets = new();
     private readonly Task pump;
     private Timer? heartbeat;
+    // Held here, not only by the NATS client: its subscription manager holds subscriptions weakly and unsubscribes one
+    // the garbage collector took (the keeper's node subscription went that way, and with it every cleanup).
     private EnvelopeSubscription? nodeInbox;
+    private EnvelopeSubscription? keepersInbox;
+    private EnvelopeSubscription? nodesInbox;
     private long pendingBytes;
     private long dropped;
     private long deliveries;
@@ -202,10 +206,12 @@ public sealed partial class NatsMessageRouter : IPostRemoveRouter, IDeliveryCoun
         {
             nodeInbox = new EnvelopeSubscription(connection, subjects.Node(NodeId), SubscriptionKind.Node, default, DoId.Empty, OnReceived);
             Enqueue(Outbound.Subscribe(nodeInbox));
-            Enqueue(Outbound.Subscribe(new EnvelopeSubscription(connection, subjects.Keepers, SubscriptionKind.Node, default, DoId.Empty, OnReceived)));
+            keepersInbox = new EnvelopeSubscription(connection, subjects.Keepers, SubscriptionKind.Node, default, DoId.Empty, OnReceived);
+            Enqueue(Outbound.Subscribe(keepersInbox));
             if (IsKeeper)
             {
-                Enqueue(Outbound.Subscribe(new EnvelopeSubscription(connection, subjects.Nodes, SubscriptionKind.Node, default, DoId.Empty, OnReceived)));
+                nodesInbox = new EnvelopeSubscription(connection, subjects.Nodes, SubscriptionKind.Node, default, DoId.Empty, OnReceived);
+                Enqueue(Outbound.Subscribe(nodesInbox));
             }
         }
 

@@ -74,6 +74,27 @@ public sealed class NatsBackplaneProcessTests
     }
 
     [TestMethod]
+    public async Task ASecondOtpOnTheSameBackplane_RefusesToStart_NamingNatsSubjectPrefix_AndWithItsOwnPrefixItStarts()
+    {
+        await using var nats = await global::Pastry.Tests.Nats.NatsServer.StartAsync();
+        var (first, _, _) = await PastryProcess.StartOtpAsync(Deployment.NatsSettings(nats));
+        await using var _ = first;
+        await first.WaitForLineAsync(new Regex("NATS backplane connected"), Timeout);
+
+        // Until placement is built, a second OTP would apply every State Server and Database request again.
+        await using var second = PastryProcess.Start(["serve", "--role", "otp", "--app", typeof(Knight).Assembly.Location, "--ClientAgent:Port", "0", "--MessageDirector:Port", "0", "--Admin:Port", "0", "--Database:Path", string.Empty, .. Deployment.NatsSettings(nats)]);
+        Assert.AreEqual(1, await second.WaitForExitAsync(Timeout), second.Output);
+        StringAssert.Contains(second.Output, "Another OTP process already serves the NATS backplane");
+        StringAssert.Contains(second.Output, "Fix: stop the other one, or give this world its own Nats:SubjectPrefix");
+        Assert.AreEqual(0, second.CountLines(new Regex("Client Agent listening")), "It refused before its roles started.");
+
+        // Another world on the same nats-server: its own prefix, and it starts.
+        var (other, _, _) = await PastryProcess.StartOtpAsync([.. Deployment.NatsSettings(nats), "--Nats:SubjectPrefix", "otherworld"]);
+        await using var __ = other;
+        Assert.AreEqual(0, first.CountLines(new Regex("another OTP process")), "The worlds do not hear each other.");
+    }
+
+    [TestMethod]
     public async Task ADbWriteThroughTheBackplane_LandsInPostgres_AndSurvivesARestartOfEveryProcess()
     {
         using var db = new TempDatabase(DatabaseOptions.PostgresProvider);
