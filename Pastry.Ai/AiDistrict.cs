@@ -64,6 +64,6 @@ public readonly record struct AiDistrict(DoId Parent, uint FirstZone, uint LastZ
 }
 
 /// <summary>An object this AI handed over to another AI (see <see cref="AiRepository.HandedOver"/>).</summary>
-/// <param name="Object">The object, now disabled in this AI: touching it throws.</param>
+/// <param name="Object">The object: readable in the handler, disabled in this AI right after it (touching it then throws).</param>
 /// <param name="To">The AI that handles it now.</param>
 public readonly record struct AiHandover(DistributedObject Object, Channel To);

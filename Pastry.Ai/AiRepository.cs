@@ -145,8 +145,8 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
 
     /// <summary>
     /// Objects this AI handed over to another AI, on the logic loop: the place to stop their timers and forget them. The
-    /// object is disabled here (touching it throws); sets of it that this AI sent after the State Server handed it over
-    /// are dropped there (an RPC call is still relayed).
+    /// handler may read the object; right after it, the object is disabled here (touching it throws). Sets of it that
+    /// this AI sent after the State Server handed it over (the handler's too) are dropped there; an RPC call is still relayed.
     /// </summary>
     public IObservable<AiHandover> HandedOver => handedOver;
 
@@ -863,11 +863,21 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
     {
         var reader = new WireReader(envelope.Payload.Span);
         var to = Channel.Read(ref reader);
-        storedObjects.TryRemove(envelope.Subject, out _);
-        if (table.Remove(envelope.Subject, ObjectState.Disabled, out var obj))
+        if (!table.TryGet(envelope.Subject, out var obj))
         {
-            logger.LogInformation("{Ai}: handed {Model} {DoId} over to {To}", Name, obj.Model.Name, obj.DoId, to);
+            return;
+        }
+
+        logger.LogInformation("{Ai}: handed {Model} {DoId} over to {To}", Name, obj.Model.Name, obj.DoId, to);
+        try
+        {
+            // The game reads the object's last values here (it is still live); what it sets now is refused by the server.
             handedOver.OnNext(new AiHandover(obj, to));
+        }
+        finally
+        {
+            storedObjects.TryRemove(obj.DoId, out _);
+            table.Remove(obj.DoId, ObjectState.Disabled, out _);
         }
     }
 

@@ -43,7 +43,8 @@ public sealed class AiHandoverTests
         Assert.AreEqual(2u, adoptedKnight.Zone);
         Assert.AreSame(knight, release.Object);
         Assert.AreEqual(east.Channel, release.To);
-        Assert.AreEqual(ObjectState.Disabled, knight.State, "The old AI's copy is disabled: touching it throws.");
+        await west.InvokeAsync(() => { });
+        Assert.AreEqual(ObjectState.Disabled, knight.State, "The old AI's copy is disabled after the handler: touching it throws.");
         Assert.IsFalse(west.Objects.Any(o => o.DoId == knight.DoId));
         Assert.IsTrue(east.Objects.Any(o => o.DoId == knight.DoId));
 
