@@ -27,14 +27,27 @@ public sealed class TavernDistrictHandoverTests
     /// <summary>The Hill's district: the grid's rows 5-9.</summary>
     public static readonly string[] Hill = [$"{TavernWorld.DistrictId}:51-100"];
 
+    /// <summary>
+    /// <paramref name="link"/>: <c>tcp</c>, the AIs connect to the OTP's embedded Message Director link; <c>nats</c>, all
+    /// three processes share a real nats-server (the Deployment "nats" mode's settings) and the AIs get no MD address.
+    /// </summary>
     [TestMethod]
-    public async Task APlayerWalksIntoTheOtherAisDistrict_ItIsHandedOver_TheWatcherSeesNoLeaveOrEnter_TheNewAiHearsIt_AndItsRowIsOneWithTheRightValues()
+    [DataRow("tcp")]
+    [DataRow("nats")]
+    public async Task APlayerWalksIntoTheOtherAisDistrict_ItIsHandedOver_TheWatcherSeesNoLeaveOrEnter_TheNewAiHearsIt_AndItsRowIsOneWithTheRightValues(string link)
     {
         string directory = Directory.CreateTempSubdirectory("tavern-districts").FullName;
         string database = Path.Combine(directory, "tavern.db");
-        await using var otp = await TavernProcess.StartOtpAsync(database);
-        await using var oldTown = await StartDistrictAiAsync(otp, OldTown);
-        await using var hill = await StartDistrictAiAsync(otp, Hill);
+        await using var nats = link == "nats" ? await Nats.NatsServer.StartAsync() : null;
+        string[] backplane = nats is null ? [] : Deployment.NatsSettings(nats);
+        await using var otp = await TavernProcess.StartOtpAsync(database, backplane);
+        if (nats is not null)
+        {
+            await otp.WaitForLineAsync(new Regex("NATS backplane connected"));
+        }
+
+        await using var oldTown = await StartDistrictAiAsync(otp, OldTown, backplane);
+        await using var hill = await StartDistrictAiAsync(otp, Hill, backplane);
 
         var ann = await TavernSession.JoinAsync(otp.Clients.Address.ToString(), otp.Clients.Port, "ann", "ann likes the tavern").WaitAsync(Timeout);
         var annId = ann.Player.DoId;
@@ -95,12 +108,16 @@ public sealed class TavernDistrictHandoverTests
         CollectionAssert.AreEqual(looks, Dapper.SqlMapper.ExecuteScalar<byte[]>(connection, "SELECT Appearance FROM Player WHERE Name = 'ann'"));
     }
 
-    /// <summary>Starts a Tavern AI process serving <paramref name="districts"/> (<c>Ai:Districts</c>) and waits until its application started.</summary>
-    public static async Task<PastryProcess> StartDistrictAiAsync(TavernProcess otp, string[] districts)
+    /// <summary>
+    /// Starts a Tavern AI process serving <paramref name="districts"/> (<c>Ai:Districts</c>), on the OTP's MD link or on
+    /// the <paramref name="backplane"/> settings when given, and waits until its application started.
+    /// </summary>
+    public static async Task<PastryProcess> StartDistrictAiAsync(TavernProcess otp, string[] districts, string[]? backplane = null)
     {
         var environment = new Dictionary<string, string> { ["TAVERN_WANDER_MS"] = "100", ["TAVERN_WANDER_STEPS"] = "5", ["TAVERN_WAGE_MS"] = "3600000" };
         string[] settings = districts.SelectMany((d, i) => new[] { $"--Ai:Districts:{i}", d }).ToArray();
-        var ai = PastryProcess.StartDll(TavernProcess.TavernDll, environment, ["serve", "--role", "ai", "--Ai:MessageDirector", otp.MessageDirector!.ToString(), "--Admin:Port", "0", .. settings]);
+        string[] link = backplane is { Length: > 0 } ? backplane : ["--Ai:MessageDirector", otp.MessageDirector!.ToString()];
+        var ai = PastryProcess.StartDll(TavernProcess.TavernDll, environment, ["serve", "--role", "ai", "--Admin:Port", "0", .. link, .. settings]);
         try
         {
             await ai.WaitForLineAsync(new Regex("AI application TavernAi started"));
