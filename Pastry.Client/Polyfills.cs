@@ -8,15 +8,15 @@ namespace System.Threading
     internal sealed class PeriodicTimer : IDisposable
     {
         private readonly object gate = new();
-        private readonly Timer timer;
+        private readonly ITimer timer;
         private TaskCompletionSource<bool>? waiter;
         private bool ticked;
         private bool disposed;
 
-        public PeriodicTimer(TimeSpan period)
+        public PeriodicTimer(TimeSpan period, TimeProvider time)
         {
             Period = period;
-            timer = new Timer(static state => ((PeriodicTimer)state!).Tick(), this, period, period);
+            timer = time.CreateTimer(static state => ((PeriodicTimer)state!).Tick(), this, period, period);
         }
 
         public TimeSpan Period { get; }
