@@ -58,7 +58,6 @@ public sealed class TavernGame : IAsyncDisposable
         subscriptions.Add(client.Of<Wanderer>().Deleted.Subscribe(_ => dirty = true));
         subscriptions.Add(client.Of<Wanderer>().Disabled.Subscribe(_ => dirty = true));
         subscriptions.Add(client.Of<NoticeBoard>().Updated.Subscribe(_ => dirty = true));
-        subscriptions.Add(client.Of<PatronBoard>().Updated.Subscribe(_ => dirty = true));
         _ = WatchAsync();
     }
 
@@ -84,9 +83,6 @@ public sealed class TavernGame : IAsyncDisposable
 
     /// <summary>The notice board's notices, when in view.</summary>
     public IReadOnlyList<string> Notices => Session.Client.Objects.OfType<NoticeBoard>().FirstOrDefault()?.Notices ?? Array.Empty<string>();
-
-    /// <summary>The richest-patrons board, when in view.</summary>
-    public IReadOnlyList<string> Richest => Session.Client.Objects.OfType<PatronBoard>().FirstOrDefault()?.Richest ?? Array.Empty<string>();
 
     /// <summary>Whether something changed since the last call (and clears it).</summary>
     public bool TakeDirty()
