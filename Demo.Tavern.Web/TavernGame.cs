@@ -99,7 +99,7 @@ public sealed class TavernGame : IAsyncDisposable
         Add(text, "event told");
     }
 
-    /// <summary>Everyone in the player's place (the street in view, or the room), with the player first.</summary>
+    /// <summary>Everyone in the player's place (the street in view, or the room), the player included.</summary>
     public IEnumerable<MapDot> Dots()
     {
         var me = Session.Player;

@@ -112,7 +112,7 @@ public sealed class TavernWebTests
     private static async Task<IPage> OpenAsync(IBrowser browser, string url)
     {
         // A context each: two players, as two people's browsers would be.
-        var context = await browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = 1000, Height = 760 } });
+        var context = await browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = 1280, Height = 800 } });
         var page = await context.NewPageAsync();
         page.SetDefaultTimeout((float)Timeout.TotalMilliseconds);
         var failed = new List<string>();
