@@ -8,7 +8,7 @@ namespace System.Threading
     internal sealed class PeriodicTimer : IDisposable
     {
         private readonly object gate = new();
-        private readonly ITimer timer;
+        private readonly IDisposable timer;
         private TaskCompletionSource<bool>? waiter;
         private bool ticked;
         private bool disposed;
@@ -16,7 +16,11 @@ namespace System.Threading
         public PeriodicTimer(TimeSpan period, TimeProvider time)
         {
             Period = period;
-            timer = time.CreateTimer(static state => ((PeriodicTimer)state!).Tick(), this, period, period);
+            // The system clock gets a plain Timer: Microsoft.Bcl.TimeProvider's own system timer fails to load when this
+            // netstandard2.1 build runs on a .NET runtime (its ITimer is not the runtime's), as in the netstandard test.
+            timer = time == TimeProvider.System
+                ? new Timer(static state => ((PeriodicTimer)state!).Tick(), this, period, period)
+                : time.CreateTimer(static state => ((PeriodicTimer)state!).Tick(), this, period, period);
         }
 
         public TimeSpan Period { get; }
