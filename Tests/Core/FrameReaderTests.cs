@@ -11,14 +11,7 @@ namespace Pastry.Tests.Core;
 [TestClass]
 public sealed class FrameReaderTests
 {
-    private static byte[] FrameBytes(MessageType type, params byte[] payload)
-    {
-        using var writer = new PooledBufferWriter();
-        int start = writer.BeginFrame(type);
-        writer.WriteRaw(payload);
-        writer.EndFrame(start);
-        return writer.WrittenSpan.ToArray();
-    }
+    private static byte[] FrameBytes(MessageType type, params byte[] payload) => FrameTests.FrameBytes(type, payload);
 
     /// <summary>A reader over a stream that returns <paramref name="chunks"/> one read each, then ends.</summary>
     private static PipeReader Over(params byte[][] chunks) => FrameReader.Open(new ChunkedStream(chunks));
