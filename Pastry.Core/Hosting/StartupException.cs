@@ -14,6 +14,12 @@ public enum StartupError
 
     /// <summary>The NATS backplane (<c>MessageDirector:Backplane = nats</c>) could not reach the nats-server at <c>Nats:Url</c>.</summary>
     BackplaneUnreachable = 4,
+
+    /// <summary>
+    /// Another OTP process already serves the NATS backplane under the same <c>Nats:SubjectPrefix</c>: two would both
+    /// take every State Server and Database request (placement over several OTP nodes is not built).
+    /// </summary>
+    BackplaneTaken = 5,
 }
 
 /// <summary>
