@@ -1,5 +1,4 @@
 using Pastry;
-using Pastry.Otp.StateServer;
 
 namespace Demo.Tavern;
 

@@ -1,4 +1,3 @@
-using System.IO.Pipelines;
 using System.Net.Sockets;
 using Pastry.Messaging;
 using Pastry.Wire;
@@ -319,34 +318,17 @@ public sealed class RemoteMessageRouter : IPostRemoveRouter, IAsyncDisposable
 
     private async Task ReceiveAsync()
     {
-        var targets = new List<Channel>();
         try
         {
-            var reader = PipeReader.Create(stream!);
-            while (true)
+            var reader = FrameReader.Open(stream!);
+            try
             {
-                var result = await reader.ReadAsync(stop.Token).ConfigureAwait(false);
-                var buffer = result.Buffer;
-                while (Frame.TryRead(ref buffer, int.MaxValue, out ushort type, out var payload, out _) == FrameStatus.Complete)
-                {
-                    if (type == (ushort)InternalMessageType.LinkRefused)
-                    {
-                        // The MD closes the link after this frame (a per-link limit, or a message it may not send).
-                        var refusal = new WireReader(System.Buffers.BuffersExtensions.ToArray(payload));
-                        var code = (EjectCode)refusal.ReadUInt16();
-                        Refusal = new MessageDirectorRefusedException(code, refusal.ReadString());
-                        return;
-                    }
-
-                    var envelope = Envelope.Read(type, System.Buffers.BuffersExtensions.ToArray(payload), targets);
-                    DeliverLocally(envelope, targets);
-                }
-
-                reader.AdvanceTo(buffer.Start, buffer.End);
-                if (result.IsCompleted)
-                {
-                    break;
-                }
+                // The MD is trusted: frames are bounded by what its link accepts, not by a limit of the AI's.
+                await FrameReader.ReadAsync(reader, int.MaxValue, new Inbound(this), stop.Token).ConfigureAwait(false);
+            }
+            finally
+            {
+                await reader.CompleteAsync().ConfigureAwait(false);
             }
         }
         catch (Exception ex) when (ex is OperationCanceledException or IOException or SocketException or ObjectDisposedException or WireFormatException)
@@ -357,6 +339,30 @@ public sealed class RemoteMessageRouter : IPostRemoveRouter, IAsyncDisposable
             stop.Cancel();
             closed.TrySetResult();
         }
+    }
+
+    /// <summary>The link's frames as the frame reader's handler: envelopes delivered locally, a refusal kept.</summary>
+    private sealed class Inbound(RemoteMessageRouter router) : IFrameHandler
+    {
+        private readonly List<Channel> targets = new();
+
+        public bool OnFrame(ushort type, ReadOnlySpan<byte> payload)
+        {
+            if (type == (ushort)InternalMessageType.LinkRefused)
+            {
+                // The MD closes the link after this frame (a per-link limit, or a message it may not send).
+                var refusal = new WireReader(payload);
+                var code = (EjectCode)refusal.ReadUInt16();
+                router.Refusal = new MessageDirectorRefusedException(code, refusal.ReadString());
+                return false;
+            }
+
+            var envelope = Envelope.Read(type, payload.ToArray(), targets);
+            router.DeliverLocally(envelope, targets);
+            return true;
+        }
+
+        public ValueTask OnReadAsync(long bytes, int frames, CancellationToken cancellation) => default;
     }
 
     private void DeliverLocally(Envelope envelope, List<Channel> targets)

@@ -424,84 +424,20 @@ public sealed partial class PastryClient : IAsyncDisposable, IObjectBinding
 
     private async Task ReadAsync(Stream stream)
     {
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
-        int filled = 0;
+        var inbound = new Inbound(this);
+        var reader = FrameReader.Open(stream);
         string reason = "the server closed the connection";
-        int? ejectCode = null;
         try
         {
-            while (true)
+            var outcome = await FrameReader.ReadAsync(reader, options.MaxFrameBytes, inbound, stop.Token).ConfigureAwait(false);
+            if (outcome.End is FrameReadEnd.Oversized or FrameReadEnd.Malformed)
             {
-                if (filled == buffer.Length)
-                {
-                    var bigger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
-                    Buffer.BlockCopy(buffer, 0, bigger, 0, filled);
-                    ArrayPool<byte>.Shared.Return(buffer);
-                    buffer = bigger;
-                }
-
-                int read = await stream.ReadAsync(buffer.AsMemory(filled), stop.Token).ConfigureAwait(false);
-                if (read == 0)
-                {
-                    if (Volatile.Read(ref disposed) == 1)
-                    {
-                        // The server's answer to our Disconnect.
-                        reason = "the client closed the connection";
-                    }
-
-                    break;
-                }
-
-                filled += read;
-                int offset = 0;
-                while (filled - offset >= Frame.HeaderSize)
-                {
-                    uint length = BinaryPrimitives.ReadUInt32LittleEndian(buffer.AsSpan(offset));
-                    if (length < 2 || length > (uint)options.MaxFrameBytes)
-                    {
-                        throw new InvalidDataException($"The server sent a frame of {length} bytes.");
-                    }
-
-                    if (filled - offset < Frame.LengthSize + length)
-                    {
-                        if (Frame.LengthSize + length > buffer.Length)
-                        {
-                            var bigger = ArrayPool<byte>.Shared.Rent((int)length + Frame.LengthSize);
-                            Buffer.BlockCopy(buffer, offset, bigger, 0, filled - offset);
-                            ArrayPool<byte>.Shared.Return(buffer);
-                            buffer = bigger;
-                            filled -= offset;
-                            offset = 0;
-                        }
-
-                        break;
-                    }
-
-                    var type = (MessageType)BinaryPrimitives.ReadUInt16LittleEndian(buffer.AsSpan(offset + Frame.LengthSize));
-                    var payload = new ReadOnlyMemory<byte>(buffer, offset + Frame.HeaderSize, (int)length - 2);
-                    offset += Frame.LengthSize + (int)length;
-
-                    // Counted as the server counts what it sent the session (an eject is the connection's, not the
-                    // session's): a resume replays exactly what was missed only when the two agree.
-                    if (type != MessageType.Eject)
-                    {
-                        receivedBytes += Frame.LengthSize + length;
-                    }
-                    else
-                    {
-                        ejectCode = PeekEjectCode(payload.Span);
-                    }
-
-                    Receive(type, payload);
-                }
-
-                if (offset > 0)
-                {
-                    Buffer.BlockCopy(buffer, offset, buffer, 0, filled - offset);
-                    filled -= offset;
-                }
-
-                await events.WaitForRoomAsync(stop.Token).ConfigureAwait(false);
+                reason = $"connection lost: The server sent a frame of {outcome.DeclaredLength} bytes.";
+            }
+            else if (Volatile.Read(ref disposed) == 1)
+            {
+                // The server's answer to our Disconnect.
+                reason = "the client closed the connection";
             }
         }
         catch (OperationCanceledException)
@@ -514,17 +450,51 @@ public sealed partial class PastryClient : IAsyncDisposable, IObjectBinding
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
-            ConnectionLost(stream, ejectCode, reason);
+            try
+            {
+                await reader.CompleteAsync().ConfigureAwait(false);
+            }
+            finally
+            {
+                ConnectionLost(stream, inbound.EjectCode, reason);
+            }
         }
     }
 
-    private void Receive(MessageType type, ReadOnlyMemory<byte> payload)
+    /// <summary>The connection's frames as the frame reader's handler, counted as the server counts them.</summary>
+    private sealed class Inbound(PastryClient client) : IFrameHandler
+    {
+        /// <summary>The code of an eject the server sent before closing, if any.</summary>
+        public int? EjectCode { get; private set; }
+
+        public bool OnFrame(ushort type, ReadOnlySpan<byte> payload)
+        {
+            // Counted as the server counts what it sent the session (an eject is the connection's, not the
+            // session's): a resume replays exactly what was missed only when the two agree.
+            if ((MessageType)type != MessageType.Eject)
+            {
+                client.receivedBytes += Frame.HeaderSize + payload.Length;
+            }
+            else
+            {
+                EjectCode = PeekEjectCode(payload);
+            }
+
+            client.Receive((MessageType)type, payload);
+            return true;
+        }
+
+        // The game thread's queue is full: stop reading until it has room (TCP then slows the server down).
+        public ValueTask OnReadAsync(long bytes, int frames, CancellationToken cancellation) =>
+            new(client.events.WaitForRoomAsync(cancellation));
+    }
+
+    private void Receive(MessageType type, ReadOnlySpan<byte> payload)
     {
         // The connection's own messages are handled on the socket thread in every mode: ConnectAsync must not wait
         // for a game loop, a clock sample is only good when taken on arrival, and an eject must win over the socket
         // closing behind it. Everything that touches objects or raises events goes through the dispatcher.
-        var reader = new WireReader(payload.Span);
+        var reader = new WireReader(payload);
         switch (type)
         {
             case MessageType.HelloResp:
@@ -561,7 +531,7 @@ public sealed partial class PastryClient : IAsyncDisposable, IObjectBinding
 
         if (events.IsInline)
         {
-            Apply(type, payload.Span);
+            Apply(type, payload);
             return;
         }
 

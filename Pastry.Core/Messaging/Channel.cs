@@ -73,7 +73,7 @@ public readonly record struct Channel(ChannelKind Kind, DoId Id, uint Zone)
     }
 
     /// <summary>Reads a channel.</summary>
-    public static Channel Read(ref WireReader reader)
+    internal static Channel Read(ref WireReader reader)
     {
         byte kind = reader.ReadByte();
         if (kind > (byte)ChannelKind.Participant)

@@ -8,7 +8,7 @@ namespace Pastry.Messaging;
 /// <see cref="InternalMessageType.ActivateObject"/> members of <see cref="InternalMessageType"/>), and reads their
 /// replies. Values are encoded straight from typed field values.
 /// </summary>
-public static class DatabaseMessages
+internal static class DatabaseMessages
 {
     /// <summary><c>DbCreateObject</c>: stores <paramref name="obj"/>'s assigned Db fields (the rest get their defaults).</summary>
     public static Envelope CreateObject(uint context, DistributedObject obj, Channel sender)
@@ -141,4 +141,4 @@ public static class DatabaseMessages
 /// <param name="Reason">Why it failed; empty on success.</param>
 /// <param name="Values">The values the reply carries, by field name (empty when it carries none or no model was given).</param>
 /// <param name="UniqueFields">For <see cref="DatabaseStatus.UniqueViolation"/>: the fields of the constraint the write broke.</param>
-public sealed record DatabaseReply(InternalMessageType Type, uint Context, DatabaseStatus Status, string Reason, IReadOnlyDictionary<string, object?> Values, IReadOnlyList<string>? UniqueFields = null);
+internal sealed record DatabaseReply(InternalMessageType Type, uint Context, DatabaseStatus Status, string Reason, IReadOnlyDictionary<string, object?> Values, IReadOnlyList<string>? UniqueFields = null);

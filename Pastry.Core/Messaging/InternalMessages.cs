@@ -6,7 +6,7 @@ namespace Pastry.Messaging;
 /// Builds the internal messages an AI sends to the State Server (see <see cref="InternalMessageType"/> for the
 /// layouts), encoding values straight from an object's typed fields.
 /// </summary>
-public static class InternalMessages
+internal static class InternalMessages
 {
     /// <summary>
     /// <c>CreateObject</c> for <paramref name="obj"/>: its class, location, owner, creating AI, and every assigned

@@ -263,8 +263,12 @@ public abstract class DistributedObject
 public abstract class DistributedObject<T> : DistributedObject
     where T : DistributedObject<T>
 {
+    // RS0022: on purpose. Models derive from this class only, never from the non-generic base, which keeps its
+    // constructors internal; the protected members it exposes to models are part of the listed surface.
+#pragma warning disable RS0022
     /// <summary>Creates an object with a fresh DoId and every field at its default.</summary>
     protected DistributedObject()
+#pragma warning restore RS0022
         : base(ModelInfo.For<T>())
     {
     }

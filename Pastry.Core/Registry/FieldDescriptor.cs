@@ -56,7 +56,7 @@ public abstract class FieldDescriptor
     public MethodInfo? CleanMethod { get; }
 
     /// <summary>The codec of the field's type.</summary>
-    public abstract ValueCodec Codec { get; }
+    internal abstract ValueCodec Codec { get; }
 
     /// <summary><c>[Required]</c>.</summary>
     public bool IsRequired => (Keywords & FieldKeywords.Required) != 0;
@@ -162,10 +162,10 @@ public sealed class FieldDescriptor<TValue> : FieldDescriptor
     }
 
     /// <inheritdoc />
-    public override ValueCodec Codec => codec;
+    internal override ValueCodec Codec => codec;
 
     /// <summary>The typed codec.</summary>
-    public ValueCodec<TValue> TypedCodec => codec;
+    internal ValueCodec<TValue> TypedCodec => codec;
 
     /// <summary>Reads the value of the field of <paramref name="target"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -23,7 +23,7 @@ public sealed class ParameterDescriptor
     public string Name { get; }
 
     /// <summary>The codec of the parameter's type.</summary>
-    public ValueCodec Codec { get; }
+    internal ValueCodec Codec { get; }
 
     /// <summary>
     /// Whether the parameter has a default value. A call that ends before it (sent by a client built before the
@@ -125,7 +125,7 @@ public sealed class MethodDescriptor
     }
 
     /// <summary>Decodes the arguments; hostile bytes throw <see cref="WireFormatException"/>.</summary>
-    public object?[] DecodeArguments(ref WireReader reader)
+    internal object?[] DecodeArguments(ref WireReader reader)
     {
         var arguments = new object?[parameters.Length];
         for (int i = 0; i < parameters.Length; i++)

@@ -3,11 +3,13 @@ using System.Runtime.CompilerServices;
 
 namespace Pastry;
 
+// The descriptor: lookups by name and wire id, the accessor table, the factory. ModelInfoBuilder reads the class by
+// reflection and fills it through the internal Set* methods below, once, before anyone else sees it.
 /// <summary>
 /// Everything Pastry knows about one model class, found once by reflection and cached: its name, stable class id,
 /// fields in declaration order and <c>[Distributed]</c> methods.
 /// </summary>
-public sealed partial class ModelInfo
+public sealed class ModelInfo
 {
     private static readonly ConcurrentDictionary<Type, ModelInfo> Cache = new();
 
@@ -26,7 +28,7 @@ public sealed partial class ModelInfo
     private string?[] accessorNames = new string?[1];
     private FieldDescriptor[] accessorFields = new FieldDescriptor[1];
 
-    private ModelInfo(Type type)
+    internal ModelInfo(Type type)
     {
         ClrType = type;
         Name = type.Name;
@@ -70,7 +72,7 @@ public sealed partial class ModelInfo
         }
 
         var problems = new List<string>();
-        var built = Build(type, problems);
+        var built = ModelInfoBuilder.Build(type, problems);
         if (problems.Count > 0 || built is null)
         {
             throw new ModelDeclarationException(problems);
@@ -176,6 +178,45 @@ public sealed partial class ModelInfo
         }
 
         return slots;
+    }
+
+    /// <summary>Takes the fields and methods the builder found: name lookups, the accessor table and the wire ids.</summary>
+    internal void SetMembers(FieldDescriptor[] builtFields, MethodDescriptor[] builtMethods, List<string> problems)
+    {
+        fields = builtFields;
+        methods = builtMethods;
+        foreach (var field in fields)
+        {
+            fieldsByName[field.Name] = field;
+        }
+
+        foreach (var method in methods)
+        {
+            methodsByName[method.Name] = method;
+        }
+
+        BuildAccessorTable();
+        ApplyWireIds(ClrType, problems);
+    }
+
+    /// <summary>Takes the indexes the builder found; a field in a unique one is marked unique.</summary>
+    internal void SetIndexes(ModelIndex[] builtIndexes)
+    {
+        indexes = builtIndexes;
+        foreach (var index in indexes)
+        {
+            foreach (var field in index.Fields)
+            {
+                field.IsUnique |= index.IsUnique;
+            }
+        }
+    }
+
+    /// <summary>The last step of a build without problems: how instances are made.</summary>
+    internal void SetFactory(Func<DistributedObject> create)
+    {
+        HasDbFields = fields.Any(f => f.IsDb);
+        factory = create;
     }
 
     internal static uint StableClassId(string name)

@@ -86,7 +86,7 @@ public sealed class ModelRegistry
                 found = ex.Types;
             }
 
-            types.AddRange(found.Where(t => t is not null && t.IsClass && !t.IsAbstract && !t.IsGenericTypeDefinition && ModelInfo.IsModelType(t, out _))!);
+            types.AddRange(found.Where(t => t is not null && t.IsClass && !t.IsAbstract && !t.IsGenericTypeDefinition && ModelInfoBuilder.IsModelType(t, out _))!);
         }
 
         return FromTypes(types);

@@ -1,7 +1,7 @@
 namespace Pastry.Wire;
 
 /// <summary>Why an object left a client's view.</summary>
-public enum LeaveReason : byte
+internal enum LeaveReason : byte
 {
     /// <summary>It left the client's interest; the server still has it.</summary>
     Disabled = 1,
@@ -14,7 +14,7 @@ public enum LeaveReason : byte
 /// Writers for the fixed-layout client protocol frames of ARCHITECTURE 3 (see <see cref="MessageType"/> for every
 /// layout). Server, client library and tests share them, so the two sides cannot drift apart.
 /// </summary>
-public static class ClientFrames
+internal static class ClientFrames
 {
     /// <summary><c>Hello(schemaHash, version)</c>.</summary>
     public static void WriteHello(PooledBufferWriter writer, ulong schemaHash, string version)

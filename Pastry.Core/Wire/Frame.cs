@@ -4,7 +4,7 @@ using System.Buffers.Binary;
 namespace Pastry.Wire;
 
 /// <summary>The result of looking for one frame in received bytes.</summary>
-public enum FrameStatus
+internal enum FrameStatus
 {
     /// <summary>A whole frame was found.</summary>
     Complete,
@@ -23,7 +23,7 @@ public enum FrameStatus
 /// The frame format of ARCHITECTURE section 3: <c>uint32 length | uint16 msgtype | payload</c>, little-endian,
 /// where length counts the bytes after the length field (message type and payload).
 /// </summary>
-public static class Frame
+internal static class Frame
 {
     /// <summary>Bytes of the length field.</summary>
     public const int LengthSize = 4;

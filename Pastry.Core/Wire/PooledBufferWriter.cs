@@ -9,7 +9,7 @@ namespace Pastry.Wire;
 /// Dispose returns the array; a writer whose buffer grew past <see cref="MaxRetainedBytes"/> gives it back on
 /// <see cref="Reset"/> so that one huge message does not pin memory for ever.
 /// </summary>
-public sealed class PooledBufferWriter : IBufferWriter<byte>, IDisposable
+internal sealed class PooledBufferWriter : IBufferWriter<byte>, IDisposable
 {
     /// <summary>Buffers larger than this are returned to the pool on <see cref="Reset"/>.</summary>
     public const int MaxRetainedBytes = 1 << 20;

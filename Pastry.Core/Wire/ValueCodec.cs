@@ -8,7 +8,7 @@ namespace Pastry.Wire;
 /// Encodes, decodes, compares and prints the values of one field type. One instance exists per supported type;
 /// see <see cref="ValueCodecs"/> for the list.
 /// </summary>
-public abstract class ValueCodec
+internal abstract class ValueCodec
 {
     /// <summary>The CLR type of the values.</summary>
     public abstract Type ClrType { get; }
@@ -37,7 +37,7 @@ public abstract class ValueCodec
 
 /// <summary>The typed codec of one field type. Encoding and decoding of primitives neither boxes nor allocates.</summary>
 /// <typeparam name="T">The CLR type.</typeparam>
-public abstract class ValueCodec<T> : ValueCodec
+internal abstract class ValueCodec<T> : ValueCodec
 {
     /// <inheritdoc />
     public override Type ClrType => typeof(T);
@@ -77,7 +77,7 @@ public abstract class ValueCodec<T> : ValueCodec
 }
 
 /// <summary>The codecs of every supported field type, and lookup by CLR type.</summary>
-public static class ValueCodecs
+internal static class ValueCodecs
 {
     private static readonly Dictionary<Type, ValueCodec> ByType = new();
 

@@ -8,7 +8,7 @@ namespace Pastry.Wire;
 /// Reads little-endian values from a span. Every read checks the remaining length first, so hostile bytes end in a
 /// <see cref="WireFormatException"/> and never in an out-of-range read or an allocation larger than the input.
 /// </summary>
-public ref struct WireReader
+internal ref struct WireReader
 {
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 

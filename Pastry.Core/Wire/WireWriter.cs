@@ -8,7 +8,7 @@ namespace Pastry.Wire;
 /// Writes little-endian values to any <see cref="IBufferWriter{T}"/>. Primitives are written straight into the
 /// writer's span, so encoding them allocates nothing.
 /// </summary>
-public static class WireWriter
+internal static class WireWriter
 {
     /// <summary>Writes one byte.</summary>
     public static void WriteByte(this IBufferWriter<byte> writer, byte value)

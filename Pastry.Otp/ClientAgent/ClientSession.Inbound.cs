@@ -13,66 +13,58 @@ internal sealed partial class ClientSession
     private async Task ReceiveAsync(PipeReader reader)
     {
         int maxFrame = agent.Options.MaxFrameBytes;
-        while (true)
+        FrameReadOutcome outcome;
+        try
         {
-            ReadResult result;
-            try
+            outcome = await FrameReader.ReadAsync(reader, maxFrame, new Inbound(this), stopReading.Token).ConfigureAwait(false);
+        }
+        catch (WebSocketFrameException broken)
+        {
+            // The WebSocket transport's own rules (binary messages only, bounded message size).
+            lock (sync)
             {
-                result = await reader.ReadAsync(stopReading.Token).ConfigureAwait(false);
-            }
-            catch (WebSocketFrameException broken)
-            {
-                // The WebSocket transport's own rules (binary messages only, bounded message size).
-                lock (sync)
-                {
-                    Eject(broken.Code, broken.Reason);
-                }
-
-                return;
+                Eject(broken.Code, broken.Reason);
             }
 
-            var buffer = result.Buffer;
-            long unread = buffer.Length;
-            int frames = 0;
-            bool keepReading = true;
-            while (keepReading)
+            return;
+        }
+
+        lock (sync)
+        {
+            switch (outcome.End)
             {
-                var status = Frame.TryRead(ref buffer, maxFrame, out ushort type, out var payload, out uint declared);
-                if (status == FrameStatus.Incomplete)
-                {
+                case FrameReadEnd.Oversized:
+                    Eject(EjectCode.OversizedFrame, $"frame of {outcome.DeclaredLength} bytes is larger than the limit of {maxFrame}");
                     break;
-                }
-
-                frames++;
-                lock (sync)
-                {
-                    keepReading = status switch
-                    {
-                        FrameStatus.Oversized => Eject(EjectCode.OversizedFrame, $"frame of {declared} bytes is larger than the limit of {maxFrame}"),
-                        FrameStatus.Malformed => Eject(EjectCode.TruncatedFrame, $"frame length {declared} is too small to hold a message type"),
-                        _ => HandleFrame(type, payload),
-                    };
-                }
-            }
-
-            agent.Metrics.Received(unread - buffer.Length, frames);
-            reader.AdvanceTo(buffer.Start, buffer.End);
-            if (!keepReading || result.IsCompleted)
-            {
-                if (result.IsCompleted && keepReading && buffer.Length > 0)
-                {
-                    lock (sync)
-                    {
-                        Eject(EjectCode.TruncatedFrame, $"connection closed in the middle of a frame ({buffer.Length} bytes left)");
-                    }
-                }
-
-                return;
+                case FrameReadEnd.Malformed:
+                    Eject(EjectCode.TruncatedFrame, $"frame length {outcome.DeclaredLength} is too small to hold a message type");
+                    break;
+                case FrameReadEnd.ClosedMidFrame:
+                    Eject(EjectCode.TruncatedFrame, $"connection closed in the middle of a frame ({outcome.BytesLeft} bytes left)");
+                    break;
             }
         }
     }
 
-    private bool HandleFrame(ushort type, ReadOnlySequence<byte> payload)
+    /// <summary>The session as the frame reader's handler: each frame is handled under the session's lock.</summary>
+    private readonly struct Inbound(ClientSession session) : IFrameHandler
+    {
+        public bool OnFrame(ushort type, ReadOnlySpan<byte> payload)
+        {
+            lock (session.sync)
+            {
+                return session.HandleFrame(type, payload);
+            }
+        }
+
+        public ValueTask OnReadAsync(long bytes, int frames, CancellationToken cancellation)
+        {
+            session.agent.Metrics.Received(bytes, frames);
+            return default;
+        }
+    }
+
+    private bool HandleFrame(ushort type, ReadOnlySpan<byte> payload)
     {
         // A parked session's old connection (taken over by a resume) has nothing more to say.
         if (stage is SessionStage.Closed or SessionStage.Parked)
@@ -86,33 +78,13 @@ internal sealed partial class ClientSession
             return Eject(EjectCode.RateLimited, $"more than {agent.Options.MaxMessagesPerSecond} messages per second");
         }
 
-        byte[]? rented = null;
-        ReadOnlySpan<byte> span;
-        if (payload.IsSingleSegment)
-        {
-            span = payload.First.Span;
-        }
-        else
-        {
-            rented = ArrayPool<byte>.Shared.Rent((int)payload.Length);
-            payload.CopyTo(rented);
-            span = rented.AsSpan(0, (int)payload.Length);
-        }
-
         try
         {
-            return Dispatch((MessageType)type, span);
+            return Dispatch((MessageType)type, payload);
         }
         catch (WireFormatException ex)
         {
             return Eject(EjectCode.TruncatedFrame, $"malformed {(MessageType)type}: {ex.Message}");
-        }
-        finally
-        {
-            if (rented is not null)
-            {
-                ArrayPool<byte>.Shared.Return(rented);
-            }
         }
     }
 

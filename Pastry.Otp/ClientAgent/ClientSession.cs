@@ -147,8 +147,7 @@ internal sealed partial class ClientSession : IParticipant, IInterestView
         bool parked = false;
         try
         {
-            // Zero-byte reads: an idle session waits for data without holding a 4 KiB receive buffer (bench idle).
-            reader ??= PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 4096, minimumReadSize: 512, leaveOpen: true, useZeroByteReads: true));
+            reader ??= FrameReader.Open(stream);
             while (true)
             {
                 await ReceiveAsync(reader).ConfigureAwait(false);

@@ -1,4 +1,3 @@
-using System.IO.Pipelines;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
@@ -16,7 +15,7 @@ public sealed partial class MessageDirectorServer
 
     /// <summary>One connected remote participant.</summary>
     [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "Disposed when RunAsync ends.")]
-    private sealed class RemoteLink : IParticipant
+    private sealed class RemoteLink : IParticipant, IFrameHandler
     {
         private static readonly TimeSpan RefusalDrain = TimeSpan.FromSeconds(2);
 
@@ -36,6 +35,7 @@ public sealed partial class MessageDirectorServer
         private int postRemoveBytes;
         private bool privileged;
         private bool closed;
+        private LinkRefusal? pendingRefusal;
 
         public RemoteLink(MessageDirectorServer server, Socket socket)
         {
@@ -95,49 +95,15 @@ public sealed partial class MessageDirectorServer
 
                 server.logger.LogInformation("{Link} connected ({Kind})", Name, privileged ? "privileged" : "participant");
                 sending = outbox.RunAsync(stream, abort.Token);
-                var reader = PipeReader.Create(stream, new StreamPipeReaderOptions(leaveOpen: true));
-                while (true)
+                var reader = FrameReader.Open(stream);
+                var outcome = await FrameReader.ReadAsync(reader, options.MaxFrameBytes, this, abort.Token).ConfigureAwait(false);
+                if (outcome.End is FrameReadEnd.Oversized or FrameReadEnd.Malformed)
                 {
-                    var result = await reader.ReadAsync(abort.Token).ConfigureAwait(false);
-                    var buffer = result.Buffer;
-                    while (true)
-                    {
-                        var status = Frame.TryRead(ref buffer, options.MaxFrameBytes, out ushort type, out var payload, out uint declared);
-                        if (status == FrameStatus.Incomplete)
-                        {
-                            break;
-                        }
-
-                        if (status != FrameStatus.Complete)
-                        {
-                            server.logger.LogError("{Link}: bad frame ({Status}, {Length} bytes); dropping the link", Name, status, declared);
-                            return;
-                        }
-
-                        byte[] body = System.Buffers.BuffersExtensions.ToArray(payload);
-                        LinkRefusal? refusal;
-                        try
-                        {
-                            refusal = Handle(type, body);
-                        }
-                        catch (WireFormatException ex)
-                        {
-                            server.logger.LogError("{Link}: malformed message {Type}: {Message}; dropping the link", Name, type, ex.Message);
-                            return;
-                        }
-
-                        if (refusal is { } refuse)
-                        {
-                            refused = Refuse(refuse);
-                            return;
-                        }
-                    }
-
-                    reader.AdvanceTo(buffer.Start, buffer.End);
-                    if (result.IsCompleted)
-                    {
-                        return;
-                    }
+                    server.logger.LogError("{Link}: bad frame ({Status}, {Length} bytes); dropping the link", Name, outcome.End, outcome.DeclaredLength);
+                }
+                else if (pendingRefusal is { } refuse)
+                {
+                    refused = Refuse(refuse);
                 }
             }
             catch (Exception ex) when (ex is OperationCanceledException or IOException or SocketException or ObjectDisposedException or EndOfStreamException)
@@ -148,6 +114,27 @@ public sealed partial class MessageDirectorServer
                 await CloseAsync(sending, refused).ConfigureAwait(false);
             }
         }
+
+        /// <summary>
+        /// One frame from the participant. A message it may not send stops reading with a refusal; a malformed one
+        /// stops reading with a log line (the link is dropped either way).
+        /// </summary>
+        bool IFrameHandler.OnFrame(ushort type, ReadOnlySpan<byte> payload)
+        {
+            try
+            {
+                pendingRefusal = Handle(type, payload.ToArray());
+            }
+            catch (WireFormatException ex)
+            {
+                server.logger.LogError("{Link}: malformed message {Type}: {Message}; dropping the link", Name, type, ex.Message);
+                return false;
+            }
+
+            return pendingRefusal is null;
+        }
+
+        ValueTask IFrameHandler.OnReadAsync(long bytes, int frames, CancellationToken cancellation) => default;
 
         /// <summary>
         /// The handshake (see <see cref="LinkHandshake"/>), written and read straight on the socket before the outbox

@@ -9,7 +9,7 @@ public sealed class FrameTests
 {
     private const int Max = Frame.DefaultMaxSize;
 
-    private static byte[] FrameBytes(MessageType type, params byte[] payload)
+    internal static byte[] FrameBytes(MessageType type, params byte[] payload)
     {
         using var writer = new PooledBufferWriter();
         int start = writer.BeginFrame(type);

@@ -8,7 +8,7 @@ namespace Pastry.Tests.Database;
 /// A participant that sends Database (and activation) requests with fresh contexts and awaits the reply with the
 /// same context; other messages are kept for <see cref="ExpectAsync"/>.
 /// </summary>
-public sealed class DbTestClient : IParticipant
+internal sealed class DbTestClient : IParticipant
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
     private readonly IMessageRouter router;

@@ -1,5 +1,4 @@
 using Pastry.Ai;
-using Pastry.Otp.StateServer;
 
 namespace Pastry.Tests.EndToEnd;
 

@@ -11,7 +11,7 @@ public enum Transport
 }
 
 /// <summary>An in-process OTP with an AI and a realm, plus helpers that log clients in and give them interest.</summary>
-public sealed class OtpWorld : IAsyncDisposable
+internal sealed class OtpWorld : IAsyncDisposable
 {
     private readonly List<RawClient> clients = new();
     private int userNumber;

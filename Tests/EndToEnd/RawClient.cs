@@ -7,7 +7,7 @@ using Pastry.Wire;
 namespace Pastry.Tests.EndToEnd;
 
 /// <summary>One frame received from the server.</summary>
-public sealed record ReceivedFrame(MessageType Type, byte[] Payload)
+internal sealed record ReceivedFrame(MessageType Type, byte[] Payload)
 {
     public WireReader Reader() => new(Payload);
 }
@@ -16,7 +16,7 @@ public sealed record ReceivedFrame(MessageType Type, byte[] Payload)
 /// A raw protocol client for end-to-end tests: real TCP, frames written by <see cref="ClientFrames"/>, and every
 /// received frame queued so that tests await them with timeouts (no sleeps).
 /// </summary>
-public sealed class RawClient : IAsyncDisposable
+internal sealed class RawClient : IAsyncDisposable
 {
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
 
@@ -327,4 +327,4 @@ public sealed class RawClient : IAsyncDisposable
     }
 }
 
-public sealed record EnterInfo(DoId Id, ModelInfo Model, DoId Parent, uint Zone, DoId Owner, Dictionary<string, object?> Values, bool Owned);
+internal sealed record EnterInfo(DoId Id, ModelInfo Model, DoId Parent, uint Zone, DoId Owner, Dictionary<string, object?> Values, bool Owned);

@@ -4,11 +4,15 @@ using Pastry.Wire;
 
 namespace Pastry;
 
-// The reflection builder: reads a model class once (properties, keywords, validators, clean methods, [Distributed]
-// methods) and reports every declaration problem at once, with the fix.
-public sealed partial class ModelInfo
+/// <summary>
+/// Builds a <see cref="ModelInfo"/> by reflection, once per model class: reads its properties, keywords, validators,
+/// clean methods, <c>[Distributed]</c> methods and indexes, and reports every declaration problem at once, with the
+/// fix. The descriptor it fills knows nothing of reflection's rules.
+/// </summary>
+internal static class ModelInfoBuilder
 {
-    private static ModelInfo? Build(Type type, List<string> problems)
+    /// <summary>The descriptor of <paramref name="type"/>, or null with the reasons added to <paramref name="problems"/>.</summary>
+    public static ModelInfo? Build(Type type, List<string> problems)
     {
         string where = type.FullName ?? type.Name;
         if (!IsModelType(type, out var modelBase))
@@ -86,35 +90,14 @@ public sealed partial class ModelInfo
             return null;
         }
 
-        info.fields = fieldList.ToArray();
-        info.methods = methodList.ToArray();
-        foreach (var field in info.fields)
-        {
-            info.fieldsByName[field.Name] = field;
-        }
-
-        foreach (var method in info.methods)
-        {
-            info.methodsByName[method.Name] = method;
-        }
-
-        info.BuildAccessorTable();
-        info.ApplyWireIds(type, problems);
-        info.indexes = BuildIndexes(info, type, problems);
-        foreach (var index in info.indexes)
-        {
-            foreach (var field in index.Fields)
-            {
-                field.IsUnique |= index.IsUnique;
-            }
-        }
+        info.SetMembers(fieldList.ToArray(), methodList.ToArray(), problems);
+        info.SetIndexes(BuildIndexes(info, type, problems));
         if (problems.Count > 0)
         {
             return null;
         }
 
-        info.HasDbFields = info.fields.Any(f => f.IsDb);
-        info.factory = CompiledAccessors.Factory(constructor!);
+        info.SetFactory(CompiledAccessors.Factory(constructor!));
         return info;
     }
 
@@ -122,7 +105,7 @@ public sealed partial class ModelInfo
     private static ModelIndex[] BuildIndexes(ModelInfo info, Type type, List<string> problems)
     {
         var found = new List<ModelIndex>();
-        foreach (var field in info.fields)
+        foreach (var field in info.Fields)
         {
             var unique = field.Property.GetCustomAttribute<UniqueAttribute>(inherit: true);
             bool indexed = field.Property.IsDefined(typeof(IndexedAttribute), inherit: true);
@@ -160,7 +143,7 @@ public sealed partial class ModelInfo
             var fields = new List<FieldDescriptor>();
             foreach (string name in names)
             {
-                if (!info.fieldsByName.TryGetValue(name ?? string.Empty, out var field))
+                if (!info.TryGetField(name ?? string.Empty, out var field))
                 {
                     problems.Add($"{type.Name} has {attribute} naming '{name}', which is not a field of {type.Name}; use nameof(...) with its properties.");
                 }
@@ -205,7 +188,8 @@ public sealed partial class ModelInfo
         return true;
     }
 
-    internal static bool IsModelType(Type type, out Type modelArgument)
+    /// <summary>Whether <paramref name="type"/> derives from <c>DistributedObject&lt;T&gt;</c>, and with which T.</summary>
+    public static bool IsModelType(Type type, out Type modelArgument)
     {
         for (var t = type.BaseType; t is not null; t = t.BaseType)
         {

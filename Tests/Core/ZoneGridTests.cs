@@ -1,6 +1,4 @@
-using Pastry.Otp.StateServer;
-
-namespace Pastry.Tests.Otp;
+namespace Pastry.Tests.Core;
 
 [TestClass]
 public sealed class ZoneGridTests

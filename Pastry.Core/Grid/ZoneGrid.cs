@@ -1,4 +1,4 @@
-namespace Pastry.Otp.StateServer;
+namespace Pastry;
 
 /// <summary>
 /// Maps a rectangular world onto zones, one zone per cell, so that interest can follow an avatar as the 3x3 block
