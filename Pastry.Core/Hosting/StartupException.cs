@@ -14,6 +14,12 @@ public enum StartupError
 
     /// <summary>The NATS backplane (<c>MessageDirector:Backplane = nats</c>) could not reach the nats-server at <c>Nats:Url</c>.</summary>
     BackplaneUnreachable = 4,
+
+    /// <summary>
+    /// The State Server refused the AI's claim or take-over of its application's objects: nothing to take over, a
+    /// hand-over already under way, or another <c>Ai:ApplicationKey</c>.
+    /// </summary>
+    AiTakeOverRefused = 5,
 }
 
 /// <summary>
