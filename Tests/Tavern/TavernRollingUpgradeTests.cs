@@ -191,6 +191,23 @@ public sealed class TavernRollingUpgradeTests
         }
     }
 
+    [TestMethod]
+    public async Task ATakeOver_WithNoAiOfTheApplicationRunning_IsRefused382_Exit1_NamingTheFix_AndTakeOverNeedsRoleAi()
+    {
+        string directory = Directory.CreateTempSubdirectory("tavern-take-over-nothing").FullName;
+        await using var otp = await TavernProcess.StartOtpAsync(Path.Combine(directory, "tavern.db"));
+
+        await using var lonely = PastryProcess.StartDll(TavernProcess.TavernDll, null, "serve", "--role", "ai", "--take-over", "--Ai:MessageDirector", otp.MessageDirector!.ToString(), "--Admin:Port", "0");
+        Assert.AreEqual(1, await lonely.WaitForExitAsync(Timeout), lonely.Output);
+        StringAssert.Contains(lonely.Output, "382 NothingToTakeOver");
+        StringAssert.Contains(lonely.Output, "no AI of application 'Demo.Tavern.TavernAi' is connected or parked here");
+        StringAssert.Contains(lonely.Output, "without --take-over");
+
+        await using var wrongRole = PastryProcess.StartDll(TavernProcess.TavernDll, null, "serve", "--role", "all", "--take-over");
+        Assert.AreEqual(2, await wrongRole.WaitForExitAsync(Timeout), wrongRole.Output);
+        StringAssert.Contains(wrongRole.Output, "--take-over needs --role ai");
+    }
+
     /// <summary>Reads an interest's Enters until its InterestDone, noting each object's class.</summary>
     private static async Task ReadUntilDoneAsync(RawClient client, uint context, ConcurrentDictionary<DoId, string> classes, ModelRegistry models)
     {
