@@ -36,6 +36,12 @@ internal sealed class AiHostedService(Type application, IServiceProvider service
         var options = new AiOptions { MaxReconnectDelay = settings.MaxReconnectDelay, Time = services.GetService<TimeProvider>() ?? TimeProvider.System, Credentials = settings.Credentials, Application = application.FullName, ApplicationKey = settings.ApplicationKey };
         if (services.GetService<IMessageRouter>() is { } local)
         {
+            if (settings.TakeOver)
+            {
+                // A rolling upgrade replaces an AI process that reaches the OTP over the Message Director link.
+                throw new StartupException(StartupError.AiTakeOverRefused, settings.MessageDirector, $"Ai:TakeOver needs an AI that connects to the OTP over the Message Director link (pastry serve --role ai); this one runs on the process's router ({local.GetType().Name}). Fix: split the roles, or start it without --take-over.");
+            }
+
             ai = new AiRepository(local, registry, options, logger);
             if (local is IPostRemoveRouter)
             {
