@@ -11,7 +11,7 @@ using Pastry.Wire;
 namespace Pastry.Tests.Otp;
 
 /// <summary>A model for the hand-over tests: a broadcast name, a field clients set, and a call clients make.</summary>
-public sealed class Lantern : DistributedObject<Lantern>
+public sealed class Brazier : DistributedObject<Brazier>
 {
     [Required, Ram, Broadcast]
     public string Name { get => Get<string>(); set => Set(value); }
@@ -34,9 +34,9 @@ public sealed class Lantern : DistributedObject<Lantern>
 [TestClass]
 public sealed class AiHandOverTests
 {
-    private const string Game = "Game.LanternAi";
+    private const string Game = "Game.BrazierAi";
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
-    private static readonly ModelRegistry Registry = ModelRegistry.FromTypes(new[] { typeof(Lantern) });
+    private static readonly ModelRegistry Registry = ModelRegistry.FromTypes(new[] { typeof(Brazier) });
     private static readonly DoId Account = new(0, 0xACC);
     private static readonly Channel Session = Channel.ForSession(new DoId(0, 0x5E5));
 
@@ -69,8 +69,8 @@ public sealed class AiHandOverTests
     public async Task TakeOver_GivesTheNewAiEveryObject_WithFieldsOwnersAndLocations_TheOldOneStops_AndNoViewerSeesLeaveOrEnter()
     {
         var old = await StartAiAsync();
-        var street = old.Create(new Lantern { Name = "street", Brightness = 3 }, DoId.Empty, 1);
-        var door = old.Create(new Lantern { Name = "door", Brightness = 7 }, street.DoId, 4, owner: Account);
+        var street = old.Create(new Brazier { Name = "street", Brightness = 3 }, DoId.Empty, 1);
+        var door = old.Create(new Brazier { Name = "door", Brightness = 7 }, street.DoId, 4, owner: Account);
         int oldTicks = 0;
         using var timer = old.Every(TimeSpan.FromMilliseconds(5), () => oldTicks++);
         await BarrierAsync(old);
@@ -83,7 +83,7 @@ public sealed class AiHandOverTests
         int ticksAtHandOver = oldTicks;
 
         Assert.HasCount(2, taken);
-        var takenDoor = (Lantern)taken.Single(o => o.DoId == door.DoId);
+        var takenDoor = (Brazier)taken.Single(o => o.DoId == door.DoId);
         Assert.AreEqual("door", takenDoor.Name);
         Assert.AreEqual(7, takenDoor.Brightness);
         Assert.AreEqual(Account, takenDoor.Owner, "The owner is kept.");
@@ -118,16 +118,16 @@ public sealed class AiHandOverTests
     public async Task ARequestSentDuringTheHandOver_IsHeld_AndTheNewAiHearsIt_AfterItsGameStarted()
     {
         var old = await StartAiAsync();
-        var lantern = old.Create(new Lantern { Name = "hall", Brightness = 1 }, DoId.Empty, 1);
+        var brazier = old.Create(new Brazier { Name = "hall", Brightness = 1 }, DoId.Empty, 1);
         await BarrierAsync(old);
         var fresh = NewAi();
         await fresh.TakeOverAsync().WaitAsync(Timeout);
 
         // The objects are the new AI's, but its game has not subscribed yet: what clients send waits.
-        var heard = fresh.Of<Lantern>().Updated.Where(c => c.Origin == ChangeOrigin.Remote).FirstAsync().ToTask();
-        var called = fresh.Of<Lantern>().Calls.FirstAsync().ToTask();
-        SendClientSet(lantern.DoId, 5);
-        SendClientCall(lantern.DoId, 30);
+        var heard = fresh.Of<Brazier>().Updated.Where(c => c.Origin == ChangeOrigin.Remote).FirstAsync().ToTask();
+        var called = fresh.Of<Brazier>().Calls.FirstAsync().ToTask();
+        SendClientSet(brazier.DoId, 5);
+        SendClientCall(brazier.DoId, 30);
         await BarrierAsync(fresh);
         Assert.IsFalse(heard.IsCompleted || called.IsCompleted, "Held until the new AI's game started.");
 
@@ -143,21 +143,21 @@ public sealed class AiHandOverTests
     public async Task RequestsPastTheBound_AreRefusedToTheirClient380_TheOthersDelivered()
     {
         var old = await StartAiAsync();
-        var lantern = old.Create(new Lantern { Name = "hall" }, DoId.Empty, 1);
+        var brazier = old.Create(new Brazier { Name = "hall" }, DoId.Empty, 1);
         await BarrierAsync(old);
         var fresh = NewAi();
         await fresh.TakeOverAsync().WaitAsync(Timeout);
         var calls = new List<int>();
-        using var subscription = fresh.Of<Lantern>().Calls.Subscribe(c => calls.Add((int)c.Arguments[0]!));
+        using var subscription = fresh.Of<Brazier>().Calls.Subscribe(c => calls.Add((int)c.Arguments[0]!));
 
         for (int i = 1; i <= 5; i++)
         {
-            SendClientCall(lantern.DoId, i);
+            SendClientCall(brazier.DoId, i);
         }
 
         var refused = await session.NextAsync();
         Assert.AreEqual(InternalMessageType.ClientRequestRefused, refused.Type);
-        Assert.AreEqual(lantern.DoId, refused.Subject);
+        Assert.AreEqual(brazier.DoId, refused.Subject);
         var reader = new WireReader(refused.Payload.Span);
         Assert.AreEqual((ushort)EjectCode.HandOverBacklogFull, reader.ReadUInt16());
         StringAssert.Contains(reader.ReadString(), "StateServer:MaxHandOverHeldRequests");
@@ -176,8 +176,8 @@ public sealed class AiHandOverTests
         var deadAi = Channel.ForParticipant(DoId.NewId());
         var hung = new SessionRecorder();
         router.Subscribe(hung, deadAi);
-        var lantern = new Lantern { DoId = DoId.NewId(), Name = "cellar", Brightness = 2 };
-        router.Publish(InternalMessages.CreateObject(lantern, DoId.Empty, 1, Account, deadAi), Channel.StateServer);
+        var brazier = new Brazier { DoId = DoId.NewId(), Name = "cellar", Brightness = 2 };
+        router.Publish(InternalMessages.CreateObject(brazier, DoId.Empty, 1, Account, deadAi), Channel.StateServer);
         router.Publish(InternalMessages.ClaimAiObjects(1, Game, deadAi), Channel.StateServer);
         Assert.AreEqual(InternalMessageType.QueryDone, (await hung.NextAsync()).Type);
 
@@ -189,8 +189,8 @@ public sealed class AiHandOverTests
         router.Publish(InternalMessages.ParkAiObjects(deadAi, Game), Channel.StateServer);
         var taken = await taking.WaitAsync(Timeout);
 
-        Assert.AreEqual(lantern.DoId, taken.Single().DoId, "The dead AI's object went to the new AI, not to the parking.");
-        Assert.AreEqual(2, ((Lantern)taken[0]).Brightness);
+        Assert.AreEqual(brazier.DoId, taken.Single().DoId, "The dead AI's object went to the new AI, not to the parking.");
+        Assert.AreEqual(2, ((Brazier)taken[0]).Brightness);
         fresh.ResumeRequests();
         await BarrierAsync(fresh);
         Assert.AreEqual(0, server.ParkedAiCount);
@@ -201,7 +201,7 @@ public sealed class AiHandOverTests
     public async Task TwoNewAisRace_TheFirstTakesOver_TheSecondIsRefused383()
     {
         var old = await StartAiAsync();
-        old.Create(new Lantern { Name = "hall" }, DoId.Empty, 1);
+        old.Create(new Brazier { Name = "hall" }, DoId.Empty, 1);
         await BarrierAsync(old);
 
         var first = NewAi();
@@ -220,7 +220,7 @@ public sealed class AiHandOverTests
     public async Task AWrongApplicationName_IsRefused382_NamingTheName()
     {
         var old = await StartAiAsync();
-        old.Create(new Lantern { Name = "hall" }, DoId.Empty, 1);
+        old.Create(new Brazier { Name = "hall" }, DoId.Empty, 1);
         await BarrierAsync(old);
 
         var stranger = NewAi("Game.Typo");
@@ -235,7 +235,7 @@ public sealed class AiHandOverTests
     public async Task AnotherApplicationKey_IsRefused384_ForATakeOverAndForAClaimOfParkedObjects()
     {
         var old = await StartAiAsync(key: "the tavern's own");
-        old.Create(new Lantern { Name = "hall" }, DoId.Empty, 1);
+        old.Create(new Brazier { Name = "hall" }, DoId.Empty, 1);
         await BarrierAsync(old);
 
         var thief = NewAi(key: "guessed");
@@ -259,9 +259,9 @@ public sealed class AiHandOverTests
     {
         // A stand-in new AI that asks for the take-over and then its link drops before the old one answered.
         var old = await StartAiAsync();
-        var lantern = old.Create(new Lantern { Name = "hall" }, DoId.Empty, 1);
+        var brazier = old.Create(new Brazier { Name = "hall" }, DoId.Empty, 1);
         await BarrierAsync(old);
-        var called = old.Of<Lantern>().Calls.FirstAsync().ToTask();
+        var called = old.Of<Brazier>().Calls.FirstAsync().ToTask();
         var ticked = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var timer = old.Every(TimeSpan.FromMilliseconds(5), () => ticked.TrySetResult());
 
@@ -272,7 +272,7 @@ public sealed class AiHandOverTests
         var quitter = new SessionRecorder();
         router.Subscribe(quitter, newAi);
         router.Publish(InternalMessages.TakeOverAi(7, Game, string.Empty, newAi), Channel.StateServer);
-        SendClientCall(lantern.DoId, 12);
+        SendClientCall(brazier.DoId, 12);
         router.Publish(InternalMessages.ParkAiObjects(newAi, Game), Channel.StateServer);
         await ServerBarrierAsync();
         ticked = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -289,11 +289,11 @@ public sealed class AiHandOverTests
     public async Task ACallOnAParkedObject_IsRefusedToItsClient381_NotLost()
     {
         var old = await StartAiAsync();
-        var lantern = old.Create(new Lantern { Name = "hall" }, DoId.Empty, 1);
+        var brazier = old.Create(new Brazier { Name = "hall" }, DoId.Empty, 1);
         await BarrierAsync(old);
         router.Publish(InternalMessages.ParkAiObjects(old.Channel, Game), Channel.StateServer);
 
-        SendClientCall(lantern.DoId, 1);
+        SendClientCall(brazier.DoId, 1);
 
         var refused = await session.NextAsync();
         Assert.AreEqual(InternalMessageType.ClientRequestRefused, refused.Type);
@@ -316,27 +316,27 @@ public sealed class AiHandOverTests
         return ai;
     }
 
-    /// <summary>What the Client Agent sends for a client's checked set of <see cref="Lantern.Brightness"/>.</summary>
-    private void SendClientSet(DoId lantern, int brightness)
+    /// <summary>What the Client Agent sends for a client's checked set of <see cref="Brazier.Brightness"/>.</summary>
+    private void SendClientSet(DoId brazier, int brightness)
     {
-        var field = (FieldDescriptor<int>)Registry.GetModel<Lantern>().GetField(nameof(Lantern.Brightness));
+        var field = (FieldDescriptor<int>)Registry.GetModel<Brazier>().GetField(nameof(Brazier.Brightness));
         using var writer = new PooledBufferWriter(64);
         writer.WriteDoId(Account);
         writer.WriteUInt16(1);
         writer.WriteUInt16(field.WireId);
         writer.WriteInt32(brightness);
-        router.Publish(new Envelope(InternalMessageType.ClientSetField, Session, lantern, writer.WrittenSpan.ToArray()), Channel.StateServer);
+        router.Publish(new Envelope(InternalMessageType.ClientSetField, Session, brazier, writer.WrittenSpan.ToArray()), Channel.StateServer);
     }
 
-    /// <summary>What the Client Agent sends for a client's checked call of <see cref="Lantern.Light"/>.</summary>
-    private void SendClientCall(DoId lantern, int seconds)
+    /// <summary>What the Client Agent sends for a client's checked call of <see cref="Brazier.Light"/>.</summary>
+    private void SendClientCall(DoId brazier, int seconds)
     {
-        var method = Registry.GetModel<Lantern>().Methods.Single(m => m.Name == nameof(Lantern.Light));
+        var method = Registry.GetModel<Brazier>().Methods.Single(m => m.Name == nameof(Brazier.Light));
         using var writer = new PooledBufferWriter(64);
         writer.WriteDoId(Account);
         writer.WriteUInt16(method.WireId);
         method.EncodeArguments(writer, new object?[] { seconds });
-        router.Publish(new Envelope(InternalMessageType.ClientCallMethod, Session, lantern, writer.WrittenSpan.ToArray()), Channel.StateServer);
+        router.Publish(new Envelope(InternalMessageType.ClientCallMethod, Session, brazier, writer.WrittenSpan.ToArray()), Channel.StateServer);
     }
 
     /// <summary>Waits until the State Server has handled everything sent before, and the AI's logic loop has run what that queued.</summary>
