@@ -33,7 +33,12 @@ internal sealed class AiHostedService(Type application, IServiceProvider service
         var settings = services.GetRequiredService<IOptions<AiHostOptions>>().Value;
         var registry = services.GetRequiredService<ModelRegistry>();
         var logger = (services.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance).CreateLogger("Pastry.Ai");
-        var options = new AiOptions { MaxReconnectDelay = settings.MaxReconnectDelay, Time = services.GetService<TimeProvider>() ?? TimeProvider.System, Credentials = settings.Credentials, Application = application.FullName, ApplicationKey = settings.ApplicationKey };
+        var districts = settings.ParsedDistricts;
+
+        // Two AIs of one application that serve different districts each keep their own objects when they die: the
+        // next AI of the same districts takes them back, never the other district's AI.
+        string name = districts.Count == 0 ? application.FullName! : $"{application.FullName} [{string.Join(" ", settings.Districts)}]";
+        var options = new AiOptions { MaxReconnectDelay = settings.MaxReconnectDelay, Time = services.GetService<TimeProvider>() ?? TimeProvider.System, Credentials = settings.Credentials, Application = name, ApplicationKey = settings.ApplicationKey };
         if (services.GetService<IMessageRouter>() is { } local)
         {
             if (settings.TakeOver)
@@ -115,7 +120,7 @@ internal sealed class AiHostedService(Type application, IServiceProvider service
 
             // A later AI of the application may take this one over (a rolling upgrade): then this process stops.
             var lifetime = services.GetService<IHostApplicationLifetime>();
-            _ = ai.HandedOver.ContinueWith(
+            _ = ai.TakenOver.ContinueWith(
                 _ =>
                 {
                     logger.LogWarning("AI {Ai} handed its objects over to a new AI of {App}; this process stops", ai.Channel.Id, application.Name);
@@ -124,6 +129,12 @@ internal sealed class AiHostedService(Type application, IServiceProvider service
                 CancellationToken.None,
                 TaskContinuationOptions.OnlyOnRanToCompletion,
                 TaskScheduler.Default);
+        }
+
+        if (districts.Count > 0)
+        {
+            ai.Serve(districts);
+            logger.LogInformation("AI {Ai} serves the districts {Districts}", ai.Channel.Id, string.Join(", ", districts));
         }
 
         var app = (IAiApplication)ActivatorUtilities.CreateInstance(services, application);

@@ -18,6 +18,7 @@ internal static class ParticipantRules
         or InternalMessageType.CallMethod or InternalMessageType.SetLocation or InternalMessageType.SetOwner
         or InternalMessageType.DeleteObject or InternalMessageType.DeleteAiObjects or InternalMessageType.ParkAiObjects or InternalMessageType.ClaimAiObjects
         or InternalMessageType.TakeOverAi or InternalMessageType.AiHandedOver or InternalMessageType.TakenOverAiStarted
+        or InternalMessageType.ServeDistricts or InternalMessageType.HandOverObject
         or InternalMessageType.ActivateObject
         or InternalMessageType.QueryZones or InternalMessageType.MemoryQuery
         or InternalMessageType.DbCreateObject or InternalMessageType.DbGetAll or InternalMessageType.DbSetFields

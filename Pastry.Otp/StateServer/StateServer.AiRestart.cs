@@ -30,6 +30,8 @@ public sealed partial class StateServer
             return;
         }
 
+        ForgetDistricts(ai);
+
         // An AI in a rolling upgrade: the old one's objects go to the new AI instead of being parked.
         bool handedOver = name.Length > 0 && OnHandOverLinkDropped(name, ai);
         if (name.Length > 0)

@@ -32,7 +32,7 @@ public sealed class Brazier : DistributedObject<Brazier>
 /// drop is what the Message Director does then: it publishes the AI's post-remove, <c>ParkAiObjects</c>.
 /// </summary>
 [TestClass]
-public sealed class AiHandOverTests
+public sealed class AiTakeOverTests
 {
     private const string Game = "Game.BrazierAi";
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
@@ -79,7 +79,7 @@ public sealed class AiHandOverTests
 
         var fresh = NewAi();
         var taken = await fresh.TakeOverAsync().WaitAsync(Timeout);
-        await old.HandedOver.WaitAsync(Timeout);
+        await old.TakenOver.WaitAsync(Timeout);
         int ticksAtHandOver = oldTicks;
 
         Assert.HasCount(2, taken);
@@ -281,7 +281,7 @@ public sealed class AiHandOverTests
         Assert.AreEqual(12, (await called.WaitAsync(Timeout)).Arguments[0], "The held call goes to the old AI, which kept its objects.");
         await ticked.Task.WaitAsync(Timeout);
         Assert.AreEqual(1, old.ObjectCount);
-        Assert.IsFalse(old.HandedOver.IsCompleted);
+        Assert.IsFalse(old.TakenOver.IsCompleted);
         Assert.IsEmpty(quitter.Received.Where(e => e.Type == InternalMessageType.ClaimedAiObject).ToList(), "Nothing was given to the AI that went away.");
     }
 
