@@ -24,6 +24,7 @@ public static class Program
         var port = new Option<int>("--port") { Description = "the Client Agent's port", DefaultValueFactory = _ => 7199 };
         var count = new Option<int>("--count") { Description = "scripted players (0 to 200)", DefaultValueFactory = _ => 5 };
         var adminPort = new Option<int>("--admin-port") { Description = "the admin endpoint's port (dashboard, /healthz, /readyz, /metrics) on 127.0.0.1", DefaultValueFactory = _ => 7197 };
+        var webPort = new Option<int>("--web-port") { Description = "the port of the page that plays in the browser, and of its WebSocket (0: any free port)", DefaultValueFactory = _ => 7200 };
         SetMapDefaults();
         count.Validators.Add(result =>
         {
@@ -35,9 +36,9 @@ public static class Program
 
         var root = new RootCommand("The Tavern: a small Pastry game. With no command it runs the whole game in one process (server, AI, pastry.db in the working directory, and bots); Ctrl+C stops it.")
         {
-            host, port, count, adminPort,
+            host, port, count, adminPort, webPort,
         };
-        root.SetAction((parse, _) => WithCancelAsync(stop => RunWorldAsync(parse.GetValue(host)!, parse.GetValue(port), parse.GetValue(adminPort), parse.GetValue(count), stop)));
+        root.SetAction((parse, _) => WithCancelAsync(stop => RunWorldAsync(parse.GetValue(host)!, parse.GetValue(port), parse.GetValue(adminPort), parse.GetValue(webPort), parse.GetValue(count), stop)));
 
         var user = new Option<string>("--user") { Description = "the account (created on first login)", DefaultValueFactory = _ => Environment.UserName.ToLowerInvariant() };
         var password = new Option<string?>("--password") { Description = "its password [default: '<user> at the tavern']" };
@@ -121,15 +122,28 @@ public static class Program
     }
 
     /// <summary>The main job: the server with the AI and the database in this process, then the bots; Ctrl+C stops both.</summary>
-    private static async Task<int> RunWorldAsync(string host, int port, int adminPort, int count, CancellationTokenSource stop)
+    private static async Task<int> RunWorldAsync(string host, int port, int adminPort, int webPort, int count, CancellationTokenSource stop)
     {
         var models = ModelRegistry.FromAssemblies(typeof(Player).Assembly);
+        var invariant = System.Globalization.CultureInfo.InvariantCulture;
+        var settings = new List<string> { "--Database:AutoMigrate", "true", "--Logging:Level", "Warning", "--MessageDirector:Port", "0", "--ClientAgent:Host", host, "--ClientAgent:Port", port.ToString(invariant), "--Admin:Port", adminPort.ToString(invariant) };
+        string? webRoot = TavernWeb.FindFiles();
+        if (webRoot is not null)
+        {
+            webPort = webPort == 0 ? TavernWeb.FreePort() : webPort;
+            // The page and its WebSocket on one loopback listener: one origin, so no AllowedOrigins to configure.
+            settings.AddRange(new[] { "--ClientAgent:WebSocket:Enabled", "true", "--ClientAgent:WebSocket:Host", "127.0.0.1", "--ClientAgent:WebSocket:Port", webPort.ToString(invariant), "--ClientAgent:WebSocket:WebRoot", webRoot });
+        }
+
         var server = PastryHost.RunAsync(
             configPath: null,
-            new[] { "--Database:AutoMigrate", "true", "--Logging:Level", "Warning", "--MessageDirector:Port", "0", "--ClientAgent:Host", host, "--ClientAgent:Port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--Admin:Port", adminPort.ToString(System.Globalization.CultureInfo.InvariantCulture) },
+            settings,
             builder => builder.Services.AddPastryOtp(builder.Configuration, models).AddPastryAi<TavernAi>(builder.Configuration, models).AddPastryAdmin(builder.Configuration));
         await Console.Out.WriteLineAsync($"The Tavern opens on {host}:{port} (database pastry.db) with {count} bot(s); server log: warnings only. Ctrl+C stops it.");
         await Console.Out.WriteLineAsync($"Dashboard and live map: http://127.0.0.1:{adminPort}/ (health /healthz, readiness /readyz, Prometheus /metrics)");
+        await Console.Out.WriteLineAsync(webRoot is null
+            ? $"Play in your browser: off, the page's files are not in {TavernWeb.Folder} (build Demo.Tavern.Web, or run without -p:TavernWeb=false); the console and the bots work as before."
+            : $"Play in your browser: http://127.0.0.1:{webPort}/ (the page and its WebSocket, ws://127.0.0.1:{webPort}/pastry)");
         await Console.Out.WriteLineAsync($"Join in from another terminal: dotnet run --project Demo.Tavern -- play --user ann --port {port}");
         var bots = TavernBots.RunAsync(host, port, count, stop.Token);
         int exit = await server;

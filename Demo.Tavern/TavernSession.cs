@@ -66,9 +66,21 @@ public sealed class TavernSession : IAsyncDisposable
     /// </summary>
     /// <exception cref="LoginFailedException">The account exists with another password.</exception>
     /// <exception cref="TavernRefusedException">The AI refused the character (a taken name, an NPC's name, a fourth character).</exception>
-    public static async Task<TavernSession> JoinAsync(string host, int port, string user, string password, string? playerName = null, CancellationToken cancellation = default)
+    public static Task<TavernSession> JoinAsync(string host, int port, string user, string password, string? playerName = null, CancellationToken cancellation = default) =>
+        JoinAsync(() => PastryClient.ConnectAsync(host, port, Models, cancellation: cancellation), user, password, playerName, cancellation);
+
+    /// <summary>
+    /// As <see cref="JoinAsync(string, int, string, string, string?, CancellationToken)"/>, over the transport
+    /// <paramref name="url"/> names: <c>ws://</c> or <c>wss://</c> (the browser page), or <c>tcp://host:port</c>.
+    /// </summary>
+    /// <exception cref="LoginFailedException">The account exists with another password, or the name or password is refused.</exception>
+    /// <exception cref="TavernRefusedException">The AI refused the character (a taken name, an NPC's name, a fourth character).</exception>
+    public static Task<TavernSession> JoinAsync(Uri url, string user, string password, string? playerName = null, CancellationToken cancellation = default) =>
+        JoinAsync(() => PastryClient.ConnectAsync(url, Models, cancellation: cancellation), user, password, playerName, cancellation);
+
+    private static async Task<TavernSession> JoinAsync(Func<Task<PastryClient>> connect, string user, string password, string? playerName, CancellationToken cancellation)
     {
-        var client = await PastryClient.ConnectAsync(host, port, Models, cancellation: cancellation);
+        var client = await connect();
         try
         {
             try

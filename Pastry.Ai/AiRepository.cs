@@ -1385,7 +1385,7 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
         try
         {
             var (created, kept) = await RestoreObjectsAsync(router).ConfigureAwait(false);
-            logger.LogWarning("{Ai}: the backplane ran this AI's post-removes; {Count} object(s) created again, {Kept} taken back", Name, created, kept);
+            logger.LogWarning("{Ai}: the backplane ran this AI's post-removes, or the OTP that held its objects is gone; {Count} object(s) created again, {Kept} taken back", Name, created, kept);
         }
         catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
         {

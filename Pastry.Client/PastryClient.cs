@@ -365,7 +365,8 @@ public sealed partial class PastryClient : IAsyncDisposable, IObjectBinding
     private void Start()
     {
         // The timer exists before the read loop, so that a Close from a failing first read always finds it.
-        timer = new PeriodicTimer(TimeSpan.FromMilliseconds(Math.Min(250, options.HeartbeatInterval.TotalMilliseconds)));
+        // On options.Time's timers, not a thread of its own: browser WebAssembly has one thread and no blocking waits.
+        timer = new PeriodicTimer(TimeSpan.FromMilliseconds(Math.Min(250, options.HeartbeatInterval.TotalMilliseconds)), options.Time);
         var first = stream;
         readLoop = Task.Run(() => ReadAsync(first));
         sendLoop = sender.RunAsync(stream, stop.Token);

@@ -8,15 +8,19 @@ namespace System.Threading
     internal sealed class PeriodicTimer : IDisposable
     {
         private readonly object gate = new();
-        private readonly Timer timer;
+        private readonly IDisposable timer;
         private TaskCompletionSource<bool>? waiter;
         private bool ticked;
         private bool disposed;
 
-        public PeriodicTimer(TimeSpan period)
+        public PeriodicTimer(TimeSpan period, TimeProvider time)
         {
             Period = period;
-            timer = new Timer(static state => ((PeriodicTimer)state!).Tick(), this, period, period);
+            // The system clock gets a plain Timer: Microsoft.Bcl.TimeProvider's own system timer fails to load when this
+            // netstandard2.1 build runs on a .NET runtime (its ITimer is not the runtime's), as in the netstandard test.
+            timer = time == TimeProvider.System
+                ? new Timer(static state => ((PeriodicTimer)state!).Tick(), this, period, period)
+                : time.CreateTimer(static state => ((PeriodicTimer)state!).Tick(), this, period, period);
         }
 
         public TimeSpan Period { get; }

@@ -57,13 +57,25 @@ public sealed partial class NatsMessageRouter : IPostRemoveRouter, IDeliveryCoun
     private readonly List<Channel> receivedTargets = new();
     private readonly Task pump;
     private Timer? heartbeat;
+    // Held here, not only by the NATS client: its subscription manager holds subscriptions weakly and unsubscribes one
+    // the garbage collector took (the keeper's node subscription went that way, and with it every cleanup).
     private EnvelopeSubscription? nodeInbox;
+    private EnvelopeSubscription? keepersInbox;
+    private EnvelopeSubscription? nodesInbox;
     private long pendingBytes;
     private long dropped;
     private long deliveries;
     private long received;
     private int disposed;
     private int wasDisconnected;
+
+    // The OTP processes (keepers) on the backplane, by the heartbeats of the keeper subject: the ready ones (their
+    // roles subscribed), and when each was last heard. An AI waits for one before it starts, and creates its objects
+    // again when the OTP that held them is gone (see OnKeeperMessage).
+    private readonly Dictionary<DoId, long> liveKeepers = new();
+    private readonly TaskCompletionSource keeperSeen = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private bool keeperLost;
+    private int ready;
 
     [ThreadStatic]
     private static PooledBufferWriter? scratch;
@@ -131,6 +143,38 @@ public sealed partial class NatsMessageRouter : IPostRemoveRouter, IDeliveryCoun
     /// <summary>Whether the connection to the nats-server is open now.</summary>
     public bool IsConnected => connection.ConnectionState == NatsConnectionState.Open;
 
+    /// <summary>Whether a ready OTP process (keeper) is on the backplane now, as its heartbeats say.</summary>
+    public bool HasLiveKeeper
+    {
+        get
+        {
+            lock (liveKeepers)
+            {
+                return liveKeepers.Count > 0;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Completes once a ready OTP process (a keeper whose roles are subscribed) has been heard on the backplane. An AI
+    /// process waits for it before its first creates: NATS keeps nothing, so a create sent before any State Server
+    /// subscribed its subject would be lost.
+    /// </summary>
+    public Task WaitForKeeperAsync(CancellationToken cancellation = default) => keeperSeen.Task.WaitAsync(cancellation);
+
+    /// <summary>
+    /// Says in this keeper's heartbeats, from now on, that its roles are subscribed, so that AI processes may send to
+    /// them (<see cref="WaitForKeeperAsync"/>); the hosting calls it once the host has started every role. The first
+    /// such heartbeat goes at once, after every subscription made before this call (one ordered queue).
+    /// </summary>
+    public void AnnounceReady()
+    {
+        if (IsKeeper && Interlocked.Exchange(ref ready, 1) == 0 && started.Task.IsCompleted)
+        {
+            SendHeartbeat();
+        }
+    }
+
     /// <summary>The subject scheme (for the keeper and tests).</summary>
     internal NatsSubjects Subjects => subjects;
 
@@ -162,15 +206,18 @@ public sealed partial class NatsMessageRouter : IPostRemoveRouter, IDeliveryCoun
         {
             nodeInbox = new EnvelopeSubscription(connection, subjects.Node(NodeId), SubscriptionKind.Node, default, DoId.Empty, OnReceived);
             Enqueue(Outbound.Subscribe(nodeInbox));
+            keepersInbox = new EnvelopeSubscription(connection, subjects.Keepers, SubscriptionKind.Node, default, DoId.Empty, OnReceived);
+            Enqueue(Outbound.Subscribe(keepersInbox));
             if (IsKeeper)
             {
-                Enqueue(Outbound.Subscribe(new EnvelopeSubscription(connection, subjects.Nodes, SubscriptionKind.Node, default, DoId.Empty, OnReceived)));
+                nodesInbox = new EnvelopeSubscription(connection, subjects.Nodes, SubscriptionKind.Node, default, DoId.Empty, OnReceived);
+                Enqueue(Outbound.Subscribe(nodesInbox));
             }
         }
 
         started.TrySetResult();
         SendHeartbeat();
-        heartbeat = new Timer(static state => ((NatsMessageRouter)state!).SendHeartbeat(), this, options.HeartbeatInterval, options.HeartbeatInterval);
+        heartbeat = new Timer(static state => ((NatsMessageRouter)state!).OnHeartbeatTimer(), this, options.HeartbeatInterval, options.HeartbeatInterval);
         logger.LogInformation("NATS backplane connected to {Url} as node {Node} ({Role}), subjects under {Prefix}.", options.Url, NodeId, IsKeeper ? "keeper" : "participant", options.SubjectPrefix);
     }
 
@@ -334,7 +381,7 @@ public sealed partial class NatsMessageRouter : IPostRemoveRouter, IDeliveryCoun
             // or not at all, so no keeper holds this node's post-removes after it left.
             lock (postRemoves)
             {
-                SendNodeMessage(InternalMessageType.NodeGoodbye, ReadOnlySpan<byte>.Empty, subjects.Nodes);
+                SendNodeMessage(InternalMessageType.NodeGoodbye, ReadOnlySpan<byte>.Empty, OwnNodeSubject);
             }
 
             try
@@ -378,8 +425,138 @@ public sealed partial class NatsMessageRouter : IPostRemoveRouter, IDeliveryCoun
             return;
         }
 
+        if (envelope.Type is InternalMessageType.NodeHeartbeat or InternalMessageType.NodeGoodbye)
+        {
+            OnKeeperMessage(envelope);
+        }
+
         NodeMessage?.Invoke(envelope, targets);
     }
+
+    /// <summary>
+    /// Follows the ready OTP processes (keepers) from their heartbeats and goodbyes. The first one heard completes
+    /// <see cref="WaitForKeeperAsync"/>. When one that was heard is gone (goodbye, or silent for
+    /// <see cref="NatsBackplaneOptions.NodeTimeout"/>: stopped, killed, restarted), the objects its State Server held are
+    /// gone with it, so this process registers its post-removes again and raises <see cref="PostRemovesRan"/> (its AI
+    /// takes back or creates its objects again) as soon as a ready keeper is there: at once if another one is, else
+    /// when the next one (the restarted OTP) is heard. A keeper only logs the others (two OTP processes on one
+    /// backplane both take every State Server request: see docs/deployment.md).
+    /// </summary>
+    private void OnKeeperMessage(Envelope envelope)
+    {
+        var id = envelope.Sender.Id;
+        bool restore = false;
+        bool first = false;
+        lock (liveKeepers)
+        {
+            if (envelope.Type == InternalMessageType.NodeGoodbye)
+            {
+                if (!liveKeepers.Remove(id))
+                {
+                    return;
+                }
+
+                keeperLost = true;
+                logger.LogWarning("NATS backplane: OTP node {Node} said goodbye; {Next}", id, liveKeepers.Count > 0 ? "the objects it held are created again through the others" : "waiting for an OTP process to create this process's objects again");
+                restore = liveKeepers.Count > 0;
+                keeperLost = !restore;
+            }
+            else
+            {
+                byte flags = envelope.Payload.Length > 0 ? envelope.Payload.Span[0] : (byte)0;
+                if ((flags & HeartbeatKeeper) == 0 || (flags & HeartbeatReady) == 0)
+                {
+                    return;
+                }
+
+                first = liveKeepers.Count == 0;
+                if (liveKeepers.TryAdd(id, 0))
+                {
+                    if (IsKeeper)
+                    {
+                        logger.LogError("NATS backplane: another OTP process (node {Node}) is on this backplane (Nats:SubjectPrefix {Prefix}); both take every State Server and Database request until placement is built. Give each world its own Nats:SubjectPrefix.", id, options.SubjectPrefix);
+                    }
+                    else
+                    {
+                        logger.LogInformation("NATS backplane: OTP node {Node} is on the backplane", id);
+                    }
+
+                    restore = keeperLost;
+                    keeperLost = false;
+                }
+
+                liveKeepers[id] = Environment.TickCount64;
+            }
+        }
+
+        if (first)
+        {
+            keeperSeen.TrySetResult();
+        }
+
+        if (restore && !IsKeeper)
+        {
+            RestoreAfterKeeperLoss();
+        }
+    }
+
+    /// <summary>Expires keepers silent for longer than <see cref="NatsBackplaneOptions.NodeTimeout"/> (as a goodbye), then heartbeats.</summary>
+    private void OnHeartbeatTimer()
+    {
+        bool restore = false;
+        lock (liveKeepers)
+        {
+            long now = Environment.TickCount64;
+            List<DoId>? gone = null;
+            foreach (var (id, seen) in liveKeepers)
+            {
+                if (now - seen > (long)options.NodeTimeout.TotalMilliseconds)
+                {
+                    (gone ??= new()).Add(id);
+                }
+            }
+
+            if (gone is not null)
+            {
+                foreach (var id in gone)
+                {
+                    liveKeepers.Remove(id);
+                    logger.LogWarning("NATS backplane: OTP node {Node} sent no heartbeat for {Timeout}; {Next}", id, options.NodeTimeout, liveKeepers.Count > 0 ? "the objects it held are created again through the others" : "waiting for an OTP process to create this process's objects again");
+                }
+
+                restore = liveKeepers.Count > 0;
+                keeperLost = !restore;
+            }
+        }
+
+        if (restore && !IsKeeper)
+        {
+            RestoreAfterKeeperLoss();
+        }
+
+        SendHeartbeat();
+    }
+
+    /// <summary>The OTP that held this process's objects is gone and a ready one is there: register again and create again.</summary>
+    private void RestoreAfterKeeperLoss()
+    {
+        if (Volatile.Read(ref disposed) != 0)
+        {
+            return;
+        }
+
+        ResendPostRemoves();
+        PostRemovesRan?.Invoke(this, EventArgs.Empty);
+    }
+
+    /// <summary>Heartbeat flag: the sender keeps post-removes (an OTP process).</summary>
+    private const byte HeartbeatKeeper = 1;
+
+    /// <summary>Heartbeat flag: the sender's roles are subscribed (<see cref="AnnounceReady"/>).</summary>
+    private const byte HeartbeatReady = 2;
+
+    /// <summary>Where this process's heartbeats and goodbye go: the keeper subject for a keeper (every process hears it), else the node subject.</summary>
+    private string OwnNodeSubject => IsKeeper ? subjects.Keepers : subjects.Nodes;
 
     private void ResendPostRemoves()
     {
@@ -412,7 +589,8 @@ public sealed partial class NatsMessageRouter : IPostRemoveRouter, IDeliveryCoun
     {
         if (Volatile.Read(ref disposed) == 0)
         {
-            SendNodeMessage(InternalMessageType.NodeHeartbeat, IsKeeper ? [1] : [0], subjects.Nodes);
+            byte flags = IsKeeper ? (byte)(HeartbeatKeeper | (Volatile.Read(ref ready) != 0 ? HeartbeatReady : 0)) : (byte)0;
+            SendNodeMessage(InternalMessageType.NodeHeartbeat, [flags], OwnNodeSubject);
         }
     }
 
@@ -793,7 +971,7 @@ public sealed partial class NatsMessageRouter : IPostRemoveRouter, IDeliveryCoun
             // start over as a dropped MD link does. Keepers route the post-removes now, then hear them again, and the
             // AI creates its objects again (in that order: all of it travels through the same connection).
             logger.LogWarning("NATS backplane: reconnected to {Url}; post-removes routed and registered again", options.Url);
-            SendNodeMessage(InternalMessageType.NodeGoodbye, ReadOnlySpan<byte>.Empty, subjects.Nodes);
+            SendNodeMessage(InternalMessageType.NodeGoodbye, ReadOnlySpan<byte>.Empty, OwnNodeSubject);
             ResendPostRemoves();
             PostRemovesRan?.Invoke(this, EventArgs.Empty);
         }

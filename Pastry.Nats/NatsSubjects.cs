@@ -12,7 +12,8 @@ namespace Pastry.Nats;
 /// <item><term><c>pastry.o.&lt;doid&gt;</c></term><description>an object</description></item>
 /// <item><term><c>pastry.l.&lt;parent&gt;.&lt;shard&gt;.&lt;zone&gt;</c></term><description>a location; shard = zone / 256</description></item>
 /// <item><term><c>pastry.s.&lt;doid&gt;</c>, <c>pastry.a.&lt;doid&gt;</c>, <c>pastry.p.&lt;doid&gt;</c></term><description>a session, an account, a participant (an AI)</description></item>
-/// <item><term><c>pastry.nodes</c></term><description>heartbeats and post-remove registrations of every process (keepers listen)</description></item>
+/// <item><term><c>pastry.nodes</c></term><description>heartbeats and post-remove registrations of every process but keepers (keepers listen)</description></item>
+/// <item><term><c>pastry.k</c></term><description>heartbeats and goodbyes of OTP processes (keepers); every process listens</description></item>
 /// <item><term><c>pastry.n.&lt;node&gt;</c></term><description>one process, for what a keeper tells it</description></item>
 /// </list>
 /// A zone range <c>[low, high]</c> under a parent becomes one wildcard per shard it touches
@@ -39,7 +40,11 @@ internal sealed class NatsSubjects
     {
         this.prefix = prefix;
         Nodes = prefix + ".nodes";
+        Keepers = prefix + ".k";
     }
+
+    /// <summary>The subject OTP processes (keepers) send their heartbeats and goodbyes to; every process listens, to know whether an OTP is there.</summary>
+    public string Keepers { get; }
 
     /// <summary>The subject every process sends heartbeats and post-remove registrations to.</summary>
     public string Nodes { get; }

@@ -109,7 +109,7 @@ public sealed class PostRemoveKeeper : IDisposable
             switch (envelope.Type)
             {
                 case InternalMessageType.NodeHeartbeat:
-                    node.IsKeeper = envelope.Payload.Length > 0 && envelope.Payload.Span[0] == 1;
+                    node.IsKeeper = envelope.Payload.Length > 0 && (envelope.Payload.Span[0] & 1) != 0;
                     break;
                 case InternalMessageType.NodeAddPostRemove:
                     Register(id, node, envelope);

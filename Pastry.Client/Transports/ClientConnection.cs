@@ -105,13 +105,21 @@ internal sealed class ClientConnection : IDisposable
         webSocket?.Dispose();
     }
 
+    /// <summary>Whether this runs in browser WebAssembly, where the browser owns the WebSocket (only ws/wss, no socket options).</summary>
+    internal static bool InBrowser { get; } = System.Runtime.InteropServices.RuntimeInformation.IsOSPlatform(System.Runtime.InteropServices.OSPlatform.Create("BROWSER"));
+
     private static async Task<ClientConnection> OpenWebSocketAsync(Uri url, ClientOptions options, CancellationToken cancellation)
     {
         var socket = new ClientWebSocket();
         try
         {
-            // Pings are the server's business: the session's heartbeats already tell a dead connection.
-            socket.Options.KeepAliveInterval = TimeSpan.Zero;
+            // Pings are the server's business: the session's heartbeats already tell a dead connection. A browser
+            // sends no pings and refuses the setting (PlatformNotSupportedException), like the certificate callback.
+            if (!InBrowser)
+            {
+                socket.Options.KeepAliveInterval = TimeSpan.Zero;
+            }
+
             if (options.TlsCertificateValidation is { } validate)
             {
                 // Not in browsers (the browser validates); set only when asked.

@@ -16,10 +16,16 @@ public enum StartupError
     BackplaneUnreachable = 4,
 
     /// <summary>
+    /// Another OTP process already serves the NATS backplane under the same <c>Nats:SubjectPrefix</c>: two would both
+    /// take every State Server and Database request (placement over several OTP nodes is not built).
+    /// </summary>
+    BackplaneTaken = 5,
+
+    /// <summary>
     /// The State Server refused the AI's claim or take-over of its application's objects: nothing to take over, a
     /// hand-over already under way, or another <c>Ai:ApplicationKey</c>.
     /// </summary>
-    AiTakeOverRefused = 5,
+    AiTakeOverRefused = 6,
 }
 
 /// <summary>

@@ -25,9 +25,11 @@ public enum InternalMessageType : ushort
     ClearPostRemoves = 9011,
 
     /// <summary>
-    /// On the NATS backplane's node subject, from every process every <c>Nats:HeartbeatInterval</c>:
-    /// <c>keeper: bool</c>; <see cref="Envelope.Sender"/> is the process's node channel. A keeper (an OTP process) that
-    /// hears nothing from a node for <c>Nats:NodeTimeout</c> routes its post-removes.
+    /// On the NATS backplane's node subject (an OTP process's: the keeper subject), from every process every
+    /// <c>Nats:HeartbeatInterval</c>: <c>flags: u8</c>, bit 0 keeper (an OTP process), bit 1 ready (its roles are
+    /// subscribed); <see cref="Envelope.Sender"/> is the process's node channel. A keeper that hears nothing from a node
+    /// for <c>Nats:NodeTimeout</c> routes its post-removes; an AI process that stops hearing a ready keeper creates its
+    /// objects again once a ready one is there.
     /// </summary>
     NodeHeartbeat = 9200,
 

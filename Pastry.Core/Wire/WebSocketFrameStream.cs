@@ -23,6 +23,12 @@ internal sealed class WebSocketFrameStream : Stream
     private int unreadOffset;
     private int unreadCount;
     private bool closeReceived;
+
+    /// <summary>
+    /// Whether the peer sent a close message: it left on purpose (a browser sends one when its page closes), where a
+    /// dropped network sends nothing.
+    /// </summary>
+    public bool CloseReceived => Volatile.Read(ref closeReceived);
     private long messageBytes;
     private int disposed;
 

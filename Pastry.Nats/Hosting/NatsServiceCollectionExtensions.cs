@@ -77,12 +77,18 @@ internal sealed class NatsOptionsValidator : IValidateOptions<NatsBackplaneOptio
         options.FindProblem() is { } problem ? ValidateOptionsResult.Fail(problem) : ValidateOptionsResult.Success;
 }
 
-/// <summary>Connects the backplane when the host starts, and runs the keeper of an OTP process.</summary>
-internal sealed class NatsHostedService(NatsMessageRouter router, ILoggerFactory? loggers = null) : IHostedService, IDisposable
+/// <summary>
+/// Connects the backplane when the host starts, before any role (in <see cref="StartingAsync"/>, as the OTP's roles
+/// start first of the hosted services), and runs the keeper of an OTP process. An OTP refuses to start when another
+/// ready OTP already serves the backplane (its prefix), and says it is ready once every role started
+/// (<see cref="StartedAsync"/>). A process that is not a keeper (an AI) waits, before the roles after it start, until a
+/// ready OTP process is on the backplane: NATS keeps nothing, so its first creates would otherwise be lost.
+/// </summary>
+internal sealed class NatsHostedService(NatsMessageRouter router, ILoggerFactory? loggers = null) : IHostedLifecycleService, IDisposable
 {
     private PostRemoveKeeper? keeper;
 
-    public async Task StartAsync(CancellationToken cancellationToken)
+    public async Task StartingAsync(CancellationToken cancellationToken)
     {
         if (router.IsKeeper)
         {
@@ -98,7 +104,55 @@ internal sealed class NatsHostedService(NatsMessageRouter router, ILoggerFactory
         {
             throw new StartupException(StartupError.BackplaneUnreachable, router.Options.Url, ex.Message, ex);
         }
+
+        if (!router.IsKeeper)
+        {
+            return;
+        }
+
+        // One OTP per backplane until placement is built: a second would apply every State Server and Database request
+        // again. A ready one heartbeats every interval, so two intervals of silence mean there is none.
+        try
+        {
+            await router.WaitForKeeperAsync(cancellationToken).WaitAsync(router.Options.HeartbeatInterval * 2, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            return;
+        }
+
+        throw new StartupException(StartupError.BackplaneTaken, router.Options.Url, $"Another OTP process already serves the NATS backplane at {router.Options.Url} under Nats:SubjectPrefix '{router.Options.SubjectPrefix}'; two would both apply every State Server and Database request (placement over several OTP nodes is not built). Fix: stop the other one, or give this world its own Nats:SubjectPrefix.");
     }
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (router.IsKeeper || router.HasLiveKeeper)
+        {
+            return;
+        }
+
+        var logger = (loggers ?? NullLoggerFactory.Instance).CreateLogger("Pastry.Nats");
+        try
+        {
+            await router.WaitForKeeperAsync(cancellationToken).WaitAsync(router.Options.HeartbeatInterval * 2, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            logger.LogWarning("NATS backplane: no OTP process is on the backplane yet (no ready heartbeat on {Subject} within {Wait}); waiting for one before the AI starts. Start pastry serve --role otp with the same Nats:Url and Nats:SubjectPrefix.", router.Options.SubjectPrefix + ".k", router.Options.HeartbeatInterval * 2);
+            await router.WaitForKeeperAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        logger.LogInformation("NATS backplane: an OTP process is on the backplane; starting");
+    }
+
+    public Task StartedAsync(CancellationToken cancellationToken)
+    {
+        // Every role has subscribed (each subscription is queued before this heartbeat): AIs may send to them now.
+        router.AnnounceReady();
+        return Task.CompletedTask;
+    }
+
+    public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     public Task StopAsync(CancellationToken cancellationToken)
     {
@@ -106,6 +160,8 @@ internal sealed class NatsHostedService(NatsMessageRouter router, ILoggerFactory
         keeper = null;
         return Task.CompletedTask;
     }
+
+    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     public void Dispose() => keeper?.Dispose();
 }

@@ -69,11 +69,38 @@ public sealed partial class ClientAgent
         // No WebSocket pings: the session's heartbeats (345) already tell a dead connection, on both transports alike.
         web.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.Zero });
         web.Map(settings.Path, AcceptWebSocketAsync);
+        if (settings.WebRoot.Length > 0)
+        {
+            ServeWebRoot(web, settings.WebRoot);
+        }
+
         await web.StartAsync(cancellation).ConfigureAwait(false);
         webSockets = web;
         var bound = new Uri(web.Urls.First());
         WebSocketUrl = new UriBuilder(bound) { Scheme = tls is null ? "ws" : "wss", Path = settings.Path }.Uri;
         Logger.LogInformation("Client Agent WebSocket transport listening on {Url}", WebSocketUrl);
+    }
+
+    /// <summary>
+    /// Serves <c>ClientAgent:WebSocket:WebRoot</c> at <c>/</c> (index.html for <c>/</c>), with the types a .NET
+    /// WebAssembly app loads (<c>.wasm</c>, <c>.dat</c>, <c>.pdb</c>, <c>.blat</c>) and no caching, so that a rebuilt
+    /// page is picked up by the next reload. Anything else (no such file) is 404.
+    /// </summary>
+    private static void ServeWebRoot(WebApplication web, string folder)
+    {
+        var files = new Microsoft.Extensions.FileProviders.PhysicalFileProvider(Path.GetFullPath(folder));
+        var types = new Microsoft.AspNetCore.StaticFiles.FileExtensionContentTypeProvider();
+        types.Mappings[".wasm"] = "application/wasm";
+        types.Mappings[".dat"] = "application/octet-stream";
+        types.Mappings[".pdb"] = "application/octet-stream";
+        types.Mappings[".blat"] = "application/octet-stream";
+        web.UseDefaultFiles(new DefaultFilesOptions { FileProvider = files });
+        web.UseStaticFiles(new StaticFileOptions
+        {
+            FileProvider = files,
+            ContentTypeProvider = types,
+            OnPrepareResponse = context => context.Context.Response.Headers.CacheControl = "no-cache",
+        });
     }
 
     /// <summary>Stops the WebSocket listener, after the sessions have been told (their requests end with them).</summary>

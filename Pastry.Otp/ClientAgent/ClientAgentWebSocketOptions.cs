@@ -36,6 +36,13 @@ public sealed class ClientAgentWebSocketOptions
     /// <summary>The most bytes of frames the agent puts in one message it sends (whole frames; a larger frame goes alone). Default: 64 KiB.</summary>
     public int MaxSendMessageBytes { get; set; } = 64 * 1024;
 
+    /// <summary>
+    /// A folder of static files (a browser game: its index.html, scripts and WebAssembly) that the listener serves at
+    /// <c>/</c> beside the WebSocket path, so the page and its connection share one origin and need no
+    /// <see cref="AllowedOrigins"/>. Read only, no directory listing. Default: empty (no files served).
+    /// </summary>
+    public string WebRoot { get; set; } = string.Empty;
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first setting that is out of range.</summary>
     /// <param name="maxFrameBytes">The agent's <c>ClientAgent:MaxFrameBytes</c>: when enabled, one message must hold the largest frame.</param>
     public void Validate(int maxFrameBytes)
@@ -45,6 +52,7 @@ public sealed class ClientAgentWebSocketOptions
         // Checked only when on: a larger ClientAgent:MaxFrameBytes alone must not need a WebSocket setting that is unused.
         Require(!Enabled || MaxMessageBytes >= maxFrameBytes + Wire.Frame.LengthSize, "ClientAgent:WebSocket:MaxMessageBytes", $"must hold the largest frame (ClientAgent:MaxFrameBytes + 4 = {maxFrameBytes + Wire.Frame.LengthSize})");
         Require(MaxSendMessageBytes >= 1024, "ClientAgent:WebSocket:MaxSendMessageBytes", "must be at least 1024");
+        Require(!Enabled || WebRoot.Length == 0 || Directory.Exists(WebRoot), "ClientAgent:WebSocket:WebRoot", $"must be an existing folder, not \"{WebRoot}\"");
         foreach (string origin in AllowedOrigins)
         {
             Require(origin == "*" || (Uri.TryCreate(origin, UriKind.Absolute, out var uri) && uri.AbsolutePath == "/" && !origin.EndsWith('/')), "ClientAgent:WebSocket:AllowedOrigins", $"must hold origins like \"https://game.example.com\" (scheme, host and port, no path) or \"*\", not \"{origin}\"");

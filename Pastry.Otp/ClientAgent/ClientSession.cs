@@ -207,7 +207,16 @@ internal sealed partial class ClientSession : IParticipant, IInterestView
             else
             {
                 // Decide under the lock, before the connection goes: from here on the session is parked or closed.
-                parked = Park();
+                // A WebSocket its client closed with a close message (a page closed, a client's Dispose) is a player
+                // leaving, not a network drop: the session ends now, so others see the player leave at once instead
+                // of after the grace period.
+                bool leftOnPurpose = stream is WebSocketFrameStream { CloseReceived: true };
+                if (leftOnPurpose && stage == SessionStage.Established)
+                {
+                    logger.LogInformation("{Session} (account {Account}): the client closed its WebSocket; the session ends without waiting for a resume", Name, account);
+                }
+
+                parked = !leftOnPurpose && Park();
                 if (!parked)
                 {
                     lock (sync)

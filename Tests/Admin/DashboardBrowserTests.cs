@@ -3,6 +3,7 @@ using System.Reactive.Threading.Tasks;
 using System.Text.RegularExpressions;
 using Demo.Tavern;
 using Microsoft.Playwright;
+using Pastry.Tests.Browser;
 using Pastry.Tests.EndToEnd;
 
 namespace Pastry.Tests.Admin;
@@ -15,23 +16,12 @@ namespace Pastry.Tests.Admin;
 [TestClass]
 public sealed class DashboardBrowserTests
 {
-    private const string Chromium = "/usr/bin/chromium";
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
 
     [TestMethod]
     public async Task Dashboard_ShowsTheBots_MovesTheirDots_AndEjectsASession()
     {
-        if (!File.Exists(Chromium))
-        {
-            // CI installs chromium and sets TESTS_REQUIRE_BROWSER=1, so a missing browser there is a failure, not a skip.
-            string missing = $"{Chromium} is missing: apt-get install -y chromium (.ci/run does).";
-            if (Environment.GetEnvironmentVariable("TESTS_REQUIRE_BROWSER") == "1")
-            {
-                Assert.Fail(missing);
-            }
-
-            Assert.Inconclusive(missing);
-        }
+        Chromium.RequireOrSkip();
 
         string directory = Directory.CreateTempSubdirectory("pastry-dashboard-").FullName;
         await using var server = PastryProcess.StartDll(
@@ -53,12 +43,7 @@ public sealed class DashboardBrowserTests
         var ejected = walker.Client.Ejected.FirstAsync().ToTask();
 
         using var playwright = await Playwright.CreateAsync();
-        await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = Chromium,
-            Headless = true,
-            Args = new[] { "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run" },
-        });
+        await using var browser = await Chromium.LaunchAsync(playwright);
         var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1400, Height = 1500 } });
         page.SetDefaultTimeout((float)Timeout.TotalMilliseconds);
         await page.GotoAsync(admin + "/");
@@ -125,19 +110,7 @@ public sealed class DashboardBrowserTests
         string map = Path.Combine(folder, "map.png");
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = dashboard, FullPage = true });
         await page.Locator("#map-section").ScreenshotAsync(new LocatorScreenshotOptions { Path = map });
-        if (Environment.GetEnvironmentVariable("PASTRY_UPDATE_SCREENSHOTS") == "1")
-        {
-            string? root = AppContext.BaseDirectory;
-            while (root is not null && !File.Exists(Path.Combine(root, "Pastry.sln")))
-            {
-                root = Path.GetDirectoryName(root);
-            }
-
-            Assert.IsNotNull(root, "Pastry.sln not found above the test's directory.");
-            string images = Path.Combine(root, "docs", "images");
-            Directory.CreateDirectory(images);
-            File.Copy(dashboard, Path.Combine(images, "dashboard.png"), overwrite: true);
-            File.Copy(map, Path.Combine(images, "map.png"), overwrite: true);
-        }
+        Chromium.PublishScreenshot(dashboard, "dashboard.png");
+        Chromium.PublishScreenshot(map, "map.png");
     }
 }

@@ -115,6 +115,31 @@ public sealed class ClientAgentWebSocketTests
     }
 
     [TestMethod]
+    public async Task AWebSocketClosedWithACloseMessage_EndsItsSessionAtOnce_WhileADroppedOneParksForAResume()
+    {
+        await using var world = OtpWorld.Start(Transport.WebSocket);
+        var agent = world.Server.ClientAgent;
+
+        // A close message (a browser closing its page): the player left, so nothing waits for a resume.
+        await using (var leaving = await RawClient.LogInAsync(await world.ConnectAsync(), world.Registry, "leaver"))
+        {
+            await leaving.ShutdownSendAsync();
+            await leaving.Closed.Task.WaitAsync(RawClient.Timeout);
+            Assert.AreEqual(0, agent.ParkedCount, "A WebSocket closed with a close message ends its session.");
+        }
+
+        // No close message (the network went): the session parks for the grace period, as on TCP.
+        var dropping = await RawClient.LogInAsync(await world.ConnectAsync(), world.Registry, "dropper");
+        await dropping.DisposeAsync();
+        var deadline = DateTime.UtcNow + RawClient.Timeout;
+        while (agent.ParkedCount != 1)
+        {
+            Assert.IsTrue(DateTime.UtcNow < deadline, $"{agent.ParkedCount} sessions parked after a drop, not 1.");
+            await Task.Delay(10);
+        }
+    }
+
+    [TestMethod]
     public async Task APlainHttpRequest_GetsA400_ThatSaysHowToConnect()
     {
         await using var world = OtpWorld.Start(Transport.WebSocket);

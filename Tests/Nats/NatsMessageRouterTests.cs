@@ -165,6 +165,50 @@ public sealed class NatsMessageRouterTests
         Assert.AreEqual(silentAi, (await stateServer.NextAsync()).Envelope.Sender);
     }
 
+    [TestMethod]
+    public async Task AnAiProcess_WaitsForAReadyOtp_AndRestoresItsObjects_WhenTheOtpIsReplaced()
+    {
+        await using var nats = await NatsServer.StartAsync();
+        var options = Options(nats);
+        options.HeartbeatInterval = TimeSpan.FromMilliseconds(100);
+        options.NodeTimeout = TimeSpan.FromMilliseconds(600);
+
+        // The AI process comes first: nothing to wait for yet.
+        await using var ai = new NatsMessageRouter(options);
+        await ai.StartAsync();
+        var restored = System.Threading.Channels.Channel.CreateUnbounded<bool>();
+        ai.PostRemovesRan += (_, _) => restored.Writer.TryWrite(true);
+        var waiting = ai.WaitForKeeperAsync();
+        Assert.IsFalse(ai.HasLiveKeeper);
+
+        // An OTP that is connected but has not said its roles are subscribed does not count: its State Server may not listen yet.
+        var first = new NatsMessageRouter(options, keeper: true);
+        await first.StartAsync();
+        await first.FlushAsync();
+        var notReady = await Task.WhenAny(waiting, Task.Delay(options.HeartbeatInterval * 4));
+        Assert.AreNotSame(waiting, notReady, "An OTP that is not ready must not release the AI.");
+        first.AnnounceReady();
+        await waiting.WaitAsync(Timeout);
+        Assert.IsTrue(ai.HasLiveKeeper);
+        Assert.AreEqual(0, restored.Reader.Count, "The first OTP held nothing of the AI's: nothing to restore.");
+
+        // A clean restart: the goodbye alone restores nothing (no OTP to create in), the new OTP's first ready heartbeat does.
+        await first.DisposeAsync();
+        await using var second = new NatsMessageRouter(options, keeper: true);
+        await second.StartAsync();
+        second.AnnounceReady();
+        Assert.IsTrue(await restored.Reader.ReadAsync().AsTask().WaitAsync(Timeout));
+
+        // A kill: the OTP goes silent, and a third one comes; the AI restores once the silent one has timed out.
+        await using var third = new NatsMessageRouter(options, keeper: true);
+        await third.StartAsync();
+        third.AnnounceReady();
+        await third.FlushAsync();
+        second.SuspendHeartbeats();
+        Assert.IsTrue(await restored.Reader.ReadAsync().AsTask().WaitAsync(Timeout));
+        Assert.AreEqual(0, restored.Reader.Count, "Once per lost OTP.");
+    }
+
     private static NatsBackplaneOptions Options(NatsServer nats) => new() { Url = nats.Url, SubjectPrefix = "t" + Guid.NewGuid().ToString("N")[..12] };
 
     private static async Task<NatsMessageRouter> RouterAsync(NatsServer nats, NatsBackplaneOptions? options = null)

@@ -99,6 +99,53 @@ public sealed class LoginLimitTests
         Assert.IsNotNull(limits.TryAdmit(IPAddress.Parse("::ffff:198.51.100.1"), 0, out _), "A mapped IPv4 address counts as that address.");
     }
 
+    [TestMethod]
+    public void AddressLimits_AnAdmissionEndsTheEpisode_SoTheNextRefusalIsLoggedAgain()
+    {
+        var limits = new AddressLimits(maxConnections: 1, newConnectionsPerSecond: 100);
+        var a = IPAddress.Parse("10.0.0.1");
+        Assert.IsNull(limits.TryAdmit(a, 0, out bool admittedFirst));
+        Assert.IsFalse(admittedFirst, "An admission is no refusal.");
+        Assert.IsNotNull(limits.TryAdmit(a, 0, out bool first));
+        Assert.IsTrue(first);
+        limits.Release(a);
+        Assert.IsNull(limits.TryAdmit(a, 0, out _));
+        Assert.IsNotNull(limits.TryAdmit(a, 0, out bool nextEpisode));
+        Assert.IsTrue(nextEpisode, "A refusal after an admission starts a new episode, which is logged once more.");
+    }
+
+    [TestMethod]
+    public void AddressLimits_ForgetIdleAddressesWhoseBucketRefilled_KeepConnectedOnes_AndPruneOnlyWhenTheTableDoubled()
+    {
+        // A flood of one-shot addresses must not grow the table for ever: past 4096 entries, a new address prunes
+        // the ones with no connection whose bucket is full again (they would start afresh anyway).
+        var limits = new AddressLimits(maxConnections: 10, newConnectionsPerSecond: 1);
+        var connected = IPAddress.Parse("192.0.2.1");
+        Assert.IsNull(limits.TryAdmit(connected, 0, out _));
+        for (int i = 1; i < 4096; i++)
+        {
+            var address = new IPAddress(new byte[] { 10, 0, (byte)(i >> 8), (byte)i });
+            Assert.IsNull(limits.TryAdmit(address, 0, out _));
+            limits.Release(address);
+        }
+
+        Assert.AreEqual(4096, limits.Count);
+        Assert.IsNull(limits.TryAdmit(IPAddress.Parse("10.1.0.1"), 500, out _), "Half a second later the idle buckets are not full yet.");
+        Assert.AreEqual(4097, limits.Count, "Nothing could be pruned.");
+        Assert.IsNull(limits.TryAdmit(IPAddress.Parse("10.1.0.2"), 60_000, out _));
+        Assert.AreEqual(4098, limits.Count, "The prune that found nothing moved the next one to twice the table's size, not to the next address.");
+
+        for (int i = 0; limits.Count < 8192; i++)
+        {
+            Assert.IsNull(limits.TryAdmit(new IPAddress(new byte[] { 10, 2, (byte)(i >> 8), (byte)i }), 60_000, out _));
+        }
+
+        Assert.IsNull(limits.TryAdmit(IPAddress.Parse("10.3.0.1"), 60_000, out _));
+        // The 4095 idle addresses of time 0 are gone; the connected one and every address admitted since (all still
+        // connected) stay, and the new one is added.
+        Assert.AreEqual(8192 - 4095 + 1, limits.Count);
+    }
+
     private sealed class SteppedTime : TimeProvider
     {
         public DateTimeOffset Now { get; set; } = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
