@@ -14,7 +14,7 @@ namespace Demo.Tavern;
 /// </summary>
 public sealed class TavernAi : IAiApplication
 {
-    private static readonly string[] Drinks = { "ale", "mead", "cider" };
+    private static readonly string[] DefaultMenu = { "ale", "mead", "cider" };
     private static readonly TimeSpan DatabaseTimeout = TimeSpan.FromSeconds(5);
 
     private readonly Dictionary<DoId, Player> players = new();
@@ -25,6 +25,7 @@ public sealed class TavernAi : IAiApplication
     private readonly HashSet<DoId> entering = new();
     private readonly HashSet<DoId> memoryOnly = new();
     private AiRepository ai = null!;
+    private IReadOnlyList<string> drinks = DefaultMenu;
     private Bartender? bartender;
     private PatronBoard? patrons;
     private bool databaseAnswers = true;
@@ -34,6 +35,16 @@ public sealed class TavernAi : IAiApplication
     private Wanderer? wanderer;
     private int wandererSteps;
     private int wanderers;
+
+    /// <summary>
+    /// The drinks the bartender serves: environment variable <c>TAVERN_MENU</c> (comma-separated, for example
+    /// <c>ale,mead,cider,stout</c>), default ale, mead and cider. A new build of the Tavern's logic with another menu can
+    /// take over a running one with players online (<c>serve --role ai --take-over</c>, see docs/operations.md).
+    /// </summary>
+    public static IReadOnlyList<string> Menu =>
+        Environment.GetEnvironmentVariable("TAVERN_MENU") is { Length: > 0 } menu
+            ? menu.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(d => d.ToLowerInvariant()).ToArray()
+            : DefaultMenu;
 
     /// <summary>Milliseconds between two steps of the wanderer (environment variable <c>TAVERN_WANDER_MS</c>, default 2000).</summary>
     public static TimeSpan WanderPeriod => TimeSpan.FromMilliseconds(ReadSetting("TAVERN_WANDER_MS", 2000));
@@ -49,6 +60,8 @@ public sealed class TavernAi : IAiApplication
     {
         ArgumentNullException.ThrowIfNull(ai);
         this.ai = ai;
+        drinks = Menu;
+        Console.Out.WriteLine($"tavern: the bar serves {string.Join(", ", drinks)}");
 
         // After an AI restart (split roles), the world the AI before this one left is already here: take it over.
         var kept = ai.Objects;
@@ -434,9 +447,9 @@ public sealed class TavernAi : IAiApplication
             return;
         }
 
-        if (!Drinks.Contains(drink))
+        if (!drinks.Contains(drink))
         {
-            Greet($"We only serve {string.Join(", ", Drinks)}, {buyer.Name}.");
+            Greet($"We only serve {string.Join(", ", drinks)}, {buyer.Name}.");
             return;
         }
 

@@ -33,6 +33,13 @@ public sealed class AiOptions
     /// <see cref="AiRepository.TakeBackAsync"/>; clients see nothing leave. When null, they are deleted at once. Default: null.
     /// </summary>
     public string? Application { get; set; }
+
+    /// <summary>
+    /// A secret the AIs of one application share (config <c>Ai:ApplicationKey</c>): the application's first AI pins it in
+    /// the State Server, and only an AI that gives the same key may take back or take over that application's objects.
+    /// Empty: any AI that names the application may (on a shared Message Director, set one per application). Default: empty.
+    /// </summary>
+    public string ApplicationKey { get; set; } = string.Empty;
 }
 
 /// <summary>
@@ -71,8 +78,23 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
     /// <summary>The latest acknowledged write of each (object, unique field) in flight; only its answer may correct the object.</summary>
     private readonly Dictionary<(DoId Object, int Field), long> latestUniqueWrites = new();
     private long nextUniqueWrite;
-    /// <summary>Claims of parked objects waiting for their done: the entries received so far, by request context.</summary>
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<uint, (List<Envelope> Entries, TaskCompletionSource<List<Envelope>> Done)> claims = new();
+    /// <summary>Claims (of parked objects, or a take-over) waiting for their done: the entries received so far, by request context.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<uint, (List<Envelope> Entries, TaskCompletionSource<List<DistributedObject>> Done)> claims = new();
+
+    /// <summary>The timers of <see cref="Schedule"/> and <see cref="Every"/> that are not disposed: a hand-over pauses and ends them.</summary>
+    private readonly HashSet<LogicTimer> timers = new();
+
+    /// <summary>While this AI hands its objects over: timers that fire are held (one call each) instead of run.</summary>
+    private volatile bool timersPaused;
+
+    /// <summary>While a take-over is under way and the game has not started: closed sessions are kept for <see cref="ResumeRequests"/>.</summary>
+    private volatile bool holdingSessionEvents;
+
+    /// <summary>1 once this AI took over another and has not yet told the State Server that its game started.</summary>
+    private int tookOver;
+
+    /// <summary>Completes when a rolling upgrade took this AI's objects over (see <see cref="TakenOver"/>).</summary>
+    private readonly TaskCompletionSource takenOver = new(TaskCreationOptions.RunContinuationsAsynchronously);
     /// <summary>Accounts whose session closed while no AI was there, told with a claim; touched only on the logic loop.</summary>
     private readonly List<DoId> closedWhileAway = new();
     private volatile IMessageRouter router;
@@ -290,13 +312,24 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
     public AiClassEvents<T> Of<T>()
         where T : DistributedObject<T> => new(table.StreamsOf(registry.GetModel<T>()));
 
-    /// <summary>Runs <paramref name="action"/> on the logic loop after <paramref name="delay"/>. Dispose the result to cancel.</summary>
-    public IDisposable Schedule(TimeSpan delay, Action action) =>
-        options.Time.CreateTimer(_ => Post(action), null, delay, Timeout.InfiniteTimeSpan);
+    /// <summary>
+    /// Runs <paramref name="action"/> on the logic loop after <paramref name="delay"/>. Dispose the result to cancel.
+    /// A rolling upgrade stops it in this AI (the new AI's game starts its own).
+    /// </summary>
+    public IDisposable Schedule(TimeSpan delay, Action action) => new LogicTimer(this, action, delay, Timeout.InfiniteTimeSpan);
 
-    /// <summary>Runs <paramref name="action"/> on the logic loop every <paramref name="period"/>. Dispose the result to stop.</summary>
-    public IDisposable Every(TimeSpan period, Action action) =>
-        options.Time.CreateTimer(_ => Post(action), null, period, period);
+    /// <summary>
+    /// Runs <paramref name="action"/> on the logic loop every <paramref name="period"/>. Dispose the result to stop.
+    /// A rolling upgrade stops it in this AI (the new AI's game starts its own).
+    /// </summary>
+    public IDisposable Every(TimeSpan period, Action action) => new LogicTimer(this, action, period, period);
+
+    /// <summary>
+    /// Completes when a rolling upgrade took this AI's objects over (a new AI of its application asked the State Server
+    /// with <see cref="TakeOverAsync"/>): this AI stopped its timers, finished its queued work and database requests, and
+    /// its objects are the new AI's (here they are disabled). Its host should stop now; the hosted AI does.
+    /// </summary>
+    public Task TakenOver => takenOver.Task;
 
     /// <summary>Runs <paramref name="action"/> on the logic loop, after everything queued before it.</summary>
     public void Post(Action action) => TryQueueLogic(action);
@@ -460,8 +493,15 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
         {
             case InternalMessageType.ClaimedAiObject:
             case InternalMessageType.ClaimedSessionClosed:
+            case InternalMessageType.AiClaimRefused:
             case InternalMessageType.QueryDone when envelope.Payload.Length >= 4 && claims.ContainsKey(System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(envelope.Payload.Span)):
                 OnClaimAnswer(envelope);
+                return;
+            case InternalMessageType.HandOverAi:
+                OnHandOverAsked(envelope);
+                return;
+            case InternalMessageType.AiHandOverFinished:
+                OnHandOverFinished(envelope);
                 return;
             case InternalMessageType.DbCreateObjectResp:
             case InternalMessageType.DbGetAllResp:
@@ -738,7 +778,16 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
                 Forget(envelope.Subject, ObjectState.Deleted);
                 break;
             case InternalMessageType.SessionClosed:
-                sessionsClosed.OnNext(envelope.Subject);
+                if (holdingSessionEvents)
+                {
+                    // Taking over: the game has not subscribed yet, and the objects of this account may be among those coming.
+                    closedWhileAway.Add(envelope.Subject);
+                }
+                else
+                {
+                    sessionsClosed.OnNext(envelope.Subject);
+                }
+
                 break;
             case InternalMessageType.AdoptedAiObject:
                 OnAdopted(envelope);
@@ -909,42 +958,74 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
     /// nothing leave or come back, and need no action.
     /// </summary>
     /// <returns>The objects taken back (none when nothing was kept, for example after the grace ended or an OTP restart).</returns>
-    public async Task<IReadOnlyList<DistributedObject>> TakeBackAsync(CancellationToken cancellation = default)
+    /// <exception cref="AiTakeOverRefusedException">The application's objects belong to AIs with another <see cref="AiOptions.ApplicationKey"/>.</exception>
+    public Task<IReadOnlyList<DistributedObject>> TakeBackAsync(CancellationToken cancellation = default) => ClaimAsync(takeOver: false, cancellation);
+
+    /// <summary>
+    /// A rolling upgrade: takes over every object of the running AI of this AI's application (a process of an older
+    /// build), which stops its timers, finishes its queued work and database requests, and hands them over; they become
+    /// this AI's with their fields, owners and locations, and stored ones are read back from the database. Clients see
+    /// no object leave or enter. What clients send for those objects meanwhile is held by the State Server until this AI
+    /// calls <see cref="ResumeRequests"/> (after the game subscribed its handlers; the hosted AI does both, with
+    /// <c>Ai:TakeOver</c>). When the old AI is already gone, this takes back what it left, as <see cref="TakeBackAsync"/>.
+    /// </summary>
+    /// <returns>The objects taken over.</returns>
+    /// <exception cref="AiTakeOverRefusedException">Nothing to take over (382), a hand-over already under way or several AIs running (383), or another application key (384).</exception>
+    public Task<IReadOnlyList<DistributedObject>> TakeOverAsync(CancellationToken cancellation = default) => ClaimAsync(takeOver: true, cancellation);
+
+    /// <summary>
+    /// After <see cref="TakeOverAsync"/>, once the game has subscribed its handlers: the State Server delivers the client
+    /// sets and calls it held during the hand-over, in order, and the sessions that closed meanwhile are raised on
+    /// <see cref="SessionsClosed"/>. Harmless when nothing was taken over.
+    /// </summary>
+    public void ResumeRequests()
+    {
+        if (Interlocked.Exchange(ref tookOver, 0) == 1)
+        {
+            router.Publish(InternalMessages.AiNotice(InternalMessageType.TakenOverAiStarted, Channel), Channel.StateServer);
+        }
+
+        Post(() => holdingSessionEvents = false);
+        RaiseSessionsClosedWhileAway();
+    }
+
+    private async Task<IReadOnlyList<DistributedObject>> ClaimAsync(bool takeOver, CancellationToken cancellation)
     {
         if (options.Application is not { Length: > 0 } application)
         {
-            throw new InvalidOperationException("Set AiOptions.Application (the hosted AI sets it): objects are kept for the next AI of an application.");
+            throw new InvalidOperationException("Set AiOptions.Application (the hosted AI sets it): objects are kept for, and taken over by, the next AI of an application.");
         }
 
         uint context = (uint)Interlocked.Increment(ref nextContext);
-        var done = new TaskCompletionSource<List<Envelope>>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var done = new TaskCompletionSource<List<DistributedObject>>(TaskCreationOptions.RunContinuationsAsynchronously);
         claims[context] = (new List<Envelope>(), done);
-        List<Envelope> entries;
+        List<DistributedObject> restored;
         try
         {
-            router.Publish(InternalMessages.ClaimAiObjects(context, application, Channel), Channel.StateServer);
-            entries = await done.Task.WaitAsync(cancellation).ConfigureAwait(false);
+            if (takeOver)
+            {
+                holdingSessionEvents = true;
+            }
+
+            router.Publish(
+                takeOver ? InternalMessages.TakeOverAi(context, application, options.ApplicationKey, Channel) : InternalMessages.ClaimAiObjects(context, application, Channel, options.ApplicationKey),
+                Channel.StateServer);
+            restored = await done.Task.WaitAsync(cancellation).ConfigureAwait(false);
+            if (takeOver)
+            {
+                Volatile.Write(ref tookOver, 1);
+            }
+        }
+        catch when (takeOver)
+        {
+            // Refused or given up: nothing was taken over, so closed sessions are the game's again.
+            ResumeRequests();
+            throw;
         }
         finally
         {
             claims.TryRemove(context, out _);
         }
-
-        var restored = new List<DistributedObject>(entries.Count);
-        await InvokeAsync(() =>
-        {
-            foreach (var entry in entries)
-            {
-                if (entry.Type == InternalMessageType.ClaimedSessionClosed)
-                {
-                    closedWhileAway.Add(entry.Subject);
-                }
-                else if (Restore(entry) is { } obj)
-                {
-                    restored.Add(obj);
-                }
-            }
-        }).ConfigureAwait(false);
 
         // Stored objects: the database holds the truth for their Db fields; differences go to the State Server and the viewers.
         await Task.WhenAll(restored.Where(o => storedObjects.ContainsKey(o.DoId)).Select(o => ReloadStoredAsync(o, cancellation))).ConfigureAwait(false);
@@ -957,7 +1038,7 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
     /// </summary>
     internal void RaiseSessionsClosedWhileAway() => Post(() =>
     {
-        var accounts = closedWhileAway.ToArray();
+        var accounts = closedWhileAway.Distinct().ToArray();
         closedWhileAway.Clear();
         foreach (var account in accounts)
         {
@@ -965,6 +1046,11 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
         }
     });
 
+    /// <summary>
+    /// An answer to a claim, on the link's thread in arrival order: entries are kept; the done restores them on the
+    /// logic loop right away, so a client's set or call that the State Server sends after the done (the objects are
+    /// this AI's from then on) finds its object; a refusal fails the claim.
+    /// </summary>
     private void OnClaimAnswer(Envelope envelope)
     {
         uint context = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(envelope.Payload.Span);
@@ -975,13 +1061,187 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
 
         lock (claim.Entries)
         {
-            if (envelope.Type is InternalMessageType.ClaimedAiObject or InternalMessageType.ClaimedSessionClosed)
+            switch (envelope.Type)
             {
-                claim.Entries.Add(envelope);
+                case InternalMessageType.ClaimedAiObject or InternalMessageType.ClaimedSessionClosed:
+                    claim.Entries.Add(envelope);
+                    return;
+                case InternalMessageType.AiClaimRefused:
+                    {
+                        var reader = new WireReader(envelope.Payload.Span);
+                        reader.ReadUInt32();
+                        var code = (EjectCode)reader.ReadUInt16();
+                        claim.Done.TrySetException(new AiTakeOverRefusedException(code, reader.ReadString()));
+                        return;
+                    }
             }
-            else
+
+            var entries = claim.Entries.ToList();
+            bool queued = TryQueueLogic(() =>
             {
-                claim.Done.TrySetResult(claim.Entries);
+                var restored = new List<DistributedObject>(entries.Count);
+                try
+                {
+                    foreach (var entry in entries)
+                    {
+                        if (entry.Type == InternalMessageType.ClaimedSessionClosed)
+                        {
+                            closedWhileAway.Add(entry.Subject);
+                        }
+                        else if (Restore(entry) is { } obj)
+                        {
+                            restored.Add(obj);
+                        }
+                    }
+
+                    claim.Done.TrySetResult(restored);
+                }
+                catch (Exception ex)
+                {
+                    claim.Done.TrySetException(ex);
+                }
+            });
+            if (!queued)
+            {
+                claim.Done.TrySetCanceled();
+            }
+        }
+    }
+
+    /// <summary>
+    /// The State Server asks this AI to hand its objects over to a new AI of its application (<see cref="InternalMessageType.HandOverAi"/>):
+    /// timers stop firing at once (one call each is held, in case the hand-over is called off), then the queued work
+    /// and the database requests in flight finish, and the AI says it stopped.
+    /// </summary>
+    private void OnHandOverAsked(Envelope envelope)
+    {
+        var reader = new WireReader(envelope.Payload.Span);
+        var newAi = Channel.Read(ref reader);
+        timersPaused = true;
+        logger.LogWarning("{Ai}: AI {New} takes over this AI's objects; its timers stop, and it finishes its queued work and database requests", Name, newAi);
+        _ = Task.Run(QuiesceAndHandOverAsync);
+    }
+
+    private async Task QuiesceAndHandOverAsync()
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(stop.Token);
+        deadline.CancelAfter(TimeSpan.FromSeconds(10));
+        try
+        {
+            // Each round drains the logic loop, then waits for the database answers in flight, whose handlers queue more work.
+            for (int round = 0; round < 100; round++)
+            {
+                await InvokeAsync(() => { }).WaitAsync(deadline.Token).ConfigureAwait(false);
+                var waiting = pendingRequests.Values.Select(p => (Task)p.Answer.Task).ToArray();
+                if (waiting.Length == 0 && LogicQueueDepth == 0)
+                {
+                    break;
+                }
+
+                await Task.WhenAny(Task.WhenAll(waiting), Task.Delay(Timeout.Infinite, deadline.Token)).ConfigureAwait(false);
+                deadline.Token.ThrowIfCancellationRequested();
+            }
+        }
+        catch (OperationCanceledException) when (!stop.IsCancellationRequested)
+        {
+            logger.LogWarning("{Ai}: its work did not finish within 10 s; it hands over anyway ({Pending} database request(s) unanswered)", Name, pendingRequests.Count);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
+        {
+            return; // stopping
+        }
+
+        router.Publish(InternalMessages.AiNotice(InternalMessageType.AiHandedOver, Channel), Channel.StateServer);
+    }
+
+    /// <summary>
+    /// The State Server's last word on a hand-over of this AI: completed (its objects are the new AI's: timers end, the
+    /// objects are disabled here, <see cref="TakenOver"/> completes) or called off (the new AI went away: carry on).
+    /// </summary>
+    private void OnHandOverFinished(Envelope envelope)
+    {
+        bool completed = envelope.Payload.Length > 0 && envelope.Payload.Span[0] == 1;
+        LogicTimer[] all;
+        lock (timers)
+        {
+            all = timers.ToArray();
+        }
+
+        if (!completed)
+        {
+            timersPaused = false;
+            foreach (var timer in all)
+            {
+                timer.Resume();
+            }
+
+            logger.LogWarning("{Ai}: the new AI went away before the hand-over; this AI carries on with its objects", Name);
+            return;
+        }
+
+        foreach (var timer in all)
+        {
+            timer.Dispose();
+        }
+
+        Post(() =>
+        {
+            int count = table.Count;
+            storedObjects.Clear();
+            table.Close(ObjectState.Disabled);
+            logger.LogWarning("{Ai}: handed {Count} object(s) over to the new AI; it serves nothing more and may stop", Name, count);
+            takenOver.TrySetResult();
+        });
+    }
+
+    /// <summary>
+    /// A timer of <see cref="Schedule"/> or <see cref="Every"/>: it posts its action to the logic loop, or, while the AI
+    /// hands over, holds one call until the hand-over is called off (and drops it when the hand-over completes).
+    /// </summary>
+    private sealed class LogicTimer : IDisposable
+    {
+        private readonly AiRepository ai;
+        private readonly Action action;
+        private readonly ITimer timer;
+        private int held;
+
+        public LogicTimer(AiRepository ai, Action action, TimeSpan due, TimeSpan period)
+        {
+            this.ai = ai;
+            this.action = action;
+            lock (ai.timers)
+            {
+                ai.timers.Add(this);
+            }
+
+            timer = ai.options.Time.CreateTimer(static state => ((LogicTimer)state!).Fire(), this, due, period);
+        }
+
+        private void Fire()
+        {
+            if (ai.timersPaused)
+            {
+                Volatile.Write(ref held, 1);
+                return;
+            }
+
+            ai.Post(action);
+        }
+
+        public void Resume()
+        {
+            if (Interlocked.Exchange(ref held, 0) == 1)
+            {
+                ai.Post(action);
+            }
+        }
+
+        public void Dispose()
+        {
+            timer.Dispose();
+            lock (ai.timers)
+            {
+                ai.timers.Remove(this);
             }
         }
     }
@@ -1251,6 +1511,27 @@ internal sealed class LogicContext(AiRepository ai) : SynchronizationContext
     public override void Send(SendOrPostCallback d, object? state) => throw new NotSupportedException("The AI logic loop does not run work synchronously for other threads; use Post.");
 
     public override SynchronizationContext CreateCopy() => this;
+}
+
+/// <summary>
+/// The State Server refused an AI's claim or take-over of its application's objects (<see cref="AiRepository.TakeOverAsync"/>,
+/// <see cref="AiRepository.TakeBackAsync"/>); nothing was taken.
+/// </summary>
+public sealed class AiTakeOverRefusedException : Exception
+{
+    /// <summary>Creates the exception.</summary>
+    public AiTakeOverRefusedException(EjectCode code, string reason)
+        : base($"The State Server refused ({(int)code} {code}): {reason}")
+    {
+        Code = code;
+        Reason = reason;
+    }
+
+    /// <summary>Why: <see cref="EjectCode.NothingToTakeOver"/>, <see cref="EjectCode.HandOverUnderWay"/> or <see cref="EjectCode.ApplicationKeyMismatch"/>.</summary>
+    public EjectCode Code { get; }
+
+    /// <summary>The State Server's reason, naming the fix.</summary>
+    public string Reason { get; }
 }
 
 /// <summary>A database request of an AI was refused or failed.</summary>

@@ -23,17 +23,27 @@ internal static class ServeCommand
         role.AcceptOnlyFromAmong("otp", "ai", "all");
         var config = new Option<string?>("--config") { Description = "the settings file [default: pastry.json in the working directory, when it exists]", HelpName = "file" };
         var app = PastryCommandLine.AppOption();
+        var takeOver = new Option<bool>("--take-over") { Description = "with --role ai: a rolling upgrade; take over the objects of the running AI of this application, which then stops (the same as --Ai:TakeOver true)" };
         var settings = ConfigurationFlags.CreateArgument(SettingsDescription());
         var serve = new Command("serve", "Runs the server roles on the generic host; Ctrl+C or SIGTERM stops it gracefully. Settings: pastry.json, then PASTRY_ environment variables, then --Section:Key value flags.")
         {
-            role, config, app, settings,
+            role, config, app, takeOver, settings,
         };
-        serve.SetAction((parse, _) => RunAsync(
-            parse.GetValue(role)!,
-            parse.GetValue(config),
-            parse.GetValue(app) ?? Array.Empty<string>(),
-            ConfigurationFlags.Check(parse.GetValue(settings) ?? Array.Empty<string>(), "serve", serve.Options),
-            appAssemblies));
+        serve.SetAction((parse, _) =>
+        {
+            var overrides = ConfigurationFlags.Check(parse.GetValue(settings) ?? Array.Empty<string>(), "serve", serve.Options);
+            if (parse.GetValue(takeOver))
+            {
+                if (parse.GetValue(role) != "ai")
+                {
+                    throw new UsageException("--take-over needs --role ai: a rolling upgrade starts a new AI process beside a running OTP (pastry serve --role ai --take-over).");
+                }
+
+                overrides.AddRange(new[] { "--Ai:TakeOver", "true" });
+            }
+
+            return RunAsync(parse.GetValue(role)!, parse.GetValue(config), parse.GetValue(app) ?? Array.Empty<string>(), overrides, appAssemblies);
+        });
         return serve;
     }
 

@@ -127,3 +127,13 @@ public sealed class LoginFailedException : Exception
 /// <param name="EjectCode">The eject code, or null when the connection closed without an eject.</param>
 /// <param name="Reason">A readable reason, never empty.</param>
 public sealed record DisconnectReason(int? EjectCode, string Reason);
+
+/// <summary>
+/// A set or call this client sent reached the server, but no AI will handle it (the object's AI is being replaced in a
+/// rolling upgrade and too many requests wait, or it is gone for a moment): nothing was lost silently, and the client
+/// may send it again. The session goes on.
+/// </summary>
+/// <param name="DoId">The object the request was about.</param>
+/// <param name="Code">Why: 380 (the hand-over's backlog is full) or 381 (no AI serves the object now).</param>
+/// <param name="Reason">A readable reason, never empty.</param>
+public sealed record RequestRefused(DoId DoId, int Code, string Reason);

@@ -35,6 +35,7 @@ public sealed partial class PastryClient : IAsyncDisposable, IObjectBinding
     private TaskCompletionSource<DoId> helloDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource<DisconnectReason> closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Subject<DisconnectReason> ejected = new();
+    private readonly Subject<RequestRefused> requestsRefused = new();
     private readonly ModelInfo loginModel;
     private readonly EventDispatcher events;
     private Task readLoop = Task.CompletedTask;
@@ -81,6 +82,12 @@ public sealed partial class PastryClient : IAsyncDisposable, IObjectBinding
 
     /// <summary>Fires once if the server ejects this client (code and reason), before <see cref="Closed"/> completes.</summary>
     public IObservable<DisconnectReason> Ejected => ejected;
+
+    /// <summary>
+    /// Sets and calls of this client that the server refused because no AI will handle them (a rolling AI upgrade or an
+    /// AI restart under way), on the game's thread like every event; send them again if they matter.
+    /// </summary>
+    public IObservable<RequestRefused> RequestsRefused => requestsRefused;
 
     /// <summary>The objects in view now.</summary>
     public IReadOnlyCollection<DistributedObject> Objects => table.Snapshot();
@@ -603,6 +610,13 @@ public sealed partial class PastryClient : IAsyncDisposable, IObjectBinding
             case MessageType.ResumeSnapshotDone:
                 FinishResync();
                 break;
+            case MessageType.RequestRefused:
+                {
+                    var id = reader.ReadDoId();
+                    int code = reader.ReadUInt16();
+                    requestsRefused.OnNext(new RequestRefused(id, code, reader.ReadString()));
+                    break;
+                }
         }
     }
 
@@ -749,6 +763,7 @@ public sealed partial class PastryClient : IAsyncDisposable, IObjectBinding
         }
 
         ejected.OnCompleted();
+        requestsRefused.OnCompleted();
         reconnectingEvents.OnCompleted();
         reconnectedEvents.OnCompleted();
         sessionLostEvents.OnCompleted();

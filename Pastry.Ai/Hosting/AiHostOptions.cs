@@ -36,6 +36,21 @@ public sealed class AiHostOptions
     public MessageDirectorCredentials Credentials =>
         PrivilegedSecret.Length > 0 ? new MessageDirectorCredentials(PrivilegedSecret, Privileged: true) : new MessageDirectorCredentials(Secret);
 
+    /// <summary>
+    /// Rolling AI upgrade: when true (flag <c>pastry serve --role ai --take-over</c>), this AI takes over the objects of
+    /// the running AI of its application instead of starting beside it; that one stops its timers, finishes its work,
+    /// hands its objects over and exits, and clients see nothing leave (see "A rolling AI upgrade" in docs/operations.md).
+    /// Start is refused (exit 1) when no AI of the application runs or is parked. Default: false.
+    /// </summary>
+    public bool TakeOver { get; set; }
+
+    /// <summary>
+    /// A secret the AIs of one application share: the application's first AI pins it in the State Server, and only an AI
+    /// that gives the same key may take back (after a restart) or take over its objects. Set one per application when
+    /// several games or services share a Message Director. Default: empty (any AI that names the application may).
+    /// </summary>
+    public string ApplicationKey { get; set; } = string.Empty;
+
     /// <summary>The longest wait between reconnect attempts after the link to the Message Director drops. Default: 5 s.</summary>
     public TimeSpan MaxReconnectDelay { get; set; } = TimeSpan.FromSeconds(5);
 

@@ -38,9 +38,15 @@ internal sealed class AiHostedService(Type application, IServiceProvider service
         // Two AIs of one application that serve different districts each keep their own objects when they die: the
         // next AI of the same districts takes them back, never the other district's AI.
         string name = districts.Count == 0 ? application.FullName! : $"{application.FullName} [{string.Join(" ", settings.Districts)}]";
-        var options = new AiOptions { MaxReconnectDelay = settings.MaxReconnectDelay, Time = services.GetService<TimeProvider>() ?? TimeProvider.System, Credentials = settings.Credentials, Application = name };
+        var options = new AiOptions { MaxReconnectDelay = settings.MaxReconnectDelay, Time = services.GetService<TimeProvider>() ?? TimeProvider.System, Credentials = settings.Credentials, Application = name, ApplicationKey = settings.ApplicationKey };
         if (services.GetService<IMessageRouter>() is { } local)
         {
+            if (settings.TakeOver)
+            {
+                // A rolling upgrade replaces an AI process that reaches the OTP over the Message Director link.
+                throw new StartupException(StartupError.AiTakeOverRefused, settings.MessageDirector, $"Ai:TakeOver needs an AI that connects to the OTP over the Message Director link (pastry serve --role ai); this one runs on the process's router ({local.GetType().Name}). Fix: split the roles, or start it without --take-over.");
+            }
+
             ai = new AiRepository(local, registry, options, logger);
             if (local is IPostRemoveRouter)
             {
@@ -78,21 +84,51 @@ internal sealed class AiHostedService(Type application, IServiceProvider service
             logger.LogInformation("AI {Ai} connected to the Message Director at {Host}:{Port}", ai.Channel.Id, host, port);
 
             // An AI of this application that died left its objects in the world: take them back before the game spawns
-            // its own, so that StartAsync finds them in ai.Objects (and clients see nothing leave or come back).
+            // its own, so that StartAsync finds them in ai.Objects (and clients see nothing leave or come back). With
+            // Ai:TakeOver, the running AI of the application hands its objects over first (a rolling upgrade).
             using var claimTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            claimTimeout.CancelAfter(TimeSpan.FromSeconds(30));
+            claimTimeout.CancelAfter(settings.TakeOver ? TimeSpan.FromMinutes(2) : TimeSpan.FromSeconds(30));
             try
             {
-                var restored = await ai.TakeBackAsync(claimTimeout.Token).ConfigureAwait(false);
-                if (restored.Count > 0)
+                var restored = settings.TakeOver ? await ai.TakeOverAsync(claimTimeout.Token).ConfigureAwait(false) : await ai.TakeBackAsync(claimTimeout.Token).ConfigureAwait(false);
+                if (settings.TakeOver)
+                {
+                    logger.LogWarning("AI {Ai} took over {Count} object(s) of {App} from the AI that ran it", ai.Channel.Id, restored.Count, application.Name);
+                }
+                else if (restored.Count > 0)
                 {
                     logger.LogWarning("AI {Ai} took back {Count} object(s) that the AI of {App} before it left in the world", ai.Channel.Id, restored.Count, application.Name);
                 }
             }
+            catch (AiTakeOverRefusedException ex)
+            {
+                throw new StartupException(
+                    StartupError.AiTakeOverRefused,
+                    settings.MessageDirector,
+                    $"The State Server refused this AI's {(settings.TakeOver ? "take-over" : "claim")} of {application.FullName}'s objects ({(int)ex.Code} {ex.Code}): {ex.Reason}. {(ex.Code == Wire.EjectCode.ApplicationKeyMismatch ? "Fix: give it the application's Ai:ApplicationKey." : "Fix: check Ai:TakeOver and which AIs of the application run.")}",
+                    ex);
+            }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
+                if (settings.TakeOver)
+                {
+                    throw new StartupException(StartupError.AiTakeOverRefused, settings.MessageDirector, $"The State Server did not hand {application.FullName}'s objects over within 2 minutes. Fix: check the OTP's log for the hand-over.");
+                }
+
                 logger.LogWarning("AI {Ai}: the State Server did not answer the claim of {App}'s objects within 30 s (an OTP of an earlier version?); starting without them", ai.Channel.Id, application.Name);
             }
+
+            // A later AI of the application may take this one over (a rolling upgrade): then this process stops.
+            var lifetime = services.GetService<IHostApplicationLifetime>();
+            _ = ai.TakenOver.ContinueWith(
+                _ =>
+                {
+                    logger.LogWarning("AI {Ai} handed its objects over to a new AI of {App}; this process stops", ai.Channel.Id, application.Name);
+                    lifetime?.StopApplication();
+                },
+                CancellationToken.None,
+                TaskContinuationOptions.OnlyOnRanToCompletion,
+                TaskScheduler.Default);
         }
 
         if (districts.Count > 0)
@@ -104,8 +140,9 @@ internal sealed class AiHostedService(Type application, IServiceProvider service
         var app = (IAiApplication)ActivatorUtilities.CreateInstance(services, application);
         await app.StartAsync(ai, stopping.Token).ConfigureAwait(false);
 
-        // Players who logged out while no AI was there: the game hears it now that it has subscribed.
-        ai.RaiseSessionsClosedWhileAway();
+        // Players who logged out while no AI was there: the game hears it now that it has subscribed; after a take-over,
+        // the State Server now delivers what clients sent during the hand-over.
+        ai.ResumeRequests();
         started = true;
         logger.LogInformation("AI application {App} started", application.Name);
     }

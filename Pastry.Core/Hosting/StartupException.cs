@@ -20,6 +20,12 @@ public enum StartupError
     /// take every State Server and Database request (placement over several OTP nodes is not built).
     /// </summary>
     BackplaneTaken = 5,
+
+    /// <summary>
+    /// The State Server refused the AI's claim or take-over of its application's objects: nothing to take over, a
+    /// hand-over already under way, or another <c>Ai:ApplicationKey</c>.
+    /// </summary>
+    AiTakeOverRefused = 6,
 }
 
 /// <summary>

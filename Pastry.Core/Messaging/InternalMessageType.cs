@@ -302,6 +302,51 @@ public enum InternalMessageType : ushort
     ClaimedSessionClosed = 2443,
 
     /// <summary>
+    /// Rolling AI upgrade, to the State Server from a new AI: <c>context: uint32, name: string, key: string, ai: channel</c>.
+    /// The running AI of application <c>name</c> is asked to hand its objects over (<see cref="HandOverAi"/>); once it
+    /// has (<see cref="AiHandedOver"/>), or its link dropped, every one of its objects becomes <c>ai</c>'s and is sent to
+    /// the sender as a <see cref="ClaimedAiObject"/>, then a <see cref="QueryDone"/> with the context. Nothing running and
+    /// nothing parked, another hand-over under way or a wrong key: <see cref="AiClaimRefused"/>. Client sets and calls
+    /// for those objects are held from here until the new AI says <see cref="TakenOverAiStarted"/>.
+    /// </summary>
+    TakeOverAi = 2450,
+
+    /// <summary>
+    /// From the State Server to the running AI of an application: <c>newAi: channel</c>. The AI stops its timers,
+    /// finishes what it has queued and its database requests, then answers <see cref="AiHandedOver"/>.
+    /// </summary>
+    HandOverAi = 2451,
+
+    /// <summary>To the State Server from an AI asked to <see cref="HandOverAi"/>: <c>ai: channel</c>; it has stopped and sends nothing more about its objects.</summary>
+    AiHandedOver = 2452,
+
+    /// <summary>
+    /// From the State Server to the AI that handed over: <c>completed: uint8</c>. 1: its objects are the new AI's, and
+    /// it may stop; 0: the new AI went away before the switch, so it keeps its objects and carries on.
+    /// </summary>
+    AiHandOverFinished = 2453,
+
+    /// <summary>
+    /// From the State Server to an AI whose <see cref="ClaimAiObjects"/> or <see cref="TakeOverAi"/> it refused:
+    /// <c>context: uint32, code: uint16 (an <c>EjectCode</c>, 382-384), reason: string</c>.
+    /// </summary>
+    AiClaimRefused = 2454,
+
+    /// <summary>
+    /// From the State Server to a client's session: <c>code: uint16, reason: string</c>; <see cref="Envelope.Subject"/>
+    /// is the object. A set or call the client sent was applied where it could be but no AI will hear it (its AI is
+    /// being replaced and too many requests wait, or its AI is gone): the session sends the client
+    /// <c>RequestRefused</c> (client message 50) so that nothing is lost silently.
+    /// </summary>
+    ClientRequestRefused = 2455,
+
+    /// <summary>
+    /// To the State Server from an AI that took over (<see cref="TakeOverAi"/>): <c>ai: channel</c>; its game has started,
+    /// so the client sets and calls held during the hand-over are delivered to it now, in order.
+    /// </summary>
+    TakenOverAiStarted = 2456,
+
+    /// <summary>
     /// To the State Server from an AI: <c>ai: channel, count: uint16, (parent: DoId, firstZone: uint32, lastZone: uint32) x count</c>.
     /// The locations (districts) <c>ai</c> serves from now on, replacing what it said before (a count of 0 serves
     /// nothing). An object that moves into one of them while another AI handles it is handed over to <c>ai</c>

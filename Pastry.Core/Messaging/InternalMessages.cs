@@ -131,14 +131,35 @@ internal static class InternalMessages
     }
 
     /// <summary><c>ClaimAiObjects</c>: <paramref name="ai"/> takes the objects parked under <paramref name="name"/>.</summary>
-    public static Envelope ClaimAiObjects(uint context, string name, Channel ai)
+    public static Envelope ClaimAiObjects(uint context, string name, Channel ai, string key = "")
     {
         using var writer = new PooledBufferWriter(64);
         writer.WriteUInt32(context);
         writer.WriteString(name);
         ai.Write(writer);
+        writer.WriteString(key);
         return new Envelope(InternalMessageType.ClaimAiObjects, ai, DoId.Empty, writer.WrittenSpan.ToArray());
     }
+
+    /// <summary><c>TakeOverAi</c>: <paramref name="ai"/> takes over the objects of the running AI of <paramref name="name"/>.</summary>
+    public static Envelope TakeOverAi(uint context, string name, string key, Channel ai)
+    {
+        using var writer = new PooledBufferWriter(64);
+        writer.WriteUInt32(context);
+        writer.WriteString(name);
+        writer.WriteString(key);
+        ai.Write(writer);
+        return new Envelope(InternalMessageType.TakeOverAi, ai, DoId.Empty, writer.WrittenSpan.ToArray());
+    }
+
+    /// <summary><c>AiHandedOver</c> or <c>TakenOverAiStarted</c>: a message of <paramref name="ai"/> naming itself.</summary>
+    public static Envelope AiNotice(InternalMessageType type, Channel ai)
+    {
+        using var writer = new PooledBufferWriter(32);
+        ai.Write(writer);
+        return new Envelope(type, ai, DoId.Empty, writer.WrittenSpan.ToArray());
+    }
+
     /// <summary><c>ServeDistricts</c>: <paramref name="ai"/> serves <paramref name="districts"/> (parent, first zone, last zone) from now on.</summary>
     public static Envelope ServeDistricts(Channel ai, IReadOnlyCollection<(DoId Parent, uint FirstZone, uint LastZone)> districts)
     {

@@ -43,6 +43,16 @@ internal static class ClientFrames
         writer.EndFrame(start);
     }
 
+    /// <summary><c>RequestRefused(doid, code, reason)</c>: a set or call on <paramref name="doId"/> that no AI will handle.</summary>
+    public static void WriteRequestRefused(PooledBufferWriter writer, DoId doId, EjectCode code, string reason)
+    {
+        int start = writer.BeginFrame(MessageType.RequestRefused);
+        writer.WriteDoId(doId);
+        writer.WriteUInt16((ushort)code);
+        writer.WriteString(reason);
+        writer.EndFrame(start);
+    }
+
     /// <summary>A message with no payload (Heartbeat, Disconnect).</summary>
     public static void WriteEmpty(PooledBufferWriter writer, MessageType type) => writer.EndFrame(writer.BeginFrame(type));
 

@@ -119,4 +119,28 @@ public enum EjectCode : ushort
 
     /// <summary>Message Director link: no handshake within <c>MessageDirector:HandshakeTimeout</c> (Pastry's own code).</summary>
     LinkHandshakeTimeout = 364,
+
+    /// <summary>
+    /// Rolling AI upgrade: the object's AI is being replaced and more client requests wait for the new one than
+    /// <c>StateServer:MaxHandOverHeldRequests</c>; this one was refused (sent as <c>RequestRefused</c>, not an eject). Send it again.
+    /// </summary>
+    HandOverBacklogFull = 380,
+
+    /// <summary>
+    /// No AI serves the object now (its AI stopped and the next one has not taken it back yet); the request was refused
+    /// (sent as <c>RequestRefused</c>, not an eject). Send it again once the AI is back.
+    /// </summary>
+    NoAiServesObject = 381,
+
+    /// <summary>Rolling AI upgrade: no AI of the application is connected or parked, so there is nothing to take over (to the new AI).</summary>
+    NothingToTakeOver = 382,
+
+    /// <summary>Rolling AI upgrade: another hand-over of the application is under way, or several AIs of it run (to the new AI).</summary>
+    HandOverUnderWay = 383,
+
+    /// <summary>
+    /// The AI's <c>Ai:ApplicationKey</c> differs from the one the application's first AI gave: it may not claim or
+    /// take over that application's objects (to the claiming AI).
+    /// </summary>
+    ApplicationKeyMismatch = 384,
 }

@@ -48,6 +48,13 @@ public enum MessageType : ushort
     /// <summary>Server → client: the fresh snapshot after a <see cref="ResumeResp"/> of mode 1 is complete; objects it did not re-enter have left the view.</summary>
     ResumeSnapshotDone = 10,
 
+    /// <summary>
+    /// Server → client: <c>doid, code: uint16, reason: string</c>. A set or call the client sent on that object reached
+    /// the server but no AI will handle it (codes 380, 381: its AI is being replaced, or gone for now); the client may
+    /// send it again. Not an eject: the session goes on. Older clients ignore it.
+    /// </summary>
+    RequestRefused = 50,
+
     /// <summary>Both ways: <c>doid, fieldIndex: uint16, value</c>.</summary>
     SetField = 120,
 

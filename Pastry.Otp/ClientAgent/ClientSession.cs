@@ -381,6 +381,17 @@ internal sealed partial class ClientSession : IParticipant, IInterestView
                 case InternalMessageType.Error:
                     logger.LogDebug("{Session}: server refused a request about {DoId}", Name, envelope.Subject);
                     return;
+                case InternalMessageType.ClientRequestRefused:
+                    {
+                        // No AI will hear a set or call this client sent (a rolling AI upgrade, an AI restart): it is told, not left waiting.
+                        var reader = new WireReader(envelope.Payload.Span);
+                        var code = (EjectCode)reader.ReadUInt16();
+                        string reason = reader.ReadString();
+                        scratch.Reset();
+                        ClientFrames.WriteRequestRefused(scratch, envelope.Subject, code, reason);
+                        Append(scratch.WrittenSpan);
+                        return;
+                    }
             }
 
             if (Syncing)

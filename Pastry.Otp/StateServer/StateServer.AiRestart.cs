@@ -31,6 +31,28 @@ public sealed partial class StateServer
         }
 
         ForgetDistricts(ai);
+
+        // An AI in a rolling upgrade: the old one's objects go to the new AI instead of being parked.
+        bool handedOver = name.Length > 0 && OnHandOverLinkDropped(name, ai);
+        if (name.Length > 0)
+        {
+            RemoveLiveAi(name, ai);
+        }
+
+        if (!handedOver)
+        {
+            ParkOrDelete(envelope, ai, name);
+        }
+
+        if (name.Length > 0)
+        {
+            ForgetApplicationIfIdle(name);
+        }
+    }
+
+    /// <summary>Parks the objects of the dead AI <paramref name="ai"/> under <paramref name="name"/>, or deletes them when nothing may be kept.</summary>
+    private void ParkOrDelete(Envelope envelope, Messaging.Channel ai, string name)
+    {
         int count = ObjectsOf(ai).Count;
         if (aiRestartGrace == TimeSpan.Zero || name.Length == 0 || count == 0)
         {
@@ -56,28 +78,47 @@ public sealed partial class StateServer
         }
 
         parked.Add(new ParkedAi(ai, expiry, timer, owners, new HashSet<DoId>()));
+        parkedChannels.Add(ai);
         logger.LogWarning("The link of AI {Ai} ({Name}) dropped: its {Count} object(s) stay in the world for {Grace} s for the next AI of {Name} to take back", ai, name, count, aiRestartGrace.TotalSeconds, name);
     }
 
-    /// <summary>An AI of application <c>name</c> starts (or reconnects): it takes every object parked under that name.</summary>
+    /// <summary>
+    /// An AI of application <c>name</c> starts (or reconnects): it takes every object parked under that name, and counts
+    /// as a running AI of it (one that a rolling upgrade may take over). The application's key must match.
+    /// </summary>
     private void Claim(Envelope envelope)
     {
         var reader = new WireReader(envelope.Payload.Span);
         uint context = reader.ReadUInt32();
         string name = reader.ReadString();
         var ai = Messaging.Channel.Read(ref reader);
+
+        // An AI of an earlier version gives no key.
+        string key = reader.IsAtEnd ? string.Empty : reader.ReadString();
         reader.EnsureAtEnd();
         if (!MayActAs(envelope, ai))
         {
             return;
         }
 
+        if (name.Length > 0 && !AdmitApplication(name, key, context, envelope.Sender))
+        {
+            return;
+        }
+
+        Claim(envelope.Sender, context, name, ai);
+    }
+
+    /// <summary>Gives <paramref name="ai"/> the objects parked under <paramref name="name"/>, then the done (to <paramref name="replyTo"/>).</summary>
+    private void Claim(Messaging.Channel replyTo, uint context, string name, Messaging.Channel ai)
+    {
         int claimed = 0;
         if (parkedAis.Remove(name, out var parked))
         {
             foreach (var dead in parked)
             {
                 dead.Timer.Dispose();
+                parkedChannels.Remove(dead.Ai);
                 foreach (var id in ObjectsOf(dead.Ai))
                 {
                     if (!TryGetObject(id, out var obj))
@@ -86,11 +127,7 @@ public sealed partial class StateServer
                     }
 
                     obj.Ai = ai;
-                    scratch.Reset();
-                    scratch.WriteUInt32(context);
-                    scratch.WriteByte(obj.DbBacked ? (byte)1 : (byte)0);
-                    ObjectEntry.Write(scratch, obj);
-                    Publish(new Envelope(InternalMessageType.ClaimedAiObject, Messaging.Channel.StateServer, obj.Id, scratch.WrittenSpan.ToArray()), envelope.Sender);
+                    SendClaimed(obj, context, replyTo);
                     claimed++;
                 }
             }
@@ -100,15 +137,20 @@ public sealed partial class StateServer
             {
                 scratch.Reset();
                 scratch.WriteUInt32(context);
-                Publish(new Envelope(InternalMessageType.ClaimedSessionClosed, Messaging.Channel.StateServer, account, scratch.WrittenSpan.ToArray()), envelope.Sender);
+                Publish(new Envelope(InternalMessageType.ClaimedSessionClosed, Messaging.Channel.StateServer, account, scratch.WrittenSpan.ToArray()), replyTo);
             }
 
             logger.LogWarning("AI {Ai} took back {Count} object(s) of {Name} from {Dead} AI(s) whose link had dropped", ai, claimed, name, parked.Count);
         }
 
+        if (name.Length > 0)
+        {
+            AddLiveAi(name, ai);
+        }
+
         scratch.Reset();
         scratch.WriteUInt32(context);
-        Publish(new Envelope(InternalMessageType.QueryDone, Messaging.Channel.StateServer, DoId.Empty, scratch.WrittenSpan.ToArray()), envelope.Sender);
+        Publish(new Envelope(InternalMessageType.QueryDone, Messaging.Channel.StateServer, DoId.Empty, scratch.WrittenSpan.ToArray()), replyTo);
     }
 
     /// <summary>A session closed: when it owned parked objects, the AI that takes them back must hear of it.</summary>
@@ -140,9 +182,11 @@ public sealed partial class StateServer
             var dead = parked[index];
             dead.Timer.Dispose();
             parked.RemoveAt(index);
+            parkedChannels.Remove(dead.Ai);
             if (parked.Count == 0)
             {
                 parkedAis.Remove(name);
+                ForgetApplicationIfIdle(name);
             }
 
             logger.LogWarning("No AI of {Name} came back within {Grace} s: the objects of {Ai} are deleted", name, aiRestartGrace.TotalSeconds, dead.Ai);
@@ -163,6 +207,7 @@ public sealed partial class StateServer
         }
 
         parkedAis.Clear();
+        parkedChannels.Clear();
     }
 
     /// <summary>

@@ -47,6 +47,8 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
         this.logger = logger;
         this.databaseEnabled = databaseEnabled;
         aiRestartGrace = options.AiRestartGrace;
+        aiHandOverTimeout = options.AiHandOverTimeout;
+        maxHandOverHeldRequests = options.MaxHandOverHeldRequests;
     }
 
     /// <inheritdoc />
@@ -82,6 +84,7 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
         }
 
         DisposeParkedAis();
+        DisposeHandOvers();
         inbox.Dispose();
         scratch.Dispose();
         batch.Dispose();
@@ -106,24 +109,36 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
                     continue;
                 }
 
-                try
+                if (envelope.Type == InternalMessageType.TakeOverAi && envelope.Sender == Messaging.Channel.StateServer)
                 {
-                    Handle(envelope);
+                    EndHandOverWait(envelope);
+                    continue;
                 }
-                catch (WireFormatException ex)
-                {
-                    Refuse(envelope, $"malformed {envelope.Type}: {ex.Message}");
-                }
-                catch (Exception ex)
-                {
-                    // A bug in one message must not stop the State Server: log it with context and go on.
-                    logger.LogError(ex, "State Server failed on {Envelope}", envelope);
-                    Refuse(envelope, $"internal error handling {envelope.Type}");
-                }
+
+                HandleSafely(envelope);
             }
 
             // The queue is empty for now: what was coalesced goes out before the loop waits.
             FlushBroadcasts();
+        }
+    }
+
+    /// <summary>Handles one message; a malformed one or a bug is refused to its sender and logged, never stopping the loop.</summary>
+    private void HandleSafely(Envelope envelope)
+    {
+        try
+        {
+            Handle(envelope);
+        }
+        catch (WireFormatException ex)
+        {
+            Refuse(envelope, $"malformed {envelope.Type}: {ex.Message}");
+        }
+        catch (Exception ex)
+        {
+            // A bug in one message must not stop the State Server: log it with context and go on.
+            logger.LogError(ex, "State Server failed on {Envelope}", envelope);
+            Refuse(envelope, $"internal error handling {envelope.Type}");
         }
     }
 
@@ -184,6 +199,15 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
                 break;
             case InternalMessageType.SessionClosed:
                 OnSessionClosed(envelope);
+                break;
+            case InternalMessageType.TakeOverAi:
+                TakeOver(envelope);
+                break;
+            case InternalMessageType.AiHandedOver:
+                OnAiHandedOver(envelope);
+                break;
+            case InternalMessageType.TakenOverAiStarted:
+                OnTakenOverAiStarted(envelope);
                 break;
             case InternalMessageType.QueryZones:
                 QueryZones(envelope);
@@ -281,6 +305,12 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
         }
 
         if (!fromClient && !MayChange(envelope, obj))
+        {
+            return;
+        }
+
+        // While the object's AI is handed over, a client's set waits whole (applied when an AI can hear it); see StateServer.AiHandOver.cs.
+        if (fromClient && HeldOrRefused(envelope, obj))
         {
             return;
         }
@@ -405,6 +435,11 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
         // The AI that just handed the object over may still answer a client's call that reached it before.
         bool answerOfPreviousAi = releasedBy.Count > 0 && releasedBy.TryGetValue(obj.Id, out var previous) && previous == envelope.Sender;
         if (!fromClient && !answerOfPreviousAi && !MayChange(envelope, obj))
+        {
+            return;
+        }
+
+        if (fromClient && HeldOrRefused(envelope, obj))
         {
             return;
         }

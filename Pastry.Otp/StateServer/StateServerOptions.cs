@@ -16,6 +16,18 @@ public sealed class StateServerOptions
     /// </summary>
     public TimeSpan AiRestartGrace { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Rolling AI upgrade: how long each step of a hand-over may take (the old AI stopping, then the new AI's game
+    /// starting) before the State Server goes on without waiting (see "A rolling AI upgrade" in docs/operations.md). Default: 30 s.
+    /// </summary>
+    public TimeSpan AiHandOverTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Rolling AI upgrade: the most client sets and calls held for the new AI during one hand-over; one more is refused
+    /// to its client (<c>RequestRefused</c>, code 380) instead of being held. Default: 10000.
+    /// </summary>
+    public int MaxHandOverHeldRequests { get; set; } = 10_000;
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first setting that is out of range.</summary>
     public void Validate()
     {
@@ -27,6 +39,16 @@ public sealed class StateServerOptions
         if (AiRestartGrace < TimeSpan.Zero || AiRestartGrace > TimeSpan.FromDays(1))
         {
             throw new ArgumentException("StateServer:AiRestartGrace must be between 00:00:00 and 1.00:00:00.", "StateServer:AiRestartGrace");
+        }
+
+        if (AiHandOverTimeout < TimeSpan.FromMilliseconds(1) || AiHandOverTimeout > TimeSpan.FromMinutes(10))
+        {
+            throw new ArgumentException("StateServer:AiHandOverTimeout must be between 00:00:00.001 and 00:10:00.", "StateServer:AiHandOverTimeout");
+        }
+
+        if (MaxHandOverHeldRequests is < 0 or > 1_000_000)
+        {
+            throw new ArgumentException("StateServer:MaxHandOverHeldRequests must be between 0 and 1000000.", "StateServer:MaxHandOverHeldRequests");
         }
     }
 }

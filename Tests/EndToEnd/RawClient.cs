@@ -217,6 +217,9 @@ internal sealed class RawClient : IAsyncDisposable
         return (target, method, method.DecodeArguments(ref reader));
     }
 
+    /// <summary>Every frame from now on, until the connection closes or <paramref name="cancellation"/> stops the reading.</summary>
+    public IAsyncEnumerable<ReceivedFrame> ReadAllAsync(CancellationToken cancellation) => received.Reader.ReadAllAsync(cancellation);
+
     /// <summary>Asserts that nothing arrives for a short while (used only after a later frame proved ordering).</summary>
     public bool TryTakeNow(out ReceivedFrame? frame) => received.Reader.TryRead(out frame);
 

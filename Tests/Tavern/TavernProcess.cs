@@ -84,12 +84,18 @@ public sealed class TavernProcess : IAsyncDisposable
 
     /// <summary>
     /// Starts the Tavern's AI in its own process (<c>serve --role ai</c>) against this OTP, and waits until its
-    /// application started. The wanderer steps every 100 ms and lives 5 steps; payday is an hour away.
+    /// application started. The wanderer steps every 100 ms and lives 5 steps; payday is an hour away; <paramref name="settings"/>
+    /// adds environment variables (for example <c>TAVERN_MENU</c>) and <paramref name="extra"/> arguments (for example <c>--take-over</c>).
     /// </summary>
-    public async Task<PastryProcess> StartAiAsync()
+    public async Task<PastryProcess> StartAiAsync(IReadOnlyDictionary<string, string>? settings = null, params string[] extra)
     {
         var environment = new Dictionary<string, string> { ["TAVERN_WANDER_MS"] = "100", ["TAVERN_WANDER_STEPS"] = "5", ["TAVERN_WAGE_MS"] = "3600000" };
-        var ai = PastryProcess.StartDll(TavernDll, environment, "serve", "--role", "ai", "--Ai:MessageDirector", MessageDirector!.ToString(), "--Admin:Port", "0");
+        foreach (var pair in settings ?? new Dictionary<string, string>())
+        {
+            environment[pair.Key] = pair.Value;
+        }
+
+        var ai = PastryProcess.StartDll(TavernDll, environment, ["serve", "--role", "ai", "--Ai:MessageDirector", MessageDirector!.ToString(), "--Admin:Port", "0", .. extra]);
         try
         {
             await ai.WaitForLineAsync(new Regex("AI application TavernAi started"));
