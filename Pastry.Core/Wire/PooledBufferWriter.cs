@@ -46,6 +46,9 @@ public sealed class PooledBufferWriter : IBufferWriter<byte>, IDisposable
     /// <summary>The size of the buffer it holds now.</summary>
     internal int Capacity => buffer.Length;
 
+    /// <summary>Overwrites the byte at <paramref name="offset"/> of what was written (a header filled in afterwards).</summary>
+    internal void Patch(int offset, byte value) => buffer.AsSpan(0, written)[offset] = value;
+
     /// <summary>Takes back everything written after the first <paramref name="count"/> bytes.</summary>
     internal void Rewind(int count)
     {
