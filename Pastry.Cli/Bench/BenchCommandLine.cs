@@ -18,6 +18,7 @@ internal static class BenchCommandLine
             ("rate", "0", "updates per second in total; 0 = as fast as the server drains"),
             ("window", "1024", "most updates in flight"), ("seconds", "5", "measured seconds"), ("warmup", "1", "seconds of load before measuring"),
             ("percent-of-peak", "0", "measure the peak first, then report a run at this % of its rate (0 = off)"),
+            ("rss-after", "0", "after the load, keep the clients connected and idle this many seconds, then report the server's RSS (0 = off)"),
         }),
         ("grid", "N clients walk a grid of zones with interest in the 3x3 cells around them. Deliveries/s, latency, interest changes/s.", new[]
         {

@@ -61,8 +61,9 @@ public sealed class PooledBufferWriter : IBufferWriter<byte>, IDisposable
     }
 
     /// <summary>
-    /// When nothing is written and the buffer is larger than <paramref name="maxBytes"/>, gives it back to the pool
-    /// and keeps a small one, so that a burst does not pin its peak size. Returns whether it did.
+    /// When nothing is written and the buffer is larger than <paramref name="maxBytes"/>, lets go of it and keeps a
+    /// small one, so that a burst does not pin its peak size. The large buffer is left to the GC, not returned to the
+    /// shared pool, which would keep it for the next burst (and the pool keeps dozens of each size). Returns whether it did.
     /// </summary>
     internal bool Shrink(int maxBytes)
     {
@@ -71,9 +72,7 @@ public sealed class PooledBufferWriter : IBufferWriter<byte>, IDisposable
             return false;
         }
 
-        var old = buffer;
         buffer = ArrayPool<byte>.Shared.Rent(256);
-        ArrayPool<byte>.Shared.Return(old);
         return true;
     }
 

@@ -340,8 +340,13 @@ internal sealed partial class ClientSession : IParticipant, IInterestView
         }
     }
 
-    /// <summary>Gives back the send buffers a burst grew, when the session sent nothing since the last sweep.</summary>
-    public void TrimIdleBuffers() => outbox.TrimIfIdle();
+    /// <summary>Gives back the send buffers a burst grew, when the session sent nothing since the last sweep; returns how many bytes.</summary>
+    public long TrimIdleBuffers()
+    {
+        var box = outbox;
+        int before = box.RetainedBytes;
+        return box.TrimIfIdle() ? Math.Max(0, before - box.RetainedBytes) : 0;
+    }
 
     /// <summary>Ejects the session because the server is stopping.</summary>
     public void Shutdown()
