@@ -19,6 +19,7 @@ internal static class BenchCommandLine
             ("window", "1024", "most updates in flight"), ("seconds", "5", "measured seconds"), ("warmup", "1", "seconds of load before measuring"),
             ("percent-of-peak", "0", "measure the peak first, then report a run at this % of its rate (0 = off)"),
             ("rss-after", "0", "after the load, keep the clients connected and idle this many seconds, then report the server's RSS (0 = off)"),
+            ("transport", "tcp", "tcp, or ws: the clients connect over the Client Agent's WebSocket transport"),
         }),
         ("grid", "N clients walk a grid of zones with interest in the 3x3 cells around them. Deliveries/s, latency, interest changes/s.", new[]
         {
@@ -39,6 +40,7 @@ internal static class BenchCommandLine
         ("relay", "N clients (the real client library) take turns setting one shared [ClSend] field: latency set -> other client.", new[]
         {
             ("clients", "100", "clients"), ("rate", "200", "sets per second in total"), ("seconds", "5", "measured seconds"), ("warmup", "1", "seconds before measuring"),
+            ("transport", "tcp", "tcp, or ws: the clients connect over the Client Agent's WebSocket transport"),
         }),
         ("clientmem", "One client (the real client library) with M objects in view: its managed memory per object.", new[]
         {

@@ -33,7 +33,7 @@ internal static class ClientScenarios
     /// <summary><c>pastry bench relay</c>.</summary>
     public static async Task<BenchReport> RelayAsync(BenchOptions options, CancellationToken cancellation)
     {
-        BenchCommand.AllowOnly(options, "rate", "seconds", "warmup");
+        BenchCommand.AllowOnly(options, "rate", "seconds", "warmup", "transport");
         int count = BenchCommand.Int(options, "clients", 100, 2);
         double rate = BenchCommand.Number(options, "rate", 200, 1);
         double seconds = BenchCommand.Number(options, "seconds", 5, 0.1);
@@ -56,7 +56,9 @@ internal static class ClientScenarios
             await gate.WaitAsync(cancellation).ConfigureAwait(false);
             try
             {
-                var client = await PastryClient.ConnectAsync(server.ClientEndPoint.Address.ToString(), server.ClientEndPoint.Port, registry, cancellation: cancellation).ConfigureAwait(false);
+                var client = server.WebSocketUrl is { } url
+                    ? await PastryClient.ConnectAsync(url, registry, cancellation: cancellation).ConfigureAwait(false)
+                    : await PastryClient.ConnectAsync(server.ClientEndPoint.Address.ToString(), server.ClientEndPoint.Port, registry, cancellation: cancellation).ConfigureAwait(false);
                 clients[i] = client;
                 await client.CreateAccountAsync($"{prefix}r{i}", "bench password", cancellation).ConfigureAwait(false);
                 await client.LoginAsync($"{prefix}r{i}", "bench password", cancellation).ConfigureAwait(false);
@@ -143,6 +145,7 @@ internal static class ClientScenarios
 
         long deliveries = Interlocked.Read(ref received) - receivedAtStart;
         return new BenchReport("relay")
+            .Add("transport", "clients over", options.Get("transport") ?? "tcp")
             .Add("clients", "clients", count)
             .Add("objects", "objects", 1)
             .Add("seconds", "measured", seconds, "s")

@@ -99,6 +99,7 @@ internal static class FanoutScenario
         long deliveries = phase.Deliveries;
         var report = new BenchReport("fanout")
             .Add("server", "server", server.IsChild ? "child" : "target")
+            .Add("transport", "clients over", server.WebSocketUrl is null ? "tcp" : "ws")
             .Add("clients", "clients", settings.Clients)
             .Add("objects", "objects", settings.Objects)
             .Add("rate", "rate (0 = max)", Math.Round(rate, 1), "updates/s")
@@ -316,7 +317,7 @@ internal static class FanoutScenario
     {
         public static Settings From(BenchOptions options)
         {
-            BenchCommand.AllowOnly(options, "objects", "rate", "window", "seconds", "warmup", "percent-of-peak", "rss-after");
+            BenchCommand.AllowOnly(options, "objects", "rate", "window", "seconds", "warmup", "percent-of-peak", "rss-after", "transport");
             double percent = BenchCommand.Number(options, "percent-of-peak", 0, 0);
             if (percent > 100)
             {
