@@ -153,7 +153,15 @@ internal static class BenchCommand
     public static void AllowOnly(BenchOptions options, params string[] known) =>
         options.AllowOnly(options.Names.Where(n => n.Contains(':', StringComparison.Ordinal)).Concat(CommonOptions).Concat(known).ToArray());
 
-    /// <summary>An integer option with a default and a lower bound; the error names the option.</summary>
+    /// <summary>An integer option with its scenario's declared default and a lower bound; the error names the option.</summary>
+    public static int Int(BenchOptions options, string name, int min) =>
+        Int(options, name, int.Parse(BenchCommandLine.DefaultOf(options.Scenario, name), NumberStyles.Integer, CultureInfo.InvariantCulture), min);
+
+    /// <summary>A number option with its scenario's declared default and a lower bound; the error names the option.</summary>
+    public static double Number(BenchOptions options, string name, double min) =>
+        Number(options, name, double.Parse(BenchCommandLine.DefaultOf(options.Scenario, name), NumberStyles.Float, CultureInfo.InvariantCulture), min);
+
+    /// <summary>An integer option with a default computed by the scenario (one no table can hold) and a lower bound; the error names the option.</summary>
     public static int Int(BenchOptions options, string name, int fallback, int min)
     {
         string? text = options.Get(name);
@@ -170,7 +178,7 @@ internal static class BenchCommand
         return value;
     }
 
-    /// <summary>A number option (seconds, rates) with a default and a lower bound; the error names the option.</summary>
+    /// <summary>A number option (seconds, rates) with a given default and a lower bound; the error names the option.</summary>
     public static double Number(BenchOptions options, string name, double fallback, double min)
     {
         string? text = options.Get(name);

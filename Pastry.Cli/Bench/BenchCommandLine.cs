@@ -64,6 +64,29 @@ internal static class BenchCommandLine
         }),
     };
 
+    /// <summary>
+    /// The default of <paramref name="scenario"/>'s option <paramref name="option"/> as <c>--help</c> shows it: the one
+    /// place a bench default is written (the scenarios read it from here).
+    /// </summary>
+    public static string DefaultOf(string? scenario, string option)
+    {
+        foreach (var (name, _, options) in Scenarios)
+        {
+            if (name == scenario)
+            {
+                foreach (var (declared, fallback, _) in options)
+                {
+                    if (declared == option)
+                    {
+                        return fallback;
+                    }
+                }
+            }
+        }
+
+        throw new InvalidOperationException($"bench {scenario ?? "(no scenario)"} declares no option --{option} with a default.");
+    }
+
     /// <summary>Switches (options without a value) of single scenarios.</summary>
     private static readonly (string Scenario, string Option, string Meaning)[] Switches =
     {
@@ -122,7 +145,7 @@ internal static class BenchCommandLine
 
                 // The parsed options as the scenario reads them: each one given (a switch only when on), then the
                 // --Section:Key settings for the child server.
-                var given = new BenchOptions();
+                var given = new BenchOptions { Scenario = name };
                 foreach (var option in declared)
                 {
                     if (parse.GetResult(option) is not { Implicit: false } result)

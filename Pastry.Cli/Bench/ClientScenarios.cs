@@ -34,10 +34,10 @@ internal static class ClientScenarios
     public static async Task<BenchReport> RelayAsync(BenchOptions options, CancellationToken cancellation)
     {
         BenchCommand.AllowOnly(options, "rate", "seconds", "warmup", "transport");
-        int count = BenchCommand.Int(options, "clients", 100, 2);
-        double rate = BenchCommand.Number(options, "rate", 200, 1);
-        double seconds = BenchCommand.Number(options, "seconds", 5, 0.1);
-        double warmup = BenchCommand.Number(options, "warmup", 1, 0);
+        int count = BenchCommand.Int(options, "clients", 2);
+        double rate = BenchCommand.Number(options, "rate", 1);
+        double seconds = BenchCommand.Number(options, "seconds", 0.1);
+        double warmup = BenchCommand.Number(options, "warmup", 0);
         var registry = ModelRegistry.FromAssemblies(typeof(BenchToken).Assembly);
         await using var server = await BenchCommand.StartServerAsync(options, needsDirector: true, BenchCommand.LoadSettings, cancellation).ConfigureAwait(false);
         await using var ai = await AiRepository.ConnectAsync(server.DirectorEndPoint.Address.ToString(), server.DirectorEndPoint.Port, registry, cancellation: cancellation).ConfigureAwait(false);
@@ -163,7 +163,7 @@ internal static class ClientScenarios
     public static async Task<BenchReport> ClientMemoryAsync(BenchOptions options, CancellationToken cancellation)
     {
         BenchCommand.AllowOnly(options, "objects");
-        int objects = BenchCommand.Int(options, "objects", 1000, 1);
+        int objects = BenchCommand.Int(options, "objects", 1);
         var registry = ModelRegistry.FromAssemblies(typeof(BenchToken).Assembly);
         await using var server = await BenchCommand.StartServerAsync(options, needsDirector: true, BenchCommand.LoadSettings, cancellation).ConfigureAwait(false);
         await using var ai = await AiRepository.ConnectAsync(server.DirectorEndPoint.Address.ToString(), server.DirectorEndPoint.Port, registry, cancellation: cancellation).ConfigureAwait(false);

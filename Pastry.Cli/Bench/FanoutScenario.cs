@@ -318,7 +318,7 @@ internal static class FanoutScenario
         public static Settings From(BenchOptions options)
         {
             BenchCommand.AllowOnly(options, "objects", "rate", "window", "seconds", "warmup", "percent-of-peak", "rss-after", "transport");
-            double percent = BenchCommand.Number(options, "percent-of-peak", 0, 0);
+            double percent = BenchCommand.Number(options, "percent-of-peak", 0);
             if (percent > 100)
             {
                 throw new UsageException("--percent-of-peak must be between 0 and 100.");
@@ -331,14 +331,14 @@ internal static class FanoutScenario
 
             return new Settings(
                 options,
-                BenchCommand.Int(options, "clients", 100, 1),
-                BenchCommand.Int(options, "objects", 100, 1),
-                BenchCommand.Number(options, "rate", 0, 0),
-                BenchCommand.Int(options, "window", 1024, 1),
-                BenchCommand.Number(options, "seconds", 5, 0.1),
-                BenchCommand.Number(options, "warmup", 1, 0),
+                BenchCommand.Int(options, "clients", 1),
+                BenchCommand.Int(options, "objects", 1),
+                BenchCommand.Number(options, "rate", 0),
+                BenchCommand.Int(options, "window", 1),
+                BenchCommand.Number(options, "seconds", 0.1),
+                BenchCommand.Number(options, "warmup", 0),
                 percent,
-                BenchCommand.Number(options, "rss-after", 0, 0));
+                BenchCommand.Number(options, "rss-after", 0));
         }
     }
 }
