@@ -25,10 +25,12 @@ public sealed class TavernAi : IAiApplication
     private readonly HashSet<DoId> entering = new();
     private readonly HashSet<DoId> memoryOnly = new();
     private AiRepository ai = null!;
-    private Bartender bartender = null!;
-    private NoticeBoard board = null!;
-    private PatronBoard patrons = null!;
+    private Bartender? bartender;
+    private PatronBoard? patrons;
     private bool databaseAnswers = true;
+
+    /// <summary>Whether this AI serves the tavern's rooms (the only AI, or the home one of several): it spawns the fixed world.</summary>
+    private bool home = true;
     private Wanderer? wanderer;
     private int wandererSteps;
     private int wanderers;
@@ -50,26 +52,38 @@ public sealed class TavernAi : IAiApplication
 
         // After an AI restart (split roles), the world the AI before this one left is already here: take it over.
         var kept = ai.Objects;
-        if (!kept.OfType<District>().Any())
+
+        // Several AIs may share the world (Ai:Districts): the one that serves the tavern's rooms is at home there, and
+        // spawns the district, the tavern and its folk; another one only serves the streets of its district, and plays
+        // the players and wanderers that walk into it (they are handed over to it, see Adopt).
+        home = ai.Serves(TavernWorld.TavernId, TavernWorld.BarRoom);
+        if (home && !kept.OfType<District>().Any())
         {
             ai.Create(new District { DoId = TavernWorld.DistrictId, Name = "Old Town" }, DoId.Empty, 0);
         }
 
-        if (!kept.OfType<Models.Tavern>().Any())
+        if (home && !kept.OfType<Models.Tavern>().Any())
         {
             ai.Create(new Models.Tavern { DoId = TavernWorld.TavernId, Name = "The Prancing Pastry" }, TavernWorld.DistrictId, TavernWorld.TavernZone);
         }
 
-        bartender = kept.OfType<Bartender>().FirstOrDefault() ?? ai.Create(new Bartender { Name = "Barliman" }, TavernWorld.TavernId, TavernWorld.BarRoom);
-        board = kept.OfType<NoticeBoard>().FirstOrDefault() ?? ai.Create(new NoticeBoard { Notices = new[] { "Barliman: welcome to the Prancing Pastry!" } }, TavernWorld.TavernId, TavernWorld.BarRoom);
-        patrons = kept.OfType<PatronBoard>().FirstOrDefault() ?? ai.Create(new PatronBoard(), TavernWorld.TavernId, TavernWorld.BarRoom);
+        if (home)
+        {
+            bartender = kept.OfType<Bartender>().FirstOrDefault() ?? ai.Create(new Bartender { Name = "Barliman" }, TavernWorld.TavernId, TavernWorld.BarRoom);
+            _ = kept.OfType<NoticeBoard>().FirstOrDefault() ?? ai.Create(new NoticeBoard { Notices = new[] { "Barliman: welcome to the Prancing Pastry!" } }, TavernWorld.TavernId, TavernWorld.BarRoom);
+            patrons = kept.OfType<PatronBoard>().FirstOrDefault() ?? ai.Create(new PatronBoard(), TavernWorld.TavernId, TavernWorld.BarRoom);
+        }
+
         TakeOverPlayers(kept);
         wanderer = kept.OfType<Wanderer>().FirstOrDefault();
         wanderers = kept.OfType<Wanderer>().Count();
-        if (wanderer is null)
+        if (wanderer is null && SpawnsWanderers)
         {
             SpawnWanderer();
         }
+
+        ai.Adopted.Subscribe(Adopt);
+        ai.HandedOver.Subscribe(handover => LetGo(handover.Object));
         var timer = ai.Every(WanderPeriod, Wander);
         cancellation.Register(timer.Dispose);
         var payday = ai.Every(WagePeriod, () => _ = Guarded(PayWagesAsync(), "wages"));
@@ -137,6 +151,7 @@ public sealed class TavernAi : IAiApplication
                 }
 
                 string author = poster.Name;
+                var board = (NoticeBoard)call.Target;
                 board.Notices = board.Notices.Append($"{author}: {(string)call.Arguments[0]!}").TakeLast(TavernWorld.MaxNotices).ToArray();
             }
         });
@@ -362,7 +377,7 @@ public sealed class TavernAi : IAiApplication
     /// <summary>Fills the richest-patrons board with a query: the characters with the most gold, richest first.</summary>
     private async Task RefreshBoardAsync()
     {
-        if (!databaseAnswers || patrons.State != ObjectState.Live)
+        if (!databaseAnswers || patrons is not { State: ObjectState.Live })
         {
             return;
         }
@@ -489,8 +504,20 @@ public sealed class TavernAi : IAiApplication
                 continue;
             }
 
+            if (player.State != ObjectState.Live)
+            {
+                continue; // handed over to another AI's district (or gone) since the payday began
+            }
+
             using var timeout = new CancellationTokenSource(DatabaseTimeout);
-            await ai.SetIfEqualsAsync(player, p => p.Gold, gold, paid, timeout.Token);
+            try
+            {
+                await ai.SetIfEqualsAsync(player, p => p.Gold, gold, paid, timeout.Token);
+            }
+            catch (DatabaseRequestException ex) when (ex.Status == DatabaseStatus.Forbidden)
+            {
+                // Handed over while the wage was on its way: the player's new AI pays the next one.
+            }
         }
     }
 
@@ -505,9 +532,10 @@ public sealed class TavernAi : IAiApplication
 
     private void Greet(string text)
     {
-        if (bartender.State == ObjectState.Live)
+        // Only the AI at home in the tavern has the bartender; a player walked in from another district is greeted by none.
+        if (bartender is { State: ObjectState.Live } barliman)
         {
-            ai.Call(bartender, b => b.Greet(text));
+            ai.Call(barliman, b => b.Greet(text));
         }
     }
 
@@ -644,15 +672,79 @@ public sealed class TavernAi : IAiApplication
             return;
         }
 
-        if (zone != player.Zone || player.Parent != TavernWorld.DistrictId)
-        {
-            ai.Move(player, TavernWorld.DistrictId, zone);
-        }
-
+        // The position first, then the move: a move into another AI's district hands the player over with it.
         if (clamped[0] != position[0] || clamped[1] != position[1])
         {
             player.Position = clamped;
             Tell(player, "That is the edge of town; you turn back.");
+        }
+
+        if (zone != player.Zone || player.Parent != TavernWorld.DistrictId)
+        {
+            ai.Move(player, TavernWorld.DistrictId, zone);
+        }
+    }
+
+    /// <summary>Whether wanderers come out in this AI's district (it serves the street where they start).</summary>
+    private bool SpawnsWanderers => ai.Serves(TavernWorld.DistrictId, TavernWorld.ZoneAt(WandererStart[0], WandererStart[1]));
+
+    private static readonly float[] WandererStart = { 25f, 25f };
+
+    /// <summary>
+    /// A player or a wanderer walked into this AI's district from another AI's (the server handed it over): play it
+    /// from here on. Its stride allowance starts full; its stored fields are the database's.
+    /// </summary>
+    private void Adopt(DistributedObject obj)
+    {
+        switch (obj)
+        {
+            case Player player:
+                var account = player.Account.IsEmpty ? player.Owner : player.Account;
+                players[account] = player;
+                if (!ai.IsStored(player))
+                {
+                    memoryOnly.Add(account);
+                }
+
+                Console.Out.WriteLine($"tavern: {player.Name} walked into this AI's district at zone {player.Zone} with {player.Gold} gold");
+                break;
+            case Wanderer stray:
+                if (wanderer is null || wanderer.State != ObjectState.Live)
+                {
+                    wanderer = stray;
+                    wandererSteps = 0;
+                }
+                else
+                {
+                    // One wanderer per AI: a second one that walks in goes home.
+                    ai.Delete(stray);
+                }
+
+                break;
+        }
+    }
+
+    /// <summary>A player or a wanderer walked on into another AI's district: that AI plays it now; forget it here.</summary>
+    private void LetGo(DistributedObject obj)
+    {
+        switch (obj)
+        {
+            case Player player:
+                foreach (var (account, held) in players.ToArray())
+                {
+                    if (ReferenceEquals(held, player))
+                    {
+                        players.Remove(account);
+                        memoryOnly.Remove(account);
+                    }
+                }
+
+                strides.Remove(player.DoId);
+                Console.Out.WriteLine($"tavern: {player.Name} walked on into another AI's district");
+                break;
+            case Wanderer when ReferenceEquals(obj, wanderer):
+                wanderer = null;
+                break;
         }
     }
 
@@ -660,7 +752,7 @@ public sealed class TavernAi : IAiApplication
     {
         wanderers++;
         wandererSteps = 0;
-        var position = new[] { 25f, 25f };
+        var position = (float[])WandererStart.Clone();
         wanderer = ai.Create(new Wanderer { Name = $"Old Tom {wanderers}", Position = position }, TavernWorld.DistrictId, TavernWorld.ZoneAt(position[0], position[1]));
     }
 
@@ -669,7 +761,11 @@ public sealed class TavernAi : IAiApplication
     {
         if (wanderer is null || wanderer.State != ObjectState.Live)
         {
-            SpawnWanderer();
+            if (SpawnsWanderers)
+            {
+                SpawnWanderer();
+            }
+
             return;
         }
 
@@ -688,12 +784,13 @@ public sealed class TavernAi : IAiApplication
             Math.Clamp(wanderer.Position[1] + (dy * TavernWorld.CellSize), 5f, edge - 5f),
         };
         uint zone = TavernWorld.ZoneAt(next[0], next[1]);
+
+        // The position first, then the move: a move into another AI's district hands the wanderer over with it.
+        wanderer.Position = next;
         if (zone != wanderer.Zone)
         {
             ai.Move(wanderer, TavernWorld.DistrictId, zone);
         }
-
-        wanderer.Position = next;
     }
 
     private static async Task Guarded(Task work, string what)

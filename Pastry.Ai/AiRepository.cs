@@ -58,6 +58,9 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
     private int nextContext;
     private readonly Subject<DoId> sessionsClosed = new();
     private readonly Subject<RejectedWrite> rejectedWrites = new();
+    private readonly Subject<DistributedObject> adopted = new();
+    private readonly Subject<AiHandover> handedOver = new();
+    private volatile IReadOnlyList<AiDistrict> districts = Array.Empty<AiDistrict>();
 
     /// <summary>Whether <paramref name="obj"/> is a stored object (activated from the database, or taken back as one): its Db fields are written through.</summary>
     public bool IsStored(DistributedObject obj) => obj is not null && storedObjects.ContainsKey(obj.DoId);
@@ -131,6 +134,64 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
     /// <see cref="SaveAsync{T, TValue}"/> to await the outcome of one write instead.
     /// </summary>
     public IObservable<RejectedWrite> RejectedWrites => rejectedWrites;
+
+    /// <summary>
+    /// Objects another AI handed over to this one (they moved into a district this AI serves, or that AI called
+    /// <see cref="HandOver"/>), on the logic loop, already in <see cref="Objects"/> with the values the State Server
+    /// holds: the place to start their timers. Client sets and RPCs of the object come here from then on. Stored
+    /// objects then have their Db fields read back from the database (differences arrive as updates).
+    /// </summary>
+    public IObservable<DistributedObject> Adopted => adopted;
+
+    /// <summary>
+    /// Objects this AI handed over to another AI, on the logic loop: the place to stop their timers and forget them. The
+    /// handler may read the object; right after it, the object is disabled here (touching it throws). Sets of it that
+    /// this AI sent after the State Server handed it over (the handler's too) are dropped there; an RPC call is still relayed.
+    /// </summary>
+    public IObservable<AiHandover> HandedOver => handedOver;
+
+    /// <summary>The districts this AI serves (see <see cref="Serve"/>); empty while it serves none.</summary>
+    public IReadOnlyList<AiDistrict> Districts => districts;
+
+    /// <summary>
+    /// Whether this AI serves <c>(parent, zone)</c>: it lies in one of its <see cref="Districts"/>, or the AI serves no
+    /// district at all (a lone AI serves the whole world). Game logic uses it to spawn only what is its own.
+    /// </summary>
+    public bool Serves(DoId parent, uint zone)
+    {
+        var served = districts;
+        return served.Count == 0 || served.Any(d => d.Contains(parent, zone));
+    }
+
+    /// <summary>
+    /// Tells the State Server which districts this AI serves, replacing what it said before: from now on an object that
+    /// moves into one of them while another AI handles it is handed over to this AI (<see cref="Adopted"/>), in the same
+    /// step as the move, so that viewers see only the move. Said again after a reconnect. The hosted AI calls it with
+    /// <c>Ai:Districts</c>.
+    /// </summary>
+    public void Serve(IEnumerable<AiDistrict> served)
+    {
+        ArgumentNullException.ThrowIfNull(served);
+        var list = served.ToArray();
+        districts = list;
+        router.Publish(ServeDistrictsMessage(list), Channel.StateServer);
+    }
+
+    /// <summary>
+    /// Hands <paramref name="obj"/> over to the AI <paramref name="aiId"/> now, wherever the object is. That AI must
+    /// serve some district (it said so with <see cref="Serve"/>, which is how the server knows it is connected);
+    /// otherwise the object stays here and the server's refusal is logged. The object stays in this AI until the server's
+    /// release arrives (<see cref="HandedOver"/>).
+    /// </summary>
+    public void HandOver(DistributedObject obj, DoId aiId)
+    {
+        ArgumentNullException.ThrowIfNull(obj);
+        obj.EnsureUsable();
+        router.Publish(InternalMessages.HandOverObject(obj.DoId, Channel.ForParticipant(aiId), Channel), Channel.StateServer);
+    }
+
+    private Envelope ServeDistrictsMessage(IReadOnlyList<AiDistrict> served) =>
+        InternalMessages.ServeDistricts(Channel, served.Select(d => (d.Parent, d.FirstZone, d.LastZone)).ToArray());
 
     /// <summary>
     /// Whether the AI can reach the Message Director: always in the OTP's process; over TCP, while its link is up
@@ -526,6 +587,10 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
         sessionsClosed.Dispose();
         rejectedWrites.OnCompleted();
         rejectedWrites.Dispose();
+        adopted.OnCompleted();
+        adopted.Dispose();
+        handedOver.OnCompleted();
+        handedOver.Dispose();
 
         stop.Dispose();
     }
@@ -675,6 +740,12 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
             case InternalMessageType.SessionClosed:
                 sessionsClosed.OnNext(envelope.Subject);
                 break;
+            case InternalMessageType.AdoptedAiObject:
+                OnAdopted(envelope);
+                break;
+            case InternalMessageType.ReleasedAiObject:
+                OnReleased(envelope);
+                break;
             case InternalMessageType.Error:
                 logger.LogWarning("The server refused a request of {Ai} about {DoId}: {Reason}", Name, envelope.Subject, new WireReader(envelope.Payload.Span).ReadString());
                 break;
@@ -743,6 +814,72 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
     }
 
     private bool TryGetObject(DoId id, out DistributedObject obj) => table.TryGet(id, out obj!);
+
+    /// <summary>
+    /// Another AI handed an object over to this one: it becomes this AI's with the State Server's values, and a stored
+    /// one has its Db fields read back from the database (the old AI may have committed a write whose value the State
+    /// Server refused after the handover); the reply is applied in order with every other database reply.
+    /// </summary>
+    private void OnAdopted(Envelope envelope)
+    {
+        if (Restore(envelope, announceCreated: false) is not { } obj)
+        {
+            return;
+        }
+
+        logger.LogInformation("{Ai}: adopted {Model} {DoId} at {Parent}:{Zone}", Name, obj.Model.Name, obj.DoId, obj.Parent, obj.Zone);
+        if (storedObjects.ContainsKey(obj.DoId))
+        {
+            var timeout = CancellationTokenSource.CreateLinkedTokenSource(stop.Token);
+            timeout.CancelAfter(TimeSpan.FromSeconds(10));
+            var reload = SendDatabaseRequestAsync(context => DatabaseMessages.GetAll(context, obj.Model, obj.DoId, Channel), timeout.Token, onReply: reply =>
+            {
+                var stored = DatabaseMessages.ReadReply(reply, obj.Model);
+                if (stored.Status != DatabaseStatus.Ok)
+                {
+                    logger.LogWarning("{Ai}: adopted {Model} {DoId}, but its stored row could not be read ({Status}: {Reason}); it keeps the State Server's values", Name, obj.Model.Name, obj.DoId, stored.Status, stored.Reason);
+                    return;
+                }
+
+                if (obj.State == ObjectState.Live && ReferenceEquals(obj.Binding, this))
+                {
+                    foreach (var (name, value) in stored.Values)
+                    {
+                        if (obj.Model.TryGetField(name, out var field) && field.IsDb)
+                        {
+                            ApplyStored(obj, field, value, ChangeOrigin.Remote, alwaysSend: false);
+                        }
+                    }
+                }
+            });
+            _ = ObserveAsync(reload).ContinueWith(_ => timeout.Dispose(), TaskScheduler.Default);
+        }
+
+        adopted.OnNext(obj);
+    }
+
+    /// <summary>This AI's object was handed over to another AI: it leaves this AI (disabled) and the game hears it.</summary>
+    private void OnReleased(Envelope envelope)
+    {
+        var reader = new WireReader(envelope.Payload.Span);
+        var to = Channel.Read(ref reader);
+        if (!table.TryGet(envelope.Subject, out var obj))
+        {
+            return;
+        }
+
+        logger.LogInformation("{Ai}: handed {Model} {DoId} over to {To}", Name, obj.Model.Name, obj.DoId, to);
+        try
+        {
+            // The game reads the object's last values here (it is still live); what it sets now is refused by the server.
+            handedOver.OnNext(new AiHandover(obj, to));
+        }
+        finally
+        {
+            storedObjects.TryRemove(obj.DoId, out _);
+            table.Remove(obj.DoId, ObjectState.Disabled, out _);
+        }
+    }
 
     private void Forget(DoId id, ObjectState state)
     {
@@ -853,7 +990,7 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
     /// Makes a claimed entry (<c>context, databaseBacked, classId, parent, zone, owner, otherFrame, ownerFrame</c>) this
     /// AI's object, on the logic loop: a new instance, or this AI's own copy updated (after a reconnect of this AI).
     /// </summary>
-    private DistributedObject? Restore(Envelope entry)
+    private DistributedObject? Restore(Envelope entry, bool announceCreated = true)
     {
         var reader = new WireReader(entry.Payload.Span);
         reader.ReadUInt32();
@@ -895,7 +1032,11 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
 
         if (!known)
         {
-            table.Track(obj, this).Created.OnNext(obj);
+            var streams = table.Track(obj, this);
+            if (announceCreated)
+            {
+                streams.Created.OnNext(obj);
+            }
         }
 
         return obj;
@@ -1001,6 +1142,13 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
     private async Task<(int Created, int Kept)> RestoreObjectsAsync(IMessageRouter target)
     {
         var kept = new HashSet<DoId>();
+
+        // The post-remove that parked or deleted this AI's objects also forgot its districts.
+        if (districts.Count > 0)
+        {
+            target.Publish(ServeDistrictsMessage(districts), Channel.StateServer);
+        }
+
         if (options.Application is { Length: > 0 })
         {
             try

@@ -39,6 +39,19 @@ public sealed class AiHostOptions
     /// <summary>The longest wait between reconnect attempts after the link to the Message Director drops. Default: 5 s.</summary>
     public TimeSpan MaxReconnectDelay { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// The districts this AI serves when several AIs share one world, each <c>parent:zones</c> (zones: <c>N</c>,
+    /// <c>N-M</c> or <c>*</c>, comma-separated; for example <c>00000000-0000-0000-0000-0000000d1577:51-100</c>). An object
+    /// that moves into one of them is handed over to this AI, without viewers seeing it leave. When set, the objects this
+    /// AI leaves behind if it dies are kept for the next AI of the same application and districts. Default: none (the
+    /// AI serves the whole world; with one AI nothing is ever handed over).
+    /// </summary>
+    public string[] Districts { get; set; } = Array.Empty<string>();
+
+    /// <summary>The districts of <see cref="Districts"/>, parsed (each entry may give several zone ranges).</summary>
+    /// <exception cref="FormatException">An entry is not <c>parent:zones</c>.</exception>
+    public IReadOnlyList<AiDistrict> ParsedDistricts => Districts.SelectMany(AiDistrict.Parse).ToArray();
+
     /// <summary>The Message Director's host and port, parsed from <see cref="MessageDirector"/>; null when it is not <c>host:port</c>.</summary>
     public (string Host, int Port)? MessageDirectorEndPoint
     {
@@ -62,6 +75,18 @@ public sealed class AiHostOptions
         if (MaxReconnectDelay <= TimeSpan.Zero || MaxReconnectDelay > TimeSpan.FromMinutes(10))
         {
             return "Ai:MaxReconnectDelay must be between 00:00:00.001 and 00:10:00.";
+        }
+
+        for (int i = 0; i < Districts.Length; i++)
+        {
+            try
+            {
+                AiDistrict.Parse(Districts[i]);
+            }
+            catch (FormatException ex)
+            {
+                return $"Ai:Districts:{i} {ex.Message}";
+            }
         }
 
         return null;

@@ -33,7 +33,12 @@ internal sealed class AiHostedService(Type application, IServiceProvider service
         var settings = services.GetRequiredService<IOptions<AiHostOptions>>().Value;
         var registry = services.GetRequiredService<ModelRegistry>();
         var logger = (services.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance).CreateLogger("Pastry.Ai");
-        var options = new AiOptions { MaxReconnectDelay = settings.MaxReconnectDelay, Time = services.GetService<TimeProvider>() ?? TimeProvider.System, Credentials = settings.Credentials, Application = application.FullName };
+        var districts = settings.ParsedDistricts;
+
+        // Two AIs of one application that serve different districts each keep their own objects when they die: the
+        // next AI of the same districts takes them back, never the other district's AI.
+        string name = districts.Count == 0 ? application.FullName! : $"{application.FullName} [{string.Join(" ", settings.Districts)}]";
+        var options = new AiOptions { MaxReconnectDelay = settings.MaxReconnectDelay, Time = services.GetService<TimeProvider>() ?? TimeProvider.System, Credentials = settings.Credentials, Application = name };
         if (services.GetService<IMessageRouter>() is { } local)
         {
             ai = new AiRepository(local, registry, options, logger);
@@ -88,6 +93,12 @@ internal sealed class AiHostedService(Type application, IServiceProvider service
             {
                 logger.LogWarning("AI {Ai}: the State Server did not answer the claim of {App}'s objects within 30 s (an OTP of an earlier version?); starting without them", ai.Channel.Id, application.Name);
             }
+        }
+
+        if (districts.Count > 0)
+        {
+            ai.Serve(districts);
+            logger.LogInformation("AI {Ai} serves the districts {Districts}", ai.Channel.Id, string.Join(", ", districts));
         }
 
         var app = (IAiApplication)ActivatorUtilities.CreateInstance(services, application);

@@ -302,6 +302,35 @@ public enum InternalMessageType : ushort
     /// </summary>
     ClaimedSessionClosed = 2443,
 
+    /// <summary>
+    /// To the State Server from an AI: <c>ai: channel, count: uint16, (parent: DoId, firstZone: uint32, lastZone: uint32) x count</c>.
+    /// The locations (districts) <c>ai</c> serves from now on, replacing what it said before (a count of 0 serves
+    /// nothing). An object that moves into one of them while another AI handles it is handed over to <c>ai</c>
+    /// (<see cref="AdoptedAiObject"/>, <see cref="ReleasedAiObject"/>). Ranges of another AI that overlap are taken from
+    /// it (the newest word wins, logged). Forgotten when the AI's post-remove runs.
+    /// </summary>
+    ServeDistricts = 2460,
+
+    /// <summary>
+    /// To the State Server from the AI of <see cref="Envelope.Subject"/>: <c>to: channel</c>. Hands the object over to the
+    /// AI <c>to</c> now, wherever it is; <c>to</c> must have said which districts it serves (<see cref="ServeDistricts"/>),
+    /// which is how the State Server knows it is connected. Otherwise the object stays and the sender gets an Error.
+    /// </summary>
+    HandOverObject = 2461,
+
+    /// <summary>
+    /// From the State Server to the AI an object was handed over to: <c>context: uint32 (0), databaseBacked: byte, entry</c>,
+    /// laid out as <see cref="ClaimedAiObject"/>. Client sets and RPCs of the object go to this AI from the same moment.
+    /// </summary>
+    AdoptedAiObject = 2462,
+
+    /// <summary>
+    /// From the State Server to the AI that handled <see cref="Envelope.Subject"/> until it was handed over: <c>to: channel</c>.
+    /// Its sets of the object that arrive after the handover are refused (an RPC call is still relayed: the answer to a
+    /// client's call that reached it before).
+    /// </summary>
+    ReleasedAiObject = 2463,
+
     /// <summary>From the State Server to the sender: <c>reason: string</c>; a request was refused (for example a create without Required fields).</summary>
     Error = 2900,
 }

@@ -139,4 +139,27 @@ public static class InternalMessages
         ai.Write(writer);
         return new Envelope(InternalMessageType.ClaimAiObjects, ai, DoId.Empty, writer.WrittenSpan.ToArray());
     }
+    /// <summary><c>ServeDistricts</c>: <paramref name="ai"/> serves <paramref name="districts"/> (parent, first zone, last zone) from now on.</summary>
+    public static Envelope ServeDistricts(Channel ai, IReadOnlyCollection<(DoId Parent, uint FirstZone, uint LastZone)> districts)
+    {
+        using var writer = new PooledBufferWriter(64 + (districts.Count * (DoId.Size + 8)));
+        ai.Write(writer);
+        writer.WriteUInt16((ushort)districts.Count);
+        foreach (var (parent, first, last) in districts)
+        {
+            writer.WriteDoId(parent);
+            writer.WriteUInt32(first);
+            writer.WriteUInt32(last);
+        }
+
+        return new Envelope(InternalMessageType.ServeDistricts, ai, DoId.Empty, writer.WrittenSpan.ToArray());
+    }
+
+    /// <summary><c>HandOverObject</c>: the AI <paramref name="sender"/> hands <paramref name="target"/> over to the AI <paramref name="to"/>.</summary>
+    public static Envelope HandOverObject(DoId target, Channel to, Channel sender)
+    {
+        using var writer = new PooledBufferWriter(32);
+        to.Write(writer);
+        return new Envelope(InternalMessageType.HandOverObject, sender, target, writer.WrittenSpan.ToArray());
+    }
 }

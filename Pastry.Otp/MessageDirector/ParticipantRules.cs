@@ -17,6 +17,7 @@ internal static class ParticipantRules
         InternalMessageType.CreateObject or InternalMessageType.SetField or InternalMessageType.SetFields or InternalMessageType.SetFieldsStored
         or InternalMessageType.CallMethod or InternalMessageType.SetLocation or InternalMessageType.SetOwner
         or InternalMessageType.DeleteObject or InternalMessageType.DeleteAiObjects or InternalMessageType.ParkAiObjects or InternalMessageType.ClaimAiObjects
+        or InternalMessageType.ServeDistricts or InternalMessageType.HandOverObject
         or InternalMessageType.ActivateObject
         or InternalMessageType.QueryZones or InternalMessageType.MemoryQuery
         or InternalMessageType.DbCreateObject or InternalMessageType.DbGetAll or InternalMessageType.DbSetFields

@@ -30,6 +30,7 @@ public sealed partial class StateServer
             return;
         }
 
+        ForgetDistricts(ai);
         int count = ObjectsOf(ai).Count;
         if (aiRestartGrace == TimeSpan.Zero || name.Length == 0 || count == 0)
         {

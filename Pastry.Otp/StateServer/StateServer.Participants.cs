@@ -41,6 +41,12 @@ public sealed partial class StateServer
     private bool MayChange(Envelope envelope, StateObject obj)
     {
         var sender = envelope.Sender;
+        if (WasReleasedBy(obj, sender))
+        {
+            Refuse(envelope, $"{envelope.Type} on {obj.Model.Name} {obj.Id}: {sender} handed this object over to AI {obj.Ai}, which handles it now; the change crossed the handover and is dropped");
+            return false;
+        }
+
         if (!IsRestricted(sender) || obj.Ai == sender || obj.Owner == sender.Id)
         {
             return true;

@@ -176,6 +176,12 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
             case InternalMessageType.ClaimAiObjects:
                 Claim(envelope);
                 break;
+            case InternalMessageType.ServeDistricts:
+                ServeDistricts(envelope);
+                break;
+            case InternalMessageType.HandOverObject:
+                HandOverObject(envelope);
+                break;
             case InternalMessageType.SessionClosed:
                 OnSessionClosed(envelope);
                 break;
@@ -396,7 +402,9 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
             return;
         }
 
-        if (!fromClient && !MayChange(envelope, obj))
+        // The AI that just handed the object over may still answer a client's call that reached it before.
+        bool answerOfPreviousAi = releasedBy.Count > 0 && releasedBy.TryGetValue(obj.Id, out var previous) && previous == envelope.Sender;
+        if (!fromClient && !answerOfPreviousAi && !MayChange(envelope, obj))
         {
             return;
         }
@@ -488,6 +496,9 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
         targets[1] = Messaging.Channel.ForLocation(parent, zone);
         targets[2] = obj.Owner.IsEmpty ? targets[1] : Messaging.Channel.ForAccount(obj.Owner);
         Publish(message, targets);
+
+        // Into a district another AI serves: it is that AI's from this step on (see StateServer.Handover.cs).
+        HandOverToDistrictAi(obj, envelope);
     }
 
     private void SetOwner(Envelope envelope)
@@ -526,6 +537,7 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
         foreach (var removed in graph.RemoveNodes(id))
         {
             var obj = (StateObject)removed;
+            ForgetHandover(obj.Id);
             scratch.Reset();
             ClientFrames.WriteLeaveObject(scratch, obj.Id, LeaveReason.Deleted);
             var message = new Envelope(InternalMessageType.ObjectDeleted, cause.Sender, obj.Id, scratch.WrittenSpan.ToArray());
@@ -546,6 +558,7 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
             return;
         }
 
+        ForgetDistricts(ai);
         DeleteObjectsOf(ai, envelope);
     }
 

@@ -1,0 +1,170 @@
+using System.Globalization;
+using System.Reactive.Linq;
+using System.Reactive.Threading.Tasks;
+using System.Text.RegularExpressions;
+using Demo.Tavern;
+using Demo.Tavern.Models;
+using Pastry.Tests.EndToEnd;
+using Pastry.Wire;
+
+namespace Pastry.Tests.Tavern;
+
+/// <summary>
+/// Several AIs in one world (issue 14 item 4), "the district handover", over real processes: the Tavern's OTP
+/// (<c>serve --role otp</c>, SQLite) and two AI processes (<c>serve --role ai</c>), each taking its districts from
+/// <c>Ai:Districts</c>: Old Town (the southern half of the district's grid, the rosters and the tavern's rooms) and
+/// the Hill (the northern half). A player walks from Old Town onto the Hill; a watcher whose interest spans the
+/// boundary reads the wire.
+/// </summary>
+[TestClass]
+public sealed class TavernDistrictHandoverTests
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
+
+    /// <summary>Old Town's districts: the grid's rows 0-4, the rosters' zone and the tavern's two rooms.</summary>
+    public static readonly string[] OldTown = [$"{TavernWorld.DistrictId}:1-50,{TavernWorld.RosterZone}", $"{TavernWorld.TavernId}:{TavernWorld.BarRoom}-{TavernWorld.Cellar}"];
+
+    /// <summary>The Hill's district: the grid's rows 5-9.</summary>
+    public static readonly string[] Hill = [$"{TavernWorld.DistrictId}:51-100"];
+
+    /// <summary>
+    /// <paramref name="link"/>: <c>tcp</c>, the AIs connect to the OTP's embedded Message Director link; <c>nats</c>, all
+    /// three processes share a real nats-server (the Deployment "nats" mode's settings) and the AIs get no MD address.
+    /// </summary>
+    [TestMethod]
+    [DataRow("tcp")]
+    [DataRow("nats")]
+    public async Task APlayerWalksIntoTheOtherAisDistrict_ItIsHandedOver_TheWatcherSeesNoLeaveOrEnter_TheNewAiHearsIt_AndItsRowIsOneWithTheRightValues(string link)
+    {
+        string directory = Directory.CreateTempSubdirectory("tavern-districts").FullName;
+        string database = Path.Combine(directory, "tavern.db");
+        await using var nats = link == "nats" ? await Nats.NatsServer.StartAsync() : null;
+        string[] backplane = nats is null ? [] : Deployment.NatsSettings(nats);
+        await using var otp = await TavernProcess.StartOtpAsync(database, backplane);
+        if (nats is not null)
+        {
+            await otp.WaitForLineAsync(new Regex("NATS backplane connected"));
+        }
+
+        await using var oldTown = await StartDistrictAiAsync(otp, OldTown, backplane);
+        await using var hill = await StartDistrictAiAsync(otp, Hill, backplane);
+
+        var ann = await TavernSession.JoinAsync(otp.Clients.Address.ToString(), otp.Clients.Port, "ann", "ann likes the tavern").WaitAsync(Timeout);
+        var annId = ann.Player.DoId;
+
+        // In Old Town: Ann buys an ale at the bar (Old Town's AI takes 3 gold with a set-if-equals) and steps out again.
+        await ann.EnterTavernAsync();
+        var paid = ann.Client.Of<Player>().Updated.FirstAsync(c => c.Target == ann.Player && c.Field.Name == nameof(Player.Gold)).ToTask();
+        ann.Buy("ale");
+        Assert.AreEqual(TavernWorld.StartingGold - TavernWorld.DrinkPrice, (await paid.WaitAsync(Timeout)).NewValue);
+        await ann.LeaveTavernAsync();
+
+        // The watcher sees rows 4 and 5 of the grid: both sides of the boundary between the two districts.
+        await using var watcher = await RawClient.LoggedInAsync(otp.Clients, TavernSession.Models, "watcher");
+        var frames = new List<ReceivedFrame>();
+        await watcher.AddInterestAsync(1, TavernWorld.DistrictId, Enumerable.Range(41, 20).Select(z => (uint)z).ToArray());
+        await UntilAsync(watcher, frames, f => f.Type == MessageType.InterestDone);
+        Assert.IsTrue(frames.Any(f => f.Type == MessageType.EnterObject && SubjectOf(f) == annId), "The watcher sees Ann at the door (zone 47).");
+        int window = frames.Count;
+
+        // West along row 4 (Old Town), then north into row 5: the Hill's.
+        ann.Step(-TavernWorld.CellSize, 0);
+        await UntilAsync(watcher, frames, f => IsLocation(f, annId, 46));
+        var adopted = hill.WaitForLineAsync(new Regex(@"tavern: ann walked into this AI's district at zone 56 with (\d+) gold"), Timeout);
+        var letGo = oldTown.WaitForLineAsync(new Regex("tavern: ann walked on into another AI's district"), Timeout);
+        ann.Step(0, TavernWorld.CellSize);
+        await UntilAsync(watcher, frames, f => IsLocation(f, annId, 56));
+        Assert.AreEqual((TavernWorld.StartingGold - TavernWorld.DrinkPrice).ToString(CultureInfo.InvariantCulture), (await adopted).Groups[1].Value, "The Hill's AI has Ann with the gold Old Town's AI took.");
+        await letGo;
+
+        // The Hill's AI hears her now: it repeats what she says to everyone nearby, and it follows her walk.
+        ann.Say("hello from the hill");
+        var said = await UntilAsync(watcher, frames, f => f.Type == MessageType.CallMethod && SubjectOf(f) == annId);
+        var (method, arguments) = ReadCall(said, ann.Player.Model);
+        Assert.AreEqual(nameof(Player.Said), method);
+        CollectionAssert.AreEqual(new object[] { "ann", "hello from the hill" }, arguments);
+        var looks = new byte[] { 1, 2, 3, 4, 5 };
+        ann.Player.Appearance = looks;
+        ann.Step(-TavernWorld.CellSize, 0);
+        await UntilAsync(watcher, frames, f => IsLocation(f, annId, 55));
+
+        // On the wire: Ann moved (Location), and never left or entered the watcher's view.
+        var annFrames = frames.Skip(window).Where(f => HasSubject(f) && SubjectOf(f) == annId).Select(f => f.Type).ToList();
+        CollectionAssert.DoesNotContain(annFrames, MessageType.LeaveObject, string.Join(", ", annFrames));
+        CollectionAssert.DoesNotContain(annFrames, MessageType.EnterObject, string.Join(", ", annFrames));
+        CollectionAssert.DoesNotContain(annFrames, MessageType.EnterOwnedObject, string.Join(", ", annFrames));
+        Assert.AreEqual(3, annFrames.Count(t => t == MessageType.Location), string.Join(", ", annFrames));
+        Assert.AreEqual(ObjectState.Live, ann.Player.State, "Ann's own client kept its player.");
+
+        // She logs out on the Hill: the Hill's AI saves her and takes her out of the world.
+        await ann.DisposeAsync();
+        await hill.WaitForLineAsync(new Regex($"tavern: ann left the world with {TavernWorld.StartingGold - TavernWorld.DrinkPrice} gold"), Timeout);
+        Assert.AreEqual(0, await otp.StopAsync());
+
+        // One stored row, with the gold Old Town's AI took and the looks she chose on the Hill.
+        using var connection = Pastry.Otp.Database.SqliteDatabase.Open(database, create: false);
+        Assert.AreEqual(1, Dapper.SqlMapper.ExecuteScalar<int>(connection, "SELECT COUNT(*) FROM Player"), "Neither doubled...");
+        Assert.AreEqual(TavernWorld.StartingGold - TavernWorld.DrinkPrice, Dapper.SqlMapper.ExecuteScalar<int>(connection, "SELECT Gold FROM Player WHERE Name = 'ann'"), "...nor lost.");
+        CollectionAssert.AreEqual(looks, Dapper.SqlMapper.ExecuteScalar<byte[]>(connection, "SELECT Appearance FROM Player WHERE Name = 'ann'"));
+    }
+
+    /// <summary>
+    /// Starts a Tavern AI process serving <paramref name="districts"/> (<c>Ai:Districts</c>), on the OTP's MD link or on
+    /// the <paramref name="backplane"/> settings when given, and waits until its application started.
+    /// </summary>
+    public static async Task<PastryProcess> StartDistrictAiAsync(TavernProcess otp, string[] districts, string[]? backplane = null)
+    {
+        var environment = new Dictionary<string, string> { ["TAVERN_WANDER_MS"] = "100", ["TAVERN_WANDER_STEPS"] = "5", ["TAVERN_WAGE_MS"] = "3600000" };
+        string[] settings = districts.SelectMany((d, i) => new[] { $"--Ai:Districts:{i}", d }).ToArray();
+        string[] link = backplane is { Length: > 0 } ? backplane : ["--Ai:MessageDirector", otp.MessageDirector!.ToString()];
+        var ai = PastryProcess.StartDll(TavernProcess.TavernDll, environment, ["serve", "--role", "ai", "--Admin:Port", "0", .. link, .. settings]);
+        try
+        {
+            await ai.WaitForLineAsync(new Regex("AI application TavernAi started"));
+            return ai;
+        }
+        catch
+        {
+            await ai.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Reads frames (keeping each in <paramref name="frames"/>) until one matches.</summary>
+    private static async Task<ReceivedFrame> UntilAsync(RawClient client, List<ReceivedFrame> frames, Func<ReceivedFrame, bool> match)
+    {
+        while (true)
+        {
+            var frame = await client.NextAsync(Timeout);
+            frames.Add(frame);
+            if (match(frame))
+            {
+                return frame;
+            }
+        }
+    }
+
+    private static bool HasSubject(ReceivedFrame frame) => frame.Type is MessageType.EnterObject or MessageType.EnterOwnedObject or MessageType.LeaveObject
+        or MessageType.Location or MessageType.SetField or MessageType.SetFields or MessageType.CallMethod;
+
+    private static (string Method, object?[] Arguments) ReadCall(ReceivedFrame frame, ModelInfo model)
+    {
+        var reader = frame.Reader();
+        reader.ReadDoId();
+        var method = model.FindMethodByWireId(reader.ReadUInt16())!;
+        return (method.Name, method.DecodeArguments(ref reader));
+    }
+
+    private static DoId SubjectOf(ReceivedFrame frame) => frame.Reader().ReadDoId();
+
+    private static bool IsLocation(ReceivedFrame frame, DoId id, uint zone)
+    {
+        if (frame.Type != MessageType.Location)
+        {
+            return false;
+        }
+
+        var reader = frame.Reader();
+        return reader.ReadDoId() == id && reader.ReadDoId() == TavernWorld.DistrictId && reader.ReadUInt32() == zone;
+    }
+}
