@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using Pastry.Wire;
@@ -113,13 +112,12 @@ public sealed class OtpMetrics : IDisposable
     }
 
     /// <summary>Counts one batched write to a client (whole frames, as the outbox holds them) and how long it took.</summary>
-    internal void Flushed(ReadOnlySpan<byte> batch, long startedTimestamp)
+    internal void Flushed(int bytes, int frames, long startedTimestamp)
     {
-        int frames = CountFrames(batch);
-        Interlocked.Add(ref bytesOut, batch.Length);
+        Interlocked.Add(ref bytesOut, bytes);
         Interlocked.Add(ref framesOut, frames);
         framesPerSend.Record(frames);
-        outboxDepth.Record(batch.Length);
+        outboxDepth.Record(bytes);
         flushDuration.Record(Stopwatch.GetElapsedTime(startedTimestamp).TotalSeconds);
     }
 
@@ -155,25 +153,6 @@ public sealed class OtpMetrics : IDisposable
 
     /// <inheritdoc />
     public void Dispose() => meter.Dispose();
-
-    /// <summary>How many whole frames (<c>uint32 length | uint16 type | payload</c>) a batch holds.</summary>
-    internal static int CountFrames(ReadOnlySpan<byte> batch)
-    {
-        int frames = 0;
-        while (batch.Length >= 4)
-        {
-            long length = BinaryPrimitives.ReadUInt32LittleEndian(batch) + 4L;
-            if (length > batch.Length)
-            {
-                break;
-            }
-
-            batch = batch.Slice((int)length);
-            frames++;
-        }
-
-        return frames;
-    }
 }
 
 /// <summary>Running totals of the hot-path counters, for the dashboard's rate charts.</summary>

@@ -56,7 +56,10 @@ internal sealed class BenchClient : IDisposable
     private static readonly long TicksPerMicrosecond = Math.Max(1, Stopwatch.Frequency / 1_000_000);
     private static readonly byte[] HeartbeatFrame = BuildHeartbeat();
 
-    private readonly Socket socket;
+    // One of the two transports: a plain socket, or a WebSocket whose messages carry the same frames (--transport ws).
+    private readonly Socket? socket;
+    private readonly System.Net.WebSockets.ClientWebSocket? webSocket;
+    private readonly WebSocketFrameStream? webSocketFrames;
     private readonly PooledBufferWriter writer = new(256);
     private readonly object sendGate = new();
     private byte[] buffer;
@@ -69,6 +72,13 @@ internal sealed class BenchClient : IDisposable
     private BenchClient(Socket socket, int bufferBytes)
     {
         this.socket = socket;
+        buffer = new byte[bufferBytes];
+    }
+
+    private BenchClient(System.Net.WebSockets.ClientWebSocket webSocket, int bufferBytes)
+    {
+        this.webSocket = webSocket;
+        webSocketFrames = new WebSocketFrameStream(webSocket, maxReadMessageBytes: 0, maxWriteMessageBytes: 64 * 1024, receiveBufferBytes: bufferBytes);
         buffer = new byte[bufferBytes];
     }
 
@@ -99,16 +109,31 @@ internal sealed class BenchClient : IDisposable
     /// <summary>Latencies from the AI's send to this client's receive, recorded during the measured window.</summary>
     public LatencyHistogram Latency { get; } = new();
 
-    /// <summary>Connects, says hello, creates an account <paramref name="user"/> and logs in.</summary>
-    public static async Task<BenchClient> LoggedInAsync(IPEndPoint endpoint, ModelRegistry registry, string user, int bufferBytes, CancellationToken cancellation)
+    /// <summary>Connects to the server's Client Agent (over its WebSocket transport when it has one), says hello, creates an account <paramref name="user"/> and logs in.</summary>
+    public static Task<BenchClient> LoggedInAsync(BenchServer server, ModelRegistry registry, string user, int bufferBytes, CancellationToken cancellation) =>
+        server.WebSocketUrl is { } url
+            ? LoggedInAsync(new BenchClient(new System.Net.WebSockets.ClientWebSocket { Options = { KeepAliveInterval = TimeSpan.Zero } }, bufferBytes), url, null, registry, user, cancellation)
+            : LoggedInAsync(server.ClientEndPoint, registry, user, bufferBytes, cancellation);
+
+    /// <summary>Connects over TCP, says hello, creates an account <paramref name="user"/> and logs in.</summary>
+    public static Task<BenchClient> LoggedInAsync(IPEndPoint endpoint, ModelRegistry registry, string user, int bufferBytes, CancellationToken cancellation) =>
+        LoggedInAsync(new BenchClient(new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true }, bufferBytes), null, endpoint, registry, user, cancellation);
+
+    private static async Task<BenchClient> LoggedInAsync(BenchClient client, Uri? url, IPEndPoint? endpoint, ModelRegistry registry, string user, CancellationToken cancellation)
     {
-        var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        var client = new BenchClient(socket, bufferBytes);
         try
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
             timeout.CancelAfter(StepTimeout);
-            await socket.ConnectAsync(endpoint, timeout.Token).ConfigureAwait(false);
+            if (client.webSocket is { } webSocket)
+            {
+                await webSocket.ConnectAsync(url!, timeout.Token).ConfigureAwait(false);
+            }
+            else
+            {
+                await client.socket!.ConnectAsync(endpoint!, timeout.Token).ConfigureAwait(false);
+            }
+
             client.writer.Reset();
             ClientFrames.WriteHello(client.writer, registry.SchemaHash, "1.0.0");
             await client.SendAsync(timeout.Token).ConfigureAwait(false);
@@ -172,9 +197,16 @@ internal sealed class BenchClient : IDisposable
         {
             lock (sendGate)
             {
+                if (webSocketFrames is not null)
+                {
+                    // Heartbeats and moves, a few per second: waiting for the WebSocket's send here is fine.
+                    webSocketFrames.WriteAsync(frames.ToArray()).AsTask().GetAwaiter().GetResult();
+                    return true;
+                }
+
                 while (!frames.IsEmpty)
                 {
-                    int sent = socket.Send(frames, SocketFlags.None, out var error);
+                    int sent = socket!.Send(frames, SocketFlags.None, out var error);
                     if (error != SocketError.Success || sent <= 0)
                     {
                         return false;
@@ -186,7 +218,7 @@ internal sealed class BenchClient : IDisposable
 
             return true;
         }
-        catch (ObjectDisposedException)
+        catch (Exception ex) when (ex is ObjectDisposedException or IOException or System.Net.WebSockets.WebSocketException or InvalidOperationException)
         {
             return false;
         }
@@ -208,7 +240,7 @@ internal sealed class BenchClient : IDisposable
                     Compact();
                 }
 
-                int received = await socket.ReceiveAsync(buffer.AsMemory(end), SocketFlags.None, cancellation).ConfigureAwait(false);
+                int received = await ReceiveRawAsync(buffer.AsMemory(end), cancellation).ConfigureAwait(false);
                 if (received == 0)
                 {
                     break;
@@ -227,11 +259,11 @@ internal sealed class BenchClient : IDisposable
         {
             return;
         }
-        catch (Exception ex) when (ex is SocketException or ObjectDisposedException && run.Stopping)
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException or IOException or System.Net.WebSockets.WebSocketException && run.Stopping)
         {
             return;
         }
-        catch (SocketException)
+        catch (Exception ex) when (ex is SocketException or IOException or System.Net.WebSockets.WebSocketException)
         {
         }
 
@@ -244,9 +276,15 @@ internal sealed class BenchClient : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
-        socket.Dispose();
+        socket?.Dispose();
+        webSocket?.Abort();
+        webSocket?.Dispose();
         writer.Dispose();
     }
+
+    /// <summary>Reads what arrived: bytes from the socket, or the frames of the WebSocket's messages.</summary>
+    private ValueTask<int> ReceiveRawAsync(Memory<byte> into, CancellationToken cancellation) =>
+        webSocketFrames is not null ? webSocketFrames.ReadAsync(into, cancellation) : socket!.ReceiveAsync(into, SocketFlags.None, cancellation);
 
     private static byte[] BuildHeartbeat()
     {
@@ -395,9 +433,15 @@ internal sealed class BenchClient : IDisposable
     private async Task SendAsync(CancellationToken cancellation)
     {
         var bytes = writer.WrittenMemory;
+        if (webSocketFrames is not null)
+        {
+            await webSocketFrames.WriteAsync(bytes, cancellation).ConfigureAwait(false);
+            return;
+        }
+
         while (!bytes.IsEmpty)
         {
-            int sent = await socket.SendAsync(bytes, SocketFlags.None, cancellation).ConfigureAwait(false);
+            int sent = await socket!.SendAsync(bytes, SocketFlags.None, cancellation).ConfigureAwait(false);
             bytes = bytes.Slice(sent);
         }
     }
@@ -457,7 +501,7 @@ internal sealed class BenchClient : IDisposable
                 Compact();
             }
 
-            int received = await socket.ReceiveAsync(buffer.AsMemory(end), SocketFlags.None, cancellation).ConfigureAwait(false);
+            int received = await ReceiveRawAsync(buffer.AsMemory(end), cancellation).ConfigureAwait(false);
             if (received == 0)
             {
                 throw new BenchException("the server closed the connection during setup");

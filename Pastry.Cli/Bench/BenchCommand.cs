@@ -153,7 +153,15 @@ internal static class BenchCommand
     public static void AllowOnly(BenchOptions options, params string[] known) =>
         options.AllowOnly(options.Names.Where(n => n.Contains(':', StringComparison.Ordinal)).Concat(CommonOptions).Concat(known).ToArray());
 
-    /// <summary>An integer option with a default and a lower bound; the error names the option.</summary>
+    /// <summary>An integer option with its scenario's declared default and a lower bound; the error names the option.</summary>
+    public static int Int(BenchOptions options, string name, int min) =>
+        Int(options, name, int.Parse(BenchCommandLine.DefaultOf(options.Scenario, name), NumberStyles.Integer, CultureInfo.InvariantCulture), min);
+
+    /// <summary>A number option with its scenario's declared default and a lower bound; the error names the option.</summary>
+    public static double Number(BenchOptions options, string name, double min) =>
+        Number(options, name, double.Parse(BenchCommandLine.DefaultOf(options.Scenario, name), NumberStyles.Float, CultureInfo.InvariantCulture), min);
+
+    /// <summary>An integer option with a default computed by the scenario (one no table can hold) and a lower bound; the error names the option.</summary>
     public static int Int(BenchOptions options, string name, int fallback, int min)
     {
         string? text = options.Get(name);
@@ -170,7 +178,7 @@ internal static class BenchCommand
         return value;
     }
 
-    /// <summary>A number option (seconds, rates) with a default and a lower bound; the error names the option.</summary>
+    /// <summary>A number option (seconds, rates) with a given default and a lower bound; the error names the option.</summary>
     public static double Number(BenchOptions options, string name, double fallback, double min)
     {
         string? text = options.Get(name);
@@ -199,7 +207,7 @@ internal static class BenchCommand
             }
 
             Progress("starting the server (pastry serve --role otp --app pastry.dll)");
-            var child = await BenchServer.StartChildAsync(childSettings.Concat(ServerOverrides(options)), cancellation).ConfigureAwait(false);
+            var child = await BenchServer.StartChildAsync(childSettings.Concat(TransportSettings(options)).Concat(ServerOverrides(options)), cancellation).ConfigureAwait(false);
             child.ShowOn(BenchProgress.Current);
             return child;
         }
@@ -207,6 +215,11 @@ internal static class BenchCommand
         if (ServerOverrides(options).Count > 0)
         {
             throw new UsageException("Server settings (--Section:Key) apply to the child server only; a --target server keeps its own.");
+        }
+
+        if (TransportSettings(options).Length > 0)
+        {
+            throw new UsageException("--transport ws runs the clients over the child server's WebSocket transport; with --target, the clients use its TCP port.");
         }
 
         var clients = await ParseEndPointAsync(options, "target", cancellation).ConfigureAwait(false);
@@ -222,6 +235,17 @@ internal static class BenchCommand
     }
 
     /// <summary>
+    /// The child-server settings of <c>--transport</c>: none for <c>tcp</c> (the default); for <c>ws</c>, the Client
+    /// Agent's WebSocket transport on a port the OS chooses, which the bench's clients then connect to.
+    /// </summary>
+    public static string[] TransportSettings(BenchOptions options) => (options.Get("transport") ?? "tcp") switch
+    {
+        "tcp" => Array.Empty<string>(),
+        "ws" => new[] { "--ClientAgent:WebSocket:Enabled", "true", "--ClientAgent:WebSocket:Port", "0", "--ClientAgent:WebSocket:Host", "127.0.0.1" },
+        var other => throw new UsageException($"--transport must be tcp or ws; got '{other}'."),
+    };
+
+    /// <summary>
     /// Connects <paramref name="count"/> logged-in clients, at most 50 at a time, each then prepared by
     /// <paramref name="prepare"/>. If any fails, every client made so far is closed and the error is reported.
     /// </summary>
@@ -234,7 +258,7 @@ internal static class BenchCommand
         {
             await Parallel.ForEachAsync(Enumerable.Range(0, count), new ParallelOptions { MaxDegreeOfParallelism = 50, CancellationToken = cancellation }, async (i, token) =>
             {
-                var client = await BenchClient.LoggedInAsync(server.ClientEndPoint, registry, $"{prefix}-{i}", bufferBytes, token).ConfigureAwait(false);
+                var client = await BenchClient.LoggedInAsync(server, registry, $"{prefix}-{i}", bufferBytes, token).ConfigureAwait(false);
                 clients[i] = client;
                 if (prepare is not null)
                 {
@@ -249,7 +273,7 @@ internal static class BenchCommand
                 }
             }).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is System.Net.Sockets.SocketException or IOException)
+        catch (Exception ex) when (ex is System.Net.Sockets.SocketException or IOException or System.Net.WebSockets.WebSocketException)
         {
             CloseAll(clients);
             throw new BenchException($"connecting client {done + 1} of {count} failed: {ex.Message}");

@@ -18,6 +18,8 @@ internal static class BenchCommandLine
             ("rate", "0", "updates per second in total; 0 = as fast as the server drains"),
             ("window", "1024", "most updates in flight"), ("seconds", "5", "measured seconds"), ("warmup", "1", "seconds of load before measuring"),
             ("percent-of-peak", "0", "measure the peak first, then report a run at this % of its rate (0 = off)"),
+            ("rss-after", "0", "after the load, keep the clients connected and idle this many seconds, then report the server's RSS (0 = off)"),
+            ("transport", "tcp", "tcp, or ws: the clients connect over the Client Agent's WebSocket transport"),
         }),
         ("grid", "N clients walk a grid of zones with interest in the 3x3 cells around them. Deliveries/s, latency, interest changes/s.", new[]
         {
@@ -38,6 +40,7 @@ internal static class BenchCommandLine
         ("relay", "N clients (the real client library) take turns setting one shared [ClSend] field: latency set -> other client.", new[]
         {
             ("clients", "100", "clients"), ("rate", "200", "sets per second in total"), ("seconds", "5", "measured seconds"), ("warmup", "1", "seconds before measuring"),
+            ("transport", "tcp", "tcp, or ws: the clients connect over the Client Agent's WebSocket transport"),
         }),
         ("clientmem", "One client (the real client library) with M objects in view: its managed memory per object.", new[]
         {
@@ -60,6 +63,29 @@ internal static class BenchCommandLine
             ("hz", "2", "moves per bot per second"),
         }),
     };
+
+    /// <summary>
+    /// The default of <paramref name="scenario"/>'s option <paramref name="option"/> as <c>--help</c> shows it: the one
+    /// place a bench default is written (the scenarios read it from here).
+    /// </summary>
+    public static string DefaultOf(string? scenario, string option)
+    {
+        foreach (var (name, _, options) in Scenarios)
+        {
+            if (name == scenario)
+            {
+                foreach (var (declared, fallback, _) in options)
+                {
+                    if (declared == option)
+                    {
+                        return fallback;
+                    }
+                }
+            }
+        }
+
+        throw new InvalidOperationException($"bench {scenario ?? "(no scenario)"} declares no option --{option} with a default.");
+    }
 
     /// <summary>Switches (options without a value) of single scenarios.</summary>
     private static readonly (string Scenario, string Option, string Meaning)[] Switches =
@@ -119,7 +145,7 @@ internal static class BenchCommandLine
 
                 // The parsed options as the scenario reads them: each one given (a switch only when on), then the
                 // --Section:Key settings for the child server.
-                var given = new BenchOptions();
+                var given = new BenchOptions { Scenario = name };
                 foreach (var option in declared)
                 {
                     if (parse.GetResult(option) is not { Implicit: false } result)

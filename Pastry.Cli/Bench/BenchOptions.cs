@@ -9,6 +9,9 @@ internal sealed class BenchOptions
 {
     private readonly Dictionary<string, List<string?>> values = new(StringComparer.Ordinal);
 
+    /// <summary>The scenario these options are for, whose defaults (<see cref="BenchCommandLine.Scenarios"/>) fill in what was not given.</summary>
+    public string? Scenario { get; init; }
+
     /// <summary>Records <c>--name value</c>, or the switch <c>--name</c> when <paramref name="value"/> is null.</summary>
     public BenchOptions Add(string name, string? value)
     {
@@ -37,7 +40,7 @@ internal sealed class BenchOptions
     /// <summary>A copy of these options where <c>--name</c> has the one value <paramref name="value"/> (null: not given).</summary>
     public BenchOptions With(string name, string? value)
     {
-        var copy = new BenchOptions();
+        var copy = new BenchOptions { Scenario = Scenario };
         foreach (var (key, list) in values)
         {
             copy.values[key] = new List<string?>(list);

@@ -19,6 +19,7 @@ internal sealed partial class BenchServer : IAsyncDisposable
     private readonly Queue<string> lastLines = new();
     private readonly TaskCompletionSource<IPEndPoint> clientEndPoint = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource<IPEndPoint> directorEndPoint = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<Uri> webSocketUrl = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource backplaneConnected = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly List<IDisposable> figures = new();
     private int warnings;
@@ -56,6 +57,9 @@ internal sealed partial class BenchServer : IAsyncDisposable
 
     /// <summary>Where clients connect.</summary>
     public IPEndPoint ClientEndPoint { get; private set; } = new(IPAddress.Loopback, 0);
+
+    /// <summary>The Client Agent's WebSocket URL when the bench runs its clients over WebSocket (<c>--transport ws</c>); null over TCP.</summary>
+    public Uri? WebSocketUrl { get; private set; }
 
     /// <summary>Where the AI connects.</summary>
     public IPEndPoint DirectorEndPoint { get; private set; } = new(IPAddress.Loopback, 0);
@@ -140,6 +144,7 @@ internal sealed partial class BenchServer : IAsyncDisposable
             var exited = new BenchException($"the server exited early with code {SafeExitCode(process)}. Its last lines:{Environment.NewLine}{server.LastLines()}");
             server.clientEndPoint.TrySetException(exited);
             server.directorEndPoint.TrySetException(exited);
+            server.webSocketUrl.TrySetException(exited);
             server.backplaneConnected.TrySetException(exited);
         };
         process.BeginOutputReadLine();
@@ -151,6 +156,10 @@ internal sealed partial class BenchServer : IAsyncDisposable
             timeout.CancelAfter(StartTimeout);
             server.ClientEndPoint = await server.clientEndPoint.Task.WaitAsync(timeout.Token).ConfigureAwait(false);
             server.DirectorEndPoint = await server.directorEndPoint.Task.WaitAsync(timeout.Token).ConfigureAwait(false);
+            if (WebSocketEnabled(info.ArgumentList))
+            {
+                server.WebSocketUrl = await server.webSocketUrl.Task.WaitAsync(timeout.Token).ConfigureAwait(false);
+            }
             if (server.Backplane is not null)
             {
                 // The roles subscribe their subjects once the backplane is up; the bench AI's creates must not go before.
@@ -308,6 +317,24 @@ internal sealed partial class BenchServer : IAsyncDisposable
     [GeneratedRegex(@"(Client Agent|Message Director) listening on (\S+:\d+)")]
     private static partial Regex ListeningPattern();
 
+    [GeneratedRegex(@"Client Agent WebSocket transport listening on (\S+)")]
+    private static partial Regex WebSocketListeningPattern();
+
+    /// <summary>Whether a child's <c>--Section:Key value</c> arguments turn the WebSocket transport on (the last value counts).</summary>
+    private static bool WebSocketEnabled(IList<string> arguments)
+    {
+        bool enabled = false;
+        for (int i = 0; i + 1 < arguments.Count; i++)
+        {
+            if (string.Equals(arguments[i], "--ClientAgent:WebSocket:Enabled", StringComparison.OrdinalIgnoreCase))
+            {
+                enabled = bool.TryParse(arguments[i + 1], out bool on) && on;
+            }
+        }
+
+        return enabled;
+    }
+
     private static string SafeExitCode(Process process)
     {
         try
@@ -335,6 +362,11 @@ internal sealed partial class BenchServer : IAsyncDisposable
                 var endpoint = IPEndPoint.Parse(match.Groups[2].Value);
                 (match.Groups[1].Value == "Client Agent" ? clientEndPoint : directorEndPoint).TrySetResult(endpoint);
             }
+        }
+
+        if (!webSocketUrl.Task.IsCompleted && WebSocketListeningPattern().Match(line) is { Success: true } ws)
+        {
+            webSocketUrl.TrySetResult(new Uri(ws.Groups[1].Value));
         }
 
         if (line.Contains("NATS backplane connected", StringComparison.Ordinal))

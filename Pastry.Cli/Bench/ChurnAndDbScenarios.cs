@@ -34,11 +34,11 @@ internal static class ChurnAndDbScenarios
     {
         BenchCommand.AllowOnly(options, "objects", "seconds", "workers", "accounts", "warmup", "resume");
         bool resume = options.Has("resume");
-        int objects = BenchCommand.Int(options, "objects", 20, 0);
-        int workers = BenchCommand.Int(options, "workers", 16, 1);
-        double seconds = BenchCommand.Number(options, "seconds", 5, 0.1);
-        double warmup = BenchCommand.Number(options, "warmup", 2, 0);
-        int accountsPerWorker = Math.Max(1, (BenchCommand.Int(options, "accounts", 1024, 1) + workers - 1) / workers);
+        int objects = BenchCommand.Int(options, "objects", 0);
+        int workers = BenchCommand.Int(options, "workers", 1);
+        double seconds = BenchCommand.Number(options, "seconds", 0.1);
+        double warmup = BenchCommand.Number(options, "warmup", 0);
+        int accountsPerWorker = Math.Max(1, (BenchCommand.Int(options, "accounts", 1) + workers - 1) / workers);
         var registry = ModelRegistry.FromAssemblies(typeof(BenchRecord).Assembly);
         await using var server = await BenchCommand.StartServerAsync(options, needsDirector: true, BenchCommand.LoadSettings, cancellation).ConfigureAwait(false);
         await using var ai = await AiRepository.ConnectAsync(server.DirectorEndPoint.Address.ToString(), server.DirectorEndPoint.Port, registry, cancellation: cancellation).ConfigureAwait(false);
@@ -212,9 +212,9 @@ internal static class ChurnAndDbScenarios
         BenchCommand.AllowOnly(options, "objects", "seconds", "window", "queries", "postgres");
         string? postgres = options.Get("postgres");
         bool queries = options.Has("queries");
-        int objects = BenchCommand.Int(options, "objects", 100, 1);
-        int window = BenchCommand.Int(options, "window", 1024, 1);
-        double seconds = BenchCommand.Number(options, "seconds", 5, 0.1);
+        int objects = BenchCommand.Int(options, "objects", 1);
+        int window = BenchCommand.Int(options, "window", 1);
+        double seconds = BenchCommand.Number(options, "seconds", 0.1);
         var registry = ModelRegistry.FromAssemblies(typeof(BenchRecord).Assembly);
         string directory = Directory.CreateTempSubdirectory("pastry-bench-db").FullName;
         await using var schema = postgres is null ? null : await BenchSchema.CreateAsync(postgres, cancellation).ConfigureAwait(false);

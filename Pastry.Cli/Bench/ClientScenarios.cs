@@ -33,11 +33,11 @@ internal static class ClientScenarios
     /// <summary><c>pastry bench relay</c>.</summary>
     public static async Task<BenchReport> RelayAsync(BenchOptions options, CancellationToken cancellation)
     {
-        BenchCommand.AllowOnly(options, "rate", "seconds", "warmup");
-        int count = BenchCommand.Int(options, "clients", 100, 2);
-        double rate = BenchCommand.Number(options, "rate", 200, 1);
-        double seconds = BenchCommand.Number(options, "seconds", 5, 0.1);
-        double warmup = BenchCommand.Number(options, "warmup", 1, 0);
+        BenchCommand.AllowOnly(options, "rate", "seconds", "warmup", "transport");
+        int count = BenchCommand.Int(options, "clients", 2);
+        double rate = BenchCommand.Number(options, "rate", 1);
+        double seconds = BenchCommand.Number(options, "seconds", 0.1);
+        double warmup = BenchCommand.Number(options, "warmup", 0);
         var registry = ModelRegistry.FromAssemblies(typeof(BenchToken).Assembly);
         await using var server = await BenchCommand.StartServerAsync(options, needsDirector: true, BenchCommand.LoadSettings, cancellation).ConfigureAwait(false);
         await using var ai = await AiRepository.ConnectAsync(server.DirectorEndPoint.Address.ToString(), server.DirectorEndPoint.Port, registry, cancellation: cancellation).ConfigureAwait(false);
@@ -56,7 +56,9 @@ internal static class ClientScenarios
             await gate.WaitAsync(cancellation).ConfigureAwait(false);
             try
             {
-                var client = await PastryClient.ConnectAsync(server.ClientEndPoint.Address.ToString(), server.ClientEndPoint.Port, registry, cancellation: cancellation).ConfigureAwait(false);
+                var client = server.WebSocketUrl is { } url
+                    ? await PastryClient.ConnectAsync(url, registry, cancellation: cancellation).ConfigureAwait(false)
+                    : await PastryClient.ConnectAsync(server.ClientEndPoint.Address.ToString(), server.ClientEndPoint.Port, registry, cancellation: cancellation).ConfigureAwait(false);
                 clients[i] = client;
                 await client.CreateAccountAsync($"{prefix}r{i}", "bench password", cancellation).ConfigureAwait(false);
                 await client.LoginAsync($"{prefix}r{i}", "bench password", cancellation).ConfigureAwait(false);
@@ -143,6 +145,7 @@ internal static class ClientScenarios
 
         long deliveries = Interlocked.Read(ref received) - receivedAtStart;
         return new BenchReport("relay")
+            .Add("transport", "clients over", options.Get("transport") ?? "tcp")
             .Add("clients", "clients", count)
             .Add("objects", "objects", 1)
             .Add("seconds", "measured", seconds, "s")
@@ -160,7 +163,7 @@ internal static class ClientScenarios
     public static async Task<BenchReport> ClientMemoryAsync(BenchOptions options, CancellationToken cancellation)
     {
         BenchCommand.AllowOnly(options, "objects");
-        int objects = BenchCommand.Int(options, "objects", 1000, 1);
+        int objects = BenchCommand.Int(options, "objects", 1);
         var registry = ModelRegistry.FromAssemblies(typeof(BenchToken).Assembly);
         await using var server = await BenchCommand.StartServerAsync(options, needsDirector: true, BenchCommand.LoadSettings, cancellation).ConfigureAwait(false);
         await using var ai = await AiRepository.ConnectAsync(server.DirectorEndPoint.Address.ToString(), server.DirectorEndPoint.Port, registry, cancellation: cancellation).ConfigureAwait(false);

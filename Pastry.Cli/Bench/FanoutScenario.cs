@@ -51,6 +51,9 @@ internal static class FanoutScenario
         using var sentFigure = BenchProgress.Current.Counter("updates sent", () => ai.Sent);
         using var deliveredFigure = BenchProgress.Current.Counter("deliveries", () => clients.Sum(c => c.Deliveries));
 
+        // RSS before the load (clients connected and in the zone), its highest sample during the load, and after it.
+        long? beforeLoad = server.ReadRssBytes();
+        using var sampler = new RssSampler(server);
         Phase? peak = null;
         double rate = settings.Rate;
         if (settings.PercentOfPeak > 0)
@@ -62,6 +65,16 @@ internal static class FanoutScenario
         }
 
         var phase = await RunPhaseAsync(settings, rate, server, ai, clients, run, cancellation).ConfigureAwait(false);
+        long? peakRss = await sampler.StopAsync().ConfigureAwait(false);
+        long? afterLoad = null;
+        if (settings.RssAfter > 0)
+        {
+            // The clients stay connected and idle (heartbeats go on): what the server gives back once the load is over.
+            BenchCommand.Progress($"load over; reading the server's RSS in {settings.RssAfter} s");
+            await Task.Delay(TimeSpan.FromSeconds(settings.RssAfter), cancellation).ConfigureAwait(false);
+            afterLoad = server.ReadRssBytes();
+        }
+
         run.Stopping = true;
         await stopClients.CancelAsync().ConfigureAwait(false);
         await Task.WhenAll(receiving).WaitAsync(TimeSpan.FromSeconds(10), CancellationToken.None).ConfigureAwait(false);
@@ -86,6 +99,7 @@ internal static class FanoutScenario
         long deliveries = phase.Deliveries;
         var report = new BenchReport("fanout")
             .Add("server", "server", server.IsChild ? "child" : "target")
+            .Add("transport", "clients over", server.WebSocketUrl is null ? "tcp" : "ws")
             .Add("clients", "clients", settings.Clients)
             .Add("objects", "objects", settings.Objects)
             .Add("rate", "rate (0 = max)", Math.Round(rate, 1), "updates/s")
@@ -112,6 +126,10 @@ internal static class FanoutScenario
             .Add("server_rss_mb", "server RSS", phase.Rss is long bytes ? Math.Round(bytes / 1048576.0, 1) : null, "MB")
             .Add("server_rss_baseline_mb", "server RSS before the clients", baseline is long b ? Math.Round(b / 1048576.0, 1) : null, "MB")
             .Add("kib_per_session", "RSS growth per session under load", phase.Rss is long r && baseline is long b0 ? Math.Round((r - b0) / 1024.0 / settings.Clients, 1) : null, "KiB")
+            .Add("server_rss_before_load_mb", "server RSS with the clients, before the load", Megabytes(beforeLoad), "MB")
+            .Add("server_rss_peak_mb", "server RSS, highest during the load", Megabytes(peakRss), "MB")
+            .Add("server_rss_after_mb", $"server RSS {settings.RssAfter:0.#} s after the load", settings.RssAfter > 0 ? Megabytes(afterLoad) : null, "MB")
+            .Add("server_rss_after_goal_mb", "goal for it: 1.5 x before the load + 50 MB", settings.RssAfter > 0 && beforeLoad is long bl ? Math.Round((1.5 * bl / 1048576.0) + 50, 1) : null, "MB")
             .Add("server_cpu_percent", "server CPU (100 = one core)", phase.ServerCpu is double cpu ? Math.Round(cpu * 100 / seconds, 1) : null, "%")
             .Add("server_cpu_s_per_million", "server CPU-s per 1M deliveries", phase.ServerCpu is double c && deliveries > 0 ? Math.Round(c * 1e6 / deliveries, 4) : null, "s")
             .Add("bench_cpu_percent", "bench process CPU", Math.Round(phase.BenchCpu * 100 / seconds, 1), "%")
@@ -234,6 +252,50 @@ internal static class FanoutScenario
     /// <summary>What one load phase measured.</summary>
     private readonly record struct Phase(double Seconds, long Deliveries, long Sets, long Bytes, double? ServerCpu, double BenchCpu, long? Rss, LatencyHistogram Latency);
 
+    private static double? Megabytes(long? bytes) => bytes is long b ? Math.Round(b / 1048576.0, 1) : null;
+
+    /// <summary>Reads the server's RSS four times a second until stopped, and keeps the highest reading.</summary>
+    private sealed class RssSampler : IDisposable
+    {
+        private readonly CancellationTokenSource stop = new();
+        private readonly Task<long?> sampling;
+
+        public RssSampler(BenchServer server) => sampling = Task.Run(async () =>
+        {
+            long? highest = null;
+            using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(250));
+            try
+            {
+                do
+                {
+                    if (server.ReadRssBytes() is long rss && (highest is null || rss > highest))
+                    {
+                        highest = rss;
+                    }
+                }
+                while (await timer.WaitForNextTickAsync(stop.Token).ConfigureAwait(false));
+            }
+            catch (OperationCanceledException)
+            {
+            }
+
+            return highest;
+        });
+
+        /// <summary>Stops sampling; the highest reading (null when none could be read).</summary>
+        public async Task<long?> StopAsync()
+        {
+            await stop.CancelAsync().ConfigureAwait(false);
+            return await sampling.ConfigureAwait(false);
+        }
+
+        public void Dispose()
+        {
+            stop.Cancel();
+            stop.Dispose();
+        }
+    }
+
     /// <summary>The counters at one instant.</summary>
     private readonly record struct Snapshot(long Timestamp, long Deliveries, long Bytes, long Sets, TimeSpan? ServerCpu, TimeSpan BenchCpu)
     {
@@ -251,12 +313,12 @@ internal static class FanoutScenario
     }
 
     /// <summary>The options of <c>pastry bench fanout</c>.</summary>
-    public sealed record Settings(BenchOptions Options, int Clients, int Objects, double Rate, int Window, double Seconds, double Warmup, double PercentOfPeak)
+    public sealed record Settings(BenchOptions Options, int Clients, int Objects, double Rate, int Window, double Seconds, double Warmup, double PercentOfPeak, double RssAfter)
     {
         public static Settings From(BenchOptions options)
         {
-            BenchCommand.AllowOnly(options, "objects", "rate", "window", "seconds", "warmup", "percent-of-peak");
-            double percent = BenchCommand.Number(options, "percent-of-peak", 0, 0);
+            BenchCommand.AllowOnly(options, "objects", "rate", "window", "seconds", "warmup", "percent-of-peak", "rss-after", "transport");
+            double percent = BenchCommand.Number(options, "percent-of-peak", 0);
             if (percent > 100)
             {
                 throw new UsageException("--percent-of-peak must be between 0 and 100.");
@@ -269,13 +331,14 @@ internal static class FanoutScenario
 
             return new Settings(
                 options,
-                BenchCommand.Int(options, "clients", 100, 1),
-                BenchCommand.Int(options, "objects", 100, 1),
-                BenchCommand.Number(options, "rate", 0, 0),
-                BenchCommand.Int(options, "window", 1024, 1),
-                BenchCommand.Number(options, "seconds", 5, 0.1),
-                BenchCommand.Number(options, "warmup", 1, 0),
-                percent);
+                BenchCommand.Int(options, "clients", 1),
+                BenchCommand.Int(options, "objects", 1),
+                BenchCommand.Number(options, "rate", 0),
+                BenchCommand.Int(options, "window", 1),
+                BenchCommand.Number(options, "seconds", 0.1),
+                BenchCommand.Number(options, "warmup", 0),
+                percent,
+                BenchCommand.Number(options, "rss-after", 0));
         }
     }
 }

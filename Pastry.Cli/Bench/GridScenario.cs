@@ -226,13 +226,13 @@ internal static class GridScenario
         public static Settings From(BenchOptions options)
         {
             BenchCommand.AllowOnly(options, "hz", "density", "grid", "cell", "speed", "seconds", "warmup");
-            int clients = BenchCommand.Int(options, "clients", 1000, 1);
+            int clients = BenchCommand.Int(options, "clients", 1);
             if (options.Has("grid") && options.Has("density"))
             {
                 throw new UsageException("Give --grid or --density, not both: the grid's side is derived from the density.");
             }
 
-            double density = BenchCommand.Number(options, "density", 1, 0.001);
+            double density = BenchCommand.Number(options, "density", 0.001);
             int derived = (int)Math.Max(1, Math.Ceiling(Math.Sqrt(clients / density)));
             int side = BenchCommand.Int(options, "grid", derived, 1);
             if (side > 65_535)
@@ -243,12 +243,12 @@ internal static class GridScenario
             return new Settings(
                 options,
                 clients,
-                BenchCommand.Number(options, "hz", 5, 0.1),
+                BenchCommand.Number(options, "hz", 0.1),
                 side,
-                (float)BenchCommand.Number(options, "cell", 100, 0.001),
-                (float)BenchCommand.Number(options, "speed", 25, 0),
-                BenchCommand.Number(options, "seconds", 5, 0.1),
-                BenchCommand.Number(options, "warmup", 1, 0));
+                (float)BenchCommand.Number(options, "cell", 0.001),
+                (float)BenchCommand.Number(options, "speed", 0),
+                BenchCommand.Number(options, "seconds", 0.1),
+                BenchCommand.Number(options, "warmup", 0));
         }
     }
 }

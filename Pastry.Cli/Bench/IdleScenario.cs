@@ -167,7 +167,7 @@ internal static class IdleScenario
         public static Settings From(BenchOptions options)
         {
             BenchCommand.AllowOnly(options, "settle", "cpu-seconds");
-            return new Settings(options, BenchCommand.Int(options, "clients", 1000, 1), BenchCommand.Number(options, "settle", 3, 0), BenchCommand.Number(options, "cpu-seconds", 10, 1));
+            return new Settings(options, BenchCommand.Int(options, "clients", 1), BenchCommand.Number(options, "settle", 0), BenchCommand.Number(options, "cpu-seconds", 1));
         }
     }
 }

@@ -83,9 +83,9 @@ internal static class ObjectsScenario
             BenchCommand.AllowOnly(options, "objects", "zones", "settle");
             return new Settings(
                 options,
-                BenchCommand.Int(options, "objects", 100_000, 1),
-                (uint)BenchCommand.Int(options, "zones", 100, 1),
-                BenchCommand.Number(options, "settle", 3, 0));
+                BenchCommand.Int(options, "objects", 1),
+                (uint)BenchCommand.Int(options, "zones", 1),
+                BenchCommand.Number(options, "settle", 0));
         }
     }
 }

@@ -50,11 +50,11 @@ internal static class SoakScenario
     public static async Task<BenchReport> RunAsync(BenchOptions options, CancellationToken cancellation)
     {
         BenchCommand.AllowOnly(options, "bots", "minutes", "sample-seconds", "drop-every", "hz");
-        int bots = BenchCommand.Int(options, "bots", 50, 1);
-        double minutes = BenchCommand.Number(options, "minutes", 30, 0.01);
-        double sampleSeconds = BenchCommand.Number(options, "sample-seconds", 10, 0.5);
-        double dropEvery = BenchCommand.Number(options, "drop-every", 60, 0.5);
-        double hz = BenchCommand.Number(options, "hz", 2, 0.1);
+        int bots = BenchCommand.Int(options, "bots", 1);
+        double minutes = BenchCommand.Number(options, "minutes", 0.01);
+        double sampleSeconds = BenchCommand.Number(options, "sample-seconds", 0.5);
+        double dropEvery = BenchCommand.Number(options, "drop-every", 0.5);
+        double hz = BenchCommand.Number(options, "hz", 0.1);
         var registry = ModelRegistry.FromAssemblies(typeof(SoakPlayer).Assembly);
         string directory = Directory.CreateTempSubdirectory("pastry-bench-soak").FullName;
         try

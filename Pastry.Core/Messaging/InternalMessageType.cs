@@ -170,10 +170,13 @@ public enum InternalMessageType : ushort
     ChangingOwner = 2207,
 
     /// <summary>
-    /// From the State Server: <c>clientFrame*</c>, several <see cref="RelayBroadcast"/> frames in a row for one location
-    /// and one sender, each about the object whose DoId starts its payload; <see cref="Envelope.Subject"/> is empty.
-    /// The State Server coalesces relays it has queued, so that a busy location costs each session one delivery per
-    /// batch rather than one per update (PERFORMANCE: batching decides everything).
+    /// From the State Server: <c>parent: DoId, zone: uint32, census: uint32, flags: byte, clientFrame*</c>, several
+    /// <see cref="RelayBroadcast"/> frames in a row for one location and one sender, each about the object whose DoId
+    /// starts its payload; <see cref="Envelope.Subject"/> is empty. The State Server coalesces relays it has queued, so
+    /// that a busy location costs each session one delivery per batch rather than one per update (PERFORMANCE: batching
+    /// decides everything). <c>census</c> is how many objects were at the location, and flag 1 says a frame is about an
+    /// owned object: a session that sees that many objects there and owns none of the batch's sends the frames as one
+    /// block, shared by reference with every other such session. The payload never changes once published.
     /// </summary>
     RelayBroadcastBatch = 2208,
 

@@ -34,6 +34,25 @@ internal static class Frame
     /// <summary>The default maximum frame size: 64 KiB.</summary>
     public const int DefaultMaxSize = 64 * 1024;
 
+    /// <summary>How many whole frames lie one after another at the start of <paramref name="frames"/> (a partial last frame is not counted).</summary>
+    internal static int CountWhole(ReadOnlySpan<byte> frames)
+    {
+        int count = 0;
+        while (frames.Length >= LengthSize)
+        {
+            long length = BinaryPrimitives.ReadUInt32LittleEndian(frames) + (long)LengthSize;
+            if (length > frames.Length)
+            {
+                break;
+            }
+
+            frames = frames.Slice((int)length);
+            count++;
+        }
+
+        return count;
+    }
+
     /// <summary>
     /// Looks for one frame at the start of <paramref name="buffer"/>. On <see cref="FrameStatus.Complete"/> it returns
     /// the type and payload and advances <paramref name="buffer"/> past the frame.

@@ -9,6 +9,10 @@ namespace Pastry.Wire;
 /// (PERFORMANCE: "batching decides everything"), and appending allocates nothing.
 /// </summary>
 /// <remarks>
+/// <para>Frames are copied into the outbox's own buffer, except a shared block (<see cref="TryAppendShared"/>): a run
+/// of frames encoded once for many connections (a location's broadcast batch), which the outbox only references. A
+/// send over a socket hands the kernel its own bytes and the shared blocks in one gathered write; over any other
+/// stream (TLS, WebSocket) it copies them into one buffer first, so that the stream sees the same single write.</para>
 /// <para>It is event-driven: the first append after a send asks its <see cref="FlushScheduler"/> for a send, which
 /// comes within the scheduler's interval, coalesced with every other append of that interval; without a scheduler
 /// the send loop wakes at once. Nothing runs while nothing is queued.</para>
@@ -25,8 +29,12 @@ internal sealed class FrameOutbox : IDisposable
     private readonly object gate = new();
     private readonly FlushScheduler? scheduler;
     private readonly WakeSignal ready = new();
-    private PooledBufferWriter pending = new(256);
-    private PooledBufferWriter sending = new(256);
+    private OutboxBatch pending = new();
+    private OutboxBatch sending = new();
+
+    // The gathered write's list (socket sends) or the one buffer a stream's write is copied into; only the send loop uses them.
+    private readonly List<ArraySegment<byte>> gathered = new();
+    private PooledBufferWriter? flattened;
     private bool signalled;
     private bool completed;
     private bool disposed;
@@ -59,7 +67,7 @@ internal sealed class FrameOutbox : IDisposable
         {
             lock (gate)
             {
-                return pending.WrittenCount;
+                return pending.Bytes;
             }
         }
     }
@@ -71,7 +79,7 @@ internal sealed class FrameOutbox : IDisposable
         {
             lock (gate)
             {
-                return pending.Capacity + sending.Capacity;
+                return pending.Own.Capacity + sending.Own.Capacity + (flattened?.Capacity ?? 0);
             }
         }
     }
@@ -83,7 +91,7 @@ internal sealed class FrameOutbox : IDisposable
         {
             lock (gate)
             {
-                return pending.WrittenCount > 0 || signalled;
+                return pending.Bytes > 0 || signalled;
             }
         }
     }
@@ -107,21 +115,50 @@ internal sealed class FrameOutbox : IDisposable
     public AppendScope BeginAppend()
     {
         Monitor.Enter(gate);
-        return new AppendScope(this, pending.WrittenCount);
+        return new AppendScope(this, pending.Own.WrittenCount);
     }
 
     /// <summary>Appends one or more whole frames; false when they do not fit or the outbox is closed.</summary>
     public bool TryAppend(ReadOnlySpan<byte> frames)
     {
         using var append = BeginAppend();
-        if (append.Writer is not { } writer || writer.WrittenCount + frames.Length > MaxBytes)
+        if (append.Writer is null || pending.Bytes + frames.Length > MaxBytes)
         {
             return false;
         }
 
-        writer.WriteRaw(frames);
+        append.Writer.WriteRaw(frames);
         return append.Commit();
     }
+
+    /// <summary>
+    /// Appends whole frames that other outboxes send too, by reference: <paramref name="block"/> must not change
+    /// afterwards (a broadcast batch's payload, encoded once per flush round). Small blocks, and blocks not backed by an
+    /// array, are copied as <see cref="TryAppend(ReadOnlySpan{byte})"/> would. False when they do not fit or the outbox
+    /// is closed.
+    /// </summary>
+    public bool TryAppendShared(ReadOnlyMemory<byte> block)
+    {
+        if (block.Length < SharedBlockMinBytes || !System.Runtime.InteropServices.MemoryMarshal.TryGetArray(block, out var segment))
+        {
+            return TryAppend(block.Span);
+        }
+
+        lock (gate)
+        {
+            if (completed || disposed || pending.Bytes + block.Length > MaxBytes)
+            {
+                return false;
+            }
+
+            pending.AddShared(segment);
+            ScheduleLocked();
+            return true;
+        }
+    }
+
+    /// <summary>The smallest block <see cref="TryAppendShared"/> references; smaller ones cost less to copy than to gather.</summary>
+    public const int SharedBlockMinBytes = 1024;
 
     /// <summary>Appends frames written by <paramref name="write"/> from <paramref name="state"/> without a closure; false when they do not fit or the outbox is closed.</summary>
     public bool TryAppend<TState>(TState state, Action<PooledBufferWriter, TState> write)
@@ -146,7 +183,7 @@ internal sealed class FrameOutbox : IDisposable
                 return false;
             }
 
-            pending.WriteRaw(frame);
+            pending.Own.WriteRaw(frame);
             completed = true;
             ScheduleLocked();
             return true;
@@ -168,7 +205,7 @@ internal sealed class FrameOutbox : IDisposable
             }
 
             pending.Reset();
-            pending.WriteRaw(frame);
+            pending.Own.WriteRaw(frame);
             completed = true;
             ScheduleLocked();
             return true;
@@ -219,12 +256,14 @@ internal sealed class FrameOutbox : IDisposable
 
             try
             {
-                if (sending.WrittenCount > 0)
+                if (sending.Bytes > 0)
                 {
                     long started = System.Diagnostics.Stopwatch.GetTimestamp();
-                    await stream.WriteAsync(sending.WrittenMemory, cancellation).ConfigureAwait(false);
-                    await stream.FlushAsync(cancellation).ConfigureAwait(false);
-                    scheduler?.Flushed?.Invoke(sending.WrittenSpan, started);
+                    await WriteAsync(stream, cancellation).ConfigureAwait(false);
+                    if (scheduler?.Flushed is { } flushed)
+                    {
+                        flushed(sending.Bytes, sending.CountFrames(), started);
+                    }
                 }
             }
             finally
@@ -245,7 +284,7 @@ internal sealed class FrameOutbox : IDisposable
                 sending.Reset();
                 if (last)
                 {
-                    if (pending.WrittenCount == 0)
+                    if (pending.Bytes == 0)
                     {
                         return;
                     }
@@ -264,14 +303,17 @@ internal sealed class FrameOutbox : IDisposable
     {
         lock (gate)
         {
-            bool idle = !disposed && !writing && !signalled && pending.WrittenCount == 0 && sendsSinceTrim == 0;
+            bool idle = !disposed && !writing && !signalled && pending.Bytes == 0 && sendsSinceTrim == 0;
             sendsSinceTrim = 0;
             if (!idle)
             {
                 return false;
             }
 
-            return pending.Shrink(IdleRetainedBytes) | sending.Shrink(IdleRetainedBytes);
+            bool flattenedGiven = flattened is not null;
+            flattened?.Dispose();
+            flattened = null;
+            return pending.Own.Shrink(IdleRetainedBytes) | sending.Own.Shrink(IdleRetainedBytes) | flattenedGiven;
         }
     }
 
@@ -293,6 +335,94 @@ internal sealed class FrameOutbox : IDisposable
 
         ready.Set();
     }
+
+    /// <summary>
+    /// Writes the batch being sent: its own bytes alone in one write; with shared blocks, one gathered socket send over
+    /// a plain socket, else one write of everything copied together (the stream's framing stays one write per batch).
+    /// </summary>
+    private async ValueTask WriteAsync(Stream stream, CancellationToken cancellation)
+    {
+        if (!sending.HasShared)
+        {
+            await stream.WriteAsync(sending.Own.WrittenMemory, cancellation).ConfigureAwait(false);
+            await stream.FlushAsync(cancellation).ConfigureAwait(false);
+            return;
+        }
+
+#if NET
+        // (netstandard2.1, the client library's Unity build, cannot reach a NetworkStream's socket: it copies.)
+        if (stream is System.Net.Sockets.NetworkStream { Socket: { } socket })
+        {
+            gathered.Clear();
+            sending.CollectSegments(gathered);
+            try
+            {
+                await SendGatheredAsync(socket, gathered, cancellation).ConfigureAwait(false);
+            }
+            catch (System.Net.Sockets.SocketException ex)
+            {
+                // What a NetworkStream's write would have thrown: the session's loop treats both the same way.
+                throw new IOException($"Unable to write data to the transport connection: {ex.Message}", ex);
+            }
+            finally
+            {
+                gathered.Clear();
+            }
+
+            return;
+        }
+#endif
+
+        var flat = flattened ??= new PooledBufferWriter(sending.Bytes);
+        flat.Reset();
+        sending.CopyTo(flat);
+        await stream.WriteAsync(flat.WrittenMemory, cancellation).ConfigureAwait(false);
+        await stream.FlushAsync(cancellation).ConfigureAwait(false);
+        flat.Reset();
+    }
+
+#if NET
+    /// <summary>
+    /// Sends <paramref name="segments"/> in order, in as few sends as the socket takes: at most
+    /// <see cref="MaxSegmentsPerSend"/> per call (the kernel's limit on one gathered write is 1,024), and whatever a
+    /// send left over goes in the next.
+    /// </summary>
+    private static async ValueTask SendGatheredAsync(System.Net.Sockets.Socket socket, List<ArraySegment<byte>> segments, CancellationToken cancellation)
+    {
+        int first = 0;
+        var window = new List<ArraySegment<byte>>(Math.Min(segments.Count, MaxSegmentsPerSend));
+        while (first < segments.Count)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            window.Clear();
+            for (int i = first; i < segments.Count && window.Count < MaxSegmentsPerSend; i++)
+            {
+                window.Add(segments[i]);
+            }
+
+            int sent = await socket.SendAsync(window, System.Net.Sockets.SocketFlags.None).ConfigureAwait(false);
+            if (sent <= 0)
+            {
+                throw new IOException("The connection took no more bytes.");
+            }
+
+            // Skip the segments the send took whole, and start the next send inside the one it took in part.
+            while (first < segments.Count && sent >= segments[first].Count)
+            {
+                sent -= segments[first].Count;
+                first++;
+            }
+
+            if (sent > 0)
+            {
+                segments[first] = segments[first].Slice(sent);
+            }
+        }
+    }
+
+    /// <summary>The most segments one gathered send carries.</summary>
+    private const int MaxSegmentsPerSend = 512;
+#endif
 
     private void ScheduleLocked()
     {
@@ -329,7 +459,7 @@ internal sealed class FrameOutbox : IDisposable
         }
 
         /// <summary>Where frames go; null when the outbox is closed.</summary>
-        public PooledBufferWriter? Writer => outbox.appendOpen ? outbox.pending : null;
+        public PooledBufferWriter? Writer => outbox.appendOpen ? outbox.pending.Own : null;
 
         /// <summary>Keeps what was written when it fits in the bound and schedules a send; otherwise takes it back and returns false.</summary>
         public bool Commit()
@@ -340,8 +470,8 @@ internal sealed class FrameOutbox : IDisposable
             }
 
             outbox.appendOpen = false;
-            var writer = outbox.pending;
-            if (writer.WrittenCount > outbox.MaxBytes)
+            var writer = outbox.pending.Own;
+            if (outbox.pending.Bytes > outbox.MaxBytes)
             {
                 writer.Rewind(outbox.appendStart);
                 return false;
@@ -361,7 +491,7 @@ internal sealed class FrameOutbox : IDisposable
             if (outbox.appendOpen)
             {
                 outbox.appendOpen = false;
-                outbox.pending.Rewind(outbox.appendStart);
+                outbox.pending.Own.Rewind(outbox.appendStart);
             }
 
             Monitor.Exit(outbox.gate);
@@ -369,8 +499,114 @@ internal sealed class FrameOutbox : IDisposable
     }
 }
 
-/// <summary>Observes one batch an outbox wrote: its bytes (whole frames) and the <see cref="System.Diagnostics.Stopwatch"/> timestamp when the write began.</summary>
-internal delegate void FlushObserver(ReadOnlySpan<byte> batch, long startedTimestamp);
+/// <summary>Observes one batch an outbox wrote: its bytes, the whole frames in it, and the <see cref="System.Diagnostics.Stopwatch"/> timestamp when the write began.</summary>
+internal delegate void FlushObserver(int bytes, int frames, long startedTimestamp);
+
+/// <summary>
+/// One side of an outbox's double buffer: frames copied into its own buffer, in order with shared blocks it only
+/// references (see <see cref="FrameOutbox.TryAppendShared"/>). Not thread-safe: the outbox's lock guards it.
+/// </summary>
+internal sealed class OutboxBatch : IDisposable
+{
+    // Empty while no shared block is queued (the common case: one write of Own). Otherwise the batch in order: runs of
+    // Own (Shared null; Offset and Count index Own) and shared blocks.
+    private readonly List<Piece> pieces = new();
+
+    // Own's bytes before this offset are listed in pieces.
+    private int listedOwn;
+
+    /// <summary>The frames copied in; appends write here.</summary>
+    public PooledBufferWriter Own { get; } = new(256);
+
+    /// <summary>Bytes of the shared blocks referenced.</summary>
+    public int SharedBytes { get; private set; }
+
+    /// <summary>Every byte queued: own and shared.</summary>
+    public int Bytes => Own.WrittenCount + SharedBytes;
+
+    /// <summary>Whether a shared block is queued.</summary>
+    public bool HasShared => SharedBytes > 0;
+
+    /// <summary>Queues a reference to <paramref name="block"/> after what is queued.</summary>
+    public void AddShared(ArraySegment<byte> block)
+    {
+        ListOwnTail();
+        pieces.Add(new Piece(block.Array, block.Offset, block.Count));
+        SharedBytes += block.Count;
+    }
+
+    /// <summary>Adds the batch's segments in order (own runs as segments of Own's buffer) to <paramref name="into"/>.</summary>
+    public void CollectSegments(List<ArraySegment<byte>> into)
+    {
+        ListOwnTail();
+        System.Runtime.InteropServices.MemoryMarshal.TryGetArray(Own.WrittenMemory, out var own);
+        foreach (var piece in pieces)
+        {
+            into.Add(piece.Shared is null ? own.Slice(piece.Offset, piece.Count) : new ArraySegment<byte>(piece.Shared, piece.Offset, piece.Count));
+        }
+    }
+
+    /// <summary>Copies the whole batch, in order, into <paramref name="into"/>.</summary>
+    public void CopyTo(PooledBufferWriter into)
+    {
+        ListOwnTail();
+        foreach (var piece in pieces)
+        {
+            into.WriteRaw(SpanOf(piece));
+        }
+    }
+
+    /// <summary>How many whole frames the batch holds (every piece holds whole frames).</summary>
+    public int CountFrames()
+    {
+        if (!HasShared)
+        {
+            return Frame.CountWhole(Own.WrittenSpan);
+        }
+
+        ListOwnTail();
+        int frames = 0;
+        foreach (var piece in pieces)
+        {
+            frames += Frame.CountWhole(SpanOf(piece));
+        }
+
+        return frames;
+    }
+
+    /// <summary>Forgets everything queued (and lets go of the shared blocks).</summary>
+    public void Reset()
+    {
+        Own.Reset();
+        pieces.Clear();
+        listedOwn = 0;
+        SharedBytes = 0;
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        pieces.Clear();
+        SharedBytes = 0;
+        Own.Dispose();
+    }
+
+    private ReadOnlySpan<byte> SpanOf(Piece piece) =>
+        piece.Shared is null ? Own.WrittenSpan.Slice(piece.Offset, piece.Count) : piece.Shared.AsSpan(piece.Offset, piece.Count);
+
+    // Lists the own bytes written since the last listing as one run, so that they keep their place before what comes next.
+    private void ListOwnTail()
+    {
+        if (Own.WrittenCount > listedOwn)
+        {
+            pieces.Add(new Piece(null, listedOwn, Own.WrittenCount - listedOwn));
+            listedOwn = Own.WrittenCount;
+        }
+    }
+
+    /// <summary>A run of the batch: a shared block's bytes, or (Shared null) a run of Own.</summary>
+    private readonly record struct Piece(byte[]? Shared, int Offset, int Count);
+}
 
 /// <summary>
 /// Coalesces the sends of many outboxes: the first outbox that asks arms a one-shot timer, and when it fires every

@@ -46,6 +46,9 @@ internal sealed class PooledBufferWriter : IBufferWriter<byte>, IDisposable
     /// <summary>The size of the buffer it holds now.</summary>
     internal int Capacity => buffer.Length;
 
+    /// <summary>Overwrites the byte at <paramref name="offset"/> of what was written (a header filled in afterwards).</summary>
+    internal void Patch(int offset, byte value) => buffer.AsSpan(0, written)[offset] = value;
+
     /// <summary>Takes back everything written after the first <paramref name="count"/> bytes.</summary>
     internal void Rewind(int count)
     {
@@ -58,8 +61,9 @@ internal sealed class PooledBufferWriter : IBufferWriter<byte>, IDisposable
     }
 
     /// <summary>
-    /// When nothing is written and the buffer is larger than <paramref name="maxBytes"/>, gives it back to the pool
-    /// and keeps a small one, so that a burst does not pin its peak size. Returns whether it did.
+    /// When nothing is written and the buffer is larger than <paramref name="maxBytes"/>, lets go of it and keeps a
+    /// small one, so that a burst does not pin its peak size. The large buffer is left to the GC, not returned to the
+    /// shared pool, which would keep it for the next burst (and the pool keeps dozens of each size). Returns whether it did.
     /// </summary>
     internal bool Shrink(int maxBytes)
     {
@@ -68,9 +72,7 @@ internal sealed class PooledBufferWriter : IBufferWriter<byte>, IDisposable
             return false;
         }
 
-        var old = buffer;
         buffer = ArrayPool<byte>.Shared.Rent(256);
-        ArrayPool<byte>.Shared.Return(old);
         return true;
     }
 

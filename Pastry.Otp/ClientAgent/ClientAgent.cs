@@ -237,11 +237,52 @@ public sealed partial class ClientAgent : IAsyncDisposable
         while (await timer.WaitForNextTickAsync(stop.Token).ConfigureAwait(false))
         {
             long now = Environment.TickCount64;
+            long givenBack = 0;
             foreach (var session in sessions.Keys)
             {
                 session.CheckHeartbeat(now);
-                session.TrimIdleBuffers();
+                givenBack += session.TrimIdleBuffers();
             }
+
+            CollectAfterBurst(givenBack, now);
         }
+    }
+
+    /// <summary>Flush rounds in one sweep period that make it busy: a burst of sends, not a game's steady ticks.</summary>
+    internal const long BusyRounds = 100;
+
+    /// <summary>The least time between two collections after bursts.</summary>
+    private const long BurstCollectIntervalMs = 30_000;
+
+    private long lastBurstCollectMs = long.MinValue / 2;
+    private long roundsAtLastSweep;
+    private bool busySinceCollect;
+
+    /// <summary>
+    /// When a busy sweep period (<see cref="BusyRounds"/> flush rounds or more) is followed by one with almost no sends,
+    /// a burst of load just ended: then one full, compacting collection gives the memory it used back to the OS. An idle
+    /// server allocates too little to ever collect, and would keep its peak resident size (issue 17). At most once per
+    /// 30 s, and never during a load.
+    /// </summary>
+    private void CollectAfterBurst(long givenBack, long now)
+    {
+        long rounds = Flusher.Rounds;
+        long sweepRounds = rounds - roundsAtLastSweep;
+        roundsAtLastSweep = rounds;
+        if (sweepRounds >= BusyRounds)
+        {
+            busySinceCollect = true;
+            return;
+        }
+
+        if (!busySinceCollect || sweepRounds > 5 || now - lastBurstCollectMs < BurstCollectIntervalMs)
+        {
+            return;
+        }
+
+        busySinceCollect = false;
+        lastBurstCollectMs = now;
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        Logger.LogDebug("Client Agent: a burst of sends ended ({Bytes} bytes of send buffers given back); collected and returned the memory to the OS", givenBack);
     }
 }

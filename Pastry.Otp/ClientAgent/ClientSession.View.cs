@@ -164,9 +164,9 @@ internal sealed partial class ClientSession
 
                 break;
             case InternalMessageType.RelayBroadcastBatch:
-                if (envelope.Sender != Channel)
+                if (envelope.Sender != Channel && RelayBatch.TryRead(envelope.Payload, out var relayed) && !TryAppendWholeBatch(relayed))
                 {
-                    AppendVisibleFrames(envelope.Payload.Span);
+                    AppendVisibleFrames(relayed.Frames.Span);
                 }
 
                 break;
@@ -260,6 +260,23 @@ internal sealed partial class ClientSession
     }
 
     /// <summary>
+    /// Sends a relay batch as the one block every session shares, when this session takes every frame of it: it sees
+    /// every object at the location (as many as the census), none of the frames is about an owned object (the owner
+    /// takes those from its account), its client speaks the current schema, and no sync replay is deciding frame by
+    /// frame. Otherwise false, and the frames are filtered one by one.
+    /// </summary>
+    private bool TryAppendWholeBatch(in RelayBatch.Header relayed)
+    {
+        if (relayed.AboutOwned || schema is not null || replayIndex >= 0 || relayed.Frames.IsEmpty || visible.CountAt(relayed.Location) != relayed.Census)
+        {
+            return false;
+        }
+
+        AppendShared(relayed.Frames);
+        return true;
+    }
+
+    /// <summary>
     /// Appends the frames of a relay batch that are about objects in view, in runs: a session that sees every object
     /// of the batch copies it in one append.
     /// </summary>
@@ -343,6 +360,4 @@ internal sealed partial class ClientSession
 
         return false;
     }
-
-    private readonly record struct VisibleObject(DoId Id, ModelInfo Model, Location Location, DoId Owner);
 }

@@ -28,7 +28,7 @@ internal sealed partial class ClientSession : IParticipant, IInterestView
     private SessionSchema? schema;
     private PooledBufferWriter? schemaScratch;
     private readonly InterestSet interests = new();
-    private readonly Dictionary<DoId, VisibleObject> visible = new();
+    private readonly VisibleObjects visible = new();
     private RecentlyLeftObjects? recentlyLeft;
     private readonly Dictionary<uint, uint> pendingQueries = new();
     private readonly Queue<Envelope> queuedDuringSync = new();
@@ -348,8 +348,13 @@ internal sealed partial class ClientSession : IParticipant, IInterestView
         }
     }
 
-    /// <summary>Gives back the send buffers a burst grew, when the session sent nothing since the last sweep.</summary>
-    public void TrimIdleBuffers() => outbox.TrimIfIdle();
+    /// <summary>Gives back the send buffers a burst grew, when the session sent nothing since the last sweep; returns how many bytes.</summary>
+    public long TrimIdleBuffers()
+    {
+        var box = outbox;
+        int before = box.RetainedBytes;
+        return box.TrimIfIdle() ? Math.Max(0, before - box.RetainedBytes) : 0;
+    }
 
     /// <summary>Ejects the session because the server is stopping.</summary>
     public void Shutdown()
@@ -502,6 +507,27 @@ internal sealed partial class ClientSession : IParticipant, IInterestView
         if (outbox.TryAppend(frames))
         {
             // What the client was sent, counted as it counts what it read: a resume replays only when the two agree.
+            appendedBytes += frames.Length;
+            return true;
+        }
+
+        DropSlowConsumer($"more than {agent.Options.MaxOutgoingBytes} bytes waiting to be sent");
+        return false;
+    }
+
+    /// <summary>
+    /// Appends frames that other sessions send too (a location's broadcast batch), by reference: the outbox keeps the
+    /// block, it does not copy it. A parked session copies it into its resume queue as any frame.
+    /// </summary>
+    private bool AppendShared(ReadOnlyMemory<byte> frames)
+    {
+        if (stage is SessionStage.Closed or SessionStage.Parked)
+        {
+            return Append(frames.Span);
+        }
+
+        if (outbox.TryAppendShared(frames))
+        {
             appendedBytes += frames.Length;
             return true;
         }

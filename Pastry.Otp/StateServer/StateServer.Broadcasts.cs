@@ -4,6 +4,7 @@ using Pastry.Wire;
 namespace Pastry.Otp.StateServer;
 
 // Broadcast coalescing: relays for one location and sender go out as one batch, before anything else is published.
+// The batch is encoded once; every session at the location that sees all of it sends that same block (RelayBatch).
 public sealed partial class StateServer
 {
     private readonly PooledBufferWriter batch = new(MaxBatchBytes);
@@ -11,6 +12,8 @@ public sealed partial class StateServer
     private Messaging.Channel batchSender;
     private DoId batchSubject;
     private int batchFrames;
+    private int batchCensus;
+    private bool batchAboutOwned;
 
     /// <summary>The most bytes of client frames one <see cref="InternalMessageType.RelayBroadcastBatch"/> carries.</summary>
     private const int MaxBatchBytes = 16 * 1024;
@@ -50,11 +53,16 @@ public sealed partial class StateServer
     private void RelayToOwner(StateObject obj, Messaging.Channel sender, ReadOnlySpan<byte> frame) =>
         router.Publish(new Envelope(InternalMessageType.RelayPrivate, sender, obj.Id, frame.ToArray()), Messaging.Channel.ForAccount(obj.Owner));
 
-    /// <summary>Queues a broadcast relay of <paramref name="frame"/> (a client frame about <paramref name="subject"/>) to a location.</summary>
-    private void PublishBroadcast(Messaging.Channel sender, DoId subject, Location location, ReadOnlySpan<byte> frame)
+    /// <summary>Queues a broadcast relay of <paramref name="frame"/> (a client frame about <paramref name="subject"/>) to its location.</summary>
+    private void PublishBroadcast(Messaging.Channel sender, StateObject subject, ReadOnlySpan<byte> frame)
     {
+        var location = subject.Location;
         var target = Messaging.Channel.ForLocation(location.Parent, location.Zone);
-        if (batchFrames > 0 && (batchLocation != target || batchSender != sender || batch.WrittenCount + frame.Length > MaxBatchBytes))
+
+        // A batch holds the location's census from its first frame: one that changed since (every change is published,
+        // which flushes first; this catches any that is not) starts a new batch, so the census is true of every frame.
+        int census = graph.CountAt(location);
+        if (batchFrames > 0 && (batchLocation != target || batchSender != sender || batchCensus != census || batch.WrittenCount + frame.Length > MaxBatchBytes))
         {
             FlushBroadcasts();
         }
@@ -63,10 +71,14 @@ public sealed partial class StateServer
         {
             batchLocation = target;
             batchSender = sender;
-            batchSubject = subject;
+            batchSubject = subject.Id;
+            batchCensus = census;
+            batchAboutOwned = false;
+            RelayBatch.WriteHeader(batch, location, census);
         }
 
         batch.WriteRaw(frame);
+        batchAboutOwned |= !subject.Owner.IsEmpty;
         batchFrames++;
     }
 
@@ -78,8 +90,14 @@ public sealed partial class StateServer
             return;
         }
 
+        if (batchAboutOwned)
+        {
+            RelayBatch.MarkAboutOwned(batch);
+        }
+
+        // The batch's array is its one copy: it is never written again, and the sessions' outboxes reference it.
         var envelope = batchFrames == 1
-            ? new Envelope(InternalMessageType.RelayBroadcast, batchSender, batchSubject, batch.WrittenSpan.ToArray())
+            ? new Envelope(InternalMessageType.RelayBroadcast, batchSender, batchSubject, batch.WrittenSpan[RelayBatch.HeaderSize..].ToArray())
             : new Envelope(InternalMessageType.RelayBroadcastBatch, batchSender, DoId.Empty, batch.WrittenSpan.ToArray());
         batchFrames = 0;
         batch.Reset();

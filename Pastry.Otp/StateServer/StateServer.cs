@@ -347,7 +347,7 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
 
         if (anyBroadcast)
         {
-            PublishBroadcast(sender, obj.Id, obj.Location, BuildSetFrame(obj, span, parsed, broadcast: true));
+            PublishBroadcast(sender, obj, BuildSetFrame(obj, span, parsed, broadcast: true));
         }
 
         // A client's own set is not echoed to its account (no echo, ARCHITECTURE 2).
@@ -478,7 +478,7 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
         scratch.EndFrame(frame);
         if (method.IsBroadcast)
         {
-            PublishBroadcast(envelope.Sender, obj.Id, obj.Location, scratch.WrittenSpan);
+            PublishBroadcast(envelope.Sender, obj, scratch.WrittenSpan);
         }
 
         if (!obj.Owner.IsEmpty)

@@ -86,6 +86,9 @@ public sealed class ZoneGraph
     /// <summary>Whether <paramref name="id"/> is placed.</summary>
     internal bool Contains(DoId id) => nodes.ContainsKey(id);
 
+    /// <summary>How many objects are at <paramref name="location"/> (0 for a location not in use).</summary>
+    internal int CountAt(Location location) => byLocation.TryGetValue(location, out var list) ? list.Count : 0;
+
     /// <summary>The node of <paramref name="id"/>.</summary>
     internal bool TryGetNode(DoId id, [NotNullWhen(true)] out ZoneNode? node) => nodes.TryGetValue(id, out node);
 
@@ -241,6 +244,7 @@ public sealed class ZoneGraph
         }
 
         list.Last = node;
+        list.Count++;
     }
 
     private void Detach(ZoneNode node)
@@ -266,6 +270,7 @@ public sealed class ZoneGraph
         }
 
         node.Previous = node.Next = null;
+        list.Count--;
         if (list.First is null)
         {
             byLocation.Remove(location);
@@ -293,6 +298,9 @@ public sealed class ZoneGraph
 
         /// <summary>Where this list is in its parent's list of zones in use.</summary>
         public int IndexInParent { get; set; }
+
+        /// <summary>How many nodes it holds.</summary>
+        public int Count { get; set; }
     }
 }
 

@@ -58,3 +58,34 @@ public sealed class BenchSweepTests
         CollectionAssert.AreEqual(new[] { "10", "100", "1000" }, values);
     }
 }
+
+/// <summary>Each bench default is written once, in the command line's table, and the scenarios read it from there.</summary>
+[TestClass]
+public sealed class BenchDefaultsTests
+{
+    [TestMethod]
+    public void ScenarioSettings_WithNothingGiven_AreTheDefaultsHelpShows()
+    {
+        var fanout = FanoutScenario.Settings.From(new BenchOptions { Scenario = "fanout" });
+        Assert.AreEqual(int.Parse(BenchCommandLine.DefaultOf("fanout", "clients"), CultureInfo.InvariantCulture), fanout.Clients);
+        Assert.AreEqual(int.Parse(BenchCommandLine.DefaultOf("fanout", "window"), CultureInfo.InvariantCulture), fanout.Window);
+        Assert.AreEqual(double.Parse(BenchCommandLine.DefaultOf("fanout", "warmup"), CultureInfo.InvariantCulture), fanout.Warmup);
+
+        var idle = IdleScenario.Settings.From(new BenchOptions { Scenario = "idle" });
+        Assert.AreEqual(int.Parse(BenchCommandLine.DefaultOf("idle", "clients"), CultureInfo.InvariantCulture), idle.Clients);
+    }
+
+    [TestMethod]
+    public void EveryNumericDefault_Parses()
+    {
+        foreach (var (scenario, _, options) in BenchCommandLine.Scenarios)
+        {
+            foreach (var (option, fallback, _) in options)
+            {
+                bool numeric = double.TryParse(fallback, NumberStyles.Float, CultureInfo.InvariantCulture, out _);
+                bool word = fallback is "tcp" || fallback.StartsWith('(') || fallback.StartsWith("none", StringComparison.Ordinal);
+                Assert.IsTrue(numeric || word, $"bench {scenario} --{option}: default '{fallback}'");
+            }
+        }
+    }
+}

@@ -167,6 +167,82 @@ public sealed class FrameOutboxTests
         await CloseAsync(new[] { outbox }, new[] { loop });
     }
 
+    [TestMethod]
+    public async Task SharedBlocks_BetweenCopiedFrames_LeaveInOrder_InOneWriteOfAStream()
+    {
+        var shared = Block(1, FrameOutbox.SharedBlockMinBytes);
+        var scheduler = new FlushScheduler(TimeSpan.FromHours(1));
+        var streams = new[] { new RecordingStream(), new RecordingStream() };
+        var outboxes = streams.Select(_ => new FrameOutbox(1 << 20, scheduler)).ToArray();
+        using var stop = new CancellationTokenSource();
+        var loops = outboxes.Select((outbox, i) => outbox.RunAsync(streams[i], stop.Token)).ToArray();
+        foreach (var outbox in outboxes)
+        {
+            Assert.IsTrue(outbox.TryAppend(new byte[] { 7, 7 }));
+            Assert.IsTrue(outbox.TryAppendShared(shared));
+            Assert.IsTrue(outbox.TryAppend(new byte[] { 8 }));
+            Assert.IsTrue(outbox.TryAppendShared(shared));
+        }
+
+        Assert.AreEqual(3 + (2 * shared.Length), outboxes[0].PendingBytes, "a shared block counts toward the bound as copied bytes do");
+        scheduler.Dispose();
+        int total = 3 + (2 * shared.Length);
+        await Task.WhenAll(streams.Select(s => s.WaitForBytesAsync(total))).WaitAsync(Timeout);
+
+        byte[] expected = [7, 7, .. shared, 8, .. shared];
+        foreach (var stream in streams)
+        {
+            Assert.AreEqual(1, stream.Writes, "a stream (TLS, WebSocket) still sees one write per batch");
+            CollectionAssert.AreEqual(expected, stream.Written);
+        }
+
+        await CloseAsync(outboxes, loops);
+    }
+
+    [TestMethod]
+    public async Task SharedBlocks_OverASocket_AreGathered_InOrder()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        using var client = new System.Net.Sockets.TcpClient();
+        await client.ConnectAsync(System.Net.IPAddress.Loopback, ((System.Net.IPEndPoint)listener.LocalEndpoint).Port).WaitAsync(Timeout);
+        using var server = await listener.AcceptSocketAsync().WaitAsync(Timeout);
+        using var outbox = new FrameOutbox(4 << 20);
+        var blocks = Enumerable.Range(1, 600).Select(i => Block((byte)i, FrameOutbox.SharedBlockMinBytes + i)).ToArray();
+        var expected = new List<byte>();
+        foreach (var block in blocks)
+        {
+            Assert.IsTrue(outbox.TryAppend(new byte[] { 0, (byte)block.Length }));
+            Assert.IsTrue(outbox.TryAppendShared(block));
+            expected.AddRange([0, (byte)block.Length]);
+            expected.AddRange(block);
+        }
+
+        outbox.Complete();
+        var sending = outbox.RunAsync(new System.Net.Sockets.NetworkStream(server, ownsSocket: false), CancellationToken.None);
+        var received = new byte[expected.Count];
+        await client.GetStream().ReadExactlyAsync(received).AsTask().WaitAsync(Timeout);
+        await sending.WaitAsync(Timeout);
+
+        CollectionAssert.AreEqual(expected.ToArray(), received, "1,200 pieces (more than one gathered send takes), every byte in order");
+    }
+
+    [TestMethod]
+    public void SharedBlock_PastTheBound_IsRefused_AndAReplacementDropsWhatWasShared()
+    {
+        using var outbox = new FrameOutbox(FrameOutbox.SharedBlockMinBytes + 10);
+        var block = Block(3, FrameOutbox.SharedBlockMinBytes);
+        Assert.IsTrue(outbox.TryAppendShared(block));
+        Assert.IsFalse(outbox.TryAppendShared(block), "twice the block passes the bound");
+        Assert.IsFalse(outbox.TryAppend(new byte[11]));
+        Assert.IsTrue(outbox.TryAppend(new byte[10]));
+
+        Assert.IsTrue(outbox.ReplaceWithFinal(new byte[] { 1, 2, 3 }));
+        Assert.AreEqual(3, outbox.PendingBytes, "a slow consumer's backlog, shared or copied, gives way to its eject");
+    }
+
+    private static byte[] Block(byte fill, int length) => Enumerable.Repeat(fill, length).ToArray();
+
     private static async Task CloseAsync(FrameOutbox[] outboxes, Task[] loops)
     {
         foreach (var outbox in outboxes)

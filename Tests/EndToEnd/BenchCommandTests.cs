@@ -32,6 +32,46 @@ public sealed class BenchCommandTests
     }
 
     [TestMethod]
+    public async Task BenchFanout_OverWebSocket_DeliversUpdates_AndReportsRssAfterTheLoad()
+    {
+        await using var bench = PastryProcess.Start("bench", "fanout", "--clients", "3", "--objects", "2", "--seconds", "1", "--warmup", "0", "--transport", "ws", "--rss-after", "1", "--json");
+        Assert.AreEqual(0, await bench.WaitForExitAsync(TimeSpan.FromSeconds(90)), bench.Output);
+
+        using var report = ReadReport(bench);
+        var root = report.RootElement;
+        Assert.AreEqual("ws", root.GetProperty("transport").GetString());
+        Assert.IsTrue(root.GetProperty("deliveries_per_sec").GetDouble() > 0, bench.Output);
+        Assert.AreEqual(0, root.GetProperty("errors").GetInt32(), bench.Output);
+        Assert.AreEqual(0, root.GetProperty("ejects").GetInt32(), bench.Output);
+        AssertMeasuredLatency(root, "latency_ms", bench);
+        foreach (string figure in new[] { "server_rss_before_load_mb", "server_rss_peak_mb", "server_rss_after_mb", "server_rss_after_goal_mb" })
+        {
+            Assert.IsTrue(root.GetProperty(figure).GetDouble() > 0, figure);
+        }
+    }
+
+    [TestMethod]
+    public async Task BenchRelay_OverWebSocket_DeliversSets()
+    {
+        await using var bench = PastryProcess.Start("bench", "relay", "--clients", "3", "--rate", "50", "--seconds", "1", "--warmup", "0", "--transport", "ws", "--json");
+        Assert.AreEqual(0, await bench.WaitForExitAsync(TimeSpan.FromSeconds(90)), bench.Output);
+
+        using var report = ReadReport(bench);
+        var root = report.RootElement;
+        Assert.AreEqual("ws", root.GetProperty("transport").GetString());
+        Assert.IsTrue(root.GetProperty("deliveries_per_sec").GetDouble() > 0, bench.Output);
+        AssertMeasuredLatency(root, "latency_ms", bench);
+    }
+
+    [TestMethod]
+    public async Task BenchFanout_UnknownTransport_IsAUsageError()
+    {
+        await using var bench = PastryProcess.Start("bench", "fanout", "--transport", "udp");
+        Assert.AreNotEqual(0, await bench.WaitForExitAsync(TimeSpan.FromSeconds(60)), bench.Output);
+        StringAssert.Contains(bench.Output, "--transport must be tcp or ws");
+    }
+
+    [TestMethod]
     public async Task BenchGrid_ClientsWalkAcrossCells_UpdatesAreDelivered_AndInterestFollows()
     {
         // Three cells per side and a fast walk, so that avatars cross cells (and interests change) within a second.

@@ -145,9 +145,49 @@ public sealed class StateServerTests
         Assert.AreEqual(InternalMessageType.RelayBroadcastBatch, relay.Type);
         Assert.AreEqual(Ai, relay.Sender);
         Assert.AreEqual(DoId.Empty, relay.Subject, "a batch is about several objects");
-        CollectionAssert.AreEqual(frames.SelectMany(f => f).ToArray(), relay.Payload.ToArray(), "every frame, in the order the sets arrived");
+        Assert.IsTrue(RelayBatch.TryRead(relay.Payload, out var batch));
+        Assert.AreEqual(new Location(Street, 3), batch.Location);
+        Assert.AreEqual(2, batch.Census, "two objects at the location when the sets were relayed");
+        Assert.IsTrue(batch.AboutOwned, "the lamps have an owner, whose sessions take their updates from the account");
+        CollectionAssert.AreEqual(frames.SelectMany(f => f).ToArray(), batch.Frames.ToArray(), "every frame, in the order the sets arrived");
         await BarrierAsync();
         Assert.AreEqual(0, location.Unread);
+    }
+
+    [TestMethod]
+    public async Task SetField_Batch_OfUnownedObjects_CarriesTheCensus_AndAnArrivalStartsANewBatch()
+    {
+        var location = Listen(Channel.ForLocation(Street, 5));
+        var north = NewLamp("north");
+        Send(InternalMessages.CreateObject(north, Street, 5, DoId.Empty, Ai));
+        Assert.AreEqual(InternalMessageType.EnterLocation, (await location.NextAsync(TestContext)).Type);
+        var x = north.Model.GetField(nameof(StreetLamp.X));
+        var south = NewLamp("south");
+        await using (var hold = await HoldStateServerAsync())
+        {
+            north.X = 1;
+            Send(InternalMessages.SetField(north, x, Ai));
+            north.X = 2;
+            Send(InternalMessages.SetField(north, x, Ai));
+            Send(InternalMessages.CreateObject(south, Street, 5, DoId.Empty, Ai));
+            north.X = 3;
+            Send(InternalMessages.SetField(north, x, Ai));
+            south.X = 4;
+            Send(InternalMessages.SetField(south, x, Ai));
+        }
+
+        var first = await location.NextAsync(TestContext);
+        Assert.AreEqual(InternalMessageType.RelayBroadcastBatch, first.Type);
+        Assert.IsTrue(RelayBatch.TryRead(first.Payload, out var before));
+        Assert.AreEqual(1, before.Census, "one object at the location before the second arrived");
+        Assert.IsFalse(before.AboutOwned, "no frame is about an owned object: every session that sees the location sends it whole");
+        Assert.AreEqual(InternalMessageType.EnterLocation, (await location.NextAsync(TestContext)).Type);
+        var second = await location.NextAsync(TestContext);
+        Assert.AreEqual(InternalMessageType.RelayBroadcastBatch, second.Type);
+        Assert.IsTrue(RelayBatch.TryRead(second.Payload, out var after));
+        Assert.AreEqual(2, after.Census);
+        north.X = 3;
+        CollectionAssert.AreEqual(SetFieldFrame(north, x).Concat(SetFieldFrame(south, x)).ToArray(), after.Frames.ToArray());
     }
 
     [TestMethod]
@@ -172,7 +212,8 @@ public sealed class StateServerTests
         Assert.AreEqual(InternalMessageType.RelayBroadcastBatch, first.Type);
         north.X = 1;
         south.X = 2;
-        CollectionAssert.AreEqual(SetFieldFrame(north, x).Concat(SetFieldFrame(south, x)).ToArray(), first.Payload.ToArray());
+        Assert.IsTrue(RelayBatch.TryRead(first.Payload, out var batch));
+        CollectionAssert.AreEqual(SetFieldFrame(north, x).Concat(SetFieldFrame(south, x)).ToArray(), batch.Frames.ToArray());
         Assert.AreEqual(InternalMessageType.ChangingLocation, (await location.NextAsync(TestContext)).Type);
         var last = await location.NextAsync(TestContext);
         Assert.AreEqual(InternalMessageType.RelayBroadcast, last.Type, "one relay alone is a plain RelayBroadcast");
