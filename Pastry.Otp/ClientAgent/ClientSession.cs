@@ -519,14 +519,14 @@ internal sealed partial class ClientSession : IParticipant, IInterestView
     /// Appends frames that other sessions send too (a location's broadcast batch), by reference: the outbox keeps the
     /// block, it does not copy it. A parked session copies it into its resume queue as any frame.
     /// </summary>
-    private bool AppendShared(ReadOnlyMemory<byte> frames)
+    private bool AppendShared(ReadOnlyMemory<byte> frames, int frameCount)
     {
         if (stage is SessionStage.Closed or SessionStage.Parked)
         {
             return Append(frames.Span);
         }
 
-        if (outbox.TryAppendShared(frames))
+        if (outbox.TryAppendShared(frames, frameCount))
         {
             appendedBytes += frames.Length;
             return true;

@@ -95,6 +95,8 @@ public sealed partial class StateServer
             RelayBatch.MarkAboutOwned(batch);
         }
 
+        RelayBatch.SetFrameCount(batch, batchFrames);
+
         // The batch's array is its one copy: it is never written again, and the sessions' outboxes reference it.
         var envelope = batchFrames == 1
             ? new Envelope(InternalMessageType.RelayBroadcast, batchSender, batchSubject, batch.WrittenSpan[RelayBatch.HeaderSize..].ToArray())

@@ -179,9 +179,9 @@ public sealed class FrameOutboxTests
         foreach (var outbox in outboxes)
         {
             Assert.IsTrue(outbox.TryAppend(new byte[] { 7, 7 }));
-            Assert.IsTrue(outbox.TryAppendShared(shared));
+            Assert.IsTrue(outbox.TryAppendShared(shared, frames: 1));
             Assert.IsTrue(outbox.TryAppend(new byte[] { 8 }));
-            Assert.IsTrue(outbox.TryAppendShared(shared));
+            Assert.IsTrue(outbox.TryAppendShared(shared, frames: 1));
         }
 
         Assert.AreEqual(3 + (2 * shared.Length), outboxes[0].PendingBytes, "a shared block counts toward the bound as copied bytes do");
@@ -213,7 +213,7 @@ public sealed class FrameOutboxTests
         foreach (var block in blocks)
         {
             Assert.IsTrue(outbox.TryAppend(new byte[] { 0, (byte)block.Length }));
-            Assert.IsTrue(outbox.TryAppendShared(block));
+            Assert.IsTrue(outbox.TryAppendShared(block, frames: 1));
             expected.AddRange([0, (byte)block.Length]);
             expected.AddRange(block);
         }
@@ -232,13 +232,37 @@ public sealed class FrameOutboxTests
     {
         using var outbox = new FrameOutbox(FrameOutbox.SharedBlockMinBytes + 10);
         var block = Block(3, FrameOutbox.SharedBlockMinBytes);
-        Assert.IsTrue(outbox.TryAppendShared(block));
-        Assert.IsFalse(outbox.TryAppendShared(block), "twice the block passes the bound");
+        Assert.IsTrue(outbox.TryAppendShared(block, frames: 1));
+        Assert.IsFalse(outbox.TryAppendShared(block, frames: 1), "twice the block passes the bound");
         Assert.IsFalse(outbox.TryAppend(new byte[11]));
         Assert.IsTrue(outbox.TryAppend(new byte[10]));
 
         Assert.IsTrue(outbox.ReplaceWithFinal(new byte[] { 1, 2, 3 }));
         Assert.AreEqual(3, outbox.PendingBytes, "a slow consumer's backlog, shared or copied, gives way to its eject");
+    }
+
+    [TestMethod]
+    public async Task FlushObserver_CountsCopiedFrames_AndTakesASharedBlocksFrameCountFromItsProducer()
+    {
+        // Two real frames copied (length prefix + 3 bytes each), and a shared block whose producer says it holds 7.
+        byte[] copied = [3, 0, 0, 0, 1, 2, 3, 3, 0, 0, 0, 4, 5, 6];
+        var shared = Block(9, FrameOutbox.SharedBlockMinBytes);
+        var reported = new TaskCompletionSource<(int Bytes, int Frames)>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var scheduler = new FlushScheduler(TimeSpan.Zero, (bytes, frames, _) => reported.TrySetResult((bytes, frames)));
+        var stream = new RecordingStream();
+        using var outbox = new FrameOutbox(1 << 20, scheduler);
+        // Both appends before the send loop runs, so that they leave in one batch.
+        Assert.IsTrue(outbox.TryAppend(copied));
+        Assert.IsTrue(outbox.TryAppendShared(shared, frames: 7));
+
+        using var stop = new CancellationTokenSource();
+        var loop = outbox.RunAsync(stream, stop.Token);
+        var (bytes, frames) = await reported.Task.WaitAsync(Timeout);
+
+        Assert.AreEqual(copied.Length + shared.Length, bytes);
+        Assert.AreEqual(2 + 7, frames, "the copied frames counted by their headers, the shared block's as its producer counted them (its bytes are never read)");
+        outbox.Complete();
+        await loop.WaitAsync(Timeout);
     }
 
     private static byte[] Block(byte fill, int length) => Enumerable.Repeat(fill, length).ToArray();

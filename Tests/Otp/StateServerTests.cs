@@ -148,6 +148,7 @@ public sealed class StateServerTests
         Assert.IsTrue(RelayBatch.TryRead(relay.Payload, out var batch));
         Assert.AreEqual(new Location(Street, 3), batch.Location);
         Assert.AreEqual(2, batch.Census, "two objects at the location when the sets were relayed");
+        Assert.AreEqual(3, batch.FrameCount, "the header counts the frames, so that a session forwarding the block whole need not");
         Assert.IsTrue(batch.AboutOwned, "the lamps have an owner, whose sessions take their updates from the account");
         CollectionAssert.AreEqual(frames.SelectMany(f => f).ToArray(), batch.Frames.ToArray(), "every frame, in the order the sets arrived");
         await BarrierAsync();
