@@ -701,7 +701,7 @@ public sealed class TavernAi : IAiApplication
     /// <summary>Whether wanderers come out in this AI's district (it serves the street where they start).</summary>
     private bool SpawnsWanderers => ai.Serves(TavernWorld.DistrictId, TavernWorld.ZoneAt(WandererStart[0], WandererStart[1]));
 
-    private static readonly float[] WandererStart = { 25f, 25f };
+    private static readonly float[] WandererStart = ReadPosition("TAVERN_WANDER_START", 25f, 25f);
 
     /// <summary>
     /// A player or a wanderer walked into this AI's district from another AI's (the server handed it over): play it
@@ -817,6 +817,25 @@ public sealed class TavernAi : IAiApplication
             // Game code must not crash the AI for one bad request; say what failed, with its context.
             Console.Error.WriteLine($"tavern: {what} failed: {ex.Message}");
         }
+    }
+
+    /// <summary>
+    /// Reads a position <c>x,y</c> (invariant culture) from environment variable <paramref name="name"/>, or the
+    /// fallback when it is unset or malformed. <c>TAVERN_WANDER_START</c> moves where wanderers come out: the browser
+    /// test puts them at the players' door so that a page sees one without waiting for a random walk to come by.
+    /// </summary>
+    private static float[] ReadPosition(string name, float x, float y)
+    {
+        string[] parts = (Environment.GetEnvironmentVariable(name) ?? "").Split(',');
+        return parts.Length == 2
+            && float.TryParse(parts[0], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out float px)
+            && float.TryParse(parts[1], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out float py)
+            && float.IsFinite(px) && float.IsFinite(py)
+            ? new[] { OnTheMap(px), OnTheMap(py) }
+            : new[] { x, y };
+
+        // Inside the grid, as the wanderer's own steps are.
+        static float OnTheMap(float v) => Math.Clamp(v, 5f, (TavernWorld.CellSize * TavernWorld.Grid.Width) - 5f);
     }
 
     private static int ReadSetting(string name, int fallback) =>

@@ -28,6 +28,10 @@ public sealed class TavernWebTests
             new Dictionary<string, string>
             {
                 ["TAVERN_WANDER_MS"] = "300",
+
+                // Wanderers come out at the players' door (in both pages' view) instead of across the map, where a
+                // random walk reached the pages' neighbourhood within the wait in only some runs.
+                ["TAVERN_WANDER_START"] = string.Create(CultureInfo.InvariantCulture, $"{Demo.Tavern.TavernWorld.StartPosition[0]},{Demo.Tavern.TavernWorld.StartPosition[1]}"),
                 ["TAVERN_BOT_MS"] = "700",
                 ["TAVERN_WAGE_MS"] = "3600000",
                 ["PASTRY_Accounts__Pbkdf2Iterations"] = "1000",
