@@ -34,6 +34,8 @@ public sealed class Brazier : DistributedObject<Brazier>
 [TestClass]
 public sealed class AiTakeOverTests
 {
+    public TestContext TestContext { get; set; } = null!;
+
     private const string Game = "Game.BrazierAi";
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
     private static readonly ModelRegistry Registry = ModelRegistry.FromTypes(new[] { typeof(Brazier) });
@@ -43,14 +45,14 @@ public sealed class AiTakeOverTests
     private readonly InProcessRouter router = new();
     private readonly List<IAsyncDisposable> owned = new();
     private StateServer server = null!;
-    private SessionRecorder session = null!;
+    private StateServerTests.Recorder session = null!;
 
     [TestInitialize]
     public void Start()
     {
         server = new StateServer(router, Registry, NullLogger.Instance, options: new StateServerOptions { MaxHandOverHeldRequests = 3 });
         server.Start();
-        session = new SessionRecorder();
+        session = new StateServerTests.Recorder("session");
         router.Subscribe(session, Session);
     }
 
@@ -74,7 +76,7 @@ public sealed class AiTakeOverTests
         int oldTicks = 0;
         using var timer = old.Every(TimeSpan.FromMilliseconds(5), () => oldTicks++);
         await BarrierAsync(old);
-        var viewer = new SessionRecorder();
+        var viewer = new StateServerTests.Recorder("session");
         router.Subscribe(viewer, Channel.ForLocation(street.DoId, 4));
 
         var fresh = NewAi();
@@ -94,7 +96,7 @@ public sealed class AiTakeOverTests
         // The new AI changes the objects (the State Server lets it: they are its own now) and the viewer sees only that.
         fresh.ResumeRequests();
         await fresh.InvokeAsync(() => takenDoor.Brightness = 9);
-        var set = await viewer.NextAsync();
+        var set = await viewer.NextAsync(TestContext);
         Assert.AreEqual(InternalMessageType.RelayBroadcast, set.Type);
         Assert.IsFalse(viewer.Received.Any(e => e.Type is InternalMessageType.EnterLocation or InternalMessageType.ObjectDeleted or InternalMessageType.ChangingLocation), "No viewer saw an object leave or enter.");
         Assert.AreEqual(0, server.HandOverCount);
@@ -155,13 +157,13 @@ public sealed class AiTakeOverTests
             SendClientCall(brazier.DoId, i);
         }
 
-        var refused = await session.NextAsync();
+        var refused = await session.NextAsync(TestContext);
         Assert.AreEqual(InternalMessageType.ClientRequestRefused, refused.Type);
         Assert.AreEqual(brazier.DoId, refused.Subject);
         var reader = new WireReader(refused.Payload.Span);
         Assert.AreEqual((ushort)EjectCode.HandOverBacklogFull, reader.ReadUInt16());
         StringAssert.Contains(reader.ReadString(), "StateServer:MaxHandOverHeldRequests");
-        Assert.AreEqual(InternalMessageType.ClientRequestRefused, (await session.NextAsync()).Type, "Both requests past the bound of 3 are refused.");
+        Assert.AreEqual(InternalMessageType.ClientRequestRefused, (await session.NextAsync(TestContext)).Type, "Both requests past the bound of 3 are refused.");
 
         fresh.ResumeRequests();
         await BarrierAsync(fresh);
@@ -174,16 +176,16 @@ public sealed class AiTakeOverTests
     {
         // A stand-in old AI that never answers HandOverAi (hung), then its link drops.
         var deadAi = Channel.ForParticipant(DoId.NewId());
-        var hung = new SessionRecorder();
+        var hung = new StateServerTests.Recorder("session");
         router.Subscribe(hung, deadAi);
         var brazier = new Brazier { DoId = DoId.NewId(), Name = "cellar", Brightness = 2 };
         router.Publish(InternalMessages.CreateObject(brazier, DoId.Empty, 1, Account, deadAi), Channel.StateServer);
         router.Publish(InternalMessages.ClaimAiObjects(1, Game, deadAi), Channel.StateServer);
-        Assert.AreEqual(InternalMessageType.QueryDone, (await hung.NextAsync()).Type);
+        Assert.AreEqual(InternalMessageType.QueryDone, (await hung.NextAsync(TestContext)).Type);
 
         var fresh = NewAi();
         var taking = fresh.TakeOverAsync();
-        Assert.AreEqual(InternalMessageType.HandOverAi, (await hung.NextAsync()).Type);
+        Assert.AreEqual(InternalMessageType.HandOverAi, (await hung.NextAsync(TestContext)).Type);
         Assert.IsFalse(taking.IsCompleted, "The new AI waits for the old one to stop.");
 
         router.Publish(InternalMessages.ParkAiObjects(deadAi, Game), Channel.StateServer);
@@ -269,7 +271,7 @@ public sealed class AiTakeOverTests
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         old.Post(() => gate.Task.Wait(Timeout));
         var newAi = Channel.ForParticipant(DoId.NewId());
-        var quitter = new SessionRecorder();
+        var quitter = new StateServerTests.Recorder("session");
         router.Subscribe(quitter, newAi);
         router.Publish(InternalMessages.TakeOverAi(7, Game, string.Empty, newAi), Channel.StateServer);
         SendClientCall(brazier.DoId, 12);
@@ -295,7 +297,7 @@ public sealed class AiTakeOverTests
 
         SendClientCall(brazier.DoId, 1);
 
-        var refused = await session.NextAsync();
+        var refused = await session.NextAsync(TestContext);
         Assert.AreEqual(InternalMessageType.ClientRequestRefused, refused.Type);
         Assert.AreEqual((ushort)EjectCode.NoAiServesObject, new WireReader(refused.Payload.Span).ReadUInt16());
     }
@@ -349,11 +351,11 @@ public sealed class AiTakeOverTests
     /// <summary>Waits until the State Server has handled everything sent before.</summary>
     private async Task ServerBarrierAsync()
     {
-        var probe = new SessionRecorder();
+        var probe = new StateServerTests.Recorder("session");
         var channel = Channel.ForParticipant(DoId.NewId());
         router.Subscribe(probe, channel);
         router.Publish(new Envelope(InternalMessageType.QueryZones, channel, DoId.Empty, BarrierQuery()), Channel.StateServer);
-        await probe.NextAsync();
+        await probe.NextAsync(TestContext);
         router.UnsubscribeAll(probe);
     }
 
@@ -364,37 +366,5 @@ public sealed class AiTakeOverTests
         writer.WriteDoId(new DoId(0, 0xBA));
         writer.WriteVarUInt32(0);
         return writer.WrittenSpan.ToArray();
-    }
-
-    /// <summary>Records what a channel is sent, in order.</summary>
-    private sealed class SessionRecorder : IParticipant
-    {
-        private readonly System.Threading.Channels.Channel<Envelope> queue = System.Threading.Channels.Channel.CreateUnbounded<Envelope>();
-        private readonly List<Envelope> received = new();
-
-        public string Name => "recorder";
-
-        public List<Envelope> Received
-        {
-            get
-            {
-                lock (received)
-                {
-                    return received.ToList();
-                }
-            }
-        }
-
-        public void Deliver(Envelope envelope, ReadOnlySpan<Channel> targets)
-        {
-            lock (received)
-            {
-                received.Add(envelope);
-            }
-
-            queue.Writer.TryWrite(envelope);
-        }
-
-        public async Task<Envelope> NextAsync() => await queue.Reader.ReadAsync().AsTask().WaitAsync(Timeout);
     }
 }

@@ -512,8 +512,8 @@ public sealed class StateServerTests
         }
     }
 
-    /// <summary>Records deliveries (on the State Server's task) and lets a test await them one by one.</summary>
-    private sealed class Recorder : IParticipant
+    /// <summary>Records deliveries (on the State Server's task) and lets a test await them one by one; <see cref="AiTakeOverTests"/> uses it too.</summary>
+    internal sealed class Recorder : IParticipant
     {
         private readonly System.Threading.Channels.Channel<Envelope> queue = System.Threading.Channels.Channel.CreateUnbounded<Envelope>();
         private readonly List<Envelope> received = new();
