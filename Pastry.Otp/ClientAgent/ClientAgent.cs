@@ -14,7 +14,7 @@ namespace Pastry.Otp.ClientAgent;
 /// <see cref="ClientSession"/>s (read through System.IO.Pipelines, written in batches). It enforces who may set what, interests, heartbeats and limits
 /// (ARCHITECTURE 4).
 /// </summary>
-public sealed partial class ClientAgent : IAsyncDisposable
+internal sealed partial class ClientAgent : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<ClientSession, Task> sessions = new();
     private readonly CancellationTokenSource stop = new();
