@@ -51,6 +51,13 @@ public sealed class AiHostOptions
     /// </summary>
     public string ApplicationKey { get; set; } = string.Empty;
 
+    /// <summary>
+    /// The largest frame the AI accepts from the Message Director over its link: a larger one drops the link (logged with
+    /// 395) before any of it is buffered, and the AI reconnects. Keep it at least the OTP's
+    /// <c>MessageDirector:MaxFrameBytes</c> (4 MiB by default). Default: 16 MiB.
+    /// </summary>
+    public int MaxFrameBytes { get; set; } = RemoteMessageRouter.DefaultMaxFrameBytes;
+
     /// <summary>The longest wait between reconnect attempts after the link to the Message Director drops. Default: 5 s.</summary>
     public TimeSpan MaxReconnectDelay { get; set; } = TimeSpan.FromSeconds(5);
 

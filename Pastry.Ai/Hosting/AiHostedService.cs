@@ -38,7 +38,7 @@ internal sealed class AiHostedService(Type application, IServiceProvider service
         // Two AIs of one application that serve different districts each keep their own objects when they die: the
         // next AI of the same districts takes them back, never the other district's AI.
         string name = districts.Count == 0 ? application.FullName! : $"{application.FullName} [{string.Join(" ", settings.Districts)}]";
-        var options = new AiOptions { MaxReconnectDelay = settings.MaxReconnectDelay, Time = services.GetService<TimeProvider>() ?? TimeProvider.System, Credentials = settings.Credentials, Application = name, ApplicationKey = settings.ApplicationKey };
+        var options = new AiOptions { MaxReconnectDelay = settings.MaxReconnectDelay, Time = services.GetService<TimeProvider>() ?? TimeProvider.System, Credentials = settings.Credentials, Application = name, ApplicationKey = settings.ApplicationKey, MaxFrameBytes = settings.MaxFrameBytes };
         if (services.GetService<IMessageRouter>() is { } local)
         {
             if (settings.TakeOver)

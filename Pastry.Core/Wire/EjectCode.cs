@@ -143,4 +143,10 @@ public enum EjectCode : ushort
     /// take over that application's objects (to the claiming AI).
     /// </summary>
     ApplicationKeyMismatch = 384,
+
+    /// <summary>
+    /// A Message Director link frame was larger than the receiving side accepts (<c>MessageDirector:MaxFrameBytes</c> at
+    /// the Message Director, <c>Ai:MaxFrameBytes</c> at the AI), so the link was dropped before the frame was read.
+    /// </summary>
+    LinkFrameTooLarge = 395,
 }

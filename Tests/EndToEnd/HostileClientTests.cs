@@ -237,7 +237,7 @@ public sealed class HostileClientTests
         {
             await FloodAsync(otp, clients, floods: 3);
         }
-        catch (Exception ex) when (ex is not AssertFailedException)
+        catch (Exception ex)
         {
             throw new AssertFailedException($"{ex.GetType().Name}: {ex.Message}. The server's output:{Environment.NewLine}{otp.Output}", ex);
         }
@@ -289,9 +289,9 @@ public sealed class HostileClientTests
                 connection.Dispose();
             }
 
-            var timer = Stopwatch.StartNew();
-            bystanders.Add(await RawClient.LoggedInAsync(clients, Registry, $"after{episode}", localAddress: BystanderAddress));
-            roundTrips.Add(timer.Elapsed.TotalMilliseconds);
+            // The server frees the flood's descriptors as it sees each connection close; until then a newcomer is told to
+            // try again later (349), and does, as a client would.
+            bystanders.Add(await LogInWhenAdmittedAsync(clients, $"after{episode}", roundTrips));
             await otp.WaitForLineCountAsync(admitting, episode);
         }
 
@@ -306,6 +306,24 @@ public sealed class HostileClientTests
         Assert.IsFalse(otp.Output.Contains("Out of memory", StringComparison.Ordinal), otp.Output);
         int refusals = Regex.Matches(otp.Output, "refusing (\\d+) at the file-descriptor reserve").Sum(m => int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
         Record($"file-descriptor reserve (ulimit -n 512, reserve 128): {floods} floods of {string.Join("/", floodSizes)} connections; {refusals} refused with 349 in {otp.CountLines(refusing)} warnings; bystander create+login after each flood {string.Join(", ", roundTrips.Select(t => t.ToString("0", System.Globalization.CultureInfo.InvariantCulture)))} ms");
+    }
+
+    private static async Task<RawClient> LogInWhenAdmittedAsync(IPEndPoint clients, string user, List<double> roundTrips)
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            var timer = Stopwatch.StartNew();
+            try
+            {
+                var client = await RawClient.LoggedInAsync(clients, Registry, user, localAddress: BystanderAddress);
+                roundTrips.Add(timer.Elapsed.TotalMilliseconds);
+                return client;
+            }
+            catch (AssertFailedException ex) when (ex.Message.Contains("file-descriptor limit", StringComparison.Ordinal) && attempt < 100)
+            {
+                await Task.Delay(100);
+            }
+        }
     }
 
     [TestMethod]
