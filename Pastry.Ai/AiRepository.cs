@@ -37,7 +37,8 @@ public sealed class AiOptions
     /// <summary>
     /// A secret the AIs of one application share (config <c>Ai:ApplicationKey</c>): the application's first AI pins it in
     /// the State Server, and only an AI that gives the same key may take back or take over that application's objects.
-    /// Empty: any AI that names the application may (on a shared Message Director, set one per application). Default: empty.
+    /// Empty: any AI that names the application may, except that an AI on a participant link of a Message Director with a
+    /// secret is refused (396 <see cref="EjectCode.ApplicationKeyRequired"/>). Default: empty.
     /// </summary>
     public string ApplicationKey { get; set; } = string.Empty;
 
@@ -1539,7 +1540,7 @@ public sealed class AiTakeOverRefusedException : Exception
         Reason = reason;
     }
 
-    /// <summary>Why: <see cref="EjectCode.NothingToTakeOver"/>, <see cref="EjectCode.HandOverUnderWay"/> or <see cref="EjectCode.ApplicationKeyMismatch"/>.</summary>
+    /// <summary>Why: <see cref="EjectCode.NothingToTakeOver"/>, <see cref="EjectCode.HandOverUnderWay"/>, <see cref="EjectCode.ApplicationKeyMismatch"/> or <see cref="EjectCode.ApplicationKeyRequired"/>.</summary>
     public EjectCode Code { get; }
 
     /// <summary>The State Server's reason, naming the fix.</summary>

@@ -47,7 +47,8 @@ public sealed class AiHostOptions
     /// <summary>
     /// A secret the AIs of one application share: the application's first AI pins it in the State Server, and only an AI
     /// that gives the same key may take back (after a restart) or take over its objects. Set one per application when
-    /// several games or services share a Message Director. Default: empty (any AI that names the application may).
+    /// several games or services share a Message Director. Required (396 without it) of an AI on a participant link when
+    /// the Message Director has a secret. Default: empty (elsewhere, any AI that names the application may).
     /// </summary>
     public string ApplicationKey { get; set; } = string.Empty;
 

@@ -105,7 +105,7 @@ internal sealed class AiHostedService(Type application, IServiceProvider service
                 throw new StartupException(
                     StartupError.AiTakeOverRefused,
                     settings.MessageDirector,
-                    $"The State Server refused this AI's {(settings.TakeOver ? "take-over" : "claim")} of {application.FullName}'s objects ({(int)ex.Code} {ex.Code}): {ex.Reason}. {(ex.Code == Wire.EjectCode.ApplicationKeyMismatch ? "Fix: give it the application's Ai:ApplicationKey." : "Fix: check Ai:TakeOver and which AIs of the application run.")}",
+                    $"The State Server refused this AI's {(settings.TakeOver ? "take-over" : "claim")} of {application.FullName}'s objects ({(int)ex.Code} {ex.Code}): {ex.Reason}. {(ex.Code is Wire.EjectCode.ApplicationKeyMismatch or Wire.EjectCode.ApplicationKeyRequired ? "Fix: give it the application's Ai:ApplicationKey." : "Fix: check Ai:TakeOver and which AIs of the application run.")}",
                     ex);
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
