@@ -88,7 +88,11 @@ public sealed class OtpServer : IAsyncDisposable
             }
         }
 
-        StateServer = new StateServer.StateServer(this.router, registry, loggerFactory.CreateLogger("Pastry.Otp.StateServer"), Database is not null, options.StateServer);
+        StateServer = new StateServer.StateServer(this.router, registry, loggerFactory.CreateLogger("Pastry.Otp.StateServer"), Database is not null, options.StateServer)
+        {
+            // Where links prove a secret, a participant that holds it must still prove the application's own key.
+            RequireApplicationKey = options.MessageDirector.Secret.Length > 0 || options.MessageDirector.PrivilegedSecret.Length > 0,
+        };
         var accounts = new AccountService(accountStore ?? new InMemoryAccountStore(), options.Accounts, time, loggerFactory.CreateLogger("Pastry.Otp.Accounts"));
         UberDogs = new UberDogHost(registry, accounts, loggerFactory.CreateLogger("Pastry.Otp.UberDogs"), metrics);
         ClientAgent = new ClientAgent.ClientAgent(options.ClientAgent, this.router, registry, UberDogs, interestPolicy ?? new VisibleParentsInterestPolicy(), time, metrics, loggerFactory.CreateLogger("Pastry.Otp.ClientAgent"));

@@ -20,7 +20,9 @@ internal sealed partial class ClientAgent : IAsyncDisposable
     private readonly CancellationTokenSource stop = new();
     private readonly ConcurrentDictionary<DoId, ClientSession> sessionsByAccount = new();
     private readonly AddressLimits addressLimits;
+    private readonly FileDescriptorBudget descriptors;
     private readonly ConcurrentDictionary<Task, byte> handshakes = new();
+    private int refusedForDescriptors;
     private TcpAcceptor? acceptor;
 
     // The one sweep over every session (heartbeat and login deadlines, resume grace, idle buffers): a one-shot timer
@@ -54,6 +56,7 @@ internal sealed partial class ClientAgent : IAsyncDisposable
         Flusher = new FlushScheduler(options.FlushInterval, OnFlushed);
         sweepPeriodMs = (long)Math.Clamp(options.HeartbeatTimeout.TotalMilliseconds / 4, 50, 1000);
         addressLimits = new AddressLimits(options.MaxConnectionsPerAddress, options.MaxNewConnectionsPerSecondPerAddress);
+        descriptors = new FileDescriptorBudget(options.FileDescriptorReserve);
         tls = CreateTlsOptions();
     }
 
@@ -93,6 +96,10 @@ internal sealed partial class ClientAgent : IAsyncDisposable
     {
         sweepTimer = new Timer(static state => ((ClientAgent)state!).Sweep(), this, Timeout.Infinite, Timeout.Infinite);
         acceptor = new TcpAcceptor(Options.Host, Options.Port, 512, "Client Agent", Logger, OnAccepted);
+        if (descriptors.Limit is { } limit && descriptors.Reserve > 0)
+        {
+            Logger.LogInformation("Client Agent: file-descriptor limit {Limit} (ulimit -n); a connection that would take descriptor {First} or above is refused with 349, keeping {Reserve} for the runtime, the database and links (ClientAgent:FileDescriptorReserve)", limit, descriptors.FirstReserved, descriptors.Reserve);
+        }
     }
 
     /// <summary>Stops accepting, ejects every session with 154 and waits for them to close.</summary>
@@ -165,6 +172,25 @@ internal sealed partial class ClientAgent : IAsyncDisposable
 
     private void OnAccepted(Socket socket)
     {
+        // The process's last descriptors are the runtime's: without one it cannot start a thread, and dies.
+        if (!descriptors.Admits(socket))
+        {
+            if (refusedForDescriptors++ == 0)
+            {
+                Logger.LogWarning("Refusing connections with {Code} {CodeName}: a new connection took descriptor {Descriptor}, within the last {Reserve} of the limit {Limit} (ClientAgent:FileDescriptorReserve); logged once until one is admitted again", (int)EjectCode.NotAdmitted, EjectCode.NotAdmitted, socket.Handle.ToInt64(), descriptors.Reserve, descriptors.Limit);
+            }
+
+            Metrics.Ejected(EjectCode.NotAdmitted);
+            Refuse(socket, descriptors.Refusal);
+            return;
+        }
+
+        if (refusedForDescriptors > 0)
+        {
+            Logger.LogWarning("Admitting connections again after refusing {Count} at the file-descriptor reserve", refusedForDescriptors);
+            refusedForDescriptors = 0;
+        }
+
         // Per-address admission before any per-session state exists: a refused connection costs one small send.
         if ((socket.RemoteEndPoint as IPEndPoint)?.Address is { } address
             && addressLimits.TryAdmit(address, Environment.TickCount64, out bool firstRefusal) is { } refusal)

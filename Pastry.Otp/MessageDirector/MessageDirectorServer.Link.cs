@@ -97,7 +97,12 @@ internal sealed partial class MessageDirectorServer
                 sending = outbox.RunAsync(stream, abort.Token);
                 var reader = FrameReader.Open(stream);
                 var outcome = await FrameReader.ReadAsync(reader, options.MaxFrameBytes, this, abort.Token).ConfigureAwait(false);
-                if (outcome.End is FrameReadEnd.Oversized or FrameReadEnd.Malformed)
+                if (outcome.End is FrameReadEnd.Oversized)
+                {
+                    // Refused before a byte of it is buffered; the link hears why (395) and is dropped.
+                    refused = Refuse(new LinkRefusal(EjectCode.LinkFrameTooLarge, $"{Name} sent a frame of {outcome.DeclaredLength} bytes, more than MessageDirector:MaxFrameBytes ({options.MaxFrameBytes}); the link is dropped"));
+                }
+                else if (outcome.End is FrameReadEnd.Malformed)
                 {
                     server.logger.LogError("{Link}: bad frame ({Status}, {Length} bytes); dropping the link", Name, outcome.End, outcome.DeclaredLength);
                 }
