@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using NATS.Client.Core;
 using Pastry.Messaging;
+using Pastry.Nats.Placement;
 using Pastry.Wire;
 
 namespace Pastry.Nats;
@@ -154,6 +155,36 @@ public sealed partial class NatsMessageRouter : IPostRemoveRouter, IDeliveryCoun
             }
         }
     }
+
+    /// <summary>
+    /// The ready OTP nodes on the backplane now, as this process sees them (the heartbeats on the keeper subject, and
+    /// this node itself once it is a ready keeper), in id order: the membership placement maps over.
+    /// </summary>
+    internal DoId[] LiveOtpNodes
+    {
+        get
+        {
+            lock (liveKeepers)
+            {
+                bool self = IsKeeper && Volatile.Read(ref ready) != 0 && !liveKeepers.ContainsKey(NodeId);
+                var nodes = new DoId[liveKeepers.Count + (self ? 1 : 0)];
+                liveKeepers.Keys.CopyTo(nodes, 0);
+                if (self)
+                {
+                    nodes[^1] = NodeId;
+                }
+
+                Array.Sort(nodes);
+                return nodes;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The OTP node that placement gives <paramref name="key"/> (a root object, see <see cref="RendezvousPlacement"/>)
+    /// among the live ready ones this process sees, or <see cref="DoId.Empty"/> when it sees none.
+    /// </summary>
+    internal DoId OtpNodeFor(DoId key) => RendezvousPlacement.NodeFor(key, LiveOtpNodes);
 
     /// <summary>
     /// Completes once a ready OTP process (a keeper whose roles are subscribed) has been heard on the backplane. An AI
