@@ -243,6 +243,7 @@ public sealed partial class NatsMessageRouter : IPostRemoveRouter, IDeliveryCoun
             {
                 nodesInbox = new EnvelopeSubscription(connection, subjects.Nodes, SubscriptionKind.Node, default, DoId.Empty, OnReceived);
                 Enqueue(Outbound.Subscribe(nodesInbox));
+                SubscribePlacedLocked();
             }
         }
 
@@ -341,6 +342,13 @@ public sealed partial class NatsMessageRouter : IPostRemoveRouter, IDeliveryCoun
     public void Publish(Envelope envelope, ReadOnlySpan<Channel> targets)
     {
         ArgumentNullException.ThrowIfNull(envelope);
+
+        // A State Server or Database request goes to the OTP node it concerns (see NatsMessageRouter.Placement.cs).
+        if (targets.Length == 1 && targets[0].Kind == ChannelKind.Role && (targets[0] == Channel.StateServer || targets[0] == Channel.Database) && TryPlace(envelope, targets[0]))
+        {
+            return;
+        }
+
         for (int i = 0; i < targets.Length; i++)
         {
             DeliverLocally(envelope, targets, i, exact: true, inRanges: true);
@@ -503,14 +511,7 @@ public sealed partial class NatsMessageRouter : IPostRemoveRouter, IDeliveryCoun
                 first = liveKeepers.Count == 0;
                 if (liveKeepers.TryAdd(id, 0))
                 {
-                    if (IsKeeper)
-                    {
-                        logger.LogError("NATS backplane: another OTP process (node {Node}) is on this backplane (Nats:SubjectPrefix {Prefix}); both take every State Server and Database request until placement is built. Give each world its own Nats:SubjectPrefix.", id, options.SubjectPrefix);
-                    }
-                    else
-                    {
-                        logger.LogInformation("NATS backplane: OTP node {Node} is on the backplane", id);
-                    }
+                    logger.LogInformation("NATS backplane: OTP node {Node} is on the backplane", id);
 
                     restore = keeperLost;
                     keeperLost = false;
@@ -565,6 +566,7 @@ public sealed partial class NatsMessageRouter : IPostRemoveRouter, IDeliveryCoun
             RestoreAfterKeeperLoss();
         }
 
+        ExpireGathers();
         SendHeartbeat();
     }
 
@@ -809,6 +811,23 @@ public sealed partial class NatsMessageRouter : IPostRemoveRouter, IDeliveryCoun
                     break;
                 }
 
+            case SubscriptionKind.Holder:
+                {
+                    // A request for one of this node's roles (the State Server, or the Database role), about an object it holds.
+                    int index = targets.IndexOf(Channel.StateServer);
+                    if (index < 0)
+                    {
+                        index = targets.IndexOf(Channel.Database);
+                    }
+
+                    if (index >= 0)
+                    {
+                        DeliverLocally(envelope, targets, index, exact: true, inRanges: false);
+                    }
+
+                    break;
+                }
+
             case SubscriptionKind.Node:
                 if (envelope.Sender.Id != NodeId)
                 {
@@ -857,7 +876,7 @@ public sealed partial class NatsMessageRouter : IPostRemoveRouter, IDeliveryCoun
     private void DeliverLocally(Envelope envelope, ReadOnlySpan<Channel> targets, int index, bool exact, bool inRanges)
     {
         var target = targets[index];
-        if (targets[..index].Contains(target))
+        if (targets[..index].Contains(target) || SwallowedByGather(envelope, target))
         {
             return;
         }

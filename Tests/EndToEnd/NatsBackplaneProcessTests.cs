@@ -74,24 +74,27 @@ public sealed class NatsBackplaneProcessTests
     }
 
     [TestMethod]
-    public async Task ASecondOtpOnTheSameBackplane_RefusesToStart_NamingNatsSubjectPrefix_AndWithItsOwnPrefixItStarts()
+    public async Task ASecondOtpWithSqlite_RefusesToJoinTheBackplane_NamingTheFix_AndWithItsOwnPrefixItStarts()
     {
         await using var nats = await global::Pastry.Tests.Nats.NatsServer.StartAsync();
         var (first, _, _) = await PastryProcess.StartOtpAsync(Deployment.NatsSettings(nats));
         await using var _ = first;
         await first.WaitForLineAsync(new Regex("NATS backplane connected"), Timeout);
 
-        // Until placement is built, a second OTP would apply every State Server and Database request again.
-        await using var second = PastryProcess.Start(["serve", "--role", "otp", "--app", typeof(Knight).Assembly.Location, "--ClientAgent:Port", "0", "--MessageDirector:Port", "0", "--Admin:Port", "0", "--Database:Path", string.Empty, .. Deployment.NatsSettings(nats)]);
+        // Several OTP nodes share one world only with one database they all reach: a SQLite file is this node's alone.
+        var folder = Directory.CreateTempSubdirectory("pastry-second-");
+        string file = Path.Combine(folder.FullName, "second.db");
+        await using var second = PastryProcess.Start(["serve", "--role", "otp", "--app", typeof(Knight).Assembly.Location, "--ClientAgent:Port", "0", "--MessageDirector:Port", "0", "--Admin:Port", "0", "--Database:Path", file, "--Database:AutoMigrate", "true", .. Deployment.NatsSettings(nats)]);
         Assert.AreEqual(1, await second.WaitForExitAsync(Timeout), second.Output);
         StringAssert.Contains(second.Output, "Another OTP process already serves the NATS backplane");
-        StringAssert.Contains(second.Output, "Fix: stop the other one, or give this world its own Nats:SubjectPrefix");
+        StringAssert.Contains(second.Output, "Fix: give every OTP node of this world the same PostgreSQL");
         Assert.AreEqual(0, second.CountLines(new Regex("Client Agent listening")), "It refused before its roles started.");
 
         // Another world on the same nats-server: its own prefix, and it starts.
         var (other, _, _) = await PastryProcess.StartOtpAsync([.. Deployment.NatsSettings(nats), "--Nats:SubjectPrefix", "otherworld"]);
         await using var __ = other;
-        Assert.AreEqual(0, first.CountLines(new Regex("another OTP process")), "The worlds do not hear each other.");
+        Assert.AreEqual(0, first.CountLines(new Regex("OTP node \\S+ is on the backplane")), "Neither the refused node (never ready) nor the other world is a node of this one.");
+        folder.Delete(recursive: true);
     }
 
     [TestMethod]
