@@ -21,7 +21,8 @@ public sealed partial class NatsMessageRouter : IPlacementRouter
     // For each object created or activated through this process: the subject it went to (or InProcess). Later requests
     // about it take the same way, because a request sent to its holder subject right after the create could reach the
     // nats-server before the holder subscribed it; one subject from one publisher keeps its order.
-    private readonly Dictionary<DoId, string> routes = new();
+    // With the subject, the node it reaches when it is a node's (a placement subject, or this node): see PlaceUnder.
+    private readonly Dictionary<DoId, (string Subject, DoId Node)> routes = new();
 
     // Requests sent to every node whose answers end with a QueryDone: the asker and context, and the dones still awaited.
     private readonly Dictionary<(Channel Asker, uint Context), Gather> gathers = new();
@@ -111,21 +112,49 @@ public sealed partial class NatsMessageRouter : IPlacementRouter
         return SendToNodeOf(envelope, role, key, remember: DoId.Empty);
     }
 
-    /// <summary>A create or an activation under <paramref name="parent"/>: to the parent's holder, or placed by the mapping when it is a root.</summary>
-    private bool PlaceUnder(Envelope envelope, Channel role, DoId parent) =>
-        envelope.Subject.IsEmpty ? false
-        : parent.IsEmpty ? SendToNodeOf(envelope, role, envelope.Subject, remember: envelope.Subject)
-        : SendAbout(envelope, role, parent, remember: envelope.Subject);
+    /// <summary>
+    /// A create or an activation under <paramref name="parent"/>: to the parent's holder, or placed by the mapping when
+    /// it is a root. An object this process created before on a node that is still live goes there again: an AI that
+    /// creates its objects again after another node died must not place an object a survivor holds on a third node
+    /// (the holder refuses the create as a duplicate, and the route stays right).
+    /// </summary>
+    private bool PlaceUnder(Envelope envelope, Channel role, DoId parent)
+    {
+        if (envelope.Subject.IsEmpty)
+        {
+            return false;
+        }
+
+        if (TryRememberedNode(envelope.Subject, out var known) && (known.Node == NodeId || Array.IndexOf(LiveOtpNodes, known.Node) >= 0))
+        {
+            Send(envelope, role, known.Subject);
+            return true;
+        }
+
+        return parent.IsEmpty
+            ? SendToNodeOf(envelope, role, envelope.Subject, remember: envelope.Subject)
+            : SendAbout(envelope, role, parent, remember: envelope.Subject);
+    }
+
+    /// <summary>The route remembered for <paramref name="id"/> when it reaches a known node (not a parent's holder subject).</summary>
+    private bool TryRememberedNode(DoId id, out (string Subject, DoId Node) route)
+    {
+        lock (gate)
+        {
+            return routes.TryGetValue(id, out route) && !route.Node.IsEmpty;
+        }
+    }
 
     /// <summary>Sends a request about <paramref name="key"/> to its holder, and remembers the way for <paramref name="remember"/> (a new object).</summary>
     private bool SendAbout(Envelope envelope, Channel role, DoId key, DoId remember)
     {
-        if (!TryRoute(key, out var route))
+        if (!TryRoute(key, out var route, out var node))
         {
             route = subjects.Holder(key);
+            node = DoId.Empty;
         }
 
-        Remember(remember, route);
+        Remember(remember, route, node);
         Send(envelope, role, route);
         return true;
     }
@@ -140,27 +169,33 @@ public sealed partial class NatsMessageRouter : IPlacementRouter
         }
 
         string route = node == NodeId ? InProcess : subjects.Placed(node);
-        Remember(remember, route);
+        Remember(remember, route, node);
         Send(envelope, role, route);
         return true;
     }
 
     /// <summary>The way to <paramref name="key"/>'s holder that this process knows: its own State Server holds it, or it created it.</summary>
-    private bool TryRoute(DoId key, out string route)
+    private bool TryRoute(DoId key, out string route) => TryRoute(key, out route, out _);
+
+    /// <summary>As <see cref="TryRoute(DoId, out string)"/>, with the node the route reaches when it is a node's.</summary>
+    private bool TryRoute(DoId key, out string route, out DoId node)
     {
         lock (gate)
         {
             if (held.ContainsKey(key))
             {
                 route = InProcess;
+                node = NodeId;
                 return true;
             }
 
-            return routes.TryGetValue(key, out route!);
+            bool known = routes.TryGetValue(key, out var remembered);
+            (route, node) = known ? remembered : (string.Empty, DoId.Empty);
+            return known;
         }
     }
 
-    private void Remember(DoId id, string route)
+    private void Remember(DoId id, string route, DoId node)
     {
         if (id.IsEmpty)
         {
@@ -175,7 +210,7 @@ public sealed partial class NatsMessageRouter : IPlacementRouter
                 routes.Clear();
             }
 
-            routes[id] = route;
+            routes[id] = (route, node);
         }
     }
 
