@@ -131,9 +131,20 @@ public sealed partial class NatsMessageRouter : IPlacementRouter
             return true;
         }
 
-        return parent.IsEmpty
-            ? SendToNodeOf(envelope, role, envelope.Subject, remember: envelope.Subject)
-            : SendAbout(envelope, role, parent, remember: envelope.Subject);
+        if (!parent.IsEmpty)
+        {
+            return SendAbout(envelope, role, parent, remember: envelope.Subject);
+        }
+
+        if (SendToNodeOf(envelope, role, envelope.Subject, remember: envelope.Subject))
+        {
+            return true;
+        }
+
+        // No OTP node heard yet (a process that did not wait for one): the role's subject, as before placement, and the
+        // requests that follow about this object take it too, or they could overtake the holder's subscription.
+        Remember(envelope.Subject, subjects.Of(role), DoId.Empty);
+        return false;
     }
 
     /// <summary>The route remembered for <paramref name="id"/> when it reaches a known node (not a parent's holder subject).</summary>
