@@ -376,25 +376,39 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
         where T : DistributedObject<T>
     {
         var model = registry.GetModel<T>();
-        var reply = await RequestAsync(context => DatabaseMessages.ActivateObject(context, model, id, parent, zone, owner, Channel), Channel.StateServer, model, cancellation, DatabaseStatus.NotFound).ConfigureAwait(false);
-        if (reply.Status == DatabaseStatus.NotFound)
-        {
-            return null;
-        }
+        T? activated = null;
+        var reply = await RequestAsync(context => DatabaseMessages.ActivateObject(context, model, id, parent, zone, owner, Channel), Channel.StateServer, model, cancellation, DatabaseStatus.NotFound, answer => Track(answer)).ConfigureAwait(false);
+        return reply.Status == DatabaseStatus.NotFound ? null : activated ?? Track(reply);
 
-        var obj = (T)model.CreateInstance();
-        obj.DoId = id;
-        obj.Owner = owner;
-        obj.Parent = parent;
-        obj.Zone = zone;
-        foreach (var pair in reply.Values)
+        // On the logic loop, in the order the State Server's messages arrive: the object is this AI's before a handover
+        // that follows its activation (it was activated inside another AI's district) can take it away. When the object
+        // was live with another AI, the State Server handed it over to this one first (Adopted): that copy is the one.
+        T Track(DatabaseReply answer)
         {
-            model.GetField(pair.Key).SetBoxed(obj, pair.Value);
-        }
+            if (answer.Status != DatabaseStatus.Ok || activated is not null)
+            {
+                return activated!;
+            }
 
-        storedObjects[id] = 0;
-        table.Track(obj, this).Created.OnNext(obj);
-        return obj;
+            if (table.TryGet(id, out var adopted) && adopted is T live)
+            {
+                return activated = live;
+            }
+
+            var obj = (T)model.CreateInstance();
+            obj.DoId = id;
+            obj.Owner = owner;
+            obj.Parent = parent;
+            obj.Zone = zone;
+            foreach (var pair in answer.Values)
+            {
+                model.GetField(pair.Key).SetBoxed(obj, pair.Value);
+            }
+
+            storedObjects[id] = 0;
+            table.Track(obj, this).Created.OnNext(obj);
+            return activated = obj;
+        }
     }
 
     /// <summary>

@@ -287,6 +287,9 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
         graph.Place(obj, parent, zone);
         logger.LogDebug("Created {Model} {DoId} at {Location} for {Ai}", model.Name, obj.Id, obj.Location, ai);
         PublishToLocationAndOwner(new Envelope(InternalMessageType.EnterLocation, Messaging.Channel.StateServer, obj.Id, EntryOf(obj)), obj, DoId.Empty);
+
+        // Made inside a district another AI serves: it is that AI's at once, as if it had walked in (StateServer.Handover.cs).
+        HandOverToDistrictAi(obj, envelope);
     }
 
     /// <summary>
@@ -510,6 +513,16 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
             return;
         }
 
+        MoveObject(obj, parent, zone, envelope);
+    }
+
+    /// <summary>
+    /// Places <paramref name="obj"/> at <c>(parent, zone)</c> and publishes the move to the old and new location and the
+    /// owner; when another AI serves the new location, the object is that AI's from this step on. False (refused to
+    /// <paramref name="envelope"/>'s sender) when the place is not allowed (a cycle).
+    /// </summary>
+    private bool MoveObject(StateObject obj, DoId parent, uint zone, Envelope envelope)
+    {
         var old = obj.Location;
         try
         {
@@ -518,7 +531,7 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
         catch (ArgumentException ex)
         {
             Refuse(envelope, ex.Message);
-            return;
+            return false;
         }
 
         scratch.Reset();
@@ -534,6 +547,7 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
 
         // Into a district another AI serves: it is that AI's from this step on (see StateServer.Handover.cs).
         HandOverToDistrictAi(obj, envelope);
+        return true;
     }
 
     private void SetOwner(Envelope envelope)
