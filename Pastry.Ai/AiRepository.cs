@@ -244,7 +244,8 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
     /// <summary>
     /// Creates <paramref name="obj"/> on the server at <c>(parent, zone)</c>, owned by <paramref name="owner"/> (an
     /// account; empty means this AI). It runs <see cref="DistributedObject.FullClean"/> first, so an object with a
-    /// missing Required field or a bad value is refused here, with every problem listed.
+    /// missing Required field or a bad value is refused here, with every problem listed. Created inside a district
+    /// another AI serves, it is handed over to that AI at once (<see cref="HandedOver"/> follows).
     /// </summary>
     public T Create<T>(T obj, DoId parent, uint zone, DoId owner = default)
         where T : DistributedObject
@@ -370,6 +371,9 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
     /// Activates a stored object: the State Server loads its Db fields and places it at <c>(parent, zone)</c>, where it
     /// behaves like any object this AI created; its Db fields are written through to the database on every change.
     /// Returns this AI's live copy, or null when no object of that class is stored under <paramref name="id"/>.
+    /// Several AIs (districts): activated inside another AI's district, it is handed over to that AI right after
+    /// (<see cref="HandedOver"/>); already live with another AI and asked for at a place this AI serves, it moves there
+    /// and becomes this AI's with its live values (the copy returned is the one <see cref="Adopted"/> raised).
     /// </summary>
     /// <exception cref="DatabaseRequestException">The stored data is bad (the reason names the field), or the object is already active.</exception>
     public async Task<T?> ActivateAsync<T>(DoId id, DoId parent, uint zone, DoId owner = default, CancellationToken cancellation = default)
