@@ -178,6 +178,18 @@ public sealed partial class StateServer
             return false;
         }
 
+        // Taking a live object from another AI is a claim: only within one application (its district AIs), whatever the
+        // link's secret, so that another game's AI cannot take this one's objects by naming a district.
+        string application = ApplicationOf(ai);
+        string holder = ApplicationOf(live.Ai);
+        if (DistrictBase(application) != DistrictBase(holder))
+        {
+            string reason = $"activate {model.Name} {live.Id}: it is live with AI {live.Ai} of application '{holder}', and AI {ai} of application '{application}' may not take it (another application's object); it stays where it is";
+            logger.LogWarning("State Server refused ActivateObject from {Sender}: {Reason}", request.Sender, reason);
+            ReplyActivation(request.Sender, live.Id, context, DatabaseStatus.AlreadyExists, reason);
+            return true;
+        }
+
         var from = live.Ai;
         if (!MoveObject(live, location.Parent, location.Zone, request))
         {
@@ -187,6 +199,20 @@ public sealed partial class StateServer
         logger.LogInformation("AI {Ai} activated {Model} {DoId}, which AI {From} had live in the world: it moved to {Location} and is {Ai}'s now (live values kept)", ai, model.Name, live.Id, from, live.Location, ai);
         ReplyActivation(request.Sender, live.Id, context, DatabaseStatus.Ok, string.Empty, live);
         return true;
+    }
+
+    /// <summary>The application a running AI named when it claimed (AiOptions.Application), or empty (it named none).</summary>
+    private string ApplicationOf(Messaging.Channel ai)
+    {
+        foreach (var (name, application) in applications)
+        {
+            if (application.Live.Contains(ai))
+            {
+                return name;
+            }
+        }
+
+        return string.Empty;
     }
 
     /// <summary>A rolling upgrade of a district AI: the new AI serves the old one's districts from the switch on.</summary>

@@ -221,6 +221,17 @@ public sealed class AiHandoverTests
         var refused = await Assert.ThrowsExactlyAsync<DatabaseRequestException>(() => east.ActivateAsync<DbWallet>(stored.DoId, realm.DoId, 1).WaitAsync(Timeout));
         Assert.AreEqual(DatabaseStatus.AlreadyExists, refused.Status);
         Assert.AreEqual(ObjectState.Live, back.State);
+        // An AI of another application that serves a district may not take it by activating it there.
+        await using var stranger = new AiRepository(world.Server.Router, world.Server.Registry, new AiOptions { Application = "Another Game" });
+        await stranger.TakeBackAsync().WaitAsync(Timeout);
+        stranger.Serve(new[] { new AiDistrict(realm.DoId, 3, 3) });
+        var foreign = await Assert.ThrowsExactlyAsync<DatabaseRequestException>(() => stranger.ActivateAsync<DbWallet>(stored.DoId, realm.DoId, 3).WaitAsync(Timeout));
+        Assert.AreEqual(DatabaseStatus.AlreadyExists, foreign.Status);
+        StringAssert.Contains(foreign.Reason, "another application's object");
+        await world.Logs.WaitForLineAsync(new Regex("refused ActivateObject .*application 'Another Game' may not take it")).WaitAsync(Timeout);
+        Assert.AreEqual(ObjectState.Live, back.State);
+        Assert.AreEqual(1u, back.Zone);
+
         using var connection = Pastry.Otp.Database.SqliteDatabase.Open(world.Database!.Path, create: false);
         Assert.AreEqual(1, Dapper.SqlMapper.ExecuteScalar<int>(connection, "SELECT COUNT(*) FROM DbWallet"));
         Assert.AreEqual(40, Dapper.SqlMapper.ExecuteScalar<int>(connection, "SELECT Gold FROM DbWallet"));
