@@ -118,11 +118,8 @@ public sealed class TavernDistrictHandoverTests
     [TestMethod]
     public async Task APlayerLogsInAgainWhileTheirAvatarIsLiveOnTheOtherAi_OldTownGetsItWithItsGold_NoDuplicate_NoLoss()
     {
-        string directory = Directory.CreateTempSubdirectory("tavern-districts-relogin").FullName;
-        string database = Path.Combine(directory, "tavern.db");
-        await using var otp = await TavernProcess.StartOtpAsync(database);
-        await using var oldTown = await StartDistrictAiAsync(otp, OldTown);
-        await using var hill = await StartDistrictAiAsync(otp, Hill);
+        await using var world = await TwoDistricts.StartAsync("relogin");
+        var (database, otp, oldTown, hill) = (world.Database, world.Otp, world.OldTown, world.Hill);
         const string password = "ann likes the tavern";
         int gold = TavernWorld.StartingGold;
 
@@ -169,11 +166,8 @@ public sealed class TavernDistrictHandoverTests
     [TestMethod]
     public async Task ANewBuildTakesOverTheHillsAi_WithAPlayerOnItsStreets_AndTheDistrictHandoverGoesOnWithIt()
     {
-        string directory = Directory.CreateTempSubdirectory("tavern-districts-takeover").FullName;
-        string database = Path.Combine(directory, "tavern.db");
-        await using var otp = await TavernProcess.StartOtpAsync(database);
-        await using var oldTown = await StartDistrictAiAsync(otp, OldTown);
-        await using var hill = await StartDistrictAiAsync(otp, Hill);
+        await using var world = await TwoDistricts.StartAsync("takeover");
+        var (database, otp, oldTown, hill) = (world.Database, world.Otp, world.OldTown, world.Hill);
         var ann = await TavernSession.JoinAsync(otp.Clients.Address.ToString(), otp.Clients.Port, "ann", "ann likes the tavern").WaitAsync(Timeout);
         int gold = await BuyAleAsync(ann, TavernWorld.StartingGold);
         await WalkOntoTheHillAsync(ann, hill, gold);
@@ -199,6 +193,39 @@ public sealed class TavernDistrictHandoverTests
         using var connection = Pastry.Otp.Database.SqliteDatabase.Open(database, create: false);
         Assert.AreEqual(1, Dapper.SqlMapper.ExecuteScalar<int>(connection, "SELECT COUNT(*) FROM Player"));
         Assert.AreEqual(gold, Dapper.SqlMapper.ExecuteScalar<int>(connection, "SELECT Gold FROM Player WHERE Name = 'ann'"));
+    }
+
+    /// <summary>The Tavern's OTP on a fresh SQLite file with Old Town's and the Hill's AI processes (TCP link).</summary>
+    private sealed record TwoDistricts(string Database, TavernProcess Otp, PastryProcess OldTown, PastryProcess Hill) : IAsyncDisposable
+    {
+        public static async Task<TwoDistricts> StartAsync(string name)
+        {
+            string database = Path.Combine(Directory.CreateTempSubdirectory($"tavern-districts-{name}").FullName, "tavern.db");
+            var otp = await TavernProcess.StartOtpAsync(database);
+            PastryProcess? oldTown = null;
+            try
+            {
+                oldTown = await StartDistrictAiAsync(otp, TavernDistrictHandoverTests.OldTown);
+                return new TwoDistricts(database, otp, oldTown, await StartDistrictAiAsync(otp, TavernDistrictHandoverTests.Hill));
+            }
+            catch
+            {
+                if (oldTown is not null)
+                {
+                    await oldTown.DisposeAsync();
+                }
+
+                await otp.DisposeAsync();
+                throw;
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await Hill.DisposeAsync();
+            await OldTown.DisposeAsync();
+            await Otp.DisposeAsync();
+        }
     }
 
     /// <summary>Buys an ale at Old Town's bar (the player must be in Old Town) and returns the gold left.</summary>
