@@ -8,7 +8,7 @@ using Pastry.Wire;
 namespace Pastry.Otp.MessageDirector;
 
 // One remote participant: its handshake, what it may send, its bounded per-link state and its cleanup.
-public sealed partial class MessageDirectorServer
+internal sealed partial class MessageDirectorServer
 {
     /// <summary>Why a link is closed: an MD-link code (360-364) and a reason for the log and the peer.</summary>
     private readonly record struct LinkRefusal(EjectCode Code, string Reason);

@@ -5,7 +5,7 @@ using Pastry.Wire;
 namespace Pastry.Otp.StateServer;
 
 // Activation: loading a stored object from the Database role into RAM, and answering whoever asked.
-public sealed partial class StateServer
+internal sealed partial class StateServer
 {
     private readonly Dictionary<uint, PendingActivation> activations = new();
     private readonly HashSet<DoId> activating = new();

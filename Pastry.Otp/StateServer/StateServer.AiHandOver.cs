@@ -15,7 +15,7 @@ namespace Pastry.Otp.StateServer;
 // past the bound, or for an object no AI serves, is refused to its client, and nothing of it is applied.
 // The application's first AI pins a key (Ai:ApplicationKey, a hash kept here): only an AI that gives the same key may
 // claim or take over that application's objects.
-public sealed partial class StateServer
+internal sealed partial class StateServer
 {
     private readonly TimeSpan aiHandOverTimeout;
     private readonly int maxHandOverHeldRequests;

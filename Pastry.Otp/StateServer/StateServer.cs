@@ -15,7 +15,7 @@ namespace Pastry.Otp.StateServer;
 /// are queued, and published as one <see cref="InternalMessageType.RelayBroadcastBatch"/> before anything else is
 /// published and whenever the queue runs empty: an idle server relays at once, a busy one in batches.
 /// </summary>
-public sealed partial class StateServer : IParticipant, IAsyncDisposable
+internal sealed partial class StateServer : IParticipant, IAsyncDisposable
 {
     private readonly IMessageRouter router;
     private readonly ModelRegistry registry;
