@@ -753,7 +753,7 @@ public sealed class TavernAi : IAiApplication
                 }
 
                 strides.Remove(player.DoId);
-                Console.Out.WriteLine($"tavern: {player.Name} walked on into another AI's district");
+                Console.Out.WriteLine($"tavern: {player.Name} walked on into another AI's district with {player.Gold} gold");
                 break;
             case Wanderer when ReferenceEquals(obj, wanderer):
                 wanderer = null;

@@ -257,7 +257,8 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
     /// <summary>
     /// Creates <paramref name="obj"/> on the server at <c>(parent, zone)</c>, owned by <paramref name="owner"/> (an
     /// account; empty means this AI). It runs <see cref="DistributedObject.FullClean"/> first, so an object with a
-    /// missing Required field or a bad value is refused here, with every problem listed.
+    /// missing Required field or a bad value is refused here, with every problem listed. Created inside a district
+    /// another AI serves, it is handed over to that AI at once (<see cref="HandedOver"/> follows).
     /// </summary>
     public T Create<T>(T obj, DoId parent, uint zone, DoId owner = default)
         where T : DistributedObject
@@ -383,31 +384,48 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
     /// Activates a stored object: the State Server loads its Db fields and places it at <c>(parent, zone)</c>, where it
     /// behaves like any object this AI created; its Db fields are written through to the database on every change.
     /// Returns this AI's live copy, or null when no object of that class is stored under <paramref name="id"/>.
+    /// Several AIs (districts): activated inside another AI's district, it is handed over to that AI right after
+    /// (<see cref="HandedOver"/>); already live with another AI and asked for at a place this AI serves, it moves there
+    /// and becomes this AI's with its live values (the copy returned is the one <see cref="Adopted"/> raised).
     /// </summary>
     /// <exception cref="DatabaseRequestException">The stored data is bad (the reason names the field), or the object is already active.</exception>
     public async Task<T?> ActivateAsync<T>(DoId id, DoId parent, uint zone, DoId owner = default, CancellationToken cancellation = default)
         where T : DistributedObject<T>
     {
         var model = registry.GetModel<T>();
-        var reply = await RequestAsync(context => DatabaseMessages.ActivateObject(context, model, id, parent, zone, owner, Channel), Channel.StateServer, model, cancellation, DatabaseStatus.NotFound).ConfigureAwait(false);
-        if (reply.Status == DatabaseStatus.NotFound)
-        {
-            return null;
-        }
+        T? activated = null;
+        var reply = await RequestAsync(context => DatabaseMessages.ActivateObject(context, model, id, parent, zone, owner, Channel), Channel.StateServer, model, cancellation, DatabaseStatus.NotFound, answer => Track(answer)).ConfigureAwait(false);
+        return reply.Status == DatabaseStatus.NotFound ? null : activated ?? Track(reply);
 
-        var obj = (T)model.CreateInstance();
-        obj.DoId = id;
-        obj.Owner = owner;
-        obj.Parent = parent;
-        obj.Zone = zone;
-        foreach (var pair in reply.Values)
+        // On the logic loop, in the order the State Server's messages arrive: the object is this AI's before a handover
+        // that follows its activation (it was activated inside another AI's district) can take it away. When the object
+        // was live with another AI, the State Server handed it over to this one first (Adopted): that copy is the one.
+        T Track(DatabaseReply answer)
         {
-            model.GetField(pair.Key).SetBoxed(obj, pair.Value);
-        }
+            if (answer.Status != DatabaseStatus.Ok || activated is not null)
+            {
+                return activated!;
+            }
 
-        storedObjects[id] = 0;
-        table.Track(obj, this).Created.OnNext(obj);
-        return obj;
+            if (table.TryGet(id, out var adopted) && adopted is T live)
+            {
+                return activated = live;
+            }
+
+            var obj = (T)model.CreateInstance();
+            obj.DoId = id;
+            obj.Owner = owner;
+            obj.Parent = parent;
+            obj.Zone = zone;
+            foreach (var pair in answer.Values)
+            {
+                model.GetField(pair.Key).SetBoxed(obj, pair.Value);
+            }
+
+            storedObjects[id] = 0;
+            table.Track(obj, this).Created.OnNext(obj);
+            return activated = obj;
+        }
     }
 
     /// <summary>

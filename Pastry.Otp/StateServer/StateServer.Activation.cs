@@ -46,6 +46,11 @@ internal sealed partial class StateServer
             }
         }
 
+        if (TryGetObject(envelope.Subject, out var live) && TryActivateLive(envelope, live, model, context, ai, new Location(parent, zone), owner))
+        {
+            return;
+        }
+
         string? problem = !databaseEnabled ? "the Database role is off (Database:Path is empty)"
             : envelope.Subject.IsEmpty ? "the DoId is empty"
             : graph.Contains(envelope.Subject) || activating.Contains(envelope.Subject) ? "it is already active"
@@ -111,6 +116,10 @@ internal sealed partial class StateServer
         logger.LogDebug("Activated {Model} {DoId} at {Location} for {Ai}", obj.Model.Name, obj.Id, obj.Location, obj.Ai);
         PublishToLocationAndOwner(new Envelope(InternalMessageType.EnterLocation, Messaging.Channel.StateServer, obj.Id, EntryOf(obj)), obj, DoId.Empty);
         ReplyActivation(pending.Requester, obj.Id, pending.Context, DatabaseStatus.Ok, string.Empty, obj);
+
+        // Activated inside a district another AI serves: after the answer (the requester has the object first), it is
+        // handed to that AI at once, as if it had walked in (StateServer.Handover.cs).
+        HandOverToDistrictAi(obj, envelope);
     }
 
     private void ReplyActivation(Messaging.Channel target, DoId id, uint context, DatabaseStatus status, string reason, StateObject? obj = null)

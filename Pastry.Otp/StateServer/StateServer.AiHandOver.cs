@@ -198,7 +198,12 @@ internal sealed partial class StateServer
                 return;
             }
 
-            RefuseClaim(context, EjectCode.NothingToTakeOver, $"no AI of application '{name}' is connected or parked here, so there is nothing to take over; check the application's name, or start this AI without --take-over (Ai:TakeOver) to begin afresh", envelope.Sender);
+            // AIs that serve districts are named with them (AiHostedService): the new build must name the same ones.
+            var districtNamed = applications.Where(a => a.Value.Live.Count > 0 && a.Key != name && DistrictBase(a.Key) == DistrictBase(name)).Select(a => $"'{a.Key}'").ToList();
+            string hint = districtNamed.Count > 0
+                ? $"; AIs that serve districts are taken over one at a time, by a new AI with the same Ai:Districts as the one it replaces: running now {string.Join(", ", districtNamed)}"
+                : "; check the application's name, or start this AI without --take-over (Ai:TakeOver) to begin afresh";
+            RefuseClaim(context, EjectCode.NothingToTakeOver, $"no AI of application '{name}' is connected or parked here, so there is nothing to take over{hint}", envelope.Sender);
             ForgetApplicationIfIdle(name);
             return;
         }
@@ -246,6 +251,9 @@ internal sealed partial class StateServer
     {
         heldFor.Remove(handOver.OldAi);
         handOver.Switched = true;
+
+        // A district AI's new build serves its districts from this step on: nothing walks into the stopping one meanwhile.
+        MoveDistricts(handOver.OldAi, handOver.NewAi);
         int count = 0;
         foreach (var id in ObjectsOf(handOver.OldAi))
         {
@@ -385,6 +393,13 @@ internal sealed partial class StateServer
         var expiry = new Envelope(InternalMessageType.TakeOverAi, Messaging.Channel.StateServer, DoId.Empty, ReadOnlyMemory<byte>.Empty);
         handOver.Expiry = expiry;
         handOver.Timer = TimeProvider.System.CreateTimer(_ => inbox.Deliver(expiry), null, aiHandOverTimeout, Timeout.InfiniteTimeSpan);
+    }
+
+    /// <summary>The application's name without the districts a district AI adds to it (<c>App [districts]</c> → <c>App</c>).</summary>
+    private static string DistrictBase(string name)
+    {
+        int bracket = name.IndexOf(" [", StringComparison.Ordinal);
+        return bracket < 0 ? name : name.Substring(0, bracket);
     }
 
     private void SendHandOverFinished(Messaging.Channel oldAi, bool completed) =>

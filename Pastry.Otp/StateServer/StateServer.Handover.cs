@@ -132,27 +132,112 @@ internal sealed partial class StateServer
         }
     }
 
-    /// <summary>After a move: when another AI serves the object's new location, the object is handed over to it.</summary>
+    /// <summary>
+    /// After a move, a create or an activation: when another AI serves the object's location, the object is handed over
+    /// to it (an object made inside another AI's district is that AI's at once, as if it had walked in).
+    /// </summary>
     private void HandOverToDistrictAi(StateObject obj, Envelope cause)
     {
-        if (districts.Count == 0 || !districts.TryGetValue(obj.Location.Parent, out var list))
+        if (DistrictAiAt(obj.Location) is { } ai && ai != obj.Ai)
+        {
+            HandOver(obj, ai, cause);
+        }
+    }
+
+    /// <summary>The AI that serves <paramref name="location"/> as one of its districts, or null (no district covers it).</summary>
+    private Messaging.Channel? DistrictAiAt(Location location)
+    {
+        if (districts.Count == 0 || !districts.TryGetValue(location.Parent, out var list))
+        {
+            return null;
+        }
+
+        foreach (var district in list)
+        {
+            if (location.Zone >= district.First && location.Zone <= district.Last)
+            {
+                return district.Ai;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// An AI activates an object that is already live with another AI (a player who logs in again while their avatar is
+    /// still in the world, on another AI's streets), at a place the requesting AI serves: the object moves there and is
+    /// handed over to it, as a walk into its district would (viewers see a move; the live values are kept, the request's
+    /// values are not applied), and the activation is answered with the live values. Both AIs must serve districts (the
+    /// same trust as a walk-in) and the owner must be the same. False: not such a case (the caller answers "already active").
+    /// </summary>
+    private bool TryActivateLive(Envelope request, StateObject live, ModelInfo model, uint context, Messaging.Channel ai, Location location, DoId owner)
+    {
+        if (live.Ai == ai || live.Model != model || live.Owner != owner || !districtAis.Contains(ai) || !districtAis.Contains(live.Ai)
+            || DistrictAiAt(location) != ai || heldFor.ContainsKey(live.Ai) || (!location.Parent.IsEmpty && !graph.Contains(location.Parent)))
+        {
+            return false;
+        }
+
+        // Taking a live object from another AI is a claim: only within one application (its district AIs), whatever the
+        // link's secret, so that another game's AI cannot take this one's objects by naming a district.
+        string application = ApplicationOf(ai);
+        string holder = ApplicationOf(live.Ai);
+        if (DistrictBase(application) != DistrictBase(holder))
+        {
+            string reason = $"activate {model.Name} {live.Id}: it is live with AI {live.Ai} of application '{holder}', and AI {ai} of application '{application}' may not take it (another application's object); it stays where it is";
+            logger.LogWarning("State Server refused ActivateObject from {Sender}: {Reason}", request.Sender, reason);
+            ReplyActivation(request.Sender, live.Id, context, DatabaseStatus.AlreadyExists, reason);
+            return true;
+        }
+
+        var from = live.Ai;
+        if (!MoveObject(live, location.Parent, location.Zone, request))
+        {
+            return false;
+        }
+
+        logger.LogInformation("AI {Ai} activated {Model} {DoId}, which AI {From} had live in the world: it moved to {Location} and is {Ai}'s now (live values kept)", ai, model.Name, live.Id, from, live.Location, ai);
+        ReplyActivation(request.Sender, live.Id, context, DatabaseStatus.Ok, string.Empty, live);
+        return true;
+    }
+
+    /// <summary>The application a running AI named when it claimed (AiOptions.Application), or empty (it named none).</summary>
+    private string ApplicationOf(Messaging.Channel ai)
+    {
+        foreach (var (name, application) in applications)
+        {
+            if (application.Live.Contains(ai))
+            {
+                return name;
+            }
+        }
+
+        return string.Empty;
+    }
+
+    /// <summary>A rolling upgrade of a district AI: the new AI serves the old one's districts from the switch on.</summary>
+    private void MoveDistricts(Messaging.Channel from, Messaging.Channel to)
+    {
+        if (!districtAis.Remove(from))
         {
             return;
         }
 
-        uint zone = obj.Location.Zone;
-        foreach (var district in list)
+        int moved = 0;
+        foreach (var list in districts.Values)
         {
-            if (zone >= district.First && zone <= district.Last)
+            for (int i = 0; i < list.Count; i++)
             {
-                if (district.Ai != obj.Ai)
+                if (list[i].Ai == from)
                 {
-                    HandOver(obj, district.Ai, cause);
+                    list[i] = list[i] with { Ai = to };
+                    moved++;
                 }
-
-                return;
             }
         }
+
+        districtAis.Add(to);
+        logger.LogInformation("AI {To} serves the {Count} district range(s) of {From}, which it took over", to, moved, from);
     }
 
     /// <summary><see cref="InternalMessageType.HandOverObject"/>: an AI hands one of its objects to another AI by name.</summary>

@@ -291,6 +291,9 @@ internal sealed partial class StateServer : IParticipant, IAsyncDisposable
         placement?.Hold(obj.Id);
         logger.LogDebug("Created {Model} {DoId} at {Location} for {Ai}", model.Name, obj.Id, obj.Location, ai);
         PublishToLocationAndOwner(new Envelope(InternalMessageType.EnterLocation, Messaging.Channel.StateServer, obj.Id, EntryOf(obj)), obj, DoId.Empty);
+
+        // Made inside a district another AI serves: it is that AI's at once, as if it had walked in (StateServer.Handover.cs).
+        HandOverToDistrictAi(obj, envelope);
     }
 
     /// <summary>
@@ -514,6 +517,16 @@ internal sealed partial class StateServer : IParticipant, IAsyncDisposable
             return;
         }
 
+        MoveObject(obj, parent, zone, envelope);
+    }
+
+    /// <summary>
+    /// Places <paramref name="obj"/> at <c>(parent, zone)</c> and publishes the move to the old and new location and the
+    /// owner; when another AI serves the new location, the object is that AI's from this step on. False (refused to
+    /// <paramref name="envelope"/>'s sender) when the place is not allowed (a cycle).
+    /// </summary>
+    private bool MoveObject(StateObject obj, DoId parent, uint zone, Envelope envelope)
+    {
         var old = obj.Location;
         try
         {
@@ -522,7 +535,7 @@ internal sealed partial class StateServer : IParticipant, IAsyncDisposable
         catch (ArgumentException ex)
         {
             Refuse(envelope, ex.Message);
-            return;
+            return false;
         }
 
         scratch.Reset();
@@ -538,6 +551,7 @@ internal sealed partial class StateServer : IParticipant, IAsyncDisposable
 
         // Into a district another AI serves: it is that AI's from this step on (see StateServer.Handover.cs).
         HandOverToDistrictAi(obj, envelope);
+        return true;
     }
 
     private void SetOwner(Envelope envelope)

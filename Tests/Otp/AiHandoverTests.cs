@@ -4,6 +4,7 @@ using System.Text.RegularExpressions;
 using Pastry.Ai;
 using Pastry.Client;
 using Pastry.Messaging;
+using Pastry.Tests.Database;
 using Pastry.Tests.EndToEnd;
 
 namespace Pastry.Tests.Otp;
@@ -135,6 +136,142 @@ public sealed class AiHandoverTests
     }
 
     [TestMethod]
+    public async Task AnObjectCreatedInsideAnotherAisDistrict_IsHandedToThatAiAtOnce_TheViewerSeesItEnterOnceAndNeverLeave()
+    {
+        await using var world = await WorldAsync();
+        var (west, east, realm, client) = (world.West, world.East, world.Realm, world.Client);
+        var events = new List<string>();
+        using var watch = client.Of<Knight>().Disabled.Merge(client.Of<Knight>().Deleted).Subscribe(k => events.Add($"{k.Name} left"));
+        using var entered = client.Of<Knight>().Created.Subscribe(k => events.Add($"{k.Name} entered"));
+        var adopted = east.Adopted.FirstAsync().ToTask();
+        var handedOver = west.HandedOver.FirstAsync().ToTask();
+        var arrived = client.Of<Knight>().Created.FirstAsync(k => k.Name == "Gawain").ToTask();
+
+        Knight gawain = null!;
+        await west.InvokeAsync(() => gawain = west.Create(new Knight { Name = "Gawain", Gold = 12 }, realm.DoId, 2));
+
+        var adoptedGawain = (Knight)await adopted.WaitAsync(Timeout);
+        Assert.AreSame(gawain, (await handedOver.WaitAsync(Timeout)).Object, "The creator hears the handover as for a walk-in.");
+        Assert.AreEqual((gawain.DoId, "Gawain", 12, 2u), (adoptedGawain.DoId, adoptedGawain.Name, adoptedGawain.Gold, adoptedGawain.Zone));
+        await west.InvokeAsync(() => { });
+        Assert.AreEqual(ObjectState.Disabled, gawain.State);
+        Assert.IsFalse(west.Objects.Any(o => o.DoId == gawain.DoId));
+
+        // The district's AI hears the clients and sets the values from now on.
+        var seen = await arrived.WaitAsync(Timeout);
+        var heard = east.Of<Knight>().Updated.FirstAsync(c => c.Target.DoId == gawain.DoId && c.Field.Name == nameof(Knight.X)).ToTask();
+        seen.X = 3;
+        Assert.AreEqual(3, (await heard.WaitAsync(Timeout)).NewValue);
+        var gold = client.Of<Knight>().Updated.FirstAsync(c => c.Target.DoId == gawain.DoId && c.Field.Name == nameof(Knight.Gold)).ToTask();
+        await east.InvokeAsync(() => adoptedGawain.Gold = 13);
+        Assert.AreEqual(13, (await gold.WaitAsync(Timeout)).NewValue);
+        Assert.AreEqual("Gawain entered", string.Join(", ", events), "One Enter (the create), no Leave, no second Enter.");
+    }
+
+    [TestMethod]
+    public async Task AnActivationInsideAnotherAisDistrict_GivesTheActivatingAiTheObjectFirst_ThenHandsItToThatAi_WithItsStoredValues()
+    {
+        await using var world = await StoredWorldAsync();
+        var (west, east, realm) = (world.West, world.East, world.Realm);
+        var stored = await west.CreateInDatabaseAsync(new DbWallet { Holder = "Ann", Gold = 50 }).WaitAsync(Timeout);
+        var adopted = east.Adopted.FirstAsync().ToTask();
+        var handedOver = west.HandedOver.FirstAsync().ToTask();
+
+        var wallet = await west.ActivateAsync<DbWallet>(stored.DoId, realm.DoId, 2).WaitAsync(Timeout);
+
+        Assert.IsNotNull(wallet, "The activating AI gets its answer (the object), as always.");
+        Assert.AreSame(wallet, (await handedOver.WaitAsync(Timeout)).Object);
+        var eastWallet = (DbWallet)await adopted.WaitAsync(Timeout);
+        Assert.AreEqual(("Ann", 50), (eastWallet.Holder, eastWallet.Gold));
+        Assert.IsTrue(await east.SetIfEqualsAsync(eastWallet, w => w.Gold, 50, 47).WaitAsync(Timeout), "The district's AI spends the stored gold.");
+        await west.InvokeAsync(() => { });
+        Assert.AreEqual(ObjectState.Disabled, wallet.State);
+    }
+
+    [TestMethod]
+    public async Task ActivatingAnObjectLiveWithAnotherAi_AtAPlaceThisAiServes_HandsItOverWithItsLiveValues_OneObjectOneRow_AndTheViewerSeesAMove()
+    {
+        await using var world = await StoredWorldAsync();
+        var (west, east, realm, client) = (world.West, world.East, world.Realm, world.Client);
+        var stored = await west.CreateInDatabaseAsync(new DbWallet { Holder = "Ann", Gold = 50 }).WaitAsync(Timeout);
+        var onTheHill = (await east.ActivateAsync<DbWallet>(stored.DoId, realm.DoId, 2).WaitAsync(Timeout))!;
+        Assert.IsTrue(await east.SetIfEqualsAsync(onTheHill, w => w.Gold, 50, 44).WaitAsync(Timeout));
+        await east.InvokeAsync(() => onTheHill.Mood = 7);
+        var viewed = await client.Of<DbWallet>().Updated.FirstAsync(c => c.Field.Name == nameof(DbWallet.Mood)).ToTask().WaitAsync(Timeout);
+        var seen = (DbWallet)viewed.Target;
+        var events = new List<string>();
+        using var watch = client.Of<DbWallet>().Disabled.Merge(client.Of<DbWallet>().Deleted).Subscribe(w => events.Add("left"));
+        using var entered = client.Of<DbWallet>().Created.Subscribe(w => events.Add("entered"));
+        var moved = client.Of<DbWallet>().Moved.FirstAsync(w => w.Zone == 1).ToTask();
+        var handedOver = east.HandedOver.FirstAsync().ToTask();
+
+        // The player logs in again: the west AI activates the wallet at a place it serves while the east AI still has it.
+        var back = (await west.ActivateAsync<DbWallet>(stored.DoId, realm.DoId, 1).WaitAsync(Timeout))!;
+
+        Assert.AreEqual((stored.DoId, 44, 7, 1u), (back.DoId, back.Gold, back.Mood, back.Zone), "The live values, not a second load.");
+        Assert.AreEqual(ObjectState.Live, back.State);
+        Assert.AreSame(onTheHill, (await handedOver.WaitAsync(Timeout)).Object);
+        await moved.WaitAsync(Timeout);
+        Assert.AreSame(seen, client.Objects.OfType<DbWallet>().Single(), "One object in the world.");
+        Assert.IsTrue(await west.SetIfEqualsAsync(back, w => w.Gold, 44, 40).WaitAsync(Timeout), "The west AI spends what the east AI left.");
+        Assert.AreEqual(string.Empty, string.Join(", ", events), "The viewer saw a move, never a Leave or an Enter.");
+        await world.Logs.WaitForLineAsync(new Regex($"activated DbWallet {stored.DoId}, which AI .* had live in the world")).WaitAsync(Timeout);
+
+        // At a place the activating AI does not serve, a live object stays where it is: "already active", as before.
+        var refused = await Assert.ThrowsExactlyAsync<DatabaseRequestException>(() => east.ActivateAsync<DbWallet>(stored.DoId, realm.DoId, 1).WaitAsync(Timeout));
+        Assert.AreEqual(DatabaseStatus.AlreadyExists, refused.Status);
+        Assert.AreEqual(ObjectState.Live, back.State);
+        // An AI of another application that serves a district may not take it by activating it there.
+        await using var stranger = new AiRepository(world.Server.Router, world.Server.Registry, new AiOptions { Application = "Another Game" });
+        await stranger.TakeBackAsync().WaitAsync(Timeout);
+        stranger.Serve(new[] { new AiDistrict(realm.DoId, 3, 3) });
+        var foreign = await Assert.ThrowsExactlyAsync<DatabaseRequestException>(() => stranger.ActivateAsync<DbWallet>(stored.DoId, realm.DoId, 3).WaitAsync(Timeout));
+        Assert.AreEqual(DatabaseStatus.AlreadyExists, foreign.Status);
+        StringAssert.Contains(foreign.Reason, "another application's object");
+        await world.Logs.WaitForLineAsync(new Regex("refused ActivateObject .*application 'Another Game' may not take it")).WaitAsync(Timeout);
+        Assert.AreEqual(ObjectState.Live, back.State);
+        Assert.AreEqual(1u, back.Zone);
+
+        using var connection = Pastry.Otp.Database.SqliteDatabase.Open(world.Database!.Path, create: false);
+        Assert.AreEqual(1, Dapper.SqlMapper.ExecuteScalar<int>(connection, "SELECT COUNT(*) FROM DbWallet"));
+        Assert.AreEqual(40, Dapper.SqlMapper.ExecuteScalar<int>(connection, "SELECT Gold FROM DbWallet"));
+    }
+
+    [TestMethod]
+    public async Task ATakeOverOfADistrictAi_GivesTheNewAiItsDistrictsAtTheSwitch_AndATakeOverWithoutTheDistricts_IsRefusedNamingThem()
+    {
+        var logs = new LogCapture();
+        await using var server = InProcessOtp.Start(logs: logs);
+        await using var old = new AiRepository(server.Router, server.Registry, new AiOptions { Application = "Game [west]" }, logs.CreateLogger("old west"));
+        await using var east = new AiRepository(server.Router, server.Registry, new AiOptions { Application = "Game [east]" }, logs.CreateLogger("east"));
+        await old.TakeBackAsync().WaitAsync(Timeout);
+        await east.TakeBackAsync().WaitAsync(Timeout);
+        var realm = old.Create(new Realm { Title = "Two Shires" }, DoId.Empty, 0);
+        old.Serve(new[] { new AiDistrict(realm.DoId, 1, 1) });
+        east.Serve(new[] { new AiDistrict(realm.DoId, 2, 2) });
+        Knight knight = null!;
+        await east.InvokeAsync(() => knight = east.Create(new Knight { Name = "Kay", Gold = 40 }, realm.DoId, 2));
+
+        // A new build named without the districts: there is no such AI, and the refusal says how to name one.
+        await using var unnamed = new AiRepository(server.Router, server.Registry, new AiOptions { Application = "Game" });
+        var refused = await Assert.ThrowsExactlyAsync<AiTakeOverRefusedException>(() => unnamed.TakeOverAsync().WaitAsync(Timeout));
+        StringAssert.Contains(refused.Reason, "same Ai:Districts");
+        StringAssert.Contains(refused.Reason, "'Game [west]'");
+
+        // The west AI's new build takes it over; it has not named its districts yet when the knight walks west.
+        await using var fresh = new AiRepository(server.Router, server.Registry, new AiOptions { Application = "Game [west]" }, logs.CreateLogger("new west"));
+        var taken = await fresh.TakeOverAsync().WaitAsync(Timeout);
+        await old.TakenOver.WaitAsync(Timeout);
+        Assert.IsTrue(taken.Any(o => o.DoId == realm.DoId));
+        var adopted = fresh.Adopted.FirstAsync().ToTask();
+        await east.InvokeAsync(() => east.Move(knight, realm.DoId, 1));
+        var adoptedKnight = (Knight)await adopted.WaitAsync(Timeout);
+        Assert.AreEqual((knight.DoId, 40), (adoptedKnight.DoId, adoptedKnight.Gold));
+        Assert.IsFalse(old.Objects.Any(o => o.DoId == knight.DoId), "Nothing walks into the stopped AI's district.");
+        fresh.ResumeRequests();
+    }
+
+    [TestMethod]
     public void AiDistrict_Parse_ReadsZonesRangesAndStar_AndNamesTheProblem()
     {
         var parent = DoId.Parse("00000000-0000-0000-0000-0000000d1577");
@@ -171,8 +308,32 @@ public sealed class AiHandoverTests
         return new World(server, logs, west, east, realm, knight, client);
     }
 
+    /// <summary>As <see cref="WorldAsync"/>, with a real SQLite file and the stored <see cref="DbWallet"/> model.</summary>
+    private static async Task<World> StoredWorldAsync()
+    {
+        var database = new TempDatabase();
+        var registry = TempDatabase.Registry(typeof(DbWallet), typeof(Realm), typeof(Knight));
+        database.Migrate(registry);
+        var logs = new LogCapture();
+        var server = InProcessOtp.Start(o => o.Database.Path = database.Path, registry: registry, logs: logs);
+        var west = new AiRepository(server.Router, registry, logger: logs.CreateLogger("west"));
+        var east = new AiRepository(server.Router, registry, logger: logs.CreateLogger("east"));
+        var realm = west.Create(new Realm { Title = "Two Shires" }, DoId.Empty, 0);
+        west.Serve(new[] { new AiDistrict(realm.DoId, 1, 1) });
+        east.Serve(new[] { new AiDistrict(realm.DoId, 2, 2) });
+        var knight = west.Create(new Knight { Name = "Kay", Gold = 40 }, realm.DoId, 1);
+        var client = await PastryClient.ConnectAsync("127.0.0.1", server.ClientEndPoint.Port, registry);
+        await client.CreateAccountAsync("watcher", "a fine password");
+        await client.LoginAsync("watcher", "a fine password");
+        await client.AddInterestAsync(realm.DoId, new uint[] { 1, 2 });
+        return new World(server, logs, west, east, realm, knight, client) { Database = database };
+    }
+
     private sealed record World(Pastry.Otp.OtpServer Server, LogCapture Logs, AiRepository West, AiRepository East, Realm Realm, Knight Knight, PastryClient Client) : IAsyncDisposable
     {
+        /// <summary>The SQLite file of a stored world (null for the RAM-only one).</summary>
+        public TempDatabase? Database { get; init; }
+
         public async ValueTask DisposeAsync()
         {
             await Client.DisposeAsync();
@@ -180,6 +341,7 @@ public sealed class AiHandoverTests
             await East.DisposeAsync();
             await Server.DisposeAsync();
             Logs.Dispose();
+            Database?.Dispose();
         }
     }
 }

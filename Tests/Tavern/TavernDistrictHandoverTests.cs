@@ -109,15 +109,157 @@ public sealed class TavernDistrictHandoverTests
     }
 
     /// <summary>
+    /// A player whose avatar is live on the Hill's AI logs in again: once after their connection dropped (the session
+    /// waits parked for its resume), once with a second login while the first session is live (eject 100). Each time
+    /// Old Town's AI (the district's, which answers EnterWorld) gets the live avatar handed over with its gold, the Hill's
+    /// AI lets it go, there is one avatar and one row, and Old Town's bartender can sell to it (only the AI that plays
+    /// a player sells to it).
+    /// </summary>
+    [TestMethod]
+    public async Task APlayerLogsInAgainWhileTheirAvatarIsLiveOnTheOtherAi_OldTownGetsItWithItsGold_NoDuplicate_NoLoss()
+    {
+        await using var world = await TwoDistricts.StartAsync("relogin");
+        var (database, otp, oldTown, hill) = (world.Database, world.Otp, world.OldTown, world.Hill);
+        const string password = "ann likes the tavern";
+        int gold = TavernWorld.StartingGold;
+
+        var ann = await TavernSession.JoinAsync(otp.Clients.Address.ToString(), otp.Clients.Port, "ann", password).WaitAsync(Timeout);
+        var annId = ann.Player.DoId;
+        gold = await BuyAleAsync(ann, gold);
+        await WalkOntoTheHillAsync(ann, hill, gold);
+
+        // 1. Her connection drops on the Hill (the session is parked for its resume) and she logs in again from a new client.
+        ann.Client.DropConnectionForTesting();
+        await ann.Client.DisposeAsync();
+        var back = await TavernSession.JoinAsync(otp.Clients.Address.ToString(), otp.Clients.Port, "ann", password).WaitAsync(Timeout);
+        Assert.AreEqual(annId, back.Player.DoId, "The same avatar.");
+        Assert.AreEqual(gold, back.Player.Gold, "With the gold she had.");
+        await oldTown.WaitForLineAsync(new Regex($"tavern: ann entered the world with {gold} gold"), Timeout);
+        gold = await BuyAleAsync(back, gold);
+
+        // 2. Back on the Hill, she logs in a second time while this session is live: the first one is ejected (100).
+        await WalkOntoTheHillAsync(back, hill, gold);
+        var again = await TavernSession.JoinAsync(otp.Clients.Address.ToString(), otp.Clients.Port, "ann", password).WaitAsync(Timeout);
+        var closed = await back.Client.Closed.WaitAsync(Timeout);
+        Assert.AreEqual((int)EjectCode.LoggedInElsewhere, closed.EjectCode, closed.Reason);
+        await oldTown.WaitForLineAsync(new Regex($"tavern: ann walked into this AI's district at zone 47 with {gold} gold"), Timeout);
+        await hill.WaitForLineAsync(new Regex($"tavern: ann walked on into another AI's district with {gold} gold"), Timeout);
+        Assert.AreEqual((annId, gold), (again.Player.DoId, again.Player.Gold));
+        Assert.AreEqual(1, again.Client.Objects.OfType<Player>().Count(p => p.Name == "ann"), "One avatar in her view.");
+        gold = await BuyAleAsync(again, gold);
+
+        // She logs out in Old Town: saved once, by Old Town's AI.
+        await again.DisposeAsync();
+        await oldTown.WaitForLineAsync(new Regex($"tavern: ann left the world with {gold} gold"), Timeout);
+        StringAssert.DoesNotMatch(otp.Output + oldTown.Output + hill.Output, new Regex("already active|EnterWorld failed"), "No activation was refused.");
+        Assert.AreEqual(0, await otp.StopAsync());
+        using var connection = Pastry.Otp.Database.SqliteDatabase.Open(database, create: false);
+        Assert.AreEqual(1, Dapper.SqlMapper.ExecuteScalar<int>(connection, "SELECT COUNT(*) FROM Player"), "Neither doubled...");
+        Assert.AreEqual(TavernWorld.StartingGold - (3 * TavernWorld.DrinkPrice), Dapper.SqlMapper.ExecuteScalar<int>(connection, "SELECT Gold FROM Player WHERE Name = 'ann'"), "...nor lost.");
+    }
+
+    /// <summary>
+    /// A rolling upgrade of one district AI (<c>--take-over</c>, v19up's) while the other runs: the Hill's new build,
+    /// started with the Hill's <c>Ai:Districts</c>, takes over the Hill's AI (which exits 0) with Ann on its streets;
+    /// it answers her, she walks into Old Town (handed over by the new build) and back (adopted by it).
+    /// </summary>
+    [TestMethod]
+    public async Task ANewBuildTakesOverTheHillsAi_WithAPlayerOnItsStreets_AndTheDistrictHandoverGoesOnWithIt()
+    {
+        await using var world = await TwoDistricts.StartAsync("takeover");
+        var (database, otp, oldTown, hill) = (world.Database, world.Otp, world.OldTown, world.Hill);
+        var ann = await TavernSession.JoinAsync(otp.Clients.Address.ToString(), otp.Clients.Port, "ann", "ann likes the tavern").WaitAsync(Timeout);
+        int gold = await BuyAleAsync(ann, TavernWorld.StartingGold);
+        await WalkOntoTheHillAsync(ann, hill, gold);
+
+        await using var newHill = await StartDistrictAiAsync(otp, Hill, extra: ["--take-over"]);
+        Assert.AreEqual(0, await hill.WaitForExitAsync().WaitAsync(Timeout), "The old build hands over and exits by itself.");
+        await newHill.WaitForLineAsync(new Regex($"tavern: ann is back in the world at .* with {gold} gold"), Timeout);
+
+        // The new build plays her: it repeats what she says, and walks her into Old Town and back.
+        var said = ann.Client.Of<Player>().Calls.FirstAsync(c => c.Target == ann.Player && c.Method.Name == nameof(Player.Said)).ToTask();
+        ann.Say("new build, same hill");
+        Assert.AreEqual("new build, same hill", (await said.WaitAsync(Timeout)).Arguments[1]);
+        var intoOldTown = oldTown.WaitForLineAsync(new Regex($"tavern: ann walked into this AI's district at zone 46 with {gold} gold"), Timeout);
+        ann.Step(0, -TavernWorld.CellSize);
+        await intoOldTown;
+        await newHill.WaitForLineAsync(new Regex($"tavern: ann walked on into another AI's district with {gold} gold"), Timeout);
+        var backOnTheHill = newHill.WaitForLineAsync(new Regex($"tavern: ann walked into this AI's district at zone 56 with {gold} gold"), Timeout);
+        ann.Step(0, TavernWorld.CellSize);
+        await backOnTheHill;
+        await ann.DisposeAsync();
+        await newHill.WaitForLineAsync(new Regex($"tavern: ann left the world with {gold} gold"), Timeout);
+        Assert.AreEqual(0, await otp.StopAsync());
+        using var connection = Pastry.Otp.Database.SqliteDatabase.Open(database, create: false);
+        Assert.AreEqual(1, Dapper.SqlMapper.ExecuteScalar<int>(connection, "SELECT COUNT(*) FROM Player"));
+        Assert.AreEqual(gold, Dapper.SqlMapper.ExecuteScalar<int>(connection, "SELECT Gold FROM Player WHERE Name = 'ann'"));
+    }
+
+    /// <summary>The Tavern's OTP on a fresh SQLite file with Old Town's and the Hill's AI processes (TCP link).</summary>
+    private sealed record TwoDistricts(string Database, TavernProcess Otp, PastryProcess OldTown, PastryProcess Hill) : IAsyncDisposable
+    {
+        public static async Task<TwoDistricts> StartAsync(string name)
+        {
+            string database = Path.Combine(Directory.CreateTempSubdirectory($"tavern-districts-{name}").FullName, "tavern.db");
+            var otp = await TavernProcess.StartOtpAsync(database);
+            PastryProcess? oldTown = null;
+            try
+            {
+                oldTown = await StartDistrictAiAsync(otp, TavernDistrictHandoverTests.OldTown);
+                return new TwoDistricts(database, otp, oldTown, await StartDistrictAiAsync(otp, TavernDistrictHandoverTests.Hill));
+            }
+            catch
+            {
+                if (oldTown is not null)
+                {
+                    await oldTown.DisposeAsync();
+                }
+
+                await otp.DisposeAsync();
+                throw;
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await Hill.DisposeAsync();
+            await OldTown.DisposeAsync();
+            await Otp.DisposeAsync();
+        }
+    }
+
+    /// <summary>Buys an ale at Old Town's bar (the player must be in Old Town) and returns the gold left.</summary>
+    private static async Task<int> BuyAleAsync(TavernSession session, int gold)
+    {
+        await session.EnterTavernAsync().WaitAsync(Timeout);
+        var paid = session.Client.Of<Player>().Updated.FirstAsync(c => c.Target == session.Player && c.Field.Name == nameof(Player.Gold)).ToTask();
+        session.Buy("ale");
+        Assert.AreEqual(gold - TavernWorld.DrinkPrice, (await paid.WaitAsync(Timeout)).NewValue, "Old Town's AI sold her an ale: it plays her.");
+        await session.LeaveTavernAsync().WaitAsync(Timeout);
+        return gold - TavernWorld.DrinkPrice;
+    }
+
+    /// <summary>From the tavern's door, one cell west and one north: onto the Hill, whose AI adopts the player.</summary>
+    private static async Task WalkOntoTheHillAsync(TavernSession session, PastryProcess hill, int gold)
+    {
+        var west = session.Client.Of<Player>().Moved.FirstAsync(p => p == session.Player && p.Zone == 46).ToTask();
+        session.Step(-TavernWorld.CellSize, 0);
+        await west.WaitAsync(Timeout);
+        var adopted = hill.WaitForLineAsync(new Regex($"tavern: ann walked into this AI's district at zone 56 with {gold} gold"), Timeout);
+        session.Step(0, TavernWorld.CellSize);
+        await adopted;
+    }
+
+    /// <summary>
     /// Starts a Tavern AI process serving <paramref name="districts"/> (<c>Ai:Districts</c>), on the OTP's MD link or on
     /// the <paramref name="backplane"/> settings when given, and waits until its application started.
     /// </summary>
-    public static async Task<PastryProcess> StartDistrictAiAsync(TavernProcess otp, string[] districts, string[]? backplane = null)
+    public static async Task<PastryProcess> StartDistrictAiAsync(TavernProcess otp, string[] districts, string[]? backplane = null, string[]? extra = null)
     {
         var environment = new Dictionary<string, string> { ["TAVERN_WANDER_MS"] = "100", ["TAVERN_WANDER_STEPS"] = "5", ["TAVERN_WAGE_MS"] = "3600000" };
         string[] settings = districts.SelectMany((d, i) => new[] { $"--Ai:Districts:{i}", d }).ToArray();
         string[] link = backplane is { Length: > 0 } ? backplane : ["--Ai:MessageDirector", otp.MessageDirector!.ToString()];
-        var ai = PastryProcess.StartDll(TavernProcess.TavernDll, environment, ["serve", "--role", "ai", "--Admin:Port", "0", .. link, .. settings]);
+        var ai = PastryProcess.StartDll(TavernProcess.TavernDll, environment, ["serve", "--role", "ai", "--Admin:Port", "0", .. link, .. settings, .. extra ?? []]);
         try
         {
             await ai.WaitForLineAsync(new Regex("AI application TavernAi started"));
