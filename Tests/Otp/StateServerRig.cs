@@ -18,10 +18,10 @@ internal sealed class StateServerRig : IAsyncDisposable
     private readonly TestContext context;
     private uint nextContext = 0xB000;
 
-    public StateServerRig(TestContext context, ModelRegistry registry, StateServerOptions? options = null, ILogger? logger = null)
+    public StateServerRig(TestContext context, ModelRegistry registry, StateServerOptions? options = null, ILogger? logger = null, bool databaseEnabled = false)
     {
         this.context = context;
-        Server = new StateServer(Router, registry, logger ?? NullLogger.Instance, options: options);
+        Server = new StateServer(Router, registry, logger ?? NullLogger.Instance, databaseEnabled, options);
         Server.Start();
     }
 
