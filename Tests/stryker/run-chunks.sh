@@ -20,17 +20,17 @@ out=$(cd "$out" && pwd)
 # The in-process tests only: tests that start `pastry` processes load unmutated assemblies and cannot kill a
 # mutant; PostgreSQL and TLS-file tests need set-up the copy does not have.
 # (Not `Name!~Serve`: `~` ignores case, so it would also drop every test named "...Observe..." or "...Server...".)
-noprocess='ClassName!~Process&Name!~Process&ClassName!~OlderClients&ClassName!~Postgres&Name!~Sigkill&Name!~PastryMigrate&ClassName!~ClientAgentTlsTests'
+noprocess='ClassName!~ProcessTests&Name!~Process&ClassName!~OlderClientsTests&ClassName!~ResumeTests&ClassName!~Postgres&Name!~Sigkill&Name!~PastryMigrate&ClassName!~ClientAgentTlsTests'
 fq() { local IFS='|'; local parts=(); for p in "$@"; do parts+=("FullyQualifiedName~$p"); done; echo "${parts[*]}"; }
 
 # chunk name | project | mutate globs (comma-separated) | test-case filter
 chunks=(
   "core-schema|Pastry.Core.csproj|**/Schema/**/*.cs|($(fq Pastry.Tests.Schema. Pastry.Tests.Core.SchemaTests))&$noprocess"
-  "core-wire|Pastry.Core.csproj|**/Wire/**/*.cs|($(fq Pastry.Tests.Core. Pastry.Tests.Otp.ClientSession))&$noprocess"
+  "core-wire|Pastry.Core.csproj|**/Wire/**/*.cs|($(fq Pastry.Tests.Core.))&$noprocess"
   "core-registry|Pastry.Core.csproj|**/Registry/**/*.cs,**/Models/**/*.cs,**/Rpc/**/*.cs|($(fq Pastry.Tests.Core. Pastry.Tests.Generators.GeneratedAccessorTests Pastry.Tests.Database.IndexTests Pastry.Tests.Database.QueryTests))&$noprocess"
   "core-messaging|Pastry.Core.csproj|**/Messaging/**/*.cs,**/Objects/**/*.cs,**/Identity/**/*.cs,**/Grid/**/*.cs,**/UberDogs/**/*.cs,**/Hosting/**/*.cs|($(fq Pastry.Tests.Core. Pastry.Tests.Otp. Pastry.Tests.Database.QueryTests Pastry.Tests.Database.DatabaseRoleTests))&$noprocess"
   "otp-stateserver|Pastry.Otp.csproj|**/StateServer/**/*.cs|($(fq Pastry.Tests.Otp.))&$noprocess"
-  "otp-clientagent|Pastry.Otp.csproj|**/ClientAgent/**/*.cs|($(fq Pastry.Tests.Otp. Pastry.Tests.EndToEnd.ClientAgent))&$noprocess"
+  "otp-clientagent|Pastry.Otp.csproj|**/ClientAgent/**/*.cs|($(fq Pastry.Tests.Otp. Pastry.Tests.EndToEnd.ClientAgent Pastry.Tests.EndToEnd.AiAndClientBehaviourTests Pastry.Tests.EndToEnd.AiAndClientLibraryTests Pastry.Tests.Schema.SessionSchemaTests Pastry.Tests.Schema.OlderClientsOnOneServerTests))&$noprocess"
 )
 
 want=("$@")

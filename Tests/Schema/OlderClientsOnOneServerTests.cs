@@ -16,7 +16,7 @@ namespace Pastry.Tests.Schema;
 /// know reaches it), a V2 client in the current one, and a V0 client is refused with 125 naming the breaking change.
 /// </summary>
 [TestClass]
-public sealed class OlderClientsInProcessTests
+public sealed class OlderClientsOnOneServerTests
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(15);
 

@@ -16,7 +16,7 @@ namespace Pastry.Tests.EndToEnd;
 /// wire a TLS client is served, a plain one gets 356 in the clear and a silent one is closed at the deadline.
 /// </summary>
 [TestClass]
-public sealed class ClientAgentTlsInProcessTests
+public sealed class ClientAgentTlsSettingsAndHandshakeTests
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(15);
 
