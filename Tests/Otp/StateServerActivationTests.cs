@@ -5,7 +5,7 @@ using Pastry.Wire;
 namespace Pastry.Tests.Otp;
 
 /// <summary>A model for the activation tests: a Required name given by the AI, and a Db field loaded from the database.</summary>
-public sealed class Lantern : DistributedObject<Lantern>
+public sealed class OilLamp : DistributedObject<OilLamp>
 {
     [Required, Ram, Broadcast]
     public string Name { get => Get<string>(); set => Set(value); }
@@ -25,8 +25,8 @@ public sealed class Lantern : DistributedObject<Lantern>
 [TestClass]
 public sealed class StateServerActivationTests
 {
-    private static readonly ModelRegistry Registry = ModelRegistry.FromTypes(new[] { typeof(Lantern), typeof(StreetLamp) });
-    private static readonly ModelInfo Model = Registry.GetModel<Lantern>();
+    private static readonly ModelRegistry Registry = ModelRegistry.FromTypes(new[] { typeof(OilLamp), typeof(StreetLamp) });
+    private static readonly ModelInfo Model = Registry.GetModel<OilLamp>();
     private static readonly Channel Ai = Channel.ForParticipant(new DoId(0, 0xA1));
     private static readonly DoId Stored = new(0, 0x5708ED);
 
@@ -93,7 +93,7 @@ public sealed class StateServerActivationTests
         rig.Send(Activate(5, ("Name", "hall")));
         rig.Send(GetAllResp(await database.NextAsync(TestContext), DatabaseStatus.NotFound, "no such row"));
 
-        await AssertRefusedAsync(5, DatabaseStatus.NotFound, $"activate Lantern {Stored}: no such row");
+        await AssertRefusedAsync(5, DatabaseStatus.NotFound, $"activate OilLamp {Stored}: no such row");
         Assert.AreEqual(0, rig.Server.ObjectCount);
         rig.Send(Activate(6, ("Name", "hall")));
         Assert.AreEqual(InternalMessageType.DbGetAll, (await database.NextAsync(TestContext)).Type, "no longer counted as activating");
@@ -122,7 +122,7 @@ public sealed class StateServerActivationTests
 
         rig.Send(Activate(6, ("Name", "hall")));
         get = await database.NextAsync(TestContext);
-        var created = new Lantern { Name = "created" };
+        var created = new OilLamp { Name = "created" };
         var create = InternalMessages.CreateObject(created, DoId.Empty, 4, DoId.Empty, Ai);
         rig.Send(new Envelope(create.Type, create.Sender, Stored, create.Payload));
         rig.Send(GetAllResp(get, DatabaseStatus.Ok, ("Oil", 1)));
