@@ -37,9 +37,17 @@ public sealed class AiOptions
     /// <summary>
     /// A secret the AIs of one application share (config <c>Ai:ApplicationKey</c>): the application's first AI pins it in
     /// the State Server, and only an AI that gives the same key may take back or take over that application's objects.
-    /// Empty: any AI that names the application may (on a shared Message Director, set one per application). Default: empty.
+    /// Empty: any AI that names the application may, except that an AI on a participant link of a Message Director with a
+    /// secret is refused (396 <see cref="EjectCode.ApplicationKeyRequired"/>). Default: empty.
     /// </summary>
     public string ApplicationKey { get; set; } = string.Empty;
+
+    /// <summary>
+    /// Over TCP, the largest frame this AI accepts from the Message Director (config <c>Ai:MaxFrameBytes</c>): a larger
+    /// one drops the link (logged with 395) before any of it is buffered, and the AI reconnects. Keep it at least the
+    /// OTP's <c>MessageDirector:MaxFrameBytes</c> (4 MiB by default). Default: 16 MiB.
+    /// </summary>
+    public int MaxFrameBytes { get; set; } = RemoteMessageRouter.DefaultMaxFrameBytes;
 }
 
 /// <summary>
@@ -237,7 +245,12 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
     public static async Task<AiRepository> ConnectAsync(string host, int port, ModelRegistry registry, AiOptions? options = null, ILogger? logger = null, CancellationToken cancellation = default)
     {
         options ??= new AiOptions();
-        var router = await RemoteMessageRouter.ConnectAsync(host, port, options.Credentials, cancellation).ConfigureAwait(false);
+        if (options.MaxFrameBytes < 1024)
+        {
+            throw new ArgumentException($"Ai:MaxFrameBytes (AiOptions.MaxFrameBytes) must be at least 1024; got {options.MaxFrameBytes}.", nameof(options));
+        }
+
+        var router = await RemoteMessageRouter.ConnectAsync(host, port, options.Credentials, options.MaxFrameBytes, cancellation).ConfigureAwait(false);
         return new AiRepository(router, (host, port), registry, options, logger ?? NullLogger.Instance);
     }
 
@@ -1451,13 +1464,13 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
                 return;
             }
 
-            logger.LogWarning("{Ai}: the link to the Message Director dropped{Why}; reconnecting", Name, link.Refusal is { } why ? $" ({why.Message})" : string.Empty);
+            logger.LogWarning("{Ai}: the link to the Message Director dropped{Why}; reconnecting", Name, link.Refusal is { } why ? $" ({(int)why.Code} {why.Code}: {why.Reason})" : string.Empty);
             var delay = TimeSpan.FromMilliseconds(100);
             while (!stop.IsCancellationRequested)
             {
                 try
                 {
-                    link = await RemoteMessageRouter.ConnectAsync(remote!.Value.Host, remote.Value.Port, options.Credentials, stop.Token).ConfigureAwait(false);
+                    link = await RemoteMessageRouter.ConnectAsync(remote!.Value.Host, remote.Value.Port, options.Credentials, options.MaxFrameBytes, stop.Token).ConfigureAwait(false);
                     break;
                 }
                 catch (Exception ex) when (ex is System.Net.Sockets.SocketException or IOException)
@@ -1527,7 +1540,7 @@ public sealed class AiTakeOverRefusedException : Exception
         Reason = reason;
     }
 
-    /// <summary>Why: <see cref="EjectCode.NothingToTakeOver"/>, <see cref="EjectCode.HandOverUnderWay"/> or <see cref="EjectCode.ApplicationKeyMismatch"/>.</summary>
+    /// <summary>Why: <see cref="EjectCode.NothingToTakeOver"/>, <see cref="EjectCode.HandOverUnderWay"/>, <see cref="EjectCode.ApplicationKeyMismatch"/> or <see cref="EjectCode.ApplicationKeyRequired"/>.</summary>
     public EjectCode Code { get; }
 
     /// <summary>The State Server's reason, naming the fix.</summary>

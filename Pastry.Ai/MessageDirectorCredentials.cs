@@ -29,7 +29,7 @@ public sealed class MessageDirectorRefusedException : IOException
         Reason = reason;
     }
 
-    /// <summary>The refusal's code: 360 version, 361 secret, 362 a per-link limit, 363 a forbidden message, 364 handshake timeout.</summary>
+    /// <summary>The refusal's code: 360 version, 361 secret, 362 a per-link limit, 363 a forbidden message, 364 handshake timeout, 395 a frame larger than a side accepts.</summary>
     public EjectCode Code { get; }
 
     /// <summary>Why, in the Message Director's words.</summary>

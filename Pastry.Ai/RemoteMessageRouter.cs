@@ -29,15 +29,25 @@ public sealed class RemoteMessageRouter : IPostRemoveRouter, IAsyncDisposable
     /// </summary>
     public const int MaxQueuedBytes = 64 * 1024 * 1024;
 
-    private RemoteMessageRouter(TcpClient client)
+    /// <summary>The default of the largest frame the AI accepts from the Message Director (<c>Ai:MaxFrameBytes</c>): 16 MiB.</summary>
+    public const int DefaultMaxFrameBytes = 16 * 1024 * 1024;
+
+    private readonly int maxFrameBytes;
+
+    private RemoteMessageRouter(TcpClient client, int maxFrameBytes)
     {
         this.client = client;
+        this.maxFrameBytes = maxFrameBytes;
     }
 
     /// <summary>Completes when the link drops (with the reason), so that the owner can reconnect or stop.</summary>
     public Task Closed => closed.Task;
 
-    /// <summary>Why the Message Director closed the link, when it said so (a per-link limit, 362, or a forbidden message, 363); null otherwise.</summary>
+    /// <summary>
+    /// Why the link closed, when that is known: the Message Director said so (a per-link limit, 362, a forbidden message,
+    /// 363, or a frame larger than <c>MessageDirector:MaxFrameBytes</c>, 395), or it sent a frame larger than this side
+    /// accepts (395, see <see cref="DefaultMaxFrameBytes"/>); null otherwise.
+    /// </summary>
     public MessageDirectorRefusedException? Refusal { get; private set; }
 
     /// <summary>How long the Message Director has to answer the link's handshake.</summary>
@@ -56,9 +66,22 @@ public sealed class RemoteMessageRouter : IPostRemoveRouter, IAsyncDisposable
     /// </summary>
     /// <exception cref="SocketException">Nothing listens there.</exception>
     /// <exception cref="MessageDirectorRefusedException">The handshake failed; the exception says why (code 360-364).</exception>
-    public static async Task<RemoteMessageRouter> ConnectAsync(string host, int port, MessageDirectorCredentials credentials, CancellationToken cancellation = default)
+    public static Task<RemoteMessageRouter> ConnectAsync(string host, int port, MessageDirectorCredentials credentials, CancellationToken cancellation = default) =>
+        ConnectAsync(host, port, credentials, DefaultMaxFrameBytes, cancellation);
+
+    /// <summary>
+    /// As <see cref="ConnectAsync(string, int, MessageDirectorCredentials, CancellationToken)"/>, accepting frames of at
+    /// most <paramref name="maxFrameBytes"/> from the Message Director (<c>Ai:MaxFrameBytes</c>): a larger one drops the
+    /// link before any of it is buffered, with <see cref="Refusal"/> saying so (395), so neither a bug nor a peer can make
+    /// this process allocate without bound. Keep it at least the OTP's <c>MessageDirector:MaxFrameBytes</c>.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxFrameBytes"/> is below 1024.</exception>
+    /// <exception cref="SocketException">Nothing listens there.</exception>
+    /// <exception cref="MessageDirectorRefusedException">The handshake failed; the exception says why (code 360-364).</exception>
+    public static async Task<RemoteMessageRouter> ConnectAsync(string host, int port, MessageDirectorCredentials credentials, int maxFrameBytes, CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(credentials);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxFrameBytes, 1024);
         var client = new TcpClient { NoDelay = true };
         try
         {
@@ -71,7 +94,7 @@ public sealed class RemoteMessageRouter : IPostRemoveRouter, IAsyncDisposable
             throw;
         }
 
-        var router = new RemoteMessageRouter(client);
+        var router = new RemoteMessageRouter(client, maxFrameBytes);
         router.stream = client.GetStream();
         router.receiveLoop = router.ReceiveAsync();
         router.sendLoop = router.SendAsync(router.stream);
@@ -323,8 +346,13 @@ public sealed class RemoteMessageRouter : IPostRemoveRouter, IAsyncDisposable
             var reader = FrameReader.Open(stream!);
             try
             {
-                // The MD is trusted: frames are bounded by what its link accepts, not by a limit of the AI's.
-                await FrameReader.ReadAsync(reader, int.MaxValue, new Inbound(this), stop.Token).ConfigureAwait(false);
+                // The MD is trusted, but a bug (or a privileged peer's huge message) must not make this process
+                // allocate without bound: a frame over the limit drops the link before any of it is buffered.
+                var outcome = await FrameReader.ReadAsync(reader, maxFrameBytes, new Inbound(this), stop.Token).ConfigureAwait(false);
+                if (outcome.End == FrameReadEnd.Oversized)
+                {
+                    Refusal = new MessageDirectorRefusedException(EjectCode.LinkFrameTooLarge, $"the Message Director sent a frame of {outcome.DeclaredLength} bytes, more than this AI accepts (Ai:MaxFrameBytes, {maxFrameBytes}); the link was dropped");
+                }
             }
             finally
             {

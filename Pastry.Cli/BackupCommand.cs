@@ -15,13 +15,28 @@ internal static class BackupCommand
         var file = new Argument<string>("file") { Description = "the backup file to write" };
         var db = new Option<string>("--db") { Description = "the live SQLite database", DefaultValueFactory = _ => "pastry.db", HelpName = "path" };
         var force = new Option<bool>("--force") { Description = "replace the backup file when it exists [default: false]" };
-        var backup = new Command("backup", "Writes an online, consistent copy of the SQLite database, safe while the server runs and writes; the copy is integrity-checked before it takes the file's name.") { file, db, force };
-        backup.SetAction(parse => Run(parse.GetValue(db)!, parse.GetValue(file)!, parse.GetValue(force)));
+        var provider = new Option<string>("--provider") { Description = "sqlite; for postgres the command says how to use pg_dump instead (or the environment variable PASTRY_Database__Provider) [default: sqlite]", HelpName = "sqlite|postgres" };
+        var backup = new Command("backup", "Writes an online, consistent copy of the SQLite database, safe while the server runs and writes; the copy is integrity-checked before it takes the file's name. PostgreSQL: use pg_dump.") { file, db, force, provider };
+        backup.SetAction(parse => Run(parse.GetValue(provider) ?? Environment.GetEnvironmentVariable("PASTRY_Database__Provider") ?? DatabaseOptions.SqliteProvider, parse.GetValue(db)!, parse.GetValue(file)!, parse.GetValue(force)));
         return backup;
     }
 
-    private static int Run(string source, string destination, bool force)
+    private static int Run(string provider, string source, string destination, bool force)
     {
+        if (string.Equals(provider, DatabaseOptions.PostgresProvider, StringComparison.OrdinalIgnoreCase))
+        {
+            // PostgreSQL has its own online, consistent dump; a second copy of it here would be worse.
+            throw new UsageException(
+                "pastry backup copies a SQLite database file; on PostgreSQL use pg_dump, which takes a consistent snapshot while the server writes: "
+                + $"pg_dump --format=custom --file={destination} \"$PASTRY_Database__ConnectionString\" (a libpq connection string or postgresql:// URL), "
+                + "and restore it with pg_restore --clean --if-exists --dbname=<connection> " + destination + ".");
+        }
+
+        if (!string.Equals(provider, DatabaseOptions.SqliteProvider, StringComparison.OrdinalIgnoreCase))
+        {
+            throw new UsageException($"--provider must be {DatabaseOptions.SqliteProvider} or {DatabaseOptions.PostgresProvider}, not '{provider}'.");
+        }
+
         if (string.IsNullOrWhiteSpace(source))
         {
             throw new UsageException("--db needs a file path.");

@@ -99,7 +99,7 @@ public static class PastryCommandLine
         MigrateCommand.Create(appAssemblies),
         BackupCommand.Create(),
         SchemaCommand.Create(appAssemblies),
-        Bench.BenchCommandLine.Create(),
+        BenchCommand.Create(),
     };
 
     /// <summary>The <c>--app</c> option: a game assembly whose models (and AI) to load; repeatable.</summary>

@@ -15,6 +15,9 @@ internal enum SubscriptionKind : byte
 
     /// <summary>The node subject (keepers only) or this process's own node subject.</summary>
     Node,
+
+    /// <summary>A holder subject of an object this node holds, or this node's placement subject: for its State Server or Database role.</summary>
+    Holder,
 }
 
 /// <summary>

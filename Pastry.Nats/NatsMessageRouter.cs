@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using NATS.Client.Core;
 using Pastry.Messaging;
+using Pastry.Nats.Placement;
 using Pastry.Wire;
 
 namespace Pastry.Nats;
@@ -156,6 +157,36 @@ public sealed partial class NatsMessageRouter : IPostRemoveRouter, IDeliveryCoun
     }
 
     /// <summary>
+    /// The ready OTP nodes on the backplane now, as this process sees them (the heartbeats on the keeper subject, and
+    /// this node itself once it is a ready keeper), in id order: the membership placement maps over.
+    /// </summary>
+    internal DoId[] LiveOtpNodes
+    {
+        get
+        {
+            lock (liveKeepers)
+            {
+                bool self = IsKeeper && Volatile.Read(ref ready) != 0 && !liveKeepers.ContainsKey(NodeId);
+                var nodes = new DoId[liveKeepers.Count + (self ? 1 : 0)];
+                liveKeepers.Keys.CopyTo(nodes, 0);
+                if (self)
+                {
+                    nodes[^1] = NodeId;
+                }
+
+                Array.Sort(nodes);
+                return nodes;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The OTP node that placement gives <paramref name="key"/> (a root object, see <see cref="RendezvousPlacement"/>)
+    /// among the live ready ones this process sees, or <see cref="DoId.Empty"/> when it sees none.
+    /// </summary>
+    internal DoId OtpNodeFor(DoId key) => RendezvousPlacement.NodeFor(key, LiveOtpNodes);
+
+    /// <summary>
     /// Completes once a ready OTP process (a keeper whose roles are subscribed) has been heard on the backplane. An AI
     /// process waits for it before its first creates: NATS keeps nothing, so a create sent before any State Server
     /// subscribed its subject would be lost.
@@ -212,6 +243,7 @@ public sealed partial class NatsMessageRouter : IPostRemoveRouter, IDeliveryCoun
             {
                 nodesInbox = new EnvelopeSubscription(connection, subjects.Nodes, SubscriptionKind.Node, default, DoId.Empty, OnReceived);
                 Enqueue(Outbound.Subscribe(nodesInbox));
+                SubscribePlacedLocked();
             }
         }
 
@@ -310,6 +342,13 @@ public sealed partial class NatsMessageRouter : IPostRemoveRouter, IDeliveryCoun
     public void Publish(Envelope envelope, ReadOnlySpan<Channel> targets)
     {
         ArgumentNullException.ThrowIfNull(envelope);
+
+        // A State Server or Database request goes to the OTP node it concerns (see NatsMessageRouter.Placement.cs).
+        if (targets.Length == 1 && targets[0].Kind == ChannelKind.Role && (targets[0] == Channel.StateServer || targets[0] == Channel.Database) && TryPlace(envelope, targets[0]))
+        {
+            return;
+        }
+
         for (int i = 0; i < targets.Length; i++)
         {
             DeliverLocally(envelope, targets, i, exact: true, inRanges: true);
@@ -472,14 +511,7 @@ public sealed partial class NatsMessageRouter : IPostRemoveRouter, IDeliveryCoun
                 first = liveKeepers.Count == 0;
                 if (liveKeepers.TryAdd(id, 0))
                 {
-                    if (IsKeeper)
-                    {
-                        logger.LogError("NATS backplane: another OTP process (node {Node}) is on this backplane (Nats:SubjectPrefix {Prefix}); both take every State Server and Database request until placement is built. Give each world its own Nats:SubjectPrefix.", id, options.SubjectPrefix);
-                    }
-                    else
-                    {
-                        logger.LogInformation("NATS backplane: OTP node {Node} is on the backplane", id);
-                    }
+                    logger.LogInformation("NATS backplane: OTP node {Node} is on the backplane", id);
 
                     restore = keeperLost;
                     keeperLost = false;
@@ -534,6 +566,7 @@ public sealed partial class NatsMessageRouter : IPostRemoveRouter, IDeliveryCoun
             RestoreAfterKeeperLoss();
         }
 
+        ExpireGathers();
         SendHeartbeat();
     }
 
@@ -778,6 +811,23 @@ public sealed partial class NatsMessageRouter : IPostRemoveRouter, IDeliveryCoun
                     break;
                 }
 
+            case SubscriptionKind.Holder:
+                {
+                    // A request for one of this node's roles (the State Server, or the Database role), about an object it holds.
+                    int index = targets.IndexOf(Channel.StateServer);
+                    if (index < 0)
+                    {
+                        index = targets.IndexOf(Channel.Database);
+                    }
+
+                    if (index >= 0)
+                    {
+                        DeliverLocally(envelope, targets, index, exact: true, inRanges: false);
+                    }
+
+                    break;
+                }
+
             case SubscriptionKind.Node:
                 if (envelope.Sender.Id != NodeId)
                 {
@@ -826,7 +876,7 @@ public sealed partial class NatsMessageRouter : IPostRemoveRouter, IDeliveryCoun
     private void DeliverLocally(Envelope envelope, ReadOnlySpan<Channel> targets, int index, bool exact, bool inRanges)
     {
         var target = targets[index];
-        if (targets[..index].Contains(target))
+        if (targets[..index].Contains(target) || SwallowedByGather(envelope, target))
         {
             return;
         }

@@ -15,6 +15,8 @@ namespace Pastry.Nats;
 /// <item><term><c>pastry.nodes</c></term><description>heartbeats and post-remove registrations of every process but keepers (keepers listen)</description></item>
 /// <item><term><c>pastry.k</c></term><description>heartbeats and goodbyes of OTP processes (keepers); every process listens</description></item>
 /// <item><term><c>pastry.n.&lt;node&gt;</c></term><description>one process, for what a keeper tells it</description></item>
+/// <item><term><c>pastry.h.&lt;doid&gt;</c></term><description>the holder of an object: the OTP node whose State Server holds it (placement)</description></item>
+/// <item><term><c>pastry.pl.&lt;node&gt;</c></term><description>one OTP node's State Server and Database role: root objects placed on it (placement)</description></item>
 /// </list>
 /// A zone range <c>[low, high]</c> under a parent becomes one wildcard per shard it touches
 /// (<c>pastry.l.&lt;parent&gt;.&lt;shard&gt;.*</c>), or, past <see cref="MaxShardWildcards"/> shards, one wildcard for the
@@ -48,6 +50,12 @@ internal sealed class NatsSubjects
 
     /// <summary>The subject every process sends heartbeats and post-remove registrations to.</summary>
     public string Nodes { get; }
+
+    /// <summary>The holder subject of an object: the OTP node whose State Server holds it subscribes it.</summary>
+    public string Holder(DoId id) => $"{prefix}.h.{Hex(id)}";
+
+    /// <summary>The placement subject of an OTP node: root objects the mapping gives it, and requests that follow them.</summary>
+    public string Placed(DoId node) => $"{prefix}.pl.{Hex(node)}";
 
     /// <summary>The subject of one process (node).</summary>
     public string Node(DoId node) => $"{prefix}.n.{Hex(node)}";

@@ -44,7 +44,7 @@ public sealed class OtpMetrics : IDisposable
     private long ejectsTotal;
 
     /// <summary>Creates the instruments that need no role; <see cref="Track"/> adds the gauges that read the roles.</summary>
-    public OtpMetrics()
+    internal OtpMetrics()
     {
         ejects = meter.CreateCounter<long>("pastry.client_agent.ejects", unit: "{eject}", description: "Sessions ejected, by code");
         sessionsOpened = meter.CreateCounter<long>("pastry.client_agent.sessions_opened", unit: "{session}", description: "Client connections accepted");
@@ -82,27 +82,27 @@ public sealed class OtpMetrics : IDisposable
     }
 
     /// <summary>Counts a resume: replayed what was missed, sent a fresh snapshot, or refused.</summary>
-    public void Resumed(bool replay) => resumes.Add(1, new KeyValuePair<string, object?>("outcome", replay ? "replay" : "snapshot"));
+    internal void Resumed(bool replay) => resumes.Add(1, new KeyValuePair<string, object?>("outcome", replay ? "replay" : "snapshot"));
 
     /// <summary>Counts a refused resume.</summary>
-    public void ResumeRefused(ResumeStatus status) => resumes.Add(1, new KeyValuePair<string, object?>("outcome", "refused"), new KeyValuePair<string, object?>("status", status.ToString()));
+    internal void ResumeRefused(ResumeStatus status) => resumes.Add(1, new KeyValuePair<string, object?>("outcome", "refused"), new KeyValuePair<string, object?>("status", status.ToString()));
 
     /// <summary>Counts an eject.</summary>
-    public void Ejected(EjectCode code)
+    internal void Ejected(EjectCode code)
     {
         Interlocked.Increment(ref ejectsTotal);
         ejects.Add(1, new KeyValuePair<string, object?>("code", (int)code));
     }
 
     /// <summary>Counts a new session.</summary>
-    public void SessionOpened()
+    internal void SessionOpened()
     {
         Interlocked.Increment(ref sessions);
         sessionsOpened.Add(1);
     }
 
     /// <summary>Counts a closed session.</summary>
-    public void SessionClosed() => Interlocked.Decrement(ref sessions);
+    internal void SessionClosed() => Interlocked.Decrement(ref sessions);
 
     /// <summary>Counts what one read from a client brought: its bytes and the whole frames handled from it.</summary>
     internal void Received(long bytes, int frames)

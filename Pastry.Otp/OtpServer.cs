@@ -88,7 +88,11 @@ public sealed class OtpServer : IAsyncDisposable
             }
         }
 
-        StateServer = new StateServer.StateServer(this.router, registry, loggerFactory.CreateLogger("Pastry.Otp.StateServer"), Database is not null, options.StateServer);
+        StateServer = new StateServer.StateServer(this.router, registry, loggerFactory.CreateLogger("Pastry.Otp.StateServer"), Database is not null, options.StateServer)
+        {
+            // Where links prove a secret, a participant that holds it must still prove the application's own key.
+            RequireApplicationKey = options.MessageDirector.Secret.Length > 0 || options.MessageDirector.PrivilegedSecret.Length > 0,
+        };
         var accounts = new AccountService(accountStore ?? new InMemoryAccountStore(), options.Accounts, time, loggerFactory.CreateLogger("Pastry.Otp.Accounts"));
         UberDogs = new UberDogHost(registry, accounts, loggerFactory.CreateLogger("Pastry.Otp.UberDogs"), metrics);
         ClientAgent = new ClientAgent.ClientAgent(options.ClientAgent, this.router, registry, UberDogs, interestPolicy ?? new VisibleParentsInterestPolicy(), time, metrics, loggerFactory.CreateLogger("Pastry.Otp.ClientAgent"));
@@ -107,22 +111,22 @@ public sealed class OtpServer : IAsyncDisposable
     public IMessageRouter Router => router;
 
     /// <summary>The State Server.</summary>
-    public StateServer.StateServer StateServer { get; }
+    internal StateServer.StateServer StateServer { get; }
 
     /// <summary>The Database role, or null when it is off (<see cref="DatabaseOptions.Enabled"/>).</summary>
-    public DatabaseServer? Database { get; }
+    internal DatabaseServer? Database { get; }
 
     /// <summary>The Client Agent.</summary>
-    public ClientAgent.ClientAgent ClientAgent { get; }
+    internal ClientAgent.ClientAgent ClientAgent { get; }
 
     /// <summary>The UberDOG host (login).</summary>
-    public UberDogHost UberDogs { get; }
+    internal UberDogHost UberDogs { get; }
 
     /// <summary>The Message Director's TCP endpoint for AI processes.</summary>
-    public MessageDirectorServer MessageDirector { get; }
+    internal MessageDirectorServer MessageDirector { get; }
 
     /// <summary>The diagnostics role (memory reports for tools on the Message Director).</summary>
-    public DiagnosticsRole Diagnostics { get; }
+    internal DiagnosticsRole Diagnostics { get; }
 
     /// <summary>Messages the Message Director handed to subscribers of this process so far.</summary>
     public long Deliveries => router is IDeliveryCounter counter ? counter.Deliveries : 0;

@@ -47,9 +47,17 @@ public sealed class AiHostOptions
     /// <summary>
     /// A secret the AIs of one application share: the application's first AI pins it in the State Server, and only an AI
     /// that gives the same key may take back (after a restart) or take over its objects. Set one per application when
-    /// several games or services share a Message Director. Default: empty (any AI that names the application may).
+    /// several games or services share a Message Director. Required (396 without it) of an AI on a participant link when
+    /// the Message Director has a secret. Default: empty (elsewhere, any AI that names the application may).
     /// </summary>
     public string ApplicationKey { get; set; } = string.Empty;
+
+    /// <summary>
+    /// The largest frame the AI accepts from the Message Director over its link: a larger one drops the link (logged with
+    /// 395) before any of it is buffered, and the AI reconnects. Keep it at least the OTP's
+    /// <c>MessageDirector:MaxFrameBytes</c> (4 MiB by default). Default: 16 MiB.
+    /// </summary>
+    public int MaxFrameBytes { get; set; } = RemoteMessageRouter.DefaultMaxFrameBytes;
 
     /// <summary>The longest wait between reconnect attempts after the link to the Message Director drops. Default: 5 s.</summary>
     public TimeSpan MaxReconnectDelay { get; set; } = TimeSpan.FromSeconds(5);

@@ -38,7 +38,7 @@ internal sealed class AiHostedService(Type application, IServiceProvider service
         // Two AIs of one application that serve different districts each keep their own objects when they die: the
         // next AI of the same districts takes them back, never the other district's AI.
         string name = districts.Count == 0 ? application.FullName! : $"{application.FullName} [{string.Join(" ", settings.Districts)}]";
-        var options = new AiOptions { MaxReconnectDelay = settings.MaxReconnectDelay, Time = services.GetService<TimeProvider>() ?? TimeProvider.System, Credentials = settings.Credentials, Application = name, ApplicationKey = settings.ApplicationKey };
+        var options = new AiOptions { MaxReconnectDelay = settings.MaxReconnectDelay, Time = services.GetService<TimeProvider>() ?? TimeProvider.System, Credentials = settings.Credentials, Application = name, ApplicationKey = settings.ApplicationKey, MaxFrameBytes = settings.MaxFrameBytes };
         if (services.GetService<IMessageRouter>() is { } local)
         {
             if (settings.TakeOver)
@@ -105,7 +105,7 @@ internal sealed class AiHostedService(Type application, IServiceProvider service
                 throw new StartupException(
                     StartupError.AiTakeOverRefused,
                     settings.MessageDirector,
-                    $"The State Server refused this AI's {(settings.TakeOver ? "take-over" : "claim")} of {application.FullName}'s objects ({(int)ex.Code} {ex.Code}): {ex.Reason}. {(ex.Code == Wire.EjectCode.ApplicationKeyMismatch ? "Fix: give it the application's Ai:ApplicationKey." : "Fix: check Ai:TakeOver and which AIs of the application run.")}",
+                    $"The State Server refused this AI's {(settings.TakeOver ? "take-over" : "claim")} of {application.FullName}'s objects ({(int)ex.Code} {ex.Code}): {ex.Reason}. {(ex.Code is Wire.EjectCode.ApplicationKeyMismatch or Wire.EjectCode.ApplicationKeyRequired ? "Fix: give it the application's Ai:ApplicationKey." : "Fix: check Ai:TakeOver and which AIs of the application run.")}",
                     ex);
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)

@@ -16,8 +16,8 @@ public enum StartupError
     BackplaneUnreachable = 4,
 
     /// <summary>
-    /// Another OTP process already serves the NATS backplane under the same <c>Nats:SubjectPrefix</c>: two would both
-    /// take every State Server and Database request (placement over several OTP nodes is not built).
+    /// Another OTP process already serves the NATS backplane under the same <c>Nats:SubjectPrefix</c>, and this one stores
+    /// in a SQLite file, which several OTP nodes cannot share (they share one PostgreSQL, or none).
     /// </summary>
     BackplaneTaken = 5,
 

@@ -143,4 +143,16 @@ public enum EjectCode : ushort
     /// take over that application's objects (to the claiming AI).
     /// </summary>
     ApplicationKeyMismatch = 384,
+
+    /// <summary>
+    /// A Message Director link frame was larger than the receiving side accepts (<c>MessageDirector:MaxFrameBytes</c> at
+    /// the Message Director, <c>Ai:MaxFrameBytes</c> at the AI), so the link was dropped before the frame was read.
+    /// </summary>
+    LinkFrameTooLarge = 395,
+
+    /// <summary>
+    /// The AI gave no <c>Ai:ApplicationKey</c>, and the Message Director's links use a secret: an AI on a participant
+    /// link may not claim or take over an application's objects without its key (to the claiming AI).
+    /// </summary>
+    ApplicationKeyRequired = 396,
 }

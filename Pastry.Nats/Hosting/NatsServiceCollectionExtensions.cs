@@ -79,12 +79,12 @@ internal sealed class NatsOptionsValidator : IValidateOptions<NatsBackplaneOptio
 
 /// <summary>
 /// Connects the backplane when the host starts, before any role (in <see cref="StartingAsync"/>, as the OTP's roles
-/// start first of the hosted services), and runs the keeper of an OTP process. An OTP refuses to start when another
-/// ready OTP already serves the backplane (its prefix), and says it is ready once every role started
+/// start first of the hosted services), and runs the keeper of an OTP process. An OTP joins the OTP nodes already there
+/// (placement), unless it stores in SQLite, which they could not share, and says it is ready once every role started
 /// (<see cref="StartedAsync"/>). A process that is not a keeper (an AI) waits, before the roles after it start, until a
 /// ready OTP process is on the backplane: NATS keeps nothing, so its first creates would otherwise be lost.
 /// </summary>
-internal sealed class NatsHostedService(NatsMessageRouter router, ILoggerFactory? loggers = null) : IHostedLifecycleService, IDisposable
+internal sealed class NatsHostedService(NatsMessageRouter router, ILoggerFactory? loggers = null, IConfiguration? configuration = null) : IHostedLifecycleService, IDisposable
 {
     private PostRemoveKeeper? keeper;
 
@@ -110,8 +110,8 @@ internal sealed class NatsHostedService(NatsMessageRouter router, ILoggerFactory
             return;
         }
 
-        // One OTP per backplane until placement is built: a second would apply every State Server and Database request
-        // again. A ready one heartbeats every interval, so two intervals of silence mean there is none.
+        // Several OTP nodes share one world (placement), but only with one database they all reach: with a SQLite file
+        // each node would have its own. A ready one heartbeats every interval, so two intervals of silence mean there is none.
         try
         {
             await router.WaitForKeeperAsync(cancellationToken).WaitAsync(router.Options.HeartbeatInterval * 2, cancellationToken).ConfigureAwait(false);
@@ -121,7 +121,20 @@ internal sealed class NatsHostedService(NatsMessageRouter router, ILoggerFactory
             return;
         }
 
-        throw new StartupException(StartupError.BackplaneTaken, router.Options.Url, $"Another OTP process already serves the NATS backplane at {router.Options.Url} under Nats:SubjectPrefix '{router.Options.SubjectPrefix}'; two would both apply every State Server and Database request (placement over several OTP nodes is not built). Fix: stop the other one, or give this world its own Nats:SubjectPrefix.");
+        if (UsesSqlite(configuration))
+        {
+            throw new StartupException(StartupError.BackplaneTaken, router.Options.Url, $"Another OTP process already serves the NATS backplane at {router.Options.Url} under Nats:SubjectPrefix '{router.Options.SubjectPrefix}', and this one stores in a SQLite file (Database:Path), which the other OTP nodes cannot share. Fix: give every OTP node of this world the same PostgreSQL (Database:Provider postgres, Database:ConnectionString), or Database:Path \"\" for a world without stored objects; or give this world its own Nats:SubjectPrefix.");
+        }
+
+        (loggers ?? NullLoggerFactory.Instance).CreateLogger("Pastry.Nats").LogInformation("NATS backplane: joining the OTP node(s) already on {Prefix}: {Nodes}", router.Options.SubjectPrefix, string.Join(", ", router.LiveOtpNodes));
+    }
+
+    /// <summary>Whether the OTP's Database role stores in a SQLite file (the default provider with a path): a file one node alone can use.</summary>
+    private static bool UsesSqlite(IConfiguration? configuration)
+    {
+        string provider = configuration?["Database:Provider"] ?? "sqlite";
+        string? path = configuration?["Database:Path"] ?? "pastry.db";
+        return !string.Equals(provider, "postgres", StringComparison.OrdinalIgnoreCase) && !string.IsNullOrWhiteSpace(path);
     }
 
     public async Task StartAsync(CancellationToken cancellationToken)

@@ -3,7 +3,7 @@ using Pastry.Wire;
 namespace Pastry.Otp.ClientAgent;
 
 /// <summary>What the admin endpoint reads from the Client Agent: sessions by page, recent ejects, and the operator's eject.</summary>
-public sealed partial class ClientAgent
+internal sealed partial class ClientAgent
 {
     /// <summary>How many ejects <see cref="RecentEjects"/> keeps.</summary>
     public const int RecentEjectCapacity = 100;
@@ -101,4 +101,4 @@ public sealed partial class ClientAgent
 /// <param name="Code">The eject code (ARCHITECTURE 3).</param>
 /// <param name="CodeName">The code's name.</param>
 /// <param name="Reason">The reason sent to the client.</param>
-public sealed record EjectRecord(DateTime At, DoId Session, DoId Account, string Address, int Code, string CodeName, string Reason);
+internal sealed record EjectRecord(DateTime At, DoId Session, DoId Account, string Address, int Code, string CodeName, string Reason);

@@ -7,7 +7,7 @@ using Pastry.Wire;
 namespace Pastry.Otp.ClientAgent;
 
 /// <summary>Resumes: the parked-session cap, the token check and the per-address throttle of refused resumes (issue 18).</summary>
-public sealed partial class ClientAgent
+internal sealed partial class ClientAgent
 {
     private readonly System.Collections.Concurrent.ConcurrentDictionary<DoId, ClientSession> sessionsById = new();
     private LoginThrottle? resumeThrottle;

@@ -8,7 +8,7 @@ using Pastry.Wire;
 namespace Pastry.Otp.ClientAgent;
 
 /// <summary>TLS on the Client Agent: the handshake between accept and session, with its timeout and its refusals.</summary>
-public sealed partial class ClientAgent
+internal sealed partial class ClientAgent
 {
     /// <summary>The first byte of every TLS record that opens a handshake (content type 22).</summary>
     private const byte TlsHandshakeRecord = 0x16;

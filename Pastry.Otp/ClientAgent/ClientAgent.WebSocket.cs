@@ -15,7 +15,7 @@ namespace Pastry.Otp.ClientAgent;
 /// exactly as accepted sockets do, after the Origin check and the same per-address admission. A binary message carries
 /// frames of the TCP protocol, so the one frame reader and the one outbox serve it (through <see cref="WebSocketFrameStream"/>).
 /// </summary>
-public sealed partial class ClientAgent
+internal sealed partial class ClientAgent
 {
     private WebApplication? webSockets;
     private Task? webSocketsStarting;

@@ -14,15 +14,26 @@ namespace Pastry.Otp.ClientAgent;
 /// <see cref="ClientSession"/>s (read through System.IO.Pipelines, written in batches). It enforces who may set what, interests, heartbeats and limits
 /// (ARCHITECTURE 4).
 /// </summary>
-public sealed partial class ClientAgent : IAsyncDisposable
+internal sealed partial class ClientAgent : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<ClientSession, Task> sessions = new();
     private readonly CancellationTokenSource stop = new();
     private readonly ConcurrentDictionary<DoId, ClientSession> sessionsByAccount = new();
     private readonly AddressLimits addressLimits;
+    private readonly FileDescriptorBudget descriptors;
     private readonly ConcurrentDictionary<Task, byte> handshakes = new();
+    private int refusedForDescriptors;
     private TcpAcceptor? acceptor;
-    private Task? heartbeatLoop;
+
+    // The one sweep over every session (heartbeat and login deadlines, resume grace, idle buffers): a one-shot timer
+    // armed for the earliest moment something is due, so an idle server does not tick (see Sweep).
+    private readonly object sweepGate = new();
+    private readonly long sweepPeriodMs;
+    private Timer? sweepTimer;
+    private long sweepDueMs = long.MaxValue;
+    private bool sweeping;
+    private bool sweepStopped;
+    private int sentSinceSweep;
 
     /// <summary>Creates the agent; call <see cref="Start"/> to listen.</summary>
     public ClientAgent(ClientAgentOptions options, IMessageRouter router, ModelRegistry registry, UberDogHost uberDogs, IInterestPolicy interestPolicy, TimeProvider time, OtpMetrics metrics, ILogger logger)
@@ -42,8 +53,10 @@ public sealed partial class ClientAgent : IAsyncDisposable
         Time = time;
         Metrics = metrics;
         Logger = logger;
-        Flusher = new FlushScheduler(options.FlushInterval, metrics is null ? null : metrics.Flushed);
+        Flusher = new FlushScheduler(options.FlushInterval, OnFlushed);
+        sweepPeriodMs = (long)Math.Clamp(options.HeartbeatTimeout.TotalMilliseconds / 4, 50, 1000);
         addressLimits = new AddressLimits(options.MaxConnectionsPerAddress, options.MaxNewConnectionsPerSecondPerAddress);
+        descriptors = new FileDescriptorBudget(options.FileDescriptorReserve);
         tls = CreateTlsOptions();
     }
 
@@ -81,8 +94,12 @@ public sealed partial class ClientAgent : IAsyncDisposable
     /// <exception cref="SocketException">The address is in use or cannot be bound.</exception>
     public void Start()
     {
+        sweepTimer = new Timer(static state => ((ClientAgent)state!).Sweep(), this, Timeout.Infinite, Timeout.Infinite);
         acceptor = new TcpAcceptor(Options.Host, Options.Port, 512, "Client Agent", Logger, OnAccepted);
-        heartbeatLoop = Task.Run(HeartbeatAsync);
+        if (descriptors.Limit is { } limit && descriptors.Reserve > 0)
+        {
+            Logger.LogInformation("Client Agent: file-descriptor limit {Limit} (ulimit -n); a connection that would take descriptor {First} or above is refused with 349, keeping {Reserve} for the runtime, the database and links (ClientAgent:FileDescriptorReserve)", limit, descriptors.FirstReserved, descriptors.Reserve);
+        }
     }
 
     /// <summary>Stops accepting, ejects every session with 154 and waits for them to close.</summary>
@@ -111,15 +128,15 @@ public sealed partial class ClientAgent : IAsyncDisposable
         }
 
         await StopWebSocketsAsync().ConfigureAwait(false);
-        if (heartbeatLoop is not null)
+        lock (sweepGate)
         {
-            try
-            {
-                await heartbeatLoop.ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-            }
+            sweepStopped = true;
+        }
+
+        if (sweepTimer is not null)
+        {
+            // Waits for a sweep that is running now.
+            await sweepTimer.DisposeAsync().ConfigureAwait(false);
         }
 
         Flusher.Dispose();
@@ -155,6 +172,25 @@ public sealed partial class ClientAgent : IAsyncDisposable
 
     private void OnAccepted(Socket socket)
     {
+        // The process's last descriptors are the runtime's: without one it cannot start a thread, and dies.
+        if (!descriptors.Admits(socket))
+        {
+            if (refusedForDescriptors++ == 0)
+            {
+                Logger.LogWarning("Refusing connections with {Code} {CodeName}: a new connection took descriptor {Descriptor}, within the last {Reserve} of the limit {Limit} (ClientAgent:FileDescriptorReserve); logged once until one is admitted again", (int)EjectCode.NotAdmitted, EjectCode.NotAdmitted, socket.Handle.ToInt64(), descriptors.Reserve, descriptors.Limit);
+            }
+
+            Metrics.Ejected(EjectCode.NotAdmitted);
+            Refuse(socket, descriptors.Refusal);
+            return;
+        }
+
+        if (refusedForDescriptors > 0)
+        {
+            Logger.LogWarning("Admitting connections again after refusing {Count} at the file-descriptor reserve", refusedForDescriptors);
+            refusedForDescriptors = 0;
+        }
+
         // Per-address admission before any per-session state exists: a refused connection costs one small send.
         if ((socket.RemoteEndPoint as IPEndPoint)?.Address is { } address
             && addressLimits.TryAdmit(address, Environment.TickCount64, out bool firstRefusal) is { } refusal)
@@ -194,6 +230,7 @@ public sealed partial class ClientAgent : IAsyncDisposable
         Metrics.SessionOpened();
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         sessions[session] = done.Task;
+        SweepBy(session.NextCheckMs);
         _ = RunSessionAsync(session, done);
     }
 
@@ -230,21 +267,116 @@ public sealed partial class ClientAgent : IAsyncDisposable
         }
     }
 
-    private async Task HeartbeatAsync()
+    /// <summary>When the next sweep runs (<see cref="Environment.TickCount64"/>), or null while none is armed (tests).</summary>
+    internal long? SweepDueMs
     {
-        var period = TimeSpan.FromMilliseconds(Math.Clamp(Options.HeartbeatTimeout.TotalMilliseconds / 4, 50, 1000));
-        using var timer = new PeriodicTimer(period);
-        while (await timer.WaitForNextTickAsync(stop.Token).ConfigureAwait(false))
+        get
         {
-            long now = Environment.TickCount64;
-            long givenBack = 0;
-            foreach (var session in sessions.Keys)
+            lock (sweepGate)
             {
-                session.CheckHeartbeat(now);
-                givenBack += session.TrimIdleBuffers();
+                return sweepDueMs == long.MaxValue ? null : sweepDueMs;
+            }
+        }
+    }
+
+    /// <summary>The sweep's period while sends happen (a quarter of the heartbeat timeout, 50 ms to 1 s).</summary>
+    internal long SweepPeriodMs => sweepPeriodMs;
+
+    /// <summary>
+    /// Asks for a sweep no later than <paramref name="dueMs"/> (<see cref="Environment.TickCount64"/>): a session whose
+    /// deadline may now be earlier than the one armed (a new connection, a park, a resume) calls it.
+    /// </summary>
+    internal void SweepBy(long dueMs)
+    {
+        lock (sweepGate)
+        {
+            if (dueMs >= sweepDueMs)
+            {
+                return;
             }
 
+            sweepDueMs = dueMs;
+            if (!sweeping)
+            {
+                // A sweep that runs now arms the next one itself, no later than this.
+                ArmSweep();
+            }
+        }
+    }
+
+    /// <summary>
+    /// The one sweep: checks every session's deadlines (eject 345 or 349, the end of a resume grace) and gives back
+    /// the send buffers of sessions that sent nothing since the last sweep. It runs once per sweep period (a quarter of
+    /// the heartbeat timeout, 50 ms to 1 s) while sends happen, as the periodic sweep did; otherwise only when the
+    /// earliest deadline of any session is due, and never while there is no session (issue 17: an idle server,
+    /// with or without idle connections, does not tick). A heartbeat only stamps the session's time; the deadline it
+    /// moves is read here. Sessions whose deadlines fall within one period of each other are checked in one sweep, so
+    /// an eject comes at most one period after its deadline, as before.
+    /// </summary>
+    internal void Sweep()
+    {
+        lock (sweepGate)
+        {
+            if (sweeping || sweepStopped)
+            {
+                return;
+            }
+
+            sweeping = true;
+            sweepDueMs = long.MaxValue;
+        }
+
+        long now = Environment.TickCount64;
+        long next = long.MaxValue;
+        try
+        {
+            long givenBack = 0;
+            long due = long.MaxValue;
+            foreach (var entry in sessions)
+            {
+                var session = entry.Key;
+                session.CheckHeartbeat(now);
+                givenBack += session.TrimIdleBuffers();
+                due = Math.Min(due, session.NextCheckMs);
+            }
+
+            bool sent = Interlocked.Exchange(ref sentSinceSweep, 0) == 1;
             CollectAfterBurst(givenBack, now);
+            next = sent || busySinceCollect ? now + sweepPeriodMs : due == long.MaxValue ? due : Math.Max(due, now + sweepPeriodMs);
+        }
+        finally
+        {
+            lock (sweepGate)
+            {
+                sweeping = false;
+                sweepDueMs = Math.Min(next, sweepDueMs);
+                ArmSweep();
+            }
+        }
+    }
+
+    /// <summary>Arms the sweep timer for <see cref="sweepDueMs"/> (none when it is <see cref="long.MaxValue"/>); under the sweep's lock.</summary>
+    private void ArmSweep()
+    {
+        if (sweepStopped || sweepTimer is null)
+        {
+            return;
+        }
+
+        long delay = sweepDueMs == long.MaxValue ? Timeout.Infinite : Math.Max(0, sweepDueMs - Environment.TickCount64);
+        sweepTimer.Change(delay, Timeout.Infinite);
+    }
+
+    /// <summary>
+    /// Counts a batch written to a client (metrics) and, for the first send since the last sweep, asks for a sweep
+    /// within one period: sends grow buffers that the sweep gives back once they stop, and bursts end in a collection.
+    /// </summary>
+    private void OnFlushed(int bytes, int frames, long startedTimestamp)
+    {
+        Metrics?.Flushed(bytes, frames, startedTimestamp);
+        if (Volatile.Read(ref sentSinceSweep) == 0 && Interlocked.Exchange(ref sentSinceSweep, 1) == 0)
+        {
+            SweepBy(Environment.TickCount64 + sweepPeriodMs);
         }
     }
 

@@ -67,6 +67,14 @@ public sealed class ClientAgentOptions
     /// </summary>
     public int SocketSendBufferBytes { get; set; } = 128 * 1024;
 
+    /// <summary>
+    /// File descriptors at the top of the process's limit (<c>ulimit -n</c>) that client connections may not take: a
+    /// connection that would is refused with 349 and closed, with a log line once per episode. The runtime needs free
+    /// descriptors to start threads and load code, and without them the process dies; these also serve the database
+    /// and the Message Director's links. 0 turns the check off. Linux only. Default: 128.
+    /// </summary>
+    public int FileDescriptorReserve { get; set; } = 128;
+
     /// <summary>TLS (the <c>ClientAgent:Tls</c> section): off unless a certificate is configured.</summary>
     public ClientAgentTlsOptions Tls { get; set; } = new();
 
@@ -114,6 +122,7 @@ public sealed class ClientAgentOptions
         Require(MaxConnectionsPerAddress >= 1, "ClientAgent:MaxConnectionsPerAddress", "must be at least 1");
         Require(MaxNewConnectionsPerSecondPerAddress >= 1, "ClientAgent:MaxNewConnectionsPerSecondPerAddress", "must be at least 1");
         Require(SocketSendBufferBytes >= 4096, "ClientAgent:SocketSendBufferBytes", "must be at least 4096");
+        Require(FileDescriptorReserve >= 0, "ClientAgent:FileDescriptorReserve", "must be at least 0 (0 turns the check off)");
         Require(ResumeGrace >= TimeSpan.Zero && ResumeGrace <= TimeSpan.FromHours(1), "ClientAgent:ResumeGrace", "must be between 0 (resumes off) and 1 hour");
         Require(ResumeQueueBytes >= 1024, "ClientAgent:ResumeQueueBytes", "must be at least 1024");
         Require(MaxParkedSessions >= 0, "ClientAgent:MaxParkedSessions", "must be at least 0");

@@ -45,4 +45,4 @@ internal sealed partial class ClientSession
 /// <param name="Visible">Objects in its view.</param>
 /// <param name="OutboxBytes">Bytes waiting to be sent to it.</param>
 /// <param name="ConnectedAt">When it connected (UTC).</param>
-public sealed record SessionInfo(DoId Id, DoId Account, string Address, string Stage, int Interests, int Visible, int OutboxBytes, DateTime ConnectedAt);
+internal sealed record SessionInfo(DoId Id, DoId Account, string Address, string Stage, int Interests, int Visible, int OutboxBytes, DateTime ConnectedAt);

@@ -125,6 +125,7 @@ internal sealed partial class ClientSession
         parkedOverflow = false;
         parkedQueue = new PooledBufferWriter(256);
         logger.LogInformation("{Session} (account {Account}) parked for a resume within {Grace} s", Name, account, agent.Options.ResumeGrace.TotalSeconds);
+        agent.SweepBy(NextCheckMs);
         return true;
     }
 
@@ -212,6 +213,7 @@ internal sealed partial class ClientSession
             outbox = new FrameOutbox(agent.Options.MaxOutgoingBytes, agent.Flusher);
             Interlocked.Exchange(ref lastReceivedMs, Environment.TickCount64);
             stage = SessionStage.Established;
+            agent.SweepBy(NextCheckMs);
             agent.Unparked();
             var queue = parkedQueue;
             parkedQueue = null;

@@ -348,6 +348,31 @@ internal sealed partial class ClientSession : IParticipant, IInterestView
         }
     }
 
+    /// <summary>
+    /// The earliest <see cref="Environment.TickCount64"/> at which <see cref="CheckHeartbeat"/> may act on this session
+    /// (its login deadline, heartbeat deadline or the end of its resume grace); <see cref="long.MaxValue"/> when never.
+    /// Read without the lock, as <see cref="CheckHeartbeat"/> reads the stage: a stale value only moves one sweep.
+    /// </summary>
+    public long NextCheckMs
+    {
+        get
+        {
+            var options = agent.Options;
+            long heartbeatDue = Interlocked.Read(ref lastReceivedMs) + After(options.HeartbeatTimeout);
+            return stage switch
+            {
+                SessionStage.AwaitingHello or SessionStage.Anonymous => Math.Min(connectedMs + After(options.LoginTimeout), heartbeatDue),
+                SessionStage.Established => heartbeatDue,
+                // A resume being handed over is checked every sweep until it completes (it stamps the time).
+                SessionStage.Parked => pendingHandover is null ? parkedAtMs + After(options.ResumeGrace) : 0,
+                _ => long.MaxValue,
+            };
+        }
+    }
+
+    /// <summary>The first whole millisecond past <paramref name="limit"/>: the checks eject when more time than the limit has passed.</summary>
+    private static long After(TimeSpan limit) => (long)Math.Floor(limit.TotalMilliseconds) + 1;
+
     /// <summary>Gives back the send buffers a burst grew, when the session sent nothing since the last sweep; returns how many bytes.</summary>
     public long TrimIdleBuffers()
     {

@@ -7,7 +7,7 @@ namespace Pastry.Otp.ClientAgent;
 /// interests subscribe each location once and removing one interest keeps what another still needs. Plain logic,
 /// no I/O, so that it can be tested without sockets.
 /// </summary>
-public sealed class InterestSet
+internal sealed class InterestSet
 {
     private readonly Dictionary<uint, (DoId Parent, uint[] Zones)> interests = new();
     private readonly Dictionary<Location, int> references = new();

@@ -12,7 +12,7 @@ namespace Pastry.Otp.Database;
 /// INSERT and two concurrent creates of one name never both succeed. It has its own connection, used by one call at
 /// a time; it reads while the Database role writes (SQLite's WAL, PostgreSQL's MVCC).
 /// </summary>
-public sealed class DatabaseAccountStore : IAccountStore, IDisposable
+internal sealed class DatabaseAccountStore : IAccountStore, IDisposable
 {
     private readonly DbConnection connection;
     private readonly SemaphoreSlim gate = new(1, 1);

@@ -10,7 +10,7 @@ namespace Pastry.Otp.Database;
 /// <param name="Bytes">The backup file's size.</param>
 /// <param name="Rows">The rows of each table in the backup, by table name (Pastry's own tables included).</param>
 /// <param name="Elapsed">How long the copy, the check and the rename took.</param>
-public sealed record BackupReport(string Source, string Destination, long Bytes, IReadOnlyDictionary<string, long> Rows, TimeSpan Elapsed);
+internal sealed record BackupReport(string Source, string Destination, long Bytes, IReadOnlyDictionary<string, long> Rows, TimeSpan Elapsed);
 
 /// <summary>
 /// An online, consistent copy of a Pastry SQLite database, safe while the server runs and writes (<c>pastry backup</c>).
@@ -24,7 +24,7 @@ public sealed record BackupReport(string Source, string Destination, long Bytes,
 /// and only then renamed over the destination, so a crash or a failed check never leaves a half-written file under the
 /// backup's name.
 /// </remarks>
-public static class DatabaseBackup
+internal static class DatabaseBackup
 {
     /// <summary>Copies <paramref name="source"/> to <paramref name="destination"/>.</summary>
     /// <param name="source">The live database file.</param>

@@ -16,7 +16,7 @@ namespace Pastry.Otp.Database;
 /// then sends the replies, so an acknowledged write is durable (see <see cref="SqliteDatabase"/> for SQLite's pragmas;
 /// PostgreSQL's commit returns once its WAL is flushed, with its default <c>synchronous_commit=on</c>).
 /// </summary>
-public sealed class DatabaseServer : IParticipant, IAsyncDisposable
+internal sealed class DatabaseServer : IParticipant, IAsyncDisposable
 {
     private readonly IMessageRouter router;
     private readonly DatabaseOptions options;

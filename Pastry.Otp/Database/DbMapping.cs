@@ -72,6 +72,43 @@ internal sealed class DbMapping
         return mapping;
     }
 
+    /// <summary>
+    /// Refuses a mapping whose table, column or index names the database would not keep whole (PostgreSQL: at most 63
+    /// bytes; it cuts a longer one silently, so two names could become one and catalog lookups would miss). Names the
+    /// model or field and the limit.
+    /// </summary>
+    /// <exception cref="DatabaseException">A name is too long for <paramref name="dialect"/> (<see cref="DatabaseError.Mapping"/>).</exception>
+    public void CheckIdentifiers(Queries.ISqlDialect dialect)
+    {
+        if (dialect.MaxIdentifierBytes is not { } limit)
+        {
+            return;
+        }
+
+        foreach (var table in Tables)
+        {
+            Check(table.Name, $"model {table.Name}", "its table name", "rename the model (its Db fields then go to a new table) or keep it on SQLite");
+            foreach (var column in table.Columns)
+            {
+                Check(column.Name, $"field {table.Name}.{column.Name}", "its column name", "rename the field ([RenamedFrom] keeps its data)");
+            }
+
+            foreach (var index in table.Indexes)
+            {
+                Check(index.Name, $"the index of model {table.Name} on {string.Join(", ", index.Columns.Select(c => c.Name))}", $"its name {index.Name}", "shorten the model or field names");
+            }
+        }
+
+        void Check(string name, string what, string which, string fix)
+        {
+            int bytes = System.Text.Encoding.UTF8.GetByteCount(name);
+            if (bytes > limit)
+            {
+                throw new DatabaseException(DatabaseError.Mapping, $"The {what} cannot be stored in {dialect.Name}: {which} is {bytes} bytes (UTF-8), and {dialect.Name} keeps at most {limit} (longer identifiers are cut silently); {fix}.");
+            }
+        }
+    }
+
     /// <summary>The names a field had before: its <see cref="RenamedFromAttribute"/> and those its schema lock entry records.</summary>
     private static List<string>? FormerNames(FieldDescriptor field)
     {

@@ -34,6 +34,7 @@ internal static class MigrationPlanner
     public static MigrationPlan Plan(DbMapping? previous, bool historyExists, DbMapping target, DateTime utcNow, Func<string, bool> tableExists, ISqlDialect? dialect = null)
     {
         dialect ??= SqliteDialect.Instance;
+        target.CheckIdentifiers(dialect);
         var steps = new List<MigrationStep>();
         var taken = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         string stamp = utcNow.ToString("yyyyMMddHHmmss", CultureInfo.InvariantCulture);
@@ -141,6 +142,16 @@ internal static class MigrationPlanner
 
         string BackupName(string what)
         {
+            // Within the database's identifier limit (with room for a _N suffix): a cut name would lose the stamp.
+            if (dialect.MaxIdentifierBytes is { } limit)
+            {
+                int room = limit - $"{DbMapping.ReservedPrefix}backup__{stamp}_99".Length;
+                while (System.Text.Encoding.UTF8.GetByteCount(what) > room)
+                {
+                    what = what.Substring(0, what.Length - 1);
+                }
+            }
+
             string name = $"{DbMapping.ReservedPrefix}backup_{what}_{stamp}";
             string candidate = name;
             for (int i = 2; taken.Contains(candidate) || tableExists(candidate); i++)

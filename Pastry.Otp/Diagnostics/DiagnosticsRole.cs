@@ -10,7 +10,7 @@ namespace Pastry.Otp.Diagnostics;
 /// participants (AIs and tools on the Message Director) with the process's memory. Clients cannot reach it: the
 /// Client Agent never routes client messages to role channels.
 /// </summary>
-public sealed class DiagnosticsRole : IParticipant
+internal sealed class DiagnosticsRole : IParticipant
 {
     private readonly IMessageRouter router;
     private readonly ILogger logger;

@@ -6,7 +6,7 @@ namespace Pastry.Otp.MessageDirector;
 /// The in-process Message Director: subscribers are kept in a <see cref="SubscriberTable"/> (copy-on-write arrays), so
 /// publishing takes no lock and allocates nothing; subscription changes lock. The same envelope instance reaches every subscriber.
 /// </summary>
-public sealed class InProcessRouter : IMessageRouter, IDeliveryCounter
+internal sealed class InProcessRouter : IMessageRouter, IDeliveryCounter
 {
     private long deliveries;
 

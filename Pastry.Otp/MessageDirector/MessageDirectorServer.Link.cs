@@ -8,7 +8,7 @@ using Pastry.Wire;
 namespace Pastry.Otp.MessageDirector;
 
 // One remote participant: its handshake, what it may send, its bounded per-link state and its cleanup.
-public sealed partial class MessageDirectorServer
+internal sealed partial class MessageDirectorServer
 {
     /// <summary>Why a link is closed: an MD-link code (360-364) and a reason for the log and the peer.</summary>
     private readonly record struct LinkRefusal(EjectCode Code, string Reason);
@@ -97,7 +97,12 @@ public sealed partial class MessageDirectorServer
                 sending = outbox.RunAsync(stream, abort.Token);
                 var reader = FrameReader.Open(stream);
                 var outcome = await FrameReader.ReadAsync(reader, options.MaxFrameBytes, this, abort.Token).ConfigureAwait(false);
-                if (outcome.End is FrameReadEnd.Oversized or FrameReadEnd.Malformed)
+                if (outcome.End is FrameReadEnd.Oversized)
+                {
+                    // Refused before a byte of it is buffered; the link hears why (395) and is dropped.
+                    refused = Refuse(new LinkRefusal(EjectCode.LinkFrameTooLarge, $"{Name} sent a frame of {outcome.DeclaredLength} bytes, more than MessageDirector:MaxFrameBytes ({options.MaxFrameBytes}); the link is dropped"));
+                }
+                else if (outcome.End is FrameReadEnd.Malformed)
                 {
                     server.logger.LogError("{Link}: bad frame ({Status}, {Length} bytes); dropping the link", Name, outcome.End, outcome.DeclaredLength);
                 }

@@ -21,7 +21,7 @@ namespace Pastry.Otp.MessageDirector;
 /// (one link per channel), sends only requests to the server roles, and the State Server lets it change only objects it
 /// created or was given. Every per-link structure (channels, ranges, post-removes) is bounded and freed on close.
 /// </remarks>
-public sealed partial class MessageDirectorServer : IAsyncDisposable
+internal sealed partial class MessageDirectorServer : IAsyncDisposable
 {
     private readonly MessageDirectorOptions options;
     private readonly IMessageRouter router;

@@ -5,7 +5,7 @@ using Pastry.Wire;
 namespace Pastry.Otp.StateServer;
 
 // Activation: loading a stored object from the Database role into RAM, and answering whoever asked.
-public sealed partial class StateServer
+internal sealed partial class StateServer
 {
     private readonly Dictionary<uint, PendingActivation> activations = new();
     private readonly HashSet<DoId> activating = new();
@@ -64,6 +64,9 @@ public sealed partial class StateServer
         obj.SetValues(envelope.Payload.Span, parsed);
         activations[request] = new PendingActivation(envelope.Sender, context, new Location(parent, zone), obj);
         activating.Add(envelope.Subject);
+
+        // Held from the request on, so that the database's answer, and requests about it, find this node.
+        placement?.Hold(envelope.Subject);
         Publish(DatabaseMessages.GetAll(request, model, envelope.Subject, Messaging.Channel.StateServer), Messaging.Channel.Database);
     }
 
@@ -79,6 +82,7 @@ public sealed partial class StateServer
 
         var obj = pending.Object;
         activating.Remove(obj.Id);
+
         var status = (DatabaseStatus)reader.ReadByte();
         string reason = reader.ReadString();
         string what = $"activate {obj.Model.Name} {obj.Id}";
@@ -111,6 +115,12 @@ public sealed partial class StateServer
 
     private void ReplyActivation(Messaging.Channel target, DoId id, uint context, DatabaseStatus status, string reason, StateObject? obj = null)
     {
+        if (status != DatabaseStatus.Ok && !graph.Contains(id) && !activating.Contains(id))
+        {
+            // A failed activation leaves nothing held on this node (see IPlacementRouter).
+            placement?.Release(id);
+        }
+
         if (status == DatabaseStatus.NotFound)
         {
             // An ordinary answer: "is this stored?" (ActivateAsync returns null), as on a player's first login.

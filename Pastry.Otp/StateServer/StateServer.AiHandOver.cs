@@ -15,7 +15,7 @@ namespace Pastry.Otp.StateServer;
 // past the bound, or for an object no AI serves, is refused to its client, and nothing of it is applied.
 // The application's first AI pins a key (Ai:ApplicationKey, a hash kept here): only an AI that gives the same key may
 // claim or take over that application's objects.
-public sealed partial class StateServer
+internal sealed partial class StateServer
 {
     private readonly TimeSpan aiHandOverTimeout;
     private readonly int maxHandOverHeldRequests;
@@ -31,6 +31,12 @@ public sealed partial class StateServer
 
     /// <summary>The channels of dead AIs whose objects are parked: their objects' client requests are refused until claimed.</summary>
     private readonly HashSet<Messaging.Channel> parkedChannels = new();
+
+    /// <summary>
+    /// Whether a participant link (not privileged) must give an <c>Ai:ApplicationKey</c> to claim or take over an
+    /// application's objects (396 otherwise). The OTP sets it when its Message Director has a secret.
+    /// </summary>
+    internal bool RequireApplicationKey { get; init; }
 
     /// <summary>How many hand-overs are under way (for tests and diagnostics; read on the State Server's task).</summary>
     internal int HandOverCount => handOvers.Count;
@@ -88,6 +94,15 @@ public sealed partial class StateServer
     /// </summary>
     private bool AdmitApplication(string name, string key, uint context, Messaging.Channel replyTo)
     {
+        // Without a key, any link that holds the Message Director's secret could name the application and take its
+        // objects; a participant must give one there (a privileged link may change any object anyway, and a loopback
+        // MD without a secret lets any local process connect, so a key would guard nothing).
+        if (key.Length == 0 && RequireApplicationKey && IsRestricted(replyTo))
+        {
+            RefuseClaim(context, EjectCode.ApplicationKeyRequired, $"the Message Director's links use a secret, so an AI on a participant link must give its application's key to claim or take over the objects of '{name}'; set Ai:ApplicationKey (the same in every AI of the application)", replyTo);
+            return false;
+        }
+
         byte[] hash = SHA256.HashData(Encoding.UTF8.GetBytes(key));
         if (!applications.TryGetValue(name, out var application))
         {

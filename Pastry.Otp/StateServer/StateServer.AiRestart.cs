@@ -8,7 +8,7 @@ namespace Pastry.Otp.StateServer;
 // deleted: they stay where they are, with their values, and clients see nothing leave. The next AI of the same
 // application claims them (ClaimAiObjects) and carries on; when no AI claims them within StateServer:AiRestartGrace,
 // the normal cleanup runs (they are deleted, as DeleteAiObjects does).
-public sealed partial class StateServer
+internal sealed partial class StateServer
 {
     private readonly TimeSpan aiRestartGrace;
 

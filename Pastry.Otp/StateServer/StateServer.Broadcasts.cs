@@ -5,7 +5,7 @@ namespace Pastry.Otp.StateServer;
 
 // Broadcast coalescing: relays for one location and sender go out as one batch, before anything else is published.
 // The batch is encoded once; every session at the location that sees all of it sends that same block (RelayBatch).
-public sealed partial class StateServer
+internal sealed partial class StateServer
 {
     private readonly PooledBufferWriter batch = new(MaxBatchBytes);
     private Messaging.Channel batchLocation;

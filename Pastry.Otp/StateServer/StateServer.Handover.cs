@@ -12,7 +12,7 @@ namespace Pastry.Otp.StateServer;
 // Sets of the object from the old AI that cross the release are refused, so that the State Server's copy and the new
 // AI's stay equal (an RPC call from it is still relayed: its answer to a client call that reached it before).
 // The bulk take-over of a dead or replaced AI's objects is the other mechanism (StateServer.AiRestart.cs).
-public sealed partial class StateServer
+internal sealed partial class StateServer
 {
     /// <summary>The most district ranges one AI may name: the list is scanned on every move under their parent.</summary>
     internal const int MaxDistrictsPerAi = 256;

@@ -7,7 +7,7 @@ namespace Pastry.Otp.StateServer;
 // Participants: what a Message Director link that is not privileged may change (ARCHITECTURE 4, "a participant may
 // set only objects that it created or was given"). The MD names such a link's participant channels here, in order
 // with everything the link sends, so a restricted channel is checked from its first message to its last post-remove.
-public sealed partial class StateServer
+internal sealed partial class StateServer
 {
     private readonly HashSet<Messaging.Channel> restrictedParticipants = new();
 

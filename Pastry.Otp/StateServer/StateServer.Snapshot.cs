@@ -5,7 +5,7 @@ using Pastry.Wire;
 namespace Pastry.Otp.StateServer;
 
 /// <summary>The State Server's answers to the admin endpoint: snapshots built on its own task.</summary>
-public sealed partial class StateServer
+internal sealed partial class StateServer
 {
     /// <summary>Queued to wake the loop for snapshot requests; compared by reference, so no participant can send it.</summary>
     private static readonly Envelope SnapshotSignal = new(default, default, DoId.Empty, ReadOnlyMemory<byte>.Empty);
@@ -143,7 +143,7 @@ public sealed partial class StateServer
 /// <param name="PositionField">A <c>float[]</c> field holding an object's world position (x, y), when it has one.</param>
 /// <param name="MaxMapObjects">The most objects the map lists (the page stays usable with many thousands).</param>
 /// <param name="MaxZones">The most locations listed, fullest first.</param>
-public sealed record StateQuery(DoId MapParent, string? PositionField, int MaxMapObjects = 5000, int MaxZones = 500);
+internal sealed record StateQuery(DoId MapParent, string? PositionField, int MaxMapObjects = 5000, int MaxZones = 500);
 
 /// <summary>A snapshot of the State Server, taken on its own task.</summary>
 /// <param name="Objects">Objects in RAM.</param>
@@ -153,18 +153,18 @@ public sealed record StateQuery(DoId MapParent, string? PositionField, int MaxMa
 /// <param name="Ais">Objects per AI (the AI named as each object's creator).</param>
 /// <param name="Map">The map parent's objects.</param>
 /// <param name="Rooms">Objects inside the map's objects (a tavern's rooms).</param>
-public sealed record StateSnapshot(int Objects, int Zones, IReadOnlyList<SnapshotZone> Locations, IReadOnlyList<SnapshotObject> Parents, IReadOnlyList<SnapshotAi> Ais, IReadOnlyList<SnapshotObject> Map, IReadOnlyList<SnapshotObject> Rooms);
+internal sealed record StateSnapshot(int Objects, int Zones, IReadOnlyList<SnapshotZone> Locations, IReadOnlyList<SnapshotObject> Parents, IReadOnlyList<SnapshotAi> Ais, IReadOnlyList<SnapshotObject> Map, IReadOnlyList<SnapshotObject> Rooms);
 
 /// <summary>One location and how many objects it holds.</summary>
 /// <param name="Parent">The parent object.</param>
 /// <param name="Zone">The zone under it.</param>
 /// <param name="Count">Objects there.</param>
-public sealed record SnapshotZone(DoId Parent, uint Zone, int Count);
+internal sealed record SnapshotZone(DoId Parent, uint Zone, int Count);
 
 /// <summary>One AI and how many objects it created that still exist.</summary>
 /// <param name="Ai">The AI's id.</param>
 /// <param name="Objects">Its objects.</param>
-public sealed record SnapshotAi(DoId Ai, int Objects);
+internal sealed record SnapshotAi(DoId Ai, int Objects);
 
 /// <summary>One object as the dashboard shows it.</summary>
 /// <param name="Id">Its DoId.</param>
@@ -175,4 +175,4 @@ public sealed record SnapshotAi(DoId Ai, int Objects);
 /// <param name="Owner">Its owner (an account), or empty for its AI.</param>
 /// <param name="Ai">The AI that created it.</param>
 /// <param name="Position">Its world position from <see cref="StateQuery.PositionField"/>, or null.</param>
-public sealed record SnapshotObject(DoId Id, string Class, string Label, DoId Parent, uint Zone, DoId Owner, DoId Ai, float[]? Position);
+internal sealed record SnapshotObject(DoId Id, string Class, string Label, DoId Parent, uint Zone, DoId Owner, DoId Ai, float[]? Position);

@@ -15,7 +15,7 @@ namespace Pastry.Otp.StateServer;
 /// are queued, and published as one <see cref="InternalMessageType.RelayBroadcastBatch"/> before anything else is
 /// published and whenever the queue runs empty: an idle server relays at once, a busy one in batches.
 /// </summary>
-public sealed partial class StateServer : IParticipant, IAsyncDisposable
+internal sealed partial class StateServer : IParticipant, IAsyncDisposable
 {
     private readonly IMessageRouter router;
     private readonly ModelRegistry registry;
@@ -27,6 +27,8 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
     private readonly Dictionary<ModelInfo, StoredLayout> ramLayouts = new();
     private readonly Dictionary<ModelInfo, StoredLayout> dbLayouts = new();
     private readonly bool databaseEnabled;
+    // Several OTP nodes share the world: told which objects this node holds (null in one process; see IPlacementRouter).
+    private readonly IPlacementRouter? placement;
     private Task? loop;
 
     /// <summary>Creates the State Server; call <see cref="Start"/> to subscribe it and start handling messages.</summary>
@@ -46,6 +48,7 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
         this.registry = registry;
         this.logger = logger;
         this.databaseEnabled = databaseEnabled;
+        placement = router as IPlacementRouter;
         aiRestartGrace = options.AiRestartGrace;
         aiHandOverTimeout = options.AiHandOverTimeout;
         maxHandOverHeldRequests = options.MaxHandOverHeldRequests;
@@ -285,6 +288,7 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
         }
 
         graph.Place(obj, parent, zone);
+        placement?.Hold(obj.Id);
         logger.LogDebug("Created {Model} {DoId} at {Location} for {Ai}", model.Name, obj.Id, obj.Location, ai);
         PublishToLocationAndOwner(new Envelope(InternalMessageType.EnterLocation, Messaging.Channel.StateServer, obj.Id, EntryOf(obj)), obj, DoId.Empty);
     }
@@ -573,6 +577,7 @@ public sealed partial class StateServer : IParticipant, IAsyncDisposable
         {
             var obj = (StateObject)removed;
             ForgetHandover(obj.Id);
+            placement?.Release(obj.Id);
             scratch.Reset();
             ClientFrames.WriteLeaveObject(scratch, obj.Id, LeaveReason.Deleted);
             var message = new Envelope(InternalMessageType.ObjectDeleted, cause.Sender, obj.Id, scratch.WrittenSpan.ToArray());

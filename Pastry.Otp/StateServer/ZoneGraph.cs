@@ -13,7 +13,7 @@ namespace Pastry.Otp.StateServer;
 /// (<see cref="StateObject"/>), so that this is also its table of objects. A parent's children are found through the
 /// zones in use under it, not through a set per parent.
 /// </remarks>
-public sealed class ZoneGraph
+internal sealed class ZoneGraph
 {
     private readonly Dictionary<DoId, ZoneNode> nodes = new();
     private readonly Dictionary<Location, ZoneList> byLocation = new();
@@ -308,7 +308,7 @@ public sealed class ZoneGraph
 /// An object as the <see cref="ZoneGraph"/> places it: its id, its location and its links to the other objects at
 /// that location. The State Server's objects derive from it, so that placing one costs no separate record.
 /// </summary>
-public class ZoneNode
+internal class ZoneNode
 {
     /// <summary>Creates a node that is not placed yet.</summary>
     public ZoneNode(DoId id) => Id = id;
@@ -327,7 +327,7 @@ public class ZoneNode
 /// <summary>A location: a parent object and a zone under it.</summary>
 /// <param name="Parent">The parent object (<see cref="DoId.Empty"/> for the root).</param>
 /// <param name="Zone">The zone under the parent.</param>
-public readonly record struct Location(DoId Parent, uint Zone)
+internal readonly record struct Location(DoId Parent, uint Zone)
 {
     /// <inheritdoc />
     public override string ToString() => $"({Parent}, {Zone})";

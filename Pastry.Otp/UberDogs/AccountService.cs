@@ -9,7 +9,7 @@ namespace Pastry.Otp.UberDogs;
 /// the login UberDOG calls it and turns an <see cref="AccountStatus.Ok"/> into an established session.
 /// </summary>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "The semaphore's wait handle is never used, so it holds nothing that needs disposing.")]
-public sealed class AccountService
+internal sealed class AccountService
 {
     /// <summary>The one message a client sees for an unknown username or a wrong password.</summary>
     public const string LoginFailedMessage = "Unknown username or wrong password.";

@@ -7,7 +7,7 @@ namespace Pastry.Otp.UberDogs;
 /// and iteration count are stored with each hash (see <see cref="AccountRecord"/>), so the cost can be raised later
 /// without breaking existing accounts.
 /// </summary>
-public static class PasswordHasher
+internal static class PasswordHasher
 {
     /// <summary>The algorithm name stored with every hash this class produces.</summary>
     public const string Algorithm = "PBKDF2-HMAC-SHA256";

@@ -7,7 +7,7 @@ namespace Pastry.Otp.UberDogs;
 /// Hosts the UberDOGs: stateless global objects at well-known DoIds that clients call without interest
 /// (ARCHITECTURE 4). The login UberDOG checks accounts and makes sessions established.
 /// </summary>
-public sealed class UberDogHost
+internal sealed class UberDogHost
 {
     private readonly Dictionary<DoId, ModelInfo> models = new();
     private readonly AccountService accounts;

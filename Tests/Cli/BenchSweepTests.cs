@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
-using Pastry.Cli;
-using Pastry.Cli.Bench;
+using Pastry.Bench;
 
 namespace Pastry.Tests.Cli;
 
@@ -47,7 +46,7 @@ public sealed class BenchSweepTests
     [DataRow("ClientAgent:FlushInterval=1,2")]
     public void Parse_RefusesWhatIsNotNameEqualsValues(string? text)
     {
-        Assert.ThrowsExactly<UsageException>(() => BenchSweep.Parse(text));
+        Assert.ThrowsExactly<BenchUsageException>(() => BenchSweep.Parse(text));
     }
 
     [TestMethod]
@@ -59,7 +58,7 @@ public sealed class BenchSweepTests
     }
 }
 
-/// <summary>Each bench default is written once, in the command line's table, and the scenarios read it from there.</summary>
+/// <summary>Each bench default is written once, in the scenario table (BenchScenarios, which help shows), and the scenarios read it from there.</summary>
 [TestClass]
 public sealed class BenchDefaultsTests
 {
@@ -67,18 +66,18 @@ public sealed class BenchDefaultsTests
     public void ScenarioSettings_WithNothingGiven_AreTheDefaultsHelpShows()
     {
         var fanout = FanoutScenario.Settings.From(new BenchOptions { Scenario = "fanout" });
-        Assert.AreEqual(int.Parse(BenchCommandLine.DefaultOf("fanout", "clients"), CultureInfo.InvariantCulture), fanout.Clients);
-        Assert.AreEqual(int.Parse(BenchCommandLine.DefaultOf("fanout", "window"), CultureInfo.InvariantCulture), fanout.Window);
-        Assert.AreEqual(double.Parse(BenchCommandLine.DefaultOf("fanout", "warmup"), CultureInfo.InvariantCulture), fanout.Warmup);
+        Assert.AreEqual(int.Parse(BenchScenarios.DefaultOf("fanout", "clients"), CultureInfo.InvariantCulture), fanout.Clients);
+        Assert.AreEqual(int.Parse(BenchScenarios.DefaultOf("fanout", "window"), CultureInfo.InvariantCulture), fanout.Window);
+        Assert.AreEqual(double.Parse(BenchScenarios.DefaultOf("fanout", "warmup"), CultureInfo.InvariantCulture), fanout.Warmup);
 
         var idle = IdleScenario.Settings.From(new BenchOptions { Scenario = "idle" });
-        Assert.AreEqual(int.Parse(BenchCommandLine.DefaultOf("idle", "clients"), CultureInfo.InvariantCulture), idle.Clients);
+        Assert.AreEqual(int.Parse(BenchScenarios.DefaultOf("idle", "clients"), CultureInfo.InvariantCulture), idle.Clients);
     }
 
     [TestMethod]
     public void EveryNumericDefault_Parses()
     {
-        foreach (var (scenario, _, options) in BenchCommandLine.Scenarios)
+        foreach (var (scenario, _, options) in BenchScenarios.Scenarios)
         {
             foreach (var (option, fallback, _) in options)
             {

@@ -96,6 +96,19 @@ public sealed class BackupTests
     }
 
     [TestMethod]
+    public async Task Backup_OnPostgres_IsRefusedWithExit2_AndSaysToUsePgDump_WithTheCommand()
+    {
+        string copy = Path.Combine(Path.GetTempPath(), $"pastry-pg-{Guid.NewGuid():N}.dump");
+        await using var refused = PastryProcess.Start("backup", copy, "--provider", "postgres");
+
+        Assert.AreEqual(2, await refused.WaitForExitAsync(), refused.Output);
+        StringAssert.Contains(refused.Output, "on PostgreSQL use pg_dump");
+        StringAssert.Contains(refused.Output, $"pg_dump --format=custom --file={copy}");
+        StringAssert.Contains(refused.Output, "pg_restore");
+        Assert.IsFalse(File.Exists(copy), "Nothing is written.");
+    }
+
+    [TestMethod]
     public async Task Backup_RefusesAnExistingFileWithoutForce_AndTheDatabaseItself_AndAMissingDatabase()
     {
         using var db = new TempDatabase();

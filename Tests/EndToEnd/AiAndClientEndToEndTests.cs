@@ -156,7 +156,7 @@ public sealed class AiAndClientEndToEndTests
         await game.Server.WaitForLineAsync(new Regex(@"dropped: its \d+ object\(s\) stay in the world"));
 
         // A participant AI (the link secret, not the privileged one) of the same application: the objects become its own.
-        await using var again = PastryProcess.StartDll(PastryProcess.PastryDll, new Dictionary<string, string> { ["PASTRY_Ai__Secret"] = Deployment.LinkSecret }, "serve", "--role", "ai", "--app", typeof(Knight).Assembly.Location, "--Ai:MessageDirector", game.MessageDirector!.ToString(), "--Ai:Application", nameof(KnightAiApp));
+        await using var again = PastryProcess.StartDll(PastryProcess.PastryDll, new Dictionary<string, string> { ["PASTRY_Ai__Secret"] = Deployment.LinkSecret, ["PASTRY_Ai__ApplicationKey"] = Deployment.ApplicationKey }, "serve", "--role", "ai", "--app", typeof(Knight).Assembly.Location, "--Ai:MessageDirector", game.MessageDirector!.ToString(), "--Ai:Application", nameof(KnightAiApp));
         await again.WaitForLineAsync(new Regex(@"took back \d+ object\(s\)"));
         await again.WaitForLineAsync(new Regex("AI application KnightAiApp started"));
 

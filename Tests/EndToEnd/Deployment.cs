@@ -44,6 +44,9 @@ public sealed class Deployment : IAsyncDisposable
     /// <summary>The privileged secret of those modes.</summary>
     public const string PrivilegedSecret = "knight privileged secret 0123456789";
 
+    /// <summary>The Knight application's <c>Ai:ApplicationKey</c>: required of a participant AI where links use a secret (396).</summary>
+    public const string ApplicationKey = "knight application key";
+
     public static readonly ModelRegistry Registry = ModelRegistry.FromAssemblies(typeof(Knight).Assembly);
 
     public static async Task<Deployment> StartAsync(string mode, params string[] otpSettings)
@@ -87,6 +90,7 @@ public sealed class Deployment : IAsyncDisposable
             otpSecrets["PASTRY_MessageDirector__Secret"] = LinkSecret;
             otpSecrets["PASTRY_MessageDirector__PrivilegedSecret"] = PrivilegedSecret;
             aiSecrets[mode == "split-secret" ? "PASTRY_Ai__Secret" : "PASTRY_Ai__PrivilegedSecret"] = mode == "split-secret" ? LinkSecret : PrivilegedSecret;
+            aiSecrets["PASTRY_Ai__ApplicationKey"] = ApplicationKey;
         }
 
         var (otp, clients, director) = await PastryProcess.StartOtpAsync(otpSecrets, otpSettings);

@@ -123,6 +123,21 @@ public sealed class MessageDirectorLinkProcessTests
     }
 
     [TestMethod]
+    public async Task AnAiOnAParticipantLink_WithoutAnApplicationKey_FailsToStart396_NamingTheFix()
+    {
+        // The right link secret, but no Ai:ApplicationKey: it could otherwise claim any application's kept objects by name.
+        var (otp, _, director) = await PastryProcess.StartOtpAsync(new Dictionary<string, string> { ["PASTRY_MessageDirector__Secret"] = Secret });
+        await using var _otp = otp;
+
+        await using var ai = PastryProcess.Start("serve", "--role", "ai", "--app", typeof(Knight).Assembly.Location, "--Ai:MessageDirector", director.ToString(), "--Ai:Application", nameof(KnightAiApp), "--Ai:Secret", Secret, "--Admin:Enabled", "false");
+
+        Assert.AreEqual(1, await ai.WaitForExitAsync(), ai.Output);
+        StringAssert.Contains(ai.Output, "(396 ApplicationKeyRequired)");
+        StringAssert.Contains(ai.Output, "Fix: give it the application's Ai:ApplicationKey");
+        await otp.WaitForLineAsync(new Regex("State Server refused the claim or take-over of .*: 396"));
+    }
+
+    [TestMethod]
     public async Task APostRemoveFlood_IsCut362_AtTheBound_AndEverythingTheLinkHeldIsFreedOnClose_WhileABystanderIsServed()
     {
         var (otp, _, director) = await PastryProcess.StartOtpAsync("--Admin:Port", "0");

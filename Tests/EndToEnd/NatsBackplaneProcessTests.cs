@@ -74,28 +74,33 @@ public sealed class NatsBackplaneProcessTests
     }
 
     [TestMethod]
-    public async Task ASecondOtpOnTheSameBackplane_RefusesToStart_NamingNatsSubjectPrefix_AndWithItsOwnPrefixItStarts()
+    public async Task ASecondOtpWithSqlite_RefusesToJoinTheBackplane_NamingTheFix_AndWithItsOwnPrefixItStarts()
     {
         await using var nats = await global::Pastry.Tests.Nats.NatsServer.StartAsync();
         var (first, _, _) = await PastryProcess.StartOtpAsync(Deployment.NatsSettings(nats));
         await using var _ = first;
         await first.WaitForLineAsync(new Regex("NATS backplane connected"), Timeout);
 
-        // Until placement is built, a second OTP would apply every State Server and Database request again.
-        await using var second = PastryProcess.Start(["serve", "--role", "otp", "--app", typeof(Knight).Assembly.Location, "--ClientAgent:Port", "0", "--MessageDirector:Port", "0", "--Admin:Port", "0", "--Database:Path", string.Empty, .. Deployment.NatsSettings(nats)]);
+        // Several OTP nodes share one world only with one database they all reach: a SQLite file is this node's alone.
+        var folder = Directory.CreateTempSubdirectory("pastry-second-");
+        string file = Path.Combine(folder.FullName, "second.db");
+        await using var second = PastryProcess.Start(["serve", "--role", "otp", "--app", typeof(Knight).Assembly.Location, "--ClientAgent:Port", "0", "--MessageDirector:Port", "0", "--Admin:Port", "0", "--Database:Path", file, "--Database:AutoMigrate", "true", .. Deployment.NatsSettings(nats)]);
         Assert.AreEqual(1, await second.WaitForExitAsync(Timeout), second.Output);
         StringAssert.Contains(second.Output, "Another OTP process already serves the NATS backplane");
-        StringAssert.Contains(second.Output, "Fix: stop the other one, or give this world its own Nats:SubjectPrefix");
+        StringAssert.Contains(second.Output, "Fix: give every OTP node of this world the same PostgreSQL");
         Assert.AreEqual(0, second.CountLines(new Regex("Client Agent listening")), "It refused before its roles started.");
 
         // Another world on the same nats-server: its own prefix, and it starts.
         var (other, _, _) = await PastryProcess.StartOtpAsync([.. Deployment.NatsSettings(nats), "--Nats:SubjectPrefix", "otherworld"]);
         await using var __ = other;
-        Assert.AreEqual(0, first.CountLines(new Regex("another OTP process")), "The worlds do not hear each other.");
+        Assert.AreEqual(0, first.CountLines(new Regex("OTP node \\S+ is on the backplane")), "Neither the refused node (never ready) nor the other world is a node of this one.");
+        folder.Delete(recursive: true);
     }
 
     [TestMethod]
-    public async Task ADbWriteThroughTheBackplane_LandsInPostgres_AndSurvivesARestartOfEveryProcess()
+    [DataRow(1)]
+    [DataRow(2)]
+    public async Task ADbWriteThroughTheBackplane_LandsInPostgres_AndSurvivesARestartOfEveryProcess(int otpNodes)
     {
         using var db = new TempDatabase(DatabaseOptions.PostgresProvider);
         await using var nats = await global::Pastry.Tests.Nats.NatsServer.StartAsync();
@@ -106,14 +111,14 @@ public sealed class NatsBackplaneProcessTests
         var wallet = new DbWallet { DoId = DoId.NewId(), Holder = "ann", Gold = 100 };
         var options = new NatsBackplaneOptions { Url = nats.Url };
 
-        var (otp, _, _) = await PastryProcess.StartOtpAsync([.. Deployment.NatsSettings(nats), .. db.ServeSettings]);
-        await using (otp)
+        // With two OTP nodes on the one PostgreSQL, the wallet lives on the node the mapping gives it, and its Db
+        // fields are written by that node's Database role.
+        var otps = await StartOtpNodesAsync(nats, db, otpNodes);
+        try
         {
-            // This test's process is another node of the backplane (as an AI process is): it reaches the OTP's
+            // This test's process is another node of the backplane (as an AI process is): it reaches the OTPs'
             // Database and State Server roles only through the nats-server.
-            await using var node = new NatsMessageRouter(options);
-            await node.StartAsync();
-            await node.WaitForKeeperAsync().WaitAsync(Timeout);
+            await using var node = await NodeSeeingAsync(options, otpNodes);
             var ai = new DbTestClient(node);
             Assert.AreEqual(DatabaseStatus.Ok, (await ai.RequestAsync(c => DatabaseMessages.CreateObject(c, wallet, ai.Channel))).Status);
             var active = await ai.RequestAsync(c => DatabaseMessages.ActivateObject(c, walletModel, wallet.DoId, DoId.Empty, 1, DoId.Empty, ai.Channel), walletModel);
@@ -126,22 +131,65 @@ public sealed class NatsBackplaneProcessTests
             var again = await ai.RequestAsync(c => DatabaseMessages.ActivateObject(c, walletModel, wallet.DoId, DoId.Empty, 1, DoId.Empty, ai.Channel), walletModel);
             Assert.AreEqual(250, again.Values["Gold"], "Reactivation reads the written-through value.");
             await node.FlushAsync();
-            otp.Terminate();
-            Assert.AreEqual(0, await otp.WaitForExitAsync(), otp.Output);
+            foreach (var otp in otps)
+            {
+                otp.Terminate();
+                Assert.AreEqual(0, await otp.WaitForExitAsync(), otp.Output);
+            }
+        }
+        finally
+        {
+            foreach (var otp in otps)
+            {
+                await otp.DisposeAsync();
+            }
         }
 
-        // Every process is new: the OTP, and this node (a new connection, a new node id).
-        var (restarted, _, _) = await PastryProcess.StartOtpAsync([.. Deployment.NatsSettings(nats), .. db.ServeSettings]);
-        await using (restarted)
+        // Every process is new: the OTPs, and this node (a new connection, a new node id).
+        otps = await StartOtpNodesAsync(nats, db, otpNodes);
+        try
         {
-            await using var node = new NatsMessageRouter(options);
-            await node.StartAsync();
-            await node.WaitForKeeperAsync().WaitAsync(Timeout);
+            await using var node = await NodeSeeingAsync(options, otpNodes);
             var ai = new DbTestClient(node);
             var loaded = await ai.RequestAsync(c => DatabaseMessages.ActivateObject(c, walletModel, wallet.DoId, DoId.Empty, 1, DoId.Empty, ai.Channel), walletModel);
             Assert.AreEqual(DatabaseStatus.Ok, loaded.Status, loaded.Reason);
             Assert.AreEqual(250, loaded.Values["Gold"]);
         }
+        finally
+        {
+            foreach (var otp in otps)
+            {
+                await otp.DisposeAsync();
+            }
+        }
+    }
+
+    private static async Task<List<PastryProcess>> StartOtpNodesAsync(global::Pastry.Tests.Nats.NatsServer nats, TempDatabase db, int count)
+    {
+        var otps = new List<PastryProcess>();
+        for (int i = 0; i < count; i++)
+        {
+            var (otp, _, _) = await PastryProcess.StartOtpAsync([.. Deployment.NatsSettings(nats), "--Admin:Port", "0", .. db.ServeSettings]);
+            otps.Add(otp);
+        }
+
+        return otps;
+    }
+
+    /// <summary>A backplane node of this test's process, once it sees <paramref name="otpNodes"/> ready OTP nodes.</summary>
+    private static async Task<NatsMessageRouter> NodeSeeingAsync(NatsBackplaneOptions options, int otpNodes)
+    {
+        var node = new NatsMessageRouter(options);
+        await node.StartAsync();
+        await node.WaitForKeeperAsync().WaitAsync(Timeout);
+        var deadline = DateTime.UtcNow + Timeout;
+        while (node.LiveOtpNodes.Length < otpNodes)
+        {
+            Assert.IsTrue(DateTime.UtcNow < deadline, $"The node sees {node.LiveOtpNodes.Length} of {otpNodes} OTP nodes.");
+            await Task.Delay(50);
+        }
+
+        return node;
     }
 
     private static PastryProcess StartAi(global::Pastry.Tests.Nats.NatsServer nats) =>

@@ -209,6 +209,56 @@ public sealed class NatsMessageRouterTests
         Assert.AreEqual(0, restored.Reader.Count, "Once per lost OTP.");
     }
 
+    [TestMethod]
+    public async Task EveryProcess_SeesTheSameReadyOtpNodes_AndPlacesAKeyOnTheSameNode_ThroughAJoinAndALeave()
+    {
+        await using var nats = await NatsServer.StartAsync();
+        var options = Options(nats);
+        options.HeartbeatInterval = TimeSpan.FromMilliseconds(100);
+        options.NodeTimeout = TimeSpan.FromMilliseconds(600);
+        await using var ai = new NatsMessageRouter(options);
+        await ai.StartAsync();
+        await using var a = new NatsMessageRouter(options, keeper: true);
+        await a.StartAsync();
+        Assert.AreEqual(0, a.LiveOtpNodes.Length, "A keeper whose roles are not subscribed yet is not a placement node, not even for itself.");
+        a.AnnounceReady();
+        await ai.WaitForKeeperAsync().WaitAsync(Timeout);
+        CollectionAssert.AreEqual(new[] { a.NodeId }, a.LiveOtpNodes);
+        CollectionAssert.AreEqual(new[] { a.NodeId }, ai.LiveOtpNodes);
+
+        // A second OTP node joins: every process sees both, in the same order, and maps every key to the same node.
+        var b = new NatsMessageRouter(options, keeper: true);
+        await b.StartAsync();
+        b.AnnounceReady();
+        var both = new[] { a.NodeId, b.NodeId }.Order().ToArray();
+        await UntilAsync(() => ai.LiveOtpNodes.SequenceEqual(both) && a.LiveOtpNodes.SequenceEqual(both) && b.LiveOtpNodes.SequenceEqual(both), "every process sees both OTP nodes");
+        var keys = Enumerable.Range(0, 200).Select(_ => DoId.NewId()).ToArray();
+        var placed = keys.Select(ai.OtpNodeFor).ToArray();
+        CollectionAssert.AreEqual(placed, keys.Select(a.OtpNodeFor).ToArray());
+        CollectionAssert.AreEqual(placed, keys.Select(b.OtpNodeFor).ToArray());
+        Assert.IsTrue(placed.Contains(a.NodeId) && placed.Contains(b.NodeId), "200 keys over two nodes use both.");
+
+        // b leaves (goodbye): its keys go to a, and a's keys stay.
+        await b.DisposeAsync();
+        await UntilAsync(() => ai.LiveOtpNodes.Length == 1 && a.LiveOtpNodes.Length == 1, "b's goodbye is heard");
+        Assert.IsTrue(keys.All(key => ai.OtpNodeFor(key) == a.NodeId));
+    }
+
+    /// <summary>Waits for <paramref name="condition"/>, checked at each heartbeat-sized step, failing after <see cref="Timeout"/>.</summary>
+    private static async Task UntilAsync(Func<bool> condition, string what)
+    {
+        var deadline = DateTime.UtcNow + Timeout;
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new AssertFailedException($"Not within {Timeout}: {what}.");
+            }
+
+            await Task.Delay(50);
+        }
+    }
+
     private static NatsBackplaneOptions Options(NatsServer nats) => new() { Url = nats.Url, SubjectPrefix = "t" + Guid.NewGuid().ToString("N")[..12] };
 
     private static async Task<NatsMessageRouter> RouterAsync(NatsServer nats, NatsBackplaneOptions? options = null)

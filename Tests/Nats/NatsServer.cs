@@ -45,7 +45,7 @@ public sealed class NatsServer : IAsyncDisposable
 
         for (int attempt = 0; ; attempt++)
         {
-            int port = FreePort();
+            int port = Demo.Tavern.TavernWeb.FreePort(); // one helper for a port that is free now (the Tavern's --web-port 0 needs it too)
             var info = new ProcessStartInfo(binary)
             {
                 RedirectStandardOutput = true,
@@ -131,10 +131,4 @@ public sealed class NatsServer : IAsyncDisposable
         process.Dispose();
     }
 
-    private static int FreePort()
-    {
-        using var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        return ((IPEndPoint)probe.LocalEndpoint).Port;
-    }
 }

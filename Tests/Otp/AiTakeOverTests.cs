@@ -257,6 +257,39 @@ public sealed class AiTakeOverTests
     }
 
     [TestMethod]
+    public async Task WhereLinksUseASecret_AParticipantWithoutAKey_IsRefused396_APrivilegedOneAndAKeyedOneAreNot()
+    {
+        // The OTP sets this when its Message Director has a secret (OtpServer).
+        await server.DisposeAsync();
+        server = new StateServer(router, Registry, NullLogger.Instance, options: new StateServerOptions { MaxHandOverHeldRequests = 3 }) { RequireApplicationKey = true };
+        server.Start();
+
+        var thief = NewAi();
+        Restrict(thief.Channel);
+        var refused = await Assert.ThrowsExactlyAsync<AiTakeOverRefusedException>(() => thief.TakeBackAsync().WaitAsync(Timeout));
+        Assert.AreEqual(EjectCode.ApplicationKeyRequired, refused.Code);
+        StringAssert.Contains(refused.Reason, "set Ai:ApplicationKey");
+        var takeOver = await Assert.ThrowsExactlyAsync<AiTakeOverRefusedException>(() => thief.TakeOverAsync().WaitAsync(Timeout));
+        Assert.AreEqual(EjectCode.ApplicationKeyRequired, takeOver.Code);
+
+        // A privileged link (or an AI in the OTP's process) may change any object anyway: no key needed.
+        var privileged = NewAi(application: "Other.Game");
+        Assert.IsEmpty(await privileged.TakeBackAsync().WaitAsync(Timeout));
+
+        var keyed = NewAi(key: "the tavern's own");
+        Restrict(keyed.Channel);
+        Assert.IsEmpty(await keyed.TakeBackAsync().WaitAsync(Timeout));
+    }
+
+    /// <summary>What the Message Director tells the State Server about a participant link that is not privileged.</summary>
+    private void Restrict(Channel participant)
+    {
+        var writer = new System.Buffers.ArrayBufferWriter<byte>(Channel.EncodedSize);
+        participant.Write(writer);
+        router.Publish(new Envelope(InternalMessageType.LinkParticipantRestricted, default, DoId.Empty, writer.WrittenMemory), Channel.StateServer);
+    }
+
+    [TestMethod]
     public async Task TheNewAiGoesAwayBeforeTheSwitch_TheOldOneCarriesOn_WithItsTimers_AndGetsTheHeldRequests()
     {
         // A stand-in new AI that asks for the take-over and then its link drops before the old one answered.

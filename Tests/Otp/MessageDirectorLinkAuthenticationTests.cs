@@ -96,6 +96,81 @@ public sealed class MessageDirectorLinkAuthenticationTests
     }
 
     [TestMethod]
+    public async Task AFrameLargerThanMaxFrameBytes_IsRefused395_BeforeItIsBuffered_AndTheLinkDropped()
+    {
+        await using var fixture = await Fixture.StartAsync(new MessageDirectorOptions { Port = 0, MaxFrameBytes = 64 * 1024 }, MessageDirectorCredentials.None);
+        using var link = await RawLinkAsync(fixture);
+        await LinkHandshake.WriteFrameAsync(link, InternalMessageType.LinkAuthenticate, w =>
+        {
+            w.WriteUInt16(LinkHandshake.ProtocolVersion);
+            w.WriteBool(false);
+            w.WriteRaw(new byte[LinkHandshake.NonceSize]);
+            w.WriteBytes(ReadOnlySpan<byte>.Empty);
+        }, CancellationToken.None);
+        using (var cancel = new CancellationTokenSource(Timeout))
+        {
+            Assert.AreEqual(InternalMessageType.LinkWelcome, (await LinkHandshake.ReadFrameAsync(link, cancel.Token)).Type);
+        }
+
+        // Only the header of a 1 GiB frame: the MD must refuse on the declared length, not wait for (or buffer) the body.
+        var header = new byte[Frame.HeaderSize];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(header, 1 << 30);
+        await link.WriteAsync(header);
+
+        var (code, reason) = await ReadRefusalAsync(link);
+        Assert.AreEqual(EjectCode.LinkFrameTooLarge, code);
+        StringAssert.Contains(reason, "1073741824 bytes, more than MessageDirector:MaxFrameBytes (65536)");
+        using var cancelRead = new CancellationTokenSource(Timeout);
+        Assert.AreEqual(0, await link.ReadAsync(new byte[1], cancelRead.Token), "The MD closes the link after the refusal.");
+    }
+
+    [TestMethod]
+    public async Task AnAi_DropsTheLink395_WhenTheMessageDirectorSendsAFrameOverItsLimit_BeforeBufferingIt()
+    {
+        // A stand-in Message Director on a real socket: it completes the handshake, then sends the header of a 1 GiB frame.
+        using var listener = new TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var director = Task.Run(async () =>
+        {
+            using var socket = await listener.AcceptSocketAsync();
+            using var stream = new NetworkStream(socket);
+            using var cancel = new CancellationTokenSource(Timeout);
+            await LinkHandshake.WriteFrameAsync(stream, InternalMessageType.LinkChallenge, w =>
+            {
+                w.WriteUInt16(LinkHandshake.ProtocolVersion);
+                w.WriteRaw(new byte[LinkHandshake.NonceSize]);
+            }, cancel.Token);
+            Assert.AreEqual(InternalMessageType.LinkAuthenticate, (await LinkHandshake.ReadFrameAsync(stream, cancel.Token)).Type);
+            await LinkHandshake.WriteFrameAsync(stream, InternalMessageType.LinkWelcome, w =>
+            {
+                w.WriteUInt16(LinkHandshake.ProtocolVersion);
+                w.WriteBool(false);
+                w.WriteBytes(ReadOnlySpan<byte>.Empty);
+            }, cancel.Token);
+            var header = new byte[Frame.HeaderSize];
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(header, 1 << 30);
+            await stream.WriteAsync(header, cancel.Token);
+
+            // Held open: the AI must drop the link on the declared length alone.
+            try
+            {
+                await stream.ReadExactlyAsync(new byte[1], cancel.Token);
+            }
+            catch (Exception ex) when (ex is IOException or EndOfStreamException)
+            {
+            }
+        });
+
+        var link = await RemoteMessageRouter.ConnectAsync("127.0.0.1", ((System.Net.IPEndPoint)listener.LocalEndpoint).Port, MessageDirectorCredentials.None, maxFrameBytes: 1024 * 1024);
+        await link.Closed.WaitAsync(Timeout);
+        await link.DisposeAsync();
+
+        Assert.AreEqual(EjectCode.LinkFrameTooLarge, link.Refusal?.Code);
+        StringAssert.Contains(link.Refusal!.Reason, "1073741824 bytes, more than this AI accepts (Ai:MaxFrameBytes, 1048576)");
+        await director.WaitAsync(Timeout);
+    }
+
+    [TestMethod]
     public void TheSecret_IsRequired_OffLoopback_AndMustNotBeShort()
     {
         var open = Assert.ThrowsExactly<ArgumentException>(() => new MessageDirectorOptions { Host = "0.0.0.0" }.Validate());

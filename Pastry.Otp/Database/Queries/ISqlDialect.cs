@@ -35,6 +35,12 @@ internal interface ISqlDialect
     /// <summary>A quoted identifier (table or column).</summary>
     string Quote(string identifier);
 
+    /// <summary>
+    /// The longest identifier (table, column, index) the database keeps, in UTF-8 bytes, or null when there is no such
+    /// limit. PostgreSQL cuts a longer one silently (NAMEDATALEN), so the mapping is refused instead (see <see cref="DbMapping.CheckIdentifiers"/>).
+    /// </summary>
+    int? MaxIdentifierBytes { get; }
+
     /// <summary>The name of the parameter at <paramref name="index"/>, as it appears in the SQL text.</summary>
     string Parameter(int index);
 
@@ -120,6 +126,9 @@ internal sealed class SqliteDialect : ISqlDialect
 
     /// <inheritdoc />
     public string Name => "SQLite";
+
+    /// <inheritdoc />
+    public int? MaxIdentifierBytes => null;
 
     /// <inheritdoc />
     public char ParameterPrefix => '$';

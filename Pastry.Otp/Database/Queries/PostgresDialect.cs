@@ -31,6 +31,9 @@ internal sealed class PostgresDialect : ISqlDialect
     public string Name => "PostgreSQL";
 
     /// <inheritdoc />
+    public int? MaxIdentifierBytes => 63;
+
+    /// <inheritdoc />
     public char ParameterPrefix => '@';
 
     /// <inheritdoc />

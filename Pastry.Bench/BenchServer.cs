@@ -3,10 +3,10 @@ using System.Globalization;
 using System.Net;
 using System.Text.RegularExpressions;
 
-namespace Pastry.Cli.Bench;
+namespace Pastry.Bench;
 
 /// <summary>
-/// The server a bench runs against: either a child <c>pastry serve --role otp --app pastry.dll</c> that the bench
+/// The server a bench runs against: either a child <c>pastry serve --role otp --app Pastry.Bench.dll</c> that the bench
 /// starts on OS-assigned ports and kills at the end, or a running server given by <c>--target</c> and <c>--md</c>
 /// (its memory and CPU are read only when <c>--pid</c> names its process).
 /// </summary>
@@ -97,25 +97,26 @@ internal sealed partial class BenchServer : IAsyncDisposable
     };
 
     /// <summary>
-    /// Starts a child server with the bench models and <paramref name="settings"/> (<c>--Section:Key value</c> pairs)
-    /// and waits for its two listening lines. The child logs at Info because those lines are Info; the bench reads its
-    /// output and keeps only the last lines (for errors) and a count of warnings.
+    /// Starts a child <c>pastry serve</c> (the program <paramref name="pastryDll"/>) with the bench models (this
+    /// assembly, as its <c>--app</c>) and <paramref name="settings"/> (<c>--Section:Key value</c> pairs), and waits for
+    /// its two listening lines. The child logs at Info because those lines are Info; the bench reads its output and
+    /// keeps only the last lines (for errors) and a count of warnings.
     /// </summary>
-    public static async Task<BenchServer> StartChildAsync(IEnumerable<string> settings, CancellationToken cancellation)
+    public static async Task<BenchServer> StartChildAsync(string pastryDll, IEnumerable<string> settings, CancellationToken cancellation)
     {
-        string dll = typeof(BenchServer).Assembly.Location;
+        string models = typeof(BenchServer).Assembly.Location;
         string host = Environment.ProcessPath ?? "dotnet";
         var info = new ProcessStartInfo
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
-            WorkingDirectory = Path.GetDirectoryName(dll)!,
+            WorkingDirectory = Path.GetDirectoryName(pastryDll)!,
         };
         if (Path.GetFileNameWithoutExtension(host).Equals("dotnet", StringComparison.OrdinalIgnoreCase))
         {
             info.FileName = host;
-            info.ArgumentList.Add(dll);
+            info.ArgumentList.Add(pastryDll);
         }
         else
         {
@@ -125,7 +126,7 @@ internal sealed partial class BenchServer : IAsyncDisposable
 
         // No admin endpoint: the bench's own child server must not take (or fail on) the port of a real server on the
         // same machine, and an admin bind error would count as a server warning in the report.
-        foreach (string argument in new[] { "serve", "--role", "otp", "--app", dll, "--ClientAgent:Port", "0", "--MessageDirector:Port", "0", "--Logging:Level", "Info", "--Database:Path", string.Empty, "--Admin:Enabled", "false" }.Concat(LoopbackLoad).Concat(settings))
+        foreach (string argument in new[] { "serve", "--role", "otp", "--app", models, "--ClientAgent:Port", "0", "--MessageDirector:Port", "0", "--Logging:Level", "Info", "--Database:Path", string.Empty, "--Admin:Enabled", "false" }.Concat(LoopbackLoad).Concat(settings))
         {
             info.ArgumentList.Add(argument);
         }
@@ -141,6 +142,18 @@ internal sealed partial class BenchServer : IAsyncDisposable
         process.ErrorDataReceived += (_, e) => server.OnLine(e.Data);
         process.Exited += (_, _) =>
         {
+            // Exited can come before the last lines of output do (seen under load: the child's one-line configuration
+            // error was missing from the report). WaitForExit() without a timeout also waits for both redirected
+            // streams to reach their end, which they do now that the process is gone.
+            try
+            {
+                process.WaitForExit();
+            }
+            catch (Exception ex) when (ex is InvalidOperationException or ObjectDisposedException)
+            {
+                // DisposeAsync stopped and released the child meanwhile: the bench is ending, nobody reads this reason.
+            }
+
             var exited = new BenchException($"the server exited early with code {SafeExitCode(process)}. Its last lines:{Environment.NewLine}{server.LastLines()}");
             server.clientEndPoint.TrySetException(exited);
             server.directorEndPoint.TrySetException(exited);

@@ -3,7 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using Pastry.Wire;
 
-namespace Pastry.Cli.Bench;
+namespace Pastry.Bench;
 
 /// <summary>
 /// One account's session for <c>pastry bench churn --resume</c>: logged in once (setup), then in a loop a new

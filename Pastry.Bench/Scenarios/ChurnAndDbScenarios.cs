@@ -5,19 +5,7 @@ using Pastry.Client;
 using Pastry.Messaging;
 using Pastry.Otp.UberDogs;
 
-namespace Pastry.Cli.Bench;
-
-/// <summary>A stored record for <c>pastry bench db</c>: two Db fields written in a stream.</summary>
-internal sealed class BenchRecord : DistributedObject<BenchRecord>
-{
-    /// <summary>A counter the writer increments; indexed, so every write also updates an index (as a game's gold would).</summary>
-    [Db, Indexed]
-    public long Counter { get => Get<long>(); set => Set(value); }
-
-    /// <summary>A unique label ("record N"), which <c>--queries</c> looks records up by.</summary>
-    [Db, Unique]
-    public string Label { get => Get<string>(); set => Set(value); }
-}
+namespace Pastry.Bench;
 
 /// <summary>
 /// <c>pastry bench churn</c> (clients connect, log in, sync an interest and leave) and <c>pastry bench db</c> (a
@@ -32,15 +20,15 @@ internal static class ChurnAndDbScenarios
     /// </summary>
     public static async Task<BenchReport> ChurnAsync(BenchOptions options, CancellationToken cancellation)
     {
-        BenchCommand.AllowOnly(options, "objects", "seconds", "workers", "accounts", "warmup", "resume");
+        BenchRunner.AllowOnly(options, "objects", "seconds", "workers", "accounts", "warmup", "resume");
         bool resume = options.Has("resume");
-        int objects = BenchCommand.Int(options, "objects", 0);
-        int workers = BenchCommand.Int(options, "workers", 1);
-        double seconds = BenchCommand.Number(options, "seconds", 0.1);
-        double warmup = BenchCommand.Number(options, "warmup", 0);
-        int accountsPerWorker = Math.Max(1, (BenchCommand.Int(options, "accounts", 1) + workers - 1) / workers);
+        int objects = BenchRunner.Int(options, "objects", 0);
+        int workers = BenchRunner.Int(options, "workers", 1);
+        double seconds = BenchRunner.Number(options, "seconds", 0.1);
+        double warmup = BenchRunner.Number(options, "warmup", 0);
+        int accountsPerWorker = Math.Max(1, (BenchRunner.Int(options, "accounts", 1) + workers - 1) / workers);
         var registry = ModelRegistry.FromAssemblies(typeof(BenchRecord).Assembly);
-        await using var server = await BenchCommand.StartServerAsync(options, needsDirector: true, BenchCommand.LoadSettings, cancellation).ConfigureAwait(false);
+        await using var server = await BenchRunner.StartServerAsync(options, needsDirector: true, BenchRunner.LoadSettings, cancellation).ConfigureAwait(false);
         await using var ai = await AiRepository.ConnectAsync(server.DirectorEndPoint.Address.ToString(), server.DirectorEndPoint.Port, registry, cancellation: cancellation).ConfigureAwait(false);
         var zone = ai.Create(new BenchZone { Name = "churn" }, DoId.Empty, 0);
         for (int i = 0; i < objects; i++)
@@ -50,8 +38,8 @@ internal static class ChurnAndDbScenarios
 
         // Setup, not timed: each worker creates its own accounts on one connection. A worker logs in to its
         // accounts in turn, so no account is ever in two sessions at once.
-        string prefix = BenchCommand.NewRunPrefix();
-        BenchCommand.Progress($"churn: creating {workers * accountsPerWorker} accounts ({accountsPerWorker} per worker)");
+        string prefix = BenchRunner.NewRunPrefix();
+        BenchRunner.Progress($"churn: creating {workers * accountsPerWorker} accounts ({accountsPerWorker} per worker)");
         var setup = Stopwatch.StartNew();
         await Task.WhenAll(Enumerable.Range(0, workers).Select(async worker =>
         {
@@ -101,7 +89,7 @@ internal static class ChurnAndDbScenarios
                         catch (Exception ex) when (ex is BenchException or IOException or OperationCanceledException or System.Net.Sockets.SocketException)
                         {
                             Interlocked.Increment(ref errors);
-                            BenchCommand.Progress($"churn --resume: worker {worker}: {ex.Message}");
+                            BenchRunner.Progress($"churn --resume: worker {worker}: {ex.Message}");
                             break;
                         }
 
@@ -135,7 +123,7 @@ internal static class ChurnAndDbScenarios
         // both processes would be measured while they compile.
         if (warmup > 0)
         {
-            BenchCommand.Progress($"churn: warming up for {warmup} s");
+            BenchRunner.Progress($"churn: warming up for {warmup} s");
             await RunSessionsAsync(Stopwatch.GetTimestamp() + (long)(warmup * Stopwatch.Frequency), new LatencyHistogram[workers]).ConfigureAwait(false);
         }
 
@@ -147,7 +135,7 @@ internal static class ChurnAndDbScenarios
         var cpuStart = server.ReadCpuTime();
         var benchCpuStart = BenchServer.ReadCpuTime(Environment.ProcessId);
         var start = Stopwatch.GetTimestamp();
-        BenchCommand.Progress(resume
+        BenchRunner.Progress(resume
             ? $"churn --resume: {workers} workers connect, resume, sync {objects} objects and leave, for {seconds} s"
             : $"churn: {workers} workers connect, log in, sync {objects} objects and leave, for {seconds} s");
         int sessions, errors, ejects;
@@ -178,7 +166,7 @@ internal static class ChurnAndDbScenarios
         // What one login's password check costs here, at the child's iterations and at the production default:
         // the default is a deliberate bound on logins per core that no other optimisation removes.
         int? iterations = server.IsChild ? ChildIterations(options) : null;
-        int measuredIterations = iterations ?? BenchCommand.LoadPbkdf2Iterations;
+        int measuredIterations = iterations ?? BenchRunner.LoadPbkdf2Iterations;
         double hashMsBench = HashMilliseconds(measuredIterations);
         double hashMsDefault = HashMilliseconds(PasswordHasher.DefaultIterations);
         return new BenchReport("churn")
@@ -209,12 +197,12 @@ internal static class ChurnAndDbScenarios
     /// <summary><c>pastry bench db</c>.</summary>
     public static async Task<BenchReport> DbAsync(BenchOptions options, CancellationToken cancellation)
     {
-        BenchCommand.AllowOnly(options, "objects", "seconds", "window", "queries", "postgres");
+        BenchRunner.AllowOnly(options, "objects", "seconds", "window", "queries", "postgres");
         string? postgres = options.Get("postgres");
         bool queries = options.Has("queries");
-        int objects = BenchCommand.Int(options, "objects", 1);
-        int window = BenchCommand.Int(options, "window", 1);
-        double seconds = BenchCommand.Number(options, "seconds", 0.1);
+        int objects = BenchRunner.Int(options, "objects", 1);
+        int window = BenchRunner.Int(options, "window", 1);
+        double seconds = BenchRunner.Number(options, "seconds", 0.1);
         var registry = ModelRegistry.FromAssemblies(typeof(BenchRecord).Assembly);
         string directory = Directory.CreateTempSubdirectory("pastry-bench-db").FullName;
         await using var schema = postgres is null ? null : await BenchSchema.CreateAsync(postgres, cancellation).ConfigureAwait(false);
@@ -223,8 +211,8 @@ internal static class ChurnAndDbScenarios
             var database = schema is null
                 ? new[] { "--Database:Path", Path.Combine(directory, "bench.db") }
                 : new[] { "--Database:Provider", "postgres", "--Database:ConnectionString", schema.ConnectionString };
-            var settings = BenchCommand.LoadSettings.Concat(database).Concat(new[] { "--Database:AutoMigrate", "true" });
-            await using var server = await BenchCommand.StartServerAsync(options, needsDirector: true, settings, cancellation).ConfigureAwait(false);
+            var settings = BenchRunner.LoadSettings.Concat(database).Concat(new[] { "--Database:AutoMigrate", "true" });
+            await using var server = await BenchRunner.StartServerAsync(options, needsDirector: true, settings, cancellation).ConfigureAwait(false);
             await using var link = await RemoteMessageRouter.ConnectAsync(server.DirectorEndPoint.Address.ToString(), server.DirectorEndPoint.Port, server.Credentials, cancellation).ConfigureAwait(false);
             var writer = new AckCounter(DoId.NewId());
             link.Subscribe(writer, writer.Channel);
@@ -238,7 +226,7 @@ internal static class ChurnAndDbScenarios
             }
 
             await writer.WaitForAllAsync(TimeSpan.FromSeconds(60), cancellation).ConfigureAwait(false);
-            BenchCommand.Progress($"db: {objects} records stored; streaming acknowledged writes with {window} in flight for {seconds} s{(queries ? ", beside two AIs' query loops (a unique-label lookup; the top 10 by the indexed counter)" : string.Empty)}");
+            BenchRunner.Progress($"db: {objects} records stored; streaming acknowledged writes with {window} in flight for {seconds} s{(queries ? ", beside two AIs' query loops (a unique-label lookup; the top 10 by the indexed counter)" : string.Empty)}");
             using var ackFigure = BenchProgress.Current.Counter("committed writes", () => writer.Acked);
             long writes = 0;
             long ackedBefore = writer.Acked;
@@ -338,7 +326,7 @@ internal static class ChurnAndDbScenarios
             }
         }
 
-        return BenchCommand.LoadPbkdf2Iterations;
+        return BenchRunner.LoadPbkdf2Iterations;
     }
 
     /// <summary>Milliseconds of one <see cref="PasswordHasher.Verify"/> at <paramref name="iterations"/> (best of three).</summary>
@@ -436,7 +424,7 @@ internal static class ChurnAndDbScenarios
 
         public static async Task<BenchSchema> CreateAsync(string connectionString, CancellationToken cancellation)
         {
-            string name = "pastry_bench_" + BenchCommand.NewRunPrefix();
+            string name = "pastry_bench_" + BenchRunner.NewRunPrefix();
             using (var connection = Pastry.Otp.Database.DatabaseConnections.OpenPostgres(connectionString))
             using (var command = connection.CreateCommand())
             {

@@ -1,6 +1,6 @@
 using System.Numerics;
 
-namespace Pastry.Cli.Bench;
+namespace Pastry.Bench;
 
 /// <summary>
 /// A fixed-size log-linear histogram of latencies in microseconds (HdrHistogram's idea with 32 sub-buckets per power

@@ -4,7 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using Pastry.Wire;
 
-namespace Pastry.Cli.Bench;
+namespace Pastry.Bench;
 
 /// <summary>What every client of a run shares: whether latencies are being recorded, and which field carries the send time.</summary>
 internal sealed class BenchRunState

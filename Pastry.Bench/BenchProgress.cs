@@ -3,7 +3,7 @@ using System.Globalization;
 using Spectre.Console;
 using Spectre.Console.Rendering;
 
-namespace Pastry.Cli.Bench;
+namespace Pastry.Bench;
 
 /// <summary>
 /// What a running bench shows while it works: phase messages, a step with a bar (clients connected), and live figures

@@ -4,7 +4,7 @@ using Pastry.Ai;
 using Pastry.Messaging;
 using Pastry.Otp.StateServer;
 
-namespace Pastry.Cli.Bench;
+namespace Pastry.Bench;
 
 /// <summary>
 /// The AI side of a bench: one link to the Message Director (<see cref="RemoteMessageRouter"/>), the objects it

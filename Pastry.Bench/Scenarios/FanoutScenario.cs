@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Pastry.Cli.Bench;
+namespace Pastry.Bench;
 
 /// <summary>
 /// <c>pastry bench fanout</c>: one AI updates M objects in one zone; N clients with interest in that zone receive
@@ -16,13 +16,13 @@ internal static class FanoutScenario
     public static async Task<BenchReport> RunAsync(Settings settings, CancellationToken cancellation)
     {
         var registry = ModelRegistry.FromAssemblies(typeof(BenchEntity).Assembly);
-        await using var server = await BenchCommand.StartServerAsync(settings.Options, needsDirector: true, BenchCommand.LoadSettings, cancellation).ConfigureAwait(false);
+        await using var server = await BenchRunner.StartServerAsync(settings.Options, needsDirector: true, BenchRunner.LoadSettings, cancellation).ConfigureAwait(false);
         await using var ai = await BenchAi.ConnectAsync(server, cancellation).ConfigureAwait(false);
         var world = await ai.CreateWorldAsync(registry, settings.Objects, Zone, cancellation).ConfigureAwait(false);
-        BenchCommand.Progress($"created {settings.Objects} objects in zone {Zone} of {world.DoId}");
+        BenchRunner.Progress($"created {settings.Objects} objects in zone {Zone} of {world.DoId}");
         long? baseline = server.ReadRssBytes();
 
-        var clients = await BenchCommand.ConnectClientsAsync(server, registry, settings.Clients, BenchCommand.NewRunPrefix(), 64 * 1024, async (client, token) =>
+        var clients = await BenchRunner.ConnectClientsAsync(server, registry, settings.Clients, BenchRunner.NewRunPrefix(), 64 * 1024, async (client, token) =>
         {
             int entered = await client.AddInterestAsync(1, world.DoId, Zone, token).ConfigureAwait(false);
             if (entered != settings.Objects)
@@ -37,7 +37,7 @@ internal static class FanoutScenario
         }
         finally
         {
-            BenchCommand.CloseAll(clients);
+            BenchRunner.CloseAll(clients);
         }
     }
 
@@ -47,7 +47,7 @@ internal static class FanoutScenario
         var run = new BenchRunState(registry.GetModel<BenchEntity>().GetField(nameof(BenchEntity.SentTicks)).WireId);
         using var stopClients = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
         var receiving = clients.Select(c => Task.Run(() => c.ReceiveAsync(run, stopClients.Token), CancellationToken.None)).ToArray();
-        var heartbeats = BenchCommand.HeartbeatAsync(clients, stopClients.Token);
+        var heartbeats = BenchRunner.HeartbeatAsync(clients, stopClients.Token);
         using var sentFigure = BenchProgress.Current.Counter("updates sent", () => ai.Sent);
         using var deliveredFigure = BenchProgress.Current.Counter("deliveries", () => clients.Sum(c => c.Deliveries));
 
@@ -61,7 +61,7 @@ internal static class FanoutScenario
             // First find the peak (as fast as the server drains), then load the same server and clients at a share of it.
             peak = await RunPhaseAsync(settings, 0, server, ai, clients, run, cancellation).ConfigureAwait(false);
             rate = Math.Max(1, peak.Value.Sets / peak.Value.Seconds * settings.PercentOfPeak / 100);
-            BenchCommand.Progress($"peak: {peak.Value.Deliveries / peak.Value.Seconds:0} deliveries/s ({peak.Value.Sets / peak.Value.Seconds:0} updates/s); next: {settings.PercentOfPeak}% of it");
+            BenchRunner.Progress($"peak: {peak.Value.Deliveries / peak.Value.Seconds:0} deliveries/s ({peak.Value.Sets / peak.Value.Seconds:0} updates/s); next: {settings.PercentOfPeak}% of it");
         }
 
         var phase = await RunPhaseAsync(settings, rate, server, ai, clients, run, cancellation).ConfigureAwait(false);
@@ -70,7 +70,7 @@ internal static class FanoutScenario
         if (settings.RssAfter > 0)
         {
             // The clients stay connected and idle (heartbeats go on): what the server gives back once the load is over.
-            BenchCommand.Progress($"load over; reading the server's RSS in {settings.RssAfter} s");
+            BenchRunner.Progress($"load over; reading the server's RSS in {settings.RssAfter} s");
             await Task.Delay(TimeSpan.FromSeconds(settings.RssAfter), cancellation).ConfigureAwait(false);
             afterLoad = server.ReadRssBytes();
         }
@@ -91,7 +91,7 @@ internal static class FanoutScenario
 
         if (lastEject is not null)
         {
-            BenchCommand.Progress($"a client was ejected: {lastEject}");
+            BenchRunner.Progress($"a client was ejected: {lastEject}");
         }
 
         var latency = phase.Latency;
@@ -146,7 +146,7 @@ internal static class FanoutScenario
     {
         long loadEnds = Stopwatch.GetTimestamp() + (long)((settings.Warmup + settings.Seconds) * Stopwatch.Frequency);
         var sender = new Thread(() => SendLoop(ai, clients, settings.Window, rate, loadEnds, cancellation)) { IsBackground = true, Name = "bench-ai" };
-        BenchCommand.Progress($"load: {settings.Clients} clients, {settings.Objects} objects, rate {(rate > 0 ? rate.ToString("0.#", System.Globalization.CultureInfo.InvariantCulture) + "/s" : "max")}, window {settings.Window}; warm-up {settings.Warmup} s, measuring {settings.Seconds} s");
+        BenchRunner.Progress($"load: {settings.Clients} clients, {settings.Objects} objects, rate {(rate > 0 ? rate.ToString("0.#", System.Globalization.CultureInfo.InvariantCulture) + "/s" : "max")}, window {settings.Window}; warm-up {settings.Warmup} s, measuring {settings.Seconds} s");
         sender.Start();
 
         await Task.Delay(TimeSpan.FromSeconds(settings.Warmup), cancellation).ConfigureAwait(false);
@@ -317,28 +317,28 @@ internal static class FanoutScenario
     {
         public static Settings From(BenchOptions options)
         {
-            BenchCommand.AllowOnly(options, "objects", "rate", "window", "seconds", "warmup", "percent-of-peak", "rss-after", "transport");
-            double percent = BenchCommand.Number(options, "percent-of-peak", 0);
+            BenchRunner.AllowOnly(options, "objects", "rate", "window", "seconds", "warmup", "percent-of-peak", "rss-after", "transport");
+            double percent = BenchRunner.Number(options, "percent-of-peak", 0);
             if (percent > 100)
             {
-                throw new UsageException("--percent-of-peak must be between 0 and 100.");
+                throw new BenchUsageException("--percent-of-peak must be between 0 and 100.");
             }
 
             if (percent > 0 && options.Has("rate"))
             {
-                throw new UsageException("--percent-of-peak sets the rate itself; give --rate or --percent-of-peak, not both.");
+                throw new BenchUsageException("--percent-of-peak sets the rate itself; give --rate or --percent-of-peak, not both.");
             }
 
             return new Settings(
                 options,
-                BenchCommand.Int(options, "clients", 1),
-                BenchCommand.Int(options, "objects", 1),
-                BenchCommand.Number(options, "rate", 0),
-                BenchCommand.Int(options, "window", 1),
-                BenchCommand.Number(options, "seconds", 0.1),
-                BenchCommand.Number(options, "warmup", 0),
+                BenchRunner.Int(options, "clients", 1),
+                BenchRunner.Int(options, "objects", 1),
+                BenchRunner.Number(options, "rate", 0),
+                BenchRunner.Int(options, "window", 1),
+                BenchRunner.Number(options, "seconds", 0.1),
+                BenchRunner.Number(options, "warmup", 0),
                 percent,
-                BenchCommand.Number(options, "rss-after", 0));
+                BenchRunner.Number(options, "rss-after", 0));
         }
     }
 }

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Pastry.Cli.Bench;
+namespace Pastry.Bench;
 
 /// <summary>
 /// <c>pastry bench objects</c>: the server's memory per idle RAM object. The bench AI creates one
@@ -22,10 +22,10 @@ internal static class ObjectsScenario
 
     public static async Task<BenchReport> RunAsync(Settings settings, CancellationToken cancellation)
     {
-        await using var server = await BenchCommand.StartServerAsync(settings.Options, needsDirector: true, Array.Empty<string>(), cancellation).ConfigureAwait(false);
+        await using var server = await BenchRunner.StartServerAsync(settings.Options, needsDirector: true, Array.Empty<string>(), cancellation).ConfigureAwait(false);
         if (server.ReadRssBytes() is null)
         {
-            throw new UsageException("bench objects reads the server's memory: run it without --target, or give --pid of the target server.");
+            throw new BenchUsageException("bench objects reads the server's memory: run it without --target, or give --pid of the target server.");
         }
 
         await using var ai = await BenchAi.ConnectAsync(server, cancellation).ConfigureAwait(false);
@@ -37,7 +37,7 @@ internal static class ObjectsScenario
             throw new BenchException("the server did not answer the memory query (MemoryQuery to its diagnostics role) within 30 s");
         }
 
-        BenchCommand.Progress($"with {WarmUpObjects} warm-up objects: {before}");
+        BenchRunner.Progress($"with {WarmUpObjects} warm-up objects: {before}");
 
         var started = Stopwatch.GetTimestamp();
         using (BenchProgress.Current.Counter("objects placed", () => ai.Placed))
@@ -46,10 +46,10 @@ internal static class ObjectsScenario
         }
 
         double createSeconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
-        BenchCommand.Progress($"created {settings.Objects} objects in {settings.Zones} zones in {createSeconds:0.0} s");
+        BenchRunner.Progress($"created {settings.Objects} objects in {settings.Zones} zones in {createSeconds:0.0} s");
 
         var after = await IdleScenario.ReadMemoryAsync(server, ai, settings.Settle, cancellation).ConfigureAwait(false);
-        BenchCommand.Progress($"with {settings.Objects} more objects: {after}");
+        BenchRunner.Progress($"with {settings.Objects} more objects: {after}");
         server.EnsureAlive();
 
         return new BenchReport("objects")
@@ -80,12 +80,12 @@ internal static class ObjectsScenario
     {
         public static Settings From(BenchOptions options)
         {
-            BenchCommand.AllowOnly(options, "objects", "zones", "settle");
+            BenchRunner.AllowOnly(options, "objects", "zones", "settle");
             return new Settings(
                 options,
-                BenchCommand.Int(options, "objects", 1),
-                (uint)BenchCommand.Int(options, "zones", 1),
-                BenchCommand.Number(options, "settle", 0));
+                BenchRunner.Int(options, "objects", 1),
+                (uint)BenchRunner.Int(options, "zones", 1),
+                BenchRunner.Number(options, "settle", 0));
         }
     }
 }

@@ -5,19 +5,7 @@ using System.Reactive.Threading.Tasks;
 using Pastry.Ai;
 using Pastry.Client;
 
-namespace Pastry.Cli.Bench;
-
-/// <summary>A shared object that any client in view may set: the relay scenario's carrier of send times.</summary>
-internal sealed class BenchToken : DistributedObject<BenchToken>
-{
-    /// <summary>When a client set it, in Stopwatch ticks of the bench process.</summary>
-    [Ram, Broadcast, ClSend]
-    public long Stamp { get => Get<long>(); set => Set(value); }
-
-    /// <summary>A label, so the object has a Required field like a real one.</summary>
-    [Required, Ram, Broadcast]
-    public string Label { get => Get<string>(); set => Set(value); }
-}
+namespace Pastry.Bench;
 
 /// <summary>
 /// The scenarios that measure the client library (<see cref="PastryClient"/>) and the AI library
@@ -33,18 +21,18 @@ internal static class ClientScenarios
     /// <summary><c>pastry bench relay</c>.</summary>
     public static async Task<BenchReport> RelayAsync(BenchOptions options, CancellationToken cancellation)
     {
-        BenchCommand.AllowOnly(options, "rate", "seconds", "warmup", "transport");
-        int count = BenchCommand.Int(options, "clients", 2);
-        double rate = BenchCommand.Number(options, "rate", 1);
-        double seconds = BenchCommand.Number(options, "seconds", 0.1);
-        double warmup = BenchCommand.Number(options, "warmup", 0);
+        BenchRunner.AllowOnly(options, "rate", "seconds", "warmup", "transport");
+        int count = BenchRunner.Int(options, "clients", 2);
+        double rate = BenchRunner.Number(options, "rate", 1);
+        double seconds = BenchRunner.Number(options, "seconds", 0.1);
+        double warmup = BenchRunner.Number(options, "warmup", 0);
         var registry = ModelRegistry.FromAssemblies(typeof(BenchToken).Assembly);
-        await using var server = await BenchCommand.StartServerAsync(options, needsDirector: true, BenchCommand.LoadSettings, cancellation).ConfigureAwait(false);
+        await using var server = await BenchRunner.StartServerAsync(options, needsDirector: true, BenchRunner.LoadSettings, cancellation).ConfigureAwait(false);
         await using var ai = await AiRepository.ConnectAsync(server.DirectorEndPoint.Address.ToString(), server.DirectorEndPoint.Port, registry, cancellation: cancellation).ConfigureAwait(false);
         var zone = ai.Create(new BenchZone { Name = "relay" }, DoId.Empty, 0);
         var token = ai.Create(new BenchToken { Label = "token" }, zone.DoId, 1);
 
-        string prefix = BenchCommand.NewRunPrefix();
+        string prefix = BenchRunner.NewRunPrefix();
         var clients = new PastryClient[count];
         var histograms = new LatencyHistogram[count];
         long received = 0;
@@ -83,7 +71,7 @@ internal static class ClientScenarios
                 gate.Release();
             }
         })).ConfigureAwait(false);
-        BenchCommand.Progress($"relay: {count} clients in view of one [ClSend] field; {rate}/s sets, each seen by {count - 1} others");
+        BenchRunner.Progress($"relay: {count} clients in view of one [ClSend] field; {rate}/s sets, each seen by {count - 1} others");
 
         long sets = 0;
         using var setFigure = BenchProgress.Current.Counter("sets", () => Volatile.Read(ref sets));
@@ -162,10 +150,10 @@ internal static class ClientScenarios
     /// <summary><c>pastry bench clientmem</c>.</summary>
     public static async Task<BenchReport> ClientMemoryAsync(BenchOptions options, CancellationToken cancellation)
     {
-        BenchCommand.AllowOnly(options, "objects");
-        int objects = BenchCommand.Int(options, "objects", 1);
+        BenchRunner.AllowOnly(options, "objects");
+        int objects = BenchRunner.Int(options, "objects", 1);
         var registry = ModelRegistry.FromAssemblies(typeof(BenchToken).Assembly);
-        await using var server = await BenchCommand.StartServerAsync(options, needsDirector: true, BenchCommand.LoadSettings, cancellation).ConfigureAwait(false);
+        await using var server = await BenchRunner.StartServerAsync(options, needsDirector: true, BenchRunner.LoadSettings, cancellation).ConfigureAwait(false);
         await using var ai = await AiRepository.ConnectAsync(server.DirectorEndPoint.Address.ToString(), server.DirectorEndPoint.Port, registry, cancellation: cancellation).ConfigureAwait(false);
         var zone = ai.Create(new BenchZone { Name = "memory" }, DoId.Empty, 0);
         for (int i = 0; i < objects; i++)
@@ -174,7 +162,7 @@ internal static class ClientScenarios
         }
 
         await using var client = await PastryClient.ConnectAsync(server.ClientEndPoint.Address.ToString(), server.ClientEndPoint.Port, registry, cancellation: cancellation).ConfigureAwait(false);
-        string user = BenchCommand.NewRunPrefix() + "m";
+        string user = BenchRunner.NewRunPrefix() + "m";
         await client.CreateAccountAsync(user, "bench password", cancellation).ConfigureAwait(false);
         await client.LoginAsync(user, "bench password", cancellation).ConfigureAwait(false);
         var all = client.Of<BenchEntity>().Created.Take(objects).LastAsync().ToTask(cancellation);

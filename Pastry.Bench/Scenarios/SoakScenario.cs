@@ -6,23 +6,7 @@ using System.Reactive.Threading.Tasks;
 using Pastry.Ai;
 using Pastry.Client;
 
-namespace Pastry.Cli.Bench;
-
-/// <summary>A bot's character in <c>pastry bench soak</c>: stored, walked by its owner, scored by the AI.</summary>
-internal sealed class SoakPlayer : DistributedObject<SoakPlayer>
-{
-    /// <summary>The bot's name.</summary>
-    [Required, Ram, Db, Broadcast, MaxLength(40)]
-    public string Name { get => Get<string>(); set => Set(value); }
-
-    /// <summary>Points the AI awards (a write-through Db write each time, and a compare-and-swap now and then).</summary>
-    [Ram, Db, Ai]
-    public long Score { get => Get<long>(); set => Set(value); }
-
-    /// <summary>Where the bot stands; only its owner moves it, everyone in the zone sees it.</summary>
-    [Ram, Broadcast, OwnSend]
-    public float X { get => Get<float>(); set => Set(value); }
-}
+namespace Pastry.Bench;
 
 /// <summary>
 /// <c>pastry bench soak</c> (issue 18 item 8): N bots (the real client library, auto-reconnect on) walk in one zone for
@@ -49,21 +33,21 @@ internal static class SoakScenario
 
     public static async Task<BenchReport> RunAsync(BenchOptions options, CancellationToken cancellation)
     {
-        BenchCommand.AllowOnly(options, "bots", "minutes", "sample-seconds", "drop-every", "hz");
-        int bots = BenchCommand.Int(options, "bots", 1);
-        double minutes = BenchCommand.Number(options, "minutes", 0.01);
-        double sampleSeconds = BenchCommand.Number(options, "sample-seconds", 0.5);
-        double dropEvery = BenchCommand.Number(options, "drop-every", 0.5);
-        double hz = BenchCommand.Number(options, "hz", 0.1);
+        BenchRunner.AllowOnly(options, "bots", "minutes", "sample-seconds", "drop-every", "hz");
+        int bots = BenchRunner.Int(options, "bots", 1);
+        double minutes = BenchRunner.Number(options, "minutes", 0.01);
+        double sampleSeconds = BenchRunner.Number(options, "sample-seconds", 0.5);
+        double dropEvery = BenchRunner.Number(options, "drop-every", 0.5);
+        double hz = BenchRunner.Number(options, "hz", 0.1);
         var registry = ModelRegistry.FromAssemblies(typeof(SoakPlayer).Assembly);
         string directory = Directory.CreateTempSubdirectory("pastry-bench-soak").FullName;
         try
         {
-            var settings = BenchCommand.LoadSettings.Concat(new[] { "--Database:Path", Path.Combine(directory, "soak.db"), "--Database:AutoMigrate", "true" });
-            await using var server = await BenchCommand.StartServerAsync(options, needsDirector: true, settings, cancellation).ConfigureAwait(false);
+            var settings = BenchRunner.LoadSettings.Concat(new[] { "--Database:Path", Path.Combine(directory, "soak.db"), "--Database:AutoMigrate", "true" });
+            await using var server = await BenchRunner.StartServerAsync(options, needsDirector: true, settings, cancellation).ConfigureAwait(false);
             if (server.ProcessId is null)
             {
-                throw new UsageException("soak samples the server's memory, handles and threads: with --target give --pid too.");
+                throw new BenchUsageException("soak samples the server's memory, handles and threads: with --target give --pid too.");
             }
 
             await using var probe = await BenchAi.ConnectAsync(server.DirectorEndPoint, cancellation).ConfigureAwait(false);
@@ -72,8 +56,8 @@ internal static class SoakScenario
             try
             {
                 var zone = ai.Create(new BenchZone { Name = "soak" }, DoId.Empty, 0);
-                string prefix = BenchCommand.NewRunPrefix();
-                BenchCommand.Progress($"soak: {bots} bots log in, each with a stored character");
+                string prefix = BenchRunner.NewRunPrefix();
+                BenchRunner.Progress($"soak: {bots} bots log in, each with a stored character");
                 var soakBots = await Task.WhenAll(Enumerable.Range(0, bots).Select(i => SoakBot.JoinAsync(server, registry, ai, zone, $"{prefix}s{i}", cancellation))).ConfigureAwait(false);
                 var players = soakBots.Select(b => b.PlayerId).ToArray();
 
@@ -82,7 +66,7 @@ internal static class SoakScenario
                 var clock = Stopwatch.StartNew();
                 var duration = TimeSpan.FromMinutes(minutes);
                 using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
-                BenchCommand.Progress($"soak: {bots} bots for {minutes} min (moves at {hz}/s each, a drop every ~{dropEvery} s each, an AI restart at half time); a sample every {sampleSeconds} s");
+                BenchRunner.Progress($"soak: {bots} bots for {minutes} min (moves at {hz}/s each, a drop every ~{dropEvery} s each, an AI restart at half time); a sample every {sampleSeconds} s");
                 var load = soakBots.Select(b => b.RunAsync(hz, dropEvery, stop.Token)).ToArray();
 
                 // The AI's side: a write-through write of a score every 100 ms, a compare-and-swap every second, and one restart.
@@ -135,7 +119,7 @@ internal static class SoakScenario
                         {
                             if (!stop.IsCancellationRequested && Interlocked.Increment(ref errors) <= 5)
                             {
-                                BenchCommand.Progress($"soak: an AI write failed: {ex.GetType().Name}: {ex.Message}");
+                                BenchRunner.Progress($"soak: an AI write failed: {ex.GetType().Name}: {ex.Message}");
                             }
                         }
                     }
@@ -146,7 +130,7 @@ internal static class SoakScenario
                 {
                     var sample = await ReadSampleAsync(server, probe, clock.Elapsed.TotalSeconds, samples.Count % LiveHeapEvery == 0, soakBots, Volatile.Read(ref dbWrites), Volatile.Read(ref errors), cancellation).ConfigureAwait(false);
                     samples.Add(sample);
-                    BenchCommand.Progress(string.Create(CultureInfo.InvariantCulture, $"soak: t={sample.Seconds:0}s rss={sample.RssMb:0.0} MB heap={sample.HeapMb:0.0} MB live_heap={sample.LiveHeapMb:0.0} MB gc_committed={sample.GcCommittedMb:0.0} MB handles={sample.Handles} threads={sample.Threads} moves={sample.Moves} drops={sample.Drops} resumes={sample.Resumes} db_writes={sample.DbWrites} errors={sample.Errors}"));
+                    BenchRunner.Progress(string.Create(CultureInfo.InvariantCulture, $"soak: t={sample.Seconds:0}s rss={sample.RssMb:0.0} MB heap={sample.HeapMb:0.0} MB live_heap={sample.LiveHeapMb:0.0} MB gc_committed={sample.GcCommittedMb:0.0} MB handles={sample.Handles} threads={sample.Threads} moves={sample.Moves} drops={sample.Drops} resumes={sample.Resumes} db_writes={sample.DbWrites} errors={sample.Errors}"));
                     var next = TimeSpan.FromSeconds(sampleSeconds * samples.Count);
                     var wait = (next < duration ? next : duration) - clock.Elapsed;
                     if (wait > TimeSpan.Zero)
@@ -191,7 +175,7 @@ internal static class SoakScenario
     private static async Task<(AiRepository Ai, long TakenBack)> RestartAiAsync(AiRepository old, BenchServer server, ModelRegistry registry, AiOptions options, CancellationToken cancellation)
     {
         int before = old.ObjectCount;
-        BenchCommand.Progress($"soak: restarting the AI ({before} objects)");
+        BenchRunner.Progress($"soak: restarting the AI ({before} objects)");
         await old.DisposeAsync().ConfigureAwait(false);
         var fresh = await AiRepository.ConnectAsync(server.DirectorEndPoint.Address.ToString(), server.DirectorEndPoint.Port, registry, new AiOptions { Application = options.Application, Credentials = options.Credentials }, cancellation: cancellation).ConfigureAwait(false);
 
@@ -202,7 +186,7 @@ internal static class SoakScenario
             var taken = await fresh.TakeBackAsync(cancellation).ConfigureAwait(false);
             if (taken.Count > 0 || deadline.Elapsed > TimeSpan.FromSeconds(20))
             {
-                BenchCommand.Progress($"soak: the new AI took back {taken.Count} objects");
+                BenchRunner.Progress($"soak: the new AI took back {taken.Count} objects");
                 return (fresh, taken.Count);
             }
 
@@ -396,7 +380,7 @@ internal static class SoakScenario
                 {
                     if (Interlocked.Increment(ref errors) <= 3)
                     {
-                        BenchCommand.Progress($"soak: bot {user}: {ex.GetType().Name}: {ex.Message}");
+                        BenchRunner.Progress($"soak: bot {user}: {ex.GetType().Name}: {ex.Message}");
                     }
                 }
                 catch (OperationCanceledException)

@@ -1,13 +1,11 @@
-using System.CommandLine;
-
-namespace Pastry.Cli.Bench;
+namespace Pastry.Bench;
 
 /// <summary>
-/// <c>pastry bench</c> on the one command-line parser: one subcommand per scenario, each listing its options with their
-/// defaults in <c>--help</c>. The parsed options are handed to <see cref="BenchCommand"/> as <see cref="BenchOptions"/>,
-/// which its scenarios read.
+/// What <c>pastry bench</c> offers: every scenario with its options, their defaults and meanings, the switches of single
+/// scenarios and the options every scenario takes. The command line (Pastry.Cli) builds its <c>--help</c> and parser
+/// from these tables, and the scenarios read their defaults from them, so a default is written in one place.
 /// </summary>
-internal static class BenchCommandLine
+internal static class BenchScenarios
 {
     /// <summary>Every scenario: its name, what it measures, and its own options (name, default, meaning).</summary>
     public static readonly (string Name, string Description, (string Option, string Default, string Meaning)[] Options)[] Scenarios =
@@ -88,108 +86,18 @@ internal static class BenchCommandLine
     }
 
     /// <summary>Switches (options without a value) of single scenarios.</summary>
-    private static readonly (string Scenario, string Option, string Meaning)[] Switches =
+    public static readonly (string Scenario, string Option, string Meaning)[] Switches =
     {
         ("churn", "resume", "each worker logs in once, then resumes its session with the single-use resume token instead of logging in (no password hash): connect, resume, sync, leave"),
         ("db", "queries", "also run two AIs' query loops beside the writes (a lookup by a [Unique] label; the top 10 by the [Indexed] counter the writes change) and report their p50/p99"),
     };
 
     /// <summary>Options every scenario takes.</summary>
-    private static readonly (string Option, string? Default, string Meaning)[] Common =
+    public static readonly (string Option, string? Default, string Meaning)[] Common =
     {
         ("sweep", null, "NAME=V1,V2,...: run once per value of option NAME (each with its own child server) and report how cost grows"),
-        ("target", null, "HOST:PORT of a running server's Client Agent instead of a child server (started with --app <path to pastry.dll>)"),
+        ("target", null, "HOST:PORT of a running server's Client Agent instead of a child server (started with --app <path to Pastry.Bench.dll>, beside pastry.dll)"),
         ("md", null, "HOST:PORT of that server's Message Director (fanout, grid, objects; idle uses it for the GC)"),
         ("pid", null, "that server's process id, to read its RSS and CPU (idle, objects)"),
     };
-
-    /// <summary>The <c>bench</c> command with one subcommand per scenario.</summary>
-    public static Command Create()
-    {
-        var bench = new Command("bench", "Load generator over real loopback sockets: starts a child `pastry serve --role otp` with the bench's own models (or uses --target), runs one scenario for a bounded time and prints a table, or JSON with --json.");
-        foreach (var (name, description, options) in Scenarios)
-        {
-            var settings = ConfigurationFlags.CreateArgument("settings for the child server, for example --ClientAgent:FlushInterval 00:00:00.005 (every key: pastry serve --help)");
-            var scenario = new Command(name, description) { settings };
-            var declared = new List<Option>();
-            foreach (var (option, fallback, meaning) in options)
-            {
-                declared.Add(new Option<string>("--" + option) { Description = $"{meaning} [default: {fallback}]", HelpName = "value" });
-            }
-
-            foreach (var (_, option, meaning) in Switches.Where(s => s.Scenario == name))
-            {
-                declared.Add(new Option<bool>("--" + option) { Description = meaning });
-            }
-
-            foreach (var (option, _, meaning) in Common)
-            {
-                declared.Add(new Option<string>("--" + option) { Description = meaning, HelpName = "value" });
-            }
-
-            declared.Add(new Option<bool>("--json") { Description = "print one JSON object on standard output instead of a table" });
-            declared.Add(new Option<bool>("--live") { Description = "progress as a live view on standard error [default: on a terminal]" });
-            declared.Add(new Option<bool>("--plain") { Description = "progress as plain lines on standard error [default: when redirected]" });
-            declared.Add(new Option<string[]>("--app") { Description = "not taken: bench runs its own models (the child server loads them itself)", Hidden = true });
-            foreach (var option in declared)
-            {
-                scenario.Options.Add(option);
-            }
-
-            scenario.SetAction((parse, cancellation) =>
-            {
-                if (parse.GetResult(declared.Single(o => o.Name == "--app")) is not null)
-                {
-                    throw new UsageException("bench does not take --app: it runs its own bench models, in its own child server. To load a game, use serve, migrate or schema.");
-                }
-
-                // The parsed options as the scenario reads them: each one given (a switch only when on), then the
-                // --Section:Key settings for the child server.
-                var given = new BenchOptions { Scenario = name };
-                foreach (var option in declared)
-                {
-                    if (parse.GetResult(option) is not { Implicit: false } result)
-                    {
-                        continue;
-                    }
-
-                    string key = option.Name.Substring(2);
-                    if (option is Option<bool> flag)
-                    {
-                        if (parse.GetValue(flag))
-                        {
-                            given.Add(key, null);
-                        }
-                    }
-                    else
-                    {
-                        foreach (var token in result.Tokens)
-                        {
-                            given.Add(key, token.Value);
-                        }
-                    }
-                }
-
-                var flags = ConfigurationFlags.Check(parse.GetValue(settings) ?? Array.Empty<string>(), $"bench {name}", declared);
-                for (int i = 0; i < flags.Count; i++)
-                {
-                    string setting = flags[i].Substring(2);
-                    int equals = setting.IndexOf('=', StringComparison.Ordinal);
-                    if (equals >= 0)
-                    {
-                        given.Add(setting.Substring(0, equals), setting.Substring(equals + 1));
-                    }
-                    else
-                    {
-                        given.Add(setting, flags[++i]);
-                    }
-                }
-
-                return BenchCommand.RunAsync(name, given);
-            });
-            bench.Subcommands.Add(scenario);
-        }
-
-        return bench;
-    }
 }

@@ -3,7 +3,7 @@ using System.Text.Json;
 using Spectre.Console;
 using Spectre.Console.Rendering;
 
-namespace Pastry.Cli.Bench;
+namespace Pastry.Bench;
 
 /// <summary>
 /// <c>pastry bench &lt;scenario&gt; --sweep NAME=V1,V2,...</c>: the scenario once per value of one option, each run
@@ -51,7 +51,7 @@ internal sealed class BenchSweep
         var each = options.With("sweep", null);
         for (int i = 0; i < values.Length; i++)
         {
-            BenchCommand.Progress($"sweep {option}={values[i]} ({i + 1} of {values.Length})");
+            BenchRunner.Progress($"sweep {option}={values[i]} ({i + 1} of {values.Length})");
             var report = await run(each.With(option, values[i]), cancellation).ConfigureAwait(false);
             sweep.runs.Add((values[i], report));
         }
@@ -66,24 +66,24 @@ internal sealed class BenchSweep
         int equals = text?.IndexOf('=', StringComparison.Ordinal) ?? -1;
         if (text is null || equals <= 0)
         {
-            throw new UsageException($"{Form}; got '{text}'.");
+            throw new BenchUsageException($"{Form}; got '{text}'.");
         }
 
         string option = text.Substring(0, equals);
         string[] values = text.Substring(equals + 1).Split(',', StringSplitOptions.TrimEntries);
         if (values.Any(v => v.Length == 0))
         {
-            throw new UsageException($"{Form}; '{text}' has an empty value.");
+            throw new BenchUsageException($"{Form}; '{text}' has an empty value.");
         }
 
         if (values.Length > MaxValues)
         {
-            throw new UsageException($"--sweep takes at most {MaxValues} values; got {values.Length}.");
+            throw new BenchUsageException($"--sweep takes at most {MaxValues} values; got {values.Length}.");
         }
 
         if (option is "sweep" or "json" or "target" or "md" or "pid" or "live" or "plain" || option.Contains(':', StringComparison.Ordinal))
         {
-            throw new UsageException($"--sweep varies a scenario option such as clients or objects, not --{option}.");
+            throw new BenchUsageException($"--sweep varies a scenario option such as clients or objects, not --{option}.");
         }
 
         return (option, values);

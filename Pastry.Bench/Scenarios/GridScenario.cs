@@ -4,7 +4,7 @@ using System.Globalization;
 using Pastry.Otp.StateServer;
 using Pastry.Wire;
 
-namespace Pastry.Cli.Bench;
+namespace Pastry.Bench;
 
 /// <summary>
 /// <c>pastry bench grid</c>: N clients walk across a grid of zones (<see cref="ZoneGrid"/>: zone = cell, interest =
@@ -38,10 +38,10 @@ internal static class GridScenario
             headings[i] = ((float)(Math.Cos(angle) * settings.Speed), (float)(Math.Sin(angle) * settings.Speed));
         }
 
-        await using var server = await BenchCommand.StartServerAsync(settings.Options, needsDirector: true, BenchCommand.LoadSettings, cancellation).ConfigureAwait(false);
+        await using var server = await BenchRunner.StartServerAsync(settings.Options, needsDirector: true, BenchRunner.LoadSettings, cancellation).ConfigureAwait(false);
         await using var ai = await BenchAi.ConnectAsync(server, cancellation).ConfigureAwait(false);
         var (world, avatars) = await ai.CreateGridAsync(registry, grid, settings.CellSize, starts, cancellation).ConfigureAwait(false);
-        BenchCommand.Progress($"created a {settings.Grid}x{settings.Grid} grid ({settings.CellSize} units per cell) under {world.DoId} with {settings.Clients} avatars");
+        BenchRunner.Progress($"created a {settings.Grid}x{settings.Grid} grid ({settings.CellSize} units per cell) under {world.DoId} with {settings.Clients} avatars");
 
         // The baseline for memory per session: the world exists, no client is connected; garbage from creating it is
         // collected first (a server without the diagnostics role does not answer, and the RSS is read as found).
@@ -52,7 +52,7 @@ internal static class GridScenario
         var walkers = new GridWalker[settings.Clients];
         int assigned = 0;
         long inViewAtStart = 0;
-        var clients = await BenchCommand.ConnectClientsAsync(server, registry, settings.Clients, BenchCommand.NewRunPrefix(), 8 * 1024, async (client, token) =>
+        var clients = await BenchRunner.ConnectClientsAsync(server, registry, settings.Clients, BenchRunner.NewRunPrefix(), 8 * 1024, async (client, token) =>
         {
             int i = Interlocked.Increment(ref assigned) - 1;
             var walker = new GridWalker(client, run, registry, world.DoId, avatars[i], grid, settings, starts[i], headings[i]);
@@ -69,7 +69,7 @@ internal static class GridScenario
         }
         finally
         {
-            BenchCommand.CloseAll(clients);
+            BenchRunner.CloseAll(clients);
             foreach (var walker in walkers)
             {
                 walker?.Dispose();
@@ -113,7 +113,7 @@ internal static class GridScenario
         long loadEnds = Stopwatch.GetTimestamp() + (long)((settings.Warmup + settings.Seconds) * Stopwatch.Frequency);
         var pacer = new WalkPacer(walkers, settings.Hz);
         var sender = new Thread(() => pacer.Run(loadEnds, cancellation)) { IsBackground = true, Name = "bench-walkers" };
-        BenchCommand.Progress($"load: {settings.Clients} clients walking at {settings.Speed} units/s, {settings.Hz} positions/s each, on a {settings.Grid}x{settings.Grid} grid; warm-up {settings.Warmup} s, measuring {settings.Seconds} s");
+        BenchRunner.Progress($"load: {settings.Clients} clients walking at {settings.Speed} units/s, {settings.Hz} positions/s each, on a {settings.Grid}x{settings.Grid} grid; warm-up {settings.Warmup} s, measuring {settings.Seconds} s");
         sender.Start();
         using var sentFigure = BenchProgress.Current.Counter("positions sent", () => pacer.Sent);
         using var deliveredFigure = BenchProgress.Current.Counter("deliveries", () => clients.Sum(c => c.Deliveries));
@@ -157,7 +157,7 @@ internal static class GridScenario
 
         if (lastEject is not null)
         {
-            BenchCommand.Progress($"a client was ejected: {lastEject}");
+            BenchRunner.Progress($"a client was ejected: {lastEject}");
         }
 
         double seconds = (after.Timestamp - before.Timestamp) / (double)Stopwatch.Frequency;
@@ -225,30 +225,30 @@ internal static class GridScenario
     {
         public static Settings From(BenchOptions options)
         {
-            BenchCommand.AllowOnly(options, "hz", "density", "grid", "cell", "speed", "seconds", "warmup");
-            int clients = BenchCommand.Int(options, "clients", 1);
+            BenchRunner.AllowOnly(options, "hz", "density", "grid", "cell", "speed", "seconds", "warmup");
+            int clients = BenchRunner.Int(options, "clients", 1);
             if (options.Has("grid") && options.Has("density"))
             {
-                throw new UsageException("Give --grid or --density, not both: the grid's side is derived from the density.");
+                throw new BenchUsageException("Give --grid or --density, not both: the grid's side is derived from the density.");
             }
 
-            double density = BenchCommand.Number(options, "density", 0.001);
+            double density = BenchRunner.Number(options, "density", 0.001);
             int derived = (int)Math.Max(1, Math.Ceiling(Math.Sqrt(clients / density)));
-            int side = BenchCommand.Int(options, "grid", derived, 1);
+            int side = BenchRunner.Int(options, "grid", derived, 1);
             if (side > 65_535)
             {
-                throw new UsageException($"--grid must be at most 65535 cells per side; got {side.ToString(CultureInfo.InvariantCulture)}.");
+                throw new BenchUsageException($"--grid must be at most 65535 cells per side; got {side.ToString(CultureInfo.InvariantCulture)}.");
             }
 
             return new Settings(
                 options,
                 clients,
-                BenchCommand.Number(options, "hz", 0.1),
+                BenchRunner.Number(options, "hz", 0.1),
                 side,
-                (float)BenchCommand.Number(options, "cell", 0.001),
-                (float)BenchCommand.Number(options, "speed", 0),
-                BenchCommand.Number(options, "seconds", 0.1),
-                BenchCommand.Number(options, "warmup", 0));
+                (float)BenchRunner.Number(options, "cell", 0.001),
+                (float)BenchRunner.Number(options, "speed", 0),
+                BenchRunner.Number(options, "seconds", 0.1),
+                BenchRunner.Number(options, "warmup", 0));
         }
     }
 }

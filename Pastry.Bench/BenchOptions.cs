@@ -1,16 +1,24 @@
-namespace Pastry.Cli.Bench;
+namespace Pastry.Bench;
 
 /// <summary>
 /// The options given to one <c>pastry bench</c> scenario, by name without the dashes, as the command-line parser
-/// (System.CommandLine, <see cref="BenchCommandLine"/>) found them: an option may repeat, a switch has no value,
-/// and <c>--Section:Key value</c> settings for the child server are here too. Nothing here parses words.
+/// (System.CommandLine, in Pastry.Cli, built from <see cref="BenchScenarios"/>) found them: an option may repeat, a
+/// switch has no value, and <c>--Section:Key value</c> settings for the child server are here too. Nothing here parses
+/// words.
 /// </summary>
 internal sealed class BenchOptions
 {
     private readonly Dictionary<string, List<string?>> values = new(StringComparer.Ordinal);
 
-    /// <summary>The scenario these options are for, whose defaults (<see cref="BenchCommandLine.Scenarios"/>) fill in what was not given.</summary>
+    /// <summary>The scenario these options are for, whose defaults (<see cref="BenchScenarios.Scenarios"/>) fill in what was not given.</summary>
     public string? Scenario { get; init; }
+
+    /// <summary>
+    /// The <c>pastry</c> program (its <c>pastry.dll</c>) that runs a child server as <c>pastry serve</c>: the command
+    /// line that runs the bench names itself here, since this library cannot reference it. Null when no child server
+    /// may be started (unit tests of option handling).
+    /// </summary>
+    public string? PastryProgram { get; init; }
 
     /// <summary>Records <c>--name value</c>, or the switch <c>--name</c> when <paramref name="value"/> is null.</summary>
     public BenchOptions Add(string name, string? value)
@@ -40,7 +48,7 @@ internal sealed class BenchOptions
     /// <summary>A copy of these options where <c>--name</c> has the one value <paramref name="value"/> (null: not given).</summary>
     public BenchOptions With(string name, string? value)
     {
-        var copy = new BenchOptions { Scenario = Scenario };
+        var copy = new BenchOptions { Scenario = Scenario, PastryProgram = PastryProgram };
         foreach (var (key, list) in values)
         {
             copy.values[key] = new List<string?>(list);
@@ -62,7 +70,7 @@ internal sealed class BenchOptions
         {
             if (!known.Contains(name, StringComparer.Ordinal))
             {
-                throw new UsageException($"Unknown option --{name}. Known: {string.Join(", ", known.Select(k => "--" + k))}.");
+                throw new BenchUsageException($"Unknown option --{name}. Known: {string.Join(", ", known.Select(k => "--" + k))}.");
             }
         }
     }

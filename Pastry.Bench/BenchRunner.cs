@@ -1,24 +1,30 @@
 using System.Globalization;
 using System.Net;
 
-namespace Pastry.Cli.Bench;
+namespace Pastry.Bench;
 
 /// <summary>
-/// <c>pastry bench &lt;scenario&gt; [options]</c>: a load generator over real sockets (ARCHITECTURE 6). The load runs
+/// Runs one scenario of <c>pastry bench &lt;scenario&gt; [options]</c>, the load generator over real sockets
+/// (ARCHITECTURE 6), and holds what the scenarios share (option readers, the server, connecting clients). The load runs
 /// in the bench process; the server is a child <c>pastry serve --role otp</c> it starts, or one given by
 /// <c>--target</c>/<c>--md</c>. Every scenario stops by itself and prints a table, or one JSON object with
-/// <c>--json</c>. Progress goes to standard error.
+/// <c>--json</c>. Progress goes to standard error. The command line (Pastry.Cli's <c>BenchCommand</c>) parses the
+/// options and calls <see cref="RunAsync"/>; this project knows nothing of the parser or of exit codes.
 /// </summary>
-internal static class BenchCommand
+internal static class BenchRunner
 {
     private static readonly string[] CommonOptions = { "json", "target", "md", "pid", "clients", "sweep", "live", "plain" };
 
-    /// <summary>Runs the scenario <paramref name="name"/> with the options the command line gave it (<see cref="BenchCommandLine"/>).</summary>
-    public static async Task<int> RunAsync(string name, BenchOptions options)
+    /// <summary>
+    /// Runs the scenario <paramref name="name"/> (one of <see cref="BenchScenarios.Scenarios"/>) with the options the
+    /// command line gave it, and prints its report on standard output. Returns false when the run failed (the reason is
+    /// printed on standard error); a wrong option throws <see cref="BenchUsageException"/> instead.
+    /// </summary>
+    public static async Task<bool> RunAsync(string name, BenchOptions options)
     {
         if (options.Has("live") && options.Has("plain"))
         {
-            throw new UsageException("--live and --plain exclude each other.");
+            throw new BenchUsageException("--live and --plain exclude each other.");
         }
 
         bool live = options.Has("live") || (!options.Has("plain") && !Console.IsErrorRedirected);
@@ -46,7 +52,7 @@ internal static class BenchCommand
                 WriteResult(options, live, report.ToJson, report.ToTable, report.ToSpectreTable);
             }
 
-            return PastryCommandLine.ExitOk;
+            return true;
         }
         catch (BenchException ex)
         {
@@ -56,7 +62,7 @@ internal static class BenchCommand
         {
             return await FailAsync("pastry bench: interrupted").ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is not UsageException and not ConfigurationException)
+        catch (Exception ex) when (ex is not BenchUsageException)
         {
             // A bench that breaks must say where; the child server is killed on the way out.
             return await FailAsync($"pastry bench {name}: failed: {ex}").ConfigureAwait(false);
@@ -68,11 +74,11 @@ internal static class BenchCommand
         }
 
         // The live view stops drawing before the error is printed, so that the message is not drawn over.
-        async Task<int> FailAsync(string message)
+        async Task<bool> FailAsync(string message)
         {
             await progress.DisposeAsync().ConfigureAwait(false);
             Console.Error.WriteLine(message);
-            return PastryCommandLine.ExitRuntimeError;
+            return false;
         }
     }
 
@@ -88,7 +94,7 @@ internal static class BenchCommand
         "churn" => ChurnAndDbScenarios.ChurnAsync,
         "db" => ChurnAndDbScenarios.DbAsync,
         "soak" => SoakScenario.RunAsync,
-        _ => throw new UsageException($"Unknown bench scenario '{name}'. Scenarios: fanout, grid, idle, objects, relay, clientmem, churn, db, soak (see pastry bench --help)."),
+        _ => throw new BenchUsageException($"Unknown bench scenario '{name}'. Scenarios: fanout, grid, idle, objects, relay, clientmem, churn, db, soak (see pastry bench --help)."),
     };
 
     /// <summary>
@@ -141,7 +147,7 @@ internal static class BenchCommand
         var overrides = new List<string>();
         foreach (string name in options.Names.Where(n => n.Contains(':', StringComparison.Ordinal)))
         {
-            string value = options.Get(name) ?? throw new UsageException($"--{name} needs a value.");
+            string value = options.Get(name) ?? throw new BenchUsageException($"--{name} needs a value.");
             overrides.Add("--" + name);
             overrides.Add(value);
         }
@@ -155,11 +161,11 @@ internal static class BenchCommand
 
     /// <summary>An integer option with its scenario's declared default and a lower bound; the error names the option.</summary>
     public static int Int(BenchOptions options, string name, int min) =>
-        Int(options, name, int.Parse(BenchCommandLine.DefaultOf(options.Scenario, name), NumberStyles.Integer, CultureInfo.InvariantCulture), min);
+        Int(options, name, int.Parse(BenchScenarios.DefaultOf(options.Scenario, name), NumberStyles.Integer, CultureInfo.InvariantCulture), min);
 
     /// <summary>A number option with its scenario's declared default and a lower bound; the error names the option.</summary>
     public static double Number(BenchOptions options, string name, double min) =>
-        Number(options, name, double.Parse(BenchCommandLine.DefaultOf(options.Scenario, name), NumberStyles.Float, CultureInfo.InvariantCulture), min);
+        Number(options, name, double.Parse(BenchScenarios.DefaultOf(options.Scenario, name), NumberStyles.Float, CultureInfo.InvariantCulture), min);
 
     /// <summary>An integer option with a default computed by the scenario (one no table can hold) and a lower bound; the error names the option.</summary>
     public static int Int(BenchOptions options, string name, int fallback, int min)
@@ -167,12 +173,12 @@ internal static class BenchCommand
         string? text = options.Get(name);
         if (text is null)
         {
-            return options.Has(name) ? throw new UsageException($"--{name} needs a number.") : fallback;
+            return options.Has(name) ? throw new BenchUsageException($"--{name} needs a number.") : fallback;
         }
 
         if (!int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int value) || value < min)
         {
-            throw new UsageException($"--{name} must be a whole number of at least {min}; got '{text}'.");
+            throw new BenchUsageException($"--{name} must be a whole number of at least {min}; got '{text}'.");
         }
 
         return value;
@@ -184,12 +190,12 @@ internal static class BenchCommand
         string? text = options.Get(name);
         if (text is null)
         {
-            return options.Has(name) ? throw new UsageException($"--{name} needs a number.") : fallback;
+            return options.Has(name) ? throw new BenchUsageException($"--{name} needs a number.") : fallback;
         }
 
         if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || value < min || double.IsInfinity(value))
         {
-            throw new UsageException($"--{name} must be a number of at least {min.ToString(CultureInfo.InvariantCulture)}; got '{text}'.");
+            throw new BenchUsageException($"--{name} must be a number of at least {min.ToString(CultureInfo.InvariantCulture)}; got '{text}'.");
         }
 
         return value;
@@ -203,30 +209,31 @@ internal static class BenchCommand
         {
             if (options.Has("md") || pid is not null)
             {
-                throw new UsageException("--md and --pid go with --target (a running server).");
+                throw new BenchUsageException("--md and --pid go with --target (a running server).");
             }
 
-            Progress("starting the server (pastry serve --role otp --app pastry.dll)");
-            var child = await BenchServer.StartChildAsync(childSettings.Concat(TransportSettings(options)).Concat(ServerOverrides(options)), cancellation).ConfigureAwait(false);
+            Progress("starting the server (pastry serve --role otp --app Pastry.Bench.dll)");
+            string program = options.PastryProgram ?? throw new InvalidOperationException("BenchOptions.PastryProgram is not set: the command line must name the pastry program that serves the child server.");
+            var child = await BenchServer.StartChildAsync(program, childSettings.Concat(TransportSettings(options)).Concat(ServerOverrides(options)), cancellation).ConfigureAwait(false);
             child.ShowOn(BenchProgress.Current);
             return child;
         }
 
         if (ServerOverrides(options).Count > 0)
         {
-            throw new UsageException("Server settings (--Section:Key) apply to the child server only; a --target server keeps its own.");
+            throw new BenchUsageException("Server settings (--Section:Key) apply to the child server only; a --target server keeps its own.");
         }
 
         if (TransportSettings(options).Length > 0)
         {
-            throw new UsageException("--transport ws runs the clients over the child server's WebSocket transport; with --target, the clients use its TCP port.");
+            throw new BenchUsageException("--transport ws runs the clients over the child server's WebSocket transport; with --target, the clients use its TCP port.");
         }
 
         var clients = await ParseEndPointAsync(options, "target", cancellation).ConfigureAwait(false);
         var director = options.Has("md") ? await ParseEndPointAsync(options, "md", cancellation).ConfigureAwait(false) : null;
         if (needsDirector && director is null)
         {
-            throw new UsageException("--target needs --md HOST:PORT too: the bench AI connects to the Message Director.");
+            throw new BenchUsageException("--target needs --md HOST:PORT too: the bench AI connects to the Message Director.");
         }
 
         var target = BenchServer.Attach(clients, director ?? new IPEndPoint(IPAddress.Loopback, 0), pid);
@@ -242,7 +249,7 @@ internal static class BenchCommand
     {
         "tcp" => Array.Empty<string>(),
         "ws" => new[] { "--ClientAgent:WebSocket:Enabled", "true", "--ClientAgent:WebSocket:Port", "0", "--ClientAgent:WebSocket:Host", "127.0.0.1" },
-        var other => throw new UsageException($"--transport must be tcp or ws; got '{other}'."),
+        var other => throw new BenchUsageException($"--transport must be tcp or ws; got '{other}'."),
     };
 
     /// <summary>
@@ -320,7 +327,7 @@ internal static class BenchCommand
 
     private static async Task<IPEndPoint> ParseEndPointAsync(BenchOptions options, string name, CancellationToken cancellation)
     {
-        string text = options.Get(name) ?? throw new UsageException($"--{name} needs HOST:PORT.");
+        string text = options.Get(name) ?? throw new BenchUsageException($"--{name} needs HOST:PORT.");
         if (IPEndPoint.TryParse(text, out var endpoint) && endpoint.Port != 0)
         {
             return endpoint;
@@ -329,7 +336,7 @@ internal static class BenchCommand
         int colon = text.LastIndexOf(':');
         if (colon <= 0 || !int.TryParse(text.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out int port) || port is < 1 or > 65535)
         {
-            throw new UsageException($"--{name} must be HOST:PORT; got '{text}'.");
+            throw new BenchUsageException($"--{name} must be HOST:PORT; got '{text}'.");
         }
 
         try
@@ -339,7 +346,7 @@ internal static class BenchCommand
         }
         catch (System.Net.Sockets.SocketException ex)
         {
-            throw new UsageException($"--{name}: cannot resolve '{text.Substring(0, colon)}': {ex.Message}");
+            throw new BenchUsageException($"--{name}: cannot resolve '{text.Substring(0, colon)}': {ex.Message}");
         }
     }
 }

@@ -4,7 +4,7 @@ using System.Text.Json;
 using Spectre.Console;
 using Spectre.Console.Rendering;
 
-namespace Pastry.Cli.Bench;
+namespace Pastry.Bench;
 
 /// <summary>
 /// The result of one bench scenario: an ordered list of named values that prints as a readable table or as one JSON
@@ -49,7 +49,7 @@ internal sealed class BenchReport
 
     /// <summary>Adds a latency group in milliseconds: <c>p50</c>, <c>p95</c>, <c>p99</c> and <c>max</c> of <paramref name="latency"/>.</summary>
     public BenchReport AddLatency(string key, string label, LatencyHistogram latency) =>
-        AddGroup(key, label, "ms", ("p50", BenchCommand.Millis(latency.Percentile(50))), ("p95", BenchCommand.Millis(latency.Percentile(95))), ("p99", BenchCommand.Millis(latency.Percentile(99))), ("max", BenchCommand.Millis(latency.MaxMicroseconds)));
+        AddGroup(key, label, "ms", ("p50", BenchRunner.Millis(latency.Percentile(50))), ("p95", BenchRunner.Millis(latency.Percentile(95))), ("p99", BenchRunner.Millis(latency.Percentile(99))), ("max", BenchRunner.Millis(latency.MaxMicroseconds)));
 
     /// <summary>
     /// A value as a number: <paramref name="key"/> is a top-level key or <c>group.key</c> (for example

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Pastry.Cli.Bench;
+namespace Pastry.Bench;
 
 /// <summary>
 /// <c>pastry bench idle</c>: the server's resident memory per logged-in session that does nothing (no interest).
@@ -20,13 +20,13 @@ internal static class IdleScenario
     public static async Task<BenchReport> RunAsync(Settings settings, CancellationToken cancellation)
     {
         var registry = ModelRegistry.FromAssemblies(typeof(BenchEntity).Assembly);
-        await using var server = await BenchCommand.StartServerAsync(settings.Options, needsDirector: false, ChildSettings, cancellation).ConfigureAwait(false);
+        await using var server = await BenchRunner.StartServerAsync(settings.Options, needsDirector: false, ChildSettings, cancellation).ConfigureAwait(false);
         if (server.ReadRssBytes() is null)
         {
-            throw new UsageException("bench idle reads the server's memory: run it without --target, or give --pid of the target server.");
+            throw new BenchUsageException("bench idle reads the server's memory: run it without --target, or give --pid of the target server.");
         }
 
-        string prefix = BenchCommand.NewRunPrefix();
+        string prefix = BenchRunner.NewRunPrefix();
         var run = new BenchRunState(-1);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
         var all = new List<BenchClient>();
@@ -36,19 +36,19 @@ internal static class IdleScenario
         {
             await Task.Delay(TimeSpan.FromSeconds(settings.Settle), cancellation).ConfigureAwait(false);
             double? cpuEmpty = await CpuPercentAsync(server, settings.CpuSeconds, cancellation).ConfigureAwait(false);
-            BenchCommand.Progress($"no sessions: server CPU {cpuEmpty:0.00}% of one core over {settings.CpuSeconds} s");
-            var warm = await BenchCommand.ConnectClientsAsync(server, registry, WarmUpSessions, prefix + "w", 1024, null, cancellation).ConfigureAwait(false);
+            BenchRunner.Progress($"no sessions: server CPU {cpuEmpty:0.00}% of one core over {settings.CpuSeconds} s");
+            var warm = await BenchRunner.ConnectClientsAsync(server, registry, WarmUpSessions, prefix + "w", 1024, null, cancellation).ConfigureAwait(false);
             Watch(warm);
             var before = await ReadMemoryAsync(server, ai, settings.Settle, cancellation).ConfigureAwait(false);
-            BenchCommand.Progress($"with {WarmUpSessions} warm-up sessions: {before}");
+            BenchRunner.Progress($"with {WarmUpSessions} warm-up sessions: {before}");
 
-            var idle = await BenchCommand.ConnectClientsAsync(server, registry, settings.Clients, prefix, 1024, null, cancellation).ConfigureAwait(false);
+            var idle = await BenchRunner.ConnectClientsAsync(server, registry, settings.Clients, prefix, 1024, null, cancellation).ConfigureAwait(false);
             Watch(idle);
-            var heartbeats = BenchCommand.HeartbeatAsync(all, stop.Token);
+            var heartbeats = BenchRunner.HeartbeatAsync(all, stop.Token);
             var after = await ReadMemoryAsync(server, ai, settings.Settle, cancellation).ConfigureAwait(false);
-            BenchCommand.Progress($"with {settings.Clients} more sessions: {after}");
+            BenchRunner.Progress($"with {settings.Clients} more sessions: {after}");
             double? cpuIdle = await CpuPercentAsync(server, settings.CpuSeconds, cancellation).ConfigureAwait(false);
-            BenchCommand.Progress($"{settings.Clients + WarmUpSessions} idle sessions: server CPU {cpuIdle:0.00}% of one core over {settings.CpuSeconds} s");
+            BenchRunner.Progress($"{settings.Clients + WarmUpSessions} idle sessions: server CPU {cpuIdle:0.00}% of one core over {settings.CpuSeconds} s");
             server.EnsureAlive();
             int ejects = all.Count(c => c.ClosedByServer || c.Ejects > 0);
 
@@ -80,7 +80,7 @@ internal static class IdleScenario
         {
             run.Stopping = true;
             await stop.CancelAsync().ConfigureAwait(false);
-            BenchCommand.CloseAll(all);
+            BenchRunner.CloseAll(all);
         }
 
         void Watch(BenchClient[] clients)
@@ -166,8 +166,8 @@ internal static class IdleScenario
     {
         public static Settings From(BenchOptions options)
         {
-            BenchCommand.AllowOnly(options, "settle", "cpu-seconds");
-            return new Settings(options, BenchCommand.Int(options, "clients", 1), BenchCommand.Number(options, "settle", 0), BenchCommand.Number(options, "cpu-seconds", 1));
+            BenchRunner.AllowOnly(options, "settle", "cpu-seconds");
+            return new Settings(options, BenchRunner.Int(options, "clients", 1), BenchRunner.Number(options, "settle", 0), BenchRunner.Number(options, "cpu-seconds", 1));
         }
     }
 }

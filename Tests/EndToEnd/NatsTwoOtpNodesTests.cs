@@ -1,0 +1,94 @@
+using System.Reactive.Linq;
+using System.Reactive.Threading.Tasks;
+using System.Text.RegularExpressions;
+using Pastry.Client;
+
+namespace Pastry.Tests.EndToEnd;
+
+/// <summary>
+/// Placement over real processes (docs/deployment.md, "Placement across OTP nodes"): two OTP nodes, one AI process and
+/// clients on both nodes share one world through a nats-server. Inconclusive without nats-server unless
+/// TESTS_REQUIRE_NATS=1.
+/// </summary>
+[TestClass]
+public sealed class NatsTwoOtpNodesTests
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>The line the State Server of the node that holds the realm writes (at Debug) when the AI creates it.</summary>
+    private static readonly Regex RealmCreated = new("Created Realm " + Regex.Escape(KnightAiApp.RealmId.ToString()));
+
+    [TestMethod]
+    public async Task ClientsOnBothNodes_SeeAndUseTheObjectsOfOne_AndAfterAKillTheSurvivorServesThemAgain_AndANodeJoins()
+    {
+        await using var nats = await global::Pastry.Tests.Nats.NatsServer.StartAsync();
+        string[] node = [.. Deployment.NatsSettings(nats), "--Admin:Port", "0", "--Logging:Level", "Debug"];
+        var (a, aClients, _) = await PastryProcess.StartOtpAsync(node);
+        await using var aProcess = a;
+        await a.WaitForLineAsync(new Regex("NATS backplane connected"), Timeout);
+        var (b, bClients, _) = await PastryProcess.StartOtpAsync(node);
+        await using var bProcess = b;
+        await b.WaitForLineAsync(new Regex("joining the OTP node\\(s\\) already on"), Timeout);
+        await using var ai = PastryProcess.Start(["serve", "--role", "ai", "--app", typeof(Knight).Assembly.Location, "--Ai:Application", nameof(KnightAiApp), "--Admin:Enabled", "false", .. Deployment.NatsSettings(nats)]);
+        await ai.WaitForLineAsync(new Regex("AI application KnightAiApp started"), Timeout);
+
+        // The realm (a root) and its knights live on one node, chosen by the mapping: which one the logs say.
+        await Task.WhenAny(a.WaitForLineAsync(RealmCreated, Timeout), b.WaitForLineAsync(RealmCreated, Timeout));
+        bool aHolds = a.CountLines(RealmCreated) > 0;
+        Assert.AreEqual(aHolds ? 0 : 1, b.CountLines(RealmCreated), "Exactly one node holds the realm.");
+        var (holder, other) = aHolds ? (a, b) : (b, a);
+        var (holderClients, otherClients) = aHolds ? (aClients, bClients) : (bClients, aClients);
+
+        // A client on each node: both see the knights (an interest sync across nodes for one of them), and a wave
+        // from the node that does not hold Lancelot reaches the AI, whose shout both clients hear.
+        await using var near = await LoggedInAsync(holderClients, "near");
+        await using var far = await LoggedInAsync(otherClients, "far");
+        await near.AddInterestAsync(KnightAiApp.RealmId, KnightAiApp.Grid.ZoneOf(0, 0));
+        await far.AddInterestAsync(KnightAiApp.RealmId, KnightAiApp.Grid.ZoneOf(0, 0));
+        var lancelot = far.Objects.OfType<Knight>().Single(k => k.Name == "Lancelot");
+        Assert.IsTrue(near.Objects.OfType<Knight>().Any(k => k.Name == "Lancelot"));
+        await WaveAndHearAsync(far, lancelot, "from the far node", near);
+
+        // kill -9 the holder: the AI notices, creates its objects again on the survivor, and the survivor's client
+        // keeps working (its wave is answered); a new client there sees the knights.
+        holder.KillHard();
+        await ai.WaitForLineAsync(new Regex(@"object\(s\) created again"), Timeout);
+        await other.WaitForLineAsync(RealmCreated, Timeout);
+        await other.WaitForLineAsync(new Regex("Created Knight"), Timeout);
+        await WaveAndHearAsync(far, lancelot, "after the kill");
+        await using var late = await LoggedInAsync(otherClients, "late");
+        await late.AddInterestAsync(KnightAiApp.RealmId, KnightAiApp.Grid.ZoneOf(0, 0));
+        Assert.IsTrue(late.Objects.OfType<Knight>().Any(k => k.Name == "Lancelot"), "The survivor serves the knights again.");
+
+        // A node joins: nothing moves (placement is sticky), and its clients see and use the survivor's objects.
+        var (c, cClients, _) = await PastryProcess.StartOtpAsync(node);
+        await using var cProcess = c;
+        await c.WaitForLineAsync(new Regex("joining the OTP node\\(s\\) already on"), Timeout);
+        await using var joined = await LoggedInAsync(cClients, "joined");
+        await joined.AddInterestAsync(KnightAiApp.RealmId, KnightAiApp.Grid.ZoneOf(0, 0));
+        var seen = joined.Objects.OfType<Knight>().Single(k => k.Name == "Lancelot");
+        await WaveAndHearAsync(joined, seen, "from the new node", far);
+        Assert.AreEqual(0, c.CountLines(RealmCreated), "A join moves nothing.");
+    }
+
+    /// <summary>Waves at <paramref name="knight"/> from <paramref name="client"/> and waits until it and <paramref name="alsoHearing"/> hear the AI's shout.</summary>
+    private static async Task WaveAndHearAsync(PastryClient client, Knight knight, string text, PastryClient? alsoHearing = null)
+    {
+        var shout = client.Of<Knight>().Calls.FirstAsync(c => c.Method.Name == nameof(Knight.Shout) && (string)c.Arguments[0]! == "echo " + text).ToTask();
+        var heard = alsoHearing?.Of<Knight>().Calls.FirstAsync(c => c.Method.Name == nameof(Knight.Shout) && (string)c.Arguments[0]! == "echo " + text).ToTask();
+        client.Call(knight, k => k.Wave(text));
+        await shout.WaitAsync(Timeout);
+        if (heard is not null)
+        {
+            await heard.WaitAsync(Timeout);
+        }
+    }
+
+    private static async Task<PastryClient> LoggedInAsync(System.Net.IPEndPoint clients, string user)
+    {
+        var client = await PastryClient.ConnectAsync(clients.Address.ToString(), clients.Port, Deployment.Registry);
+        await client.CreateAccountAsync(user, "a fine password");
+        await client.LoginAsync(user, "a fine password");
+        return client;
+    }
+}
