@@ -6,7 +6,7 @@ using Pastry.Otp.MessageDirector;
 using Pastry.Wire;
 using Channel = Pastry.Messaging.Channel;
 using Fixture = Pastry.Tests.Otp.MessageDirectorLinkTests.Fixture;
-using Recorder = Pastry.Tests.Otp.MessageDirectorLinkTests.Recorder;
+using Recorder = Pastry.Tests.Otp.StateServerTests.Recorder;
 
 namespace Pastry.Tests.Otp;
 

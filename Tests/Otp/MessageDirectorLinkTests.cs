@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Pastry.Ai;
 using Pastry.Messaging;
 using Pastry.Otp.MessageDirector;
+using Recorder = Pastry.Tests.Otp.StateServerTests.Recorder;
 
 namespace Pastry.Tests.Otp;
 
@@ -103,23 +104,6 @@ public sealed class MessageDirectorLinkTests
     }
 
     internal static Envelope Message(byte tag) => new(InternalMessageType.Error, default, DoId.Empty, new[] { tag });
-
-    internal sealed class Recorder : IParticipant
-    {
-        private readonly System.Threading.Channels.Channel<Envelope> received = System.Threading.Channels.Channel.CreateUnbounded<Envelope>();
-
-        public string Name => "recorder";
-
-        public void Deliver(Envelope envelope, ReadOnlySpan<Pastry.Messaging.Channel> targets) => received.Writer.TryWrite(envelope);
-
-        public bool TryNext(out Envelope? envelope) => received.Reader.TryRead(out envelope);
-
-        public async Task<Envelope> NextAsync()
-        {
-            using var cancel = new CancellationTokenSource(Timeout);
-            return await received.Reader.ReadAsync(cancel.Token);
-        }
-    }
 
     /// <summary>An MD endpoint on an OS-assigned port and one link to it.</summary>
     internal sealed class Fixture : IAsyncDisposable

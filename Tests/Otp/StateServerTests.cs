@@ -512,13 +512,16 @@ public sealed class StateServerTests
         }
     }
 
-    /// <summary>Records deliveries (on the State Server's task) and lets a test await them one by one; <see cref="AiTakeOverTests"/> uses it too.</summary>
+    /// <summary>
+    /// Records deliveries (on the delivering thread) and lets a test await them one by one: the one recorder of the
+    /// Otp tests (State Server, AI take-over, Message Director link, and <see cref="StateServerRig"/>'s tests).
+    /// </summary>
     internal sealed class Recorder : IParticipant
     {
         private readonly System.Threading.Channels.Channel<Envelope> queue = System.Threading.Channels.Channel.CreateUnbounded<Envelope>();
         private readonly List<Envelope> received = new();
 
-        public Recorder(string name) => Name = name;
+        public Recorder(string name = "recorder") => Name = name;
 
         public string Name { get; }
 
@@ -547,12 +550,20 @@ public sealed class StateServerTests
             queue.Writer.TryWrite(envelope);
         }
 
+        /// <summary>The next delivery not yet taken, if one has arrived.</summary>
+        public bool TryNext(out Envelope? envelope) => queue.Reader.TryRead(out envelope);
+
         /// <summary>The next delivery not yet taken by this method, or a timeout.</summary>
-        public async Task<Envelope> NextAsync(TestContext context)
+        public Task<Envelope> NextAsync() => NextAsync(CancellationToken.None);
+
+        /// <summary>The next delivery not yet taken by this method, or a timeout.</summary>
+        public Task<Envelope> NextAsync(TestContext context) => NextAsync(context.CancellationToken);
+
+        private async Task<Envelope> NextAsync(CancellationToken cancellation)
         {
             try
             {
-                return await queue.Reader.ReadAsync(context.CancellationToken).AsTask().WaitAsync(Timeout);
+                return await queue.Reader.ReadAsync(cancellation).AsTask().WaitAsync(Timeout, cancellation);
             }
             catch (TimeoutException)
             {

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Mutation testing by chunks: one Stryker run per folder of the code under test, each in its own `git archive`
+# copy of HEAD (Stryker builds in place and swaps the mutated assembly into Tests/bin, so never in a checkout),
+# each with the narrow filter of the in-process tests that can kill its mutants. Every chunk writes its own JSON
+# report into $OUT/<chunk>.json, so a stopped run loses one chunk, not everything; `sum-scores.py $OUT` adds them up.
+#
+#   Tests/stryker/run-chunks.sh                 # every chunk, one after the other
+#   Tests/stryker/run-chunks.sh core-schema     # only the chunks named
+#   OUT=/tmp/stryker-out CONCURRENCY=2 Tests/stryker/run-chunks.sh
+#
+# Needs dotnet-stryker (dotnet tool install -g dotnet-stryker; 5.1.0 was used) and python3 for the sum.
+set -euo pipefail
+export PATH="$PATH:$HOME/.dotnet/tools"
+repo=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
+out=${OUT:-$repo/../stryker-out}
+concurrency=${CONCURRENCY:-1}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+
+# The in-process tests only: tests that start `pastry` processes load unmutated assemblies and cannot kill a
+# mutant; PostgreSQL and TLS-file tests need set-up the copy does not have.
+# (Not `Name!~Serve`: `~` ignores case, so it would also drop every test named "...Observe..." or "...Server...".)
+noprocess='ClassName!~ProcessTests&Name!~Process&ClassName!~OlderClientsTests&ClassName!~ResumeTests&ClassName!~Postgres&Name!~Sigkill&Name!~PastryMigrate&ClassName!~ClientAgentTlsTests'
+fq() { local IFS='|'; local parts=(); for p in "$@"; do parts+=("FullyQualifiedName~$p"); done; echo "${parts[*]}"; }
+
+# chunk name | project | mutate globs (comma-separated) | test-case filter
+chunks=(
+  "core-schema|Pastry.Core.csproj|**/Schema/**/*.cs|($(fq Pastry.Tests.Schema. Pastry.Tests.Core.SchemaTests))&$noprocess"
+  "core-wire|Pastry.Core.csproj|**/Wire/**/*.cs|($(fq Pastry.Tests.Core.))&$noprocess"
+  "core-registry|Pastry.Core.csproj|**/Registry/**/*.cs,**/Models/**/*.cs,**/Rpc/**/*.cs|($(fq Pastry.Tests.Core. Pastry.Tests.Generators.GeneratedAccessorTests Pastry.Tests.Database.IndexTests Pastry.Tests.Database.QueryTests))&$noprocess"
+  "core-messaging|Pastry.Core.csproj|**/Messaging/**/*.cs,**/Objects/**/*.cs,**/Identity/**/*.cs,**/Grid/**/*.cs,**/UberDogs/**/*.cs,**/Hosting/**/*.cs|($(fq Pastry.Tests.Core. Pastry.Tests.Otp. Pastry.Tests.Database.QueryTests Pastry.Tests.Database.DatabaseRoleTests))&$noprocess"
+  "otp-stateserver|Pastry.Otp.csproj|**/StateServer/**/*.cs|($(fq Pastry.Tests.Otp.))&$noprocess"
+  "otp-clientagent|Pastry.Otp.csproj|**/ClientAgent/**/*.cs|($(fq Pastry.Tests.Otp. Pastry.Tests.EndToEnd.ClientAgent Pastry.Tests.EndToEnd.AiAndClientBehaviourTests Pastry.Tests.EndToEnd.AiAndClientLibraryTests Pastry.Tests.Schema.SessionSchemaTests Pastry.Tests.Schema.OlderClientsOnOneServerTests Pastry.Tests.EndToEnd.ResumeOnOneServerTests))&$noprocess"
+)
+
+want=("$@")
+for entry in "${chunks[@]}"; do
+  IFS='|' read -r name project mutate filter <<<"$entry"
+  if ((${#want[@]})) && [[ ! " ${want[*]} " == *" $name "* ]]; then continue; fi
+  copy=$(mktemp -d "/tmp/stryker-$name.XXXX")
+  git -C "$repo" archive HEAD | tar -x -C "$copy"
+  mutate_json=$(python3 -c 'import json,sys; print(json.dumps(sys.argv[1].split(",")))' "$mutate")
+  cat >"$copy/Tests/stryker-config.json" <<JSON
+{ "stryker-config": {
+  "project": "$project", "test-projects": ["Tests.csproj"], "concurrency": $concurrency,
+  "mutate": $mutate_json,
+  "coverage-analysis": "perTest", "mutation-level": "Standard",
+  "reporters": ["json", "html", "progress"],
+  "test-case-filter": "$filter"
+} }
+JSON
+  echo "== $name: $(date -u +%H:%M:%S) in $copy; $(uptime)" | tee -a "$out/runs.log"
+  start=$(date +%s)
+  (cd "$copy/Tests" && nice -n 10 dotnet-stryker --skip-version-check -L >"$out/$name.console.log" 2>&1) || true
+  report=$(ls -t "$copy"/Tests/StrykerOutput/*/reports/mutation-report.json 2>/dev/null | head -1 || true)
+  if [[ -n "$report" ]]; then
+    cp "$report" "$out/$name.json"
+    echo "== $name: done in $(( ($(date +%s) - start) / 60 )) min; $(uptime)" | tee -a "$out/runs.log"
+    rm -rf "$copy"
+  else
+    echo "== $name: no report (see $out/$name.console.log; copy kept in $copy)" | tee -a "$out/runs.log"
+  fi
+done
+python3 "$(dirname "$0")/sum-scores.py" "$out"
