@@ -71,6 +71,54 @@ public sealed class NatsTwoOtpNodesTests
         Assert.AreEqual(0, c.CountLines(RealmCreated), "A join moves nothing.");
     }
 
+    [TestMethod]
+    public async Task KillingTheNodeOfAClient_ClosesItsSessionOnTheOthers_SoTheKnightItSummonedOnTheOtherNodeIsDismissed_AndTheOtherNodesClientsKeepWorking()
+    {
+        await using var nats = await global::Pastry.Tests.Nats.NatsServer.StartAsync();
+        string[] node = [.. Deployment.NatsSettings(nats), "--Admin:Port", "0", "--Logging:Level", "Debug"];
+        var (a, aClients, _) = await PastryProcess.StartOtpAsync(node);
+        await using var aProcess = a;
+        await a.WaitForLineAsync(new Regex("NATS backplane connected"), Timeout);
+        var (b, bClients, _) = await PastryProcess.StartOtpAsync(node);
+        await using var bProcess = b;
+        await b.WaitForLineAsync(new Regex("joining the OTP node\\(s\\) already on"), Timeout);
+        await using var ai = PastryProcess.Start(["serve", "--role", "ai", "--app", typeof(Knight).Assembly.Location, "--Ai:Application", nameof(KnightAiApp), "--Admin:Enabled", "false", .. Deployment.NatsSettings(nats)]);
+        await ai.WaitForLineAsync(new Regex("AI application KnightAiApp started"), Timeout);
+        await Task.WhenAny(a.WaitForLineAsync(RealmCreated, Timeout), b.WaitForLineAsync(RealmCreated, Timeout));
+        var (holder, other) = a.CountLines(RealmCreated) > 0 ? (a, b) : (b, a);
+        var (holderClients, otherClients) = holder == a ? (aClients, bClients) : (bClients, aClients);
+
+        // A client on the node that does not hold the realm summons a knight it owns: the knight lives with the realm,
+        // on the other node, whose client sees it.
+        await using var near = await LoggedInAsync(holderClients, "near");
+        var far = await LoggedInAsync(otherClients, "far");
+        await near.AddInterestAsync(KnightAiApp.RealmId, KnightAiApp.Grid.ZoneOf(0, 0));
+        await far.AddInterestAsync(KnightAiApp.RealmId, KnightAiApp.Grid.ZoneOf(0, 0));
+        var nearSeesPercy = near.Of<Knight>().Created.FirstAsync(k => k.Name == "Percy").ToTask();
+        var farOwnsPercy = far.Of<Knight>().Created.FirstAsync(k => k.Name == "Percy").ToTask();
+        await far.AddInterestAsync(DoId.Empty, 0);
+        Assert.IsTrue(far.TryGet<Realm>(KnightAiApp.RealmId, out var realm), "The realm is at the root, zone 0.");
+        far.Call(realm, r => r.Summon("Percy"));
+        Assert.AreEqual(far.AccountId, (await farOwnsPercy.WaitAsync(Timeout)).Owner);
+        var percy = await nearSeesPercy.WaitAsync(Timeout);
+
+        // kill -9 the client's node: no goodbye, no SessionClosed from it. The surviving node's keeper runs the
+        // session's post-remove once the heartbeats stop; the AI dismisses the knight; the near client sees it deleted.
+        var percyDeleted = near.Of<Knight>().Deleted.FirstAsync(k => k.DoId == percy.DoId).ToTask();
+        other.KillHard();
+        await far.DisposeAsync();
+        await holder.WaitForLineAsync(new Regex(@"Post-remove keeper: routing post-remove .*SessionClosed"), Timeout);
+        Assert.AreSame(percy, await percyDeleted.WaitAsync(Timeout));
+
+        // The survivor's clients keep working: a wave is answered, and a new client sees the realm without Percy.
+        var lancelot = near.Objects.OfType<Knight>().Single(k => k.Name == "Lancelot");
+        await WaveAndHearAsync(near, lancelot, "after the other node died");
+        await using var late = await LoggedInAsync(holderClients, "late");
+        await late.AddInterestAsync(KnightAiApp.RealmId, KnightAiApp.Grid.ZoneOf(0, 0));
+        Assert.IsTrue(late.Objects.OfType<Knight>().Any(k => k.Name == "Lancelot"));
+        Assert.IsFalse(late.Objects.OfType<Knight>().Any(k => k.Name == "Percy"), "The dead node's player took their knight with them.");
+    }
+
     /// <summary>Waves at <paramref name="knight"/> from <paramref name="client"/> and waits until it and <paramref name="alsoHearing"/> hear the AI's shout.</summary>
     private static async Task WaveAndHearAsync(PastryClient client, Knight knight, string text, PastryClient? alsoHearing = null)
     {
