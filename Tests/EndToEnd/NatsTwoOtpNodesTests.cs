@@ -21,23 +21,8 @@ public sealed class NatsTwoOtpNodesTests
     [TestMethod]
     public async Task ClientsOnBothNodes_SeeAndUseTheObjectsOfOne_AndAfterAKillTheSurvivorServesThemAgain_AndANodeJoins()
     {
-        await using var nats = await global::Pastry.Tests.Nats.NatsServer.StartAsync();
-        string[] node = [.. Deployment.NatsSettings(nats), "--Admin:Port", "0", "--Logging:Level", "Debug"];
-        var (a, aClients, _) = await PastryProcess.StartOtpAsync(node);
-        await using var aProcess = a;
-        await a.WaitForLineAsync(new Regex("NATS backplane connected"), Timeout);
-        var (b, bClients, _) = await PastryProcess.StartOtpAsync(node);
-        await using var bProcess = b;
-        await b.WaitForLineAsync(new Regex("joining the OTP node\\(s\\) already on"), Timeout);
-        await using var ai = PastryProcess.Start(["serve", "--role", "ai", "--app", typeof(Knight).Assembly.Location, "--Ai:Application", nameof(KnightAiApp), "--Admin:Enabled", "false", .. Deployment.NatsSettings(nats)]);
-        await ai.WaitForLineAsync(new Regex("AI application KnightAiApp started"), Timeout);
-
-        // The realm (a root) and its knights live on one node, chosen by the mapping: which one the logs say.
-        await Task.WhenAny(a.WaitForLineAsync(RealmCreated, Timeout), b.WaitForLineAsync(RealmCreated, Timeout));
-        bool aHolds = a.CountLines(RealmCreated) > 0;
-        Assert.AreEqual(aHolds ? 0 : 1, b.CountLines(RealmCreated), "Exactly one node holds the realm.");
-        var (holder, other) = aHolds ? (a, b) : (b, a);
-        var (holderClients, otherClients) = aHolds ? (aClients, bClients) : (bClients, aClients);
+        await using var world = await TwoNodes.StartAsync();
+        var (holder, other, holderClients, otherClients, ai, node) = (world.Holder, world.Other, world.HolderClients, world.OtherClients, world.Ai, world.NodeSettings);
 
         // A client on each node: both see the knights (an interest sync across nodes for one of them), and a wave
         // from the node that does not hold Lancelot reaches the AI, whose shout both clients hear.
@@ -74,19 +59,8 @@ public sealed class NatsTwoOtpNodesTests
     [TestMethod]
     public async Task KillingTheNodeOfAClient_ClosesItsSessionOnTheOthers_SoTheKnightItSummonedOnTheOtherNodeIsDismissed_AndTheOtherNodesClientsKeepWorking()
     {
-        await using var nats = await global::Pastry.Tests.Nats.NatsServer.StartAsync();
-        string[] node = [.. Deployment.NatsSettings(nats), "--Admin:Port", "0", "--Logging:Level", "Debug"];
-        var (a, aClients, _) = await PastryProcess.StartOtpAsync(node);
-        await using var aProcess = a;
-        await a.WaitForLineAsync(new Regex("NATS backplane connected"), Timeout);
-        var (b, bClients, _) = await PastryProcess.StartOtpAsync(node);
-        await using var bProcess = b;
-        await b.WaitForLineAsync(new Regex("joining the OTP node\\(s\\) already on"), Timeout);
-        await using var ai = PastryProcess.Start(["serve", "--role", "ai", "--app", typeof(Knight).Assembly.Location, "--Ai:Application", nameof(KnightAiApp), "--Admin:Enabled", "false", .. Deployment.NatsSettings(nats)]);
-        await ai.WaitForLineAsync(new Regex("AI application KnightAiApp started"), Timeout);
-        await Task.WhenAny(a.WaitForLineAsync(RealmCreated, Timeout), b.WaitForLineAsync(RealmCreated, Timeout));
-        var (holder, other) = a.CountLines(RealmCreated) > 0 ? (a, b) : (b, a);
-        var (holderClients, otherClients) = holder == a ? (aClients, bClients) : (bClients, aClients);
+        await using var world = await TwoNodes.StartAsync();
+        var (holder, other, holderClients, otherClients) = (world.Holder, world.Other, world.HolderClients, world.OtherClients);
 
         // A client on the node that does not hold the realm summons a knight it owns: the knight lives with the realm,
         // on the other node, whose client sees it.
@@ -117,6 +91,68 @@ public sealed class NatsTwoOtpNodesTests
         await late.AddInterestAsync(KnightAiApp.RealmId, KnightAiApp.Grid.ZoneOf(0, 0));
         Assert.IsTrue(late.Objects.OfType<Knight>().Any(k => k.Name == "Lancelot"));
         Assert.IsFalse(late.Objects.OfType<Knight>().Any(k => k.Name == "Percy"), "The dead node's player took their knight with them.");
+    }
+
+    /// <summary>
+    /// A nats-server, two OTP nodes (Debug logs) and the Knight AI process, started once the second node joined; the
+    /// realm (a root) and its knights live on one node, chosen by the mapping: which one the logs say.
+    /// </summary>
+    private sealed class TwoNodes : IAsyncDisposable
+    {
+        private global::Pastry.Tests.Nats.NatsServer nats = null!;
+        private PastryProcess a = null!;
+        private PastryProcess b = null!;
+
+        public string[] NodeSettings { get; private set; } = [];
+
+        public PastryProcess Ai { get; private set; } = null!;
+
+        public PastryProcess Holder { get; private set; } = null!;
+
+        public PastryProcess Other { get; private set; } = null!;
+
+        public System.Net.IPEndPoint HolderClients { get; private set; } = null!;
+
+        public System.Net.IPEndPoint OtherClients { get; private set; } = null!;
+
+        public static async Task<TwoNodes> StartAsync()
+        {
+            var world = new TwoNodes { nats = await global::Pastry.Tests.Nats.NatsServer.StartAsync() };
+            try
+            {
+                world.NodeSettings = [.. Deployment.NatsSettings(world.nats), "--Admin:Port", "0", "--Logging:Level", "Debug"];
+                (world.a, var aClients, _) = await PastryProcess.StartOtpAsync(world.NodeSettings);
+                await world.a.WaitForLineAsync(new Regex("NATS backplane connected"), Timeout);
+                (world.b, var bClients, _) = await PastryProcess.StartOtpAsync(world.NodeSettings);
+                await world.b.WaitForLineAsync(new Regex("joining the OTP node\\(s\\) already on"), Timeout);
+                world.Ai = PastryProcess.Start(["serve", "--role", "ai", "--app", typeof(Knight).Assembly.Location, "--Ai:Application", nameof(KnightAiApp), "--Admin:Enabled", "false", .. Deployment.NatsSettings(world.nats)]);
+                await world.Ai.WaitForLineAsync(new Regex("AI application KnightAiApp started"), Timeout);
+                await Task.WhenAny(world.a.WaitForLineAsync(RealmCreated, Timeout), world.b.WaitForLineAsync(RealmCreated, Timeout));
+                bool aHolds = world.a.CountLines(RealmCreated) > 0;
+                Assert.AreEqual(aHolds ? 0 : 1, world.b.CountLines(RealmCreated), "Exactly one node holds the realm.");
+                (world.Holder, world.Other) = aHolds ? (world.a, world.b) : (world.b, world.a);
+                (world.HolderClients, world.OtherClients) = aHolds ? (aClients, bClients) : (bClients, aClients);
+                return world;
+            }
+            catch
+            {
+                await world.DisposeAsync();
+                throw;
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            foreach (var process in new[] { Ai, b, a })
+            {
+                if (process is not null)
+                {
+                    await process.DisposeAsync();
+                }
+            }
+
+            await nats.DisposeAsync();
+        }
     }
 
     /// <summary>Waves at <paramref name="knight"/> from <paramref name="client"/> and waits until it and <paramref name="alsoHearing"/> hear the AI's shout.</summary>
