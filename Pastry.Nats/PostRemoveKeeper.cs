@@ -114,7 +114,8 @@ public sealed class PostRemoveKeeper : IDisposable
                 case InternalMessageType.NodeAddPostRemove:
                     Register(id, node, envelope, owned: false);
                     break;
-                case InternalMessageType.NodeAddOwnedPostRemove:
+                case InternalMessageType.NodeAddOwnedPostRemove when id != router.NodeId:
+                    // Not its own node's sessions: they could only run after this process died, and then not here.
                     Register(id, node, envelope, owned: true);
                     break;
                 case InternalMessageType.NodeRemoveOwnedPostRemove:
