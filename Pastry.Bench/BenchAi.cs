@@ -79,6 +79,10 @@ internal sealed class BenchAi : IParticipant, IAsyncDisposable
         try
         {
             await router.StartAsync(cancellation).ConfigureAwait(false);
+
+            // As a hosted AI does: a root created before any OTP node is heard goes to the State Server role's subject,
+            // which every OTP node subscribes, so with two nodes both would create it (and every delivery came twice).
+            await router.WaitForKeeperAsync(cancellation).ConfigureAwait(false);
         }
         catch
         {

@@ -27,6 +27,7 @@ public sealed partial class NatsMessageRouter : IPlacementRouter
     // Requests sent to every node whose answers end with a QueryDone: the asker and context, and the dones still awaited.
     private readonly Dictionary<(Channel Asker, uint Context), Gather> gathers = new();
     private int gatherCount;
+    private int warnedUnplacedRoot;
     private EnvelopeSubscription? placedInbox;
 
     /// <inheritdoc />
@@ -142,7 +143,13 @@ public sealed partial class NatsMessageRouter : IPlacementRouter
         }
 
         // No OTP node heard yet (a process that did not wait for one): the role's subject, as before placement, and the
-        // requests that follow about this object take it too, or they could overtake the holder's subscription.
+        // requests that follow about this object take it too, or they could overtake the holder's subscription. Every
+        // OTP node subscribes that subject, so with several nodes each would create the object: say so once.
+        if (Interlocked.Exchange(ref warnedUnplacedRoot, 1) == 0)
+        {
+            logger.LogWarning("NATS backplane: root object {Object} was created before this process heard any OTP node, so it goes to every OTP node's State Server; with more than one OTP node each creates it. Await WaitForKeeperAsync before the first create (a hosted AI does).", envelope.Subject);
+        }
+
         Remember(envelope.Subject, subjects.Of(role), DoId.Empty);
         return false;
     }
