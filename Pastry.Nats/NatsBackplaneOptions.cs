@@ -59,6 +59,12 @@ public sealed class NatsBackplaneOptions
     /// <summary>The most bytes of post-remove messages a keeper holds for one node. Default: 1 MiB.</summary>
     public int MaxPostRemoveBytesPerNode { get; set; } = 1024 * 1024;
 
+    /// <summary>
+    /// The most owned post-removes a keeper holds for one node: one per logged-in session of an OTP node (its
+    /// SessionClosed, routed if the node dies), each at most 1 KiB; more are refused with a log line. Default: 100000.
+    /// </summary>
+    public int MaxOwnedPostRemovesPerNode { get; set; } = 100_000;
+
     /// <summary>The most nodes a keeper tracks; heartbeats of more are ignored with a log line. Default: 4096.</summary>
     public int MaxNodes { get; set; } = 4096;
 
@@ -100,9 +106,9 @@ public sealed class NatsBackplaneOptions
             return "Nats:MaxPendingBytes must be at least Nats:MaxMessageBytes.";
         }
 
-        if (MaxPostRemovesPerNode < 1 || MaxPostRemoveBytesPerNode < 1 || MaxNodes < 1)
+        if (MaxPostRemovesPerNode < 1 || MaxPostRemoveBytesPerNode < 1 || MaxOwnedPostRemovesPerNode < 1 || MaxNodes < 1)
         {
-            return "Nats:MaxPostRemovesPerNode, Nats:MaxPostRemoveBytesPerNode and Nats:MaxNodes must be at least 1.";
+            return "Nats:MaxPostRemovesPerNode, Nats:MaxPostRemoveBytesPerNode, Nats:MaxOwnedPostRemovesPerNode and Nats:MaxNodes must be at least 1.";
         }
 
         return null;

@@ -34,7 +34,7 @@ namespace Pastry.Nats;
 /// server with its own authentication (<see cref="NatsBackplaneOptions.User"/>, <see cref="NatsBackplaneOptions.Token"/>)
 /// and keep it on a private network.</para>
 /// </remarks>
-public sealed partial class NatsMessageRouter : IPostRemoveRouter, IDeliveryCounter, IAsyncDisposable
+public sealed partial class NatsMessageRouter : IPostRemoveRouter, IOwnedPostRemoveRouter, IDeliveryCounter, IAsyncDisposable
 {
     private readonly NatsBackplaneOptions options;
     private readonly ILogger logger;
@@ -55,6 +55,9 @@ public sealed partial class NatsMessageRouter : IPostRemoveRouter, IDeliveryCoun
     private readonly TaskCompletionSource started = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource stop = new();
     private readonly List<(Envelope Envelope, Channel[] Targets)> postRemoves = new();
+
+    // Guarded by postRemoves (one lock: registrations reach the keepers in the order they were made).
+    private readonly Dictionary<Channel, (Envelope Envelope, Channel[] Targets)> ownedPostRemoves = new();
     private readonly List<Channel> receivedTargets = new();
     private readonly Task pump;
     private Timer? heartbeat;
@@ -387,7 +390,41 @@ public sealed partial class NatsMessageRouter : IPostRemoveRouter, IDeliveryCoun
             }
 
             postRemoves.Add((envelope, targets.ToArray()));
-            SendPostRemoveLocked(envelope, targets);
+            SendPostRemoveLocked(InternalMessageType.NodeAddPostRemove, envelope, targets);
+        }
+    }
+
+    /// <inheritdoc />
+    public void AddOwnedPostRemove(Envelope envelope, Channel target)
+    {
+        ArgumentNullException.ThrowIfNull(envelope);
+        lock (postRemoves)
+        {
+            if (Volatile.Read(ref disposed) != 0)
+            {
+                return;
+            }
+
+            Channel[] targets = [target];
+            ownedPostRemoves[envelope.Sender] = (envelope, targets);
+            SendPostRemoveLocked(InternalMessageType.NodeAddOwnedPostRemove, envelope, targets);
+        }
+    }
+
+    /// <inheritdoc />
+    public void RemoveOwnedPostRemove(Channel owner)
+    {
+        lock (postRemoves)
+        {
+            if (Volatile.Read(ref disposed) != 0 || !ownedPostRemoves.Remove(owner))
+            {
+                return;
+            }
+
+            var writer = scratch ??= new PooledBufferWriter();
+            writer.Reset();
+            owner.Write(writer);
+            SendNodeMessage(InternalMessageType.NodeRemoveOwnedPostRemove, writer.WrittenSpan, subjects.Nodes);
         }
     }
 
@@ -603,19 +640,25 @@ public sealed partial class NatsMessageRouter : IPostRemoveRouter, IDeliveryCoun
             SendNodeMessage(InternalMessageType.NodeClearPostRemoves, ReadOnlySpan<byte>.Empty, subjects.Nodes);
             foreach (var (envelope, targets) in postRemoves)
             {
-                SendPostRemoveLocked(envelope, targets);
+                SendPostRemoveLocked(InternalMessageType.NodeAddPostRemove, envelope, targets);
+            }
+
+            // The clear leaves owned ones; a keeper that lost them (it declared this node dead, or started later) gets them again.
+            foreach (var (envelope, targets) in ownedPostRemoves.Values)
+            {
+                SendPostRemoveLocked(InternalMessageType.NodeAddOwnedPostRemove, envelope, targets);
             }
         }
     }
 
-    private void SendPostRemoveLocked(Envelope envelope, Channel[] targets)
+    private void SendPostRemoveLocked(InternalMessageType type, Envelope envelope, Channel[] targets)
     {
         var writer = scratch ??= new PooledBufferWriter();
         writer.Reset();
         writer.WriteUInt16((ushort)envelope.Type);
         envelope.WriteBody(writer, targets);
         var body = writer.WrittenSpan.ToArray();
-        SendNodeMessage(InternalMessageType.NodeAddPostRemove, body, subjects.Nodes);
+        SendNodeMessage(type, body, subjects.Nodes);
     }
 
     private void SendHeartbeat()

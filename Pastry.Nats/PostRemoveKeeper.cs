@@ -112,7 +112,14 @@ public sealed class PostRemoveKeeper : IDisposable
                     node.IsKeeper = envelope.Payload.Length > 0 && (envelope.Payload.Span[0] & 1) != 0;
                     break;
                 case InternalMessageType.NodeAddPostRemove:
-                    Register(id, node, envelope);
+                    Register(id, node, envelope, owned: false);
+                    break;
+                case InternalMessageType.NodeAddOwnedPostRemove when id != router.NodeId:
+                    // Not its own node's sessions: they could only run after this process died, and then not here.
+                    Register(id, node, envelope, owned: true);
+                    break;
+                case InternalMessageType.NodeRemoveOwnedPostRemove:
+                    Forget(id, node, envelope);
                     break;
                 case InternalMessageType.NodeClearPostRemoves:
                     node.PostRemoves.Clear();
@@ -120,7 +127,7 @@ public sealed class PostRemoveKeeper : IDisposable
                     break;
                 case InternalMessageType.NodeGoodbye:
                     nodes.Remove(id);
-                    run = node.PostRemoves;
+                    run = node.AllPostRemoves();
                     break;
             }
         }
@@ -136,11 +143,21 @@ public sealed class PostRemoveKeeper : IDisposable
         }
     }
 
-    private void Register(DoId id, Node node, Envelope envelope)
+    private void Register(DoId id, Node node, Envelope envelope, bool owned)
     {
-        if (node.PostRemoves.Count >= options.MaxPostRemovesPerNode || node.Bytes + envelope.Payload.Length > options.MaxPostRemoveBytesPerNode)
+        if (owned
+            ? envelope.Payload.Length > MaxOwnedPostRemoveBytes || node.Owned.Count >= options.MaxOwnedPostRemovesPerNode
+            : node.PostRemoves.Count >= options.MaxPostRemovesPerNode || node.Bytes + envelope.Payload.Length > options.MaxPostRemoveBytesPerNode)
         {
-            logger.LogError("Post-remove keeper: node {Node} registered more than {Count} post-removes or {Bytes} bytes (Nats:MaxPostRemovesPerNode, Nats:MaxPostRemoveBytesPerNode); this one is not kept", id, options.MaxPostRemovesPerNode, options.MaxPostRemoveBytesPerNode);
+            if (owned)
+            {
+                logger.LogError("Post-remove keeper: node {Node} registered more than {Count} owned post-removes (Nats:MaxOwnedPostRemovesPerNode) or one of more than {Bytes} bytes; this one is not kept", id, options.MaxOwnedPostRemovesPerNode, MaxOwnedPostRemoveBytes);
+            }
+            else
+            {
+                logger.LogError("Post-remove keeper: node {Node} registered more than {Count} post-removes or {Bytes} bytes (Nats:MaxPostRemovesPerNode, Nats:MaxPostRemoveBytesPerNode); this one is not kept", id, options.MaxPostRemovesPerNode, options.MaxPostRemoveBytesPerNode);
+            }
+
             return;
         }
 
@@ -157,8 +174,28 @@ public sealed class PostRemoveKeeper : IDisposable
             return;
         }
 
+        if (owned)
+        {
+            node.Owned[inner.Sender] = (inner, targets.ToArray());
+            return;
+        }
+
         node.PostRemoves.Add((inner, targets.ToArray()));
         node.Bytes += envelope.Payload.Length;
+    }
+
+    /// <summary>A participant of <paramref name="id"/> (a session) ended cleanly: its post-remove is not to run.</summary>
+    private void Forget(DoId id, Node node, Envelope envelope)
+    {
+        try
+        {
+            var reader = new WireReader(envelope.Payload.Span);
+            node.Owned.Remove(Channel.Read(ref reader));
+        }
+        catch (WireFormatException ex)
+        {
+            logger.LogError("Post-remove keeper: a malformed owned post-remove removal of node {Node} was dropped: {Message}", id, ex.Message);
+        }
     }
 
     /// <summary>Routes the post-removes of nodes silent for longer than <see cref="NatsBackplaneOptions.NodeTimeout"/>.</summary>
@@ -171,7 +208,7 @@ public sealed class PostRemoveKeeper : IDisposable
             {
                 if (time.GetElapsedTime(node.LastSeen) > options.NodeTimeout)
                 {
-                    (expired ??= new()).Add((id, node.PostRemoves));
+                    (expired ??= new()).Add((id, node.AllPostRemoves()));
                 }
             }
 
@@ -228,11 +265,29 @@ public sealed class PostRemoveKeeper : IDisposable
         }
     }
 
+    /// <summary>The largest owned post-remove kept (a session's SessionClosed is about 60 bytes), so the owned ones of a node cost at most this times <see cref="NatsBackplaneOptions.MaxOwnedPostRemovesPerNode"/>.</summary>
+    private const int MaxOwnedPostRemoveBytes = 1024;
+
     private sealed class Node
     {
         public long LastSeen;
         public bool IsKeeper;
         public int Bytes;
         public List<(Envelope Envelope, Channel[] Targets)> PostRemoves { get; } = new();
+
+        /// <summary>Post-removes of the node's participants (an OTP node's sessions), by owner: registered and removed one by one.</summary>
+        public Dictionary<Channel, (Envelope Envelope, Channel[] Targets)> Owned { get; } = new();
+
+        /// <summary>What runs when the node is gone: its own post-removes, then its participants'.</summary>
+        public List<(Envelope Envelope, Channel[] Targets)> AllPostRemoves()
+        {
+            if (Owned.Count > 0)
+            {
+                PostRemoves.AddRange(Owned.Values);
+                Owned.Clear();
+            }
+
+            return PostRemoves;
+        }
     }
 }

@@ -50,6 +50,16 @@ public enum InternalMessageType : ushort
     NodeReset = 9204,
 
     /// <summary>
+    /// On the node subject: as <see cref="NodeAddPostRemove"/>, but owned by the inner envelope's sender (a Client
+    /// Agent's session on an OTP node): it replaces that owner's previous one and <see cref="NodeRemoveOwnedPostRemove"/>
+    /// forgets it; <see cref="NodeClearPostRemoves"/> leaves it.
+    /// </summary>
+    NodeAddOwnedPostRemove = 9205,
+
+    /// <summary>On the node subject: <c>owner: channel</c>; forget the sending node's post-remove of that owner (it ended cleanly).</summary>
+    NodeRemoveOwnedPostRemove = 9206,
+
+    /// <summary>
     /// From the MD to a link that just connected, before anything else: <c>version: uint16, nonce: 32 bytes</c>. The
     /// link answers with <see cref="LinkAuthenticate"/>; nothing is routed for it before the handshake succeeds.
     /// </summary>

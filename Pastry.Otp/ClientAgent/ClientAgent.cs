@@ -41,6 +41,7 @@ internal sealed partial class ClientAgent : IAsyncDisposable
         options.Validate();
         Options = options;
         Router = router;
+        OwnedPostRemoves = router as IOwnedPostRemoveRouter;
         Registry = registry;
         SchemaHistory = SchemaHistory.For(registry);
         if (SchemaHistory.Compatible > 0)
@@ -72,6 +73,12 @@ internal sealed partial class ClientAgent : IAsyncDisposable
     internal ClientAgentOptions Options { get; }
 
     internal IMessageRouter Router { get; }
+
+    /// <summary>
+    /// Where a logged-in session registers its SessionClosed, run by the other OTP nodes if this one dies (on the NATS
+    /// backplane); null in one process and behind the MD's TCP link, where nothing outlives this process to hear it.
+    /// </summary>
+    internal IOwnedPostRemoveRouter? OwnedPostRemoves { get; }
 
     internal ModelRegistry Registry { get; }
 

@@ -284,8 +284,11 @@ internal sealed partial class ClientSession : IParticipant, IInterestView
         // handed the account, and its objects, to the new session, so the AI must not clean them up.
         if (!account.IsEmpty && agent.ReleaseAccount(this, account))
         {
-            agent.Router.Publish(new Envelope(InternalMessageType.SessionClosed, Channel, account, Array.Empty<byte>()), Messaging.Channel.SessionEvents);
+            agent.Router.Publish(SessionClosedEnvelope(), Messaging.Channel.SessionEvents);
         }
+
+        // After the publish (one ordered queue): dying in between runs it twice at worst, never not at all.
+        agent.OwnedPostRemoves?.RemoveOwnedPostRemove(Channel);
 
         lock (sync)
         {
@@ -463,12 +466,19 @@ internal sealed partial class ClientSession : IParticipant, IInterestView
 
             // What the account owns is in its view wherever it is; a second login must see it at once.
             QueryOwnedObjects();
+
+            // If this OTP node dies, the others say this session closed (its own post-remove, kept by their keepers).
+            // Under the lock: a close (stage Closed first) removes it after this, never before.
+            agent.OwnedPostRemoves?.AddOwnedPostRemove(SessionClosedEnvelope(), Messaging.Channel.SessionEvents);
         }
 
         // Outside this session's lock: the kick takes the other session's lock, and two logins never wait on each other.
         agent.ClaimAccount(this, accountId)?.Kick(Remote);
         return true;
     }
+
+    /// <summary>What this session says when it closes for good holding its account (<see cref="InternalMessageType.SessionClosed"/>).</summary>
+    private Envelope SessionClosedEnvelope() => new(InternalMessageType.SessionClosed, Channel, account, Array.Empty<byte>());
 
     /// <summary>Whether the session is logged in (its login UberDOG refuses a second login).</summary>
     public bool IsEstablished

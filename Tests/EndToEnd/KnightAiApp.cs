@@ -4,7 +4,8 @@ namespace Pastry.Tests.EndToEnd;
 
 /// <summary>
 /// The AI application the end-to-end tests run in <c>pastry serve --role ai|all --app Tests.dll</c>: a realm with a
-/// 10x10 grid of zones (zone = 1 + y*10 + x), two knights, avatars on request, echoes, moves and dismissals.
+/// 10x10 grid of zones (zone = 1 + y*10 + x), two knights, avatars on request (dismissed when their owner's session
+/// closes), echoes, moves and dismissals.
 /// </summary>
 public sealed class KnightAiApp : IAiApplication
 {
@@ -37,6 +38,16 @@ public sealed class KnightAiApp : IAiApplication
                     }
 
                     break;
+            }
+        });
+
+        // A player who leaves takes the knights they summoned with them (also when their OTP node dies: the other
+        // nodes say their session closed).
+        ai.SessionsClosed.Subscribe(account =>
+        {
+            foreach (var summoned in ai.Objects.OfType<Knight>().Where(k => k.Owner == account).ToList())
+            {
+                ai.Delete(summoned);
             }
         });
 

@@ -21,23 +21,8 @@ public sealed class NatsTwoOtpNodesTests
     [TestMethod]
     public async Task ClientsOnBothNodes_SeeAndUseTheObjectsOfOne_AndAfterAKillTheSurvivorServesThemAgain_AndANodeJoins()
     {
-        await using var nats = await global::Pastry.Tests.Nats.NatsServer.StartAsync();
-        string[] node = [.. Deployment.NatsSettings(nats), "--Admin:Port", "0", "--Logging:Level", "Debug"];
-        var (a, aClients, _) = await PastryProcess.StartOtpAsync(node);
-        await using var aProcess = a;
-        await a.WaitForLineAsync(new Regex("NATS backplane connected"), Timeout);
-        var (b, bClients, _) = await PastryProcess.StartOtpAsync(node);
-        await using var bProcess = b;
-        await b.WaitForLineAsync(new Regex("joining the OTP node\\(s\\) already on"), Timeout);
-        await using var ai = PastryProcess.Start(["serve", "--role", "ai", "--app", typeof(Knight).Assembly.Location, "--Ai:Application", nameof(KnightAiApp), "--Admin:Enabled", "false", .. Deployment.NatsSettings(nats)]);
-        await ai.WaitForLineAsync(new Regex("AI application KnightAiApp started"), Timeout);
-
-        // The realm (a root) and its knights live on one node, chosen by the mapping: which one the logs say.
-        await Task.WhenAny(a.WaitForLineAsync(RealmCreated, Timeout), b.WaitForLineAsync(RealmCreated, Timeout));
-        bool aHolds = a.CountLines(RealmCreated) > 0;
-        Assert.AreEqual(aHolds ? 0 : 1, b.CountLines(RealmCreated), "Exactly one node holds the realm.");
-        var (holder, other) = aHolds ? (a, b) : (b, a);
-        var (holderClients, otherClients) = aHolds ? (aClients, bClients) : (bClients, aClients);
+        await using var world = await TwoNodes.StartAsync();
+        var (holder, other, holderClients, otherClients, ai, node) = (world.Holder, world.Other, world.HolderClients, world.OtherClients, world.Ai, world.NodeSettings);
 
         // A client on each node: both see the knights (an interest sync across nodes for one of them), and a wave
         // from the node that does not hold Lancelot reaches the AI, whose shout both clients hear.
@@ -69,6 +54,105 @@ public sealed class NatsTwoOtpNodesTests
         var seen = joined.Objects.OfType<Knight>().Single(k => k.Name == "Lancelot");
         await WaveAndHearAsync(joined, seen, "from the new node", far);
         Assert.AreEqual(0, c.CountLines(RealmCreated), "A join moves nothing.");
+    }
+
+    [TestMethod]
+    public async Task KillingTheNodeOfAClient_ClosesItsSessionOnTheOthers_SoTheKnightItSummonedOnTheOtherNodeIsDismissed_AndTheOtherNodesClientsKeepWorking()
+    {
+        await using var world = await TwoNodes.StartAsync();
+        var (holder, other, holderClients, otherClients) = (world.Holder, world.Other, world.HolderClients, world.OtherClients);
+
+        // A client on the node that does not hold the realm summons a knight it owns: the knight lives with the realm,
+        // on the other node, whose client sees it.
+        await using var near = await LoggedInAsync(holderClients, "near");
+        var far = await LoggedInAsync(otherClients, "far");
+        await near.AddInterestAsync(KnightAiApp.RealmId, KnightAiApp.Grid.ZoneOf(0, 0));
+        await far.AddInterestAsync(KnightAiApp.RealmId, KnightAiApp.Grid.ZoneOf(0, 0));
+        var nearSeesPercy = near.Of<Knight>().Created.FirstAsync(k => k.Name == "Percy").ToTask();
+        var farOwnsPercy = far.Of<Knight>().Created.FirstAsync(k => k.Name == "Percy").ToTask();
+        await far.AddInterestAsync(DoId.Empty, 0);
+        Assert.IsTrue(far.TryGet<Realm>(KnightAiApp.RealmId, out var realm), "The realm is at the root, zone 0.");
+        far.Call(realm, r => r.Summon("Percy"));
+        Assert.AreEqual(far.AccountId, (await farOwnsPercy.WaitAsync(Timeout)).Owner);
+        var percy = await nearSeesPercy.WaitAsync(Timeout);
+
+        // kill -9 the client's node: no goodbye, no SessionClosed from it. The surviving node's keeper runs the
+        // session's post-remove once the heartbeats stop; the AI dismisses the knight; the near client sees it deleted.
+        var percyDeleted = near.Of<Knight>().Deleted.FirstAsync(k => k.DoId == percy.DoId).ToTask();
+        other.KillHard();
+        await far.DisposeAsync();
+        await holder.WaitForLineAsync(new Regex(@"Post-remove keeper: routing post-remove .*SessionClosed"), Timeout);
+        Assert.AreSame(percy, await percyDeleted.WaitAsync(Timeout));
+
+        // The survivor's clients keep working: a wave is answered, and a new client sees the realm without Percy.
+        var lancelot = near.Objects.OfType<Knight>().Single(k => k.Name == "Lancelot");
+        await WaveAndHearAsync(near, lancelot, "after the other node died");
+        await using var late = await LoggedInAsync(holderClients, "late");
+        await late.AddInterestAsync(KnightAiApp.RealmId, KnightAiApp.Grid.ZoneOf(0, 0));
+        Assert.IsTrue(late.Objects.OfType<Knight>().Any(k => k.Name == "Lancelot"));
+        Assert.IsFalse(late.Objects.OfType<Knight>().Any(k => k.Name == "Percy"), "The dead node's player took their knight with them.");
+    }
+
+    /// <summary>
+    /// A nats-server, two OTP nodes (Debug logs) and the Knight AI process, started once the second node joined; the
+    /// realm (a root) and its knights live on one node, chosen by the mapping: which one the logs say.
+    /// </summary>
+    private sealed class TwoNodes : IAsyncDisposable
+    {
+        private global::Pastry.Tests.Nats.NatsServer nats = null!;
+        private PastryProcess a = null!;
+        private PastryProcess b = null!;
+
+        public string[] NodeSettings { get; private set; } = [];
+
+        public PastryProcess Ai { get; private set; } = null!;
+
+        public PastryProcess Holder { get; private set; } = null!;
+
+        public PastryProcess Other { get; private set; } = null!;
+
+        public System.Net.IPEndPoint HolderClients { get; private set; } = null!;
+
+        public System.Net.IPEndPoint OtherClients { get; private set; } = null!;
+
+        public static async Task<TwoNodes> StartAsync()
+        {
+            var world = new TwoNodes { nats = await global::Pastry.Tests.Nats.NatsServer.StartAsync() };
+            try
+            {
+                world.NodeSettings = [.. Deployment.NatsSettings(world.nats), "--Admin:Port", "0", "--Logging:Level", "Debug"];
+                (world.a, var aClients, _) = await PastryProcess.StartOtpAsync(world.NodeSettings);
+                await world.a.WaitForLineAsync(new Regex("NATS backplane connected"), Timeout);
+                (world.b, var bClients, _) = await PastryProcess.StartOtpAsync(world.NodeSettings);
+                await world.b.WaitForLineAsync(new Regex("joining the OTP node\\(s\\) already on"), Timeout);
+                world.Ai = PastryProcess.Start(["serve", "--role", "ai", "--app", typeof(Knight).Assembly.Location, "--Ai:Application", nameof(KnightAiApp), "--Admin:Enabled", "false", .. Deployment.NatsSettings(world.nats)]);
+                await world.Ai.WaitForLineAsync(new Regex("AI application KnightAiApp started"), Timeout);
+                await Task.WhenAny(world.a.WaitForLineAsync(RealmCreated, Timeout), world.b.WaitForLineAsync(RealmCreated, Timeout));
+                bool aHolds = world.a.CountLines(RealmCreated) > 0;
+                Assert.AreEqual(aHolds ? 0 : 1, world.b.CountLines(RealmCreated), "Exactly one node holds the realm.");
+                (world.Holder, world.Other) = aHolds ? (world.a, world.b) : (world.b, world.a);
+                (world.HolderClients, world.OtherClients) = aHolds ? (aClients, bClients) : (bClients, aClients);
+                return world;
+            }
+            catch
+            {
+                await world.DisposeAsync();
+                throw;
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            foreach (var process in new[] { Ai, b, a })
+            {
+                if (process is not null)
+                {
+                    await process.DisposeAsync();
+                }
+            }
+
+            await nats.DisposeAsync();
+        }
     }
 
     /// <summary>Waves at <paramref name="knight"/> from <paramref name="client"/> and waits until it and <paramref name="alsoHearing"/> hear the AI's shout.</summary>

@@ -166,6 +166,47 @@ public sealed class NatsMessageRouterTests
     }
 
     [TestMethod]
+    public async Task AnOtpNodesOwnedPostRemoves_RunOnTheOtherKeeperWhenItGoesSilent_ExceptThoseRemoved_AndAClearLeavesThem()
+    {
+        await using var nats = await NatsServer.StartAsync();
+        var options = Options(nats);
+        options.HeartbeatInterval = TimeSpan.FromMilliseconds(100);
+        options.NodeTimeout = TimeSpan.FromMilliseconds(600);
+        await using var survivor = new NatsMessageRouter(options, keeper: true);
+        using var keeper = new PostRemoveKeeper(survivor);
+        await survivor.StartAsync();
+        var events = new Recorder("session events");
+        survivor.Subscribe(events, Channel.SessionEvents);
+        await survivor.FlushAsync();
+
+        // Three sessions of another OTP node log in; one closes cleanly, one logs in again (replaced, not doubled),
+        // and the node's own (unowned) post-removes are cleared, which leaves the sessions'.
+        await using var dying = new NatsMessageRouter(options, keeper: true);
+        await dying.StartAsync();
+        Channel[] sessions = [new(ChannelKind.Participant, DoId.NewId(), 0), new(ChannelKind.Participant, DoId.NewId(), 0), new(ChannelKind.Participant, DoId.NewId(), 0)];
+        DoId[] accounts = [DoId.NewId(), DoId.NewId(), DoId.NewId()];
+        for (int i = 0; i < 3; i++)
+        {
+            dying.AddOwnedPostRemove(new Envelope(InternalMessageType.SessionClosed, sessions[i], accounts[i], Array.Empty<byte>()), Channel.SessionEvents);
+        }
+
+        dying.RemoveOwnedPostRemove(sessions[1]);
+        dying.RemoveOwnedPostRemove(sessions[1]);
+        dying.AddOwnedPostRemove(new Envelope(InternalMessageType.SessionClosed, sessions[2], accounts[2], Array.Empty<byte>()), Channel.SessionEvents);
+        dying.ClearPostRemoves();
+        await dying.FlushAsync();
+        dying.SuspendHeartbeats();
+
+        var closed = new[] { (await events.NextAsync()).Envelope, (await events.NextAsync()).Envelope };
+        Assert.IsTrue(closed.All(e => e.Type == InternalMessageType.SessionClosed));
+        CollectionAssert.AreEquivalent(new[] { accounts[0], accounts[2] }, closed.Select(e => e.Subject).ToArray());
+        CollectionAssert.AreEquivalent(new[] { sessions[0], sessions[2] }, closed.Select(e => e.Sender).ToArray());
+        await UntilAsync(() => keeper.Routed >= 2, "the keeper counts what it routed");
+        Assert.AreEqual(2L, keeper.Routed, "The session that closed cleanly is not closed again; the one that logged in again runs once.");
+        Assert.AreEqual(0, events.Count);
+    }
+
+    [TestMethod]
     public async Task AnAiProcess_WaitsForAReadyOtp_AndRestoresItsObjects_WhenTheOtpIsReplaced()
     {
         await using var nats = await NatsServer.StartAsync();
