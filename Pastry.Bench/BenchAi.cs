@@ -83,6 +83,10 @@ internal sealed class BenchAi : IParticipant, IAsyncDisposable
             // As a hosted AI does: a root created before any OTP node is heard goes to the State Server role's subject,
             // which every OTP node subscribes, so with two nodes both would create it (and every delivery came twice).
             await router.WaitForKeeperAsync(cancellation).ConfigureAwait(false);
+
+            // Then one heartbeat round more, so that every live OTP node is in this process's view and placement can
+            // spread the bench's world over all of them (a two-node run measures the cross-node path only if it can).
+            await Task.Delay(backplane.HeartbeatInterval * 1.5, cancellation).ConfigureAwait(false);
         }
         catch
         {
