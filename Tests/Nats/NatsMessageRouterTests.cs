@@ -121,9 +121,7 @@ public sealed class NatsMessageRouterTests
     public async Task AKeeper_RoutesTheCleanupOfAProcessThatStopsSendingHeartbeats_AndAtOnceOnGoodbye()
     {
         await using var nats = await NatsServer.StartAsync();
-        var options = Options(nats);
-        options.HeartbeatInterval = TimeSpan.FromMilliseconds(100);
-        options.NodeTimeout = TimeSpan.FromMilliseconds(600);
+        var options = FastHeartbeatOptions(nats);
         await using var otp = new NatsMessageRouter(options, keeper: true);
         using var keeper = new PostRemoveKeeper(otp);
         await otp.StartAsync();
@@ -169,9 +167,7 @@ public sealed class NatsMessageRouterTests
     public async Task AnOtpNodesOwnedPostRemoves_RunOnTheOtherKeeperWhenItGoesSilent_ExceptThoseRemoved_AndAClearLeavesThem()
     {
         await using var nats = await NatsServer.StartAsync();
-        var options = Options(nats);
-        options.HeartbeatInterval = TimeSpan.FromMilliseconds(100);
-        options.NodeTimeout = TimeSpan.FromMilliseconds(600);
+        var options = FastHeartbeatOptions(nats);
         await using var survivor = new NatsMessageRouter(options, keeper: true);
         using var keeper = new PostRemoveKeeper(survivor);
         await survivor.StartAsync();
@@ -210,9 +206,7 @@ public sealed class NatsMessageRouterTests
     public async Task AnAiProcess_WaitsForAReadyOtp_AndRestoresItsObjects_WhenTheOtpIsReplaced()
     {
         await using var nats = await NatsServer.StartAsync();
-        var options = Options(nats);
-        options.HeartbeatInterval = TimeSpan.FromMilliseconds(100);
-        options.NodeTimeout = TimeSpan.FromMilliseconds(600);
+        var options = FastHeartbeatOptions(nats);
 
         // The AI process comes first: nothing to wait for yet.
         await using var ai = new NatsMessageRouter(options);
@@ -254,9 +248,7 @@ public sealed class NatsMessageRouterTests
     public async Task EveryProcess_SeesTheSameReadyOtpNodes_AndPlacesAKeyOnTheSameNode_ThroughAJoinAndALeave()
     {
         await using var nats = await NatsServer.StartAsync();
-        var options = Options(nats);
-        options.HeartbeatInterval = TimeSpan.FromMilliseconds(100);
-        options.NodeTimeout = TimeSpan.FromMilliseconds(600);
+        var options = FastHeartbeatOptions(nats);
         await using var ai = new NatsMessageRouter(options);
         await ai.StartAsync();
         await using var a = new NatsMessageRouter(options, keeper: true);
@@ -301,6 +293,15 @@ public sealed class NatsMessageRouterTests
     }
 
     private static NatsBackplaneOptions Options(NatsServer nats) => new() { Url = nats.Url, SubjectPrefix = "t" + Guid.NewGuid().ToString("N")[..12] };
+
+    /// <summary>Options whose heartbeats (100 ms) and node timeout (600 ms) let a test see a silent node go within a second.</summary>
+    private static NatsBackplaneOptions FastHeartbeatOptions(NatsServer nats)
+    {
+        var options = Options(nats);
+        options.HeartbeatInterval = TimeSpan.FromMilliseconds(100);
+        options.NodeTimeout = TimeSpan.FromMilliseconds(600);
+        return options;
+    }
 
     private static async Task<NatsMessageRouter> RouterAsync(NatsServer nats, NatsBackplaneOptions? options = null)
     {
