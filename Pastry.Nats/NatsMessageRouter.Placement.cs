@@ -51,7 +51,30 @@ public sealed partial class NatsMessageRouter : IPlacementRouter
         {
             if (held.Remove(id, out var subscription))
             {
+                subscription.Released = true;
                 Enqueue(Outbound.Unsubscribe(subscription));
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public void SendToNode(DoId node, Envelope envelope)
+    {
+        ArgumentNullException.ThrowIfNull(envelope);
+        Send(envelope, Channel.StateServer, node == NodeId ? InProcess : subjects.Placed(node));
+    }
+
+    /// <summary>
+    /// An old holder forwarded a request of a participant of this process (<see cref="InternalMessageType.ObjectHolderMoved"/>):
+    /// the way remembered for the object led there, so it is forgotten, and later requests go to the object's holder subject.
+    /// </summary>
+    private void OnHolderMoved(Envelope envelope)
+    {
+        lock (gate)
+        {
+            if (routes.Remove(envelope.Subject))
+            {
+                logger.LogDebug("NATS backplane: {Object} moved to another OTP node; requests about it go to its holder subject from now on", envelope.Subject);
             }
         }
     }
@@ -83,6 +106,9 @@ public sealed partial class NatsMessageRouter : IPlacementRouter
                         return parent.IsEmpty ? GatherFromEveryNode(envelope) : SendAbout(envelope, role, parent, remember: DoId.Empty);
                     }
 
+                case InternalMessageType.ObjectMoveOffer:
+                    // A move to another node goes to the holder of the new parent (its first field).
+                    return SendAbout(envelope, role, ParentAt(envelope, 0), remember: DoId.Empty);
                 case InternalMessageType.QueryOwned:
                 case InternalMessageType.ClaimAiObjects:
                     return GatherFromEveryNode(envelope);

@@ -79,6 +79,11 @@ internal sealed partial class StateServer
     {
         var reader = new WireReader(envelope.Payload.Span);
         uint request = reader.ReadUInt32();
+        if (TryEndMoveBarrier(request))
+        {
+            return;
+        }
+
         if (!activations.Remove(request, out var pending))
         {
             logger.LogWarning("State Server got a {Type} for no pending activation ({Request})", envelope.Type, request);
