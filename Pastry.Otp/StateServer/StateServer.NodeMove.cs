@@ -511,6 +511,7 @@ internal sealed partial class StateServer
                 return false;
             }
 
+            logger.LogDebug("Forwarded {Type} from {Sender} about {DoId} to OTP node {Node}, which holds it now", envelope.Type, envelope.Sender, id, forward.Node);
             Forward(envelope, forward.Node);
             NotifyHolderMoved(envelope.Sender, id, forward.Node);
             return true;

@@ -93,6 +93,10 @@ public sealed class NatsObjectMoveTests
         await WaveAndHearAsync(eastViewer, eastTristan, "in the east");
         await gold.WaitAsync(Timeout);
 
+        // The AI created him under the west realm, so its router remembered the west node's way for him: its update
+        // reached the west node, which forwarded it (and told the AI's router, which takes the holder subject since).
+        await westNode.WaitForLineAsync(new Regex($"Forwarded SetField.* about {Regex.Escape(tristan.DoId.ToString())} to OTP node"), Timeout);
+
         // The squire came with him: the east node answers for Tristan's zones.
         var squireSeen = eastViewer.Of<Knight>().Created.FirstAsync(k => k.Name == "Squire").ToTask();
         await eastViewer.AddInterestAsync(tristan.DoId, 1);
