@@ -151,6 +151,51 @@ public sealed class StateServerNodeMoveTests
         Assert.AreEqual(1, b.Server.ObjectCount);
     }
 
+    [TestMethod]
+    public async Task AStoredObjectMoves_OnlyAfterTheOldNodesDatabaseRoleCommittedItsWriteThroughs_SoTheNewNodesWritesComeAfter()
+    {
+        await using var nodes = new TwoNodes(TestContext, databaseEnabled: true);
+        var (a, b) = (nodes.A, nodes.B);
+        await nodes.CreateAsync(a, new Realm { DoId = West, Title = "west" }, DoId.Empty, 0);
+        await nodes.CreateAsync(b, new Realm { DoId = East, Title = "east" }, DoId.Empty, 0);
+        var lamp = new OilLamp { DoId = new DoId(0x1A, 1), Name = "lamp", Oil = 3 };
+        a.Send(InternalMessages.CreateObject(lamp, West, 1, DoId.Empty, Ai, databaseBacked: true));
+        await nodes.BarrierAsync();
+        var database = nodes.Listen(Channel.Database);
+        var eastViewers = nodes.Listen(Channel.ForLocation(East, 2));
+        var oil = lamp.Model.Fields.Single(f => f.Name == nameof(OilLamp.Oil));
+
+        // A write-through queued on the west node's Database role, then the move: the west node asks its role for a
+        // read first (answered after every write before it committed), and offers the lamp only once it is answered.
+        lamp.Oil = 4;
+        a.Send(InternalMessages.SetField(lamp, oil, Ai));
+        a.Send(InternalMessages.SetLocation(lamp.DoId, East, 2, Ai));
+        var written = await database.NextAsync(TestContext);
+        Assert.AreEqual(InternalMessageType.DbSetFields, written.Type);
+        var barrier = await database.NextAsync(TestContext);
+        Assert.AreEqual(InternalMessageType.DbGetAll, barrier.Type);
+        Assert.AreEqual(lamp.DoId, barrier.Subject);
+        await nodes.BarrierAsync();
+        Assert.IsEmpty(eastViewers.Received, "nothing moves before the west node's writes are committed");
+        Assert.AreEqual(2, a.Server.ObjectCount);
+
+        using var answer = new PooledBufferWriter(16);
+        answer.WriteUInt32(new WireReader(barrier.Payload.Span).ReadUInt32());
+        answer.WriteByte((byte)DatabaseStatus.Ok);
+        answer.WriteString(string.Empty);
+        answer.WriteUInt16(0);
+        a.Send(new Envelope(InternalMessageType.DbGetAllResp, Channel.Database, lamp.DoId, answer.WrittenSpan.ToArray()));
+        Assert.AreEqual(InternalMessageType.ChangingLocation, (await eastViewers.NextAsync(TestContext)).Type);
+
+        // The east node keeps the lamp's Db field and writes it through from now on.
+        lamp.Oil = 5;
+        b.Send(InternalMessages.SetField(lamp, oil, Ai));
+        var later = await database.NextAsync(TestContext);
+        Assert.AreEqual(InternalMessageType.DbSetFields, later.Type);
+        await nodes.BarrierAsync();
+        Assert.AreEqual(2, b.Server.ObjectCount);
+    }
+
     /// <summary>
     /// Two OTP nodes' State Servers on one in-process router for every channel but the State Server's, which each node
     /// keeps to itself; a request to the State Server role goes to the node that holds what it is about (as
@@ -161,11 +206,11 @@ public sealed class StateServerNodeMoveTests
         private readonly TestContext context;
         private uint nextQuery = 0xC000;
 
-        public TwoNodes(TestContext context, StateServerOptions? options = null)
+        public TwoNodes(TestContext context, StateServerOptions? options = null, bool databaseEnabled = false)
         {
             this.context = context;
-            A = new Node(this, new DoId(0x40DE, 0xA), options);
-            B = new Node(this, new DoId(0x40DE, 0xB), options);
+            A = new Node(this, new DoId(0x40DE, 0xA), options, databaseEnabled);
+            B = new Node(this, new DoId(0x40DE, 0xB), options, databaseEnabled);
         }
 
         public InProcessRouter Shared { get; } = new();
@@ -246,11 +291,11 @@ public sealed class StateServerNodeMoveTests
         private readonly HashSet<DoId> held = new();
         private IParticipant? stateServer;
 
-        public Node(TwoNodes world, DoId id, StateServerOptions? options)
+        public Node(TwoNodes world, DoId id, StateServerOptions? options, bool databaseEnabled)
         {
             this.world = world;
             NodeId = id;
-            Server = new StateServer(this, Deployment.Registry, NullLogger.Instance, databaseEnabled: false, options);
+            Server = new StateServer(this, Deployment.Registry, NullLogger.Instance, databaseEnabled, options);
             Server.Start();
         }
 
