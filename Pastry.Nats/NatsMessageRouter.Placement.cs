@@ -107,8 +107,19 @@ public sealed partial class NatsMessageRouter : IPlacementRouter
                     }
 
                 case InternalMessageType.ObjectMoveOffer:
-                    // A move to another node goes to the holder of the new parent (its first field).
-                    return SendAbout(envelope, role, ParentAt(envelope, 0), remember: DoId.Empty);
+                    {
+                        // A move to another node goes to the holder of the new parent (its first field). With no other
+                        // node live, nobody else can hold it: this node's own State Server refuses it at once.
+                        var parent = ParentAt(envelope, 0);
+                        if (!TryRoute(parent, out _) && LiveOtpNodes.Length <= 1)
+                        {
+                            Send(envelope, role, InProcess);
+                            return true;
+                        }
+
+                        return SendAbout(envelope, role, parent, remember: DoId.Empty);
+                    }
+
                 case InternalMessageType.QueryOwned:
                 case InternalMessageType.ClaimAiObjects:
                     return GatherFromEveryNode(envelope);
