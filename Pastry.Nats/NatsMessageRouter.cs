@@ -349,7 +349,7 @@ public sealed partial class NatsMessageRouter : IPostRemoveRouter, IOwnedPostRem
         // An old holder tells a sender in this process that an object moved: this router takes it (NatsMessageRouter.Placement.cs).
         if (envelope.Type == InternalMessageType.ObjectHolderMoved && targets.Length == 1 && table.TryGetSubscribers(targets[0], out _))
         {
-            OnHolderMoved(envelope);
+            OnHolderMoved(envelope, targets[0]);
             return;
         }
 
@@ -611,6 +611,7 @@ public sealed partial class NatsMessageRouter : IPostRemoveRouter, IOwnedPostRem
         }
 
         ExpireGathers();
+        ExpireDrains();
         SendHeartbeat();
     }
 
@@ -837,7 +838,7 @@ public sealed partial class NatsMessageRouter : IPostRemoveRouter, IOwnedPostRem
         switch (subscription.Kind)
         {
             case SubscriptionKind.Channel when envelope.Type == InternalMessageType.ObjectHolderMoved:
-                OnHolderMoved(envelope);
+                OnHolderMoved(envelope, subscription.Channel);
                 break;
             case SubscriptionKind.Channel:
                 {

@@ -92,9 +92,11 @@ public enum InternalMessageType : ushort
     ObjectMoveEnd = 9210,
 
     /// <summary>
-    /// From an old holder to the sender of a request it forwarded: <c>node</c>, the node that holds
-    /// <see cref="Envelope.Subject"/> now. Taken by the sender's NATS router (never by a participant): its later
-    /// requests about the object go to the new holder.
+    /// From an old holder to the sender of a request it forwarded: <c>node, probe: byte</c> (probe: 1 when it answers an
+    /// <see cref="ObjectMoveProbe"/>, absent otherwise), the node that holds <see cref="Envelope.Subject"/> now. Taken
+    /// by the sender's NATS router (never by a participant): it sends an <see cref="ObjectMoveProbe"/> the way it
+    /// remembered, holds its requests about the object until the probe is answered, and then sends them, and all later
+    /// ones, to the object's holder subject.
     /// </summary>
     ObjectHolderMoved = 9211,
 
@@ -104,6 +106,14 @@ public enum InternalMessageType : ushort
     /// its copy of the subtree rooted at <see cref="Envelope.Subject"/>.
     /// </summary>
     ObjectMoveCancelled = 9212,
+
+    /// <summary>
+    /// From a NATS router to the State Server, the way it remembered for <see cref="Envelope.Subject"/> (after an
+    /// <see cref="ObjectHolderMoved"/>): no payload. Whoever handles it (or forwards it) answers the sender with an
+    /// <see cref="ObjectHolderMoved"/> marked as the probe's answer: everything the sender sent that way before it has
+    /// been handled or forwarded, so its next requests may take the holder subject without overtaking them.
+    /// </summary>
+    ObjectMoveProbe = 9213,
 
     /// <summary>
     /// From the MD to a link that just connected, before anything else: <c>version: uint16, nonce: 32 bytes</c>. The

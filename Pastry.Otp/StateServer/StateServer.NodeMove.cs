@@ -513,7 +513,7 @@ internal sealed partial class StateServer
 
             logger.LogDebug("Forwarded {Type} from {Sender} about {DoId} to OTP node {Node}, which holds it now", envelope.Type, envelope.Sender, id, forward.Node);
             Forward(envelope, forward.Node);
-            NotifyHolderMoved(envelope.Sender, id, forward.Node);
+            NotifyHolderMoved(envelope.Sender, id, forward.Node, probe: envelope.Type == InternalMessageType.ObjectMoveProbe);
             return true;
         }
 
@@ -547,7 +547,8 @@ internal sealed partial class StateServer
         InternalMessageType.SetField or InternalMessageType.SetFields or InternalMessageType.SetFieldsStored or InternalMessageType.ClientSetField
             or InternalMessageType.CallMethod or InternalMessageType.ClientCallMethod or InternalMessageType.SetLocation
             or InternalMessageType.SetOwner or InternalMessageType.DeleteObject or InternalMessageType.HandOverObject
-            or InternalMessageType.DbSetFields or InternalMessageType.DbSetFieldsIfEquals or InternalMessageType.DbDeleteObject => envelope.Subject,
+            or InternalMessageType.DbSetFields or InternalMessageType.DbSetFieldsIfEquals or InternalMessageType.DbDeleteObject
+            or InternalMessageType.ObjectMoveProbe => envelope.Subject,
         InternalMessageType.CreateObject or InternalMessageType.QueryZones => PayloadDoId(envelope, 4),
         InternalMessageType.ActivateObject => PayloadDoId(envelope, 8),
         InternalMessageType.ObjectMoveOffer => PayloadDoId(envelope, 0),
@@ -567,8 +568,24 @@ internal sealed partial class StateServer
         SendToNode(node, new Envelope(InternalMessageType.ObjectMoveForwarded, Messaging.Channel.StateServer, request.Subject, scratch.WrittenSpan.ToArray()));
     }
 
-    /// <summary>Tells the router of a request's sender that the object is held elsewhere now (it forgets the way it remembered).</summary>
-    private void NotifyHolderMoved(Messaging.Channel sender, DoId id, DoId node)
+    /// <summary>
+    /// <see cref="InternalMessageType.ObjectMoveProbe"/> that reached the State Server (this node holds the object, or
+    /// knows nothing of it): everything the sender sent this way before it is handled, so it is answered. A probe
+    /// forwarded here was answered by the node that forwarded it.
+    /// </summary>
+    private void OnMoveProbe(Envelope envelope)
+    {
+        if (!handlingForwarded && placement is not null)
+        {
+            NotifyHolderMoved(envelope.Sender, envelope.Subject, placement.NodeId, probe: true);
+        }
+    }
+
+    /// <summary>
+    /// Tells the router of a request's sender that the object is held elsewhere now (it stops using the way it
+    /// remembered), or, for a <paramref name="probe"/>, that everything it sent before the probe was handled or forwarded.
+    /// </summary>
+    private void NotifyHolderMoved(Messaging.Channel sender, DoId id, DoId node, bool probe = false)
     {
         if (sender.Kind is ChannelKind.None or ChannelKind.Location or ChannelKind.Role)
         {
@@ -577,6 +594,11 @@ internal sealed partial class StateServer
 
         scratch.Reset();
         scratch.WriteDoId(node);
+        if (probe)
+        {
+            scratch.WriteByte(1);
+        }
+
         Publish(new Envelope(InternalMessageType.ObjectHolderMoved, Messaging.Channel.StateServer, id, scratch.WrittenSpan.ToArray()), sender);
     }
 

@@ -258,6 +258,9 @@ internal sealed partial class StateServer : IParticipant, IAsyncDisposable
             case InternalMessageType.ObjectMoveCancelled:
                 OnMoveCancelled(envelope);
                 break;
+            case InternalMessageType.ObjectMoveProbe:
+                OnMoveProbe(envelope);
+                break;
             default:
                 Refuse(envelope, $"the State Server does not handle {envelope.Type}");
                 break;
