@@ -157,17 +157,21 @@ public sealed class TavernDistrictHandoverTests
     /// A rolling upgrade of one district AI (<c>--take-over</c>, v19up's) while the other runs: the Hill's new build,
     /// started with the Hill's <c>Ai:Districts</c>, takes over the Hill's AI (which exits 0) with Ann on its streets;
     /// it answers her, she walks into Old Town (handed over by the new build) and back (adopted by it).
+    /// <c>two-nodes-linked</c>: on two OTP nodes with PostgreSQL, each AI on a node's Message Director link (Old Town's
+    /// on the first, the Hill's on the second, its new build on the first): every node answers the take-over.
     /// </summary>
     [TestMethod]
-    public async Task ANewBuildTakesOverTheHillsAi_WithAPlayerOnItsStreets_AndTheDistrictHandoverGoesOnWithIt()
+    [DataRow("tcp")]
+    [DataRow("two-nodes-linked")]
+    public async Task ANewBuildTakesOverTheHillsAi_WithAPlayerOnItsStreets_AndTheDistrictHandoverGoesOnWithIt(string link)
     {
-        await using var world = await DistrictWorld.StartAsync("takeover", "tcp");
-        var (otp, oldTown, hill) = (world.Holder, world.OldTown, world.Hill);
+        await using var world = await DistrictWorld.StartAsync("takeover", link);
+        var (oldTown, hill) = (world.OldTown, world.Hill);
         var ann = await world.JoinAsync("ann likes the tavern");
         int gold = await BuyAleAsync(ann, TavernWorld.StartingGold);
         await WalkOntoTheHillAsync(ann, hill, gold);
 
-        await using var newHill = await StartDistrictAiAsync(otp, Hill, extra: ["--take-over"]);
+        await using var newHill = await world.StartNewHillBuildAsync("--take-over");
         Assert.AreEqual(0, await hill.WaitForExitAsync().WaitAsync(Timeout), "The old build hands over and exits by itself.");
         await newHill.WaitForLineAsync(new Regex($"tavern: ann is back in the world at .* with {gold} gold"), Timeout);
 
@@ -192,7 +196,8 @@ public sealed class TavernDistrictHandoverTests
     /// The Tavern's world for a handover test: its database, its OTP node(s), and Old Town's and the Hill's AI processes.
     /// <c>tcp</c> and <c>nats</c>: one OTP on a fresh SQLite file (the AIs on its MD link, or all three on a nats-server);
     /// <c>two-nodes</c>: a fresh PostgreSQL schema migrated by <c>tavern migrate</c>, a nats-server, two OTP nodes (Debug
-    /// logs, to find which one holds the district) and the AIs on the backplane. Inconclusive without nats-server or
+    /// logs, to find which one holds the district) and the AIs on the backplane; <c>two-nodes-linked</c>: the same, with
+    /// Old Town's AI on the first node's Message Director link and the Hill's on the second's. Inconclusive without nats-server or
     /// <c>TESTS_POSTGRES</c> where the mode needs them (failures in CI, which requires both).
     /// </summary>
     private sealed class DistrictWorld : IAsyncDisposable
@@ -203,6 +208,7 @@ public sealed class TavernDistrictHandoverTests
         private readonly List<TavernProcess> otps = new();
         private TempDatabase database = null!;
         private Nats.NatsServer? nats;
+        private string[] aiBackplane = [];
 
         /// <summary>The OTP node that holds the district (and so every object of the Tavern's world): the watcher's.</summary>
         public TavernProcess Holder { get; private set; } = null!;
@@ -222,7 +228,8 @@ public sealed class TavernDistrictHandoverTests
             var world = new DistrictWorld();
             try
             {
-                world.database = new TempDatabase(link == "two-nodes" ? Pastry.Otp.Database.DatabaseOptions.PostgresProvider : Pastry.Otp.Database.DatabaseOptions.SqliteProvider);
+                bool twoNodes = link.StartsWith("two-nodes", StringComparison.Ordinal);
+                world.database = new TempDatabase(twoNodes ? Pastry.Otp.Database.DatabaseOptions.PostgresProvider : Pastry.Otp.Database.DatabaseOptions.SqliteProvider);
                 string[] backplane = [];
                 if (link != "tcp")
                 {
@@ -230,7 +237,7 @@ public sealed class TavernDistrictHandoverTests
                     backplane = Deployment.NatsSettings(world.nats);
                 }
 
-                if (link == "two-nodes")
+                if (twoNodes)
                 {
                     await TavernProcess.MigrateAsync(world.database.MigrateArguments);
                     string[] node = [.. backplane, "--Logging:Level", "Debug"];
@@ -248,8 +255,10 @@ public sealed class TavernDistrictHandoverTests
                     }
                 }
 
-                world.OldTown = await StartDistrictAiAsync(world.otps[0], TavernDistrictHandoverTests.OldTown, backplane);
-                world.Hill = await StartDistrictAiAsync(world.otps[0], TavernDistrictHandoverTests.Hill, backplane);
+                // The AIs' own link: the backplane, or a node's Message Director (then the Hill's is the last node's).
+                world.aiBackplane = link == "two-nodes-linked" ? [] : backplane;
+                world.OldTown = await StartDistrictAiAsync(world.otps[0], TavernDistrictHandoverTests.OldTown, world.aiBackplane);
+                world.Hill = await StartDistrictAiAsync(world.otps[^1], TavernDistrictHandoverTests.Hill, world.aiBackplane);
                 (world.Holder, world.AnnsNode) = (world.otps[0], world.otps[0]);
                 if (world.otps.Count == 2)
                 {
@@ -268,6 +277,10 @@ public sealed class TavernDistrictHandoverTests
                 throw;
             }
         }
+
+        /// <summary>A new build of the Hill's AI, linked like the first (on the first node: with two, not the old one's).</summary>
+        public Task<PastryProcess> StartNewHillBuildAsync(params string[] extra) =>
+            StartDistrictAiAsync(otps[0], TavernDistrictHandoverTests.Hill, aiBackplane, extra);
 
         /// <summary>Ann joins (creates her account the first time, or logs in) on <see cref="AnnsNode"/>.</summary>
         public Task<TavernSession> JoinAsync(string password) =>
