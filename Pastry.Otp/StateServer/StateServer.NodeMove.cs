@@ -131,22 +131,7 @@ internal sealed partial class StateServer
             member.Ai.Write(scratch);
             (releasedBy.TryGetValue(member.Id, out var previous) ? previous : default).Write(scratch);
             scratch.WriteByte(member.DbBacked ? (byte)1 : (byte)0);
-            int count = 0;
-            foreach (var field in member.Layout.Fields)
-            {
-                count += member.HasValue(field.Index) ? 1 : 0;
-            }
-
-            scratch.WriteUInt16((ushort)count);
-            foreach (var field in member.Layout.Fields)
-            {
-                var value = member.Value(field.Index);
-                if (!value.IsEmpty)
-                {
-                    scratch.WriteUInt16(field.WireId);
-                    scratch.WriteRaw(value);
-                }
-            }
+            WriteStoredValues(member);
         }
 
         if (scratch.WrittenCount > MaxMoveOfferBytes)

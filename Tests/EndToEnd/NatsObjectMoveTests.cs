@@ -29,7 +29,16 @@ public sealed class NatsObjectMoveTests
         await using var ai = PastryProcess.Start(["serve", "--role", "ai", "--app", typeof(Knight).Assembly.Location, "--Ai:Application", nameof(TravelAiApp), "--Admin:Enabled", "false", .. Deployment.NatsSettings(nats)]);
         await ai.WaitForLineAsync(new Regex("AI application TravelAiApp started"), Timeout);
 
-        // Two roots held by different nodes: the mapping spreads the realms over both (all on one: 1 in 2^15).
+        // Once the AI has heard both nodes ready (it starts on the first), it creates the realms on request: the mapping
+        // spreads them over both nodes (all on one: 1 in 2^15).
+        var firstHeard = await ai.WaitForLineAsync(new Regex("OTP node ([0-9a-f-]+) is on the backplane"), Timeout);
+        await ai.WaitForLineAsync(new Regex($"OTP node (?!{firstHeard.Groups[1].Value})[0-9a-f-]+ is on the backplane"), Timeout);
+        await using var asker = await LoggedInAsync(firstClients, "asker");
+        await asker.AddInterestAsync(DoId.Empty, 0);
+        Assert.IsTrue(asker.TryGet<Realm>(TravelAiApp.LobbyId, out var lobby), "The lobby is at the root.");
+        asker.Call(lobby, r => r.Summon("realms"));
+
+        // Two roots held by different nodes.
         var held = new List<(DoId Realm, PastryProcess Holder)>();
         for (int i = 0; i < TravelAiApp.RealmCount; i++)
         {
