@@ -92,6 +92,38 @@ public sealed class NatsOneSessionPerAccountTests
         await gone.WaitAsync(Timeout);
     }
 
+    [TestMethod]
+    public async Task TwoLoginsOfOneAccountOnTwoNodesAtOnce_LeaveExactlyOneSession_AndItActs()
+    {
+        await using var world = await World.StartAsync(nodeTimeout: "00:00:01.500");
+        for (int round = 0; round < 3; round++)
+        {
+            string user = $"racer{round}";
+            await (await LoggedInAsync(world.HolderClients, user, create: true)).DisposeAsync();
+
+            // Both logins leave before either node has heard the other's claim (most rounds: the claims cross).
+            await using var onHolder = await PastryClient.ConnectAsync(world.HolderClients.Address.ToString(), world.HolderClients.Port, Deployment.Registry);
+            await using var onOther = await PastryClient.ConnectAsync(world.OtherClients.Address.ToString(), world.OtherClients.Port, Deployment.Registry);
+            var logins = new[] { onHolder.LoginAsync(user, Password), onOther.LoginAsync(user, Password) };
+            await Task.WhenAll(logins.Select(l => l.ContinueWith(_ => { }, TaskScheduler.Default)));
+
+            var first = await Task.WhenAny(onHolder.Closed, onOther.Closed).WaitAsync(Timeout);
+            var (loser, winner) = first == onHolder.Closed ? (onHolder, onOther) : (onOther, onHolder);
+            var reason = await loser.Closed;
+            Assert.AreEqual((int)Pastry.Wire.EjectCode.LoggedInElsewhere, reason.EjectCode, reason.Reason);
+
+            // The winner keeps its session: a wave through the AI is answered after the claims crossed.
+            await winner.AddInterestAsync(KnightAiApp.RealmId, KnightAiApp.Grid.ZoneOf(0, 0));
+            var lancelot = winner.Objects.OfType<Knight>().Single(k => k.Name == "Lancelot");
+            await WaveAndHearAsync(winner, lancelot, $"round {round}", winner);
+            Assert.IsFalse(winner.Closed.IsCompleted, $"Round {round}: exactly one of the two sessions is ejected.");
+        }
+
+        // How often the claims crossed (the winner's node heard the loser's older claim and answered it): for the record.
+        var crossed = new Regex("holds a newer claim; the other session is told to end");
+        Console.WriteLine($"claims crossed in {world.Holder.CountLines(crossed) + world.Other.CountLines(crossed)} of 3 rounds");
+    }
+
     /// <summary>The survivor's keeper routing a dead node's session close (w14dead).</summary>
     private static readonly Regex Routed = new(@"Post-remove keeper: routing post-remove .*SessionClosed");
 
