@@ -26,18 +26,11 @@ public sealed class NatsOneSessionPerAccountTests
     public async Task ALoginOnAnotherNode_EjectsTheSessionOnTheFirstWith100_AndTheNewSessionHasTheLiveAvatarWithItsValues()
     {
         await using var world = await World.StartAsync(nodeTimeout: "00:00:01.500");
-        await using var watcher = await LoggedInAsync(world.HolderClients, "watcher", create: true);
-        await watcher.AddInterestAsync(KnightAiApp.RealmId, KnightAiApp.Grid.ZoneOf(0, 0));
-
-        // Ann, on the node that does not hold the realm, summons her avatar and changes it.
-        var ann = await LoggedInAsync(world.OtherClients, "ann", create: true);
-        var percy = await SummonAsync(ann, watcher, mood: 4, x: 8);
+        var (watcher, ann, percy) = await world.AnnWithHerAvatarAsync();
 
         // Ann logs in on the other node while her first session lives.
         var eject = ann.Ejected.FirstAsync().ToTask();
-        await using var again = await PastryClient.ConnectAsync(world.HolderClients.Address.ToString(), world.HolderClients.Port, Deployment.Registry);
-        var owned = again.Of<Knight>().Created.FirstAsync(k => k.Name == "Percy").ToTask();
-        Assert.AreEqual(ann.AccountId, await again.LoginAsync("ann", Password));
+        var (again, owned) = await world.LogInAgainAsync(world.HolderClients, ann.AccountId);
 
         var ejected = await eject.WaitAsync(Timeout);
         Assert.AreEqual((int)Pastry.Wire.EjectCode.LoggedInElsewhere, ejected.EjectCode, ejected.Reason);
@@ -62,17 +55,12 @@ public sealed class NatsOneSessionPerAccountTests
     {
         // A node timeout long enough that Ann's second login always comes before the survivor declares the node dead.
         await using var world = await World.StartAsync(nodeTimeout: "00:00:06");
-        await using var watcher = await LoggedInAsync(world.HolderClients, "watcher", create: true);
-        await watcher.AddInterestAsync(KnightAiApp.RealmId, KnightAiApp.Grid.ZoneOf(0, 0));
-        var ann = await LoggedInAsync(world.OtherClients, "ann", create: true);
-        var percy = await SummonAsync(ann, watcher, mood: 4, x: 8);
+        var (watcher, ann, percy) = await world.AnnWithHerAvatarAsync();
 
         // kill -9 Ann's node (her avatar lives on the other one) and log her in there at once.
         world.Other.KillHard();
         await ann.DisposeAsync();
-        await using var again = await PastryClient.ConnectAsync(world.HolderClients.Address.ToString(), world.HolderClients.Port, Deployment.Registry);
-        var owned = again.Of<Knight>().Created.FirstAsync(k => k.Name == "Percy").ToTask();
-        Assert.AreEqual(ann.AccountId, await again.LoginAsync("ann", Password));
+        var (again, owned) = await world.LogInAgainAsync(world.HolderClients, ann.AccountId);
         var hers = await owned.WaitAsync(Timeout);
         Assert.AreEqual(0, world.Holder.CountLines(Routed), "The login came before the node timeout, as this test needs.");
 
@@ -186,6 +174,30 @@ public sealed class NatsOneSessionPerAccountTests
         public System.Net.IPEndPoint HolderClients { get; private set; } = null!;
 
         public System.Net.IPEndPoint OtherClients { get; private set; } = null!;
+
+        /// <summary>
+        /// A watcher on the node that holds the realm, and Ann on the other one with her avatar Percy (summoned, Mood 4,
+        /// X 8, held with the realm), both values on the holder.
+        /// </summary>
+        public async Task<(PastryClient Watcher, PastryClient Ann, Knight Percy)> AnnWithHerAvatarAsync()
+        {
+            var watcher = await LoggedInAsync(HolderClients, "watcher", create: true);
+            owned.Add(watcher);
+            await watcher.AddInterestAsync(KnightAiApp.RealmId, KnightAiApp.Grid.ZoneOf(0, 0));
+            var ann = await LoggedInAsync(OtherClients, "ann", create: true);
+            owned.Add(ann);
+            return (watcher, ann, await SummonAsync(ann, watcher, mood: 4, x: 8));
+        }
+
+        /// <summary>Ann logs in again on <paramref name="clients"/>; the task completes with her avatar once the new session has it.</summary>
+        public async Task<(PastryClient Client, Task<Knight> Avatar)> LogInAgainAsync(System.Net.IPEndPoint clients, DoId account)
+        {
+            var again = await PastryClient.ConnectAsync(clients.Address.ToString(), clients.Port, Deployment.Registry);
+            owned.Add(again);
+            var avatar = again.Of<Knight>().Created.FirstAsync(k => k.Name == "Percy").ToTask();
+            Assert.AreEqual(account, await again.LoginAsync("ann", Password));
+            return (again, avatar);
+        }
 
         public static async Task<World> StartAsync(string nodeTimeout)
         {
