@@ -95,6 +95,13 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
     /// <summary>While this AI hands its objects over: timers that fire are held (one call each) instead of run.</summary>
     private volatile bool timersPaused;
 
+    /// <summary>
+    /// 0: no hand-over; 1: handing its objects over (asked by <see cref="InternalMessageType.HandOverAi"/>); 2: handed
+    /// over. With several OTP nodes each node's State Server asks and says it finished: the AI answers the first ask
+    /// (its <see cref="InternalMessageType.AiHandedOver"/> reaches every node) and acts on the first word that ends it.
+    /// </summary>
+    private int handOverState;
+
     /// <summary>While a take-over is under way and the game has not started: closed sessions are kept for <see cref="ResumeRequests"/>.</summary>
     private volatile bool holdingSessionEvents;
 
@@ -1179,6 +1186,12 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
     {
         var reader = new WireReader(envelope.Payload.Span);
         var newAi = Channel.Read(ref reader);
+        if (Interlocked.CompareExchange(ref handOverState, 1, 0) != 0)
+        {
+            logger.LogDebug("{Ai}: asked again to hand over to {New} (by another OTP node); it answers once, to every node", Name, newAi);
+            return;
+        }
+
         timersPaused = true;
         logger.LogWarning("{Ai}: AI {New} takes over this AI's objects; its timers stop, and it finishes its queued work and database requests", Name, newAi);
         _ = Task.Run(QuiesceAndHandOverAsync);
@@ -1223,6 +1236,11 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
     private void OnHandOverFinished(Envelope envelope)
     {
         bool completed = envelope.Payload.Length > 0 && envelope.Payload.Span[0] == 1;
+        if (completed ? Interlocked.Exchange(ref handOverState, 2) == 2 : Interlocked.CompareExchange(ref handOverState, 0, 1) != 1)
+        {
+            return; // another OTP node's word on the same hand-over
+        }
+
         LogicTimer[] all;
         lock (timers)
         {
