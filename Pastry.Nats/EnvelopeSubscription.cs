@@ -29,6 +29,7 @@ internal enum SubscriptionKind : byte
 internal sealed class EnvelopeSubscription : NatsSubBase
 {
     private readonly Action<EnvelopeSubscription, string, ReadOnlySequence<byte>> receive;
+    private volatile bool released;
 
     public EnvelopeSubscription(NatsConnection connection, string subject, SubscriptionKind kind, Channel channel, DoId parent, Action<EnvelopeSubscription, string, ReadOnlySequence<byte>> receive)
         : base(connection, connection.SubscriptionManager, subject, queueGroup: null, opts: null)
@@ -47,6 +48,16 @@ internal sealed class EnvelopeSubscription : NatsSubBase
 
     /// <summary>The parent of a <see cref="SubscriptionKind.LocationRange"/> subscription.</summary>
     public DoId Parent { get; }
+
+    /// <summary>
+    /// A holder subject this node gave up (the object moved to another node, which subscribed it first): what still
+    /// arrives on it before the unsubscribe takes effect is that node's, and is dropped here.
+    /// </summary>
+    public bool Released
+    {
+        get => released;
+        set => released = value;
+    }
 
     /// <inheritdoc />
     protected override ValueTask ReceiveInternalAsync(string subject, string? replyTo, ReadOnlySequence<byte>? headersBuffer, ReadOnlySequence<byte> payloadBuffer)

@@ -33,6 +33,15 @@ public sealed partial class NatsMessageRouter : IPlacementRouter
     // Requests sent to every node whose answers end with a QueryDone: the asker and context, and the dones still awaited.
     private readonly Dictionary<(Channel Asker, uint Context), Gather> gathers = new();
     private int gatherCount;
+
+    // Objects whose remembered way leads to an old holder, while this router waits for the answer of its probe (under gate).
+    private readonly Dictionary<DoId, Drain> draining = new();
+    private int drainingCount;
+
+    /// <summary>The most requests about one object held while its probe is out.</summary>
+    private const int MaxWaitingForProbe = 10_000;
+
+
     private int warnedUnplacedRoot;
     private EnvelopeSubscription? placedInbox;
 
@@ -57,7 +66,99 @@ public sealed partial class NatsMessageRouter : IPlacementRouter
         {
             if (held.Remove(id, out var subscription))
             {
+                subscription.Released = true;
                 Enqueue(Outbound.Unsubscribe(subscription));
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public void SendToNode(DoId node, Envelope envelope)
+    {
+        ArgumentNullException.ThrowIfNull(envelope);
+        Send(envelope, Channel.StateServer, node == NodeId ? InProcess : subjects.Placed(node));
+    }
+
+    /// <summary>
+    /// An old holder forwarded a request of <paramref name="participant"/> (<see cref="InternalMessageType.ObjectHolderMoved"/>):
+    /// the way remembered for the object leads to a node that no longer holds it. Switching to the holder subject at once
+    /// could let a request overtake one still on its way through the old holder, so the router sends a probe the old way
+    /// and holds its requests about the object until the probe's answer (or <see cref="NatsBackplaneOptions.NodeTimeout"/>
+    /// twice over); then they, and all later ones, go to the holder subject.
+    /// </summary>
+    private void OnHolderMoved(Envelope envelope, Channel participant)
+    {
+        var id = envelope.Subject;
+        bool probeAnswer = envelope.Payload.Length > DoId.Size && envelope.Payload.Span[DoId.Size] == 1;
+        string? probeRoute = null;
+        lock (gate)
+        {
+            if (draining.TryGetValue(id, out var drain))
+            {
+                if (probeAnswer)
+                {
+                    EndDrainLocked(id, drain);
+                }
+            }
+            else if (!probeAnswer && routes.TryGetValue(id, out var route))
+            {
+                draining[id] = new Drain(Environment.TickCount64);
+                Volatile.Write(ref drainingCount, draining.Count);
+                probeRoute = route.Subject;
+            }
+        }
+
+        // Every request about the object from now on waits (see TryRoute): the probe is the last one the old way.
+        if (probeRoute is not null)
+        {
+            logger.LogDebug("NATS backplane: {Object} moved to another OTP node; a probe goes the old way, and requests about it wait for its answer", id);
+            Send(new Envelope(InternalMessageType.ObjectMoveProbe, participant, id, ReadOnlyMemory<byte>.Empty), Channel.StateServer, probeRoute);
+        }
+    }
+
+    /// <summary>Ends the wait for a probe: the route is forgotten, and what waited goes to the holder subject, in order, before anything later (under gate).</summary>
+    private void EndDrainLocked(DoId id, Drain drain)
+    {
+        draining.Remove(id);
+        Volatile.Write(ref drainingCount, draining.Count);
+        routes.Remove(id);
+        string holder = subjects.Holder(id);
+        foreach (var (waiting, role) in drain.Waiting)
+        {
+            Send(waiting, role, holder);
+        }
+    }
+
+    /// <summary>A request about an object whose probe is not answered yet waits (under gate); past the bound the wait ends.</summary>
+    private void WaitForProbeLocked(DoId id, Envelope envelope, Channel role)
+    {
+        var drain = draining[id];
+        drain.Waiting.Add((envelope, role));
+        if (drain.Waiting.Count >= MaxWaitingForProbe)
+        {
+            logger.LogWarning("NATS backplane: {Count} requests about {Object} wait for the answer of its old holder; they go to its holder subject now", drain.Waiting.Count, id);
+            EndDrainLocked(id, drain);
+        }
+    }
+
+    /// <summary>Ends the waits for probes older than twice <see cref="NatsBackplaneOptions.NodeTimeout"/> (the old holder died): on the heartbeat timer.</summary>
+    private void ExpireDrains()
+    {
+        if (Volatile.Read(ref drainingCount) == 0)
+        {
+            return;
+        }
+
+        long now = Environment.TickCount64;
+        lock (gate)
+        {
+            foreach (var (id, drain) in draining.ToList())
+            {
+                if (now - drain.Since > (long)options.NodeTimeout.TotalMilliseconds * 2)
+                {
+                    logger.LogWarning("NATS backplane: the old holder of {Object} did not answer a probe within {Timeout}; the {Count} request(s) that waited go to its holder subject", id, options.NodeTimeout * 2, drain.Waiting.Count);
+                    EndDrainLocked(id, drain);
+                }
             }
         }
     }
@@ -89,6 +190,20 @@ public sealed partial class NatsMessageRouter : IPlacementRouter
                         return parent.IsEmpty ? GatherFromEveryNode(envelope) : SendAbout(envelope, role, parent, remember: DoId.Empty);
                     }
 
+                case InternalMessageType.ObjectMoveOffer:
+                    {
+                        // A move to another node goes to the holder of the new parent (its first field). With no other
+                        // node live, nobody else can hold it: this node's own State Server refuses it at once.
+                        var parent = ParentAt(envelope, 0);
+                        if (!TryRoute(parent, out _) && LiveOtpNodes.Length <= 1)
+                        {
+                            Send(envelope, role, InProcess);
+                            return true;
+                        }
+
+                        return SendAbout(envelope, role, parent, remember: DoId.Empty);
+                    }
+
                 case InternalMessageType.QueryOwned:
                 case InternalMessageType.ClaimAiObjects:
                 case InternalMessageType.TakeOverAi:
@@ -112,6 +227,11 @@ public sealed partial class NatsMessageRouter : IPlacementRouter
         // The Database role: a request about an object goes to the node that holds it (its write-throughs stay in order
         // on one role), or, when this process cannot tell, to the node the mapping gives the object.
         var key = envelope.Subject.IsEmpty ? envelope.Sender.Id : envelope.Subject;
+        if (Volatile.Read(ref drainingCount) != 0 && WaitedForProbe(envelope, role, key, DoId.Empty))
+        {
+            return true;
+        }
+
         if (TryRoute(key, out var route))
         {
             Send(envelope, role, route);
@@ -174,6 +294,11 @@ public sealed partial class NatsMessageRouter : IPlacementRouter
     /// <summary>Sends a request about <paramref name="key"/> to its holder, and remembers the way for <paramref name="remember"/> (a new object).</summary>
     private bool SendAbout(Envelope envelope, Channel role, DoId key, DoId remember)
     {
+        if (Volatile.Read(ref drainingCount) != 0 && WaitedForProbe(envelope, role, key, remember))
+        {
+            return true;
+        }
+
         if (!TryRoute(key, out var route, out var node))
         {
             route = subjects.Holder(key);
@@ -182,6 +307,23 @@ public sealed partial class NatsMessageRouter : IPlacementRouter
 
         Remember(remember, route, node);
         Send(envelope, role, route);
+        return true;
+    }
+
+    /// <summary>Whether <paramref name="key"/> waits for a probe's answer: then the request waits with it (a new object under it will go to its holder subject).</summary>
+    private bool WaitedForProbe(Envelope envelope, Channel role, DoId key, DoId remember)
+    {
+        lock (gate)
+        {
+            if (!draining.ContainsKey(key))
+            {
+                return false;
+            }
+
+            WaitForProbeLocked(key, envelope, role);
+        }
+
+        Remember(remember, subjects.Holder(key), DoId.Empty);
         return true;
     }
 
@@ -352,6 +494,14 @@ public sealed partial class NatsMessageRouter : IPlacementRouter
     /// <summary>The parent a create-like request names at <paramref name="offset"/> of its payload, or empty when it is too short.</summary>
     private static DoId ParentAt(Envelope envelope, int offset) =>
         envelope.Payload.Length >= offset + DoId.Size ? DoId.Read(envelope.Payload.Span.Slice(offset, DoId.Size)) : DoId.Empty;
+
+    /// <summary>A wait for a probe's answer: since when, and the requests that wait.</summary>
+    private sealed class Drain(long since)
+    {
+        public long Since { get; } = since;
+
+        public List<(Envelope Envelope, Channel Role)> Waiting { get; } = new();
+    }
 
     /// <summary>How many dones a gather still awaits, since when, and when the first one came.</summary>
     private sealed class Gather(int awaited, long since)

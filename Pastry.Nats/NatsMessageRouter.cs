@@ -346,6 +346,13 @@ public sealed partial class NatsMessageRouter : IPostRemoveRouter, IOwnedPostRem
     {
         ArgumentNullException.ThrowIfNull(envelope);
 
+        // An old holder tells a sender in this process that an object moved: this router takes it (NatsMessageRouter.Placement.cs).
+        if (envelope.Type == InternalMessageType.ObjectHolderMoved && targets.Length == 1 && table.TryGetSubscribers(targets[0], out _))
+        {
+            OnHolderMoved(envelope, targets[0]);
+            return;
+        }
+
         // A State Server or Database request goes to the OTP node it concerns (see NatsMessageRouter.Placement.cs).
         if (targets.Length == 1 && targets[0].Kind == ChannelKind.Role && (targets[0] == Channel.StateServer || targets[0] == Channel.Database) && TryPlace(envelope, targets[0]))
         {
@@ -604,6 +611,7 @@ public sealed partial class NatsMessageRouter : IPostRemoveRouter, IOwnedPostRem
         }
 
         ExpireGathers();
+        ExpireDrains();
         SendHeartbeat();
     }
 
@@ -829,6 +837,9 @@ public sealed partial class NatsMessageRouter : IPostRemoveRouter, IOwnedPostRem
         var targets = CollectionsMarshal.AsSpan(receivedTargets);
         switch (subscription.Kind)
         {
+            case SubscriptionKind.Channel when envelope.Type == InternalMessageType.ObjectHolderMoved:
+                OnHolderMoved(envelope, subscription.Channel);
+                break;
             case SubscriptionKind.Channel:
                 {
                     int index = targets.IndexOf(subscription.Channel);
@@ -854,6 +865,9 @@ public sealed partial class NatsMessageRouter : IPostRemoveRouter, IOwnedPostRem
                     break;
                 }
 
+            case SubscriptionKind.Holder when subscription.Released:
+                // The object moved to another node, which subscribed this subject before this node let it go.
+                break;
             case SubscriptionKind.Holder:
                 {
                     // A request for one of this node's roles (the State Server, or the Database role), about an object it holds.

@@ -60,6 +60,62 @@ public enum InternalMessageType : ushort
     NodeRemoveOwnedPostRemove = 9206,
 
     /// <summary>
+    /// Between the State Servers of two OTP nodes (docs/deployment.md, "Moving an object to another node"): the holder of
+    /// <see cref="Envelope.Subject"/> (node A) asks the holder of the new parent (node B) to take the object and its
+    /// subtree. <c>newParent, newZone: uint32, fromNode: doid, move: uint32, oldParent, oldZone: uint32, count: uint16</c>,
+    /// then per object, parents first: <c>id, classId: uint32, parent, zone: uint32, owner, ai: channel, releasedBy:
+    /// channel, databaseBacked: byte, fieldCount: uint16, (wireId: uint16, value)*</c>. Routed to the new parent's holder;
+    /// <see cref="Envelope.Sender"/> is who asked for the move. Answered with <see cref="ObjectMoveAnswer"/>.
+    /// </summary>
+    ObjectMoveOffer = 9207,
+
+    /// <summary>
+    /// To the State Server of node <c>toNode</c> (its placement subject): <c>toNode, move: uint32, accepted: byte,
+    /// reason: string</c>, the answer to an <see cref="ObjectMoveOffer"/>. Accepted: the new holder holds the subtree and
+    /// published the move; the old holder forgets it and forwards what it held for it. Refused: the object stays, and
+    /// the mover gets <c>reason</c> as an Error, as for a move refused on one node.
+    /// </summary>
+    ObjectMoveAnswer = 9208,
+
+    /// <summary>
+    /// From the old holder of <see cref="Envelope.Subject"/> to its new holder (its placement subject): <c>toNode, type:
+    /// uint16, envelope body</c>, a request about the object that reached the old holder during or after the move,
+    /// handled by the new holder as if it had been sent there.
+    /// </summary>
+    ObjectMoveForwarded = 9209,
+
+    /// <summary>
+    /// From the old holder to the new holder of a moved subtree (forwarded as <see cref="ObjectMoveForwarded"/>, after
+    /// every request it held for it): <c>count: uint16, id*</c>. The new holder now handles the requests that reached it
+    /// directly meanwhile, which it held so that they do not overtake those forwarded.
+    /// </summary>
+    ObjectMoveEnd = 9210,
+
+    /// <summary>
+    /// From an old holder to the sender of a request it forwarded: <c>node, probe: byte</c> (probe: 1 when it answers an
+    /// <see cref="ObjectMoveProbe"/>, absent otherwise), the node that holds <see cref="Envelope.Subject"/> now. Taken
+    /// by the sender's NATS router (never by a participant): it sends an <see cref="ObjectMoveProbe"/> the way it
+    /// remembered, holds its requests about the object until the probe is answered, and then sends them, and all later
+    /// ones, to the object's holder subject.
+    /// </summary>
+    ObjectHolderMoved = 9211,
+
+    /// <summary>
+    /// From the old holder to the new holder (its placement subject): <c>toNode</c>. The old holder called the move off
+    /// (it timed out, or the object was deleted meanwhile) and keeps, or deleted, the object; the new holder deletes
+    /// its copy of the subtree rooted at <see cref="Envelope.Subject"/>.
+    /// </summary>
+    ObjectMoveCancelled = 9212,
+
+    /// <summary>
+    /// From a NATS router to the State Server, the way it remembered for <see cref="Envelope.Subject"/> (after an
+    /// <see cref="ObjectHolderMoved"/>): no payload. Whoever handles it (or forwards it) answers the sender with an
+    /// <see cref="ObjectHolderMoved"/> marked as the probe's answer: everything the sender sent that way before it has
+    /// been handled or forwarded, so its next requests may take the holder subject without overtaking them.
+    /// </summary>
+    ObjectMoveProbe = 9213,
+
+    /// <summary>
     /// From the MD to a link that just connected, before anything else: <c>version: uint16, nonce: 32 bytes</c>. The
     /// link answers with <see cref="LinkAuthenticate"/>; nothing is routed for it before the handshake succeeds.
     /// </summary>

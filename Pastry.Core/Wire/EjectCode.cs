@@ -132,6 +132,12 @@ public enum EjectCode : ushort
     /// </summary>
     NoAiServesObject = 381,
 
+    /// <summary>
+    /// Several OTP nodes: the object is moving to another node and more requests wait for the move than
+    /// <c>StateServer:MaxHandOverHeldRequests</c>; this one was refused (sent as <c>RequestRefused</c>, not an eject). Send it again.
+    /// </summary>
+    ObjectMoveBacklogFull = 385,
+
     /// <summary>Rolling AI upgrade: no AI of the application is connected or parked, so there is nothing to take over (to the new AI).</summary>
     NothingToTakeOver = 382,
 

@@ -79,6 +79,11 @@ internal sealed partial class StateServer
     {
         var reader = new WireReader(envelope.Payload.Span);
         uint request = reader.ReadUInt32();
+        if (TryEndMoveBarrier(request))
+        {
+            return;
+        }
+
         if (!activations.Remove(request, out var pending))
         {
             logger.LogWarning("State Server got a {Type} for no pending activation ({Request})", envelope.Type, request);
@@ -105,6 +110,7 @@ internal sealed partial class StateServer
         string? problem = MissingRequired(obj) is string missing ? $"missing Required field(s) {missing} (give the ones that are not Db in the request)"
             : graph.Contains(obj.Id) ? "it was created meanwhile"
             : !pending.Location.Parent.IsEmpty && !graph.Contains(pending.Location.Parent) ? $"parent {pending.Location.Parent} was deleted meanwhile"
+            : movingOut.Count > 0 && movingOut.ContainsKey(pending.Location.Parent) ? $"parent {pending.Location.Parent} is moving to another OTP node; activate it again"
             : null;
         if (problem is not null)
         {
@@ -151,25 +157,31 @@ internal sealed partial class StateServer
         scratch.WriteString(reason);
         if (obj is not null)
         {
-            int count = 0;
-            foreach (var field in obj.Layout.Fields)
-            {
-                count += obj.HasValue(field.Index) ? 1 : 0;
-            }
-
-            scratch.WriteUInt16((ushort)count);
-            foreach (var field in obj.Layout.Fields)
-            {
-                var value = obj.Value(field.Index);
-                if (!value.IsEmpty)
-                {
-                    scratch.WriteUInt16(field.WireId);
-                    scratch.WriteRaw(value);
-                }
-            }
+            WriteStoredValues(obj);
         }
 
         Publish(new Envelope(InternalMessageType.ActivateObjectResp, Messaging.Channel.StateServer, id, scratch.WrittenSpan.ToArray()), target);
+    }
+
+    /// <summary>Appends to <see cref="scratch"/> every value <paramref name="obj"/> keeps: <c>count: uint16, (wireId: uint16, value)*</c>.</summary>
+    private void WriteStoredValues(StateObject obj)
+    {
+        int count = 0;
+        foreach (var field in obj.Layout.Fields)
+        {
+            count += obj.HasValue(field.Index) ? 1 : 0;
+        }
+
+        scratch.WriteUInt16((ushort)count);
+        foreach (var field in obj.Layout.Fields)
+        {
+            var value = obj.Value(field.Index);
+            if (!value.IsEmpty)
+            {
+                scratch.WriteUInt16(field.WireId);
+                scratch.WriteRaw(value);
+            }
+        }
     }
 
     /// <summary>An activation waiting for the Database role's answer.</summary>

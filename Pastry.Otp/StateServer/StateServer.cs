@@ -52,6 +52,9 @@ internal sealed partial class StateServer : IParticipant, IAsyncDisposable
         aiRestartGrace = options.AiRestartGrace;
         aiHandOverTimeout = options.AiHandOverTimeout;
         maxHandOverHeldRequests = options.MaxHandOverHeldRequests;
+        maxMovedObjects = options.MaxMovedObjects;
+        moveTimeout = options.MoveTimeout;
+        moveForwardTime = options.MoveForwardTime;
     }
 
     /// <inheritdoc />
@@ -88,6 +91,7 @@ internal sealed partial class StateServer : IParticipant, IAsyncDisposable
 
         DisposeParkedAis();
         DisposeHandOvers();
+        DisposeNodeMoves();
         inbox.Dispose();
         scratch.Dispose();
         batch.Dispose();
@@ -147,6 +151,12 @@ internal sealed partial class StateServer : IParticipant, IAsyncDisposable
 
     private void Handle(Envelope envelope)
     {
+        // About an object moving to or from another OTP node, or gone to one: held or forwarded (StateServer.NodeMove.cs).
+        if (AnyNodeMove && DivertedByMove(envelope))
+        {
+            return;
+        }
+
         switch (envelope.Type)
         {
             case InternalMessageType.CreateObject:
@@ -235,6 +245,24 @@ internal sealed partial class StateServer : IParticipant, IAsyncDisposable
             case InternalMessageType.DbSetFieldsIfEquals:
             case InternalMessageType.DbDeleteObject:
                 CheckDatabaseWrite(envelope);
+                break;
+            case InternalMessageType.ObjectMoveOffer:
+                AcceptMove(envelope);
+                break;
+            case InternalMessageType.ObjectMoveAnswer:
+                OnMoveAnswer(envelope);
+                break;
+            case InternalMessageType.ObjectMoveForwarded:
+                OnForwarded(envelope);
+                break;
+            case InternalMessageType.ObjectMoveEnd:
+                OnMoveEnd(envelope);
+                break;
+            case InternalMessageType.ObjectMoveCancelled:
+                OnMoveCancelled(envelope);
+                break;
+            case InternalMessageType.ObjectMoveProbe:
+                OnMoveProbe(envelope);
                 break;
             default:
                 Refuse(envelope, $"the State Server does not handle {envelope.Type}");
@@ -516,6 +544,13 @@ internal sealed partial class StateServer : IParticipant, IAsyncDisposable
         reader.EnsureAtEnd();
         if (!parent.IsEmpty && !graph.Contains(parent))
         {
+            // Several OTP nodes: the parent may be another node's, which then takes the object (StateServer.NodeMove.cs).
+            if (placement is not null && !activating.Contains(parent))
+            {
+                MoveToOtherNode(obj, parent, zone, envelope);
+                return;
+            }
+
             Refuse(envelope, $"set location of {obj.Id}: parent {parent} does not exist");
             return;
         }
@@ -541,20 +576,26 @@ internal sealed partial class StateServer : IParticipant, IAsyncDisposable
             return false;
         }
 
-        scratch.Reset();
-        scratch.WriteDoId(old.Parent);
-        scratch.WriteUInt32(old.Zone);
-        ObjectEntry.Write(scratch, obj);
-        var message = new Envelope(InternalMessageType.ChangingLocation, envelope.Sender, obj.Id, scratch.WrittenSpan.ToArray());
-        Span<Messaging.Channel> targets = stackalloc Messaging.Channel[3];
-        targets[0] = Messaging.Channel.ForLocation(old.Parent, old.Zone);
-        targets[1] = Messaging.Channel.ForLocation(parent, zone);
-        targets[2] = obj.Owner.IsEmpty ? targets[1] : Messaging.Channel.ForAccount(obj.Owner);
-        Publish(message, targets);
+        PublishMove(obj, old, envelope.Sender);
 
         // Into a district another AI serves: it is that AI's from this step on (see StateServer.Handover.cs).
         HandOverToDistrictAi(obj, envelope);
         return true;
+    }
+
+    /// <summary>Publishes that <paramref name="obj"/> moved from <paramref name="old"/> (ChangingLocation) to the old and new location and the owner.</summary>
+    private void PublishMove(StateObject obj, Location old, Messaging.Channel sender)
+    {
+        scratch.Reset();
+        scratch.WriteDoId(old.Parent);
+        scratch.WriteUInt32(old.Zone);
+        ObjectEntry.Write(scratch, obj);
+        var message = new Envelope(InternalMessageType.ChangingLocation, sender, obj.Id, scratch.WrittenSpan.ToArray());
+        Span<Messaging.Channel> targets = stackalloc Messaging.Channel[3];
+        targets[0] = Messaging.Channel.ForLocation(old.Parent, old.Zone);
+        targets[1] = Messaging.Channel.ForLocation(obj.Location.Parent, obj.Location.Zone);
+        targets[2] = obj.Owner.IsEmpty ? targets[1] : Messaging.Channel.ForAccount(obj.Owner);
+        Publish(message, targets);
     }
 
     private void SetOwner(Envelope envelope)
@@ -594,6 +635,7 @@ internal sealed partial class StateServer : IParticipant, IAsyncDisposable
         {
             var obj = (StateObject)removed;
             ForgetHandover(obj.Id);
+            OnMovingObjectDeleted(obj.Id);
             placement?.Release(obj.Id);
             scratch.Reset();
             ClientFrames.WriteLeaveObject(scratch, obj.Id, LeaveReason.Deleted);

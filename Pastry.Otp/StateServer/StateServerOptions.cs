@@ -28,6 +28,27 @@ public sealed class StateServerOptions
     /// </summary>
     public int MaxHandOverHeldRequests { get; set; } = 10_000;
 
+    /// <summary>
+    /// Several OTP nodes: the most objects one move to another node carries (the object moved under a parent another
+    /// node holds, and everything beneath it). A bigger move is refused to the mover with an Error and a log line, and
+    /// the objects stay. Default: 1000.
+    /// </summary>
+    public int MaxMovedObjects { get; set; } = 1000;
+
+    /// <summary>
+    /// Several OTP nodes: how long a move to another node may wait for that node's answer before it is given up (the
+    /// object stays, the mover gets "parent ... does not exist"), and how long the new holder waits for the old one to
+    /// say it forwarded what it held. Default: 10 s.
+    /// </summary>
+    public TimeSpan MoveTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Several OTP nodes: how long a node that moved an object to another node still forwards the requests about it that
+    /// reach it (sent the way their sender remembered; each sender is told the new way at its first forwarded request).
+    /// After that such a request is refused as for an object that does not exist. Default: 60 s.
+    /// </summary>
+    public TimeSpan MoveForwardTime { get; set; } = TimeSpan.FromSeconds(60);
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first setting that is out of range.</summary>
     public void Validate()
     {
@@ -49,6 +70,21 @@ public sealed class StateServerOptions
         if (MaxHandOverHeldRequests is < 0 or > 1_000_000)
         {
             throw new ArgumentException("StateServer:MaxHandOverHeldRequests must be between 0 and 1000000.", "StateServer:MaxHandOverHeldRequests");
+        }
+
+        if (MaxMovedObjects is < 1 or > ushort.MaxValue)
+        {
+            throw new ArgumentException("StateServer:MaxMovedObjects must be between 1 and 65535.", "StateServer:MaxMovedObjects");
+        }
+
+        if (MoveTimeout < TimeSpan.FromMilliseconds(1) || MoveTimeout > TimeSpan.FromMinutes(10))
+        {
+            throw new ArgumentException("StateServer:MoveTimeout must be between 00:00:00.001 and 00:10:00.", "StateServer:MoveTimeout");
+        }
+
+        if (MoveForwardTime < TimeSpan.Zero || MoveForwardTime > TimeSpan.FromDays(1))
+        {
+            throw new ArgumentException("StateServer:MoveForwardTime must be between 00:00:00 and 1.00:00:00.", "StateServer:MoveForwardTime");
         }
     }
 }
