@@ -14,6 +14,10 @@
 # on a shared box: a run that is slow only because of load is reported "Timeout" and counted as killed. On the
 # 2026-11-30 loaded run, 104 of core-schema's 387 scored mutants (string mutations among them) "timed out" that way.
 #
+# DISABLE_BAIL=1 runs every covering test of a mutant instead of stopping at its first failure: slower, but each
+# mutant's killedBy then lists every test that kills it, so a "before" score (killed by tests older than a change)
+# can be read from the same report.
+#
 # Needs dotnet-stryker (dotnet tool install -g dotnet-stryker; 5.1.0 was used) and python3 for the sum.
 set -euo pipefail
 export PATH="$PATH:$HOME/.dotnet/tools"
@@ -21,6 +25,7 @@ repo=${REPO:-$(git -C "$(dirname "$0")" rev-parse --show-toplevel)}
 out=${OUT:-$repo/../stryker-out}
 concurrency=${CONCURRENCY:-1}
 additional_timeout=${ADDITIONAL_TIMEOUT:-30000}
+disable_bail=$([[ "${DISABLE_BAIL:-0}" == 1 ]] && echo true || echo false)
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
@@ -49,7 +54,7 @@ for entry in "${chunks[@]}"; do
   mutate_json=$(python3 -c 'import json,sys; print(json.dumps(sys.argv[1].split(",")))' "$mutate")
   cat >"$copy/Tests/stryker-config.json" <<JSON
 { "stryker-config": {
-  "project": "$project", "test-projects": ["Tests.csproj"], "concurrency": $concurrency, "additional-timeout": $additional_timeout,
+  "project": "$project", "test-projects": ["Tests.csproj"], "concurrency": $concurrency, "additional-timeout": $additional_timeout, "disable-bail": $disable_bail,
   "mutate": $mutate_json,
   "coverage-analysis": "perTest", "mutation-level": "Standard",
   "reporters": ["json", "html", "progress"],
