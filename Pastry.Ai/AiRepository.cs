@@ -95,6 +95,13 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
     /// <summary>While this AI hands its objects over: timers that fire are held (one call each) instead of run.</summary>
     private volatile bool timersPaused;
 
+    /// <summary>
+    /// 0: no hand-over; 1: handing its objects over (asked by <see cref="InternalMessageType.HandOverAi"/>); 2: handed
+    /// over. With several OTP nodes each node's State Server asks and says it finished: the AI answers the first ask
+    /// (its <see cref="InternalMessageType.AiHandedOver"/> reaches every node) and acts on the first word that ends it.
+    /// </summary>
+    private int handOverState;
+
     /// <summary>While a take-over is under way and the game has not started: closed sessions are kept for <see cref="ResumeRequests"/>.</summary>
     private volatile bool holdingSessionEvents;
 
@@ -103,6 +110,10 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
 
     /// <summary>Completes when a rolling upgrade took this AI's objects over (see <see cref="TakenOver"/>).</summary>
     private readonly TaskCompletionSource takenOver = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    /// <summary>The session that holds each logged-in account, from the Client Agents' claims; touched only on the logic loop.</summary>
+    private readonly AccountSessions accountSessions = new();
+    private bool accountSessionsFull;
+
     /// <summary>Accounts whose session closed while no AI was there, told with a claim; touched only on the logic loop.</summary>
     private readonly List<DoId> closedWhileAway = new();
     private volatile IMessageRouter router;
@@ -808,7 +819,18 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
             case InternalMessageType.ObjectDeleted:
                 Forget(envelope.Subject, ObjectState.Deleted);
                 break;
+            case InternalMessageType.AccountClaimed:
+                OnAccountClaimed(envelope);
+                break;
             case InternalMessageType.SessionClosed:
+                if (!accountSessions.OnClosed(envelope.Subject, envelope.Sender, out var holder))
+                {
+                    // A session that no longer holds its account (its node died and the account logged in again
+                    // elsewhere before the survivors said so): its close must not unload the new session's player.
+                    logger.LogInformation("{Ai}: the session {Session} of account {Account} closed, but {Holder} holds the account now (it logged in again); its objects stay", Name, envelope.Sender, envelope.Subject, holder);
+                    break;
+                }
+
                 if (holdingSessionEvents)
                 {
                     // Taking over: the game has not subscribed yet, and the objects of this account may be among those coming.
@@ -894,6 +916,22 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
     }
 
     private bool TryGetObject(DoId id, out DistributedObject obj) => table.TryGet(id, out obj!);
+
+    /// <summary>A login's claim of its account (on the logic loop, in order with the closes): its session holds the account now.</summary>
+    private void OnAccountClaimed(Envelope envelope)
+    {
+        if (envelope.Sender.Kind != ChannelKind.Session || envelope.Payload.Length < 8)
+        {
+            return;
+        }
+
+        long stamp = System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(envelope.Payload.Span);
+        if (!accountSessions.OnClaimed(envelope.Subject, envelope.Sender, stamp) && !accountSessionsFull)
+        {
+            accountSessionsFull = true;
+            logger.LogWarning("{Ai}: {Count} logged-in accounts are tracked, the most it keeps; the closes of accounts beyond them are raised whichever session sends them (logged once)", Name, accountSessions.Capacity);
+        }
+    }
 
     /// <summary>
     /// Another AI handed an object over to this one: it becomes this AI's with the State Server's values, and a stored
@@ -1148,6 +1186,12 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
     {
         var reader = new WireReader(envelope.Payload.Span);
         var newAi = Channel.Read(ref reader);
+        if (Interlocked.CompareExchange(ref handOverState, 1, 0) != 0)
+        {
+            logger.LogDebug("{Ai}: asked again to hand over to {New} (by another OTP node); it answers once, to every node", Name, newAi);
+            return;
+        }
+
         timersPaused = true;
         logger.LogWarning("{Ai}: AI {New} takes over this AI's objects; its timers stop, and it finishes its queued work and database requests", Name, newAi);
         _ = Task.Run(QuiesceAndHandOverAsync);
@@ -1192,6 +1236,11 @@ public sealed class AiRepository : IParticipant, IObjectBinding, IAsyncDisposabl
     private void OnHandOverFinished(Envelope envelope)
     {
         bool completed = envelope.Payload.Length > 0 && envelope.Payload.Span[0] == 1;
+        if (completed ? Interlocked.Exchange(ref handOverState, 2) == 2 : Interlocked.CompareExchange(ref handOverState, 0, 1) != 1)
+        {
+            return; // another OTP node's word on the same hand-over
+        }
+
         LogicTimer[] all;
         lock (timers)
         {

@@ -12,6 +12,12 @@ public sealed partial class NatsMessageRouter : IPlacementRouter
     /// <summary>The route of a request to this process's own roles: delivered in process, never published.</summary>
     private const string InProcess = "";
 
+    /// <summary>
+    /// How long a gather that no node has answered is kept: longer than any asker waits (an AI waits 30 s for a claim,
+    /// 2 minutes for a take-over, whose answers may take <c>StateServer:AiHandOverTimeout</c>, at most 10 minutes).
+    /// </summary>
+    private static readonly TimeSpan UnansweredGatherLifetime = TimeSpan.FromMinutes(15);
+
     /// <summary>The most routes remembered (objects this process created); past it the memory starts again (see <see cref="routes"/>).</summary>
     private const int MaxRoutes = 1 << 20;
 
@@ -85,10 +91,12 @@ public sealed partial class NatsMessageRouter : IPlacementRouter
 
                 case InternalMessageType.QueryOwned:
                 case InternalMessageType.ClaimAiObjects:
+                case InternalMessageType.TakeOverAi:
+                    // A take-over: every node switches the objects it holds to the new AI, each answering with its
+                    // ClaimedAiObjects and a done (all at once, when the old AI says it stopped).
                     return GatherFromEveryNode(envelope);
                 case InternalMessageType.DeleteAiObjects:
                 case InternalMessageType.ParkAiObjects:
-                case InternalMessageType.TakeOverAi:
                 case InternalMessageType.AiHandedOver:
                 case InternalMessageType.TakenOverAiStarted:
                 case InternalMessageType.ServeDistricts:
@@ -290,7 +298,8 @@ public sealed partial class NatsMessageRouter : IPlacementRouter
 
             if (--gather.Awaited > 0)
             {
-                gather.Swallowed = envelope;
+                gather.Swallowed ??= envelope;
+                gather.FirstAnswer = gather.FirstAnswer == 0 ? Environment.TickCount64 : gather.FirstAnswer;
                 return true;
             }
 
@@ -301,9 +310,11 @@ public sealed partial class NatsMessageRouter : IPlacementRouter
     }
 
     /// <summary>
-    /// Ends gathers older than twice <see cref="NatsBackplaneOptions.NodeTimeout"/>: a node that left before answering
-    /// would hold the asker forever, so the asker gets the last done that came (it has every entry the others sent). On
-    /// the heartbeat timer.
+    /// Ends gathers whose first done came more than twice <see cref="NatsBackplaneOptions.NodeTimeout"/> ago: a node that
+    /// left before answering would hold the asker forever, so the asker gets a done that came (it has every entry the
+    /// others sent). Measured from the first answer, not the request: the nodes answer a take-over only once the old AI
+    /// stopped (up to <c>StateServer:AiHandOverTimeout</c> later), all at about the same time. A gather no node answered
+    /// is forgotten after <see cref="UnansweredGatherLifetime"/> (its asker gave up long before). On the heartbeat timer.
     /// </summary>
     private void ExpireGathers()
     {
@@ -318,7 +329,7 @@ public sealed partial class NatsMessageRouter : IPlacementRouter
         {
             foreach (var (key, gather) in gathers.ToList())
             {
-                if (now - gather.Since > (long)options.NodeTimeout.TotalMilliseconds * 2)
+                if (gather.FirstAnswer != 0 ? now - gather.FirstAnswer > (long)options.NodeTimeout.TotalMilliseconds * 2 : now - gather.Since > (long)UnansweredGatherLifetime.TotalMilliseconds)
                 {
                     gathers.Remove(key);
                     if (gather.Swallowed is { } done)
@@ -342,14 +353,17 @@ public sealed partial class NatsMessageRouter : IPlacementRouter
     private static DoId ParentAt(Envelope envelope, int offset) =>
         envelope.Payload.Length >= offset + DoId.Size ? DoId.Read(envelope.Payload.Span.Slice(offset, DoId.Size)) : DoId.Empty;
 
-    /// <summary>How many dones a gather still awaits, and since when.</summary>
+    /// <summary>How many dones a gather still awaits, since when, and when the first one came.</summary>
     private sealed class Gather(int awaited, long since)
     {
         public int Awaited { get; set; } = awaited;
 
-        /// <summary>The last done held back, for <see cref="ExpireGathers"/>.</summary>
+        /// <summary>A done held back (they are all alike), for <see cref="ExpireGathers"/>.</summary>
         public Envelope? Swallowed { get; set; }
 
         public long Since { get; } = since;
+
+        /// <summary>When the first done came (<see cref="Environment.TickCount64"/>), or 0 while none has.</summary>
+        public long FirstAnswer { get; set; }
     }
 }

@@ -280,6 +280,17 @@ public enum InternalMessageType : ushort
     SessionClosed = 2400,
 
     /// <summary>
+    /// From the Client Agent to <see cref="Channel.SessionEvents"/> when a session logs in (and, answering an older
+    /// claim, to that claim's session): <c>stamp: int64, remote: string</c>; <see cref="Envelope.Sender"/> is the session,
+    /// <see cref="Envelope.Subject"/> its account. Of two claims of one account, the one with the higher
+    /// <c>(stamp, session)</c> holds it: every Client Agent ejects (100) its own session of the account that holds an
+    /// older claim, and an AI ignores the <see cref="SessionClosed"/> of a session that no longer holds its account.
+    /// <c>stamp</c> is a hybrid logical clock (Unix milliseconds, past every stamp its node has heard); <c>remote</c>
+    /// names the new connection in the eject's reason.
+    /// </summary>
+    AccountClaimed = 2472,
+
+    /// <summary>
     /// To the State Server: <c>context: uint32, owner</c>; answered like <see cref="QueryZones"/>, with a
     /// <see cref="QueryEntry"/> for every object <c>owner</c> owns and a <see cref="QueryDone"/>. A resumed session whose
     /// missed updates overflowed uses it to rebuild the owned part of its view (a scan of every object: a rare path).

@@ -18,7 +18,6 @@ internal sealed partial class ClientAgent : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<ClientSession, Task> sessions = new();
     private readonly CancellationTokenSource stop = new();
-    private readonly ConcurrentDictionary<DoId, ClientSession> sessionsByAccount = new();
     private readonly AddressLimits addressLimits;
     private readonly FileDescriptorBudget descriptors;
     private readonly ConcurrentDictionary<Task, byte> handshakes = new();
@@ -59,6 +58,8 @@ internal sealed partial class ClientAgent : IAsyncDisposable
         addressLimits = new AddressLimits(options.MaxConnectionsPerAddress, options.MaxNewConnectionsPerSecondPerAddress);
         descriptors = new FileDescriptorBudget(options.FileDescriptorReserve);
         tls = CreateTlsOptions();
+        accounts = new AccountClaims<ClientSession>(time);
+        claimListener = new ClaimListener(this);
     }
 
     /// <summary>Whether clients must connect with TLS (<c>ClientAgent:Tls:CertificatePath</c> is set).</summary>
@@ -102,6 +103,9 @@ internal sealed partial class ClientAgent : IAsyncDisposable
     public void Start()
     {
         sweepTimer = new Timer(static state => ((ClientAgent)state!).Sweep(), this, Timeout.Infinite, Timeout.Infinite);
+
+        // Before the first login: the claims of the other Client Agents must reach this one before it makes its own.
+        Router.Subscribe(claimListener, Messaging.Channel.SessionEvents);
         acceptor = new TcpAcceptor(Options.Host, Options.Port, 512, "Client Agent", Logger, OnAccepted);
         if (descriptors.Limit is { } limit && descriptors.Reserve > 0)
         {
@@ -146,28 +150,10 @@ internal sealed partial class ClientAgent : IAsyncDisposable
             await sweepTimer.DisposeAsync().ConfigureAwait(false);
         }
 
+        Router.UnsubscribeAll(claimListener);
         Flusher.Dispose();
         stop.Dispose();
     }
-
-    /// <summary>
-    /// Makes <paramref name="session"/> the one session of <paramref name="account"/>; returns the session that held
-    /// it before (to be kicked with 100), or null.
-    /// </summary>
-    internal ClientSession? ClaimAccount(ClientSession session, DoId account)
-    {
-        ClientSession? previous = null;
-        sessionsByAccount.AddOrUpdate(account, session, (_, old) =>
-        {
-            previous = old;
-            return session;
-        });
-        return previous == session ? null : previous;
-    }
-
-    /// <summary>Lets go of <paramref name="account"/> if <paramref name="session"/> still holds it; false when another session took it over.</summary>
-    internal bool ReleaseAccount(ClientSession session, DoId account) =>
-        sessionsByAccount.TryRemove(KeyValuePair.Create(account, session));
 
     internal void OnSessionClosed(ClientSession session)
     {

@@ -396,6 +396,13 @@ internal sealed partial class ClientSession : IParticipant, IInterestView
     /// <inheritdoc />
     public void Deliver(Envelope envelope, ReadOnlySpan<Channel> targets)
     {
+        if (envelope.Type == InternalMessageType.AccountClaimed)
+        {
+            // Another node's newer claim of this session's account, answering this session's own: the agent decides.
+            agent.OnAccountClaimed(envelope);
+            return;
+        }
+
         lock (sync)
         {
             if (stage == SessionStage.Closed)

@@ -203,6 +203,9 @@ internal sealed partial class StateServer : IParticipant, IAsyncDisposable
             case InternalMessageType.SessionClosed:
                 OnSessionClosed(envelope);
                 break;
+            case InternalMessageType.AccountClaimed:
+                // A login's claim, for the Client Agents and the AIs that share the session events' channel.
+                break;
             case InternalMessageType.TakeOverAi:
                 TakeOver(envelope);
                 break;

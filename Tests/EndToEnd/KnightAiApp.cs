@@ -13,6 +13,12 @@ public sealed class KnightAiApp : IAiApplication
 
     public static readonly ZoneGrid Grid = new(10, 10);
 
+    /// <summary>
+    /// The environment variable that gives the AI a second root, the outpost (a realm with this DoId), with the knight
+    /// Tristan in its zone (0, 0): a test with several OTP nodes picks an id the placement puts on another node than the realm.
+    /// </summary>
+    public const string OutpostVariable = "KNIGHT_OUTPOST";
+
     public Task StartAsync(AiRepository ai, CancellationToken cancellation)
     {
         // After an AI restart the realm is still there (taken back from the AI before): spawn it only the first time.
@@ -21,6 +27,11 @@ public sealed class KnightAiApp : IAiApplication
             ai.Create(new Realm { DoId = RealmId, Title = "Camelot" }, DoId.Empty, 0);
             ai.Create(new Knight { Name = "Lancelot", X = 5 }, RealmId, Grid.ZoneOf(0, 0));
             ai.Create(new Knight { Name = "Gawain", X = 25 }, RealmId, Grid.ZoneOf(2, 0));
+            if (DoId.TryParse(Environment.GetEnvironmentVariable(OutpostVariable), out var outpost))
+            {
+                ai.Create(new Realm { DoId = outpost, Title = "Outpost" }, DoId.Empty, 0);
+                ai.Create(new Knight { Name = "Tristan", X = 5 }, outpost, Grid.ZoneOf(0, 0));
+            }
         }
 
         ai.Of<Realm>().Calls.Subscribe(call =>

@@ -94,8 +94,65 @@ public sealed class NatsTwoOtpNodesTests
     }
 
     /// <summary>
+    /// A rolling AI upgrade (<c>--take-over</c>) across two OTP nodes: the running AI has a root on each node (the realm,
+    /// and the outpost the mapping puts on the other node), so each node's State Server hands over the objects it holds
+    /// and the new AI must hear every node's answer before it starts (the asker's router gathers the dones, as for a
+    /// claim). The new AI links to the node the old one does not, so the take-over crosses the backplane both ways.
+    /// </summary>
+    [TestMethod]
+    public async Task ATakeOverOfAnAiWithObjectsOnBothNodes_GivesTheNewAiAllOfThem_TheOldExits0_AndClientsOnBothNodesKeepWorking()
+    {
+        await using var world = await TwoNodes.StartAsync(withOutpost: true);
+        var (holder, other, ai) = (world.Holder, world.Other, world.Ai);
+        await other.WaitForLineAsync(new Regex("Created Realm " + Regex.Escape(world.Outpost.ToString())), Timeout);
+        Assert.AreEqual(0, holder.CountLines(new Regex("Created Realm " + Regex.Escape(world.Outpost.ToString()))), "The outpost is on the node that does not hold the realm.");
+
+        // A client on each node sees a knight of each node: Lancelot (the realm's) and Tristan (the outpost's).
+        await using var near = await LoggedInAsync(world.HolderClients, "near");
+        await using var far = await LoggedInAsync(world.OtherClients, "far");
+        var knights = new List<(PastryClient Client, Knight Lancelot, Knight Tristan)>();
+        foreach (var client in new[] { near, far })
+        {
+            var lancelot = client.Of<Knight>().Created.FirstAsync(k => k.Name == "Lancelot").ToTask();
+            var tristan = client.Of<Knight>().Created.FirstAsync(k => k.Name == "Tristan").ToTask();
+            await client.AddInterestAsync(KnightAiApp.RealmId, KnightAiApp.Grid.ZoneOf(0, 0));
+            await client.AddInterestAsync(world.Outpost, KnightAiApp.Grid.ZoneOf(0, 0));
+            knights.Add((client, await lancelot.WaitAsync(Timeout), await tristan.WaitAsync(Timeout)));
+        }
+
+        await WaveAndHearAsync(far, knights[1].Lancelot, "realm, before", near);
+        await WaveAndHearAsync(near, knights[0].Tristan, "outpost, before", far);
+
+        // The new build, on the other node's link, takes over: all five objects (realm, Lancelot, Gawain, outpost,
+        // Tristan) from both nodes; the old AI hands over and exits 0.
+        await using var newAi = StartLinkedAi(world.OtherDirector, world.Outpost, "--take-over");
+        await newAi.WaitForLineAsync(new Regex("AI application KnightAiApp started"), Timeout);
+        Assert.AreEqual("5", (await newAi.WaitForLineAsync(new Regex(@"took over (\d+) object\(s\)"), Timeout)).Groups[1].Value, newAi.Output);
+        Assert.AreEqual(0, await ai.WaitForExitAsync(Timeout), ai.Output);
+        Assert.AreEqual(1, ai.CountLines(new Regex(@"handed \d+ object\(s\) over to the new AI")), "The old AI acted once on the two nodes' word that the hand-over completed.");
+        foreach (var node in new[] { holder, other })
+        {
+            await node.WaitForLineAsync(new Regex(@"The hand-over of \S+ to \S+ is done"), Timeout);
+        }
+
+        // The clients on both nodes saw nothing leave, and the new AI answers them about both nodes' knights.
+        foreach (var (client, lancelot, tristan) in knights)
+        {
+            Assert.AreEqual(ObjectState.Live, lancelot.State);
+            Assert.AreEqual(ObjectState.Live, tristan.State);
+        }
+
+        await WaveAndHearAsync(far, knights[1].Lancelot, "realm, after", near);
+        await WaveAndHearAsync(near, knights[0].Tristan, "outpost, after", far);
+        await WaveAndHearAsync(far, knights[1].Tristan, "outpost, far, after");
+        StringAssert.DoesNotMatch(newAi.Output + ai.Output + holder.Output + other.Output, new Regex("called off|went away|did not hand|did not answer"), "Every node switched on the old AI's one word, none called its part off or waited for a timeout.");
+    }
+
+    /// <summary>
     /// A nats-server, two OTP nodes (Debug logs) and the Knight AI process, started once the second node joined; the
-    /// realm (a root) and its knights live on one node, chosen by the mapping: which one the logs say.
+    /// realm (a root) and its knights live on one node, chosen by the mapping: which one the logs say. With an outpost,
+    /// the AI links to the first node's Message Director (as a rolling upgrade needs) once that node sees the second,
+    /// and creates a second root that the mapping puts on the node that does not hold the realm.
     /// </summary>
     private sealed class TwoNodes : IAsyncDisposable
     {
@@ -115,23 +172,49 @@ public sealed class NatsTwoOtpNodesTests
 
         public System.Net.IPEndPoint OtherClients { get; private set; } = null!;
 
-        public static async Task<TwoNodes> StartAsync()
+        /// <summary>The Message Director of <see cref="Other"/>, where an AI of the old kind links.</summary>
+        public System.Net.IPEndPoint OtherDirector { get; private set; } = null!;
+
+        /// <summary>The outpost's id (with an outpost): a root the mapping puts on <see cref="Other"/>.</summary>
+        public DoId Outpost { get; private set; }
+
+        public static async Task<TwoNodes> StartAsync(bool withOutpost = false)
         {
             var world = new TwoNodes { nats = await global::Pastry.Tests.Nats.NatsServer.StartAsync() };
             try
             {
+                var connected = new Regex("NATS backplane connected to \\S+ as node (\\S+) ");
                 world.NodeSettings = [.. Deployment.NatsSettings(world.nats), "--Admin:Port", "0", "--Logging:Level", "Debug"];
-                (world.a, var aClients, _) = await PastryProcess.StartOtpAsync(world.NodeSettings);
-                await world.a.WaitForLineAsync(new Regex("NATS backplane connected"), Timeout);
-                (world.b, var bClients, _) = await PastryProcess.StartOtpAsync(world.NodeSettings);
+                (world.a, var aClients, var aDirector) = await PastryProcess.StartOtpAsync(world.NodeSettings);
+                var aNode = DoId.Parse((await world.a.WaitForLineAsync(connected, Timeout)).Groups[1].Value);
+                (world.b, var bClients, var bDirector) = await PastryProcess.StartOtpAsync(world.NodeSettings);
+                var bNode = DoId.Parse((await world.b.WaitForLineAsync(connected, Timeout)).Groups[1].Value);
                 await world.b.WaitForLineAsync(new Regex("joining the OTP node\\(s\\) already on"), Timeout);
-                world.Ai = PastryProcess.Start(["serve", "--role", "ai", "--app", typeof(Knight).Assembly.Location, "--Ai:Application", nameof(KnightAiApp), "--Admin:Enabled", "false", .. Deployment.NatsSettings(world.nats)]);
+                if (withOutpost)
+                {
+                    // The AI's roots are placed by node A's router (it publishes for its links): once A sees B, the
+                    // mapping over both is the one that counts, and an outpost id on the realm's other node is found.
+                    await world.a.WaitForLineAsync(new Regex($"OTP node {bNode} is on the backplane"), Timeout);
+                    DoId[] nodes = [aNode, bNode];
+                    var realmNode = global::Pastry.Nats.Placement.RendezvousPlacement.NodeFor(KnightAiApp.RealmId, nodes);
+                    do
+                    {
+                        world.Outpost = DoId.NewId();
+                    }
+                    while (global::Pastry.Nats.Placement.RendezvousPlacement.NodeFor(world.Outpost, nodes) == realmNode);
+                    world.Ai = StartLinkedAi(aDirector, world.Outpost);
+                }
+                else
+                {
+                    world.Ai = PastryProcess.Start(["serve", "--role", "ai", "--app", typeof(Knight).Assembly.Location, "--Ai:Application", nameof(KnightAiApp), "--Admin:Enabled", "false", .. Deployment.NatsSettings(world.nats)]);
+                }
+
                 await world.Ai.WaitForLineAsync(new Regex("AI application KnightAiApp started"), Timeout);
                 await Task.WhenAny(world.a.WaitForLineAsync(RealmCreated, Timeout), world.b.WaitForLineAsync(RealmCreated, Timeout));
                 bool aHolds = world.a.CountLines(RealmCreated) > 0;
                 Assert.AreEqual(aHolds ? 0 : 1, world.b.CountLines(RealmCreated), "Exactly one node holds the realm.");
                 (world.Holder, world.Other) = aHolds ? (world.a, world.b) : (world.b, world.a);
-                (world.HolderClients, world.OtherClients) = aHolds ? (aClients, bClients) : (bClients, aClients);
+                (world.HolderClients, world.OtherClients, world.OtherDirector) = aHolds ? (aClients, bClients, bDirector) : (bClients, aClients, aDirector);
                 return world;
             }
             catch
@@ -154,6 +237,13 @@ public sealed class NatsTwoOtpNodesTests
             await nats.DisposeAsync();
         }
     }
+
+    /// <summary>The Knight AI with an outpost (<see cref="KnightAiApp.OutpostVariable"/>), linked to the Message Director at <paramref name="director"/>.</summary>
+    private static PastryProcess StartLinkedAi(System.Net.IPEndPoint director, DoId outpost, params string[] extra) =>
+        PastryProcess.StartDll(
+            PastryProcess.PastryDll,
+            new Dictionary<string, string> { [KnightAiApp.OutpostVariable] = outpost.ToString() },
+            ["serve", "--role", "ai", "--app", typeof(Knight).Assembly.Location, "--Ai:Application", nameof(KnightAiApp), "--Ai:MessageDirector", director.ToString(), "--Admin:Enabled", "false", .. extra]);
 
     /// <summary>Waves at <paramref name="knight"/> from <paramref name="client"/> and waits until it and <paramref name="alsoHearing"/> hear the AI's shout.</summary>
     private static async Task WaveAndHearAsync(PastryClient client, Knight knight, string text, PastryClient? alsoHearing = null)

@@ -277,6 +277,67 @@ public sealed class NatsMessageRouterTests
         Assert.IsTrue(keys.All(key => ai.OtpNodeFor(key) == a.NodeId));
     }
 
+    /// <summary>
+    /// A take-over is asked of every OTP node and each answers with its entries and a done, as a claim: the asker's router
+    /// passes every node's entries and only the last done, also when the nodes answer long after the request (they answer
+    /// once the old AI stopped); when a node never answers, the asker gets a done twice the node timeout after the first.
+    /// </summary>
+    [TestMethod]
+    public async Task ATakeOverAnsweredByEveryNode_ReachesTheAskerWithEveryEntryAndOneDone_HoweverLateTheNodesAnswer()
+    {
+        await using var nats = await NatsServer.StartAsync();
+        var options = FastHeartbeatOptions(nats);
+        await using var asker = new NatsMessageRouter(options);
+        await asker.StartAsync();
+        await using var a = new NatsMessageRouter(options, keeper: true);
+        await a.StartAsync();
+        await using var b = new NatsMessageRouter(options, keeper: true);
+        await b.StartAsync();
+        var (aStateServer, bStateServer, newAi) = (new Recorder("a's State Server"), new Recorder("b's State Server"), new Recorder("the new AI"));
+        a.Subscribe(aStateServer, Channel.StateServer);
+        b.Subscribe(bStateServer, Channel.StateServer);
+        a.AnnounceReady();
+        b.AnnounceReady();
+        var ai = new Channel(ChannelKind.Participant, DoId.NewId(), 0);
+        asker.Subscribe(newAi, ai);
+        await asker.FlushAsync();
+        await UntilAsync(() => asker.LiveOtpNodes.Length == 2, "the asker sees both OTP nodes");
+
+        // 1. Both nodes answer three node timeouts after the request (an old AI that took its time to stop).
+        asker.Publish(new Envelope(InternalMessageType.TakeOverAi, ai, DoId.Empty, BitConverter.GetBytes(1u)), Channel.StateServer);
+        await aStateServer.NextAsync();
+        await bStateServer.NextAsync();
+        var since = System.Diagnostics.Stopwatch.StartNew();
+        while (since.Elapsed < options.NodeTimeout * 3)
+        {
+            await Task.Delay(options.HeartbeatInterval); // time must pass here: the asker's heartbeat timer checks the gather meanwhile
+        }
+
+        Answer(a, ai, 1, entry: 1);
+        Assert.AreEqual((InternalMessageType.ClaimedAiObject, 1ul), Seen(await newAi.NextAsync()));
+        Answer(b, ai, 1, entry: 2);
+        Assert.AreEqual((InternalMessageType.ClaimedAiObject, 2ul), Seen(await newAi.NextAsync()));
+        Assert.AreEqual((InternalMessageType.QueryDone, 0ul), Seen(await newAi.NextAsync()), "One done, after every node's entries.");
+        b.Publish(new Envelope(InternalMessageType.ClaimedAiObject, Channel.StateServer, new DoId(0, 3), BitConverter.GetBytes(1u)), ai);
+        Assert.AreEqual((InternalMessageType.ClaimedAiObject, 3ul), Seen(await newAi.NextAsync()), "Only one done reached the asker.");
+
+        // 2. Node b never answers: the asker gets a's entry, then a done twice the node timeout after a's answer.
+        asker.Publish(new Envelope(InternalMessageType.TakeOverAi, ai, DoId.Empty, BitConverter.GetBytes(2u)), Channel.StateServer);
+        await aStateServer.NextAsync();
+        await bStateServer.NextAsync();
+        Answer(a, ai, 2, entry: 4);
+        Assert.AreEqual((InternalMessageType.ClaimedAiObject, 4ul), Seen(await newAi.NextAsync()));
+        Assert.AreEqual((InternalMessageType.QueryDone, 0ul), Seen(await newAi.NextAsync()), "The done of the node that answered, once the other is given up.");
+
+        static void Answer(NatsMessageRouter node, Channel ai, uint context, ulong entry)
+        {
+            node.Publish(new Envelope(InternalMessageType.ClaimedAiObject, Channel.StateServer, new DoId(0, entry), BitConverter.GetBytes(context)), ai);
+            node.Publish(new Envelope(InternalMessageType.QueryDone, Channel.StateServer, DoId.Empty, BitConverter.GetBytes(context)), ai);
+        }
+
+        static (InternalMessageType Type, ulong Entry) Seen((Envelope Envelope, Channel[] Targets) received) => (received.Envelope.Type, received.Envelope.Subject.Low);
+    }
+
     /// <summary>Waits for <paramref name="condition"/>, checked at each heartbeat-sized step, failing after <see cref="Timeout"/>.</summary>
     private static async Task UntilAsync(Func<bool> condition, string what)
     {

@@ -61,12 +61,19 @@ public sealed class TavernProcess : IAsyncDisposable
     /// Starts the Tavern's OTP alone (<c>serve --role otp</c>) on <paramref name="database"/>, for split roles: the AI
     /// runs in its own process (<see cref="StartAiAsync"/>) and connects to <see cref="MessageDirector"/>.
     /// </summary>
-    public static async Task<TavernProcess> StartOtpAsync(string database, params string[] extra)
+    public static Task<TavernProcess> StartOtpAsync(string database, params string[] extra) =>
+        StartOtpOnAsync(["--Database:Path", database, "--Database:AutoMigrate", "true"], extra);
+
+    /// <summary>
+    /// As <see cref="StartOtpAsync(string, string[])"/>, on the database <paramref name="databaseSettings"/> name (for
+    /// example a <c>TempDatabase</c>'s <c>ServeSettings</c>: PostgreSQL, migrated beforehand with <see cref="MigrateAsync"/>).
+    /// </summary>
+    public static async Task<TavernProcess> StartOtpOnAsync(string[] databaseSettings, params string[] extra)
     {
         var process = PastryProcess.StartDll(
             TavernDll,
             null,
-            ["serve", "--role", "otp", "--Database:Path", database, "--Database:AutoMigrate", "true", "--ClientAgent:Port", "0", "--MessageDirector:Port", "0", "--Admin:Port", "0", "--Accounts:Pbkdf2Iterations", "1000", .. extra]);
+            ["serve", "--role", "otp", .. databaseSettings, "--ClientAgent:Port", "0", "--MessageDirector:Port", "0", "--Admin:Port", "0", "--Accounts:Pbkdf2Iterations", "1000", .. extra]);
         try
         {
             var (clients, director) = await process.WaitForListenersAsync();
@@ -77,6 +84,16 @@ public sealed class TavernProcess : IAsyncDisposable
             await process.DisposeAsync();
             throw;
         }
+    }
+
+    /// <summary>
+    /// <c>tavern migrate</c> (the <c>pastry migrate</c> command with the Tavern's models) with
+    /// <paramref name="arguments"/> naming the database, for example <c>--provider postgres --connection ...</c>; it must exit 0.
+    /// </summary>
+    public static async Task MigrateAsync(params string[] arguments)
+    {
+        await using var migrate = PastryProcess.StartDll(TavernDll, null, ["migrate", .. arguments]);
+        Assert.AreEqual(0, await migrate.WaitForExitAsync(TimeSpan.FromSeconds(60)), migrate.Output);
     }
 
     /// <summary>The Message Director's end point, for an OTP started alone.</summary>
@@ -109,6 +126,9 @@ public sealed class TavernProcess : IAsyncDisposable
     }
 
     public Task<Match> WaitForLineAsync(Regex pattern, TimeSpan? timeout = null) => process.WaitForLineAsync(pattern, timeout);
+
+    /// <summary>How many output lines so far match <paramref name="pattern"/>.</summary>
+    public int CountLines(Regex pattern) => process.CountLines(pattern);
 
     /// <summary>Starts a Tavern client process against this server: <c>play</c> or <c>bots</c> with its options.</summary>
     public PastryProcess StartClient(IReadOnlyDictionary<string, string>? environment, params string[] arguments) =>
