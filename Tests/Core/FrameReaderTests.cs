@@ -95,8 +95,36 @@ public sealed class FrameReaderTests
         CollectionAssert.AreEqual(new[] { (ushort)MessageType.Heartbeat }, rest.Types, "a resumed session reads on from the frame after Resume");
     }
 
+    [TestMethod]
+    public async Task ReadAsync_ReportsEachReadsBytesAndFrames_AndNothingForAReadThatCompletedNoFrame()
+    {
+        var heartbeat = FrameBytes(MessageType.Heartbeat);
+        var sync = FrameBytes(MessageType.ClockSync, 1, 2, 3, 4);
+        var bytes = heartbeat.Concat(heartbeat).Concat(sync).ToArray();
+        int firstRead = (2 * heartbeat.Length) + 3;
+        var handler = new Recorder();
+
+        // Read 1: two whole frames and 3 bytes of the third; read 2: 2 more bytes (no frame done); read 3: the rest.
+        var outcome = await FrameReader.ReadAsync(Over(bytes[..firstRead], bytes[firstRead..(firstRead + 2)], bytes[(firstRead + 2)..]), 1024, handler, CancellationToken.None);
+
+        Assert.AreEqual(FrameReadEnd.Closed, outcome.End);
+        CollectionAssert.AreEqual(new[] { ((long)(2 * heartbeat.Length), 2), ((long)sync.Length, 1) }, handler.Reads, "one report per read that completed frames, with its bytes and frame count");
+    }
+
+    [TestMethod]
+    public async Task Open_LeavesTheStreamOpen_WhenTheReaderCompletes()
+    {
+        var stream = new MemoryStream(FrameBytes(MessageType.Heartbeat));
+        var reader = FrameReader.Open(stream);
+        await FrameReader.ReadAsync(reader, 1024, new Recorder(), CancellationToken.None);
+        await reader.CompleteAsync();
+        Assert.IsTrue(stream.CanRead, "the end owns its stream and closes it itself");
+    }
+
     private sealed class Recorder : IFrameHandler
     {
+        public List<(long Bytes, int Frames)> Reads { get; } = new();
+
         public List<ushort> Types { get; } = new();
 
         public List<byte[]> Payloads { get; } = new();
@@ -115,6 +143,7 @@ public sealed class FrameReaderTests
         public ValueTask OnReadAsync(long bytes, int frames, CancellationToken cancellation)
         {
             Bytes += bytes;
+            Reads.Add((bytes, frames));
             return default;
         }
     }

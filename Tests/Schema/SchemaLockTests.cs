@@ -104,11 +104,20 @@ public sealed class SchemaLockTests
         var first = SchemaLock.Update(Registry(HeroVersions.V1), previous: null);
         var changes = SchemaCompatibility.Compare(first, SchemaLock.Update(Registry(HeroVersions.V2), first));
         Assert.IsFalse(changes.Any(c => c.IsBreaking), string.Join("\n", changes));
-        var rules = changes.Select(c => c.Rule + " " + c.Subject).ToList();
-        CollectionAssert.IsSubsetOf(
-            new[] { "add-field Hero.Level (field 3)", "rename-field Hero.Gold (field 1)", "widen-validator Hero.Gold (field 1)", "add-optional-parameter Hero.Wave() (rpc 0) parameter times", "add-rpc Hero.Cheer() (rpc 1)", "add-class Pet" },
-            rules,
-            string.Join("\n", rules));
+        // Every line `pastry schema --check` prints for V1 -> V2, in its order: rename and validator of a field before the
+        // class's new fields, then its RPCs, then the new classes.
+        CollectionAssert.AreEqual(
+            new[]
+            {
+                "compatible rename-field            Hero.Gold (field 1): renamed to Coins; the wire id is kept, so old clients are unaffected and 'pastry migrate' renames the column",
+                "compatible widen-validator         Hero.Gold (field 1): Range(ConvertValueInInvariantCulture=false, Maximum=1000, MaximumIsExclusive=false, Minimum=0, MinimumIsExclusive=false, OperandType=Int32, ParseLimitsInInvariantCulture=false) -> Range(ConvertValueInInvariantCulture=false, Maximum=5000, MaximumIsExclusive=false, Minimum=0, MinimumIsExclusive=false, OperandType=Int32, ParseLimitsInInvariantCulture=false): every value it allowed is still allowed",
+                "compatible add-field               Hero.Level (field 3): a new int32 field; old clients are never sent it",
+                "compatible add-optional-parameter  Hero.Wave() (rpc 0) parameter times: old clients end the call before it and get its default",
+                "compatible add-rpc                 Hero.Cheer() (rpc 1): a new RPC; old clients never call it and are never sent it",
+                "compatible add-class               Pet: a new model; old clients are never sent its objects",
+            },
+            changes.Select(c => c.ToString()).ToList(),
+            string.Join("\n", changes));
     }
 
     [TestMethod]
@@ -122,26 +131,29 @@ public sealed class SchemaLockTests
         StringAssert.Contains(changes.Single(c => c.Rule == "tighten-validator").Detail, "MaxLength(Length=24) -> MaxLength(Length=12)");
     }
 
-    /// <summary>Each rule on one edit of the V1 lock's JSON (the lock is data, so an edit stands for a model change).</summary>
+    /// <summary>
+    /// Each rule on one edit of the V1 lock's JSON (the lock is data, so an edit stands for a model change), with the whole
+    /// line <c>pastry schema --check</c> prints for it: the operator reads the subject and the reason, so they are pinned.
+    /// </summary>
     [TestMethod]
-    [DataRow("Gold int32 -> int64", false, "widen-type")]
-    [DataRow("Gold int32 -> string", true, "change-field-type")]
-    [DataRow("Motto ownsend -> none", true, "revoke-client-send")]
-    [DataRow("Gold ai -> clsend", false, "grant-client-send")]
-    [DataRow("Gold db dropped", false, "change-keywords")]
-    [DataRow("Gold Range 0..1000 -> 10..1000", true, "tighten-validator")]
-    [DataRow("Gold Range 0..1000 -> -5..2000", false, "widen-validator")]
-    [DataRow("Gold Range dropped", false, "widen-validator")]
-    [DataRow("Name MaxLength 24 -> unlimited", false, "widen-validator")]
-    [DataRow("Name RegularExpression added", true, "tighten-validator")]
-    [DataRow("Name MaxLength argument of unknown direction", true, "change-validator")]
-    [DataRow("Wave removed", true, "remove-rpc")]
-    [DataRow("Wave required parameter added", true, "add-required-parameter")]
-    [DataRow("Wave parameter removed", true, "remove-parameter")]
-    [DataRow("Wave parameter int32", true, "change-parameter-type")]
-    [DataRow("Wave clsend -> ownsend", true, "revoke-client-send")]
-    [DataRow("Hero removed", true, "remove-class")]
-    public void Check_Rule(string edit, bool breaking, string rule)
+    [DataRow("Gold int32 -> int64", false, "widen-type", "compatible widen-type              Hero.Gold (field 1): int32 -> int64: every old value fits the new type")]
+    [DataRow("Gold int32 -> string", true, "change-field-type", "breaking   change-field-type       Hero.Gold (field 1): int32 -> string: old clients would misread the values")]
+    [DataRow("Motto ownsend -> none", true, "revoke-client-send", "breaking   revoke-client-send      Hero.Motto (field 2): clients could send it (ram, db, ownsend), now none may; an old client that sends it would be ejected")]
+    [DataRow("Gold ai -> clsend", false, "grant-client-send", "compatible grant-client-send       Hero.Gold (field 1): more clients may send it than before")]
+    [DataRow("Gold db dropped", false, "change-keywords", "compatible change-keywords         Hero.Gold (field 1): [db, ai] -> [ai]: these keywords decide storage and routing on the server, not the wire format")]
+    [DataRow("Gold Range 0..1000 -> 10..1000", true, "tighten-validator", "breaking   tighten-validator       Hero.Gold (field 1): Range(ConvertValueInInvariantCulture=false, Maximum=1000, MaximumIsExclusive=false, Minimum=0, MinimumIsExclusive=false, OperandType=Int32, ParseLimitsInInvariantCulture=false) -> Range(ConvertValueInInvariantCulture=false, Maximum=1000, MaximumIsExclusive=false, Minimum=10, MinimumIsExclusive=false, OperandType=Int32, ParseLimitsInInvariantCulture=false): values old clients may send are now refused (eject 127)")]
+    [DataRow("Gold Range 0..1000 -> -5..2000", false, "widen-validator", "compatible widen-validator         Hero.Gold (field 1): Range(ConvertValueInInvariantCulture=false, Maximum=1000, MaximumIsExclusive=false, Minimum=0, MinimumIsExclusive=false, OperandType=Int32, ParseLimitsInInvariantCulture=false) -> Range(ConvertValueInInvariantCulture=false, Maximum=2000, MaximumIsExclusive=false, Minimum=-5, MinimumIsExclusive=false, OperandType=Int32, ParseLimitsInInvariantCulture=false): every value it allowed is still allowed")]
+    [DataRow("Gold Range dropped", false, "widen-validator", "compatible widen-validator         Hero.Gold (field 1): Range(ConvertValueInInvariantCulture=false, Maximum=1000, MaximumIsExclusive=false, Minimum=0, MinimumIsExclusive=false, OperandType=Int32, ParseLimitsInInvariantCulture=false) removed: every value it allowed is still allowed")]
+    [DataRow("Name MaxLength 24 -> unlimited", false, "widen-validator", "compatible widen-validator         Hero.Name (field 0): MaxLength(Length=24) -> MaxLength(Length=-1): every value it allowed is still allowed")]
+    [DataRow("Name RegularExpression added", true, "tighten-validator", "breaking   tighten-validator       Hero.Name (field 0): RegularExpression(Pattern=^[a-z]+$) added: values old clients may send are now refused (eject 127)")]
+    [DataRow("Name MaxLength argument of unknown direction", true, "change-validator", "breaking   change-validator        Hero.Name (field 0): MaxLength(Length=24) -> MaxLength(Flavour=strict, Length=24): cannot tell whether it allows every value it allowed before, so it counts as tightened")]
+    [DataRow("Wave removed", true, "remove-rpc", "breaking   remove-rpc              Hero.Wave() (rpc 0): the RPC is gone and its id is retired; old clients still call or receive it")]
+    [DataRow("Wave required parameter added", true, "add-required-parameter", "breaking   add-required-parameter  Hero.Wave() (rpc 0) parameter times: old clients do not send it; give it a default value to make it optional")]
+    [DataRow("Wave parameter removed", true, "remove-parameter", "breaking   remove-parameter        Hero.Wave() (rpc 0) parameter to: old clients still send it")]
+    [DataRow("Wave parameter int32", true, "change-parameter-type", "breaking   change-parameter-type   Hero.Wave() (rpc 0) parameter to: string -> int32: the values on the wire change")]
+    [DataRow("Wave clsend -> ownsend", true, "revoke-client-send", "breaking   revoke-client-send      Hero.Wave() (rpc 0): clients could send it (broadcast, clsend), now only its owner may; an old client that sends it would be ejected")]
+    [DataRow("Hero removed", true, "remove-class", "breaking   remove-class            Hero: the model is gone; old clients still expect its objects (keep it, or ship a new app version)")]
+    public void Check_Rule(string edit, bool breaking, string rule, string line)
     {
         var old = SchemaLock.Update(Registry(HeroVersions.V1), previous: null);
         var current = SchemaLock.Parse(old.ToJson(), "copy");
@@ -179,5 +191,6 @@ public sealed class SchemaLockTests
         Assert.HasCount(1, found, string.Join("\n", changes));
         Assert.AreEqual(breaking, found[0].IsBreaking, found[0].ToString());
         Assert.AreEqual(breaking, changes.Any(c => c.IsBreaking), string.Join("\n", changes));
+        Assert.AreEqual(line, found[0].ToString(), "the line `pastry schema --check` prints");
     }
 }
