@@ -18,6 +18,9 @@
 # mutant's killedBy then lists every test that kills it, so a "before" score (killed by tests older than a change)
 # can be read from the same report.
 #
+# MUTATE='**/Wire/FrameOutbox.cs' narrows the chunk(s) named to those globs (comma-separated), to check quickly that new
+# tests kill one file's survivors before a whole chunk is run again; its report is then <chunk>.partial.json.
+#
 # Needs dotnet-stryker (dotnet tool install -g dotnet-stryker; 5.1.0 was used) and python3 for the sum.
 set -euo pipefail
 export PATH="$PATH:$HOME/.dotnet/tools"
@@ -49,6 +52,8 @@ want=("$@")
 for entry in "${chunks[@]}"; do
   IFS='|' read -r name project mutate filter <<<"$entry"
   if ((${#want[@]})) && [[ ! " ${want[*]} " == *" $name "* ]]; then continue; fi
+  report_name=$name
+  if [[ -n "${MUTATE:-}" ]]; then mutate=$MUTATE; report_name=$name.partial; fi
   copy=$(mktemp -d "/tmp/stryker-$name.XXXX")
   git -C "$repo" archive HEAD | tar -x -C "$copy"
   mutate_json=$(python3 -c 'import json,sys; print(json.dumps(sys.argv[1].split(",")))' "$mutate")
@@ -61,16 +66,16 @@ for entry in "${chunks[@]}"; do
   "test-case-filter": "$filter"
 } }
 JSON
-  echo "== $name: $(date -u +%H:%M:%S) in $copy (commit $(git -C "$repo" rev-parse --short HEAD)); $(uptime)" | tee -a "$out/runs.log"
+  echo "== $report_name: $(date -u +%H:%M:%S) in $copy (commit $(git -C "$repo" rev-parse --short HEAD)); $(uptime)" | tee -a "$out/runs.log"
   start=$(date +%s)
-  (cd "$copy/Tests" && nice -n 10 dotnet-stryker --skip-version-check -L >"$out/$name.console.log" 2>&1) || true
+  (cd "$copy/Tests" && nice -n 10 dotnet-stryker --skip-version-check -L >"$out/$report_name.console.log" 2>&1) || true
   report=$(ls -t "$copy"/Tests/StrykerOutput/*/reports/mutation-report.json 2>/dev/null | head -1 || true)
   if [[ -n "$report" ]]; then
-    cp "$report" "$out/$name.json"
-    echo "== $name: done in $(( ($(date +%s) - start) / 60 )) min; $(uptime)" | tee -a "$out/runs.log"
+    cp "$report" "$out/$report_name.json"
+    echo "== $report_name: done in $(( ($(date +%s) - start) / 60 )) min; $(uptime)" | tee -a "$out/runs.log"
     rm -rf "$copy"
   else
-    echo "== $name: no report (see $out/$name.console.log; copy kept in $copy)" | tee -a "$out/runs.log"
+    echo "== $report_name: no report (see $out/$report_name.console.log; copy kept in $copy)" | tee -a "$out/runs.log"
   fi
 done
 python3 "$repo/Tests/stryker/sum-scores.py" "$out"
