@@ -658,6 +658,12 @@ public sealed class WebSocketFrameStreamTests
 
         public override ValueTask SendAsync(ReadOnlyMemory<byte> buffer, WebSocketMessageType messageType, bool endOfMessage, CancellationToken cancellationToken)
         {
+            // An empty message would mean the write made no progress (and a loop that makes none never ends).
+            if (buffer.IsEmpty)
+            {
+                throw new InvalidOperationException("the stream sent an empty WebSocket message");
+            }
+
             Sent.Add((buffer.ToArray(), messageType, endOfMessage));
             return ValueTask.CompletedTask;
         }
