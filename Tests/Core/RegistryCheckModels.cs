@@ -204,6 +204,41 @@ public static class Misdeclared<TScope>
 /// <summary>Models declared correctly, for the checks of what registration builds from them.</summary>
 public static class WellDeclared<TScope>
 {
+    /// <summary>A base class's together-indexes apply to the models that derive from it.</summary>
+    [UniqueTogether(nameof(Realm), nameof(Level))]
+    [IndexTogether(nameof(Level), nameof(Realm))]
+    public abstract class RankedBase<T> : DistributedObject<T>
+        where T : RankedBase<T>
+    {
+        [Db]
+        public string Realm { get => Get<string>(); set => Set(value); }
+
+        [Db]
+        public int Level { get => Get<int>(); set => Set(value); }
+    }
+
+    /// <summary>A base class with a virtual RPC, which a model overrides.</summary>
+    public abstract class BellBase<T> : DistributedObject<T>
+        where T : BellBase<T>
+    {
+        [NotDistributed]
+        public string Rung { get; protected set; } = string.Empty;
+
+        [Distributed, ClSend]
+        public virtual void Ring(int times) => Rung = "base " + times;
+    }
+
+    public sealed class ChurchBell : BellBase<ChurchBell>
+    {
+        public override void Ring(int times) => Rung = "church " + times;
+    }
+
+    public sealed class Champion : RankedBase<Champion>
+    {
+        [Ram]
+        public int Wins { get => Get<int>(); set => Set(value); }
+    }
+
     /// <summary>Every kind of index, a field in two unique indexes, and a together-index whose IgnoreCase has no string to apply to.</summary>
     [UniqueTogether(nameof(Holder), nameof(Slot), IgnoreCase = true)]
     [UniqueTogether(nameof(Slot), nameof(Rank), IgnoreCase = true)]

@@ -204,6 +204,36 @@ public sealed class RegistryCheckTests
     }
 
     [TestMethod]
+    public void TogetherIndexes_OfABaseClass_ApplyToTheModelsDerivedFromIt()
+    {
+        var model = ModelInfo.For<WellDeclared<int>.Champion>();
+
+        CollectionAssert.AreEqual(new[] { "ux__Champion__Realm__Level", "ix__Champion__Level__Realm" }, model.Indexes.Select(i => i.Name).ToArray());
+        CollectionAssert.AreEqual(new[] { "Realm", "Level", "Wins" }, model.Fields.Select(f => f.Name).ToArray(), "Base class fields come first.");
+    }
+
+    [TestMethod]
+    public void OverridingABaseClassRpc_IsTheSameRpc_AndRunsTheOverride()
+    {
+        // Before the fix, registration refused the model: "ChurchBell.Ring: [Distributed] methods cannot be overloaded".
+        var model = ModelInfo.For<WellDeclared<int>.ChurchBell>();
+        var bell = new WellDeclared<int>.ChurchBell();
+
+        var ring = model.Methods.Single();
+        Assert.AreEqual("Ring", ring.Name);
+        Assert.IsTrue(ring.IsClSend, "The base's keywords rule.");
+        ring.Invoke(bell, new object?[] { 3 });
+        Assert.AreEqual("church 3", bell.Rung);
+    }
+
+    [TestMethod]
+    public void RenamedFrom_WithoutNames_HasNoFormerNames()
+    {
+        Assert.IsEmpty(new RenamedFromAttribute(null!).FormerNames);
+        CollectionAssert.AreEqual(new[] { "Coins", "Money" }, new RenamedFromAttribute("Coins", "Money").FormerNames.ToArray());
+    }
+
+    [TestMethod]
     public void SchemaText_ListsEachFieldRpcAndIndexWithItsKeywordsAndValidators()
     {
         var registry = ModelRegistry.FromTypes(new[] { typeof(WellDeclared<int>.Ledger), typeof(WellDeclared<int>.Vault) });
