@@ -118,6 +118,29 @@ public sealed class SchemaLockFileTests
     }
 
     [TestMethod]
+    public void Update_ListsMembersInIdOrder_EvenWhenANewFieldIsDeclaredFirst_AndOmitsEmptyValidators()
+    {
+        var first = SchemaLock.Update(ModelRegistry.FromAssemblies(ModelAssembly.Load(HeroVersions.V1)), previous: null);
+        var second = SchemaLock.Update(ModelRegistry.FromAssemblies(ModelAssembly.Load(HeroVersions.V2)), first);
+
+        var hero = second.Find("Hero")!;
+        CollectionAssert.AreEqual(new[] { "0 Name", "1 Coins", "2 Motto", "3 Level" }, hero.Fields.Select(f => $"{f.Id} {f.Name}").ToList(), "Level is declared first but is the newest id");
+        CollectionAssert.AreEqual(new[] { "0 Wave", "1 Cheer" }, hero.Methods.Select(m => $"{m.Id} {m.Name}").ToList());
+        Assert.IsNull(hero.Fields[3].Validators, "a field without validators records none, not an empty list");
+        Assert.IsNull(hero.Methods[0].Parameters[0].Validators, "a parameter without validators records none, not an empty list");
+        Assert.AreEqual(
+            "Range(ConvertValueInInvariantCulture=false, Maximum=5000, MaximumIsExclusive=false, Minimum=0, MinimumIsExclusive=false, OperandType=Int32, ParseLimitsInInvariantCulture=false)",
+            hero.Fields[1].Validators!.Single().ToString(),
+            "the kind drops the Attribute suffix; the arguments are the validator's public properties, sorted");
+        Assert.AreEqual(
+            "Range(ConvertValueInInvariantCulture=false, Maximum=10, MaximumIsExclusive=false, Minimum=0, MinimumIsExclusive=true, OperandType=Int32, ParseLimitsInInvariantCulture=false)",
+            SchemaLock.Describe(new System.ComponentModel.DataAnnotations.RangeAttribute(0, 10) { MinimumIsExclusive = true }).ToString(),
+            "a true flag is recorded as true");
+        Assert.AreEqual(second.Hash, SchemaLock.Parse(second.ToJson(), "again").Hash);
+        Assert.IsFalse(string.IsNullOrEmpty(second.Hash), "the lock records the registry's schema hash");
+    }
+
+    [TestMethod]
     public void Update_AddsNoHistory_WhenThePreviousLockHasNoHash()
     {
         var registry = ModelRegistry.FromAssemblies(ModelAssembly.Load(HeroVersions.V1));
