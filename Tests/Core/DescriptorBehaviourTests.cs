@@ -122,8 +122,9 @@ public sealed class DescriptorBehaviourTests
     [TestMethod]
     public void Parameters_KnowTheirDefaults_AndAnOlderCallerGetsThem()
     {
-        var say = Ledger.GetMethod("Say");
-        var shout = Ledger.GetMethod("Shout");
+        var fresh = RegistryCheckTests.Fresh<WellDeclared<int>.Ledger>();
+        var say = fresh.GetMethod("Say");
+        var shout = fresh.GetMethod("Shout");
 
         Assert.IsFalse(say.Parameters[0].IsOptional);
         Assert.IsNull(say.Parameters[0].DefaultValue);

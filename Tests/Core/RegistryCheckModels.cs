@@ -84,6 +84,9 @@ public static class Misdeclared<TScope>
         [Ai]
         public int[,] Grid => new int[1, 1];
 
+        [Ram]
+        public DateTime Since => default;
+
         [Required]
         public string Name { get => string.Empty; private set => _ = value; }
 

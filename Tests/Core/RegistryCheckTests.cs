@@ -9,6 +9,18 @@ public sealed class RegistryCheckTests
 {
     private const string Supported = "int, long, float, double, bool, string, byte[], DateTime, DoId, and arrays of these";
 
+    /// <summary>
+    /// A build of <typeparamref name="T"/>'s descriptor that bypasses ModelInfo's cache, so that what is asserted is
+    /// what the builder makes now (a cached descriptor may have been built by an earlier test).
+    /// </summary>
+    internal static ModelInfo Fresh<T>()
+    {
+        var problems = new List<string>();
+        var built = ModelInfoBuilder.Build(typeof(T), problems);
+        Assert.IsEmpty(problems);
+        return built!;
+    }
+
     private static IReadOnlyList<string> ProblemsOf(params Type[] types) =>
         Assert.ThrowsExactly<ModelDeclarationException>(() => ModelRegistry.FromTypes(types)).Problems;
 
@@ -68,7 +80,7 @@ public sealed class RegistryCheckTests
             new[]
             {
                 Expected("Open", "bool"), Expected("Gold", "long"), Expected("Speed", "float"), Expected("Weight", "double"),
-                Expected("Rank", "int?"), Expected("Grid", "int[,]"), Expected("Name", "string"),
+                Expected("Rank", "int?"), Expected("Grid", "int[,]"), Expected("Since", "DateTime"), Expected("Name", "string"),
             },
             problems.ToArray(),
             "Every keyword (and [Required] alone) counts; properties without keywords (Title, Mood) are simply not fields.");
@@ -180,7 +192,7 @@ public sealed class RegistryCheckTests
     [TestMethod]
     public void Indexes_AreBuiltFromFieldAndClassAttributes_AndMarkTheirFieldsUnique()
     {
-        var model = ModelInfo.For<WellDeclared<int>.Vault>();
+        var model = Fresh<WellDeclared<int>.Vault>();
 
         CollectionAssert.AreEqual(
             new[] { "ux__Vault__Handle__ci", "ix__Vault__Level", "ux__Vault__Holder__Slot__ci", "ux__Vault__Slot__Rank", "ix__Vault__Level__Slot" },
@@ -206,7 +218,7 @@ public sealed class RegistryCheckTests
     [TestMethod]
     public void TogetherIndexes_OfABaseClass_ApplyToTheModelsDerivedFromIt()
     {
-        var model = ModelInfo.For<WellDeclared<int>.Champion>();
+        var model = Fresh<WellDeclared<int>.Champion>();
 
         CollectionAssert.AreEqual(new[] { "ux__Champion__Realm__Level", "ix__Champion__Level__Realm" }, model.Indexes.Select(i => i.Name).ToArray());
         CollectionAssert.AreEqual(new[] { "Realm", "Level", "Wins" }, model.Fields.Select(f => f.Name).ToArray(), "Base class fields come first.");
@@ -216,7 +228,7 @@ public sealed class RegistryCheckTests
     public void OverridingABaseClassRpc_IsTheSameRpc_AndRunsTheOverride()
     {
         // Before the fix, registration refused the model: "ChurchBell.Ring: [Distributed] methods cannot be overloaded".
-        var model = ModelInfo.For<WellDeclared<int>.ChurchBell>();
+        var model = Fresh<WellDeclared<int>.ChurchBell>();
         var bell = new WellDeclared<int>.ChurchBell();
 
         var ring = model.Methods.Single();
@@ -310,7 +322,7 @@ public sealed class RegistryCheckTests
     [TestMethod]
     public void MembersAndExcludedProperties_AreFoundInDeclarationOrder()
     {
-        var model = ModelInfo.For<WellDeclared<int>.Ledger>();
+        var model = Fresh<WellDeclared<int>.Ledger>();
 
         CollectionAssert.AreEqual(new[] { "Gold", "Note", "Seen", "Keeper", "Tag" }, model.Fields.Select(f => f.Name).ToArray(), "Not the indexer, not [NotDistributed] ones, not the get-only ones.");
         CollectionAssert.AreEqual(new[] { "Say", "Shout", "Ring" }, model.Methods.Select(m => m.Name).ToArray());
@@ -323,7 +335,7 @@ public sealed class RegistryCheckTests
     [TestMethod]
     public void Lookups_ByNameAndWireId_FindEachMember_AndNameWhatIsMissing()
     {
-        var model = ModelInfo.For<WellDeclared<int>.Ledger>();
+        var model = Fresh<WellDeclared<int>.Ledger>();
 
         var field = Assert.ThrowsExactly<KeyNotFoundException>(() => model.GetField("Gems"));
         Assert.AreEqual("Ledger has no field named 'Gems'. Fields: Gold, Note, Seen, Keeper, Tag.", field.Message);
