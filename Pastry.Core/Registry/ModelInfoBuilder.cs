@@ -62,7 +62,7 @@ internal static class ModelInfoBuilder
             }
 
             var declaredMethods = declaring.GetMethods(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.DeclaredOnly)
-                .Where(m => m.IsDefined(typeof(DistributedAttribute), inherit: true))
+                .Where(m => m.IsDefined(typeof(DistributedAttribute), inherit: true) && !OverridesRpc(m))
                 .OrderBy(m => m.MetadataToken);
             foreach (var method in declaredMethods)
             {
@@ -279,6 +279,16 @@ internal static class ModelInfoBuilder
 
         CheckKeywords(name, keywords, problems);
         return ok ? new MethodDescriptor(info, method, index, keywords, parameters.ToArray()) : null;
+    }
+
+    /// <summary>
+    /// Whether <paramref name="method"/> overrides a base class's <c>[Distributed]</c> method: it is the same RPC (the
+    /// base's descriptor calls it virtually, with the base's keywords), not a second one of the same name.
+    /// </summary>
+    private static bool OverridesRpc(MethodInfo method)
+    {
+        var original = method.GetBaseDefinition();
+        return original.DeclaringType != method.DeclaringType && original.IsDefined(typeof(DistributedAttribute), inherit: false);
     }
 
     private static FieldKeywords KeywordsOf(MemberInfo member)

@@ -44,7 +44,9 @@ public sealed record RpcCall(DistributedObject Target, MethodDescriptor Method, 
                 return constant.Value;
             case MemberExpression { Expression: ConstantExpression closure, Member: FieldInfo field }:
                 return field.GetValue(closure.Value);
-            case UnaryExpression { NodeType: ExpressionType.Convert } convert:
+            // Only a conversion that keeps the value as it is (boxing, a reference conversion) may be skipped; a
+            // widening one (a short passed to an int parameter) must run, or the codec gets the wrong boxed type.
+            case UnaryExpression { NodeType: ExpressionType.Convert } convert when convert.Type.IsAssignableFrom(convert.Operand.Type):
                 return Evaluate(convert.Operand);
             default:
                 return Expression.Lambda(expression).Compile().DynamicInvoke();

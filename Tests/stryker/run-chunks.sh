@@ -42,7 +42,7 @@ fq() { local IFS='|'; local parts=(); for p in "$@"; do parts+=("FullyQualifiedN
 chunks=(
   "core-schema|Pastry.Core.csproj|**/Schema/**/*.cs|($(fq Pastry.Tests.Schema. Pastry.Tests.Core.SchemaTests))&$noprocess"
   "core-wire|Pastry.Core.csproj|**/Wire/**/*.cs|($(fq Pastry.Tests.Core. Pastry.Tests.Client. Pastry.Tests.EndToEnd.ClientAgentWebSocketTests Pastry.Tests.EndToEnd.ClientAgentFrameEdgeTests))&$noprocess"
-  "core-registry|Pastry.Core.csproj|**/Registry/**/*.cs,**/Models/**/*.cs,**/Rpc/**/*.cs|($(fq Pastry.Tests.Core. Pastry.Tests.Generators.GeneratedAccessorTests Pastry.Tests.Database.IndexTests Pastry.Tests.Database.QueryTests))&$noprocess"
+  "core-registry|Pastry.Core.csproj|**/Registry/**/*.cs,**/Models/**/*.cs,**/Rpc/**/*.cs|($(fq Pastry.Tests.Core. Pastry.Tests.Generators.GeneratedAccessorTests Pastry.Tests.Database.IndexTests Pastry.Tests.Database.QueryTests Pastry.Tests.Schema.SchemaLockTests))&$noprocess"
   "core-messaging|Pastry.Core.csproj|**/Messaging/**/*.cs,**/Objects/**/*.cs,**/Identity/**/*.cs,**/Grid/**/*.cs,**/UberDogs/**/*.cs,**/Hosting/**/*.cs|($(fq Pastry.Tests.Core. Pastry.Tests.Otp. Pastry.Tests.Database.QueryTests Pastry.Tests.Database.DatabaseRoleTests))&$noprocess"
   "otp-stateserver|Pastry.Otp.csproj|**/StateServer/**/*.cs|($(fq Pastry.Tests.Otp.))&$noprocess"
   "otp-clientagent|Pastry.Otp.csproj|**/ClientAgent/**/*.cs|($(fq Pastry.Tests.Otp. Pastry.Tests.EndToEnd.ClientAgent Pastry.Tests.EndToEnd.AiAndClientBehaviourTests Pastry.Tests.EndToEnd.AiAndClientLibraryTests Pastry.Tests.Schema.SessionSchemaTests Pastry.Tests.Schema.OlderClientsOnOneServerTests Pastry.Tests.EndToEnd.ResumeOnOneServerTests))&$noprocess"
