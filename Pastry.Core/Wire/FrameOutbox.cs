@@ -272,6 +272,11 @@ internal sealed class FrameOutbox : IDisposable
                 lock (gate)
                 {
                     writing = false;
+                    if (disposed)
+                    {
+                        // Dispose ran while this write was reading the batch's buffers: they go back to the pool only now.
+                        ReleaseSendBuffersLocked();
+                    }
                 }
             }
 
@@ -331,10 +336,22 @@ internal sealed class FrameOutbox : IDisposable
             disposed = true;
             completed = true;
             pending.Dispose();
-            sending.Dispose();
+            if (!writing)
+            {
+                // A write in progress still reads these buffers (a pooled array another connection could rent next):
+                // the send loop gives them back when that write returns.
+                ReleaseSendBuffersLocked();
+            }
         }
 
         ready.Set();
+    }
+
+    private void ReleaseSendBuffersLocked()
+    {
+        sending.Dispose();
+        flattened?.Dispose();
+        flattened = null;
     }
 
     /// <summary>

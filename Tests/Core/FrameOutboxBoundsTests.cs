@@ -202,6 +202,30 @@ public sealed class FrameOutboxBoundsTests
     }
 
     [TestMethod]
+    public async Task Dispose_DuringAWrite_KeepsTheBatchsBuffer_UntilTheWriteReturns()
+    {
+        var stream = new GateStream();
+        var outbox = new FrameOutbox(1 << 20);
+        var frame = Enumerable.Range(0, 50_000).Select(i => (byte)i).ToArray();
+        stream.HoldNextWrite();
+        var loop = outbox.RunAsync(stream, CancellationToken.None);
+        Assert.IsTrue(outbox.TryAppend(frame));
+        outbox.Complete();
+        await stream.WriteHeld.WaitAsync(Timeout);
+
+        outbox.Dispose();
+        Assert.IsTrue(outbox.IsClosed);
+        Assert.IsGreaterThanOrEqualTo(frame.Length, outbox.RetainedBytes, "the pooled buffer the stream is reading is not given back under it");
+
+        stream.Release();
+        await loop.WaitAsync(Timeout);
+        CollectionAssert.AreEqual(frame, stream.Written);
+        Assert.AreEqual(0, outbox.RetainedBytes, "given back once the write returned");
+        outbox.Dispose();
+        Assert.AreEqual(0, outbox.RetainedBytes);
+    }
+
+    [TestMethod]
     public async Task TheFlattenBuffer_OfASharedBatchOverAStream_IsRetained_ThenTrimmed_ButNotByADisposedOutbox()
     {
         var shared = Block(5, 64 * 1024);
