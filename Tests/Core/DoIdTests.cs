@@ -100,6 +100,34 @@ public sealed class DoIdTests
     }
 
     [TestMethod]
+    public void NewId_CarriesTheClocksMillisecond_EvenAfterManyIdsInOneMillisecond()
+    {
+        // Runs over several milliseconds of the clock, so that an id stuck on an old millisecond shows.
+        long start = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        for (int i = 0; i < 1_000 || DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - start < 5; i++)
+        {
+            long before = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+            var id = DoId.NewId();
+            long after = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+
+            // The counter may borrow the next millisecond when it overflows within one, never more than that here.
+            Assert.IsTrue(id.UnixMilliseconds >= before && id.UnixMilliseconds <= after + 1, $"id {i}: {id.UnixMilliseconds} outside [{before}, {after + 1}]");
+        }
+    }
+
+    [TestMethod]
+    public void AnIdComparedWithItself_IsNeitherLessNorGreater()
+    {
+        var id = new DoId(5, 6);
+        var same = new DoId(5, 6);
+        Assert.IsFalse(id < same);
+        Assert.IsFalse(id > same);
+        Assert.IsTrue(id <= same);
+        Assert.IsTrue(id >= same);
+        Assert.AreEqual(0, id.CompareTo(same));
+    }
+
+    [TestMethod]
     public void EqualityAndOrdering_FollowTheBytes()
     {
         var low = new DoId(1, ulong.MaxValue);

@@ -135,6 +135,30 @@ public sealed class LinkHandshakeTests
     }
 
     [TestMethod]
+    public void TheProofs_AreTheDocumentedHmac_SoThatALinkOfAnotherBuildOrLanguageCanComputeThem()
+    {
+        // HMAC-SHA256(secret, label | version (uint16 LE) | privileged (1 byte) | first nonce | second nonce): the link
+        // puts the director's nonce first, the director its link's nonce first, each under its own label.
+        static byte[] Expected(string label, ushort version, bool privileged, byte[] first, byte[] second)
+        {
+            var data = new List<byte>(System.Text.Encoding.ASCII.GetBytes(label));
+            data.AddRange(BitConverter.IsLittleEndian ? BitConverter.GetBytes(version) : BitConverter.GetBytes(version).Reverse());
+            data.Add(privileged ? (byte)1 : (byte)0);
+            data.AddRange(first);
+            data.AddRange(second);
+            using var hmac = new System.Security.Cryptography.HMACSHA256(System.Text.Encoding.UTF8.GetBytes("sëcret"));
+            return hmac.ComputeHash(data.ToArray());
+        }
+
+        CollectionAssert.AreEqual(
+            Expected("pastry md link: link proof", 0x0102, true, DirectorNonce, LinkNonce),
+            LinkHandshake.LinkProof("sëcret", 0x0102, true, DirectorNonce, LinkNonce));
+        CollectionAssert.AreEqual(
+            Expected("pastry md link: director proof", 1, false, LinkNonce, DirectorNonce),
+            LinkHandshake.DirectorProof("sëcret", 1, false, DirectorNonce, LinkNonce));
+    }
+
+    [TestMethod]
     public void NewNonce_IsNonceSizeFreshBytes()
     {
         var first = LinkHandshake.NewNonce();
