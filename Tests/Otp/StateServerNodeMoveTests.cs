@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Logging.Abstractions;
 using Pastry.Messaging;
 using Pastry.Otp.MessageDirector;
 using Pastry.Otp.StateServer;
@@ -13,7 +12,7 @@ namespace Pastry.Tests.Otp;
 /// the new parent, node-addressed messages to that node) and records what each node holds.
 /// </summary>
 [TestClass]
-public sealed class StateServerNodeMoveTests
+public sealed partial class StateServerNodeMoveTests
 {
     private static readonly Channel Ai = Channel.ForParticipant(new DoId(0xA1, 1));
     private static readonly DoId Owner = new(0xAC, 7);
@@ -199,7 +198,9 @@ public sealed class StateServerNodeMoveTests
     /// <summary>
     /// Two OTP nodes' State Servers on one in-process router for every channel but the State Server's, which each node
     /// keeps to itself; a request to the State Server role goes to the node that holds what it is about (as
-    /// NatsMessageRouter.Placement.cs routes it), or is dropped when no node does (a holder subject nobody subscribes).
+    /// NatsMessageRouter.Placement.cs routes it), or, when no node does (a holder subject nobody subscribes), to
+    /// <see cref="Unrouted"/>. A third node, <see cref="NodeC"/>, is played by the test: what the two send to it is
+    /// recorded in <see cref="ToNodeC"/>, and the test sends its messages by hand.
     /// </summary>
     private sealed class TwoNodes : IAsyncDisposable
     {
@@ -213,7 +214,19 @@ public sealed class StateServerNodeMoveTests
             B = new Node(this, new DoId(0x40DE, 0xB), options, databaseEnabled);
         }
 
+        /// <summary>The node the test plays.</summary>
+        public static DoId NodeC { get; } = new(0x40DE, 0xC);
+
         public InProcessRouter Shared { get; } = new();
+
+        /// <summary>Every line both State Servers logged (Information and above).</summary>
+        public LogCapture Logs { get; } = new();
+
+        /// <summary>Requests to the State Server role about what neither node holds (an offer to the test's node, say).</summary>
+        public StateServerTests.Recorder Unrouted { get; } = new("unrouted");
+
+        /// <summary>What the two nodes sent to <see cref="NodeC"/>'s placement subject.</summary>
+        public StateServerTests.Recorder ToNodeC { get; } = new("node-c");
 
         public Node A { get; }
 
@@ -272,10 +285,26 @@ public sealed class StateServerNodeMoveTests
         {
             var key = envelope.Type == InternalMessageType.ObjectMoveOffer ? DoId.Read(envelope.Payload.Span) : envelope.Subject;
             var to = A.Held.Contains(key) ? A : B.Held.Contains(key) ? B : null;
-            to?.Deliver(envelope);
+            if (to is null)
+            {
+                Unrouted.Deliver(envelope, []);
+                return;
+            }
+
+            to.Deliver(envelope);
         }
 
-        public Node NodeWithId(DoId id) => A.NodeId == id ? A : B;
+        public void SendToNode(DoId node, Envelope envelope)
+        {
+            if (node == A.NodeId || node == B.NodeId)
+            {
+                (node == A.NodeId ? A : B).Deliver(envelope);
+                return;
+            }
+
+            Assert.AreEqual(NodeC, node, "a node-addressed message goes to one of the three nodes");
+            ToNodeC.Deliver(envelope, []);
+        }
 
         public async ValueTask DisposeAsync()
         {
@@ -295,7 +324,7 @@ public sealed class StateServerNodeMoveTests
         {
             this.world = world;
             NodeId = id;
-            Server = new StateServer(this, Deployment.Registry, NullLogger.Instance, databaseEnabled, options);
+            Server = new StateServer(this, Deployment.Registry, world.Logs.CreateLogger("state-server"), databaseEnabled, options);
             Server.Start();
         }
 
@@ -335,7 +364,7 @@ public sealed class StateServerNodeMoveTests
             }
         }
 
-        public void SendToNode(DoId node, Envelope envelope) => world.NodeWithId(node).Deliver(envelope);
+        public void SendToNode(DoId node, Envelope envelope) => world.SendToNode(node, envelope);
 
         public void Subscribe(IParticipant participant, Channel channel)
         {
