@@ -76,25 +76,28 @@ public sealed partial class StateServerNodeMoveTests
         router.Subscribe(ai, Ai);
         var tristan = new DoId(0x7415, 1);
 
+        server.Deliver(new Envelope(InternalMessageType.ObjectMoveProbe, Ai, tristan, ReadOnlyMemory<byte>.Empty), [Channel.StateServer]);
         server.Deliver(Offer(tristan, East, 2, 1, West, 1, new OfferedKnight(tristan, East, 2, "Tristan")), [Channel.StateServer]);
 
         await logs.WaitForLineAsync(new Regex(Regex.Escape($"State Server got an ObjectMoveOffer for {tristan} from {TwoNodes.NodeC}, but this node takes part in no placement; dropped")));
         Assert.AreEqual(0, server.ObjectCount);
-        Assert.IsEmpty(ai.Received, "no Error to the mover: the offer was not refused, it reached the wrong kind of server");
+        Assert.IsEmpty(ai.Received, "no answer to the probe (one node: nothing moves), no Error to the mover (the offer reached the wrong kind of server)");
     }
 
     [TestMethod]
     public async Task OffersTheNewHolderCannotTake_AreRefusedToTheOldHolderWithTheReason()
     {
-        await using var nodes = new TwoNodes(TestContext);
+        await using var nodes = new TwoNodes(TestContext, new StateServerOptions { MaxMovedObjects = 2 });
         var b = nodes.B;
         await nodes.CreateAsync(b, new Realm { DoId = East, Title = "east" }, DoId.Empty, 0);
         var tristan = new DoId(0x7415, 1);
         var squire = new DoId(0x7415, 2);
+        var page = new DoId(0x7415, 3);
         var cases = new (Envelope Offer, string Reason)[]
         {
             (Offer(tristan, new DoId(0xEA57, 9), 2, 11, West, 1, new OfferedKnight(tristan, East, 2, "Tristan")), $"parent {new DoId(0xEA57, 9)} does not exist"),
-            (Offer(tristan, East, 2, 12, West, 1), "it carries 0 objects, and this node takes 1 to StateServer:MaxMovedObjects (1000)"),
+            (Offer(tristan, East, 2, 12, West, 1), "it carries 0 objects, and this node takes 1 to StateServer:MaxMovedObjects (2)"),
+            (Offer(tristan, East, 2, 18, West, 1, new OfferedKnight(tristan, East, 2, "Tristan"), new OfferedKnight(squire, tristan, 1, "Squire"), new OfferedKnight(page, squire, 1, "Page")), "it carries 3 objects, and this node takes 1 to StateServer:MaxMovedObjects (2)"),
             (Offer(tristan, East, 2, 13, West, 1, new OfferedKnight(tristan, East, 2, "Tristan", ClassId: 0xDEAD)), $"{tristan} has class id 57005, unknown here; are both nodes built from the same models?"),
             (Offer(tristan, East, 2, 14, West, 1, new OfferedKnight(East, East, 2, "Tristan")), $"Knight {East} already exists on the node of the new parent"),
             (Offer(tristan, East, 2, 15, West, 1, new OfferedKnight(DoId.Empty, East, 2, "Tristan")), $"Knight {DoId.Empty} already exists on the node of the new parent"),
@@ -120,6 +123,14 @@ public sealed partial class StateServerNodeMoveTests
         Assert.AreEqual(1, b.Server.ObjectCount, "nothing of a refused offer stays");
         CollectionAssert.AreEquivalent(new[] { East }, b.Held.ToList());
         Assert.AreEqual((0, 0, 0), b.Server.NodeMoveCounts);
+
+        // An offer of exactly StateServer:MaxMovedObjects objects is taken.
+        b.Send(Offer(tristan, East, 2, 19, West, 1, new OfferedKnight(tristan, West, 1, "Tristan"), new OfferedKnight(squire, tristan, 1, "Squire")));
+        var taken = ReadAnswer(await nodes.ToNodeC.NextAsync(TestContext));
+        Assert.AreEqual((tristan, 19u, true, string.Empty), (taken.Subject, taken.MoveId, taken.Accepted, taken.Reason));
+        await nodes.BarrierAsync();
+        Assert.AreEqual(3, b.Server.ObjectCount);
+        Assert.AreEqual((0, 0, 2), b.Server.NodeMoveCounts);
     }
 
     [TestMethod]
@@ -147,6 +158,11 @@ public sealed partial class StateServerNodeMoveTests
         a.Send(Answer(a.NodeId, tristan.DoId, offer.MoveId + 100, accepted: false, "no"));
         a.Send(Answer(a.NodeId, gawain.DoId, offer.MoveId, accepted: true));
         a.Send(new Envelope(InternalMessageType.ObjectMoveAnswer, Ai, tristan.DoId, ReadOnlyMemory<byte>.Empty));
+        var trailing = Answer(a.NodeId, tristan.DoId, offer.MoveId, accepted: true);
+        a.Send(new Envelope(InternalMessageType.ObjectMoveAnswer, Ai, tristan.DoId, trailing.Payload.ToArray().Append((byte)0).ToArray()));
+        var malformed = await ai.NextAsync(TestContext);
+        Assert.AreEqual(InternalMessageType.Error, malformed.Type);
+        StringAssert.StartsWith(new WireReader(malformed.Payload.Span).ReadString(), "malformed ObjectMoveAnswer: ");
         var calledOff = await nodes.ToNodeC.NextAsync(TestContext);
         Assert.AreEqual(InternalMessageType.ObjectMoveCancelled, calledOff.Type);
         Assert.AreEqual(gawain.DoId, calledOff.Subject);
@@ -156,7 +172,7 @@ public sealed partial class StateServerNodeMoveTests
         await nodes.Logs.WaitForLineAsync(new Regex(Regex.Escape($"State Server: OTP node {TwoNodes.NodeC} took {gawain.DoId} after this node called the move off")));
         await nodes.BarrierAsync();
         Assert.AreEqual((1, 0, 0), a.Server.NodeMoveCounts, "the move still waits for its answer");
-        Assert.IsFalse(ai.Received.Any(e => e.Type == InternalMessageType.Error), "nothing was refused to the mover");
+        Assert.AreEqual(1, ai.Received.Count, "nothing but the malformed answer was refused to the mover");
         Assert.AreEqual(3, a.Server.ObjectCount);
 
         // The move's own answer: the knight goes, the set that waited is forwarded, then the end of the move.
@@ -186,7 +202,7 @@ public sealed partial class StateServerNodeMoveTests
         a.Send(Answer(a.NodeId, tristan.DoId, offer.MoveId, accepted: false, "late"));
         await nodes.BarrierAsync();
         Assert.AreEqual(0, nodes.ToNodeC.Unread);
-        Assert.IsFalse(ai.Received.Any(e => e.Type == InternalMessageType.Error));
+        Assert.AreEqual(1, ai.Received.Count);
     }
 
     [TestMethod]
@@ -284,10 +300,12 @@ public sealed partial class StateServerNodeMoveTests
         var answer = ReadAnswer(await nodes.ToNodeC.NextAsync(TestContext));
         Assert.AreEqual((true, 5u, b.NodeId, string.Empty), (answer.Accepted, answer.MoveId, answer.ByNode, answer.Reason));
         Assert.AreEqual(InternalMessageType.ChangingLocation, (await eastViewers.NextAsync(TestContext)).Type);
+        await nodes.Logs.WaitForLineAsync(new Regex(Regex.Escape($"Took Knight {tristan.DoId} and 1 object(s) beneath it from OTP node {TwoNodes.NodeC}: moved from {new Location(West, 1)} to {new Location(East, 2)}")));
         tristan.X = 9;
         b.Send(InternalMessages.SetField(tristan, XField, Ai));
 
-        // Called off for an object that is not the move's root, or for no move: nothing happens.
+        // Called off, or ended, for an object that is not the move's root, or for no move: nothing happens.
+        b.Send(new Envelope(InternalMessageType.ObjectMoveEnd, Channel.StateServer, squire, DoIdBytes(squire)));
         b.Send(new Envelope(InternalMessageType.ObjectMoveCancelled, Channel.StateServer, squire, ReadOnlyMemory<byte>.Empty));
         b.Send(new Envelope(InternalMessageType.ObjectMoveCancelled, Channel.StateServer, new DoId(0x7415, 99), ReadOnlyMemory<byte>.Empty));
         await nodes.BarrierAsync();
@@ -345,8 +363,8 @@ public sealed partial class StateServerNodeMoveTests
         await nodes.BarrierAsync();
         Assert.AreEqual(2, eastViewers.Received.Count);
 
-        // Three reach the east node directly and wait: one differs from the forwarded one only by its sender, one only
-        // by its value, and one is its copy (it reached both nodes on the holder subject).
+        // Four reach the east node directly and wait: one differs from the forwarded one only by its sender, one only
+        // by its value, and two are copies of it (each reached both nodes on the holder subject; one is forwarded).
         tristan.X = 9;
         var fromOther = InternalMessages.SetField(tristan, XField, ThirdAi);
         var copy = InternalMessages.SetField(tristan, XField, Ai);
@@ -354,6 +372,7 @@ public sealed partial class StateServerNodeMoveTests
         var otherValue = InternalMessages.SetField(tristan, XField, Ai);
         b.Send(fromOther);
         b.Send(otherValue);
+        b.Send(copy);
         b.Send(copy);
 
         // A timer's end that is not this arrival's ends nothing.
@@ -372,7 +391,9 @@ public sealed partial class StateServerNodeMoveTests
         b.Send(new Envelope(InternalMessageType.ObjectMoveEnd, Channel.StateServer, tristan.DoId, endIds.WrittenSpan.ToArray()));
         await nodes.BarrierAsync();
         Assert.AreEqual((0, 0, 0), b.Server.NodeMoveCounts);
-        Assert.AreEqual(4, RelayedFrames(eastViewers.Received.Skip(1)), "the forwarded two, then the two that waited and are not the copy");
+        var eight = InternalMessages.SetField(new Knight { DoId = tristan.DoId, X = 8 }, XField, Ai);
+        var expected = new[] { eight, copy, fromOther, otherValue, copy }.Select(e => (e.Sender, Convert.ToHexString(e.Payload.Span[2..]))).ToList();
+        CollectionAssert.AreEqual(expected, RelayedValues(eastViewers.Received.Skip(1)), "the forwarded two, then those that waited but the first copy, in order");
 
         // The AI that released the knight before the move (the offer says so) is still refused a change that crossed it.
         var released = nodes.Listen(OtherAi);
@@ -381,14 +402,14 @@ public sealed partial class StateServerNodeMoveTests
         Assert.AreEqual(InternalMessageType.Error, crossed.Type);
         Assert.AreEqual($"SetField on Knight {tristan.DoId}: {OtherAi} handed this object over to AI {Ai}, which handles it now; the change crossed the handover and is dropped", new WireReader(crossed.Payload.Span).ReadString());
 
-        // What the east node keeps now shows in its own offer when the knight moves on: the last set (X = 10, the
-        // one that waited) is its value, and the AI that released it before the move is still known.
+        // What the east node keeps now shows in its own offer when the knight moves on: the last set (X = 9, the copy
+        // that waited) is its value, and the AI that released it before the move is still known.
         b.Send(InternalMessages.SetLocation(tristan.DoId, Camelot, 4, Ai));
         var onward = ReadOffer(await nodes.Unrouted.NextAsync(TestContext));
         var member = onward.Members.Single();
         Assert.AreEqual(tristan.DoId, member.Id);
         Assert.AreEqual(OtherAi, member.Previous);
-        CollectionAssert.AreEqual(otherValue.Payload[2..].ToArray(), member.Values[XField.WireId]);
+        CollectionAssert.AreEqual(copy.Payload[2..].ToArray(), member.Values[XField.WireId]);
     }
 
     [TestMethod]
@@ -442,14 +463,18 @@ public sealed partial class StateServerNodeMoveTests
         await nodes.CreateAsync(a, tristan, West, 1);
         var ai = nodes.Listen(Ai);
         var database = nodes.Listen(Channel.Database);
+        var westViewers = nodes.Listen(Channel.ForLocation(West, 1));
 
         a.Send(new Envelope(InternalMessageType.ObjectMoveProbe, Ai, tristan.DoId, ReadOnlyMemory<byte>.Empty));
         a.Send(new Envelope(InternalMessageType.ObjectMoveProbe, Channel.Database, tristan.DoId, ReadOnlyMemory<byte>.Empty));
+        a.Send(new Envelope(InternalMessageType.ObjectMoveProbe, Channel.ForLocation(West, 1), tristan.DoId, ReadOnlyMemory<byte>.Empty));
         var answered = await ai.NextAsync(TestContext);
         Assert.AreEqual(InternalMessageType.ObjectHolderMoved, answered.Type);
         Assert.AreEqual(tristan.DoId, answered.Subject);
         CollectionAssert.AreEqual(ProbeAnswer(a.NodeId), answered.Payload.ToArray(), "the holder itself, marked as the probe's answer");
 
+        await nodes.BarrierAsync();
+        Assert.IsEmpty(westViewers.Received, "a location's probe is not answered");
         a.Send(InternalMessages.SetLocation(tristan.DoId, East, 2, Ai));
         await nodes.BarrierAsync();
         Assert.IsTrue(b.Held.Contains(tristan.DoId));
@@ -560,6 +585,105 @@ public sealed partial class StateServerNodeMoveTests
         Assert.AreEqual((0, 0, 0), a.Server.NodeMoveCounts);
     }
 
+    [TestMethod]
+    public async Task WhileAMoveWaitsForItsDbBarrier_AnotherActivationFinishes_AndOneUnderTheMovingObjectWaitsForTheMove()
+    {
+        await using var nodes = new TwoNodes(TestContext, databaseEnabled: true);
+        var (a, b) = (nodes.A, nodes.B);
+        await nodes.CreateAsync(a, new Realm { DoId = West, Title = "west" }, DoId.Empty, 0);
+        await nodes.CreateAsync(b, new Realm { DoId = East, Title = "east" }, DoId.Empty, 0);
+        var lamp = new OilLamp { DoId = new DoId(0x1A, 1), Name = "lamp", Oil = 3 };
+        a.Send(InternalMessages.CreateObject(lamp, West, 1, DoId.Empty, Ai, databaseBacked: true));
+        await nodes.BarrierAsync();
+        var database = nodes.Listen(Channel.Database);
+        var ai = nodes.Listen(Ai);
+        var name = lamp.Model.Fields.Single(f => f.Name == nameof(OilLamp.Name));
+        var wick = new DoId(0x1A, 2);
+        var shade = new DoId(0x1A, 3);
+
+        a.Send(InternalMessages.SetLocation(lamp.DoId, East, 2, Ai));
+        var barrier = await database.NextAsync(TestContext);
+        Assert.AreEqual((InternalMessageType.DbGetAll, lamp.DoId), (barrier.Type, barrier.Subject));
+
+        // An activation elsewhere asks the Database role too; its answer is the activation's, not the move's.
+        a.Send(DatabaseMessages.ActivateObject(41, lamp.Model, wick, West, 1, DoId.Empty, Ai, (name, "wick")));
+        var load = await database.NextAsync(TestContext);
+        Assert.AreEqual((InternalMessageType.DbGetAll, wick), (load.Type, load.Subject));
+        a.Send(DbGetAllOk(load, wick));
+        var activated = await ai.NextAsync(TestContext);
+        Assert.AreEqual((InternalMessageType.ActivateObjectResp, wick), (activated.Type, activated.Subject));
+        var reply = DatabaseMessages.ReadReply(activated, lamp.Model);
+        Assert.AreEqual((41u, DatabaseStatus.Ok), (reply.Context, reply.Status));
+
+        // One under the moving lamp waits: it is about the lamp's subtree.
+        a.Send(DatabaseMessages.ActivateObject(42, lamp.Model, shade, lamp.DoId, 1, DoId.Empty, Ai, (name, "shade")));
+        await nodes.BarrierAsync();
+        Assert.AreEqual(0, database.Unread, "no load for the shade while its parent is moving");
+        Assert.AreEqual((1, 0, 0), a.Server.NodeMoveCounts, "the move still waits for its barrier");
+        Assert.AreEqual(3, a.Server.ObjectCount);
+
+        // The barrier answered: the lamp moves, and the shade's activation is forwarded to the lamp's new node.
+        a.Send(DbGetAllOk(barrier, lamp.DoId));
+        var forwardedLoad = await database.NextAsync(TestContext);
+        Assert.AreEqual((InternalMessageType.DbGetAll, shade), (forwardedLoad.Type, forwardedLoad.Subject));
+        await nodes.BarrierAsync();
+        Assert.IsTrue(b.Held.Contains(lamp.DoId));
+        Assert.IsTrue(b.Held.Contains(shade), "the east node holds the shade from its activation on");
+        Assert.AreEqual(2, a.Server.ObjectCount);
+    }
+
+    private static Envelope DbGetAllOk(Envelope load, DoId id)
+    {
+        using var answer = new PooledBufferWriter(16);
+        answer.WriteUInt32(new WireReader(load.Payload.Span).ReadUInt32());
+        answer.WriteByte((byte)DatabaseStatus.Ok);
+        answer.WriteString(string.Empty);
+        answer.WriteUInt16(0);
+        return new Envelope(InternalMessageType.DbGetAllResp, Channel.Database, id, answer.WrittenSpan.ToArray());
+    }
+
+    [TestMethod]
+    public async Task AnObjectThatMovesBack_IsNoLongerForwardedByTheNodeItCameBackTo()
+    {
+        await using var nodes = new TwoNodes(TestContext);
+        var (a, b) = (nodes.A, nodes.B);
+        await nodes.CreateAsync(a, new Realm { DoId = West, Title = "west" }, DoId.Empty, 0);
+        await nodes.CreateAsync(b, new Realm { DoId = East, Title = "east" }, DoId.Empty, 0);
+        var tristan = new Knight { DoId = new DoId(0x7415, 1), Name = "Tristan" };
+        await nodes.CreateAsync(a, tristan, West, 1);
+
+        a.Send(InternalMessages.SetLocation(tristan.DoId, East, 2, Ai));
+        await nodes.BarrierAsync();
+        Assert.AreEqual(((0, 1, 0), (0, 0, 0)), (a.Server.NodeMoveCounts, b.Server.NodeMoveCounts));
+
+        b.Send(InternalMessages.SetLocation(tristan.DoId, West, 3, Ai));
+        await nodes.BarrierAsync();
+        Assert.IsTrue(a.Held.Contains(tristan.DoId));
+        Assert.AreEqual(((0, 0, 0), (0, 1, 0)), (a.Server.NodeMoveCounts, b.Server.NodeMoveCounts), "the west node holds it again and forwards it nowhere");
+    }
+
+    [TestMethod]
+    public async Task AnObjectThatArrivesInADistrictAnotherAiServes_IsHandedToThatAi()
+    {
+        await using var nodes = new TwoNodes(TestContext);
+        var b = nodes.B;
+        await nodes.CreateAsync(b, new Realm { DoId = East, Title = "east" }, DoId.Empty, 0);
+        b.Send(InternalMessages.ServeDistricts(OtherAi, [(East, 2, 2)]));
+        await nodes.BarrierAsync();
+        var district = nodes.Listen(OtherAi);
+        var ai = nodes.Listen(Ai);
+        var tristan = new DoId(0x7415, 1);
+
+        b.Send(Offer(tristan, East, 2, 5, West, 1, new OfferedKnight(tristan, West, 1, "Tristan")));
+        Assert.IsTrue(ReadAnswer(await nodes.ToNodeC.NextAsync(TestContext)).Accepted);
+        var adopted = await district.NextAsync(TestContext);
+        Assert.AreEqual((InternalMessageType.AdoptedAiObject, tristan), (adopted.Type, adopted.Subject));
+        var released = await ai.NextAsync(TestContext);
+        Assert.AreEqual((InternalMessageType.ReleasedAiObject, tristan), (released.Type, released.Subject));
+        var reader = new WireReader(released.Payload.Span);
+        Assert.AreEqual(OtherAi, Channel.Read(ref reader));
+    }
+
     private const int MaxOfferBytes = 512 * 1024;
 
     private static async Task ClockPassesAsync()
@@ -573,13 +697,40 @@ public sealed partial class StateServerNodeMoveTests
         }
     }
 
-    /// <summary>How many set frames the relays carry (the replayed ones go out in one batch).</summary>
-    private static int RelayedFrames(IEnumerable<Envelope> relays) => relays.Sum(relay => relay.Type switch
+    /// <summary>
+    /// The SetField frames the relays carry, in order: each frame's sender and value (hex), from <c>length: uint32,
+    /// type: uint16, doid, field: uint16, value</c> (the replayed ones from one sender go out in one batch).
+    /// </summary>
+    private static List<(Channel Sender, string Value)> RelayedValues(IEnumerable<Envelope> relays)
     {
-        InternalMessageType.RelayBroadcast => 1,
-        InternalMessageType.RelayBroadcastBatch => RelayBatch.TryRead(relay.Payload, out var batch) ? batch.FrameCount : throw new AssertFailedException("a batch too short for its header"),
-        _ => throw new AssertFailedException($"{relay.Type} is not a relay"),
-    });
+        var values = new List<(Channel, string)>();
+        foreach (var relay in relays)
+        {
+            ReadOnlyMemory<byte> frames = relay.Type switch
+            {
+                InternalMessageType.RelayBroadcast => relay.Payload,
+                InternalMessageType.RelayBroadcastBatch => RelayBatch.TryRead(relay.Payload, out var batch) ? batch.Frames : throw new AssertFailedException("a batch too short for its header"),
+                _ => throw new AssertFailedException($"{relay.Type} is not a relay"),
+            };
+            var reader = new WireReader(frames.Span);
+            while (reader.Position < frames.Length)
+            {
+                int length = (int)reader.ReadUInt32();
+                var frame = frames.Span.Slice(reader.Position, length);
+                reader.ReadRaw(length);
+                values.Add((relay.Sender, Convert.ToHexString(frame[(2 + DoId.Size + 2)..])));
+            }
+        }
+
+        return values;
+    }
+
+    private static byte[] DoIdBytes(DoId id)
+    {
+        using var writer = new PooledBufferWriter(DoId.Size);
+        writer.WriteDoId(id);
+        return writer.WrittenSpan.ToArray();
+    }
 
     private static byte[] ProbeAnswer(DoId node)
     {

@@ -69,7 +69,7 @@ public sealed partial class StateServerNodeMoveTests
         var told = await ai.NextAsync(TestContext);
         Assert.AreEqual(InternalMessageType.ObjectHolderMoved, told.Type);
         Assert.AreEqual(tristan.DoId, told.Subject);
-        Assert.AreEqual(b.NodeId, DoId.Read(told.Payload.Span));
+        CollectionAssert.AreEqual(DoIdBytes(b.NodeId), told.Payload.ToArray(), "the node that holds it now, not marked as a probe's answer");
 
         // The squire's zone is answered by the east node.
         var entries = await nodes.QueryAsync(b, tristan.DoId, 1);
@@ -100,7 +100,7 @@ public sealed partial class StateServerNodeMoveTests
 
         var error = await ai.NextAsync(TestContext);
         Assert.AreEqual(InternalMessageType.Error, error.Type);
-        StringAssert.Contains(new WireReader(error.Payload.Span).ReadString(), $"set location of {tristan.DoId}: Knight {tristan.DoId} already exists on the node of the new parent");
+        Assert.AreEqual($"set location of {tristan.DoId}: Knight {tristan.DoId} already exists on the node of the new parent", new WireReader(error.Payload.Span).ReadString());
         var relayed = await westViewers.NextAsync(TestContext);
         Assert.IsTrue(relayed.Type is InternalMessageType.RelayBroadcast or InternalMessageType.RelayBroadcastBatch, "the set that waited is applied where the knight stayed");
         await nodes.BarrierAsync();
@@ -123,31 +123,42 @@ public sealed partial class StateServerNodeMoveTests
         a.Send(InternalMessages.SetLocation(tristan.DoId, East, 2, Ai));
 
         var error = await ai.NextAsync(TestContext);
-        StringAssert.StartsWith(new WireReader(error.Payload.Span).ReadString(), $"set location of {tristan.DoId}: parent {East} does not exist");
+        Assert.AreEqual($"set location of {tristan.DoId}: parent {East} does not exist (no OTP node holding it answered within 0.1 s)", new WireReader(error.Payload.Span).ReadString());
         await nodes.BarrierAsync();
         Assert.AreEqual(2, a.Server.ObjectCount);
         Assert.AreEqual((0, 0, 0), a.Server.NodeMoveCounts);
     }
 
     [TestMethod]
-    public async Task AMoveOfMoreObjectsThanMaxMovedObjects_IsRefusedNamingTheSetting_AndNothingMoves()
+    public async Task AMoveOfMoreObjectsThanMaxMovedObjects_IsRefusedNamingTheSetting_AndNothingMoves_ButOneOfExactlyThatManyMoves()
     {
-        await using var nodes = new TwoNodes(TestContext, new StateServerOptions { MaxMovedObjects = 1 });
+        await using var nodes = new TwoNodes(TestContext, new StateServerOptions { MaxMovedObjects = 2 });
         var (a, b) = (nodes.A, nodes.B);
         await nodes.CreateAsync(a, new Realm { DoId = West, Title = "west" }, DoId.Empty, 0);
         await nodes.CreateAsync(b, new Realm { DoId = East, Title = "east" }, DoId.Empty, 0);
         var tristan = new Knight { DoId = new DoId(0x7415, 1), Name = "Tristan" };
+        var squire = new Knight { DoId = new DoId(0x7415, 2), Name = "Squire" };
         await nodes.CreateAsync(a, tristan, West, 1);
-        await nodes.CreateAsync(a, new Knight { DoId = new DoId(0x7415, 2), Name = "Squire" }, tristan.DoId, 1);
+        await nodes.CreateAsync(a, squire, tristan.DoId, 1);
+        await nodes.CreateAsync(a, new Knight { DoId = new DoId(0x7415, 3), Name = "Page" }, squire.DoId, 1);
         var ai = nodes.Listen(Ai);
 
         a.Send(InternalMessages.SetLocation(tristan.DoId, East, 2, Ai));
 
         var error = await ai.NextAsync(TestContext);
-        StringAssert.Contains(new WireReader(error.Payload.Span).ReadString(), "more than StateServer:MaxMovedObjects (1) objects");
+        Assert.AreEqual($"set location of {tristan.DoId}: parent {East} is held by another OTP node, and the object moves there with everything beneath it: more than StateServer:MaxMovedObjects (2) objects; move fewer at a time or raise the limit", new WireReader(error.Payload.Span).ReadString());
+        await nodes.Logs.WaitForLineAsync(new System.Text.RegularExpressions.Regex(System.Text.RegularExpressions.Regex.Escape($"State Server: moving Knight {tristan.DoId} under {East} (another OTP node) would carry more than StateServer:MaxMovedObjects (2) objects")));
         await nodes.BarrierAsync();
-        Assert.AreEqual(3, a.Server.ObjectCount);
+        Assert.AreEqual(4, a.Server.ObjectCount);
         Assert.AreEqual(1, b.Server.ObjectCount);
+        Assert.AreEqual((0, 0, 0), a.Server.NodeMoveCounts);
+
+        // The squire and his page are two objects: they move.
+        a.Send(InternalMessages.SetLocation(squire.DoId, East, 2, Ai));
+        await nodes.BarrierAsync();
+        Assert.AreEqual(2, a.Server.ObjectCount);
+        Assert.AreEqual(3, b.Server.ObjectCount);
+        Assert.AreEqual(1, ai.Received.Count, "no second refusal");
     }
 
     [TestMethod]
