@@ -124,6 +124,17 @@ public sealed partial class StateServerNodeMoveTests
         CollectionAssert.AreEquivalent(new[] { East }, b.Held.ToList());
         Assert.AreEqual((0, 0, 0), b.Server.NodeMoveCounts);
 
+        // An offer with bytes after its last object is malformed: refused to its sender (the mover), nothing answered.
+        var good = Offer(tristan, East, 2, 20, West, 1, new OfferedKnight(tristan, West, 1, "Tristan"));
+        var ai = nodes.Listen(Ai);
+        b.Send(new Envelope(InternalMessageType.ObjectMoveOffer, Ai, tristan, good.Payload.ToArray().Append((byte)0).ToArray()));
+        var malformed = await ai.NextAsync(TestContext);
+        Assert.AreEqual((InternalMessageType.Error, tristan), (malformed.Type, malformed.Subject));
+        StringAssert.StartsWith(new WireReader(malformed.Payload.Span).ReadString(), "malformed ObjectMoveOffer: ");
+        await nodes.BarrierAsync();
+        Assert.AreEqual(0, nodes.ToNodeC.Unread);
+        Assert.AreEqual(1, b.Server.ObjectCount);
+
         // An offer of exactly StateServer:MaxMovedObjects objects is taken.
         b.Send(Offer(tristan, East, 2, 19, West, 1, new OfferedKnight(tristan, West, 1, "Tristan"), new OfferedKnight(squire, tristan, 1, "Squire")));
         var taken = ReadAnswer(await nodes.ToNodeC.NextAsync(TestContext));
@@ -682,6 +693,113 @@ public sealed partial class StateServerNodeMoveTests
         Assert.AreEqual((InternalMessageType.ReleasedAiObject, tristan), (released.Type, released.Subject));
         var reader = new WireReader(released.Payload.Span);
         Assert.AreEqual(OtherAi, Channel.Read(ref reader));
+    }
+
+    [TestMethod]
+    public async Task AMoveCalledOffByADeletionThatThenTimesOut_RefusesNothing_AndWhatWaitedIsHandledHere()
+    {
+        await using var nodes = new TwoNodes(TestContext, new StateServerOptions { MoveTimeout = TimeSpan.FromMilliseconds(100) });
+        var a = nodes.A;
+        await nodes.CreateAsync(a, new Realm { DoId = West, Title = "west" }, DoId.Empty, 0);
+        var tristan = new Knight { DoId = new DoId(0x7415, 1), Name = "Tristan", X = 7 };
+        await nodes.CreateAsync(a, tristan, West, 1);
+        a.Send(InternalMessages.CreateObject(new Knight { DoId = new DoId(0x7415, 2), Name = "Squire" }, tristan.DoId, 1, DoId.Empty, OtherAi));
+        await nodes.BarrierAsync();
+        var westViewers = nodes.Listen(Channel.ForLocation(West, 1));
+        var ai = nodes.Listen(Ai);
+
+        a.Send(InternalMessages.SetLocation(tristan.DoId, Camelot, 4, Ai));
+        tristan.X = 9;
+        a.Send(InternalMessages.SetField(tristan, XField, Ai));
+        a.Send(InternalMessages.DeleteAiObjects(OtherAi));
+
+        var relayed = await westViewers.NextAsync(TestContext);
+        Assert.IsTrue(relayed.Type is InternalMessageType.RelayBroadcast or InternalMessageType.RelayBroadcastBatch, "the set that waited is applied after the timeout: " + relayed.Type);
+        await nodes.Logs.WaitForLineAsync(new Regex(Regex.Escape($"State Server: no OTP node took Knight {tristan.DoId} under {Camelot} within StateServer:MoveTimeout")));
+        await nodes.BarrierAsync();
+        Assert.IsEmpty(ai.Received, "a move called off by a deletion is not refused to the mover when it times out");
+        Assert.AreEqual((0, 0, 0), a.Server.NodeMoveCounts);
+        Assert.AreEqual(2, a.Server.ObjectCount);
+    }
+
+    [TestMethod]
+    public async Task AnObjectCreatedAgainWithTheIdOfOneThatMovedAway_IsHandledWhereItIsNow()
+    {
+        await using var nodes = new TwoNodes(TestContext);
+        var (a, b) = (nodes.A, nodes.B);
+        await nodes.CreateAsync(a, new Realm { DoId = West, Title = "west" }, DoId.Empty, 0);
+        await nodes.CreateAsync(b, new Realm { DoId = East, Title = "east" }, DoId.Empty, 0);
+        var tristan = new Knight { DoId = new DoId(0x7415, 1), Name = "Tristan" };
+        await nodes.CreateAsync(a, tristan, West, 1);
+        a.Send(InternalMessages.SetLocation(tristan.DoId, East, 2, Ai));
+        await nodes.BarrierAsync();
+        Assert.AreEqual((0, 1, 0), a.Server.NodeMoveCounts);
+
+        // The west node has an object with that id again (the forwarding entry is still there): requests about it are its own.
+        var again = new Knight { DoId = tristan.DoId, Name = "Again" };
+        await nodes.CreateAsync(a, again, West, 5);
+        var westViewers = nodes.Listen(Channel.ForLocation(West, 5));
+        var eastViewers = nodes.Listen(Channel.ForLocation(East, 2));
+        var ai = nodes.Listen(Ai);
+        again.X = 4;
+        a.Send(InternalMessages.SetField(again, XField, Ai));
+        var relayed = await westViewers.NextAsync(TestContext);
+        Assert.IsTrue(relayed.Type is InternalMessageType.RelayBroadcast or InternalMessageType.RelayBroadcastBatch, relayed.Type.ToString());
+        await nodes.BarrierAsync();
+        Assert.IsEmpty(eastViewers.Received, "not forwarded");
+        Assert.IsEmpty(ai.Received, "no ObjectHolderMoved");
+    }
+
+    [TestMethod]
+    public async Task TheDbBarrier_IsAskedOnlyForASubtreeWithAStoredObject_AboutTheFirstStoredOne()
+    {
+        await using var nodes = new TwoNodes(TestContext, databaseEnabled: true);
+        var (a, b) = (nodes.A, nodes.B);
+        await nodes.CreateAsync(a, new Realm { DoId = West, Title = "west" }, DoId.Empty, 0);
+        await nodes.CreateAsync(b, new Realm { DoId = East, Title = "east" }, DoId.Empty, 0);
+        var tristan = new Knight { DoId = new DoId(0x7415, 1), Name = "Tristan" };
+        var gawain = new Knight { DoId = new DoId(0x7415, 3), Name = "Gawain" };
+        var lamp = new OilLamp { DoId = new DoId(0x1A, 1), Name = "lamp", Oil = 3 };
+        await nodes.CreateAsync(a, tristan, West, 1);
+        await nodes.CreateAsync(a, gawain, West, 1);
+        a.Send(InternalMessages.CreateObject(lamp, gawain.DoId, 1, DoId.Empty, Ai, databaseBacked: true));
+        await nodes.BarrierAsync();
+        var database = nodes.Listen(Channel.Database);
+
+        // Nothing stored: offered at once.
+        a.Send(InternalMessages.SetLocation(tristan.DoId, East, 2, Ai));
+        await nodes.BarrierAsync();
+        Assert.IsTrue(b.Held.Contains(tristan.DoId));
+        Assert.IsEmpty(database.Received);
+
+        // A stored lamp beneath: the barrier reads the lamp.
+        a.Send(InternalMessages.SetLocation(gawain.DoId, East, 2, Ai));
+        var barrier = await database.NextAsync(TestContext);
+        Assert.AreEqual((InternalMessageType.DbGetAll, lamp.DoId), (barrier.Type, barrier.Subject));
+        await nodes.BarrierAsync();
+        Assert.IsFalse(b.Held.Contains(gawain.DoId));
+        a.Send(DbGetAllOk(barrier, lamp.DoId));
+        await nodes.BarrierAsync();
+        Assert.IsTrue(b.Held.Contains(lamp.DoId));
+        Assert.AreEqual(1, a.Server.ObjectCount);
+    }
+
+    [TestMethod]
+    public async Task AnOfferOfAnObjectThisNodeIsActivating_IsRefused()
+    {
+        await using var nodes = new TwoNodes(TestContext, databaseEnabled: true);
+        var a = nodes.A;
+        await nodes.CreateAsync(a, new Realm { DoId = West, Title = "west" }, DoId.Empty, 0);
+        var database = nodes.Listen(Channel.Database);
+        var lamp = new OilLamp();
+        var wick = new DoId(0x1A, 2);
+        a.Send(DatabaseMessages.ActivateObject(41, lamp.Model, wick, West, 1, DoId.Empty, Ai, (lamp.Model.Fields.Single(f => f.Name == nameof(OilLamp.Name)), "wick")));
+        var load = await database.NextAsync(TestContext);
+        Assert.AreEqual((InternalMessageType.DbGetAll, wick), (load.Type, load.Subject));
+
+        a.Send(Offer(wick, West, 1, 7, Camelot, 1, new OfferedKnight(wick, Camelot, 1, "Wick")));
+        var answer = ReadAnswer(await nodes.ToNodeC.NextAsync(TestContext));
+        Assert.AreEqual((false, $"set location of {wick}: Knight {wick} already exists on the node of the new parent"), (answer.Accepted, answer.Reason));
     }
 
     private const int MaxOfferBytes = 512 * 1024;

@@ -54,6 +54,7 @@ public sealed partial class StateServerNodeMoveTests
             Assert.AreEqual(Owner, entry.Owner);
         }
 
+        await nodes.Logs.WaitForLineAsync(new System.Text.RegularExpressions.Regex(System.Text.RegularExpressions.Regex.Escape($"Offered Knight {tristan.DoId} and 1 object(s) beneath it to the holder of {East}")));
         await nodes.BarrierAsync();
         CollectionAssert.AreEquivalent(new[] { West }, a.Held.ToList(), "the west node let the knight and his squire go");
         CollectionAssert.AreEquivalent(new[] { East, tristan.DoId, squire.DoId }, b.Held.ToList());
@@ -66,6 +67,7 @@ public sealed partial class StateServerNodeMoveTests
         a.Send(InternalMessages.SetField(tristan, tristan.Model.Fields.Single(f => f.Name == nameof(Knight.X)), Ai));
         var relayed = await eastViewers.NextAsync(TestContext);
         Assert.IsTrue(relayed.Type is InternalMessageType.RelayBroadcast or InternalMessageType.RelayBroadcastBatch, relayed.Type.ToString());
+        await nodes.Logs.WaitForLineAsync(new System.Text.RegularExpressions.Regex(System.Text.RegularExpressions.Regex.Escape($"Forwarded SetField from {Ai} about {tristan.DoId} to OTP node {b.NodeId}, which holds it now")));
         var told = await ai.NextAsync(TestContext);
         Assert.AreEqual(InternalMessageType.ObjectHolderMoved, told.Type);
         Assert.AreEqual(tristan.DoId, told.Subject);
@@ -230,8 +232,8 @@ public sealed partial class StateServerNodeMoveTests
 
         public InProcessRouter Shared { get; } = new();
 
-        /// <summary>Every line both State Servers logged (Information and above).</summary>
-        public LogCapture Logs { get; } = new();
+        /// <summary>Every line both State Servers logged (Debug and above: some paths say what they did only there).</summary>
+        public LogCapture Logs { get; } = new(Microsoft.Extensions.Logging.LogLevel.Debug);
 
         /// <summary>Requests to the State Server role about what neither node holds (an offer to the test's node, say).</summary>
         public StateServerTests.Recorder Unrouted { get; } = new("unrouted");
