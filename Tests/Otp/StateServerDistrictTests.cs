@@ -122,6 +122,37 @@ public sealed class StateServerDistrictTests
     }
 
     [TestMethod]
+    public async Task ANewerRangeThatSharesAnEndOfAnOlderOne_TakesThatEnd_AndLeavesNoEmptyPiece()
+    {
+        rig.Send(InternalMessages.ServeDistricts(West, new[] { (DoId.Empty, 1u, 10u) }));
+        rig.Send(InternalMessages.ServeDistricts(East, new[] { (DoId.Empty, 1u, 3u) }));
+        await rig.BarrierAsync();
+        Assert.AreEqual(2, rig.Server.DistrictCount, "West 4-10, East 1-3: no piece of West before 1");
+
+        rig.Send(InternalMessages.ServeDistricts(Third, new[] { (DoId.Empty, 8u, 10u) }));
+        await rig.BarrierAsync();
+        Assert.AreEqual(3, rig.Server.DistrictCount, "West 4-7, East 1-3, Third 8-10: no piece of West after 10");
+        Assert.AreEqual(East, await AdopterAsync(zone: 1, creator: West));
+        Assert.AreEqual(East, await AdopterAsync(zone: 3, creator: West));
+        Assert.AreEqual(West, await AdopterAsync(zone: 4, creator: East));
+        Assert.AreEqual(West, await AdopterAsync(zone: 7, creator: East));
+        Assert.AreEqual(Third, await AdopterAsync(zone: 8, creator: West));
+        Assert.AreEqual(Third, await AdopterAsync(zone: 10, creator: West));
+    }
+
+    [TestMethod]
+    public async Task ANewerRangeThatStartsOnAnOlderOnesLastZone_TakesThatZone()
+    {
+        rig.Send(InternalMessages.ServeDistricts(West, new[] { (DoId.Empty, 1u, 5u) }));
+        rig.Send(InternalMessages.ServeDistricts(East, new[] { (DoId.Empty, 5u, 9u) }));
+        await rig.BarrierAsync();
+
+        Assert.AreEqual(2, rig.Server.DistrictCount);
+        Assert.AreEqual(West, await AdopterAsync(zone: 4, creator: Third));
+        Assert.AreEqual(East, await AdopterAsync(zone: 5, creator: Third));
+    }
+
+    [TestMethod]
     public async Task DistrictsServedUnderAnotherParent_ReplaceTheOldOnes()
     {
         var north = new DoId(0, 0xD1);

@@ -120,22 +120,44 @@ public sealed class StateServerRefusalTests
     }
 
     [TestMethod]
-    public async Task AnExceptionThatIsNotAWireError_IsLoggedAsAnErrorWithTheMessage_AndRefusedAsAnInternalError()
+    public async Task AClientCallShorterThanTheAccountThatLeadsIt_IsRefusedAsMalformed_NotAsAnInternalError()
     {
-        // A ClientCallMethod shorter than the account that leads it: the slice throws ArgumentOutOfRangeException.
         var subject = new DoId(0, 0x99);
         var session = rig.Listen(Session);
-        rig.Send(new Envelope(InternalMessageType.ClientCallMethod, Session, subject, new byte[] { 1, 2, 3 }));
+        var truncated = new byte[] { 1, 2, 3 };
+        rig.Send(new Envelope(InternalMessageType.ClientCallMethod, Session, subject, truncated));
 
         var error = await session.NextAsync(TestContext);
         Assert.AreEqual(InternalMessageType.Error, error.Type);
         Assert.AreEqual(subject, error.Subject);
-        Assert.AreEqual("internal error handling ClientCallMethod", Text(error));
+        Assert.AreEqual($"malformed ClientCallMethod: {ReadDoIdFailure(truncated)}", Text(error));
+        await rig.BarrierAsync();
+        Assert.IsEmpty(logger.At(LogLevel.Error));
+    }
+
+    [TestMethod]
+    public async Task AnExceptionThatIsNotAWireError_IsLoggedAsAnErrorWithTheMessage_AndRefusedAsAnInternalError_AndTheServerGoesOn()
+    {
+        // A bug stands in as a participant whose delivery throws: the State Server publishes on its own task.
+        var location = Channel.ForLocation(DoId.Empty, 8);
+        var thrower = new Thrower();
+        rig.Router.Subscribe(thrower, location);
+        var post = new Waymark { Text = "unlucky" };
+        rig.Send(InternalMessages.CreateObject(post, DoId.Empty, 8, DoId.Empty, Ai));
+
+        var error = await ai.NextAsync(TestContext);
+        Assert.AreEqual(InternalMessageType.Error, error.Type);
+        Assert.AreEqual(post.DoId, error.Subject);
+        Assert.AreEqual("internal error handling CreateObject", Text(error));
         await rig.BarrierAsync();
         var failure = logger.Lines.Single(l => l.Level == LogLevel.Error);
         StringAssert.StartsWith(failure.Message, "State Server failed on ");
-        Assert.IsInstanceOfType<ArgumentOutOfRangeException>(failure.Exception);
-        CollectionAssert.Contains(logger.At(LogLevel.Warning), $"State Server refused ClientCallMethod from {Session}: internal error handling ClientCallMethod");
+        Assert.AreSame(thrower.Thrown, failure.Exception);
+        CollectionAssert.Contains(logger.At(LogLevel.Warning), $"State Server refused CreateObject from {Ai}: internal error handling CreateObject");
+
+        rig.Router.UnsubscribeAll(thrower);
+        await CreateAsync("next", DoId.Empty, 8);
+        Assert.AreEqual(2, rig.Server.ObjectCount, "the loop goes on");
     }
 
     [TestMethod]
@@ -305,6 +327,11 @@ public sealed class StateServerRefusalTests
         Assert.AreEqual(InternalMessageType.RelayPrivate, owner.Received[0].Type);
         Assert.AreEqual(Ai, owner.Received[0].Sender);
         CollectionAssert.AreEqual(frame.WrittenSpan.ToArray(), owner.Received[0].Payload.ToArray());
+
+        // With the optional parameter given, it is read too.
+        rig.Send(InternalMessages.CallMethod(post.DoId, ring, new object?[] { 4, 9 }, Ai));
+        await rig.BarrierAsync();
+        Assert.HasCount(2, location.Received);
         Assert.IsEmpty(ai.Received, "nothing refused");
     }
 
@@ -323,6 +350,40 @@ public sealed class StateServerRefusalTests
         await rig.BarrierAsync();
         Assert.IsEmpty(location.Received, "nothing moved");
         Assert.AreEqual(post.DoId, (await QueryAsync(DoId.Empty, 1)).Single());
+    }
+
+    [TestMethod]
+    public async Task Delete_OfNoObject_IsRefused_AndByARestrictedStranger_IsRefused_AndTheObjectStays()
+    {
+        var missing = new DoId(0, 0xF04);
+        var theirs = await CreateAsync("theirs", DoId.Empty, 1, Other);
+        rig.Restrict(Ai);
+        var location = rig.Listen(Channel.ForLocation(DoId.Empty, 1));
+
+        rig.Send(InternalMessages.DeleteObject(missing, Ai));
+        rig.Send(InternalMessages.DeleteObject(theirs.DoId, Ai));
+
+        Assert.AreEqual($"delete: no object {missing}", Text(await ai.NextAsync(TestContext)));
+        StringAssert.StartsWith(Text(await ai.NextAsync(TestContext)), $"DeleteObject on Waymark {theirs.DoId}: {Ai} is a participant link that neither created nor was given this object");
+        await rig.BarrierAsync();
+        Assert.IsEmpty(location.Received);
+        Assert.AreEqual(1, rig.Server.ObjectCount);
+    }
+
+    [TestMethod]
+    public async Task QueryOwned_OfTheEmptyOwner_AnswersOnlyDone_NotTheObjectsNobodyOwns()
+    {
+        await CreateAsync("nobodys", DoId.Empty, 1);
+        var asker = Channel.ForSession(new DoId(0, 0x5E8));
+        var answers = rig.Listen(asker);
+        using var writer = new PooledBufferWriter(32);
+        writer.WriteUInt32(3);
+        writer.WriteDoId(DoId.Empty);
+
+        rig.Send(new Envelope(InternalMessageType.QueryOwned, asker, DoId.Empty, writer.WrittenSpan.ToArray()));
+        await rig.BarrierAsync();
+
+        Assert.AreEqual(InternalMessageType.QueryDone, answers.Received.Single().Type);
     }
 
     [TestMethod]
@@ -367,10 +428,13 @@ public sealed class StateServerRefusalTests
 
         rig.Send(QueryZones(asker, 7, house.DoId, 3, mustBePublic: true));
         rig.Send(QueryZones(asker, 8, street.DoId, 3, mustBePublic: true));
+        rig.Send(QueryZones(asker, 9, DoId.Empty, 1, mustBePublic: true));
         await rig.BarrierAsync();
 
         var received = answers.Received;
-        Assert.HasCount(3, received);
+        Assert.HasCount(5, received);
+        Assert.AreEqual(street.DoId, received[3].Subject, "the root is public");
+        CollectionAssert.AreEqual(new byte[] { 9, 0, 0, 0 }, received[4].Payload.ToArray());
         Assert.AreEqual(InternalMessageType.QueryDone, received[0].Type);
         CollectionAssert.AreEqual(new byte[] { 7, 0, 0, 0, 1 }, received[0].Payload.ToArray(), "refused: the done says so");
         Assert.AreEqual(InternalMessageType.QueryEntry, received[1].Type, "a parent at the root is public");
@@ -396,6 +460,16 @@ public sealed class StateServerRefusalTests
     }
 
     private static string Text(Envelope envelope) => new WireReader(envelope.Payload.Span).ReadString();
+
+    /// <summary>A participant whose delivery throws, as a bug in the handling of a message would.</summary>
+    private sealed class Thrower : IParticipant
+    {
+        public InvalidOperationException Thrown { get; } = new("a bug");
+
+        public string Name => "thrower";
+
+        public void Deliver(Envelope envelope, ReadOnlySpan<Channel> targets) => throw Thrown;
+    }
 
     private static MethodDescriptor Ring() => Registry.GetModel<Waymark>().Methods.Single(m => m.Name == nameof(Waymark.Ring));
 

@@ -93,6 +93,23 @@ public sealed class StateServerSmallPathsTests
     }
 
     [TestMethod]
+    public async Task AnEnterFrameOfExactly128Bytes_TakesTwoLengthBytes()
+    {
+        Start();
+        var location = rig.Listen(Channel.ForLocation(DoId.Empty, 6));
+        await rig.CreateAsync(new Waymark { Text = "x" }, DoId.Empty, 6, Ai);
+        int oneChar = ObjectEntry.Parse((await location.NextAsync(TestContext)).Payload).OtherFrame.Length;
+
+        await rig.CreateAsync(new Waymark { Text = new string('x', 128 - oneChar + 1) }, DoId.Empty, 6, Ai);
+        var enter = await location.NextAsync(TestContext);
+
+        int at = 4 + DoId.Size + 4 + DoId.Size;
+        Assert.AreEqual(128, ObjectEntry.Parse(enter.Payload).OtherFrame.Length);
+        Assert.AreEqual(0x80, enter.Payload.Span[at]);
+        Assert.AreEqual(0x01, enter.Payload.Span[at + 1]);
+    }
+
+    [TestMethod]
     public async Task AnActivationRefusedToALocationOrToNobody_IsOnlyLogged()
     {
         Start();

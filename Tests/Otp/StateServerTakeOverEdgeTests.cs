@@ -194,6 +194,15 @@ public sealed class StateServerTakeOverEdgeTests
         Assert.AreEqual(1, rig.Server.ObjectCount);
         CollectionAssert.Contains(logger.At(LogLevel.Warning), $"The new AI {NewAi} of {Game} went away before its game started: its objects are parked for the next AI, 2 held client request(s) refused");
         Assert.AreEqual(1, old.Received.Count(e => e.Type == InternalMessageType.AiHandOverFinished), "the old AI was told once, at the switch");
+
+        // Nothing is held for it any more: a call now is refused as for any parked object.
+        SendClientCall(post.DoId, 3);
+        await session.NextAsync(TestContext);
+        await session.NextAsync(TestContext);
+        var refused = await session.NextAsync(TestContext);
+        var later = new WireReader(refused.Payload.Span);
+        Assert.AreEqual(EjectCode.NoAiServesObject, (EjectCode)later.ReadUInt16());
+        StringAssert.StartsWith(later.ReadString(), $"no AI serves Waymark {post.DoId} now");
     }
 
     [TestMethod]
