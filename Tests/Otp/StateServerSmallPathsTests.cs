@@ -65,6 +65,63 @@ public sealed class StateServerSmallPathsTests
     }
 
     [TestMethod]
+    public async Task BroadcastsQueuedForOneLocationFromTwoSenders_AreRelayedOnePerSender_EachWithItsSender()
+    {
+        Start();
+        var other = Channel.ForParticipant(new DoId(0, 0xC5));
+        var mine = new Waymark { Text = "mine" };
+        var theirs = new Waymark { Text = "theirs" };
+        await rig.CreateAsync(mine, DoId.Empty, 1, Ai);
+        await rig.CreateAsync(theirs, DoId.Empty, 1, other);
+        var location = rig.Listen(Channel.ForLocation(DoId.Empty, 1));
+        var a = Registry.GetModel<Waymark>().GetField(nameof(Waymark.A));
+
+        await using (await HoldAsync())
+        {
+            mine.A = 1;
+            theirs.A = 2;
+            rig.Send(InternalMessages.SetField(mine, a, Ai));
+            rig.Send(InternalMessages.SetField(theirs, a, other));
+        }
+
+        await location.NextAsync(TestContext);
+        await location.NextAsync(TestContext);
+        await rig.BarrierAsync();
+        var relays = location.Received;
+        Assert.HasCount(2, relays);
+        Assert.AreEqual((InternalMessageType.RelayBroadcast, Ai, mine.DoId), (relays[0].Type, relays[0].Sender, relays[0].Subject));
+        Assert.AreEqual((InternalMessageType.RelayBroadcast, other, theirs.DoId), (relays[1].Type, relays[1].Sender, relays[1].Subject));
+    }
+
+    [TestMethod]
+    public async Task BroadcastsQueuedTogetherThatWouldPassTheBatchSize_AreRelayedInTwo()
+    {
+        Start();
+        var first = new Waymark { Text = "first" };
+        var second = new Waymark { Text = "second" };
+        await rig.CreateAsync(first, DoId.Empty, 1, Ai);
+        await rig.CreateAsync(second, DoId.Empty, 1, Ai);
+        var location = rig.Listen(Channel.ForLocation(DoId.Empty, 1));
+        var text = Registry.GetModel<Waymark>().GetField(nameof(Waymark.Text));
+
+        await using (await HoldAsync())
+        {
+            first.Text = new string('a', 9000);
+            second.Text = new string('b', 9000);
+            rig.Send(InternalMessages.SetField(first, text, Ai));
+            rig.Send(InternalMessages.SetField(second, text, Ai));
+        }
+
+        await location.NextAsync(TestContext);
+        await location.NextAsync(TestContext);
+        await rig.BarrierAsync();
+        var relays = location.Received;
+        Assert.HasCount(2, relays, "9 KB and 9 KB do not fit one 16 KiB batch");
+        Assert.AreEqual((InternalMessageType.RelayBroadcast, first.DoId), (relays[0].Type, relays[0].Subject));
+        Assert.AreEqual((InternalMessageType.RelayBroadcast, second.DoId), (relays[1].Type, relays[1].Subject));
+    }
+
+    [TestMethod]
     public async Task AnEntryWhoseEnterFrameIsLongerThan127Bytes_WritesItsLengthInTwoBytes_AndParsesBack()
     {
         Start();
