@@ -197,10 +197,9 @@ public sealed class StateServerTakeOverEdgeTests
 
         // Nothing is held for it any more: a call now is refused as for any parked object.
         SendClientCall(post.DoId, 3);
-        await session.NextAsync(TestContext);
-        await session.NextAsync(TestContext);
-        var refused = await session.NextAsync(TestContext);
-        var later = new WireReader(refused.Payload.Span);
+        await rig.BarrierAsync();
+        Assert.HasCount(3, session.Received);
+        var later = new WireReader(session.Received[2].Payload.Span);
         Assert.AreEqual(EjectCode.NoAiServesObject, (EjectCode)later.ReadUInt16());
         StringAssert.StartsWith(later.ReadString(), $"no AI serves Waymark {post.DoId} now");
     }
