@@ -180,8 +180,14 @@ internal sealed partial class StateServer : IParticipant, IAsyncDisposable
                 CallMethod(envelope, envelope.Payload, fromClient: false);
                 break;
             case InternalMessageType.ClientCallMethod:
-                CallMethod(envelope, envelope.Payload.Slice(DoId.Size), fromClient: true);
-                break;
+                {
+                    // The sender's account leads the payload, as for ClientSetField; one too short is malformed, not a bug.
+                    var reader = new WireReader(envelope.Payload.Span);
+                    reader.ReadDoId();
+                    CallMethod(envelope, envelope.Payload.Slice(reader.Position), fromClient: true);
+                    break;
+                }
+
             case InternalMessageType.SetLocation:
                 SetLocation(envelope);
                 break;
