@@ -292,7 +292,9 @@ internal sealed partial class StateServer
         var byNode = reader.ReadDoId();
         string reason = reader.ReadString();
         reader.EnsureAtEnd();
-        if (!outgoing.Remove(moveId, out var move) || move.Root.Id != envelope.Subject)
+        // Looked up, not removed: an answer that names another object than the move's is not the move's answer, and the
+        // move must stay to be answered (or to time out) and release the requests it holds.
+        if (!outgoing.TryGetValue(moveId, out var move) || move.Root.Id != envelope.Subject)
         {
             if (accepted)
             {

@@ -7,8 +7,10 @@ namespace Pastry.Tests.EndToEnd;
 /// A logger factory for an in-process server that keeps every formatted line and lets a test await one, the way
 /// <see cref="PastryProcess.WaitForLineAsync"/> does for a real process's output (a signal, not a poll).
 /// </summary>
-public sealed class LogCapture : ILoggerFactory, ILoggerProvider
+/// <param name="minimum">The least level kept (Debug to see the lines a server logs only when asked to).</param>
+public sealed class LogCapture(LogLevel minimum = LogLevel.Information) : ILoggerFactory, ILoggerProvider
 {
+    private readonly LogLevel minimum = minimum;
     private readonly object gate = new();
     private readonly List<string> lines = new();
     private readonly List<(Regex Pattern, TaskCompletionSource<string> Found)> waiters = new();
@@ -62,7 +64,7 @@ public sealed class LogCapture : ILoggerFactory, ILoggerProvider
         public IDisposable? BeginScope<TState>(TState state)
             where TState : notnull => null;
 
-        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= capture.minimum;
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {

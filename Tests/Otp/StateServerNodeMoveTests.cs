@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Logging.Abstractions;
 using Pastry.Messaging;
 using Pastry.Otp.MessageDirector;
 using Pastry.Otp.StateServer;
@@ -13,7 +12,7 @@ namespace Pastry.Tests.Otp;
 /// the new parent, node-addressed messages to that node) and records what each node holds.
 /// </summary>
 [TestClass]
-public sealed class StateServerNodeMoveTests
+public sealed partial class StateServerNodeMoveTests
 {
     private static readonly Channel Ai = Channel.ForParticipant(new DoId(0xA1, 1));
     private static readonly DoId Owner = new(0xAC, 7);
@@ -55,6 +54,7 @@ public sealed class StateServerNodeMoveTests
             Assert.AreEqual(Owner, entry.Owner);
         }
 
+        await nodes.Logs.WaitForLineAsync(new System.Text.RegularExpressions.Regex(System.Text.RegularExpressions.Regex.Escape($"Offered Knight {tristan.DoId} and 1 object(s) beneath it to the holder of {East}")));
         await nodes.BarrierAsync();
         CollectionAssert.AreEquivalent(new[] { West }, a.Held.ToList(), "the west node let the knight and his squire go");
         CollectionAssert.AreEquivalent(new[] { East, tristan.DoId, squire.DoId }, b.Held.ToList());
@@ -67,10 +67,11 @@ public sealed class StateServerNodeMoveTests
         a.Send(InternalMessages.SetField(tristan, tristan.Model.Fields.Single(f => f.Name == nameof(Knight.X)), Ai));
         var relayed = await eastViewers.NextAsync(TestContext);
         Assert.IsTrue(relayed.Type is InternalMessageType.RelayBroadcast or InternalMessageType.RelayBroadcastBatch, relayed.Type.ToString());
+        await nodes.Logs.WaitForLineAsync(new System.Text.RegularExpressions.Regex(System.Text.RegularExpressions.Regex.Escape($"Forwarded SetField from {Ai} about {tristan.DoId} to OTP node {b.NodeId}, which holds it now")));
         var told = await ai.NextAsync(TestContext);
         Assert.AreEqual(InternalMessageType.ObjectHolderMoved, told.Type);
         Assert.AreEqual(tristan.DoId, told.Subject);
-        Assert.AreEqual(b.NodeId, DoId.Read(told.Payload.Span));
+        CollectionAssert.AreEqual(DoIdBytes(b.NodeId), told.Payload.ToArray(), "the node that holds it now, not marked as a probe's answer");
 
         // The squire's zone is answered by the east node.
         var entries = await nodes.QueryAsync(b, tristan.DoId, 1);
@@ -101,7 +102,7 @@ public sealed class StateServerNodeMoveTests
 
         var error = await ai.NextAsync(TestContext);
         Assert.AreEqual(InternalMessageType.Error, error.Type);
-        StringAssert.Contains(new WireReader(error.Payload.Span).ReadString(), $"set location of {tristan.DoId}: Knight {tristan.DoId} already exists on the node of the new parent");
+        Assert.AreEqual($"set location of {tristan.DoId}: Knight {tristan.DoId} already exists on the node of the new parent", new WireReader(error.Payload.Span).ReadString());
         var relayed = await westViewers.NextAsync(TestContext);
         Assert.IsTrue(relayed.Type is InternalMessageType.RelayBroadcast or InternalMessageType.RelayBroadcastBatch, "the set that waited is applied where the knight stayed");
         await nodes.BarrierAsync();
@@ -124,31 +125,42 @@ public sealed class StateServerNodeMoveTests
         a.Send(InternalMessages.SetLocation(tristan.DoId, East, 2, Ai));
 
         var error = await ai.NextAsync(TestContext);
-        StringAssert.StartsWith(new WireReader(error.Payload.Span).ReadString(), $"set location of {tristan.DoId}: parent {East} does not exist");
+        Assert.AreEqual($"set location of {tristan.DoId}: parent {East} does not exist (no OTP node holding it answered within 0.1 s)", new WireReader(error.Payload.Span).ReadString());
         await nodes.BarrierAsync();
         Assert.AreEqual(2, a.Server.ObjectCount);
         Assert.AreEqual((0, 0, 0), a.Server.NodeMoveCounts);
     }
 
     [TestMethod]
-    public async Task AMoveOfMoreObjectsThanMaxMovedObjects_IsRefusedNamingTheSetting_AndNothingMoves()
+    public async Task AMoveOfMoreObjectsThanMaxMovedObjects_IsRefusedNamingTheSetting_AndNothingMoves_ButOneOfExactlyThatManyMoves()
     {
-        await using var nodes = new TwoNodes(TestContext, new StateServerOptions { MaxMovedObjects = 1 });
+        await using var nodes = new TwoNodes(TestContext, new StateServerOptions { MaxMovedObjects = 2 });
         var (a, b) = (nodes.A, nodes.B);
         await nodes.CreateAsync(a, new Realm { DoId = West, Title = "west" }, DoId.Empty, 0);
         await nodes.CreateAsync(b, new Realm { DoId = East, Title = "east" }, DoId.Empty, 0);
         var tristan = new Knight { DoId = new DoId(0x7415, 1), Name = "Tristan" };
+        var squire = new Knight { DoId = new DoId(0x7415, 2), Name = "Squire" };
         await nodes.CreateAsync(a, tristan, West, 1);
-        await nodes.CreateAsync(a, new Knight { DoId = new DoId(0x7415, 2), Name = "Squire" }, tristan.DoId, 1);
+        await nodes.CreateAsync(a, squire, tristan.DoId, 1);
+        await nodes.CreateAsync(a, new Knight { DoId = new DoId(0x7415, 3), Name = "Page" }, squire.DoId, 1);
         var ai = nodes.Listen(Ai);
 
         a.Send(InternalMessages.SetLocation(tristan.DoId, East, 2, Ai));
 
         var error = await ai.NextAsync(TestContext);
-        StringAssert.Contains(new WireReader(error.Payload.Span).ReadString(), "more than StateServer:MaxMovedObjects (1) objects");
+        Assert.AreEqual($"set location of {tristan.DoId}: parent {East} is held by another OTP node, and the object moves there with everything beneath it: more than StateServer:MaxMovedObjects (2) objects; move fewer at a time or raise the limit", new WireReader(error.Payload.Span).ReadString());
+        await nodes.Logs.WaitForLineAsync(new System.Text.RegularExpressions.Regex(System.Text.RegularExpressions.Regex.Escape($"State Server: moving Knight {tristan.DoId} under {East} (another OTP node) would carry more than StateServer:MaxMovedObjects (2) objects")));
         await nodes.BarrierAsync();
-        Assert.AreEqual(3, a.Server.ObjectCount);
+        Assert.AreEqual(4, a.Server.ObjectCount);
         Assert.AreEqual(1, b.Server.ObjectCount);
+        Assert.AreEqual((0, 0, 0), a.Server.NodeMoveCounts);
+
+        // The squire and his page are two objects: they move.
+        a.Send(InternalMessages.SetLocation(squire.DoId, East, 2, Ai));
+        await nodes.BarrierAsync();
+        Assert.AreEqual(2, a.Server.ObjectCount);
+        Assert.AreEqual(3, b.Server.ObjectCount);
+        Assert.AreEqual(1, ai.Received.Count, "no second refusal");
     }
 
     [TestMethod]
@@ -199,7 +211,9 @@ public sealed class StateServerNodeMoveTests
     /// <summary>
     /// Two OTP nodes' State Servers on one in-process router for every channel but the State Server's, which each node
     /// keeps to itself; a request to the State Server role goes to the node that holds what it is about (as
-    /// NatsMessageRouter.Placement.cs routes it), or is dropped when no node does (a holder subject nobody subscribes).
+    /// NatsMessageRouter.Placement.cs routes it), or, when no node does (a holder subject nobody subscribes), to
+    /// <see cref="Unrouted"/>. A third node, <see cref="NodeC"/>, is played by the test: what the two send to it is
+    /// recorded in <see cref="ToNodeC"/>, and the test sends its messages by hand.
     /// </summary>
     private sealed class TwoNodes : IAsyncDisposable
     {
@@ -213,7 +227,19 @@ public sealed class StateServerNodeMoveTests
             B = new Node(this, new DoId(0x40DE, 0xB), options, databaseEnabled);
         }
 
+        /// <summary>The node the test plays.</summary>
+        public static DoId NodeC { get; } = new(0x40DE, 0xC);
+
         public InProcessRouter Shared { get; } = new();
+
+        /// <summary>Every line both State Servers logged (Debug and above: some paths say what they did only there).</summary>
+        public LogCapture Logs { get; } = new(Microsoft.Extensions.Logging.LogLevel.Debug);
+
+        /// <summary>Requests to the State Server role about what neither node holds (an offer to the test's node, say).</summary>
+        public StateServerTests.Recorder Unrouted { get; } = new("unrouted");
+
+        /// <summary>What the two nodes sent to <see cref="NodeC"/>'s placement subject.</summary>
+        public StateServerTests.Recorder ToNodeC { get; } = new("node-c");
 
         public Node A { get; }
 
@@ -272,10 +298,26 @@ public sealed class StateServerNodeMoveTests
         {
             var key = envelope.Type == InternalMessageType.ObjectMoveOffer ? DoId.Read(envelope.Payload.Span) : envelope.Subject;
             var to = A.Held.Contains(key) ? A : B.Held.Contains(key) ? B : null;
-            to?.Deliver(envelope);
+            if (to is null)
+            {
+                Unrouted.Deliver(envelope, []);
+                return;
+            }
+
+            to.Deliver(envelope);
         }
 
-        public Node NodeWithId(DoId id) => A.NodeId == id ? A : B;
+        public void SendToNode(DoId node, Envelope envelope)
+        {
+            if (node == A.NodeId || node == B.NodeId)
+            {
+                (node == A.NodeId ? A : B).Deliver(envelope);
+                return;
+            }
+
+            Assert.AreEqual(NodeC, node, "a node-addressed message goes to one of the three nodes");
+            ToNodeC.Deliver(envelope, []);
+        }
 
         public async ValueTask DisposeAsync()
         {
@@ -295,7 +337,7 @@ public sealed class StateServerNodeMoveTests
         {
             this.world = world;
             NodeId = id;
-            Server = new StateServer(this, Deployment.Registry, NullLogger.Instance, databaseEnabled, options);
+            Server = new StateServer(this, Deployment.Registry, world.Logs.CreateLogger("state-server"), databaseEnabled, options);
             Server.Start();
         }
 
@@ -335,7 +377,7 @@ public sealed class StateServerNodeMoveTests
             }
         }
 
-        public void SendToNode(DoId node, Envelope envelope) => world.NodeWithId(node).Deliver(envelope);
+        public void SendToNode(DoId node, Envelope envelope) => world.SendToNode(node, envelope);
 
         public void Subscribe(IParticipant participant, Channel channel)
         {
