@@ -171,6 +171,7 @@ internal sealed partial class StateServer
             : count == 0 || count > maxMovedObjects ? $"it carries {count} objects, and this node takes 1 to StateServer:MaxMovedObjects ({maxMovedObjects})"
             : null;
         var incoming = new List<(StateObject Obj, DoId Parent, uint Zone, Messaging.Channel ReleasedBy)>(Math.Min(count, 1024));
+        var offered = new HashSet<DoId>();
         for (int i = 0; i < count && problem is null; i++)
         {
             var id = reader.ReadDoId();
@@ -191,6 +192,20 @@ internal sealed partial class StateServer
             if (id.IsEmpty || graph.Contains(id) || activating.Contains(id) || movingOut.ContainsKey(id))
             {
                 problem = $"{model.Name} {id} already exists on the node of the new parent";
+                break;
+            }
+
+            // An old node lists a subtree parents first, each object once (SubtreeOf). An offer that does not could
+            // only be placed in part, and would leave half of a subtree here while the old node keeps all of it.
+            if (i > 0 && !offered.Contains(parent))
+            {
+                problem = $"{model.Name} {id} names {parent} as its parent, which is not an object before it in the offer";
+                break;
+            }
+
+            if (!offered.Add(id))
+            {
+                problem = $"{model.Name} {id} is in the offer twice";
                 break;
             }
 

@@ -103,6 +103,11 @@ public sealed partial class StateServerNodeMoveTests
             (Offer(tristan, East, 2, 15, West, 1, new OfferedKnight(DoId.Empty, East, 2, "Tristan")), $"Knight {DoId.Empty} already exists on the node of the new parent"),
             (Offer(tristan, East, 2, 16, West, 1, new OfferedKnight(squire, East, 2, "Squire")), $"the offer's first object is {squire}, not {tristan}"),
             (Offer(tristan, East, 2, 17, West, 1, new OfferedKnight(tristan, East, 2, "Tristan"), new OfferedKnight(squire, tristan, 1, "Squire", ClassId: 0xDEAD)), $"{squire} has class id 57005, unknown here; are both nodes built from the same models?"),
+
+            // A subtree that cannot be placed whole (a hostile or broken peer): refused before any of it is placed.
+            (Offer(tristan, East, 2, 21, West, 1, new OfferedKnight(tristan, East, 2, "Tristan"), new OfferedKnight(squire, squire, 1, "Squire")), $"Knight {squire} names {squire} as its parent, which is not an object before it in the offer"),
+            (Offer(tristan, East, 2, 22, West, 1, new OfferedKnight(tristan, East, 2, "Tristan"), new OfferedKnight(squire, East, 1, "Squire")), $"Knight {squire} names {East} as its parent, which is not an object before it in the offer"),
+            (Offer(tristan, East, 2, 23, West, 1, new OfferedKnight(tristan, East, 2, "Tristan"), new OfferedKnight(tristan, tristan, 1, "Again")), $"Knight {tristan} is in the offer twice"),
         };
 
         foreach (var (offer, problem) in cases)
