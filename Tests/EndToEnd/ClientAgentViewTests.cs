@@ -1,3 +1,5 @@
+using System.Text.RegularExpressions;
+using Pastry.Messaging;
 using Pastry.Wire;
 
 namespace Pastry.Tests.EndToEnd;
@@ -44,5 +46,41 @@ public sealed class ClientAgentViewTests
         var asOther = RawClient.ReadEnter(given, world.Registry);
         Assert.AreEqual((MessageType.EnterOwnedObject, knight.DoId, client.AccountId), (owned.Type, asOwner.Id, asOwner.Owner));
         Assert.AreEqual((MessageType.EnterObject, knight.DoId, other.AccountId), (given.Type, asOther.Id, asOther.Owner));
+    }
+
+    [TestMethod]
+    public async Task ARequestNoAiWillHear_IsToldToTheClient_AsRequestRefused_WithItsCodeAndReason()
+    {
+        await using var world = OtpWorld.Start();
+        var knight = world.SpawnKnight(1);
+        var client = await world.ClientAsync();
+        using var payload = new PooledBufferWriter();
+        payload.WriteUInt16((ushort)EjectCode.NoAiServesObject);
+        payload.WriteString("no AI serves Knight right now");
+
+        world.Server.Router.Publish(new Envelope(InternalMessageType.ClientRequestRefused, Channel.StateServer, knight.DoId, payload.WrittenSpan.ToArray()), Channel.ForSession(client.SessionId));
+
+        var refused = (await client.ExpectAsync(MessageType.RequestRefused)).Reader();
+        Assert.AreEqual(knight.DoId, refused.ReadDoId());
+        Assert.AreEqual(EjectCode.NoAiServesObject, (EjectCode)refused.ReadUInt16());
+        Assert.AreEqual("no AI serves Knight right now", refused.ReadString());
+    }
+
+    [TestMethod]
+    public async Task AnErrorOrAMessageASessionDoesNotHandle_IsLogged_AndTheSessionGoesOn()
+    {
+        var logs = new LogCapture(Microsoft.Extensions.Logging.LogLevel.Debug);
+        await using var world = OtpWorld.Start(logs: logs);
+        var knight = world.SpawnKnight(1);
+        var client = await world.ClientAsync();
+        await world.InterestAsync(client, 1, 2);
+        var session = Channel.ForSession(client.SessionId);
+
+        world.Server.Router.Publish(new Envelope(InternalMessageType.Error, Channel.StateServer, knight.DoId, Array.Empty<byte>()), session);
+        world.Server.Router.Publish(new Envelope(InternalMessageType.QueryZones, Channel.StateServer, knight.DoId, Array.Empty<byte>()), session);
+
+        StringAssert.Matches(await logs.WaitForLineAsync(new Regex("server refused a request")).WaitAsync(RawClient.Timeout), new Regex($@"^session .*: server refused a request about {knight.DoId}$"));
+        StringAssert.Matches(await logs.WaitForLineAsync(new Regex("ignoring")).WaitAsync(RawClient.Timeout), new Regex(@"^session .*: ignoring .*QueryZones"));
+        Assert.AreEqual(knight.DoId, (await world.InterestAsync(client, 3, 1)).Single().Id, "The session still serves interests.");
     }
 }
