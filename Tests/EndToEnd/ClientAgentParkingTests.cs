@@ -71,5 +71,30 @@ public sealed class ClientAgentParkingTests
         Assert.AreNotEqual(ResumeStatus.Ok, (ResumeStatus)(await late.ExpectAsync(MessageType.ResumeResp)).Reader().ReadByte());
     }
 
+    [TestMethod]
+    public async Task PastTheFreeResumeFailures_AnAddressIsThrottled_WithTheWaitInTheReason()
+    {
+        await using var world = OtpWorld.Start(o => o.ClientAgent.FreeResumeFailuresPerAddress = 1);
+        var first = await RawClient.LoggedInAsync(world.Server.ClientEndPoint, world.Registry, NextUser());
+        var forged = first.ResumeToken!.ToArray();
+        forged[^1] ^= 0xFF;
+
+        // Each refusal past the free one doubles the back-off from 1 s: however slow the machine, a later guess lands
+        // inside one (the first that does ends the loop).
+        var statuses = new List<(ResumeStatus Status, string Reason)>();
+        while (statuses.Count < 8 && (statuses.Count == 0 || statuses[^1].Status != ResumeStatus.Throttled))
+        {
+            await using var guess = await RawClient.ConnectAsync(world.Server.ClientEndPoint);
+            await guess.SendAsync(w => ClientFrames.WriteResume(w, world.Registry.SchemaHash, "1.0.0", first.AccountId, forged, 0));
+            var answer = (await guess.ExpectAsync(MessageType.ResumeResp)).Reader();
+            statuses.Add(((ResumeStatus)answer.ReadByte(), answer.ReadString()));
+        }
+
+        Assert.AreNotEqual(ResumeStatus.Throttled, statuses[0].Status, "The first failure is free.");
+        var throttled = statuses.Last();
+        Assert.AreEqual(ResumeStatus.Throttled, throttled.Status, throttled.Reason);
+        StringAssert.Matches(throttled.Reason, new Regex(@"^too many refused resumes from this address; try again in [1-9]\d* s or log in$"));
+    }
+
     private static string NextUser() => $"parking{Interlocked.Increment(ref users)}";
 }
