@@ -110,6 +110,16 @@ public sealed class ClientAgentAdmissionTests
         }
     }
 
+    [TestMethod]
+    public async Task StartingWebSockets_WhenTheTransportIsOff_ListensNowhere()
+    {
+        await using var world = OtpWorld.Start(o => o.ClientAgent.WebSocket.Enabled = false);
+
+        await world.Server.ClientAgent.StartWebSocketsAsync();
+
+        Assert.IsNull(world.Server.ClientAgent.WebSocketUrl, "No listener, so no URL.");
+    }
+
     private static async Task<RawClient> HelloAsync(OtpWorld world)
     {
         var client = await RawClient.ConnectAsync(world.Server.ClientEndPoint);
