@@ -83,4 +83,27 @@ public sealed class ClientAgentViewTests
         StringAssert.Matches(await logs.WaitForLineAsync(new Regex("ignoring")).WaitAsync(RawClient.Timeout), new Regex(@"^session .*: ignoring .*QueryZones"));
         Assert.AreEqual(knight.DoId, (await world.InterestAsync(client, 3, 1)).Single().Id, "The session still serves interests.");
     }
+
+    [TestMethod]
+    public async Task AMalformedAccountClaim_HeardOnSessionEventsOrOnASessionsChannel_IsIgnoredWithAWarning()
+    {
+        var logs = new LogCapture();
+        await using var world = OtpWorld.Start(logs: logs);
+        var client = await world.ClientAsync();
+        var overEvents = Channel.ForSession(DoId.NewId());
+        var asAnswer = Channel.ForSession(DoId.NewId());
+
+        // From "another node's" sessions: too few bytes for a stamp of eight and a remote address. The answer to a
+        // session's own claim comes on the session's channel, and the session hands it to the agent.
+        world.Server.Router.Publish(new Envelope(InternalMessageType.AccountClaimed, overEvents, client.AccountId, new byte[] { 1, 2 }), Channel.SessionEvents);
+        world.Server.Router.Publish(new Envelope(InternalMessageType.AccountClaimed, asAnswer, client.AccountId, new byte[] { 3 }), Channel.ForSession(client.SessionId));
+
+        foreach (var sender in new[] { overEvents, asAnswer })
+        {
+            await logs.WaitForLineAsync(new Regex($"^Client Agent: ignoring a malformed account claim from {Regex.Escape(sender.ToString())}: .+")).WaitAsync(RawClient.Timeout);
+        }
+
+        await world.InterestAsync(client, 1, 1);
+        Assert.IsFalse(client.Closed.Task.IsCompleted, "A malformed claim ejects nobody.");
+    }
 }
