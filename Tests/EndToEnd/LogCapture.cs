@@ -33,6 +33,15 @@ public sealed class LogCapture(LogLevel minimum = LogLevel.Information) : ILogge
         return found.Task;
     }
 
+    /// <summary>The lines that match <paramref name="pattern"/> so far (to prove a line was logged once, not once per event).</summary>
+    public IReadOnlyList<string> LinesMatching(Regex pattern)
+    {
+        lock (gate)
+        {
+            return lines.Where(line => pattern.IsMatch(line)).ToList();
+        }
+    }
+
     public ILogger CreateLogger(string categoryName) => new Logger(this);
 
     public void AddProvider(ILoggerProvider provider)

@@ -13,6 +13,8 @@ public sealed class SessionSchemaTests
             [Ram, Broadcast, ClSend] public float Speed { get => Get<float>(); set => Set(value); }
             [Ram, Broadcast] public int Laps { get => Get<int>(); set => Set(value); }
             [Distributed, ClSend, Broadcast] public void Cheer(string who) { }
+            [Ram, Broadcast] public int[] Marks { get => Get<int[]>(); set => Set(value); }
+            [Ram, Broadcast] public float[] Splits { get => Get<float[]>(); set => Set(value); }
         }
         """;
 
@@ -23,6 +25,9 @@ public sealed class SessionSchemaTests
             [Ram, Broadcast, ClSend] public double Speed { get => Get<double>(); set => Set(value); }
             [Ram, Broadcast] public long Laps { get => Get<long>(); set => Set(value); }
             [Distributed, ClSend, Broadcast] public void Cheer(string who, int times = 1) { }
+            [Ram, Broadcast] public long[] Marks { get => Get<long[]>(); set => Set(value); }
+            [Ram, Broadcast] public double[] Splits { get => Get<double[]>(); set => Set(value); }
+            [Distributed, ClSend, Broadcast] public void Wave() { }
         }
         """;
 
@@ -101,5 +106,66 @@ public sealed class SessionSchemaTests
         var reader = new WireReader(sent.WrittenSpan);
         var widened = new WireReader(SessionSchema.Widen(ref reader, codec, speed));
         Assert.AreEqual(1.5, widened.ReadDouble());
+    }
+
+    [TestMethod]
+    public void WidenedArrays_ReachAnOldClientInTheirOldTypes_AndAnArrayThatDoesNotFitIsNotSent()
+    {
+        var (view, model) = Build();
+        var marks = model.GetField("Marks");
+        var splits = model.GetField("Splits");
+
+        var fits = Rewritten(view, model, (marks, new long[] { int.MinValue, 0, int.MaxValue }), (splits, new[] { 1.5, -2.25 }));
+        Assert.AreEqual(2, fits.ReadUInt16());
+        Assert.AreEqual(marks.WireId, fits.ReadUInt16());
+        CollectionAssert.AreEqual(new[] { int.MinValue, 0, int.MaxValue }, (int[])view.OldCodecOf(model, marks.WireId)!.ReadBoxed(ref fits)!);
+        Assert.AreEqual(splits.WireId, fits.ReadUInt16());
+        CollectionAssert.AreEqual(new[] { 1.5f, -2.25f }, (float[])view.OldCodecOf(model, splits.WireId)!.ReadBoxed(ref fits)!);
+        Assert.IsTrue(fits.IsAtEnd);
+
+        foreach (long outside in new[] { (long)int.MaxValue + 1, (long)int.MinValue - 1 })
+        {
+            var dropped = Rewritten(view, model, (marks, new[] { 1, outside }), (splits, new[] { 0.5 }));
+            Assert.AreEqual(1, dropped.ReadUInt16(), $"{outside} does not fit the old int32[], so Marks is left out.");
+            Assert.AreEqual(splits.WireId, dropped.ReadUInt16());
+        }
+    }
+
+    [TestMethod]
+    public void ACallOfAMethodAddedSince_IsNotSent_AndAFrameThatNamesNoMember_PassesAsItIs()
+    {
+        var (view, model) = Build();
+        var id = DoId.NewId();
+        var into = new PooledBufferWriter();
+        var call = new PooledBufferWriter();
+        ClientFrames.WriteCallMethod(call, id, model.GetMethod("Wave"), Array.Empty<object?>());
+        Assert.IsFalse(view.Rewrite(call.WrittenSpan, model, into));
+        Assert.AreEqual(0, into.WrittenCount);
+
+        var leave = new PooledBufferWriter();
+        ClientFrames.WriteLeaveObject(leave, id, LeaveReason.Disabled);
+        Assert.IsTrue(view.Rewrite(leave.WrittenSpan, model, into));
+        CollectionAssert.AreEqual(leave.WrittenSpan.ToArray(), into.WrittenSpan.ToArray());
+    }
+
+    /// <summary>Rewrites a SetFields of <paramref name="values"/> for the old client; returns a reader at its count.</summary>
+    private static WireReader Rewritten(SessionSchema view, ModelInfo model, params (FieldDescriptor Field, object Value)[] values)
+    {
+        var frame = new PooledBufferWriter();
+        int start = frame.BeginFrame(MessageType.SetFields);
+        frame.WriteDoId(DoId.NewId());
+        frame.WriteUInt16((ushort)values.Length);
+        foreach (var (field, value) in values)
+        {
+            frame.WriteUInt16(field.WireId);
+            field.Codec.WriteBoxed(frame, value);
+        }
+
+        frame.EndFrame(start);
+        var into = new PooledBufferWriter();
+        Assert.IsTrue(view.Rewrite(frame.WrittenSpan, model, into));
+        var reader = new WireReader(into.WrittenSpan.Slice(Frame.HeaderSize).ToArray());
+        reader.ReadDoId();
+        return reader;
     }
 }

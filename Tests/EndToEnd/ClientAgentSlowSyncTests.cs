@@ -1,0 +1,54 @@
+using System.Text.RegularExpressions;
+using Pastry.Wire;
+
+namespace Pastry.Tests.EndToEnd;
+
+/// <summary>
+/// A client that does not read while its interest sync sends it far more than its outbox holds, against an in-process
+/// OTP over real loopback sockets: the objects entering its view go through the session's own append (not the shared
+/// relay batches <see cref="ClientAgentRobustnessTests"/> fill), which drops it as a slow consumer (346) with the bound
+/// in the reason. Written from mutation testing (TESTING.md).
+/// </summary>
+[TestClass]
+public sealed class ClientAgentSlowSyncTests
+{
+    [TestMethod]
+    public async Task AnInterestSyncLargerThanMaxOutgoingBytes_ToAClientThatDoesNotRead_Ejects346()
+    {
+        var logs = new LogCapture();
+        await using var world = OtpWorld.Start(
+            o =>
+            {
+                o.ClientAgent.MaxOutgoingBytes = 4096;
+                o.ClientAgent.SocketSendBufferBytes = 4096;
+            },
+            logs: logs);
+
+        // 100 knights of 4000-byte banners: about 400 KB of enters, far more than the kernel buffers and the outbox.
+        for (int i = 0; i < 100; i++)
+        {
+            var knight = world.SpawnKnight(1);
+            knight.Banner = new byte[4000];
+            world.Ai.Set(knight, nameof(Knight.Banner));
+        }
+
+        await world.Ai.SyncAsync();
+        var slow = await world.ClientAsync(receiveBufferBytes: 4096);
+        var dropped = logs.WaitForLineAsync(new Regex("dropped as a slow consumer"));
+        slow.PauseReading();
+
+        await slow.AddInterestAsync(1, world.Realm.DoId, 1);
+
+        StringAssert.Matches(await dropped.WaitAsync(RawClient.Timeout), new Regex(@"^session .*: dropped as a slow consumer \(346\): more than 4096 bytes waiting to be sent$"));
+        slow.ResumeReading();
+        ReceivedFrame frame;
+        while ((frame = await slow.NextAsync()).Type == MessageType.EnterObject)
+        {
+        }
+
+        var eject = frame.Reader();
+        Assert.AreEqual(MessageType.Eject, frame.Type);
+        Assert.AreEqual(EjectCode.SlowConsumer, (EjectCode)eject.ReadUInt16());
+        Assert.AreEqual("slow consumer: more than 4096 bytes waiting to be sent; read faster or ask for less interest", eject.ReadString());
+    }
+}
