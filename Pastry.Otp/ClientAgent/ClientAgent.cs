@@ -371,7 +371,15 @@ internal sealed partial class ClientAgent : IAsyncDisposable
         {
             SweepBy(Environment.TickCount64 + sweepPeriodMs);
         }
+
+        FlushNoted?.Invoke();
     }
+
+    /// <summary>
+    /// Raised after a written batch was counted and noted for the sweep (tests: a batch's write returns after its client
+    /// may already have read it, so a test of the sweep waits for this, not for the client's read).
+    /// </summary>
+    internal event Action? FlushNoted;
 
     /// <summary>Flush rounds in one sweep period that make it busy: a burst of sends, not a game's steady ticks.</summary>
     internal const long BusyRounds = 100;

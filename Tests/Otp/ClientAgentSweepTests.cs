@@ -33,11 +33,17 @@ public sealed class ClientAgentSweepTests
             o.ClientAgent.LoginTimeout = TimeSpan.FromSeconds(20);
         });
         var agent = world.Server.ClientAgent;
+        var helloRespNoted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        agent.FlushNoted += () => helloRespNoted.TrySetResult();
         long connecting = Environment.TickCount64;
         await using var client = await world.ConnectAsync();
         await client.HelloAsync(world.Registry.SchemaHash);
         await client.ExpectAsync(MessageType.HelloResp);
         long connected = Environment.TickCount64;
+
+        // The HelloResp's write returns (and is noted for the sweep) after the client may already have read it: wait
+        // for the note, or a sweep below could see it late and arm one period ahead instead of at the deadline.
+        await helloRespNoted.Task.WaitAsync(TimeSpan.FromSeconds(30));
 
         // The HelloResp was a send: the sweep after it runs within a period (idle buffers), the next one only at the
         // anonymous session's login deadline, 20 s after it connected (not every period, 1 s here).
