@@ -168,26 +168,15 @@ internal sealed partial class StateServer : IParticipant, IAsyncDisposable
                 SetFields(envelope, envelope.Payload, DoId.Empty);
                 break;
             case InternalMessageType.ClientSetField:
-                {
-                    // The sender's account leads the payload (for the AI, and so that an owner's own set is not echoed to it).
-                    var reader = new WireReader(envelope.Payload.Span);
-                    var account = reader.ReadDoId();
-                    SetFields(envelope, envelope.Payload.Slice(reader.Position), account);
-                    break;
-                }
-
+                // The account is for the AI, and so that an owner's own set is not echoed to it.
+                SetFields(envelope, AfterAccount(envelope.Payload, out var account), account);
+                break;
             case InternalMessageType.CallMethod:
                 CallMethod(envelope, envelope.Payload, fromClient: false);
                 break;
             case InternalMessageType.ClientCallMethod:
-                {
-                    // The sender's account leads the payload, as for ClientSetField; one too short is malformed, not a bug.
-                    var reader = new WireReader(envelope.Payload.Span);
-                    reader.ReadDoId();
-                    CallMethod(envelope, envelope.Payload.Slice(reader.Position), fromClient: true);
-                    break;
-                }
-
+                CallMethod(envelope, AfterAccount(envelope.Payload, out _), fromClient: true);
+                break;
             case InternalMessageType.SetLocation:
                 SetLocation(envelope);
                 break;
@@ -466,6 +455,17 @@ internal sealed partial class StateServer : IParticipant, IAsyncDisposable
         return scratch.WrittenSpan;
 
         bool Matches(int index) => broadcast is not bool only || only == obj.Model.Fields[index].IsBroadcast;
+    }
+
+    /// <summary>
+    /// A client request's payload after the sender's account that leads it (the Client Agent puts it there); a payload
+    /// too short for the account is malformed (the reader throws), not an internal error.
+    /// </summary>
+    private static ReadOnlyMemory<byte> AfterAccount(ReadOnlyMemory<byte> payload, out DoId account)
+    {
+        var reader = new WireReader(payload.Span);
+        account = reader.ReadDoId();
+        return payload.Slice(reader.Position);
     }
 
     private void CallMethod(Envelope envelope, ReadOnlyMemory<byte> call, bool fromClient)
