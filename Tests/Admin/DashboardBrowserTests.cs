@@ -16,7 +16,7 @@ namespace Pastry.Tests.Admin;
 [TestClass]
 public sealed class DashboardBrowserTests
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan Timeout = TestWaits.Cap(TimeSpan.FromSeconds(30));
 
     [TestMethod]
     public async Task Dashboard_ShowsTheBots_MovesTheirDots_AndEjectsASession()

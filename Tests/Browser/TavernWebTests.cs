@@ -13,7 +13,7 @@ namespace Pastry.Tests.Browser;
 [TestClass]
 public sealed class TavernWebTests
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan Timeout = TestWaits.Cap(TimeSpan.FromSeconds(30));
 
     [TestMethod]
     public async Task TwoPages_SeeEachOtherMove_Chat_KeepTheirGoldToThemselves_AndLeaveWhenClosed()

@@ -14,7 +14,7 @@ namespace Pastry.Tests.Client;
 [TestClass]
 public sealed class ClientDispatchTests
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan Timeout = TestWaits.Cap(TimeSpan.FromSeconds(15));
 
     [TestMethod]
     public async Task WithASynchronizationContext_EveryEventAndTheCloseRunOnItsThread()

@@ -6,7 +6,7 @@ namespace Pastry.Tests.Core;
 [TestClass]
 public sealed class ChangeStreamTests
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan Timeout = TestWaits.Cap(TimeSpan.FromSeconds(60));
 
     private static Goblin NewGoblin() => new() { Species = "goblin", Level = 1, Gold = 0 };
 

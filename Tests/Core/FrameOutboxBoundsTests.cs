@@ -14,7 +14,7 @@ namespace Pastry.Tests.Core;
 [TestClass]
 public sealed class FrameOutboxBoundsTests
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan Timeout = TestWaits.Cap(TimeSpan.FromSeconds(10));
 
     [TestMethod]
     public void TheBound_MustBeAtLeastOneByte_AndOneByteIsABound()

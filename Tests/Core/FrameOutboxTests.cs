@@ -9,7 +9,7 @@ namespace Pastry.Tests.Core;
 [TestClass]
 public sealed class FrameOutboxTests
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan Timeout = TestWaits.Cap(TimeSpan.FromSeconds(10));
 
     [TestMethod]
     public async Task Complete_EndsTheLoopAfterWritingEverythingAppended()

@@ -19,7 +19,7 @@ namespace Pastry.Tests.Core;
 [TestClass]
 public sealed class WebSocketFrameStreamTests
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan Timeout = TestWaits.Cap(TimeSpan.FromSeconds(10));
 
     // ---- over a real WebSocket pair on loopback ----
 

@@ -11,7 +11,7 @@ namespace Pastry.Tests.Database;
 [TestClass]
 public sealed class AiDatabaseTests
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan Timeout = TestWaits.Cap(TimeSpan.FromSeconds(15));
 
     [TestMethod]
     public async Task CreateInDatabase_ThenActivate_BringsTheStoredObjectIntoTheWorld_ForClientsToo()

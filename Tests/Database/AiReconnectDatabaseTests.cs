@@ -11,7 +11,7 @@ namespace Pastry.Tests.Database;
 [TestClass]
 public sealed class AiReconnectDatabaseTests
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan Timeout = TestWaits.Cap(TimeSpan.FromSeconds(60));
     private static readonly ModelRegistry AppRegistry = ModelRegistry.FromAssemblies(typeof(DbWallet).Assembly);
 
     [TestMethod]

@@ -14,7 +14,7 @@ namespace Pastry.Tests.Database;
 [TestClass]
 public sealed class ConvergenceTests
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
+    private static readonly TimeSpan Timeout = TestWaits.Cap(TimeSpan.FromSeconds(20));
     private static readonly ModelRegistry Registry = TempDatabase.Registry(typeof(DbPurse));
 
     [TestMethod]

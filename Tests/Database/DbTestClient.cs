@@ -10,7 +10,7 @@ namespace Pastry.Tests.Database;
 /// </summary>
 internal sealed class DbTestClient : IParticipant
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
+    private static readonly TimeSpan Timeout = TestWaits.Cap(TimeSpan.FromSeconds(20));
     private readonly IMessageRouter router;
     private readonly ConcurrentDictionary<uint, TaskCompletionSource<Envelope>> waiting = new();
     private readonly System.Threading.Channels.Channel<Envelope> other = System.Threading.Channels.Channel.CreateUnbounded<Envelope>();

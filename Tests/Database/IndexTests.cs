@@ -9,7 +9,7 @@ namespace Pastry.Tests.Database;
 [TestClass]
 public sealed class IndexTests
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan Timeout = TestWaits.Cap(TimeSpan.FromSeconds(15));
     private static readonly ModelRegistry Plain = TempDatabase.Registry(typeof(RogueVersions<int>.Rogue));
     private static readonly ModelRegistry Indexed = TempDatabase.Registry(typeof(RogueVersions<int>.Indexed.Rogue));
     private static readonly ModelRegistry LootRemoved = TempDatabase.Registry(typeof(RogueVersions<int>.LootRemoved.Rogue));

@@ -10,7 +10,7 @@ namespace Pastry.Tests.Database;
 [TestClass]
 public sealed class QueryTests
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan Timeout = TestWaits.Cap(TimeSpan.FromSeconds(15));
     private static readonly DoId AccountA = DoId.Parse("00000000-0000-0000-0000-0000000000aa");
     private static readonly DoId AccountB = DoId.Parse("00000000-0000-0000-0000-0000000000bb");
     private const string Hostile = "x' OR '1'='1; DROP TABLE DbHero;-- %_\0end";

@@ -13,7 +13,7 @@ public class AiAndClientBehaviourTests
     /// <summary>The transport the client library uses here; <see cref="AiAndClientBehaviourTestsOverWebSocket"/> runs these tests again over WebSocket.</summary>
     protected virtual Transport Transport => Transport.Tcp;
 
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan Timeout = TestWaits.Cap(TimeSpan.FromSeconds(15));
 
     [TestMethod]
     public async Task AnEject_IsSurfacedToTheApp_AsAnEventAndTheDisconnectReason()

@@ -15,7 +15,7 @@ public class AiAndClientLibraryTests
     /// <summary>The transport the client library uses here; <see cref="AiAndClientLibraryTestsOverWebSocket"/> runs these tests again over WebSocket.</summary>
     protected virtual Transport Transport => Transport.Tcp;
 
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan Timeout = TestWaits.Cap(TimeSpan.FromSeconds(15));
 
     [TestMethod]
     public async Task ClockSync_FindsTheTrueOffset_WhenTheClientClockIsShifted_AndServerTimeNeverGoesBack()

@@ -11,7 +11,7 @@ namespace Pastry.Tests.EndToEnd;
 [TestClass]
 public sealed class ClientAgentAdminViewTests
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan Timeout = TestWaits.Cap(TimeSpan.FromSeconds(15));
     private static int users;
 
     public TestContext TestContext { get; set; } = null!;

@@ -14,7 +14,7 @@ namespace Pastry.Tests.EndToEnd;
 [TestClass]
 public sealed class ClientAgentAdmissionTests
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan Timeout = TestWaits.Cap(TimeSpan.FromSeconds(15));
 
     [TestMethod]
     public async Task AReserveAsLargeAsTheDescriptorLimit_RefusesEveryConnection_With349_LoggingItOnce()

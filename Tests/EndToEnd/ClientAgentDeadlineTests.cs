@@ -13,7 +13,7 @@ namespace Pastry.Tests.EndToEnd;
 [TestClass]
 public sealed class ClientAgentDeadlineTests
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan Timeout = TestWaits.Cap(TimeSpan.FromSeconds(15));
     private static int users;
 
     [TestMethod]

@@ -12,7 +12,7 @@ namespace Pastry.Tests.EndToEnd;
 public sealed class ClientAgentParkingTests
 {
     private const string Password = "correct horse battery";
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan Timeout = TestWaits.Cap(TimeSpan.FromSeconds(15));
     private static int users;
 
     [TestMethod]

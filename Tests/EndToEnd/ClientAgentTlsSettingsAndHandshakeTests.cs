@@ -18,7 +18,7 @@ namespace Pastry.Tests.EndToEnd;
 [TestClass]
 public sealed class ClientAgentTlsSettingsAndHandshakeTests
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan Timeout = TestWaits.Cap(TimeSpan.FromSeconds(15));
 
     public TestContext TestContext { get; set; } = null!;
 

@@ -18,7 +18,7 @@ namespace Pastry.Tests.EndToEnd;
 [TestClass]
 public sealed class NatsBackplaneProcessTests
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
+    private static readonly TimeSpan Timeout = TestWaits.Cap(TimeSpan.FromSeconds(20));
 
     [TestMethod]
     public async Task AnAiStartedBeforeAnyOtp_WaitsForOneWithALogLine_ThenItsObjectsReachTheOtpThatCame()

@@ -13,7 +13,7 @@ namespace Pastry.Tests.EndToEnd;
 [TestClass]
 public sealed class NatsObjectMoveTests
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan Timeout = TestWaits.Cap(TimeSpan.FromSeconds(30));
 
     [TestMethod]
     public async Task AKnightWalksToARealmTheOtherNodeHolds_WithItsSquire_AndBack_SeenByViewersOnBothNodes_AndStillItsOwnersAndTheAis()

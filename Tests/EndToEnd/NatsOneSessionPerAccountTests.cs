@@ -15,7 +15,7 @@ namespace Pastry.Tests.EndToEnd;
 [TestClass]
 public sealed class NatsOneSessionPerAccountTests
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan Timeout = TestWaits.Cap(TimeSpan.FromSeconds(30));
 
     private const string Password = "a fine password";
 

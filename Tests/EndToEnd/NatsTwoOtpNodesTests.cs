@@ -13,7 +13,7 @@ namespace Pastry.Tests.EndToEnd;
 [TestClass]
 public sealed class NatsTwoOtpNodesTests
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan Timeout = TestWaits.Cap(TimeSpan.FromSeconds(30));
 
     /// <summary>The line the State Server of the node that holds the realm writes (at Debug) when the AI creates it.</summary>
     private static readonly Regex RealmCreated = new("Created Realm " + Regex.Escape(KnightAiApp.RealmId.ToString()));

@@ -18,7 +18,7 @@ internal sealed record ReceivedFrame(MessageType Type, byte[] Payload)
 /// </summary>
 internal sealed class RawClient : IAsyncDisposable
 {
-    public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
+    public static readonly TimeSpan Timeout = TestWaits.Cap(TimeSpan.FromSeconds(10));
 
     private readonly IDisposable connection;
     private readonly Stream stream;

@@ -14,7 +14,7 @@ namespace Pastry.Tests.EndToEnd;
 [TestClass]
 public sealed class ResumeOnOneServerTests
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan Timeout = TestWaits.Cap(TimeSpan.FromSeconds(15));
     private static readonly ModelRegistry Registry = InProcessOtp.Registry;
     private static int users;
 

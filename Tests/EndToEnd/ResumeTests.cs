@@ -20,7 +20,7 @@ namespace Pastry.Tests.EndToEnd;
 [TestClass]
 public sealed class ResumeTests
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
+    private static readonly TimeSpan Timeout = TestWaits.Cap(TimeSpan.FromSeconds(20));
     private static readonly ModelRegistry Registry = Deployment.Registry;
     private static readonly Regex Parked = new("parked for a resume");
     private static int users;

@@ -23,7 +23,7 @@ namespace Pastry.Tests.Hosting;
 [TestClass]
 public sealed class PastryHostingTests
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan Timeout = TestWaits.Cap(TimeSpan.FromSeconds(15));
     private static int users;
 
     [TestMethod]

@@ -11,7 +11,7 @@ namespace Pastry.Tests.Nats;
 [TestClass]
 public sealed class NatsMessageRouterTests
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan Timeout = TestWaits.Cap(TimeSpan.FromSeconds(10));
     private static readonly DoId Parent = DoId.NewId();
 
     [TestMethod]

@@ -12,7 +12,7 @@ namespace Pastry.Tests.Nats;
 [TestClass]
 public sealed class NatsMoveRouteTests
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan Timeout = TestWaits.Cap(TimeSpan.FromSeconds(10));
 
     [TestMethod]
     public async Task ToldItsObjectMoved_ARouterProbesTheOldWay_AndHoldsItsRequestsUntilTheAnswer_ThenSendsThemToTheNewHolderInOrder()

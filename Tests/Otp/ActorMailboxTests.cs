@@ -12,7 +12,7 @@ namespace Pastry.Tests.Otp;
 public sealed class ActorMailboxTests
 {
     private const int Capacity = 16;
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan Timeout = TestWaits.Cap(TimeSpan.FromSeconds(10));
     private static readonly Channel Session = Channel.ForSession(new DoId(0, 0x5E55));
     private static readonly Channel Ai = Channel.ForParticipant(new DoId(0, 0xA1));
 

@@ -18,7 +18,7 @@ namespace Pastry.Tests.Otp;
 [TestClass]
 public sealed class AiHandoverTests
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan Timeout = TestWaits.Cap(TimeSpan.FromSeconds(15));
 
     [TestMethod]
     public async Task AMoveIntoAnotherAisDistrict_HandsTheObjectOver_TheViewerSeesOnlyTheMove_AndTheClientsSetsAndCallsGoToTheNewAi()

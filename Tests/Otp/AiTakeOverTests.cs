@@ -37,7 +37,7 @@ public sealed class AiTakeOverTests
     public TestContext TestContext { get; set; } = null!;
 
     private const string Game = "Game.BrazierAi";
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan Timeout = TestWaits.Cap(TimeSpan.FromSeconds(10));
     private static readonly ModelRegistry Registry = ModelRegistry.FromTypes(new[] { typeof(Brazier) });
     private static readonly DoId Account = new(0, 0xACC);
     private static readonly Channel Session = Channel.ForSession(new DoId(0, 0x5E5));

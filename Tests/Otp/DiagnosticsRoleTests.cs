@@ -9,7 +9,7 @@ namespace Pastry.Tests.Otp;
 [TestClass]
 public sealed class DiagnosticsRoleTests
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan Timeout = TestWaits.Cap(TimeSpan.FromSeconds(30));
 
     [TestMethod]
     public async Task MemoryQuery_IsAnsweredToTheSender_WithTheProcessMemory()

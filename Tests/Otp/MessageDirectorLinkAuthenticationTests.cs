@@ -18,7 +18,7 @@ namespace Pastry.Tests.Otp;
 public sealed class MessageDirectorLinkAuthenticationTests
 {
     private const string Secret = "the shared link secret";
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan Timeout = TestWaits.Cap(TimeSpan.FromSeconds(10));
 
     [TestMethod]
     public async Task WithASecret_TheRightOneConnects_AWrongOrMissingOneIsRefused361()

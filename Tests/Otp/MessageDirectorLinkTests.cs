@@ -11,7 +11,7 @@ namespace Pastry.Tests.Otp;
 [TestClass]
 public sealed class MessageDirectorLinkTests
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan Timeout = TestWaits.Cap(TimeSpan.FromSeconds(10));
 
     /// <summary>The privileged secret of the fixtures' Message Directors.</summary>
     internal const string PrivilegedSecret = "fixture privileged secret";

@@ -15,7 +15,7 @@ namespace Pastry.Tests.Otp;
 [TestClass]
 public sealed class StateServerSmallPathsTests
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan Timeout = TestWaits.Cap(TimeSpan.FromSeconds(10));
     private static readonly ModelRegistry Registry = ModelRegistry.FromTypes(new[] { typeof(Waymark), typeof(OilLamp) });
     private static readonly Channel Ai = Channel.ForParticipant(new DoId(0, 0xC1));
 

@@ -23,7 +23,7 @@ public sealed class StreetLamp : DistributedObject<StreetLamp>
 [TestClass]
 public sealed class StateServerTests
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan Timeout = TestWaits.Cap(TimeSpan.FromSeconds(10));
     private static readonly ModelRegistry Registry = ModelRegistry.FromTypes(new[] { typeof(StreetLamp) });
     private static readonly DoId Owner = new(0, 0xACC);
     private static readonly Channel Ai = Channel.ForParticipant(new DoId(0, 0xA1));

@@ -18,7 +18,7 @@ namespace Pastry.Tests.Schema;
 [TestClass]
 public sealed class OlderClientsOnOneServerTests
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan Timeout = TestWaits.Cap(TimeSpan.FromSeconds(15));
 
     public TestContext TestContext { get; set; } = null!;
 

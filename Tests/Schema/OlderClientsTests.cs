@@ -17,7 +17,7 @@ namespace Pastry.Tests.Schema;
 [TestClass]
 public sealed class OlderClientsTests
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan Timeout = TestWaits.Cap(TimeSpan.FromSeconds(15));
     private string directory = null!;
 
     [TestInitialize]

@@ -16,7 +16,7 @@ namespace Pastry.Tests.Tavern;
 [TestClass]
 public sealed class TavernAiRestartTests
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
+    private static readonly TimeSpan Timeout = TestWaits.Cap(TimeSpan.FromSeconds(20));
 
     [TestMethod]
     public async Task AKilledAi_AndANewOne_BringTheWorldBack_EveryPlayerWhereItWasWithItsStoredFields_WithNoClientCall()

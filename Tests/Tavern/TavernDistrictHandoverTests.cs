@@ -21,7 +21,7 @@ namespace Pastry.Tests.Tavern;
 [TestClass]
 public sealed class TavernDistrictHandoverTests
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
+    private static readonly TimeSpan Timeout = TestWaits.Cap(TimeSpan.FromSeconds(20));
 
     /// <summary>Old Town's districts: the grid's rows 0-4, the rosters' zone and the tavern's two rooms.</summary>
     public static readonly string[] OldTown = [$"{TavernWorld.DistrictId}:1-50,{TavernWorld.RosterZone}", $"{TavernWorld.TavernId}:{TavernWorld.BarRoom}-{TavernWorld.Cellar}"];

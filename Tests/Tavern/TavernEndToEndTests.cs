@@ -9,7 +9,7 @@ namespace Pastry.Tests.Tavern;
 [TestClass]
 public sealed class TavernEndToEndTests
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan Timeout = TestWaits.Cap(TimeSpan.FromSeconds(15));
 
     [TestMethod]
     public async Task TwoPlayers_MeetInTheTavern_Chat_BuyADrink_PostANotice_WalkOut_AndTheGoldSurvivesARestart()

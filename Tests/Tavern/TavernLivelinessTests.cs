@@ -13,7 +13,7 @@ namespace Pastry.Tests.Tavern;
 [TestClass]
 public sealed class TavernLivelinessTests
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan Timeout = TestWaits.Cap(TimeSpan.FromSeconds(15));
     private static readonly TimeSpan Evening = TimeSpan.FromSeconds(90);
 
     [TestMethod]

@@ -18,7 +18,7 @@ namespace Pastry.Tests.Tavern;
 [TestClass]
 public sealed class TavernRollingUpgradeTests
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan Timeout = TestWaits.Cap(TimeSpan.FromSeconds(30));
 
     public TestContext TestContext { get; set; } = null!;
 

@@ -21,6 +21,11 @@
 # MUTATE='**/Wire/FrameOutbox.cs' narrows the chunk(s) named to those globs (comma-separated), to check quickly that new
 # tests kill one file's survivors before a whole chunk is run again; its report is then <chunk>.partial.json.
 #
+# TEST_WAIT_CAP (seconds, default 5) becomes PASTRY_TEST_WAIT_CAP for the test hosts: the tests' generous waits for a
+# message (10-15 s) are cut to it (Tests/TestWaits.cs). A mutant that silences a message is then caught in seconds,
+# and the Otp chunks, which wait rather than compute, run about twice as fast. In-process deliveries take
+# milliseconds, so 5 s is still far above what a passing test needs; 0 turns the cap off.
+#
 # Needs dotnet-stryker (dotnet tool install -g dotnet-stryker; 5.1.0 was used) and python3 for the sum.
 set -euo pipefail
 export PATH="$PATH:$HOME/.dotnet/tools"
@@ -28,6 +33,7 @@ repo=${REPO:-$(git -C "$(dirname "$0")" rev-parse --show-toplevel)}
 out=${OUT:-$repo/../stryker-out}
 concurrency=${CONCURRENCY:-1}
 additional_timeout=${ADDITIONAL_TIMEOUT:-30000}
+export PASTRY_TEST_WAIT_CAP=${TEST_WAIT_CAP:-5}
 disable_bail=$([[ "${DISABLE_BAIL:-0}" == 1 ]] && echo true || echo false)
 mkdir -p "$out"
 out=$(cd "$out" && pwd)

@@ -1,0 +1,19 @@
+namespace Pastry.Tests;
+
+/// <summary>
+/// How long a test waits for something that should happen. The waits are generous so that a loaded CI box never
+/// fails a test that would pass; <c>PASTRY_TEST_WAIT_CAP</c> (seconds) shortens them for mutation runs, where a
+/// mutant that silences a message would otherwise make its test wait the full time before it fails.
+/// Tests/stryker/run-chunks.sh sets it; nothing else should.
+/// </summary>
+internal static class TestWaits
+{
+    private static readonly TimeSpan? CapValue =
+        double.TryParse(Environment.GetEnvironmentVariable("PASTRY_TEST_WAIT_CAP"), System.Globalization.NumberStyles.Float,
+            System.Globalization.CultureInfo.InvariantCulture, out var seconds) && seconds > 0
+            ? TimeSpan.FromSeconds(seconds)
+            : null;
+
+    /// <summary>The wait, or the cap when one is set and shorter.</summary>
+    public static TimeSpan Cap(TimeSpan wait) => CapValue is { } cap && cap < wait ? cap : wait;
+}
