@@ -122,7 +122,7 @@ internal static class ModelInfoBuilder
 
             if (unique is { IgnoreCase: true } && field.ClrType != typeof(string))
             {
-                problems.Add($"{type.Name}.{field.Name} is [Unique(IgnoreCase = true)] but is a {field.ClrType.Name}; only string fields have a letter case.");
+                problems.Add($"{type.Name}.{field.Name} is [Unique(IgnoreCase = true)] but its type is {field.ClrType.Name}; only string fields have a letter case.");
                 continue;
             }
 

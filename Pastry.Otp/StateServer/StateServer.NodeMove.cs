@@ -229,14 +229,9 @@ internal sealed partial class StateServer
 
         if (problem is null)
         {
-            try
-            {
-                graph.Place(root!, newParent, newZone);
-            }
-            catch (ArgumentException ex)
-            {
-                problem = ex.Message;
-            }
+            // Cannot throw: the new parent is placed here and the root is not (both checked above), so the root is
+            // neither its own parent, nor inside itself, nor placed twice.
+            graph.Place(root!, newParent, newZone);
         }
 
         if (problem is not null)

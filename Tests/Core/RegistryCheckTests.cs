@@ -138,7 +138,7 @@ public sealed class RegistryCheckTests
     public void UniqueIgnoreCase_OnANonStringField_IsRejected()
     {
         Assert.AreEqual(
-            "IgnoreCaseInt.Level is [Unique(IgnoreCase = true)] but is a Int32; only string fields have a letter case.",
+            "IgnoreCaseInt.Level is [Unique(IgnoreCase = true)] but its type is Int32; only string fields have a letter case.",
             ProblemsOf(typeof(Misdeclared<int>.IgnoreCaseInt)).Single());
     }
 
