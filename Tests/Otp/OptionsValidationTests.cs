@@ -75,10 +75,11 @@ public sealed class OptionsValidationTests
     [TestMethod]
     [DataRow(15)]
     [DataRow(16_777_217)]
-    public void StateServerMailbox_OutsideItsBounds_IsRefused_NamingTheKey(int capacity)
+    public void StateServerMailbox_OutsideItsBounds_IsRefused_NamingTheKeyAndItsBounds(int capacity)
     {
         var error = Assert.ThrowsExactly<ArgumentException>(() => new StateServerOptions { MailboxCapacity = capacity }.Validate());
         Assert.AreEqual("StateServer:MailboxCapacity", error.ParamName);
+        Assert.AreEqual("StateServer:MailboxCapacity must be between 16 and 16777216. (Parameter 'StateServer:MailboxCapacity')", error.Message);
     }
 
     [TestMethod]
