@@ -179,6 +179,20 @@ public sealed class StateServerParticipantTests
     }
 
     [TestMethod]
+    public async Task AForbiddenDatabaseWrite_OfNothingButItsContext_IsStillAnswered()
+    {
+        rig.Restrict(Linked);
+        var linked = rig.Listen(Linked);
+
+        rig.Send(new Envelope(InternalMessageType.DbSetFields, Linked, new DoId(0, 0x0FF1), BitConverter.GetBytes(43u)));
+
+        var refused = await linked.NextAsync(TestContext);
+        var reader = new WireReader(refused.Payload.Span);
+        Assert.AreEqual(43u, reader.ReadUInt32(), "four bytes hold a context: the sender is told");
+        Assert.AreEqual(DatabaseStatus.Forbidden, (DatabaseStatus)reader.ReadByte());
+    }
+
+    [TestMethod]
     public async Task AnUnrestrictedSender_WritesAnyRow()
     {
         var database = rig.Listen(Channel.Database);
