@@ -243,6 +243,7 @@ public sealed class AiTakeOverTests
         var thief = NewAi(key: "guessed");
         var refusal = await Assert.ThrowsExactlyAsync<AiTakeOverRefusedException>(() => thief.TakeOverAsync().WaitAsync(Timeout));
         Assert.AreEqual(EjectCode.ApplicationKeyMismatch, refusal.Code);
+        Assert.AreEqual($"the objects of application '{Game}' belong to AIs with another Ai:ApplicationKey; give this AI the key the application's first AI gave", refusal.Reason, "the refusal says what to fix, and never the key");
 
         // The old AI dies: its objects are parked under the name, and still only the key takes them back.
         router.Publish(InternalMessages.ParkAiObjects(old.Channel, Game), Channel.StateServer);
