@@ -247,6 +247,28 @@ public sealed class StateServerTakeOverEdgeTests
         StringAssert.StartsWith(refusals[0], $"State Server refused a client request ClientCallMethod from {account} about {post.DoId}: 381 no AI serves Waymark {post.DoId} now");
     }
 
+    [TestMethod]
+    public async Task AnApplicationsKey_IsPinnedWhileAnAiOfItRuns_AndForgottenOnceNoneRunsOrIsParked()
+    {
+        Start();
+        var old = rig.Listen(OldAi);
+        var fresh = rig.Listen(NewAi);
+        var third = rig.Listen(ThirdAi);
+
+        rig.Send(InternalMessages.ClaimAiObjects(1, Game, OldAi, "first key"));
+        Assert.AreEqual(InternalMessageType.QueryDone, (await old.NextAsync(TestContext)).Type, "the first AI pins its key");
+        rig.Send(InternalMessages.ClaimAiObjects(2, Game, ThirdAi, "another key"));
+        Assert.AreEqual(EjectCode.ApplicationKeyMismatch, ReadRefusal(await third.NextAsync(TestContext)).Code, "while it runs, another key is refused");
+
+        // Its link drops with nothing to park: the application is idle, and its key is forgotten.
+        rig.Send(InternalMessages.ParkAiObjects(OldAi, Game));
+        await rig.BarrierAsync();
+        Assert.AreEqual(0, rig.Server.ParkedAiCount);
+
+        rig.Send(InternalMessages.ClaimAiObjects(3, Game, NewAi, "another key"));
+        Assert.AreEqual(InternalMessageType.QueryDone, (await fresh.NextAsync(TestContext)).Type, "the application's next first AI pins its own key");
+    }
+
     private void Start(StateServerOptions? options = null)
     {
         rig = new StateServerRig(TestContext, Registry, options, logger);
