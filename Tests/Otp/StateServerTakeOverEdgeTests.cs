@@ -269,6 +269,23 @@ public sealed class StateServerTakeOverEdgeTests
         Assert.AreEqual(InternalMessageType.QueryDone, (await fresh.NextAsync(TestContext)).Type, "the application's next first AI pins its own key");
     }
 
+    [TestMethod]
+    public async Task AClaimFromAnAiOfAnEarlierVersion_WhichGivesNoKey_IsAnsweredAsOneWithAnEmptyKey()
+    {
+        Start();
+        var old = rig.Listen(OldAi);
+        using var writer = new PooledBufferWriter(64);
+        writer.WriteUInt32(4);
+        writer.WriteString(Game);
+        OldAi.Write(writer);
+
+        rig.Send(new Envelope(InternalMessageType.ClaimAiObjects, OldAi, DoId.Empty, writer.WrittenSpan.ToArray()));
+
+        var done = await old.NextAsync(TestContext);
+        Assert.AreEqual(InternalMessageType.QueryDone, done.Type, "a claim that ends after the AI's channel is not malformed");
+        Assert.AreEqual(4u, new WireReader(done.Payload.Span).ReadUInt32());
+    }
+
     private void Start(StateServerOptions? options = null)
     {
         rig = new StateServerRig(TestContext, Registry, options, logger);
