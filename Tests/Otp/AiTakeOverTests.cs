@@ -282,6 +282,29 @@ public sealed class AiTakeOverTests
         Assert.IsEmpty(await keyed.TakeBackAsync().WaitAsync(Timeout));
     }
 
+    [TestMethod]
+    public async Task WhereLinksUseASecret_AParticipantWithoutAKey_IsGivenNoneOfTheParkedObjects()
+    {
+        await server.DisposeAsync();
+        server = new StateServer(router, Registry, NullLogger.Instance) { RequireApplicationKey = true };
+        server.Start();
+        var old = await StartAiAsync(key: "the tavern's own");
+        old.Create(new Brazier { Name = "hall" }, DoId.Empty, 1);
+        await BarrierAsync(old);
+        router.Publish(InternalMessages.ParkAiObjects(old.Channel, Game), Channel.StateServer);
+        var thief = NewAi();
+        Restrict(thief.Channel);
+        await BarrierAsync(thief);
+        Assert.AreEqual(1, server.ParkedAiCount);
+
+        var refused = await Assert.ThrowsExactlyAsync<AiTakeOverRefusedException>(() => thief.TakeBackAsync().WaitAsync(Timeout));
+        await BarrierAsync(thief);
+
+        Assert.AreEqual(EjectCode.ApplicationKeyRequired, refused.Code);
+        Assert.AreEqual(1, server.ParkedAiCount, "the refusal ends the claim: the parked objects wait for an AI with the key");
+        Assert.AreEqual(0, thief.ObjectCount);
+    }
+
     /// <summary>What the Message Director tells the State Server about a participant link that is not privileged.</summary>
     private void Restrict(Channel participant)
     {
