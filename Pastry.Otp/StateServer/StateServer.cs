@@ -835,7 +835,9 @@ internal sealed partial class StateServer : IParticipant, IAsyncDisposable
     private void Refuse(Envelope envelope, string reason)
     {
         logger.LogWarning("State Server refused {Type} from {Sender}: {Reason}", envelope.Type, envelope.Sender, reason);
-        if (envelope.Sender.Kind is ChannelKind.None or ChannelKind.Location)
+
+        // Its own messages (timers) are only logged: an Error sent to itself would be refused again, and again.
+        if (envelope.Sender.Kind is ChannelKind.None or ChannelKind.Location || envelope.Sender == Messaging.Channel.StateServer)
         {
             return;
         }

@@ -104,6 +104,18 @@ public sealed class StateServerRefusalTests
     }
 
     [TestMethod]
+    public async Task ARefusalOfItsOwnMessage_IsOnlyLogged_SoAnErrorToItselfCannotLoop()
+    {
+        rig.Send(new Envelope(InternalMessageType.MemoryQuery, Channel.StateServer, DoId.Empty, new byte[] { 0 }));
+        await rig.BarrierAsync();
+        await rig.BarrierAsync();
+
+        var refusals = logger.At(LogLevel.Warning).Where(l => l.StartsWith("State Server refused ", StringComparison.Ordinal)).ToList();
+        Assert.HasCount(1, refusals, string.Join(" | ", refusals.Take(3)));
+        Assert.AreEqual($"State Server refused MemoryQuery from {Channel.StateServer}: the State Server does not handle MemoryQuery", refusals[0]);
+    }
+
+    [TestMethod]
     public async Task AMalformedMessage_IsRefusedWithMalformedAndTheReadersReason_AndTheServerGoesOn()
     {
         var post = await CreateAsync("north", DoId.Empty, 1);
