@@ -43,13 +43,8 @@ public sealed class StateServerWriteThroughTests
         Assert.AreEqual(InternalMessageType.DbSetFields, write.Type);
         Assert.AreEqual(lamp, write.Subject);
         Assert.AreEqual(Ai, write.Sender);
-        var reader = new WireReader(write.Payload.Span);
-        Assert.AreEqual(0u, reader.ReadUInt32(), "context 0: no answer wanted");
-        Assert.AreEqual(Model.ClassId, reader.ReadUInt32());
-        Assert.AreEqual(1, reader.ReadUInt16(), "one Db field among the three set");
-        Assert.AreEqual(Model.GetField("Oil").WireId, reader.ReadUInt16());
-        Assert.AreEqual(41, reader.ReadInt32());
-        reader.EnsureAtEnd();
+        var expected = DatabaseMessages.SetFields(0, Model, lamp, Ai, (Model.GetField("Oil"), 41));
+        CollectionAssert.AreEqual(expected.Payload.ToArray(), write.Payload.ToArray(), "the DbSetFields of Oil alone (one Db field of the three set), with context 0: no answer wanted");
 
         rig.Send(SetFields(lamp, ("Flicker", 4)));
         await rig.BarrierAsync();
