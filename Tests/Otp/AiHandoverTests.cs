@@ -238,6 +238,49 @@ public sealed class AiHandoverTests
     }
 
     [TestMethod]
+    public async Task ALiveObject_IsNotTakenByAnActivationWithAnotherOwnerOrClass_OrUnderAParentThatIsGone_AndEachActivationIsAnsweredOnce()
+    {
+        await using var world = await StoredWorldAsync();
+        var (west, east, realm) = (world.West, world.East, world.Realm);
+        var ann = new DoId(0, 0xA22);
+        var stored = await west.CreateInDatabaseAsync(new DbWallet { Holder = "Ann", Gold = 50 }).WaitAsync(Timeout);
+        var onTheHill = (await east.ActivateAsync<DbWallet>(stored.DoId, realm.DoId, 2, ann).WaitAsync(Timeout))!;
+        var answers = new StateServerTests.Recorder("west");
+        world.Server.Router.Subscribe(answers, west.Channel);
+
+        // The west AI serves zone 1, where it asks for the wallet: a live take, but only of the same player's object.
+        var otherOwner = await Assert.ThrowsExactlyAsync<DatabaseRequestException>(() => west.ActivateAsync<DbWallet>(stored.DoId, realm.DoId, 1, new DoId(0, 0xB0B)).WaitAsync(Timeout));
+        Assert.AreEqual(DatabaseStatus.AlreadyExists, otherOwner.Status);
+        StringAssert.EndsWith(otherOwner.Reason, "it is already active");
+        var otherClass = await Assert.ThrowsExactlyAsync<DatabaseRequestException>(() => west.ActivateAsync<DbPurse>(stored.DoId, realm.DoId, 1, ann).WaitAsync(Timeout));
+        Assert.AreEqual(DatabaseStatus.AlreadyExists, otherClass.Status);
+        StringAssert.StartsWith(otherClass.Reason, $"activate DbPurse {stored.DoId}: ");
+
+        // A district of the west AI under a parent that does not exist: the wallet is not moved there.
+        var ghost = new DoId(0, 0x6057);
+        west.Serve(new[] { new AiDistrict(realm.DoId, 1, 1), new AiDistrict(ghost, 4, 4) });
+        var underGhost = await Assert.ThrowsExactlyAsync<DatabaseRequestException>(() => west.ActivateAsync<DbWallet>(stored.DoId, ghost, 4, ann).WaitAsync(Timeout));
+        Assert.AreEqual(DatabaseStatus.AlreadyExists, underGhost.Status);
+
+        // Each time the wallet stayed the east AI's, where it was.
+        Assert.IsTrue(await east.SetIfEqualsAsync(onTheHill, w => w.Gold, 50, 45).WaitAsync(Timeout), "The east AI still holds it.");
+        await east.InvokeAsync(() => { });
+        Assert.AreEqual((ObjectState.Live, realm.DoId, 2u), (onTheHill.State, onTheHill.Parent, onTheHill.Zone));
+
+        // The same player's wallet, the same class, at a place the west AI serves: taken, with its live values.
+        var back = (await west.ActivateAsync<DbWallet>(stored.DoId, realm.DoId, 1, ann).WaitAsync(Timeout))!;
+        Assert.AreEqual((45, 1u, ann), (back.Gold, back.Zone, back.Owner));
+        Assert.IsTrue(west.IsStored(back), "The hand-over told the west AI that the wallet is stored (its Db fields are written through).");
+
+        // The State Server answers in order and publishes as it handles: the last answer came, so every earlier one did.
+        var replies = answers.Received.Where(e => e.Type == InternalMessageType.ActivateObjectResp).ToList();
+        Assert.HasCount(4, replies, "one answer per activation, never a second one after a refusal or a take");
+        CollectionAssert.AreEqual(
+            new[] { DatabaseStatus.AlreadyExists, DatabaseStatus.AlreadyExists, DatabaseStatus.AlreadyExists, DatabaseStatus.Ok },
+            replies.Select(r => (DatabaseStatus)r.Payload.Span[4]).ToArray());
+    }
+
+    [TestMethod]
     public async Task ATakeOverOfADistrictAi_GivesTheNewAiItsDistrictsAtTheSwitch_AndATakeOverWithoutTheDistricts_IsRefusedNamingThem()
     {
         var logs = new LogCapture();
@@ -312,7 +355,7 @@ public sealed class AiHandoverTests
     private static async Task<World> StoredWorldAsync()
     {
         var database = new TempDatabase();
-        var registry = TempDatabase.Registry(typeof(DbWallet), typeof(Realm), typeof(Knight));
+        var registry = TempDatabase.Registry(typeof(DbWallet), typeof(DbPurse), typeof(Realm), typeof(Knight));
         database.Migrate(registry);
         var logs = new LogCapture();
         var server = InProcessOtp.Start(o => o.Database.Path = database.Path, registry: registry, logs: logs);

@@ -790,6 +790,40 @@ public sealed partial class StateServerNodeMoveTests
     }
 
     [TestMethod]
+    public async Task AMovedObject_KeepsItsKindOnTheNewNode_OnlyTheStoredOnesDbFieldIsWrittenThroughThere()
+    {
+        await using var nodes = new TwoNodes(TestContext, databaseEnabled: true);
+        var (a, b) = (nodes.A, nodes.B);
+        await nodes.CreateAsync(a, new Realm { DoId = West, Title = "west" }, DoId.Empty, 0);
+        await nodes.CreateAsync(b, new Realm { DoId = East, Title = "east" }, DoId.Empty, 0);
+        var ramLamp = new OilLamp { DoId = new DoId(0x1A, 1), Name = "ram", Oil = 3 };
+        var storedLamp = new OilLamp { DoId = new DoId(0x1A, 2), Name = "stored", Oil = 4 };
+        await nodes.CreateAsync(a, ramLamp, West, 1);
+        a.Send(InternalMessages.CreateObject(storedLamp, West, 1, DoId.Empty, Ai, databaseBacked: true));
+        await nodes.BarrierAsync();
+        var database = nodes.Listen(Channel.Database);
+
+        a.Send(InternalMessages.SetLocation(ramLamp.DoId, East, 2, Ai));
+        a.Send(InternalMessages.SetLocation(storedLamp.DoId, East, 2, Ai));
+        var barrier = await database.NextAsync(TestContext);
+        Assert.AreEqual((InternalMessageType.DbGetAll, storedLamp.DoId), (barrier.Type, barrier.Subject));
+        a.Send(DbGetAllOk(barrier, storedLamp.DoId));
+        await nodes.BarrierAsync();
+        Assert.IsTrue(b.Held.IsSupersetOf(new[] { ramLamp.DoId, storedLamp.DoId }), "both lamps moved");
+
+        var oil = ramLamp.Model.Fields.Single(f => f.Name == nameof(OilLamp.Oil));
+        ramLamp.Oil = 30;
+        storedLamp.Oil = 31;
+        b.Send(InternalMessages.SetField(ramLamp, oil, Ai));
+        b.Send(InternalMessages.SetField(storedLamp, oil, Ai));
+        var write = await database.NextAsync(TestContext);
+        Assert.AreEqual((InternalMessageType.DbSetFields, storedLamp.DoId), (write.Type, write.Subject));
+        CollectionAssert.AreEqual(DatabaseMessages.SetFields(0, storedLamp.Model, storedLamp.DoId, Ai, (oil, 31)).Payload.ToArray(), write.Payload.ToArray());
+        await nodes.BarrierAsync();
+        Assert.AreEqual(0, database.Unread, "the RAM lamp's Oil stays in RAM on the new node too");
+    }
+
+    [TestMethod]
     public async Task AnOfferOfAnObjectThisNodeIsActivating_IsRefused()
     {
         await using var nodes = new TwoNodes(TestContext, databaseEnabled: true);

@@ -81,6 +81,44 @@ public sealed partial class StateServerNodeMoveTests
     }
 
     [TestMethod]
+    public async Task AMovedParent_ArrivesWithEveryChildAndEveryValue_TheNewNodesEntriesMatchTheOldNodes()
+    {
+        await using var nodes = new TwoNodes(TestContext);
+        var (a, b) = (nodes.A, nodes.B);
+        await nodes.CreateAsync(a, new Realm { DoId = West, Title = "west" }, DoId.Empty, 0);
+        await nodes.CreateAsync(b, new Realm { DoId = East, Title = "east" }, DoId.Empty, 0);
+        var tristan = new Knight { DoId = new DoId(0x7415, 1), Name = "Tristan", X = 7 };
+        var squires = new[] { new Knight { DoId = new DoId(0x7415, 2), Name = "Squire", X = 3 }, new Knight { DoId = new DoId(0x7415, 3), Name = "Page", X = 4 } };
+        await nodes.CreateAsync(a, tristan, West, 1, Owner);
+        foreach (var squire in squires)
+        {
+            await nodes.CreateAsync(a, squire, tristan.DoId, 1);
+        }
+
+        var before = (await nodes.QueryEntriesAsync(a, West, 1)).Concat(await nodes.QueryEntriesAsync(a, tristan.DoId, 1)).OrderBy(e => e.Subject.ToString()).ToList();
+        Assert.HasCount(3, before);
+
+        a.Send(InternalMessages.SetLocation(tristan.DoId, East, 2, Ai));
+        await nodes.Logs.WaitForLineAsync(new System.Text.RegularExpressions.Regex(System.Text.RegularExpressions.Regex.Escape($"Offered Knight {tristan.DoId} and 2 object(s) beneath it to the holder of {East}"))).WaitAsync(TestWaits.Cap(TimeSpan.FromSeconds(10)));
+        await nodes.BarrierAsync();
+
+        CollectionAssert.AreEquivalent(new[] { East, tristan.DoId, squires[0].DoId, squires[1].DoId }, b.Held.ToList(), "both children came along");
+        var after = (await nodes.QueryEntriesAsync(b, East, 2)).Concat(await nodes.QueryEntriesAsync(b, tristan.DoId, 1)).OrderBy(e => e.Subject.ToString()).ToList();
+        CollectionAssert.AreEqual(before.Select(e => e.Subject).ToList(), after.Select(e => e.Subject).ToList());
+        for (int i = 0; i < before.Count; i++)
+        {
+            // An enter frame: header, id, class id, parent, zone, owner, count, then the values. Only the place changed.
+            const int Values = Frame.HeaderSize + DoId.Size + 4 + DoId.Size + 4 + DoId.Size;
+            var old = ObjectEntry.Parse(before[i].Payload, 4);
+            var moved = ObjectEntry.Parse(after[i].Payload, 4);
+            Assert.AreEqual((old.ClassId, old.Owner), (moved.ClassId, moved.Owner));
+            CollectionAssert.AreEqual(old.OwnerFrame.Span[Values..].ToArray(), moved.OwnerFrame.Span[Values..].ToArray(), $"the values of {before[i].Subject} (owner's view)");
+            CollectionAssert.AreEqual(old.OtherFrame.Span[Values..].ToArray(), moved.OtherFrame.Span[Values..].ToArray(), $"the values of {before[i].Subject} (everyone's view)");
+            Assert.IsGreaterThan(2, old.OwnerFrame.Length - Values, "the entry has values to compare");
+        }
+    }
+
+    [TestMethod]
     public async Task AMoveTheOtherNodeRefuses_LeavesTheObjectWhereItWas_TheMoverGetsTheRefusal_AndWhatWaitedIsHandledThere()
     {
         await using var nodes = new TwoNodes(TestContext);
@@ -269,7 +307,11 @@ public sealed partial class StateServerNodeMoveTests
         }
 
         /// <summary>The ids a zone query of <paramref name="node"/> answers.</summary>
-        public async Task<List<DoId>> QueryAsync(Node node, DoId parent, uint zone)
+        public async Task<List<DoId>> QueryAsync(Node node, DoId parent, uint zone) =>
+            (await QueryEntriesAsync(node, parent, zone)).Select(e => e.Subject).ToList();
+
+        /// <summary>The entries (<see cref="InternalMessageType.QueryEntry"/>: context, then the object's entry) a zone query of <paramref name="node"/> answers.</summary>
+        public async Task<List<Envelope>> QueryEntriesAsync(Node node, DoId parent, uint zone)
         {
             uint query = ++nextQuery;
             var channel = Channel.ForSession(new DoId(0xBA, query));
@@ -280,17 +322,17 @@ public sealed partial class StateServerNodeMoveTests
             writer.WriteVarUInt32(1);
             writer.WriteUInt32(zone);
             node.Send(new Envelope(InternalMessageType.QueryZones, channel, DoId.Empty, writer.WrittenSpan.ToArray()));
-            var ids = new List<DoId>();
+            var entries = new List<Envelope>();
             while (true)
             {
                 var answer = await probe.NextAsync(context);
                 if (answer.Type == InternalMessageType.QueryDone)
                 {
                     Shared.UnsubscribeAll(probe);
-                    return ids;
+                    return entries;
                 }
 
-                ids.Add(answer.Subject);
+                entries.Add(answer);
             }
         }
 

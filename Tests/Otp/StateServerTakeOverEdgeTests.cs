@@ -59,6 +59,46 @@ public sealed class StateServerTakeOverEdgeTests
     }
 
     [TestMethod]
+    public async Task ARestrictedLinksNotices_DuringAHandOver_SwitchAndReleaseNothing_TheAisOwnNoticesStillDo()
+    {
+        Start();
+        var post = await ClaimAndCreateAsync(OldAi);
+        rig.Restrict(ThirdAi);
+        var third = rig.Listen(ThirdAi);
+        var fresh = rig.Listen(NewAi);
+        rig.Send(InternalMessages.TakeOverAi(7, Game, string.Empty, NewAi));
+        SendClientSet(post.DoId, 5);
+
+        // Another game's AI says the old AI handed over: refused, and nothing is switched.
+        rig.Send(Named(InternalMessages.AiNotice(InternalMessageType.AiHandedOver, OldAi), ThirdAi));
+        await rig.BarrierAsync();
+        Assert.AreEqual(InternalMessageType.Error, third.Received.Single().Type);
+        Assert.IsEmpty(fresh.Received, "no object and no QueryDone reached the new AI");
+        Assert.AreEqual(1, rig.Server.HandOverCount);
+
+        rig.Send(InternalMessages.AiNotice(InternalMessageType.AiHandedOver, OldAi));
+        await rig.BarrierAsync();
+        CollectionAssert.AreEqual(
+            new[] { InternalMessageType.ClaimedAiObject, InternalMessageType.QueryDone },
+            fresh.Received.Select(e => e.Type).ToArray(),
+            "the old AI's own notice switches the objects over");
+
+        // It says the new AI's game started: refused, and the held set stays held.
+        rig.Send(Named(InternalMessages.AiNotice(InternalMessageType.TakenOverAiStarted, NewAi), ThirdAi));
+        await rig.BarrierAsync();
+        Assert.HasCount(2, third.Received);
+        Assert.AreEqual(InternalMessageType.Error, third.Received[1].Type);
+        Assert.HasCount(2, fresh.Received, "the held set is not released");
+        Assert.AreEqual(1, rig.Server.HandOverCount);
+
+        rig.Send(InternalMessages.AiNotice(InternalMessageType.TakenOverAiStarted, NewAi));
+        await rig.BarrierAsync();
+        var released = fresh.Received[2];
+        Assert.AreEqual((InternalMessageType.ClientSetField, Session, post.DoId), (released.Type, released.Sender, released.Subject));
+        Assert.AreEqual(0, rig.Server.HandOverCount);
+    }
+
+    [TestMethod]
     public async Task ATakeOverWithoutAName_IsRefusedNothingToTakeOver_WithItsContext()
     {
         Start();

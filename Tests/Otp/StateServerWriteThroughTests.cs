@@ -52,6 +52,25 @@ public sealed class StateServerWriteThroughTests
     }
 
     [TestMethod]
+    [DataRow(true, DisplayName = "the stored lamp first")]
+    [DataRow(false, DisplayName = "the RAM lamp first")]
+    public async Task AStoredAndARamObjectOfOneModel_EachKeepsItsKind_WhicheverCameFirst(bool storedFirst)
+    {
+        var first = await CreateAsync(stored: storedFirst);
+        var second = await CreateAsync(stored: !storedFirst, count: 2);
+        var (stored, ram) = storedFirst ? (first, second) : (second, first);
+
+        rig.Send(SetFields(ram, ("Oil", 30)));
+        rig.Send(SetFields(stored, ("Oil", 31)));
+        await rig.BarrierAsync();
+
+        var write = await database.NextAsync(TestContext);
+        Assert.AreEqual((InternalMessageType.DbSetFields, stored), (write.Type, write.Subject), "only the stored lamp's Oil is written through");
+        CollectionAssert.AreEqual(DatabaseMessages.SetFields(0, Model, stored, Ai, (Model.GetField("Oil"), 31)).Payload.ToArray(), write.Payload.ToArray());
+        Assert.AreEqual(0, database.Unread, "the RAM lamp's Oil stays in RAM");
+    }
+
+    [TestMethod]
     public async Task ASetOfAnObjectThatIsNotStored_WritesNothing_EvenOfItsDbField()
     {
         var lamp = await CreateAsync(stored: false);
@@ -106,12 +125,12 @@ public sealed class StateServerWriteThroughTests
         Assert.AreEqual(0, nobody.Unread);
     }
 
-    private async Task<DoId> CreateAsync(bool stored, DoId owner = default)
+    private async Task<DoId> CreateAsync(bool stored, DoId owner = default, int count = 1)
     {
         var lamp = new OilLamp { Name = "hall", Oil = 40, Flicker = 1 };
         rig.Send(InternalMessages.CreateObject(lamp, DoId.Empty, 4, owner, Ai, databaseBacked: stored));
         await rig.BarrierAsync();
-        Assert.AreEqual(1, rig.Server.ObjectCount, "created");
+        Assert.AreEqual(count, rig.Server.ObjectCount, "created");
         while (database.TryNext(out _))
         {
             // What the create itself sent to the Database role is not what these tests are about.
