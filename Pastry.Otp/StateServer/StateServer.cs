@@ -106,19 +106,19 @@ internal sealed partial class StateServer : IParticipant, IAsyncDisposable
             {
                 if (ReferenceEquals(envelope, SnapshotSignal))
                 {
-                    AnswerSnapshots();
+                    RunSafely(static (server, _) => server.AnswerSnapshots(), envelope, "answering snapshot requests");
                     continue;
                 }
 
                 if (envelope.Type == InternalMessageType.ParkAiObjects && envelope.Sender == Messaging.Channel.StateServer)
                 {
-                    EndParking(envelope);
+                    RunSafely(static (server, expiry) => server.EndParking(expiry), envelope, "ending an AI's restart grace");
                     continue;
                 }
 
                 if (envelope.Type == InternalMessageType.TakeOverAi && envelope.Sender == Messaging.Channel.StateServer)
                 {
-                    EndHandOverWait(envelope);
+                    RunSafely(static (server, expiry) => server.EndHandOverWait(expiry), envelope, "ending a hand-over's wait");
                     continue;
                 }
 
@@ -126,7 +126,24 @@ internal sealed partial class StateServer : IParticipant, IAsyncDisposable
             }
 
             // The queue is empty for now: what was coalesced goes out before the loop waits.
-            FlushBroadcasts();
+            RunSafely(static (server, _) => server.FlushBroadcasts(), null, "publishing coalesced broadcast relays");
+        }
+    }
+
+    /// <summary>
+    /// Runs one of the loop's own steps (a timer's expiry, the snapshot answers, the last flush of coalesced relays): a
+    /// bug in it, or a subscriber that throws while it publishes, is logged and the loop goes on, as for a message
+    /// (<see cref="HandleSafely"/>). Without this, one exception would end the State Server's task and every object with it.
+    /// </summary>
+    private void RunSafely(Action<StateServer, Envelope> step, Envelope? envelope, string what)
+    {
+        try
+        {
+            step(this, envelope!);
+        }
+        catch (Exception ex)
+        {
+            logger.LogError(ex, "State Server failed {What}; it goes on with the next message", what);
         }
     }
 

@@ -277,6 +277,31 @@ public sealed class StateServerSmallPathsTests
         Assert.AreEqual(1, graph.ZoneCount);
     }
 
+    [TestMethod]
+    public async Task ASubscriberThatThrowsOnTheLoopsLastFlush_IsLogged_AndTheStateServerGoesOn()
+    {
+        Start();
+        var post = new Waymark { Text = "post" };
+        await rig.CreateAsync(post, DoId.Empty, 1, Ai);
+        var faulty = new ThrowsOnce();
+        rig.Router.Subscribe(faulty, Channel.ForLocation(DoId.Empty, 1));
+        var a = Registry.GetModel<Waymark>().GetField(nameof(Waymark.A));
+
+        // Nothing else is published after the set: its relay goes out when the loop has read everything, outside any
+        // one message's handling, and the subscriber throws there.
+        post.A = 1;
+        rig.Send(InternalMessages.SetField(post, a, Ai));
+        await faulty.Thrown.Task.WaitAsync(Timeout);
+
+        await rig.BarrierAsync();
+        var location = rig.Listen(Channel.ForLocation(DoId.Empty, 1));
+        post.A = 2;
+        rig.Send(InternalMessages.SetField(post, a, Ai));
+        await rig.BarrierAsync();
+        Assert.AreEqual(InternalMessageType.RelayBroadcast, location.Received.Single().Type, "the next set is relayed as before");
+        Assert.AreEqual(1, logger.At(LogLevel.Error).Count(l => l == "State Server failed publishing coalesced broadcast relays; it goes on with the next message"));
+    }
+
     private void Start(StateServerOptions? options = null) => rig = new StateServerRig(TestContext, Registry, options, logger);
 
     /// <summary>Blocks the State Server's task in a delivery until disposed, so that what is sent meanwhile is handled back to back.</summary>
@@ -316,6 +341,22 @@ public sealed class StateServerSmallPathsTests
         {
             released.Set();
             return ValueTask.CompletedTask;
+        }
+    }
+
+    /// <summary>A subscriber with a bug: its first delivery throws.</summary>
+    private sealed class ThrowsOnce : IParticipant
+    {
+        public TaskCompletionSource Thrown { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public string Name => "throws-once";
+
+        public void Deliver(Envelope envelope, ReadOnlySpan<Channel> targets)
+        {
+            if (Thrown.TrySetResult())
+            {
+                throw new InvalidOperationException("a subscriber's bug");
+            }
         }
     }
 }
