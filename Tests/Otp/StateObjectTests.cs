@@ -1,5 +1,7 @@
+using System.Buffers.Binary;
 using Pastry.Messaging;
 using Pastry.Otp.StateServer;
+using Pastry.Tests.EndToEnd;
 using Pastry.Wire;
 
 namespace Pastry.Tests.Otp;
@@ -68,6 +70,49 @@ public sealed class StateObjectTests
 
         AssertValue(X, 2);
         AssertValue(Name, "rather longer");
+    }
+
+    [TestMethod]
+    public void SetValues_TheFirstFieldAtTheSameLength_IsOverwrittenInPlace()
+    {
+        Set((Name, "lamp"), (X, 5));
+
+        Set((Name, "camp"));
+
+        AssertValue(Name, "camp");
+        AssertValue(X, 5);
+    }
+
+    [TestMethod]
+    public void SetValues_TheSameFieldTwice_TheLongerFirst_LeavesTheNextFieldAlone()
+    {
+        Set((Name, "lamp"), (X, 5), (Secret, 7));
+
+        Set((Name, "a much longer name"), (Name, "z"));
+
+        AssertValue(Name, "z");
+        AssertValue(X, 5);
+        AssertValue(Secret, 7);
+    }
+
+    [TestMethod]
+    public void SetValues_AFieldThatIsNotStored_IsSkipped_WhereverItIsInTheSet()
+    {
+        var registry = ModelRegistry.FromTypes(new[] { typeof(Knight) });
+        var model = registry.GetModel<Knight>();
+        var knight = new StateObject(new DoId(0, 3), new StoredLayout(model, dbBacked: false), Channel.ForParticipant(new DoId(0, 2)));
+        var banner = model.GetField(nameof(Knight.Banner));
+        var x = model.GetField(nameof(Knight.X));
+        Assert.IsFalse(knight.Stores(banner), "a Broadcast field that is neither Required nor Ram is relayed, not kept");
+
+        using var payload = new PooledBufferWriter();
+        banner.Codec.WriteBoxed(payload, new byte[] { 1, 2, 3 });
+        int bannerLength = payload.WrittenCount;
+        x.Codec.WriteBoxed(payload, 9);
+        knight.SetValues(payload.WrittenSpan, new[] { (banner.Index, 0, bannerLength), (x.Index, bannerLength, payload.WrittenCount - bannerLength) });
+
+        Assert.IsTrue(knight.Value(banner.Index).IsEmpty);
+        Assert.AreEqual(9, BinaryPrimitives.ReadInt32LittleEndian(knight.Value(x.Index)));
     }
 
     [TestMethod]

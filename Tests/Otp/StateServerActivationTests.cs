@@ -1,5 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 using Pastry.Messaging;
+using Pastry.Otp.StateServer;
 using Pastry.Wire;
 
 namespace Pastry.Tests.Otp;
@@ -70,6 +71,24 @@ public sealed class StateServerActivationTests
         Assert.HasCount(3, reply.Values);
         Assert.AreEqual(InternalMessageType.EnterLocation, (await location.NextAsync(TestContext)).Type);
         Assert.AreEqual(1, rig.Server.ObjectCount);
+    }
+
+    [TestMethod]
+    public async Task AnActivationWithAnOwner_PlacesTheObjectAsTheirs_TheirAccountHearsItEnter()
+    {
+        var owner = new DoId(0, 0x0A11CE);
+        var account = rig.Listen(Channel.ForAccount(owner));
+        var location = rig.Listen(Channel.ForLocation(DoId.Empty, 4));
+
+        rig.Send(DatabaseMessages.ActivateObject(8, Model, Stored, DoId.Empty, 4, owner, Ai, (Model.GetField("Name"), "porch")));
+        var get = await database.NextAsync(TestContext);
+        rig.Send(GetAllResp(get, DatabaseStatus.Ok, ("Oil", 12)));
+
+        var entered = await location.NextAsync(TestContext);
+        Assert.AreEqual(InternalMessageType.EnterLocation, entered.Type);
+        Assert.AreEqual(owner, ObjectEntry.Parse(entered.Payload).Owner, "the entry names the owner");
+        var heard = await account.NextAsync(TestContext);
+        Assert.AreSame(entered, heard, "the owner's account hears the same enter, wherever the owner looks");
     }
 
     [TestMethod]
