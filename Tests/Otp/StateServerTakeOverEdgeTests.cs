@@ -99,6 +99,47 @@ public sealed class StateServerTakeOverEdgeTests
     }
 
     [TestMethod]
+    public async Task ASecondRollingUpgrade_RightAfterTheFirst_TakesOverFromTheNewAi_EvenBeforeTheOldAisLinkDrops()
+    {
+        Start();
+        var post = await ClaimAndCreateAsync(OldAi);
+        rig.Send(InternalMessages.TakeOverAi(11, Game, string.Empty, NewAi));
+        rig.Send(InternalMessages.AiNotice(InternalMessageType.AiHandedOver, OldAi));
+        rig.Send(InternalMessages.AiNotice(InternalMessageType.TakenOverAiStarted, NewAi));
+        await rig.BarrierAsync();
+        Assert.AreEqual(0, rig.Server.HandOverCount, "the first upgrade is done");
+        var fresh = rig.Listen(NewAi);
+        var third = rig.Listen(ThirdAi);
+
+        // The old AI's link is still up (it stops on its own time): the application runs one AI, the new one.
+        rig.Send(InternalMessages.TakeOverAi(12, Game, string.Empty, ThirdAi));
+        await rig.BarrierAsync();
+
+        Assert.AreEqual(InternalMessageType.HandOverAi, fresh.Received.Single().Type, "the AI of the first upgrade is asked to stop");
+        Assert.IsEmpty(third.Received, "no refusal");
+        Assert.AreEqual(1, rig.Server.HandOverCount);
+        rig.Send(InternalMessages.AiNotice(InternalMessageType.AiHandedOver, NewAi));
+        await rig.BarrierAsync();
+        Assert.AreEqual(post.DoId, third.Received.Single(e => e.Type == InternalMessageType.ClaimedAiObject).Subject);
+    }
+
+    [TestMethod]
+    public async Task ATakeOverWithNothingToTakeOver_DoesNotPinItsKey_TheNextClaimWithAnotherKeyIsAdmitted()
+    {
+        Start();
+        var fresh = rig.Listen(NewAi);
+        var third = rig.Listen(ThirdAi);
+
+        rig.Send(InternalMessages.TakeOverAi(21, Game, "first key", NewAi));
+        Assert.AreEqual(EjectCode.NothingToTakeOver, ReadRefusal(await fresh.NextAsync(TestContext)).Code);
+
+        rig.Send(InternalMessages.ClaimAiObjects(22, Game, ThirdAi, "another key"));
+        var done = await third.NextAsync(TestContext);
+        Assert.AreEqual(InternalMessageType.QueryDone, done.Type, "admitted: the refused take-over left no key behind");
+        Assert.AreEqual(22u, new WireReader(done.Payload.Span).ReadUInt32());
+    }
+
+    [TestMethod]
     public async Task ATakeOverWithoutAName_IsRefusedNothingToTakeOver_WithItsContext()
     {
         Start();
