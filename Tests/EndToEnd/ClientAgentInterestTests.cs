@@ -236,6 +236,27 @@ public class ClientAgentInterestTests
     }
 
     [TestMethod]
+    public async Task RemovingAnInterest_UnsubscribesItsZones_AndAddingItBack_EntersItsObjectsAgain()
+    {
+        await using var world = OtpWorld.Start(Transport);
+        var knight = world.SpawnKnight(4);
+        var client = await world.ClientAsync();
+        var router = (Pastry.Otp.MessageDirector.InProcessRouter)world.Server.Router;
+        int channels = router.ChannelCount;
+        await world.InterestAsync(client, 3, 4, 6);
+        Assert.IsGreaterThan(channels, router.ChannelCount, "the session listens to the zones it sees");
+
+        await client.RemoveInterestAsync(3);
+        Assert.AreEqual((knight.DoId, LeaveReason.Disabled), RawClient.ReadLeave(await client.NextAsync()));
+        Assert.AreEqual(channels, router.ChannelCount, "no zone stays subscribed for a session that no longer sees it");
+
+        // The session forgot the knight when it left the view: seen again, it enters again, with its values.
+        var again = await world.InterestAsync(client, 5, 4);
+        Assert.AreEqual(knight.DoId, again.Single().Id);
+        Assert.AreEqual(knight.Name, again.Single().Values["Name"]);
+    }
+
+    [TestMethod]
     public async Task DeletingAParent_DeletesItsChildren_AndClientsSeeLeaveDeleted()
     {
         // "inside" opens the tavern's zone by id without seeing the tavern: allowed here, refused by the default policy.
