@@ -71,6 +71,28 @@ public sealed class StateServerWriteThroughTests
     }
 
     [TestMethod]
+    public async Task AClaimOfParkedObjects_TellsTheClaimingAiWhichOfThemAreStored()
+    {
+        const string Game = "Game.LampAi";
+        var next = Channel.ForParticipant(new DoId(0, 0xA2));
+        rig.Send(InternalMessages.ClaimAiObjects(1, Game, Ai));
+        var stored = await CreateAsync(stored: true);
+        var ram = await CreateAsync(stored: false, count: 2);
+        rig.Send(InternalMessages.ParkAiObjects(Ai, Game));
+        await rig.BarrierAsync();
+        var claiming = rig.Listen(next);
+
+        rig.Send(InternalMessages.ClaimAiObjects(2, Game, next));
+        await rig.BarrierAsync();
+
+        // ClaimedAiObject: context, then 1 for an object whose Db fields are written through (the AI keeps writing them).
+        var claimed = claiming.Received.Where(e => e.Type == InternalMessageType.ClaimedAiObject).ToDictionary(e => e.Subject, e => e.Payload.Span[4]);
+        Assert.HasCount(2, claimed);
+        Assert.AreEqual((byte)1, claimed[stored], "the stored lamp");
+        Assert.AreEqual((byte)0, claimed[ram], "the RAM lamp");
+    }
+
+    [TestMethod]
     public async Task ASetOfAnObjectThatIsNotStored_WritesNothing_EvenOfItsDbField()
     {
         var lamp = await CreateAsync(stored: false);

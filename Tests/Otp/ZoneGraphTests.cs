@@ -44,6 +44,30 @@ public sealed class ZoneGraphTests
     }
 
     [TestMethod]
+    public void AZonesListAndCensus_StayRight_AsObjectsLeaveFromTheMiddleAndTheEnd_AndOthersArrive()
+    {
+        var zone = new Location(District, 7);
+        graph.Place(Guest, District, 7);
+        graph.Place(Barrel, District, 7);
+        graph.Place(Room, District, 7);
+        CollectionAssert.AreEquivalent(new[] { Guest, Barrel, Room }, graph.ObjectsIn(District, new[] { 7u }).ToList(), "three in a row");
+        Assert.AreEqual(3, graph.CountAt(zone));
+
+        graph.Place(Barrel, Market, 1);
+        CollectionAssert.AreEquivalent(new[] { Guest, Room }, graph.ObjectsIn(District, new[] { 7u }).ToList(), "the middle one left");
+        Assert.AreEqual(2, graph.CountAt(zone));
+
+        graph.Place(Room, Market, 1);
+        CollectionAssert.AreEquivalent(new[] { Guest }, graph.ObjectsIn(District, new[] { 7u }).ToList(), "the last one left");
+        Assert.AreEqual(1, graph.CountAt(zone));
+
+        graph.Place(Tavern, District, 7);
+        CollectionAssert.AreEquivalent(new[] { Guest, Tavern }, graph.ObjectsIn(District, new[] { 7u }).ToList(), "a newcomer joins after the one that stayed");
+        Assert.AreEqual(2, graph.CountAt(zone));
+        CollectionAssert.AreEquivalent(new[] { Barrel, Room }, graph.ObjectsIn(Market, new[] { 1u }).ToList());
+    }
+
+    [TestMethod]
     public void TryGetLocation_UnknownObject_ReturnsFalse()
     {
         Assert.IsFalse(graph.TryGetLocation(Guest, out _));

@@ -44,20 +44,28 @@ out=$(cd "$out" && pwd)
 noprocess='ClassName!~ProcessTests&Name!~Process&ClassName!~OlderClientsTests&ClassName!~ResumeTests&ClassName!~Postgres&Name!~Sigkill&Name!~PastryMigrate&ClassName!~ClientAgentTlsTests'
 fq() { local IFS='|'; local parts=(); for p in "$@"; do parts+=("FullyQualifiedName~$p"); done; echo "${parts[*]}"; }
 
-# chunk name | project | mutate globs (comma-separated) | test-case filter
+# The Client Agent's tests: in-process servers over loopback TCP and WebSocket.
+cafilter="($(fq Pastry.Tests.Otp. Pastry.Tests.EndToEnd.ClientAgent Pastry.Tests.EndToEnd.AiAndClientBehaviourTests Pastry.Tests.EndToEnd.AiAndClientLibraryTests Pastry.Tests.Schema.SessionSchemaTests Pastry.Tests.Schema.OlderClientsOnOneServerTests Pastry.Tests.EndToEnd.ResumeOnOneServerTests))&$noprocess"
+
+# chunk name | project | mutate globs (comma-separated; a leading ! excludes) | test-case filter
 chunks=(
   "core-schema|Pastry.Core.csproj|**/Schema/**/*.cs|($(fq Pastry.Tests.Schema. Pastry.Tests.Core.SchemaTests))&$noprocess"
   "core-wire|Pastry.Core.csproj|**/Wire/**/*.cs|($(fq Pastry.Tests.Core. Pastry.Tests.Client. Pastry.Tests.EndToEnd.ClientAgentWebSocketTests Pastry.Tests.EndToEnd.ClientAgentFrameEdgeTests))&$noprocess"
   "core-registry|Pastry.Core.csproj|**/Registry/**/*.cs,**/Models/**/*.cs,**/Rpc/**/*.cs|($(fq Pastry.Tests.Core. Pastry.Tests.Generators.GeneratedAccessorTests Pastry.Tests.Database.IndexTests Pastry.Tests.Database.QueryTests Pastry.Tests.Schema.SchemaLockTests))&$noprocess"
   "core-messaging|Pastry.Core.csproj|**/Messaging/**/*.cs,**/Objects/**/*.cs,**/Identity/**/*.cs,**/Grid/**/*.cs,**/UberDogs/**/*.cs,**/Hosting/**/*.cs|($(fq Pastry.Tests.Core. Pastry.Tests.Otp. Pastry.Tests.Database.QueryTests Pastry.Tests.Database.DatabaseRoleTests))&$noprocess"
   "otp-stateserver|Pastry.Otp.csproj|**/StateServer/**/*.cs|($(fq Pastry.Tests.Otp.))&$noprocess"
-  "otp-clientagent|Pastry.Otp.csproj|**/ClientAgent/**/*.cs|($(fq Pastry.Tests.Otp. Pastry.Tests.EndToEnd.ClientAgent Pastry.Tests.EndToEnd.AiAndClientBehaviourTests Pastry.Tests.EndToEnd.AiAndClientLibraryTests Pastry.Tests.Schema.SessionSchemaTests Pastry.Tests.Schema.OlderClientsOnOneServerTests Pastry.Tests.EndToEnd.ResumeOnOneServerTests))&$noprocess"
+  "otp-clientagent|Pastry.Otp.csproj|**/ClientAgent/**/*.cs|$cafilter"
+  # The same folder in two halves, each with its own report (run these or the whole chunk above, not both: the sum
+  # would count the folder twice). A whole-folder run takes about 2.5 h on the 2-core box; each half fits a session.
+  "otp-clientagent-session|Pastry.Otp.csproj|**/ClientAgent/ClientSession*.cs|$cafilter"
+  "otp-clientagent-rest|Pastry.Otp.csproj|**/ClientAgent/**/*.cs,!**/ClientAgent/ClientSession*.cs|$cafilter"
 )
 
 want=("$@")
 for entry in "${chunks[@]}"; do
   IFS='|' read -r name project mutate filter <<<"$entry"
   if ((${#want[@]})) && [[ ! " ${want[*]} " == *" $name "* ]]; then continue; fi
+  if ((${#want[@]} == 0)) && [[ $name == otp-clientagent-* ]]; then continue; fi  # the halves only when named
   report_name=$name
   if [[ -n "${MUTATE:-}" ]]; then mutate=$MUTATE; report_name=$name.partial; fi
   copy=$(mktemp -d "/tmp/stryker-$name.XXXX")
