@@ -28,8 +28,7 @@ public sealed partial class StateServerNodeMoveTests
     {
         await using var nodes = new TwoNodes(TestContext);
         var (a, b) = (nodes.A, nodes.B);
-        await nodes.CreateAsync(a, new Realm { DoId = West, Title = "west" }, DoId.Empty, 0);
-        await nodes.CreateAsync(b, new Realm { DoId = East, Title = "east" }, DoId.Empty, 0);
+        await nodes.CreateRealmsAsync();
         var atlantis = new Realm { DoId = new DoId(0xA7, 1), Title = new string('a', 600_000) };
         await nodes.CreateAsync(a, atlantis, West, 1);
         var ai = nodes.Listen(Ai);
@@ -473,8 +472,7 @@ public sealed partial class StateServerNodeMoveTests
     {
         await using var nodes = new TwoNodes(TestContext);
         var (a, b) = (nodes.A, nodes.B);
-        await nodes.CreateAsync(a, new Realm { DoId = West, Title = "west" }, DoId.Empty, 0);
-        await nodes.CreateAsync(b, new Realm { DoId = East, Title = "east" }, DoId.Empty, 0);
+        await nodes.CreateRealmsAsync();
         var tristan = new Knight { DoId = new DoId(0x7415, 1), Name = "Tristan" };
         await nodes.CreateAsync(a, tristan, West, 1);
         var ai = nodes.Listen(Ai);
@@ -511,8 +509,7 @@ public sealed partial class StateServerNodeMoveTests
     {
         await using var nodes = new TwoNodes(TestContext, new StateServerOptions { MoveForwardTime = TimeSpan.Zero });
         var (a, b) = (nodes.A, nodes.B);
-        await nodes.CreateAsync(a, new Realm { DoId = West, Title = "west" }, DoId.Empty, 0);
-        await nodes.CreateAsync(b, new Realm { DoId = East, Title = "east" }, DoId.Empty, 0);
+        await nodes.CreateRealmsAsync();
         var tristan = new Knight { DoId = new DoId(0x7415, 1), Name = "Tristan" };
         var gawain = new Knight { DoId = new DoId(0x7415, 3), Name = "Gawain" };
         await nodes.CreateAsync(a, tristan, West, 1);
@@ -574,8 +571,7 @@ public sealed partial class StateServerNodeMoveTests
     {
         await using var nodes = new TwoNodes(TestContext, new StateServerOptions { MoveTimeout = TimeSpan.FromMilliseconds(100) }, databaseEnabled: true);
         var (a, b) = (nodes.A, nodes.B);
-        await nodes.CreateAsync(a, new Realm { DoId = West, Title = "west" }, DoId.Empty, 0);
-        await nodes.CreateAsync(b, new Realm { DoId = East, Title = "east" }, DoId.Empty, 0);
+        await nodes.CreateRealmsAsync();
         var lamp = new OilLamp { DoId = new DoId(0x1A, 1), Name = "lamp", Oil = 3 };
         a.Send(InternalMessages.CreateObject(lamp, West, 1, DoId.Empty, Ai, databaseBacked: true));
         await nodes.BarrierAsync();
@@ -606,8 +602,7 @@ public sealed partial class StateServerNodeMoveTests
     {
         await using var nodes = new TwoNodes(TestContext, databaseEnabled: true);
         var (a, b) = (nodes.A, nodes.B);
-        await nodes.CreateAsync(a, new Realm { DoId = West, Title = "west" }, DoId.Empty, 0);
-        await nodes.CreateAsync(b, new Realm { DoId = East, Title = "east" }, DoId.Empty, 0);
+        await nodes.CreateRealmsAsync();
         var lamp = new OilLamp { DoId = new DoId(0x1A, 1), Name = "lamp", Oil = 3 };
         a.Send(InternalMessages.CreateObject(lamp, West, 1, DoId.Empty, Ai, databaseBacked: true));
         await nodes.BarrierAsync();
@@ -663,8 +658,7 @@ public sealed partial class StateServerNodeMoveTests
     {
         await using var nodes = new TwoNodes(TestContext);
         var (a, b) = (nodes.A, nodes.B);
-        await nodes.CreateAsync(a, new Realm { DoId = West, Title = "west" }, DoId.Empty, 0);
-        await nodes.CreateAsync(b, new Realm { DoId = East, Title = "east" }, DoId.Empty, 0);
+        await nodes.CreateRealmsAsync();
         var tristan = new Knight { DoId = new DoId(0x7415, 1), Name = "Tristan" };
         await nodes.CreateAsync(a, tristan, West, 1);
 
@@ -732,8 +726,7 @@ public sealed partial class StateServerNodeMoveTests
     {
         await using var nodes = new TwoNodes(TestContext);
         var (a, b) = (nodes.A, nodes.B);
-        await nodes.CreateAsync(a, new Realm { DoId = West, Title = "west" }, DoId.Empty, 0);
-        await nodes.CreateAsync(b, new Realm { DoId = East, Title = "east" }, DoId.Empty, 0);
+        await nodes.CreateRealmsAsync();
         var tristan = new Knight { DoId = new DoId(0x7415, 1), Name = "Tristan" };
         await nodes.CreateAsync(a, tristan, West, 1);
         a.Send(InternalMessages.SetLocation(tristan.DoId, East, 2, Ai));
@@ -760,8 +753,7 @@ public sealed partial class StateServerNodeMoveTests
     {
         await using var nodes = new TwoNodes(TestContext, databaseEnabled: true);
         var (a, b) = (nodes.A, nodes.B);
-        await nodes.CreateAsync(a, new Realm { DoId = West, Title = "west" }, DoId.Empty, 0);
-        await nodes.CreateAsync(b, new Realm { DoId = East, Title = "east" }, DoId.Empty, 0);
+        await nodes.CreateRealmsAsync();
         var tristan = new Knight { DoId = new DoId(0x7415, 1), Name = "Tristan" };
         var gawain = new Knight { DoId = new DoId(0x7415, 3), Name = "Gawain" };
         var lamp = new OilLamp { DoId = new DoId(0x1A, 1), Name = "lamp", Oil = 3 };
@@ -794,8 +786,7 @@ public sealed partial class StateServerNodeMoveTests
     {
         await using var nodes = new TwoNodes(TestContext, databaseEnabled: true);
         var (a, b) = (nodes.A, nodes.B);
-        await nodes.CreateAsync(a, new Realm { DoId = West, Title = "west" }, DoId.Empty, 0);
-        await nodes.CreateAsync(b, new Realm { DoId = East, Title = "east" }, DoId.Empty, 0);
+        await nodes.CreateRealmsAsync();
         var ramLamp = new OilLamp { DoId = new DoId(0x1A, 1), Name = "ram", Oil = 3 };
         var storedLamp = new OilLamp { DoId = new DoId(0x1A, 2), Name = "stored", Oil = 4 };
         await nodes.CreateAsync(a, ramLamp, West, 1);

@@ -26,8 +26,7 @@ public sealed partial class StateServerNodeMoveTests
     {
         await using var nodes = new TwoNodes(TestContext);
         var (a, b) = (nodes.A, nodes.B);
-        await nodes.CreateAsync(a, new Realm { DoId = West, Title = "west" }, DoId.Empty, 0);
-        await nodes.CreateAsync(b, new Realm { DoId = East, Title = "east" }, DoId.Empty, 0);
+        await nodes.CreateRealmsAsync();
         var tristan = new Knight { DoId = new DoId(0x7415, 1), Name = "Tristan", X = 7 };
         var squire = new Knight { DoId = new DoId(0x7415, 2), Name = "Squire" };
         await nodes.CreateAsync(a, tristan, West, 1, Owner);
@@ -85,8 +84,7 @@ public sealed partial class StateServerNodeMoveTests
     {
         await using var nodes = new TwoNodes(TestContext);
         var (a, b) = (nodes.A, nodes.B);
-        await nodes.CreateAsync(a, new Realm { DoId = West, Title = "west" }, DoId.Empty, 0);
-        await nodes.CreateAsync(b, new Realm { DoId = East, Title = "east" }, DoId.Empty, 0);
+        await nodes.CreateRealmsAsync();
         var tristan = new Knight { DoId = new DoId(0x7415, 1), Name = "Tristan", X = 7 };
         var squires = new[] { new Knight { DoId = new DoId(0x7415, 2), Name = "Squire", X = 3 }, new Knight { DoId = new DoId(0x7415, 3), Name = "Page", X = 4 } };
         await nodes.CreateAsync(a, tristan, West, 1, Owner);
@@ -123,8 +121,7 @@ public sealed partial class StateServerNodeMoveTests
     {
         await using var nodes = new TwoNodes(TestContext);
         var (a, b) = (nodes.A, nodes.B);
-        await nodes.CreateAsync(a, new Realm { DoId = West, Title = "west" }, DoId.Empty, 0);
-        await nodes.CreateAsync(b, new Realm { DoId = East, Title = "east" }, DoId.Empty, 0);
+        await nodes.CreateRealmsAsync();
         var tristan = new Knight { DoId = new DoId(0x7415, 1), Name = "Tristan", X = 7 };
         await nodes.CreateAsync(a, tristan, West, 1);
 
@@ -174,8 +171,7 @@ public sealed partial class StateServerNodeMoveTests
     {
         await using var nodes = new TwoNodes(TestContext, new StateServerOptions { MaxMovedObjects = 2 });
         var (a, b) = (nodes.A, nodes.B);
-        await nodes.CreateAsync(a, new Realm { DoId = West, Title = "west" }, DoId.Empty, 0);
-        await nodes.CreateAsync(b, new Realm { DoId = East, Title = "east" }, DoId.Empty, 0);
+        await nodes.CreateRealmsAsync();
         var tristan = new Knight { DoId = new DoId(0x7415, 1), Name = "Tristan" };
         var squire = new Knight { DoId = new DoId(0x7415, 2), Name = "Squire" };
         await nodes.CreateAsync(a, tristan, West, 1);
@@ -206,8 +202,7 @@ public sealed partial class StateServerNodeMoveTests
     {
         await using var nodes = new TwoNodes(TestContext, databaseEnabled: true);
         var (a, b) = (nodes.A, nodes.B);
-        await nodes.CreateAsync(a, new Realm { DoId = West, Title = "west" }, DoId.Empty, 0);
-        await nodes.CreateAsync(b, new Realm { DoId = East, Title = "east" }, DoId.Empty, 0);
+        await nodes.CreateRealmsAsync();
         var lamp = new OilLamp { DoId = new DoId(0x1A, 1), Name = "lamp", Oil = 3 };
         a.Send(InternalMessages.CreateObject(lamp, West, 1, DoId.Empty, Ai, databaseBacked: true));
         await nodes.BarrierAsync();
@@ -294,6 +289,13 @@ public sealed partial class StateServerNodeMoveTests
         {
             node.Send(InternalMessages.CreateObject(obj, parent, zone, owner, Ai));
             await BarrierAsync();
+        }
+
+        /// <summary>The two realms most tests move between: <see cref="West"/> held by node A, <see cref="East"/> by node B.</summary>
+        public async Task CreateRealmsAsync()
+        {
+            await CreateAsync(A, new Realm { DoId = West, Title = "west" }, DoId.Empty, 0);
+            await CreateAsync(B, new Realm { DoId = East, Title = "east" }, DoId.Empty, 0);
         }
 
         /// <summary>Waits until both nodes handled everything sent before (twice: a move's messages go back and forth).</summary>
