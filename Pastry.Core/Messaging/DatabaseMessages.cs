@@ -14,12 +14,22 @@ internal static class DatabaseMessages
     public static Envelope CreateObject(uint context, DistributedObject obj, Channel sender)
     {
         using var writer = Begin(context, obj.Model.ClassId);
-        var fields = obj.Model.Fields.Where(f => f.IsDb && obj.IsAssigned(f)).ToList();
-        writer.WriteUInt16((ushort)fields.Count);
-        foreach (var field in fields)
+        var all = obj.Model.Fields;
+        int count = 0;
+        for (int i = 0; i < all.Count; i++)
         {
-            writer.WriteUInt16(field.WireId);
-            field.Encode(obj, writer);
+            count += all[i].IsDb && obj.IsAssigned(all[i]) ? 1 : 0;
+        }
+
+        writer.WriteUInt16((ushort)count);
+        for (int i = 0; i < all.Count; i++)
+        {
+            var field = all[i];
+            if (field.IsDb && obj.IsAssigned(field))
+            {
+                writer.WriteUInt16(field.WireId);
+                field.Encode(obj, writer);
+            }
         }
 
         return new Envelope(InternalMessageType.DbCreateObject, sender, obj.DoId, writer.WrittenSpan.ToArray());
@@ -36,12 +46,7 @@ internal static class DatabaseMessages
     public static Envelope SetFields(uint context, ModelInfo model, DoId id, Channel sender, params (FieldDescriptor Field, object? Value)[] values)
     {
         using var writer = Begin(context, model.ClassId);
-        writer.WriteUInt16((ushort)values.Length);
-        foreach (var (field, value) in values)
-        {
-            writer.WriteUInt16(field.WireId);
-            field.Codec.WriteBoxed(writer, value);
-        }
+        WriteValues(writer, values);
 
         return new Envelope(InternalMessageType.DbSetFields, sender, id, writer.WrittenSpan.ToArray());
     }
@@ -79,12 +84,7 @@ internal static class DatabaseMessages
         writer.WriteUInt32(zone);
         writer.WriteDoId(owner);
         ai.Write(writer);
-        writer.WriteUInt16((ushort)values.Length);
-        foreach (var (field, value) in values)
-        {
-            writer.WriteUInt16(field.WireId);
-            field.Codec.WriteBoxed(writer, value);
-        }
+        WriteValues(writer, values);
 
         return new Envelope(InternalMessageType.ActivateObject, ai, id, writer.WrittenSpan.ToArray());
     }
@@ -123,6 +123,17 @@ internal static class DatabaseMessages
         }
 
         return new DatabaseReply(envelope.Type, context, status, reason, values);
+    }
+
+    /// <summary>Writes a count and then each field's wire id and value: the layout every Db request shares.</summary>
+    private static void WriteValues(PooledBufferWriter writer, (FieldDescriptor Field, object? Value)[] values)
+    {
+        writer.WriteUInt16((ushort)values.Length);
+        foreach (var (field, value) in values)
+        {
+            writer.WriteUInt16(field.WireId);
+            field.Codec.WriteBoxed(writer, value);
+        }
     }
 
     private static PooledBufferWriter Begin(uint context, uint classId)
