@@ -87,5 +87,28 @@ public sealed class ClientAgentAdminViewTests
         Assert.AreEqual(2, server.ClientAgent.Sessions(0, 10, first.SessionId.ToString()).Page.Single().Interests);
     }
 
+    [TestMethod]
+    public async Task TheRecentEjects_KeepOnlyTheNewestHundred_SoAClientEjectedOverAndOverCannotGrowThem()
+    {
+        // A client can be ejected as often as it reconnects, and an eject's reason can quote what it sent: the list the
+        // dashboard shows is capped, the oldest record dropped for each new one.
+        const int capacity = Pastry.Otp.ClientAgent.ClientAgent.RecentEjectCapacity;
+        const int ejects = capacity + 5;
+        await using var server = InProcessOtp.Start(o => o.ClientAgent.MaxNewConnectionsPerSecondPerAddress = 1000);
+        var sessions = new List<DoId>();
+        for (int i = 0; i < ejects; i++)
+        {
+            await using var client = await RawClient.ConnectAsync(server.ClientEndPoint);
+            await client.HelloAsync(InProcessOtp.Registry.SchemaHash, $"nightly-{i}");
+            StringAssert.Contains(await client.ExpectEjectAsync(EjectCode.BadVersion), "different releases");
+            sessions.Add(server.ClientAgent.RecentEjects[0].Session);
+        }
+
+        var recent = server.ClientAgent.RecentEjects;
+        Assert.HasCount(capacity, recent);
+        CollectionAssert.AreEqual(sessions.Skip(5).Reverse().ToArray(), recent.Select(r => r.Session).ToArray(), "the newest hundred, newest first");
+        StringAssert.Contains(recent[0].Reason, $"nightly-{ejects - 1}");
+    }
+
     private static string NextUser() => $"admin-view{Interlocked.Increment(ref users)}";
 }

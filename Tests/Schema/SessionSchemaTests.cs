@@ -42,6 +42,42 @@ public sealed class SessionSchemaTests
     }
 
     [TestMethod]
+    public void AnEarlierVersion_WithAClassThatHasNoRpcs_OrNoFields_IsServed()
+    {
+        // A class with no [Distributed] method (or no field) is common; its view must build, or the Client Agent would
+        // fail to start once a compatible change is locked.
+        const string models = """
+            public sealed class Flag : DistributedObject<Flag>
+            {
+                [Ram, Broadcast] public bool Raised { get => Get<bool>(); set => Set(value); }
+            }
+
+            public sealed class Marker : DistributedObject<Marker>
+            {
+                [Distributed, Broadcast] public void Ping() { }
+            }
+            """;
+        const string later = models + """
+
+            public sealed class Pennant : DistributedObject<Pennant>
+            {
+                [Ram, Broadcast] public string Colour { get => Get<string>(); set => Set(value); }
+            }
+            """;
+        var oldLock = SchemaLock.Update(ModelRegistry.FromAssemblies(ModelAssembly.Load(models)), previous: null);
+        var newLock = SchemaLock.Update(ModelRegistry.FromAssemblies(ModelAssembly.Load(later)), oldLock);
+        var registry = ModelRegistry.FromAssemblies(ModelAssembly.Load(later, newLock.ToJson()));
+
+        ModelInfo Model(string name) => registry.TryGetModel(name, out var model) ? model : throw new AssertFailedException($"no model {name}");
+
+        var view = SessionSchema.For(newLock.History.Single(), registry);
+
+        Assert.IsTrue(view.Knows(Model("Flag")));
+        Assert.IsTrue(view.Knows(Model("Marker")));
+        Assert.IsFalse(view.Knows(Model("Pennant")), "added after the client was built");
+    }
+
+    [TestMethod]
     public void SetFields_DropsFieldsTheClientDoesNotKnow_AndSendsWidenedOnesInTheOldType()
     {
         var (view, model) = Build();
