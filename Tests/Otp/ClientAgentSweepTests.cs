@@ -25,6 +25,29 @@ public sealed class ClientAgentSweepTests
     }
 
     [TestMethod]
+    public async Task ALaterDeadline_NeverPostponesTheArmedSweep_AndAnEarlierOneBringsItForward()
+    {
+        // Each new connection asks for a sweep by its own login deadline. Were a later request to replace the armed one,
+        // a trickle of connections that never say hello would push the sweep back forever, and no login or heartbeat
+        // deadline would be enforced.
+        await using var world = OtpWorld.Start(o => o.ClientAgent.LoginTimeout = TimeSpan.FromSeconds(20));
+        var agent = world.Server.ClientAgent;
+        await using var silent = await world.ConnectAsync();
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+        while (agent.SweepDueMs is null)
+        {
+            Assert.IsTrue(DateTime.UtcNow < deadline, "a connection armed no sweep");
+            await Task.Delay(5);
+        }
+
+        long armed = agent.SweepDueMs.Value;
+        agent.SweepBy(armed + 5_000);
+        Assert.AreEqual(armed, agent.SweepDueMs, "a later deadline leaves the armed sweep where it is");
+        agent.SweepBy(armed - 5_000);
+        Assert.AreEqual(armed - 5_000, agent.SweepDueMs, "an earlier deadline brings the sweep forward");
+    }
+
+    [TestMethod]
     public async Task AnIdleSession_ArmsTheSweepForItsLoginDeadline_AndAHeartbeatDoesNotMoveIt()
     {
         await using var world = OtpWorld.Start(o =>
