@@ -59,6 +59,11 @@ chunks=(
   # would count the folder twice). A whole-folder run takes about 2.5 h on the 2-core box; each half fits a session.
   "otp-clientagent-session|Pastry.Otp.csproj|**/ClientAgent/ClientSession*.cs|$cafilter"
   "otp-clientagent-rest|Pastry.Otp.csproj|**/ClientAgent/**/*.cs,!**/ClientAgent/ClientSession*.cs|$cafilter"
+  # The session half in two pieces (run both, or the session half, not both): its 714 mutants took more than one
+  # session's spare time. -core is the session's life (connect, send, shutdown, eject; 185 mutants to test), -io what
+  # a client sends and sees (Inbound, View, Resume; about 530).
+  "otp-clientagent-session-core|Pastry.Otp.csproj|**/ClientAgent/ClientSession.cs,**/ClientAgent/ClientSession.Admin.cs|$cafilter"
+  "otp-clientagent-session-io|Pastry.Otp.csproj|**/ClientAgent/ClientSession.Inbound.cs,**/ClientAgent/ClientSession.View.cs,**/ClientAgent/ClientSession.Resume.cs|$cafilter"
 )
 
 want=("$@")
