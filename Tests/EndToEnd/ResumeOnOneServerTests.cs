@@ -145,6 +145,28 @@ public sealed class ResumeOnOneServerTests
     }
 
     [TestMethod]
+    public async Task AResumeFromAnotherRelease_Ejects124_AndNeitherSpendsTheTokenNorDisturbsTheSession()
+    {
+        // A Resume is checked as a Hello is: a client of another release (or schema) is ejected before its token is
+        // looked at, so the rightful client can still resume with it.
+        await using var server = InProcessOtp.Start();
+        await using var owner = await RawClient.LoggedInAsync(server.ClientEndPoint, Registry, NextUser());
+        var token = owner.ResumeToken!;
+
+        await using var stale = await RawClient.ConnectAsync(server.ClientEndPoint);
+        await stale.SendAsync(w => ClientFrames.WriteResume(w, Registry.SchemaHash, "0.9.0", owner.AccountId, token, 0));
+        StringAssert.Contains(await stale.ExpectEjectAsync(EjectCode.BadVersion), "the client is out of date");
+        await using var otherModels = await RawClient.ConnectAsync(server.ClientEndPoint);
+        await otherModels.SendAsync(w => ClientFrames.WriteResume(w, Registry.SchemaHash ^ 1, "1.0.0", owner.AccountId, token, 0));
+        await otherModels.ExpectEjectAsync(EjectCode.BadSchemaHash);
+
+        // The token still works: the rightful resume takes the live session over (and its old connection gets 351).
+        await using var rightful = await RawClient.ConnectAsync(server.ClientEndPoint);
+        Assert.AreEqual(ResumeStatus.Ok, await ResumeAsync(rightful, owner.AccountId, token));
+        await owner.ExpectEjectAsync(EjectCode.ResumedElsewhere);
+    }
+
+    [TestMethod]
     public async Task AfterTheGrace_TheSessionClosesAsALogoutWould_AndItsResumeIsRefused()
     {
         var logs = new LogCapture();
