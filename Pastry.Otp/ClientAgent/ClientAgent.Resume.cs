@@ -13,6 +13,9 @@ internal sealed partial class ClientAgent
     private LoginThrottle? resumeThrottle;
     private int parkedCount;
 
+    /// <summary>Sessions findable by id (for a resume or an operator's eject): open and parked ones only.</summary>
+    internal int SessionIdCount => sessionsById.Count;
+
     /// <summary>Sessions parked now: their connection dropped and their grace period runs.</summary>
     public int ParkedCount => Volatile.Read(ref parkedCount);
 

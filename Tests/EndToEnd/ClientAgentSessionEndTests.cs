@@ -4,9 +4,9 @@ using Pastry.Wire;
 namespace Pastry.Tests.EndToEnd;
 
 /// <summary>
-/// What a session leaves behind when it ends (<c>ClientSession.cs</c>): nothing in the router. A client that connects,
-/// logs in, adds interests and leaves, over and over, must not grow the router's channel table, nor make every later
-/// broadcast visit a dead session.
+/// What a session leaves behind when it ends (<c>ClientSession.cs</c>, <c>ClientAgent.cs</c>): nothing. A client that
+/// connects, logs in, adds interests and leaves, over and over, must not grow the router's channel table (nor make every
+/// later broadcast visit a dead session) or the Client Agent's table of sessions by id.
 /// </summary>
 [TestClass]
 public sealed class ClientAgentSessionEndTests
@@ -15,7 +15,7 @@ public sealed class ClientAgentSessionEndTests
     private static int users;
 
     [TestMethod]
-    public async Task AnEndedSession_LeavesNoSubscriptionInTheRouter()
+    public async Task AnEndedSession_LeavesNothingInTheRouter_OrInTheAgentsSessionTable()
     {
         await using var server = InProcessOtp.Start(o => o.ClientAgent.ResumeGrace = TimeSpan.Zero);
         var router = (InProcessRouter)server.Router;
@@ -35,9 +35,9 @@ public sealed class ClientAgentSessionEndTests
             Assert.IsGreaterThan(before, router.ChannelCount, "a live session listens on its own channels");
             await client.DisposeAsync();
             var deadline = DateTime.UtcNow + Timeout;
-            while (server.ClientAgent.SessionCount != 0 || server.ClientAgent.ParkedCount != 0)
+            while (server.ClientAgent.SessionCount != 0 || server.ClientAgent.ParkedCount != 0 || server.ClientAgent.SessionIdCount != 0)
             {
-                Assert.IsTrue(DateTime.UtcNow < deadline, $"{server.ClientAgent.SessionCount} sessions still open after the client left");
+                Assert.IsTrue(DateTime.UtcNow < deadline, $"{server.ClientAgent.SessionCount} sessions open, {server.ClientAgent.SessionIdCount} findable by id, after the client left");
                 await Task.Delay(5);
             }
 
