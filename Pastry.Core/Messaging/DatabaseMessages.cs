@@ -18,14 +18,14 @@ internal static class DatabaseMessages
         int count = 0;
         for (int i = 0; i < all.Count; i++)
         {
-            count += all[i].IsDb && obj.IsAssigned(all[i]) ? 1 : 0;
+            count += Stored(all[i]) ? 1 : 0;
         }
 
         writer.WriteUInt16((ushort)count);
         for (int i = 0; i < all.Count; i++)
         {
             var field = all[i];
-            if (field.IsDb && obj.IsAssigned(field))
+            if (Stored(field))
             {
                 writer.WriteUInt16(field.WireId);
                 field.Encode(obj, writer);
@@ -33,6 +33,8 @@ internal static class DatabaseMessages
         }
 
         return new Envelope(InternalMessageType.DbCreateObject, sender, obj.DoId, writer.WrittenSpan.ToArray());
+
+        bool Stored(FieldDescriptor field) => field.IsDb && obj.IsAssigned(field);
     }
 
     /// <summary><c>DbGetAll</c>: reads every Db field of a stored object.</summary>
