@@ -16,4 +16,18 @@ internal static class TestWaits
 
     /// <summary>The wait, or the cap when one is set and shorter.</summary>
     public static TimeSpan Cap(TimeSpan wait) => CapValue is { } cap && cap < wait ? cap : wait;
+
+    /// <summary>
+    /// Polls <paramref name="condition"/> until it holds, failing with <paramref name="what"/> (read at the failure) once
+    /// <paramref name="wait"/> (capped as <see cref="Cap"/> does) has passed: for state that has no event to await.
+    /// </summary>
+    public static async Task UntilAsync(Func<bool> condition, Func<string> what, TimeSpan wait)
+    {
+        var deadline = DateTime.UtcNow + Cap(wait);
+        while (!condition())
+        {
+            Assert.IsTrue(DateTime.UtcNow < deadline, what());
+            await Task.Delay(5);
+        }
+    }
 }

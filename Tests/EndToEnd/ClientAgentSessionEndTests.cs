@@ -34,12 +34,11 @@ public sealed class ClientAgentSessionEndTests
 
             Assert.IsGreaterThan(before, router.ChannelCount, "a live session listens on its own channels");
             await client.DisposeAsync();
-            var deadline = DateTime.UtcNow + Timeout;
-            while (server.ClientAgent.SessionCount != 0 || server.ClientAgent.ParkedCount != 0 || server.ClientAgent.SessionIdCount != 0)
-            {
-                Assert.IsTrue(DateTime.UtcNow < deadline, $"{server.ClientAgent.SessionCount} sessions open, {server.ClientAgent.SessionIdCount} findable by id, after the client left");
-                await Task.Delay(5);
-            }
+            var agent = server.ClientAgent;
+            await TestWaits.UntilAsync(
+                () => agent.SessionCount == 0 && agent.ParkedCount == 0 && agent.SessionIdCount == 0,
+                () => $"{agent.SessionCount} sessions open, {agent.SessionIdCount} findable by id, after the client left",
+                Timeout);
 
             Assert.AreEqual(before, router.ChannelCount, $"round {round}: the ended session's channels are gone");
         }

@@ -33,14 +33,9 @@ public sealed class ClientAgentSweepTests
         await using var world = OtpWorld.Start(o => o.ClientAgent.LoginTimeout = TimeSpan.FromSeconds(20));
         var agent = world.Server.ClientAgent;
         await using var silent = await world.ConnectAsync();
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
-        while (agent.SweepDueMs is null)
-        {
-            Assert.IsTrue(DateTime.UtcNow < deadline, "a connection armed no sweep");
-            await Task.Delay(5);
-        }
+        await TestWaits.UntilAsync(() => agent.SweepDueMs is not null, () => "a connection armed no sweep", TimeSpan.FromSeconds(15));
 
-        long armed = agent.SweepDueMs.Value;
+        long armed = agent.SweepDueMs ?? throw new AssertFailedException("no sweep armed");
         agent.SweepBy(armed + 5_000);
         Assert.AreEqual(armed, agent.SweepDueMs, "a later deadline leaves the armed sweep where it is");
         agent.SweepBy(armed - 5_000);
