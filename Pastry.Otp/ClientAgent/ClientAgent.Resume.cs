@@ -16,6 +16,9 @@ internal sealed partial class ClientAgent
     /// <summary>Sessions findable by id (for a resume or an operator's eject): open and parked ones only.</summary>
     internal int SessionIdCount => sessionsById.Count;
 
+    /// <summary>The open or parked session <paramref name="sessionId"/>, or null (tests reach a session's deadlines through it).</summary>
+    internal ClientSession? SessionById(DoId sessionId) => sessionsById.GetValueOrDefault(sessionId);
+
     /// <summary>Sessions parked now: their connection dropped and their grace period runs.</summary>
     public int ParkedCount => Volatile.Read(ref parkedCount);
 

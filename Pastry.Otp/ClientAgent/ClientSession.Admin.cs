@@ -11,6 +11,9 @@ internal sealed partial class ClientSession
     /// <summary>Interests held, read without the lock (an int read never tears; metrics may lag by a message).</summary>
     public int InterestCountForMetrics => interests.Count;
 
+    /// <summary>The capacity of the send buffers the session holds now (tests: a burst grows them, an idle sweep gives them back).</summary>
+    internal int OutboxRetainedBytes => outbox.RetainedBytes;
+
     /// <summary>The session as the dashboard lists it, read under the session's lock so that it never tears.</summary>
     public SessionInfo Describe()
     {
