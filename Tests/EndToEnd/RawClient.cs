@@ -226,6 +226,9 @@ internal sealed class RawClient : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         connection.Dispose();
+
+        // A paused read loop wakes to find the connection gone, and ends.
+        ResumeReading();
         try
         {
             await readLoop;
