@@ -111,6 +111,28 @@ public class ClientAgentLimitTests
     }
 
     [TestMethod]
+    public async Task FailedLogins_AtManyUsernames_FromOneAddress_AreThrottledPastTheAddresssFreeFailures()
+    {
+        // A guesser spraying one password at many usernames stays under each username's own count: only the count per
+        // address stops it. The back-off is long, so a slow machine cannot outwait it between two attempts.
+        await using var world = OtpWorld.Start(Transport, o =>
+        {
+            o.Accounts.FreeLoginFailuresPerAddress = 2;
+            o.Accounts.FirstLoginBackOff = TimeSpan.FromMinutes(1);
+        });
+        await using var guesser = await HelloOnlyAsync(world);
+
+        var answers = new List<AccountStatus>();
+        foreach (string user in new[] { "ann", "bob", "cat", "dan" })
+        {
+            await guesser.CallLoginAsync(world.Registry, nameof(LoginManager.Login), user, "password123");
+            answers.Add((AccountStatus)(int)(await guesser.ExpectCallAsync(world.Registry)).Arguments[0]!);
+        }
+
+        CollectionAssert.AreEqual(new[] { AccountStatus.LoginFailed, AccountStatus.LoginFailed, AccountStatus.LoginFailed, AccountStatus.Throttled }, answers, string.Join(", ", answers));
+    }
+
+    [TestMethod]
     public async Task AnAnonymousSession_RemovingInterest_OrSettingAField_Ejects113()
     {
         await using var world = OtpWorld.Start(Transport);
