@@ -69,6 +69,47 @@ public sealed class ResumeOnOneServerTests
     }
 
     [TestMethod]
+    public async Task AResume_AfterRelayedUpdatesTheClientRead_StillReplays()
+    {
+        // Updates to a location whose every object the client sees go out as the location's shared batch (one block
+        // for every viewer, not a copy per session). Those bytes count as sent like any other, or the server's count
+        // would disagree with the client's and every resume after a broadcast would cost a snapshot.
+        var logs = new LogCapture();
+        await using var server = InProcessOtp.Start(logs: logs);
+        var ai = new TestAi(server.Router);
+        var realm = ai.Create(new Realm { Title = "Camelot" }, DoId.Empty, 0);
+        var knight = ai.Create(new Knight { Name = "Kay", X = 0 }, realm.DoId, 1);
+        await ai.SyncAsync();
+
+        var first = await RawClient.LoggedInAsync(server.ClientEndPoint, Registry, NextUser());
+        await first.AddInterestAsync(1, realm.DoId, 1);
+        while ((await first.NextAsync()).Type != MessageType.InterestDone)
+        {
+        }
+
+        for (int x = 1; x <= 3; x++)
+        {
+            knight.X = x;
+            ai.Set(knight, nameof(Knight.X));
+            Assert.AreEqual(x, RawClient.ReadSetField(await first.ExpectAsync(MessageType.SetField), knight.Model).Value);
+        }
+
+        long received = first.ReceivedBytes;
+        await first.DisposeAsync();
+        await logs.WaitForLineAsync(new Regex("parked for a resume")).WaitAsync(Timeout);
+        knight.X = 4;
+        ai.Set(knight, nameof(Knight.X));
+        await ai.SyncAsync();
+
+        await using var second = await RawClient.ConnectAsync(server.ClientEndPoint);
+        await second.SendAsync(w => ClientFrames.WriteResume(w, Registry.SchemaHash, "1.0.0", first.AccountId, first.ResumeToken!, received));
+        var answer = ReadResumeResp(await second.ExpectAsync(MessageType.ResumeResp));
+        Assert.AreEqual(ResumeStatus.Ok, answer.Status, answer.Reason);
+        Assert.IsFalse(answer.Snapshot, "the client read every byte it was sent, the broadcasts included, so the queue replays");
+        Assert.AreEqual((knight.DoId, nameof(Knight.X), (object?)4), RawClient.ReadSetField(await second.ExpectAsync(MessageType.SetField), knight.Model));
+    }
+
+    [TestMethod]
     public async Task AResumeThatMissedBytes_GetsASnapshot_InsteadOfAReplay()
     {
         var logs = new LogCapture();
