@@ -23,10 +23,15 @@ internal static class TestWaits
     /// </summary>
     public static async Task UntilAsync(Func<bool> condition, Func<string> what, TimeSpan wait)
     {
-        var deadline = DateTime.UtcNow + Cap(wait);
+        var capped = Cap(wait);
+        var deadline = DateTime.UtcNow + capped;
         while (!condition())
         {
-            Assert.IsTrue(DateTime.UtcNow < deadline, what());
+            if (DateTime.UtcNow >= deadline)
+            {
+                throw new AssertFailedException($"Not within {capped.TotalSeconds:0.###} s: {what()}");
+            }
+
             await Task.Delay(5);
         }
     }

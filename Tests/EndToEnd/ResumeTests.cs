@@ -75,7 +75,7 @@ public sealed class ResumeTests
         hold.SetResult();
         var resumed = await reconnected.WaitAsync(Timeout);
 
-        await EventuallyAsync(() => annsPercy.X == 20, () => $"Ann's Percy.X is {annsPercy.X}, not 20, after the resume ({resumed})");
+        await TestWaits.UntilAsync(() => annsPercy.X == 20, () => $"Ann's Percy.X is {annsPercy.X}, not 20, after the resume ({resumed})", Timeout);
         Assert.AreEqual(ObjectState.Live, annsPercy.State, "The resumer's own objects stayed in view.");
         lock (annValues)
         {
@@ -306,7 +306,7 @@ public sealed class ResumeTests
         var percy = ai.Create(new Knight { Name = "Percy" }, realm.DoId, 50, owner: ann.AccountId);
         await ai.SyncAsync();
         await ann.AddInterestAsync(realm.DoId, 1);
-        await EventuallyAsync(() => ann.Objects.OfType<Knight>().Count() == 3, () => $"{ann.Objects.Count} objects");
+        await TestWaits.UntilAsync(() => ann.Objects.OfType<Knight>().Count() == 3, () => $"{ann.Objects.Count} objects", Timeout);
         Assert.IsTrue(ann.TryGet<Knight>(kay.DoId, out var annsKay));
         Assert.IsTrue(ann.TryGet<Knight>(percy.DoId, out var annsPercy), "An owned object outside the interest is in view.");
 
@@ -336,7 +336,7 @@ public sealed class ResumeTests
         var resumed = await reconnected.WaitAsync(Timeout);
         Assert.IsTrue(resumed.Snapshot, "Past the bound the client gets a fresh snapshot.");
         Assert.AreEqual(gareth.DoId, (await garethLeaves.WaitAsync(Timeout)).DoId, "An object that left while parked leaves at the end of the snapshot.");
-        await EventuallyAsync(() => annsKay.X == 100, () => $"Kay.X is {annsKay.X}");
+        await TestWaits.UntilAsync(() => annsKay.X == 100, () => $"Kay.X is {annsKay.X}", Timeout);
         Assert.AreEqual(ObjectState.Live, annsKay.State, "An object still in view is the same object, updated in place.");
         Assert.AreEqual(ObjectState.Live, annsPercy.State, "The owned object outside the interest came back in the snapshot.");
     }
@@ -483,17 +483,6 @@ public sealed class ResumeTests
         {
             Assert.IsTrue(DateTime.UtcNow < deadline, $"'{pattern}' did not appear {count} time(s):\n{process.Output}");
             await process.WaitForLineAsync(pattern, Timeout);
-        }
-    }
-
-    private static async Task EventuallyAsync(Func<bool> condition, Func<string> what)
-    {
-        var deadline = DateTime.UtcNow + Timeout;
-        while (!condition())
-        {
-            Assert.IsTrue(DateTime.UtcNow < deadline, what());
-            await Task.Yield();
-            await Task.Delay(10);
         }
     }
 }

@@ -197,7 +197,7 @@ public sealed class NatsMessageRouterTests
         Assert.IsTrue(closed.All(e => e.Type == InternalMessageType.SessionClosed));
         CollectionAssert.AreEquivalent(new[] { accounts[0], accounts[2] }, closed.Select(e => e.Subject).ToArray());
         CollectionAssert.AreEquivalent(new[] { sessions[0], sessions[2] }, closed.Select(e => e.Sender).ToArray());
-        await UntilAsync(() => keeper.Routed >= 2, "the keeper counts what it routed");
+        await TestWaits.UntilAsync(() => keeper.Routed >= 2, () => "the keeper counts what it routed", Timeout);
         Assert.AreEqual(2L, keeper.Routed, "The session that closed cleanly is not closed again; the one that logged in again runs once.");
         Assert.AreEqual(0, events.Count);
     }
@@ -264,7 +264,7 @@ public sealed class NatsMessageRouterTests
         await b.StartAsync();
         b.AnnounceReady();
         var both = new[] { a.NodeId, b.NodeId }.Order().ToArray();
-        await UntilAsync(() => ai.LiveOtpNodes.SequenceEqual(both) && a.LiveOtpNodes.SequenceEqual(both) && b.LiveOtpNodes.SequenceEqual(both), "every process sees both OTP nodes");
+        await TestWaits.UntilAsync(() => ai.LiveOtpNodes.SequenceEqual(both) && a.LiveOtpNodes.SequenceEqual(both) && b.LiveOtpNodes.SequenceEqual(both), () => "every process sees both OTP nodes", Timeout);
         var keys = Enumerable.Range(0, 200).Select(_ => DoId.NewId()).ToArray();
         var placed = keys.Select(ai.OtpNodeFor).ToArray();
         CollectionAssert.AreEqual(placed, keys.Select(a.OtpNodeFor).ToArray());
@@ -273,7 +273,7 @@ public sealed class NatsMessageRouterTests
 
         // b leaves (goodbye): its keys go to a, and a's keys stay.
         await b.DisposeAsync();
-        await UntilAsync(() => ai.LiveOtpNodes.Length == 1 && a.LiveOtpNodes.Length == 1, "b's goodbye is heard");
+        await TestWaits.UntilAsync(() => ai.LiveOtpNodes.Length == 1 && a.LiveOtpNodes.Length == 1, () => "b's goodbye is heard", Timeout);
         Assert.IsTrue(keys.All(key => ai.OtpNodeFor(key) == a.NodeId));
     }
 
@@ -301,7 +301,7 @@ public sealed class NatsMessageRouterTests
         var ai = new Channel(ChannelKind.Participant, DoId.NewId(), 0);
         asker.Subscribe(newAi, ai);
         await asker.FlushAsync();
-        await UntilAsync(() => asker.LiveOtpNodes.Length == 2, "the asker sees both OTP nodes");
+        await TestWaits.UntilAsync(() => asker.LiveOtpNodes.Length == 2, () => "the asker sees both OTP nodes", Timeout);
 
         // 1. Both nodes answer three node timeouts after the request (an old AI that took its time to stop).
         asker.Publish(new Envelope(InternalMessageType.TakeOverAi, ai, DoId.Empty, BitConverter.GetBytes(1u)), Channel.StateServer);
@@ -336,21 +336,6 @@ public sealed class NatsMessageRouterTests
         }
 
         static (InternalMessageType Type, ulong Entry) Seen((Envelope Envelope, Channel[] Targets) received) => (received.Envelope.Type, received.Envelope.Subject.Low);
-    }
-
-    /// <summary>Waits for <paramref name="condition"/>, checked at each heartbeat-sized step, failing after <see cref="Timeout"/>.</summary>
-    private static async Task UntilAsync(Func<bool> condition, string what)
-    {
-        var deadline = DateTime.UtcNow + Timeout;
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new AssertFailedException($"Not within {Timeout}: {what}.");
-            }
-
-            await Task.Delay(50);
-        }
     }
 
     private static NatsBackplaneOptions Options(NatsServer nats) => new() { Url = nats.Url, SubjectPrefix = "t" + Guid.NewGuid().ToString("N")[..12] };

@@ -123,7 +123,7 @@ public sealed class OneSessionPerAccountTests
         server.Router.Publish(Claim(ann.AccountId, Channel.ForSession(DoId.NewId()), new WireReader(own.Payload.Span).ReadInt64() + 1, "10.1.2.3:4567"), Channel.SessionEvents);
         StringAssert.Contains(await ann.ExpectEjectAsync(EjectCode.LoggedInElsewhere), "logged in from another connection (10.1.2.3:4567)");
         Assert.AreEqual(0, server.ClientAgent.ClaimedAccounts);
-        await EventuallyAsync(() => server.ClientAgent.SessionCount == 0);
+        await TestWaits.UntilAsync(() => server.ClientAgent.SessionCount == 0, () => $"{server.ClientAgent.SessionCount} session(s) still open", RawClient.Timeout);
         Assert.IsFalse(ai.TryTake(InternalMessageType.SessionClosed, out _), "Its account moved on: the AI must not clean it up.");
     }
 
@@ -170,15 +170,5 @@ public sealed class OneSessionPerAccountTests
         payload.WriteInt64(stamp);
         payload.WriteString(remote);
         return new Envelope(InternalMessageType.AccountClaimed, session, account, payload.WrittenSpan.ToArray());
-    }
-
-    private static async Task EventuallyAsync(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow + RawClient.Timeout;
-        while (!condition())
-        {
-            Assert.IsTrue(DateTime.UtcNow < deadline, "The condition did not hold within the timeout.");
-            await Task.Delay(10);
-        }
     }
 }

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using Pastry.Messaging;
 using Pastry.Otp.StateServer;
 using Pastry.Wire;
+using static Pastry.Tests.Otp.StateServerRig;
 
 namespace Pastry.Tests.Otp;
 
@@ -267,6 +268,4 @@ public sealed class StateServerDistrictTests
     }
 
     private static Envelope Named(Envelope envelope, Channel sender) => new(envelope.Type, sender, envelope.Subject, envelope.Payload);
-
-    private static string Text(Envelope envelope) => new WireReader(envelope.Payload.Span).ReadString();
 }

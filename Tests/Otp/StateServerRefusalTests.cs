@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Pastry.Messaging;
 using Pastry.Otp.StateServer;
 using Pastry.Wire;
+using static Pastry.Tests.Otp.StateServerRig;
 
 namespace Pastry.Tests.Otp;
 
@@ -470,8 +471,6 @@ public sealed class StateServerRefusalTests
         Assert.IsEmpty(logger.At(LogLevel.Warning));
         Assert.AreEqual(1, rig.Server.ObjectCount);
     }
-
-    private static string Text(Envelope envelope) => new WireReader(envelope.Payload.Span).ReadString();
 
     /// <summary>A participant whose delivery throws, as a bug in the handling of a message would.</summary>
     private sealed class Thrower : IParticipant

@@ -27,6 +27,9 @@ internal sealed class StateServerRig : IAsyncDisposable
 
     public InProcessRouter Router { get; } = new();
 
+    /// <summary>The text an Error or refusal envelope carries (its payload is one string).</summary>
+    public static string Text(Envelope envelope) => new WireReader(envelope.Payload.Span).ReadString();
+
     public StateServer Server { get; }
 
     /// <summary>Records what <paramref name="channel"/> receives from now on.</summary>

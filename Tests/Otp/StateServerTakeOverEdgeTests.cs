@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using Pastry.Messaging;
 using Pastry.Otp.StateServer;
 using Pastry.Wire;
+using static Pastry.Tests.Otp.StateServerRig;
 
 namespace Pastry.Tests.Otp;
 
@@ -405,8 +406,6 @@ public sealed class StateServerTakeOverEdgeTests
     }
 
     private static Envelope Named(Envelope envelope, Channel sender) => new(envelope.Type, sender, envelope.Subject, envelope.Payload);
-
-    private static string Text(Envelope envelope) => new WireReader(envelope.Payload.Span).ReadString();
 
     private static (uint Context, EjectCode Code, string Reason) ReadRefusal(Envelope refused)
     {

@@ -170,7 +170,7 @@ public sealed class TavernEndToEndTests
         ann.Buy("ale");
         await spent.WaitAsync(Timeout);
         string[] expected = { "Anna: 20 gold", "Annie: 20 gold", "Bob: 20 gold", "ann: 17 gold" };
-        await EventuallyAsync(() => bob.Patrons().Richest.SequenceEqual(expected), $"the board reads {string.Join("; ", expected)} (it reads {string.Join("; ", bob.Patrons().Richest)})");
+        await TestWaits.UntilAsync(() => bob.Patrons().Richest.SequenceEqual(expected), () => $"the board reads {string.Join("; ", expected)} (it reads {string.Join("; ", bob.Patrons().Richest)})", Timeout);
     }
 
     [TestMethod]
@@ -208,7 +208,7 @@ public sealed class TavernEndToEndTests
         await using var server = await TavernProcess.StartAsync(Path.Combine(directory, "tavern.db"));
         await using var ann = await JoinAsync(server, "ann");
         await using var carl = await JoinAsync(server, "carl");
-        await EventuallyAsync(() => ann.Client.Objects.OfType<Player>().Any(p => p.Name == "carl"), "Ann sees Carl on the street");
+        await TestWaits.UntilAsync(() => ann.Client.Objects.OfType<Player>().Any(p => p.Name == "carl"), () => "Ann sees Carl on the street", Timeout);
 
         // From the street (the board is in view, but it hangs in the bar) the AI refuses the notice.
         carl.Post("sold from the street");
@@ -275,18 +275,6 @@ public sealed class TavernEndToEndTests
         try
         {
             await changed.Select(_ => condition()).FirstAsync(ok => ok).ToTask().WaitAsync(Timeout);
-        }
-        catch (TimeoutException)
-        {
-            Assert.Fail($"Timed out waiting until {what}.");
-        }
-    }
-
-    private static async Task EventuallyAsync(Func<bool> condition, string what)
-    {
-        try
-        {
-            await Observable.Interval(TimeSpan.FromMilliseconds(20)).StartWith(0).Select(_ => condition()).FirstAsync(ok => ok).ToTask().WaitAsync(Timeout);
         }
         catch (TimeoutException)
         {
