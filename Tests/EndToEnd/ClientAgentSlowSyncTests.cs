@@ -24,15 +24,7 @@ public sealed class ClientAgentSlowSyncTests
             },
             logs: logs);
 
-        // 100 knights of 4000-byte banners: about 400 KB of enters, far more than the kernel buffers and the outbox.
-        for (int i = 0; i < 100; i++)
-        {
-            var knight = world.SpawnKnight(1);
-            knight.Banner = new byte[4000];
-            world.Ai.Set(knight, nameof(Knight.Banner));
-        }
-
-        await world.Ai.SyncAsync();
+        await SpawnBanneredKnightsAsync(world);
         var slow = await world.ClientAsync(receiveBufferBytes: 4096);
         var dropped = logs.WaitForLineAsync(new Regex("dropped as a slow consumer"));
         slow.PauseReading();
@@ -67,14 +59,7 @@ public sealed class ClientAgentSlowSyncTests
                 o.ClientAgent.MaxConnectionsPerAddress = 1;
             },
             logs: logs);
-        for (int i = 0; i < 100; i++)
-        {
-            var knight = world.SpawnKnight(1);
-            knight.Banner = new byte[4000];
-            world.Ai.Set(knight, nameof(Knight.Banner));
-        }
-
-        await world.Ai.SyncAsync();
+        await SpawnBanneredKnightsAsync(world);
         var agent = world.Server.ClientAgent;
         var slow = await RawClient.LoggedInAsync(world.Server.ClientEndPoint, world.Registry, "slow", receiveBufferBytes: 4096);
         var dropped = logs.WaitForLineAsync(new Regex("dropped as a slow consumer"));
@@ -97,6 +82,22 @@ public sealed class ClientAgentSlowSyncTests
         {
             await slow.DisposeAsync();
         }
+    }
+
+    /// <summary>
+    /// 100 knights in zone 1 with 4000-byte banners. A banner is broadcast but not stored, so the enters do not carry it;
+    /// still, 100 enters are more than a 4 KB outbox holds.
+    /// </summary>
+    private static async Task SpawnBanneredKnightsAsync(OtpWorld world)
+    {
+        for (int i = 0; i < 100; i++)
+        {
+            var knight = world.SpawnKnight(1);
+            knight.Banner = new byte[4000];
+            world.Ai.Set(knight, nameof(Knight.Banner));
+        }
+
+        await world.Ai.SyncAsync();
     }
 
     private static string ReadReason(ReceivedFrame frame)

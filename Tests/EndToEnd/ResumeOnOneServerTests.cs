@@ -25,18 +25,11 @@ public sealed class ResumeOnOneServerTests
     {
         var logs = new LogCapture();
         await using var server = InProcessOtp.Start(logs: logs);
-        var ai = new TestAi(server.Router);
-        var realm = ai.Create(new Realm { Title = "Camelot" }, DoId.Empty, 0);
-        var knight = ai.Create(new Knight { Name = "Kay", X = 0 }, realm.DoId, 1);
-        await ai.SyncAsync();
+        var (ai, realm, knight) = await CamelotAsync(server);
 
-        var first = await RawClient.LoggedInAsync(server.ClientEndPoint, Registry, NextUser());
+        var first = await WatchingZoneOneAsync(server, realm);
         var token = first.ResumeToken ?? throw new AssertFailedException("A login sends a resume token.");
         Assert.AreEqual(56, token.Length, "8 bytes of server epoch, the 16-byte session id, 256 random bits.");
-        await first.AddInterestAsync(1, realm.DoId, 1);
-        while ((await first.NextAsync()).Type != MessageType.InterestDone)
-        {
-        }
 
         long received = first.ReceivedBytes;
         await first.DisposeAsync();
@@ -76,16 +69,9 @@ public sealed class ResumeOnOneServerTests
         // would disagree with the client's and every resume after a broadcast would cost a snapshot.
         var logs = new LogCapture();
         await using var server = InProcessOtp.Start(logs: logs);
-        var ai = new TestAi(server.Router);
-        var realm = ai.Create(new Realm { Title = "Camelot" }, DoId.Empty, 0);
-        var knight = ai.Create(new Knight { Name = "Kay", X = 0 }, realm.DoId, 1);
-        await ai.SyncAsync();
+        var (ai, realm, knight) = await CamelotAsync(server);
 
-        var first = await RawClient.LoggedInAsync(server.ClientEndPoint, Registry, NextUser());
-        await first.AddInterestAsync(1, realm.DoId, 1);
-        while ((await first.NextAsync()).Type != MessageType.InterestDone)
-        {
-        }
+        var first = await WatchingZoneOneAsync(server, realm);
 
         for (int x = 1; x <= 3; x++)
         {
@@ -114,15 +100,8 @@ public sealed class ResumeOnOneServerTests
     {
         var logs = new LogCapture();
         await using var server = InProcessOtp.Start(logs: logs);
-        var ai = new TestAi(server.Router);
-        var realm = ai.Create(new Realm { Title = "Camelot" }, DoId.Empty, 0);
-        var knight = ai.Create(new Knight { Name = "Kay", X = 0 }, realm.DoId, 1);
-        await ai.SyncAsync();
-        var first = await RawClient.LoggedInAsync(server.ClientEndPoint, Registry, NextUser());
-        await first.AddInterestAsync(1, realm.DoId, 1);
-        while ((await first.NextAsync()).Type != MessageType.InterestDone)
-        {
-        }
+        var (ai, realm, knight) = await CamelotAsync(server);
+        var first = await WatchingZoneOneAsync(server, realm);
 
         long received = first.ReceivedBytes;
         await first.DisposeAsync();
@@ -224,6 +203,28 @@ public sealed class ResumeOnOneServerTests
         await logs.WaitForLineAsync(new Regex("was not resumed within")).WaitAsync(Timeout);
         await using var late = await RawClient.ConnectAsync(server.ClientEndPoint);
         Assert.AreEqual(ResumeStatus.SessionGone, await ResumeAsync(late, first.AccountId, first.ResumeToken!, received));
+    }
+
+    /// <summary>The realm Camelot with Kay (X = 0) in its zone 1, created by a new AI on <paramref name="server"/> and synced.</summary>
+    private static async Task<(TestAi Ai, Realm Realm, Knight Kay)> CamelotAsync(Pastry.Otp.OtpServer server)
+    {
+        var ai = new TestAi(server.Router);
+        var realm = ai.Create(new Realm { Title = "Camelot" }, DoId.Empty, 0);
+        var kay = ai.Create(new Knight { Name = "Kay", X = 0 }, realm.DoId, 1);
+        await ai.SyncAsync();
+        return (ai, realm, kay);
+    }
+
+    /// <summary>A new user, logged in, with interest 1 in <paramref name="realm"/>'s zone 1, read up to its InterestDone.</summary>
+    private static async Task<RawClient> WatchingZoneOneAsync(Pastry.Otp.OtpServer server, Realm realm)
+    {
+        var client = await RawClient.LoggedInAsync(server.ClientEndPoint, Registry, NextUser());
+        await client.AddInterestAsync(1, realm.DoId, 1);
+        while ((await client.NextAsync()).Type != MessageType.InterestDone)
+        {
+        }
+
+        return client;
     }
 
     private static string NextUser() => $"inresumer{Interlocked.Increment(ref users)}";
