@@ -25,21 +25,7 @@ public sealed class ClientAgentSecondLoginTests
         await second.HelloAsync(world.Registry.SchemaHash);
         await second.ExpectAsync(MessageType.HelloResp);
         await second.CallLoginAsync(world.Registry, nameof(LoginManager.Login), "returning", Password);
-        bool answered = false;
-        EnterInfo? owned = null;
-        while (!answered || owned is null)
-        {
-            var frame = await second.NextAsync();
-            if (frame.Type == MessageType.CallMethod)
-            {
-                answered = true;
-            }
-            else
-            {
-                Assert.AreEqual(MessageType.EnterOwnedObject, frame.Type, "only the login's answer and the account's objects arrive");
-                owned = RawClient.ReadEnter(frame, world.Registry);
-            }
-        }
+        var owned = await second.ExpectLoginAnswerAndOwnedObjectAsync(world.Registry);
 
         Assert.AreEqual((avatar.DoId, world.Realm.DoId, 7u, first.AccountId, true), (owned.Id, owned.Parent, owned.Zone, owned.Owner, owned.Owned));
         StringAssert.Contains(await first.ExpectEjectAsync(EjectCode.LoggedInElsewhere), "this account logged in from another connection");

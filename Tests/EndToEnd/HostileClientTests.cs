@@ -198,21 +198,7 @@ public sealed class HostileClientTests
         // The same player logs in from another connection (a new device, or after a crash before the old one timed out).
         await using var second = await HelloAsync(clients);
         await second.CallLoginAsync(Registry, nameof(LoginManager.Login), "returning", Password);
-        bool answered = false;
-        EnterInfo? owned = null;
-        while (!answered || owned is null)
-        {
-            var frame = await second.NextAsync();
-            if (frame.Type == MessageType.CallMethod)
-            {
-                answered = true;
-            }
-            else
-            {
-                Assert.AreEqual(MessageType.EnterOwnedObject, frame.Type, "Only the login answer and the account's objects arrive.");
-                owned = RawClient.ReadEnter(frame, Registry);
-            }
-        }
+        var owned = await second.ExpectLoginAnswerAndOwnedObjectAsync(Registry);
 
         Assert.AreEqual((avatar.DoId, realm.DoId, 7u, first.AccountId), (owned.Id, owned.Parent, owned.Zone, owned.Owner), "The new session sees its avatar at once, where it is.");
         await first.ExpectEjectAsync(EjectCode.LoggedInElsewhere);

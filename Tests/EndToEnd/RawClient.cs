@@ -217,6 +217,31 @@ internal sealed class RawClient : IAsyncDisposable
         return (target, method, method.DecodeArguments(ref reader));
     }
 
+    /// <summary>
+    /// After a Login call: its answer and the account's owned object (one), in whichever order they come; no other
+    /// frame may arrive. Returns the object's enter.
+    /// </summary>
+    public async Task<EnterInfo> ExpectLoginAnswerAndOwnedObjectAsync(ModelRegistry registry)
+    {
+        bool answered = false;
+        EnterInfo? owned = null;
+        while (!answered || owned is null)
+        {
+            var frame = await NextAsync();
+            if (frame.Type == MessageType.CallMethod)
+            {
+                answered = true;
+            }
+            else
+            {
+                Assert.AreEqual(MessageType.EnterOwnedObject, frame.Type, "only the login's answer and the account's objects arrive");
+                owned = ReadEnter(frame, registry);
+            }
+        }
+
+        return owned;
+    }
+
     /// <summary>Every frame from now on, until the connection closes or <paramref name="cancellation"/> stops the reading.</summary>
     public IAsyncEnumerable<ReceivedFrame> ReadAllAsync(CancellationToken cancellation) => received.Reader.ReadAllAsync(cancellation);
 
